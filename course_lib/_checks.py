@@ -1,0 +1,43 @@
+"""Argument checks that fail with a message naming the argument, the value and what is allowed.
+
+Every public function in ``course_lib`` validates its input with these helpers, so a
+student who passes a 28x28 image to a depth-3 U-Net, or ``t = 1000`` to a schedule with
+``T = 1000``, reads what went wrong instead of a shape error deep inside PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+
+def check_choice(name: str, value, allowed: Iterable) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not supported; allowed: {', '.join(map(repr, allowed))}")
+
+
+def check_positive_int(name: str, value) -> None:
+    """Raise ``ValueError`` unless ``value`` is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed; {name} must be a positive integer (>= 1)")
+
+
+def check_rank(name: str, x: torch.Tensor, rank: int, layout: str) -> None:
+    """Raise ``ValueError`` unless tensor ``x`` has ``rank`` dimensions (``layout`` e.g. '[B, C, H, W]')."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {layout}, got {type(x).__name__}")
+    if x.dim() != rank:
+        raise ValueError(f"{name} has shape {list(x.shape)} ({x.dim()} dims); expected {rank} dims {layout}")
+
+
+def check_timesteps(name: str, t: torch.Tensor, T: int) -> None:
+    """Raise ``ValueError`` unless every timestep in ``t`` is an integer in [0, T)."""
+    if t.is_floating_point():
+        raise ValueError(f"{name} must hold integer timesteps in [0, {T}), got dtype {t.dtype}")
+    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= T):
+        raise ValueError(
+            f"{name} holds values in [{int(t.min())}, {int(t.max())}]; allowed: integers in [0, {T}) (T={T})"
+        )

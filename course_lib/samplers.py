@@ -1,0 +1,141 @@
+"""Reverse-process samplers: DDPM ancestral sampling (Ho et al. 2020) and DDIM (Song et al. 2021).
+
+Both follow ``diffusers``' scheduler API: ``set_timesteps``, then ``step`` per timestep, and
+``sample`` runs the whole loop. ``model`` is a plain callable ``model(x_t, t) -> eps_hat``.
+Shapes: ``x_t [B, ...]``, ``t`` a Python int (the same for the whole batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from ._checks import check_choice, check_positive_int
+from .diffusion import p_mean_variance, predict_x0, randn
+from .schedules import NoiseSchedule
+
+
+@dataclass
+class Trajectory:
+    """Every intermediate state of one sampling run, for the reverse-process scrubber.
+
+    ``timesteps[i]`` is the t at which ``x_t[i]`` was denoised, and ``x0_pred[i]`` the model's
+    estimate of x_0 there; ``x_t[-1]`` is the final sample. Tensors are kept on the CPU.
+    """
+
+    timesteps: list[int] = field(default_factory=list)
+    x_t: list[torch.Tensor] = field(default_factory=list)
+    x0_pred: list[torch.Tensor] = field(default_factory=list)
+
+
+class Sampler:
+    """Shared loop: start from x_T ~ N(0, I) and apply ``step`` at every t in ``self.timesteps``."""
+
+    timesteps: list[int]
+
+    def __init__(self, schedule: NoiseSchedule, clip_x0: bool = False):
+        self.schedule, self.clip_x0 = schedule, clip_x0
+
+    def _x0(self, x_t, t, eps):
+        x0 = predict_x0(x_t, self._t(t, x_t), eps, self.schedule)
+        return x0.clamp(-1, 1) if self.clip_x0 else x0
+
+    def _t(self, t: int, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((x.shape[0],), int(t), device=x.device, dtype=torch.long)
+
+    @torch.no_grad()
+    def sample(self, model, shape, generator: torch.Generator | None = None, device="cpu",
+               return_trajectory: bool = False, progress: bool = False):
+        """Draw ``shape[0]`` samples. Returns x_0 ``[*shape]``, or ``(x_0, Trajectory)``."""
+        if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) < 2:
+            raise ValueError(f"shape={shape!r} is not allowed; give (B, C, H, W) for images or (B, D) for points")
+        x = randn(tuple(shape), generator, torch.device(device))
+        trajectory = Trajectory()
+        for t in tqdm(self.timesteps, desc=type(self).__name__, disable=not progress, leave=False):
+            eps = model(x, self._t(t, x))
+            x_next, x0 = self.step(eps, t, x, generator=generator)
+            if return_trajectory:
+                trajectory.timesteps.append(int(t))
+                trajectory.x_t.append(x.cpu())
+                trajectory.x0_pred.append(x0.cpu())
+            x = x_next
+        if return_trajectory:
+            trajectory.x_t.append(x.cpu())
+            return x, trajectory
+        return x
+
+
+class DDPMSampler(Sampler):
+    """Ancestral sampling, Ho et al. Eq. 11 with sigma_t^2 = beta_tilde_t and no noise at t = 0:
+
+        x_{t-1} = mu_tilde(x_t, x0_hat) + sigma_t z,   z ~ N(0, I).
+    """
+
+    def __init__(self, schedule: NoiseSchedule, clip_x0: bool = False):
+        super().__init__(schedule, clip_x0)
+        self.timesteps = list(range(schedule.T - 1, -1, -1))
+
+    def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator=None):
+        """One reverse step from x_t to x_{t-1}. Returns ``(x_{t-1}, x0_hat)``."""
+        mean, variance, x0, _ = p_mean_variance(lambda x, tt: eps, x_t, self._t(t, x_t), self.schedule,
+                                                self.clip_x0)
+        if t == 0:
+            return mean, x0
+        return mean + variance.sqrt() * randn(x_t.shape, generator, x_t.device, x_t.dtype), x0
+
+
+def ddim_timesteps(T: int, num_steps: int, spacing: str = "leading") -> list[int]:
+    """The S = ``num_steps`` timesteps a DDIM run visits, in decreasing order.
+
+    "leading" (diffusers' default): t = k * (T // S) for k = S-1..0, e.g. 980, 960, ..., 0 for S = 50.
+    "trailing": t = round(T - k * T / S) - 1, which starts at T - 1 (better with few steps).
+    """
+    check_positive_int("num_steps", num_steps)
+    check_choice("spacing", spacing, ("leading", "trailing"))
+    if num_steps > T:
+        raise ValueError(f"num_steps={num_steps} is not allowed; it must be at most T={T}")
+    if spacing == "leading":
+        return [k * (T // num_steps) for k in range(num_steps - 1, -1, -1)]
+    return [round(T - k * T / num_steps) - 1 for k in range(num_steps)]
+
+
+class DDIMSampler(Sampler):
+    """DDIM, Song et al. Eq. 12, between consecutive visited timesteps t > t':
+
+        x_{t'} = sqrt(alpha_bar_{t'}) x0_hat + sqrt(1 - alpha_bar_{t'} - sigma^2) eps_hat + sigma z,
+        sigma  = eta * sqrt((1 - alpha_bar_{t'}) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_{t'})),
+
+    with alpha_bar_{t'} = 1 after the last step. ``eta = 0`` is deterministic; ``eta = 1`` with
+    every timestep is DDPM.
+    """
+
+    def __init__(self, schedule: NoiseSchedule, num_steps: int = 50, eta: float = 0.0,
+                 spacing: str = "leading", clip_x0: bool = False):
+        super().__init__(schedule, clip_x0)
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"eta={eta!r} is not allowed; eta must lie in [0, 1]")
+        self.eta = float(eta)
+        self.set_timesteps(num_steps, spacing)
+
+    def set_timesteps(self, num_steps: int, spacing: str = "leading") -> None:
+        self.timesteps = ddim_timesteps(self.schedule.T, num_steps, spacing)
+        self._prev = dict(zip(self.timesteps, self.timesteps[1:] + [-1]))
+
+    def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator=None):
+        """One DDIM step from x_t to x_{t'}, t' the next visited timestep. Returns ``(x_{t'}, x0_hat)``."""
+        if t not in self._prev:
+            raise ValueError(f"t={t} is not one of this sampler's timesteps; call set_timesteps first")
+        t_prev = self._prev[t]
+        alpha_bar = self.schedule.alpha_bar
+        ab_t = float(alpha_bar[t])
+        ab_prev = float(alpha_bar[t_prev]) if t_prev >= 0 else 1.0
+        x0 = self._x0(x_t, t, eps)
+        if self.clip_x0:  # re-derive eps from the clipped x0, as diffusers does
+            eps = (x_t - ab_t ** 0.5 * x0) / (1 - ab_t) ** 0.5
+        sigma = self.eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)) ** 0.5
+        x_prev = ab_prev ** 0.5 * x0 + (1 - ab_prev - sigma ** 2) ** 0.5 * eps
+        if sigma > 0:
+            x_prev = x_prev + sigma * randn(x_t.shape, generator, x_t.device, x_t.dtype)
+        return x_prev, x0

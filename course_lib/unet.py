@@ -1,0 +1,174 @@
+"""A small U-Net denoiser, eps_theta(x_t, t), for ``[B, C, H, W]`` images.
+
+Two different kinds of connection live in this model, and the course switches each off:
+
+* **residual connections** inside every ``ResBlock``: h = x + F(x, t) (``residual=True``),
+  short, additive, same resolution;
+* **long skips** from each encoder level to the decoder level of the same resolution
+  (``skip="concat"`` as in Ronneberger et al. 2015 and DDPM, ``"add"``, or ``"none"``).
+
+Layout with ``channel_mults=(1, 2)`` and ``base_channels=c`` on 8x8 input::
+
+    x -> conv_in -> [ResBlock c] ----------------- skip ----------------> [combine, ResBlock c] -> out
+                    | down 8->4                                          ^ up 4->8
+                    [ResBlock 2c] --- skip ---> mid ---> [combine, ResBlock 2c]
+
+``depth = len(channel_mults) - 1`` downsamplings, so H and W must be divisible by 2**depth.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_choice, check_positive_int, check_rank
+
+SKIP_MODES = ("concat", "add", "none")
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps: ``[B] -> [B, dim]``.
+
+    emb[:, i] = cos(t * w_i) and emb[:, half + i] = sin(t * w_i), w_i = max_period^(-i / half)
+    (the layout of diffusers' ``UNet2DModel`` with ``flip_sin_to_cos=True``).
+    """
+    check_rank("t", t, 1, "[B]")
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[:, None] * freqs[None, :]
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+    return F.pad(emb, (0, dim % 2))
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(8, channels), channels)
+
+
+class ResBlock(nn.Module):
+    """h = shortcut(x) + F(x, t) with F = conv(act(norm(conv(act(norm(x))) + W t_emb))).
+
+    ``residual=False`` returns F(x, t) alone (the plain twin). ``[B, c_in, H, W] -> [B, c_out, H, W]``.
+    The last convolution is zero-initialised when ``residual=True`` so the block starts as its shortcut.
+    """
+
+    def __init__(self, c_in: int, c_out: int, t_dim: int, residual: bool = True, dropout: float = 0.0):
+        super().__init__()
+        self.residual = residual
+        self.norm1, self.conv1 = group_norm(c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.t_proj = nn.Linear(t_dim, c_out)
+        self.norm2, self.conv2 = group_norm(c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.dropout = nn.Dropout(dropout)
+        if residual:
+            self.shortcut = nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1)
+            nn.init.zeros_(self.conv2.weight)
+            nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, t_emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.t_proj(t_emb)[:, :, None, None]
+        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        return self.shortcut(x) + h if self.residual else h
+
+
+class UNet(nn.Module):
+    """U-Net predicting the noise eps from ``(x_t [B, C, H, W], t [B])``; output shape = input shape.
+
+    Args:
+        in_channels: image channels C.
+        base_channels: channels at full resolution.
+        channel_mults: channels of each level as multiples of ``base_channels``; one
+            downsampling between consecutive levels.
+        num_res_blocks: ResBlocks per level in the encoder and in the decoder.
+        skip: long encoder-decoder skips, ``"concat"``, ``"add"`` or ``"none"``.
+        residual: residual connections inside the ResBlocks on or off.
+        dropout: dropout inside the ResBlocks.
+    """
+
+    def __init__(self, in_channels: int = 1, base_channels: int = 32, channel_mults=(1, 2),
+                 num_res_blocks: int = 1, skip: str = "concat", residual: bool = True, dropout: float = 0.0):
+        super().__init__()
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("base_channels", base_channels)
+        check_positive_int("num_res_blocks", num_res_blocks)
+        check_choice("skip", skip, SKIP_MODES)
+        channel_mults = tuple(channel_mults)
+        if not channel_mults or any(not isinstance(m, int) or m < 1 for m in channel_mults):
+            raise ValueError(f"channel_mults={channel_mults!r} is not allowed; give positive integers, e.g. (1, 2)")
+        self.config = dict(in_channels=in_channels, base_channels=base_channels, channel_mults=channel_mults,
+                           num_res_blocks=num_res_blocks, skip=skip, residual=residual, dropout=dropout)
+        self.in_channels, self.skip, self.depth = in_channels, skip, len(channel_mults) - 1
+        chs = [base_channels * m for m in channel_mults]
+        t_dim = 4 * base_channels
+        self.embed_dim = base_channels
+        self.time_mlp = nn.Sequential(nn.Linear(base_channels, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+
+        def blocks(c_in, c_out):
+            return nn.ModuleList(ResBlock(c_in if i == 0 else c_out, c_out, t_dim, residual, dropout)
+                                 for i in range(num_res_blocks))
+
+        self.conv_in = nn.Conv2d(in_channels, chs[0], 3, padding=1)
+        self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
+        c = chs[0]
+        for level, ch in enumerate(chs):
+            self.down.append(blocks(c, ch))
+            c = ch
+            if level < self.depth:
+                self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+        self.mid = blocks(c, c)
+        self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
+        for level in reversed(range(len(chs))):
+            ch = chs[level]
+            if level < self.depth:  # from the level below: upsample and match channels
+                self.upsample.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                                                   nn.Conv2d(c, ch, 3, padding=1)))
+                c = ch
+            c_in = c + ch if skip == "concat" else c
+            self.up.append(blocks(c_in, ch))
+            c = ch
+        self.norm_out, self.conv_out = group_norm(c), nn.Conv2d(c, in_channels, 3, padding=1)
+
+    def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
+        check_rank("x", x, 4, "[B, C, H, W]")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"x has {x.shape[1]} channels; this UNet expects in_channels={self.in_channels}")
+        factor = 2 ** self.depth
+        if x.shape[2] % factor or x.shape[3] % factor:
+            raise ValueError(
+                f"image size {x.shape[2]}x{x.shape[3]} is not divisible by 2**depth = {factor} "
+                f"(depth = len(channel_mults) - 1 = {self.depth}); pad or resize the images, "
+                f"or use fewer channel_mults")
+        check_rank("t", t, 1, "[B]")
+        if t.shape[0] != x.shape[0]:
+            raise ValueError(f"t has {t.shape[0]} entries but x has batch size {x.shape[0]}; give one t per image")
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        self.check_input(x, t)
+        t_emb = self.time_mlp(timestep_embedding(t, self.embed_dim))
+        h = self.conv_in(x)
+        skips = []
+        for level, level_blocks in enumerate(self.down):
+            for block in level_blocks:
+                h = block(h, t_emb)
+            skips.append(h)
+            if level < self.depth:
+                h = self.downsample[level](h)
+        for block in self.mid:
+            h = block(h, t_emb)
+        for i, level_blocks in enumerate(self.up):
+            if i > 0:
+                h = self.upsample[i - 1](h)
+            h = self.combine(h, skips.pop())
+            for block in level_blocks:
+                h = block(h, t_emb)
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+    def combine(self, h: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """Merge the decoder's h with the encoder's feature map of the same resolution."""
+        if self.skip == "concat":
+            return torch.cat([h, skip], dim=1)
+        if self.skip == "add":
+            return h + skip
+        return h

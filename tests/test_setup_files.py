@@ -1,0 +1,28 @@
+"""The set-up files agree: environment.yml pins what requirements.txt pins; pyproject stays loose."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins(lines):
+    return dict(re.match(r"\s*-?\s*([A-Za-z0-9_.\-]+)==(\S+)", line).groups()
+                for line in lines if re.match(r"\s*-?\s*[A-Za-z0-9_.\-]+==", line))
+
+
+def test_environment_yml_matches_requirements():
+    req = pins((ROOT / "requirements.txt").read_text().splitlines())
+    env = pins((ROOT / "environment.yml").read_text().splitlines())
+    assert req["torch"] == "2.13.0"
+    assert env == req
+
+
+def test_pyproject_ranges_are_loose_and_cover_the_pins():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not any("==" in d for d in deps), "users (e.g. Colab) must keep their own torch"
+    req = pins((ROOT / "requirements.txt").read_text().splitlines())
+    for d in deps:
+        name, low = re.match(r"([A-Za-z0-9_.\-]+)>=([\d.]+)", d).groups()
+        assert tuple(map(int, req[name].split(".")[:2])) >= tuple(map(int, low.split(".")[:2])), d
