@@ -28,7 +28,7 @@ def randn(shape, generator: torch.Generator | None, device, dtype=torch.float32)
 
 
 def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, noise=None, generator=None):
-    """One forward step, q(x_t | x_{t-1}) = N(sqrt(alpha_t) x_{t-1}, (1 - alpha_t) I) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I).
+    """One forward step, q(x_t | x_{t-1}) = N(sqrt(alpha_t) x_{t-1}, (1 - alpha_t) I), alpha_t = 1 - beta_t.
 
     ``x_prev`` is x_{t-1} (x_0 itself when t = 0). Returns x_t, same shape.
     """

@@ -121,7 +121,7 @@ class DDIMSampler(Sampler):
 
     def set_timesteps(self, num_steps: int, spacing: str = "leading") -> None:
         self.timesteps = ddim_timesteps(self.schedule.T, num_steps, spacing)
-        self._prev = dict(zip(self.timesteps, self.timesteps[1:] + [-1]))
+        self._prev = dict(zip(self.timesteps, [*self.timesteps[1:], -1]))
 
     def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator=None):
         """One DDIM step from x_t to x_{t'}, t' the next visited timestep. Returns ``(x_{t'}, x0_hat)``."""

@@ -87,7 +87,7 @@ class UNet(nn.Module):
         dropout: dropout inside the ResBlocks.
     """
 
-    def __init__(self, in_channels: int = 1, base_channels: int = 32, channel_mults=(1, 2),
+    def __init__(self, in_channels: int = 1, base_channels: int = 16, channel_mults=(1, 2),
                  num_res_blocks: int = 1, skip: str = "concat", residual: bool = True, dropout: float = 0.0):
         super().__init__()
         check_positive_int("in_channels", in_channels)

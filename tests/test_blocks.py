@@ -32,7 +32,7 @@ def test_projection_shortcut_when_shape_changes(cls):
 
 
 def test_bottleneck_has_fewer_parameters_than_basic_at_same_width():
-    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    n = lambda m: sum(p.numel() for p in m.parameters())
     assert n(BottleneckBlock(256, 64)) < n(BasicBlock(256, 256))
 
 

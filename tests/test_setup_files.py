@@ -1,8 +1,9 @@
 """The set-up files agree: environment.yml pins what requirements.txt pins; pyproject stays loose."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,16 +24,16 @@ def test_long_skips_carry_encoder_features():
     torch.manual_seed(0)
     x, t = torch.randn(2, 1, 8, 8), torch.tensor([10, 20])
     for skip in ["concat", "add"]:
-        net = UNet(skip=skip)
-        seen = []
-        net.up[-1][0].register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[1]))
+        net = UNet(base_channels=32, skip=skip)
+        seen: list[int] = []
+        net.up[-1][0].register_forward_hook(lambda m, inp, out, seen=seen: seen.append(inp[0].shape[1]))
         net(x, t)
         assert seen[0] == (64 if skip == "concat" else 32)
 
 
 def test_residual_unet_starts_near_its_shortcuts():
     """Zero-initialised last convolutions: a residual ResBlock is its shortcut at init."""
-    net = UNet(residual=True)
+    net = UNet(base_channels=32, residual=True)
     block = net.mid[0]
     h = torch.randn(2, 64, 4, 4)
     assert torch.allclose(block(h, torch.randn(2, 128)), h)

@@ -1,0 +1,128 @@
+"""Notebook 03 (and 07): U-Nets that differ only in their connections, trained as denoisers for the
+same budget, and what to look at: loss curves, denoised outputs, parameter counts, feature maps.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .data import load_digits
+from .diffusion import predict_x0, q_sample
+from .schedules import NoiseSchedule
+from .trainer import Trainer, TrainConfig
+from .unet import SKIP_MODES, UNet
+from .utils import count_parameters
+
+
+def train_variants(variants: dict[str, dict], steps: int = 200, batch_size: int = 64, schedule: str = "linear",
+                   data: torch.Tensor | None = None, seed: int = 0, device="cpu", progress: bool = True,
+                   **unet_kw) -> dict[str, Trainer]:
+    """Train one U-Net per entry of ``variants`` (``{name: UNet keyword arguments}``), same steps, data and seed.
+
+    Returns ``{name: trainer}``; ``trainer.history.loss`` holds the curve, ``trainer.ema_model`` the model.
+    """
+    data = load_digits() if data is None else data
+    out = {}
+    for name, kw in variants.items():
+        torch.manual_seed(seed)
+        model = UNet(in_channels=data.shape[1], **{**unet_kw, **kw})
+        trainer = Trainer(model, NoiseSchedule.make(schedule, 1000), data,
+                          TrainConfig(steps=steps, batch_size=batch_size, seed=seed), device=device,
+                          progress=progress)
+        trainer.train()
+        out[name] = trainer
+    return out
+
+
+def train_skip_modes(modes=SKIP_MODES, **kw) -> dict[str, Trainer]:
+    """``train_variants`` over the long-skip modes, residual blocks on."""
+    return train_variants({m: {"skip": m} for m in modes}, **kw)
+
+
+def parameter_counts(trainers: dict[str, Trainer]) -> dict[str, int]:
+    return {name: count_parameters(tr.model) for name, tr in trainers.items()}
+
+
+@torch.no_grad()
+def denoise(model, x0: torch.Tensor, t: int, schedule: NoiseSchedule, seed: int = 0):
+    """Noise ``x0`` to level ``t`` and return ``(x_t, x0_hat)``, x0_hat = predict_x0(x_t, t, model(x_t, t))."""
+    model.eval()
+    tt = torch.full((len(x0),), t, dtype=torch.long)
+    x_t = q_sample(x0, tt, schedule, generator=torch.Generator().manual_seed(seed))
+    return x_t, predict_x0(x_t, tt, model(x_t, tt), schedule).clamp(-1, 1)
+
+
+def denoising_mse(model, x0: torch.Tensor, t: int, schedule: NoiseSchedule, seed: int = 0) -> float:
+    """Mean squared error of x0_hat against x0 at noise level ``t``."""
+    _, x0_hat = denoise(model, x0, t, schedule, seed)
+    return float(((x0_hat - x0) ** 2).mean())
+
+
+@torch.no_grad()
+def decoder_inputs(model: UNet, x: torch.Tensor, t: int) -> dict[str, torch.Tensor]:
+    """What the top (full-resolution) decoder level receives: the upsampled decoder path ``"decoder"``
+    and the encoder's long-skip features ``"skip"`` (absent for ``skip="none"``), each ``[B, C, H, W]``."""
+    seen = {}
+
+    def grab_up(module, inp, out):
+        seen["decoder"] = out
+
+    def grab_skip(module, inp, out):
+        seen["skip"] = out
+
+    hooks = [model.upsample[-1].register_forward_hook(grab_up) if model.upsample else None,
+             model.down[0][-1].register_forward_hook(grab_skip)]
+    model.eval()
+    model(x, torch.full((len(x),), t, dtype=torch.long))
+    for h in hooks:
+        if h is not None:
+            h.remove()
+    if model.skip == "none":
+        seen.pop("skip")
+    return seen
+
+
+def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int = 300, n: int = 6):
+    """One row per variant: noisy input and its denoised output for ``n`` digits; plus loss curves."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import image_grid
+    from .vanishing import smooth
+
+    fig = plt.figure(figsize=(10, 1.6 * len(trainers) + 2.5))
+    grid = fig.add_gridspec(len(trainers) + 1, 2, height_ratios=[1] * len(trainers) + [1.6])
+    for row, (name, tr) in enumerate(trainers.items()):
+        x_t, x0_hat = denoise(tr.ema_model, x0[:n], t, tr.schedule)
+        for col, (img, what) in enumerate([(x_t, f"x_t (t={t})"), (x0_hat, "denoised x0_hat")]):
+            ax = fig.add_subplot(grid[row, col])
+            ax.imshow(image_grid(img, nrow=n), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_ylabel(name if col == 0 else "", rotation=0, ha="right", va="center")
+            if row == 0:
+                ax.set_title(what)
+    ax = fig.add_subplot(grid[-1, :])
+    for name, tr in trainers.items():
+        ax.plot(smooth(tr.history.loss, 25), label=f"{name} ({count_parameters(tr.model):,} params)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("eps-MSE (moving avg)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(features: dict[str, torch.Tensor], channels: int = 6, index: int = 0):
+    """The first ``channels`` feature maps of example ``index`` for each entry of ``features``."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(features), channels, figsize=(1.3 * channels, 1.4 * len(features)), squeeze=False)
+    for row, (name, f) in enumerate(features.items()):
+        for c in range(channels):
+            ax = axes[row, c]
+            ax.imshow(f[index, c].numpy(), cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
