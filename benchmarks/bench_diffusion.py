@@ -34,8 +34,8 @@ class DiffusersEps(nn.Module):
         super().__init__()
         from diffusers import UNet2DModel
 
-        self.net = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32),
-                               layers_per_block=1, norm_num_groups=8, down_block_types=("DownBlock2D", "DownBlock2D"),
+        self.net = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(12, 24),
+                               layers_per_block=1, norm_num_groups=4, down_block_types=("DownBlock2D", "DownBlock2D"),
                                up_block_types=("UpBlock2D", "UpBlock2D"))
 
     def forward(self, x, t):

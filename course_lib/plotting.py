@@ -7,8 +7,17 @@ import math
 import torch
 
 
+def finish(fig):
+    """Close ``fig`` (so that Jupyter's inline backend does not draw it a second time) and return it:
+    a notebook cell that ends with the call shows the figure exactly once, and so does a widget."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return fig
+
+
 def image_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 1) -> torch.Tensor:
-    """Tile ``[N, C, H, W]`` images in [-1, 1] into one ``[H', W', C]`` array in [0, 1] for ``imshow``."""
+    """Tile ``[N, C, H, W]`` images in [-1, 1] into one ``[H', W', C]`` NumPy array in [0, 1] for ``imshow``."""
     x = x.detach().float().cpu().clamp(-1, 1)
     n, c, h, w = x.shape
     nrow = nrow or math.ceil(math.sqrt(n))
@@ -18,7 +27,7 @@ def image_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 1) -> torch.
         r, col = divmod(i, nrow)
         grid[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = \
             (x[i] + 1) / 2
-    return grid.permute(1, 2, 0).squeeze(-1) if c == 1 else grid.permute(1, 2, 0)
+    return (grid.permute(1, 2, 0).squeeze(-1) if c == 1 else grid.permute(1, 2, 0)).numpy()
 
 
 def save_image_grid(x: torch.Tensor, path, nrow: int | None = None) -> None:
@@ -28,4 +37,38 @@ def save_image_grid(x: torch.Tensor, path, nrow: int | None = None) -> None:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    plt.imsave(path, image_grid(x, nrow).numpy(), cmap="gray", vmin=0, vmax=1)
+    plt.imsave(path, image_grid(x, nrow), cmap="gray", vmin=0, vmax=1)
+
+
+class LiveLossPlot:
+    """A ``Trainer`` callback that redraws the loss curve in place while training runs in a notebook.
+
+    >>> trainer = Trainer(model, schedule, data, callback=LiveLossPlot())
+    """
+
+    def __init__(self, window: int = 25, figsize=(6, 2.6)):
+        self.window, self.figsize, self.handle, self.fig = window, figsize, None, None
+
+    def __call__(self, trainer) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        from .vanishing import smooth
+
+        if self.fig is None:
+            self.fig, self.ax = plt.subplots(figsize=self.figsize)
+            plt.close(self.fig)  # drawn through the display handle only
+        ax = self.ax
+        ax.clear()
+        loss = trainer.history.loss
+        ax.plot(loss, alpha=0.3, lw=0.8, label="batch loss")
+        if len(loss) >= self.window:
+            ax.plot(range(self.window - 1, len(loss)), smooth(loss, self.window), label=f"moving avg ({self.window})")
+        ax.set_xlabel("step")
+        ax.set_ylabel("eps-MSE")
+        ax.set_title(f"step {trainer.step}, loss {sum(loss[-self.window:]) / len(loss[-self.window:]):.4f}")
+        ax.legend(loc="upper right", fontsize=8)
+        if self.handle is None:
+            self.handle = display(self.fig, display_id=True)
+        else:
+            self.handle.update(self.fig)

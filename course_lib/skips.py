@@ -8,8 +8,9 @@ import torch
 
 from .data import load_digits
 from .diffusion import predict_x0, q_sample
+from .plotting import finish
 from .schedules import NoiseSchedule
-from .trainer import Trainer, TrainConfig
+from .trainer import TrainConfig, Trainer
 from .unet import SKIP_MODES, UNet
 from .utils import count_parameters
 
@@ -108,7 +109,7 @@ def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int 
     ax.set_ylabel("eps-MSE (moving avg)")
     ax.legend()
     fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_feature_maps(features: dict[str, torch.Tensor], channels: int = 6, index: int = 0):
@@ -125,4 +126,34 @@ def plot_feature_maps(features: dict[str, torch.Tensor], channels: int = 6, inde
             if c == 0:
                 ax.set_ylabel(name, rotation=0, ha="right", va="center")
     fig.tight_layout()
-    return fig
+    return finish(fig)
+
+
+def show_skip_mode(trainers: dict[str, Trainer], mode: str = "concat", t: int = 300, n: int = 6):
+    """Widget body: for the U-Net with long skips ``mode``, the noisy digits, its denoised outputs, and the
+    feature maps its top decoder level receives (decoder path, and encoder skip if any)."""
+    import matplotlib.pyplot as plt
+
+    from .data import load_digits
+    from .plotting import image_grid
+
+    tr = trainers[mode]
+    x0 = load_digits(split="test")[:n]
+    x_t, x0_hat = denoise(tr.ema_model, x0, t, tr.schedule)
+    feats = decoder_inputs(tr.ema_model, x_t[:1], t)
+    rows = 1 + len(feats)
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 1.5 * rows + 0.5))
+    axes[0].imshow(image_grid(torch.cat([x_t, x0_hat]), nrow=n), vmin=0, vmax=1, cmap="gray")
+    axes[0].set_title(f"skip={mode!r}, {count_parameters(tr.model):,} params: noisy x_t (t={t}, top) "
+                      f"and denoised (bottom), MSE {((x0_hat - x0) ** 2).mean():.3f}")
+    for ax, (name, f) in zip(axes[1:], feats.items()):
+        maps = f[0, :8].unsqueeze(1)
+        maps = (maps - maps.amin(dim=(2, 3), keepdim=True)) / (maps.amax(dim=(2, 3), keepdim=True)
+                                                              - maps.amin(dim=(2, 3), keepdim=True) + 1e-8)
+        ax.imshow(image_grid(maps * 2 - 1, nrow=8), cmap="viridis")
+        ax.set_title(f"{name} feature maps entering the top decoder level (first 8 channels)")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return finish(fig)

@@ -11,6 +11,7 @@ import torch
 from .classify import digits_flat, train_classifier
 from .deep_nets import DeepMLP
 from .gradients import layer_gradient_norms
+from .plotting import finish
 
 
 def gradient_profiles(depth: int = 20, activation: str = "sigmoid", init: str = "default",
@@ -43,7 +44,7 @@ def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=
     ax.set_title(title)
     ax.legend()
     ax.grid(True, which="major", alpha=0.3)
-    return ax
+    return finish(ax.figure)
 
 
 def first_layer_table(depths=(2, 8, 16, 32, 64), **kw) -> dict[str, list[float]]:
@@ -92,4 +93,41 @@ def plot_training_losses(runs: dict[str, dict], ax=None, title: str = "training 
     ax.set_ylabel("loss (moving average)")
     ax.set_title(title)
     ax.legend()
-    return ax
+    return finish(ax.figure)
+
+
+def show_gradient_profiles(depth: int = 30, activation: str = "sigmoid", init: str = "default",
+                           residual: bool = True, scale_branch: bool = True, norm: str = "none"):
+    """Widget body: the plain network's profile, and next to it the residual twin's (if ``residual``)."""
+    profiles = gradient_profiles(depth=depth, activation=activation, init=init, scale_branch=scale_branch,
+                                 norm=norm)
+    if not residual:
+        profiles.pop("residual")
+    fix = "branch x 1/sqrt(depth)" if scale_branch else "unscaled branch"
+    return plot_gradient_profiles(profiles, title=f"depth {depth}, {activation}, {init} init, {fix}, norm={norm}")
+
+
+def shattered_gradient_curves(depth: int = 32, width: int = 128, seed: int = 0) -> dict[str, tuple]:
+    """``{"plain": (x, dy/dx, correlation), "residual": ...}`` for 1-input BatchNorm MLPs (Balduzzi et al.)."""
+    from .gradients import shattered_gradients
+
+    out = {}
+    for name, residual in (("plain", False), ("residual", True)):
+        torch.manual_seed(seed)
+        net = DeepMLP(in_features=1, out_features=1, depth=depth, width=width, residual=residual,
+                      scale_branch=False, norm="batch")
+        out[name] = shattered_gradients(net)
+    return out
+
+
+def plot_shattered(curves: dict[str, tuple]):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(9, 2.8))
+    for ax, (name, (x, g, corr)) in zip(axes, curves.items()):
+        ax.plot(x, g, lw=1)
+        ax.set_title(f"{name}: neighbour correlation {corr:.2f}")
+        ax.set_xlabel("input x")
+    axes[0].set_ylabel("dy/dx")
+    fig.tight_layout()
+    return finish(fig)

@@ -1,0 +1,134 @@
+# %% [markdown]
+# # 04 · Forward diffusion: destroying an image, one step at a time
+#
+# A diffusion model learns to undo a fixed process that turns data into noise. This notebook is about
+# that fixed process: $q(x_t \mid x_{t-1})$ adds a little Gaussian noise at each of $T$ steps, and a
+# closed form jumps straight from $x_0$ to any $x_t$.
+#
+# **Learning objectives**
+# 1. Write one forward step $q(x_t \mid x_{t-1}) = \mathcal{N}(\sqrt{\alpha_t}\, x_{t-1}, (1 - \alpha_t) I)$ and the closed form $q(x_t \mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_t}\, x_0, (1 - \bar\alpha_t) I)$.
+# 2. Read a noise schedule through $\bar\alpha_t$ and the log signal-to-noise ratio.
+# 3. Check numerically that iterating the chain and the closed form agree.
+# 4. Implement `q_sample`.
+
+# %%
+import torch
+from ipywidgets import Dropdown, IntSlider, interact
+
+from course_lib import NoiseSchedule
+from course_lib.data import load_digits
+from course_lib.exercises import check_q_sample, check_t_half
+from course_lib.forward import chain_vs_closed_form, show_forward, show_schedules
+from course_lib.notebook import setup_notebook
+
+device = setup_notebook(seed=0)
+
+# %% [markdown]
+# ## One step, and many
+#
+# With $\beta_t$ the noise variance added at step $t$ and $\alpha_t = 1 - \beta_t$:
+#
+# $$x_t = \sqrt{\alpha_t}\, x_{t-1} + \sqrt{1 - \alpha_t}\, \varepsilon_t, \qquad \varepsilon_t \sim \mathcal{N}(0, I).$$
+#
+# The factor $\sqrt{\alpha_t} < 1$ shrinks the signal as the noise is added, so the total variance stays 1
+# for data of variance 1. Composing Gaussian steps gives a Gaussian, and with $\bar\alpha_t = \prod_{s \le t} \alpha_s$:
+#
+# $$x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I).$$
+#
+# This is the formula the seed article `004` states; below we verify it rather than trust it.
+# In `course_lib`, $x_t$ for $t = 0, \dots, T-1$ is $x_0$ after $t + 1$ steps (the indexing of Ho et al. and `diffusers`).
+#
+# ## Watch an image dissolve
+#
+# Move $t$, change the schedule and $T$. The middle panel shows $\bar\alpha_t$ (blue, how much of $x_0$ is left)
+# and the log-SNR, $\log(\bar\alpha_t / (1 - \bar\alpha_t))$ (orange), with the current $t$ marked; the right
+# panel compares the pixels of the noised images with $\mathcal{N}(0, 1)$.
+
+# %% tags=["nbval-ignore-output"]
+# Widget output lives inside the widget, where the notebook tests cannot compare it.
+interact(show_forward, t=IntSlider(value=100, min=0, max=999, step=10),
+         schedule=Dropdown(options=["linear", "cosine", "sigmoid", "quadratic"], value="linear"),
+         T=Dropdown(options=[50, 100, 250, 500, 1000], value=1000), images=[None], seed=[0]);
+
+# %%
+show_forward(t=100, schedule="linear", T=1000)
+
+# %%
+show_forward(t=600, schedule="linear", T=1000)
+
+# %% [markdown]
+# At $t = 600$ on the linear schedule almost nothing of the photo is left, and the pixel histogram is already
+# close to the standard normal. The schedules differ in *how fast* they get there:
+
+# %%
+show_schedules()
+
+# %%
+for name in ("linear", "cosine", "sigmoid", "quadratic"):
+    ab = NoiseSchedule.make(name, 1000).alpha_bar
+    print(f"{name:>9}: alpha_bar at t = 250: {ab[250]:.3f}, 500: {ab[500]:.3f}, 750: {ab[750]:.3f}, 999: {ab[999]:.1e}")
+
+# %% [markdown]
+# The linear schedule of Ho et al. destroys most of the signal by the middle of the chain; the cosine
+# schedule of Nichol and Dhariwal (2021) keeps $\bar\alpha_t$ near 1/2 at $t = T/2$, so fewer steps are
+# wasted on nearly pure noise. All four end close to 0, so $x_{T-1}$ is practically $\mathcal{N}(0, I)$.
+#
+# ## Chain and closed form agree
+#
+# Take one digit, make 4,000 copies, and noise them to $t = 300$ twice: by 301 applications of
+# $q(x_t \mid x_{t-1})$, and in one jump with the closed form. Compare the per-pixel means and variances with the
+# exact values $\sqrt{\bar\alpha_t}\, x_0$ and $1 - \bar\alpha_t$.
+
+# %%
+schedule = NoiseSchedule.make("linear", 1000)
+digit = load_digits()[0]
+stats = chain_vs_closed_form(digit, t=300, schedule=schedule, n=4000)
+exact_mean, exact_var = stats["exact"]
+for how in ("chain", "closed"):
+    mean, var = stats[how]
+    print(f"{how:>6}: max |mean - exact| = {(mean - exact_mean).abs().max():.4f}, "
+          f"max |var - exact| = {(var - exact_var).abs().max():.4f}  (exact variance {exact_var[0]:.4f})")
+print(f"standard error of a mean over 4000 copies: {(exact_var[0] / 4000) ** 0.5:.4f}")
+
+# %% [markdown]
+# Both estimates sit within a few standard errors of the exact values: the closed form is right, and
+# training can sample any $x_t$ in one step instead of $t$.
+#
+# **Exercise 1.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0 [B, C, H, W]` and timesteps
+# `t [B]`, using `schedule.alpha_bar` (a tensor of length $T$).
+
+# %%
+def q_sample(x0, t, schedule, noise):
+    ### BEGIN SOLUTION
+    alpha_bar = schedule.alpha_bar[t].float().view(-1, 1, 1, 1)
+    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+    ### END SOLUTION
+
+
+# %%
+check_q_sample(q_sample)
+
+# %% [markdown]
+# **Exercise 2.** With the linear schedule and $T = 1000$, at which first $t$ does $\bar\alpha_t$ drop below 0.5?
+# Store it in `t_half` (hint: `torch.nonzero` or a loop over `schedule.alpha_bar`).
+
+# %%
+### BEGIN SOLUTION
+t_half = int(torch.nonzero(schedule.alpha_bar < 0.5)[0])
+### END SOLUTION
+print(t_half)
+
+# %%
+check_t_half(t_half, schedule)
+
+# %% [markdown]
+# ## Summary
+# - One forward step scales the signal by $\sqrt{\alpha_t}$ and adds noise of variance $1 - \alpha_t$; $t$ steps compose into $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$.
+# - A schedule is read through $\bar\alpha_t$ or the log-SNR; cosine keeps more signal in the middle than linear.
+# - Iterating the chain and the closed form agree in mean and variance (measured above).
+#
+# ## Going further
+# - Ho, Jain, Abbeel (2020), *Denoising Diffusion Probabilistic Models*, Eq. 2-4.
+# - Nichol and Dhariwal (2021), *Improved Denoising Diffusion Probabilistic Models* (cosine schedule).
+# - Kingma et al. (2021), *Variational Diffusion Models* (the schedule seen through the SNR).
+# - Next: **05 · Training a tiny diffusion model**.

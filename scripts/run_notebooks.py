@@ -1,0 +1,55 @@
+"""Refresh the committed notebooks: rebuild each .ipynb from its .py pair and execute it top to bottom.
+
+    python scripts/run_notebooks.py [notebooks/01_vanishing_gradients.py ...]     (or: ./course notebooks)
+
+Uses the settings CI uses for nbval (OMP_NUM_THREADS=2, the CPU), so the stored outputs are what a
+fresh run prints there. The .py file is the source of truth; edit it (or the notebook in JupyterLab,
+which saves both) and re-run this.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def ci_environment() -> None:
+    """The environment CI's nbval run sees (inherited by the kernel)."""
+    os.environ["OMP_NUM_THREADS"] = "2"
+    os.environ["COURSE_DEVICE"] = "cpu"
+    os.environ.pop("MPLBACKEND", None)
+
+
+def execute(py_path: Path, timeout: int = 300) -> float:
+    nb = jupytext.read(py_path)
+    nb.metadata["kernelspec"] = KERNELSPEC
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(py_path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, py_path.with_suffix(".ipynb"))
+    jupytext.write(nb, py_path, fmt="py:percent")  # normalise the pair's header and metadata
+    return seconds
+
+
+def main(argv: list[str]) -> int:
+    ci_environment()
+    paths = [Path(p).with_suffix(".py") for p in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+    for path in paths:
+        print(f"running {path.name} ...", flush=True)
+        print(f"  done in {execute(path.resolve()):.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
