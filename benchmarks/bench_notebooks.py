@@ -40,7 +40,7 @@ def peak_rss_while(pid_getter, stop: threading.Event, out: list) -> None:
 
 def run(path: Path) -> dict:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
 
     def kernel_pid():

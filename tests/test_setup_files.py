@@ -27,3 +27,13 @@ def test_pyproject_ranges_are_loose_and_cover_the_pins():
     for d in deps:
         name, low = re.match(r"([A-Za-z0-9_.\-]+)>=([\d.]+)", d).groups()
         assert tuple(map(int, req[name].split(".")[:2])) >= tuple(map(int, low.split(".")[:2])), d
+
+
+def test_binder_installs_the_pinned_requirements_with_cpu_torch():
+    req = pins((ROOT / "requirements.txt").read_text().splitlines())
+    lines = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    binder = pins(lines)
+    assert binder.pop("torch") == req.pop("torch") + "+cpu"
+    assert binder == req
+    assert "-e ." in lines, "Binder must install course_lib itself"
+    assert any(line.startswith("--extra-index-url") and "/whl/cpu" in line for line in lines)
