@@ -110,3 +110,17 @@ def test_bad_config_is_refused():
         TrainConfig(ema_decay=1.0)
     with pytest.raises(ValueError, match="data must be a non-empty tensor"):
         Trainer(MLPDenoiser(), NoiseSchedule.make(), torch.zeros(0, 2), device="cpu")
+
+
+def test_live_loss_plot_callback_redraws_during_training(capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.plotting import LiveLossPlot
+
+    plot = LiveLossPlot(window=5)
+    trainer = toy_trainer(steps=20, callback=plot)
+    trainer.train()
+    assert plot.fig is not None and plot.handle is not None
+    assert plot.ax.get_title().startswith("step 20, loss")
+    assert len(plot.ax.lines) == 2  # batch loss and its moving average
