@@ -48,6 +48,7 @@ class LiveLossPlot:
 
     def __init__(self, window: int = 25, figsize=(6, 2.6)):
         self.window, self.figsize, self.handle, self.fig = window, figsize, None, None
+        self.shown = False
 
     def __call__(self, trainer) -> None:
         import matplotlib.pyplot as plt
@@ -68,7 +69,7 @@ class LiveLossPlot:
         ax.set_ylabel("eps-MSE")
         ax.set_title(f"step {trainer.step}, loss {sum(loss[-self.window:]) / len(loss[-self.window:]):.4f}")
         ax.legend(loc="upper right", fontsize=8)
-        if self.handle is None:
-            self.handle = display(self.fig, display_id=True)
-        else:
+        if not self.shown:  # outside IPython display() returns no handle: show once, then just redraw
+            self.handle, self.shown = display(self.fig, display_id=True), True
+        elif self.handle is not None:
             self.handle.update(self.fig)

@@ -121,6 +121,6 @@ def test_live_loss_plot_callback_redraws_during_training(capsys):
     plot = LiveLossPlot(window=5)
     trainer = toy_trainer(steps=20, callback=plot)
     trainer.train()
-    assert plot.fig is not None and plot.handle is not None
+    assert plot.fig is not None and plot.shown
     assert plot.ax.get_title().startswith("step 20, loss")
     assert len(plot.ax.lines) == 2  # batch loss and its moving average
