@@ -1,4 +1,4 @@
-"""Notebook 03 (and 07): U-Nets that differ only in their connections, trained as denoisers for the
+"""Notebook 03: U-Nets that differ only in their connections, trained as denoisers for the
 same budget, and what to look at: loss curves, denoised outputs, parameter counts, feature maps.
 """
 
@@ -38,10 +38,6 @@ def train_variants(variants: dict[str, dict], steps: int = 200, batch_size: int 
 def train_skip_modes(modes=SKIP_MODES, **kw) -> dict[str, Trainer]:
     """``train_variants`` over the long-skip modes, residual blocks on."""
     return train_variants({m: {"skip": m} for m in modes}, **kw)
-
-
-def parameter_counts(trainers: dict[str, Trainer]) -> dict[str, int]:
-    return {name: count_parameters(tr.model) for name, tr in trainers.items()}
 
 
 @torch.no_grad()
@@ -108,23 +104,6 @@ def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int 
     ax.set_xlabel("step")
     ax.set_ylabel("eps-MSE (moving avg)")
     ax.legend()
-    fig.tight_layout()
-    return finish(fig)
-
-
-def plot_feature_maps(features: dict[str, torch.Tensor], channels: int = 6, index: int = 0):
-    """The first ``channels`` feature maps of example ``index`` for each entry of ``features``."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(features), channels, figsize=(1.3 * channels, 1.4 * len(features)), squeeze=False)
-    for row, (name, f) in enumerate(features.items()):
-        for c in range(channels):
-            ax = axes[row, c]
-            ax.imshow(f[index, c].numpy(), cmap="viridis")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c == 0:
-                ax.set_ylabel(name, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return finish(fig)
 
