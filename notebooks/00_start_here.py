@@ -73,8 +73,8 @@ check_hello(answer)
 # ## Where to run the course
 #
 # - **Locally**: `./course lab` in a clone of the repository sets everything up and opens JupyterLab.
-# - **Binder**: the Binder badge in the README opens the course in your browser, nothing to install (CPU only, 2 GB of memory).
-# - **Colab**: each notebook has an "Open in Colab" badge; the first cell installs `course_lib` there.
+# - **Binder**: the repository's `binder/` folder lets mybinder.org build the course with a CPU-only PyTorch; nothing to install (CPU only, 1-2 GB of memory, which every notebook fits).
+# - **Colab**: upload a notebook, then run `!pip install` on a clone of this repository (Colab keeps its own PyTorch) and `from google.colab import output; output.enable_custom_widget_manager()` for the widgets.
 #
 # ## Summary
 # - `setup_notebook()` seeds everything and picks the device; your outputs will match the stored ones on a CPU.
