@@ -129,6 +129,10 @@ def save_results(rows: list[dict], path: str | Path, meta: dict) -> None:
     Path(path).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
 
 
-def load_results(path: str | Path) -> tuple[dict, list[dict]]:
+RESULTS = Path(__file__).parent / "results" / "capstone.json"  # shipped with the package, so Colab has it too
+
+
+def load_results(path: str | Path = RESULTS) -> tuple[dict, list[dict]]:
+    """(meta, rows) written by ``save_results``; by default the budget-heavy runs of ``scripts/capstone.py``."""
     data = json.loads(Path(path).read_text())
     return data["meta"], data["rows"]

@@ -80,6 +80,13 @@ class History:
     def mean_loss_by_t(self) -> list[float]:
         return [s / c if c else float("nan") for s, c in zip(self.loss_by_t, self.count_by_t)]
 
+    def __repr__(self) -> str:  # a summary: a notebook cell ending in ``trainer.train()`` shows this line
+        if not self.step:
+            return "History(no steps yet)"
+        last = self.loss[-50:]
+        return (f"History({len(self.step)} steps up to step {self.step[-1]}, mean loss of the last {len(last)}: "
+                f"{sum(last) / len(last):.4f}{', interrupted' if self.interrupted else ''})")
+
 
 class Trainer:
     """Train ``model`` (``model(x_t, t) -> eps``) on ``data`` (``[N, ...]`` tensor in [-1, 1]).

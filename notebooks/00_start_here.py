@@ -12,11 +12,28 @@
 # 3. Learn how exercises and their `check_...()` cells work.
 # 4. Know where to run the course: Binder, Colab or your laptop.
 
+# %%
+# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
+# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+    print("Colab: course_lib installed, widgets enabled.")
+else:
+    print("Not on Colab: nothing to install.")
+
 # %% [markdown]
 # ## Your environment
 #
 # Everything the course computes comes from `course_lib`, a small PyTorch package that lives next to
-# these notebooks. The first cell of every notebook calls `setup_notebook()`, which seeds every random
+# these notebooks. The cell above installs it when you run on Colab; anywhere else it has nothing to do.
+# The next cell, like the top of every notebook, calls `setup_notebook()`, which seeds every random
 # number generator (so your numbers match the ones printed here) and picks the fastest device.
 
 # %%
@@ -73,8 +90,8 @@ check_hello(answer)
 # ## Where to run the course
 #
 # - **Locally**: `./course lab` in a clone of the repository sets everything up and opens JupyterLab.
-# - **Binder**: the repository's `binder/` folder lets mybinder.org build the course with a CPU-only PyTorch; nothing to install (CPU only, 1-2 GB of memory, which every notebook fits).
-# - **Colab**: upload a notebook, then run `!pip install` on a clone of this repository (Colab keeps its own PyTorch) and `from google.colab import output; output.enable_custom_widget_manager()` for the widgets.
+# - **Binder**: the *launch binder* badge in the README builds the course from the repository's `binder/` folder (CPU-only PyTorch) and opens this notebook in JupyterLab; nothing to install. CPU only, 1-2 GB of memory, which every notebook fits.
+# - **Colab**: each notebook's *Open in Colab* badge in the README opens it on Colab. Run its first cell: it installs `course_lib` from the repository (Colab keeps its own PyTorch) and turns on Colab's widget manager. With a GPU runtime the training notebooks pick larger configurations, so your numbers will differ from the stored ones.
 #
 # ## Summary
 # - `setup_notebook()` seeds everything and picks the device; your outputs will match the stored ones on a CPU.

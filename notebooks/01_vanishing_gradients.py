@@ -13,6 +13,22 @@
 # 4. Reproduce the degradation problem: a deeper plain network trains *worse* than a shallow one; a deeper residual one does not.
 
 # %%
+# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
+# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+    print("Colab: course_lib installed, widgets enabled.")
+else:
+    print("Not on Colab: nothing to install.")
+
+# %%
 import numpy as np
 from ipywidgets import Checkbox, Dropdown, IntSlider, interact
 

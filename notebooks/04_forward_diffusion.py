@@ -12,6 +12,22 @@
 # 4. Implement `q_sample`.
 
 # %%
+# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
+# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+    print("Colab: course_lib installed, widgets enabled.")
+else:
+    print("Not on Colab: nothing to install.")
+
+# %%
 import torch
 from ipywidgets import Dropdown, IntSlider, interact
 

@@ -13,7 +13,22 @@
 # 3. Answer the seeds' claims with your own numbers, and say which claims the numbers cannot settle.
 
 # %%
-from pathlib import Path
+# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
+# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+    print("Colab: course_lib installed, widgets enabled.")
+else:
+    print("Not on Colab: nothing to install.")
+
+# %%
 
 from course_lib.capstone import effects, format_table, load_results, mean_by_variant, plot_capstone, run_capstone
 from course_lib.exercises import check_best_variant
@@ -56,10 +71,10 @@ print(f"switching residual connections ON changes, on average over the three ski
 # ## The budget-heavy version: equal wall-clock time, two seeds
 #
 # `python scripts/capstone.py` trains every variant for the same number of *seconds* (30 by default) with two
-# seeds and stores the results in `results/capstone.json`; we load them here rather than spend six minutes.
+# seeds and stores the results inside `course_lib` (`course_lib/results/capstone.json`); we load them here rather than spend six minutes.
 
 # %%
-meta, heavy = load_results(Path("results/capstone.json"))
+meta, heavy = load_results()
 print(f"budget {meta['budget_s']} s per run, seeds {meta['seeds']}, {meta['threads']} threads\n")
 print(format_table(mean_by_variant(heavy), timing=True))
 

@@ -2,19 +2,17 @@
 
     python scripts/capstone.py [--budget 40] [--seeds 0 1]      (about 6 x 2 x 30 s on 2 CPU cores)
 
-Writes notebooks/results/capstone.json, which notebook 07 loads next to its own reduced live run.
+Writes course_lib/results/capstone.json (shipped inside the package), which notebook 07 loads next to its
+own reduced live run.
 Run it on an otherwise idle machine: the budget is wall-clock time.
 """
 
 import argparse
 import platform
-from pathlib import Path
 
 import torch
 
-from course_lib.capstone import format_table, run_capstone, save_results
-
-OUT = Path(__file__).resolve().parents[1] / "notebooks" / "results" / "capstone.json"
+from course_lib.capstone import RESULTS, format_table, run_capstone, save_results
 
 
 def main() -> None:
@@ -27,9 +25,9 @@ def main() -> None:
     rows = run_capstone(time_budget_s=args.budget, seeds=tuple(args.seeds))
     meta = {"budget_s": args.budget, "seeds": args.seeds, "threads": args.threads, "torch": torch.__version__,
             "machine": platform.machine()}
-    save_results(rows, OUT, meta)
+    save_results(rows, RESULTS, meta)
     print(format_table(rows, timing=True))
-    print(f"wrote {OUT}")
+    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -37,3 +37,17 @@ def test_binder_installs_the_pinned_requirements_with_cpu_torch():
     assert binder == req
     assert "-e ." in lines, "Binder must install course_lib itself"
     assert any(line.startswith("--extra-index-url") and "/whl/cpu" in line for line in lines)
+
+
+def test_files_the_notebooks_read_ship_inside_the_package():
+    """On Colab a notebook is opened alone: what it reads must come with ``pip install course_lib``."""
+    from course_lib.capstone import RESULTS
+    from course_lib.checkpoints import SHIPPED
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["course_lib"]
+    shipped = {p for pattern in patterns for p in (ROOT / "course_lib").glob(pattern)}
+    assert {RESULTS, SHIPPED / "digits_unet.pt"} <= shipped
+    for notebook in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"):
+        code = "\n".join(line for line in notebook.read_text().splitlines() if not line.startswith("#"))
+        found = re.findall(r"\bopen\(|Path\(|np\.load\(|torch\.load\(|\"results/", code)
+        assert not found, f"{notebook.name} reads a file next to it ({found}), which Colab will not have"

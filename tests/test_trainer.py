@@ -124,3 +124,12 @@ def test_live_loss_plot_callback_redraws_during_training(capsys):
     assert plot.fig is not None and plot.shown
     assert plot.ax.get_title().startswith("step 20, loss")
     assert len(plot.ax.lines) == 2  # batch loss and its moving average
+
+
+def test_history_repr_is_one_line_summary():
+    trainer = toy_trainer(steps=60)
+    assert repr(trainer.history) == "History(no steps yet)"
+    h = trainer.train()
+    text = repr(h)
+    assert "\n" not in text and len(text) < 120, "a cell ending in trainer.train() must not print every loss"
+    assert text == f"History(60 steps up to step 60, mean loss of the last 50: {sum(h.loss[-50:]) / 50:.4f})"

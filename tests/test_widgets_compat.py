@@ -1,0 +1,128 @@
+"""The notebooks' widgets work with Colab's ipywidgets 7.7 as well as with the pinned ipywidgets 8.
+
+Every name a notebook imports from ipywidgets, every widget it builds and every ``interact(...)`` call it
+makes is rebuilt under both versions, in a subprocess whose ``sys.path`` starts with the version's folder
+(``./course setup test`` installs 7.7 into ``.venv/ipywidgets7``, from ``tests/ipywidgets7.txt``). Warnings
+are errors there, so an argument a widget does not know (traitlets only warns about it) fails the test.
+Widget arguments that depend on the notebook's state are checked by name against the widget's traits.
+"""
+
+import ast
+import inspect
+import json
+import os
+import subprocess
+import sys
+from importlib import import_module
+from pathlib import Path
+
+import ipywidgets
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+IPYWIDGETS7 = ROOT / ".venv" / "ipywidgets7"
+
+PROBE = r'''
+import json, sys, warnings
+warnings.simplefilter("error")
+warnings.filterwarnings("ignore", message=".*ipykernel.comm.Comm.*")  # ipywidgets 7 on a new ipykernel
+import ipywidgets
+from ipywidgets import fixed, interact
+
+spec = json.loads(sys.stdin.read())
+for name in spec["imports"]:
+    getattr(ipywidgets, name)
+
+def build(w):
+    cls = getattr(ipywidgets, w["class"])
+    unknown = [k for k in [*w["kwargs"], *w["state_kwargs"]] if k not in cls.class_trait_names()]
+    assert not unknown, f"{w['where']}: {w['class']} has no trait {unknown} in ipywidgets {ipywidgets.__version__}"
+    return cls(**w["kwargs"]) if not w["state_kwargs"] else None
+
+for call in spec["interacts"]:
+    controls = {}
+    for name, arg in call["controls"].items():
+        widget = build(arg) if isinstance(arg, dict) else arg
+        controls[name] = fixed(0) if widget is None else widget
+    stub = eval(f"lambda {', '.join(call['params'])}: None")
+    interact(stub, **controls)
+print("\nRESULT", ipywidgets.__version__, len(spec["interacts"]))  # after what interact() displayed
+'''
+
+
+def widget_spec(node, where, widget_names):
+    """A widget constructor call, e.g. ``IntSlider(value=1, max=9)``, as JSON (state-dependent values by name)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in widget_names):
+        return None
+    literal, state = {}, []
+    for kw in node.keywords:
+        try:
+            literal[kw.arg] = ast.literal_eval(kw.value)
+        except ValueError:
+            state.append(kw.arg)
+    return {"class": node.func.id, "kwargs": literal, "state_kwargs": state, "where": where}
+
+
+def params_of(func, namespace):
+    if isinstance(func, ast.Lambda):
+        return [a.arg for a in func.args.args]
+    return list(inspect.signature(eval(ast.unparse(func), namespace)).parameters)  # a course_lib function
+
+
+def notebook_spec(path: Path) -> dict:
+    tree = ast.parse(path.read_text())
+    imports, namespace = [], {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "ipywidgets":
+            imports += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module.startswith("course_lib"):
+            module = import_module(node.module)
+            namespace.update({a.asname or a.name: getattr(module, a.name) for a in node.names})
+    interacts = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "interact":
+            where = f"{path.name}:{node.lineno}"
+            controls = {}
+            for kw in node.keywords:
+                spec = widget_spec(kw.value, where, set(imports))
+                if spec is None:
+                    try:
+                        spec = ast.literal_eval(kw.value)  # an abbreviation such as (0, 10)
+                    except ValueError:
+                        pytest.fail(f"{where}: control {kw.arg} is neither a widget nor a literal")
+                controls[kw.arg] = spec
+            interacts.append({"params": params_of(node.args[0], namespace), "controls": controls})
+    return {"imports": imports, "interacts": interacts}
+
+
+def probe(spec: dict, first_on_path: Path | None = None) -> str:
+    """Run PROBE on ``spec`` in a new interpreter, ``first_on_path`` (an ipywidgets version) ahead of site-packages."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if first_on_path:
+        env["PYTHONPATH"] = str(first_on_path)
+    out = subprocess.run([sys.executable, "-c", PROBE], input=json.dumps(spec), capture_output=True, text=True,
+                         env=env, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.split("RESULT ")[-1]
+
+
+def test_every_interact_call_is_found():
+    for path in NOTEBOOKS:
+        assert len(notebook_spec(path)["interacts"]) == path.read_text().count("interact("), path.name
+    assert sum(len(notebook_spec(p)["interacts"]) for p in NOTEBOOKS) >= 7
+
+
+@pytest.mark.parametrize("version", ["8 (pinned)", "7.7 (Colab)"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_widgets_build_under_both_ipywidgets(path, version):
+    spec = notebook_spec(path)
+    if version.startswith("7"):
+        if not (IPYWIDGETS7 / "ipywidgets").is_dir():
+            pytest.fail(f"ipywidgets 7.7 is missing from {IPYWIDGETS7}: run ./course setup test")
+        out = probe(spec, IPYWIDGETS7)
+        assert out.startswith("7.7."), out
+    else:
+        out = probe(spec)
+        assert out.startswith(ipywidgets.__version__), out
+    assert out.split()[1] == str(len(spec["interacts"]))
