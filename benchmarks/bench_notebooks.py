@@ -18,9 +18,10 @@ from pathlib import Path
 
 import nbformat
 import psutil
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from nbexec import notebook_client  # noqa: E402
 
 
 def peak_rss_while(pid_getter, stop: threading.Event, out: list) -> None:
@@ -40,8 +41,7 @@ def peak_rss_while(pid_getter, stop: threading.Event, out: list) -> None:
 
 def run(path: Path) -> dict:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = notebook_client(nb, path.parent, record_timing=False)
 
     def kernel_pid():
         km = getattr(client, "km", None)

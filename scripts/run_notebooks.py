@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-from nbclient import NotebookClient
+from nbexec import notebook_client
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -34,8 +34,7 @@ def execute(py_path: Path, timeout: int = 300) -> float:
     nb = jupytext.read(py_path)
     nb.metadata["kernelspec"] = KERNELSPEC
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(py_path.parent)}}).execute()
+    notebook_client(nb, py_path.parent, timeout=timeout, record_timing=False).execute()
     seconds = time.perf_counter() - start
     nbformat.write(nb, py_path.with_suffix(".ipynb"))
     jupytext.write(nb, py_path, fmt="py:percent")  # normalise the pair's header and metadata

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from build_course import build, studentize  # noqa: E402
+from nbexec import notebook_client  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,6 @@ def test_builds_are_valid_and_student_has_no_solutions(built):
 @pytest.mark.parametrize("name", ["00_start_here.ipynb", "04_forward_diffusion.ipynb"])
 def test_student_notebook_runs_and_checks_say_not_yet(built, name):
     nb = nbformat.read(built / "student" / name, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    notebook_client(nb, ROOT / "notebooks").execute()
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "Not yet" in printed and "Traceback" not in printed
