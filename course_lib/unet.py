@@ -51,11 +51,18 @@ class ResBlock(nn.Module):
     """h = shortcut(x) + F(x, t) with F = conv(act(norm(conv(act(norm(x))) + W t_emb))).
 
     ``residual=False`` returns F(x, t) alone (the plain twin). ``[B, c_in, H, W] -> [B, c_out, H, W]``.
-    The last convolution is zero-initialised when ``residual=True`` so the block starts as its shortcut.
+    ``zero_init`` (default: ``residual``) zero-initialises the last convolution so the block starts as its
+    shortcut; ``residual=True, zero_init=False`` keeps the shortcut with PyTorch's default init (the control
+    that separates removing the shortcut from removing the zero-init). A plain block cannot be zero-initialised:
+    it would output 0 for every input.
     """
 
-    def __init__(self, c_in: int, c_out: int, t_dim: int, residual: bool = True, dropout: float = 0.0):
+    def __init__(self, c_in: int, c_out: int, t_dim: int, residual: bool = True, dropout: float = 0.0,
+                 zero_init: bool | None = None):
         super().__init__()
+        zero_init = residual if zero_init is None else zero_init
+        if zero_init and not residual:
+            raise ValueError("zero_init=True needs residual=True: a plain block with a zero last layer outputs 0")
         self.residual = residual
         self.norm1, self.conv1 = group_norm(c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
         self.t_proj = nn.Linear(t_dim, c_out)
@@ -63,6 +70,7 @@ class ResBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
         if residual:
             self.shortcut = nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1)
+        if zero_init:
             nn.init.zeros_(self.conv2.weight)
             nn.init.zeros_(self.conv2.bias)
 
@@ -85,10 +93,12 @@ class UNet(nn.Module):
         skip: long encoder-decoder skips, ``"concat"``, ``"add"`` or ``"none"``.
         residual: residual connections inside the ResBlocks on or off.
         dropout: dropout inside the ResBlocks.
+        zero_init: zero-initialise each ResBlock's last convolution (default: ``residual``).
     """
 
     def __init__(self, in_channels: int = 1, base_channels: int = 16, channel_mults=(1, 2),
-                 num_res_blocks: int = 1, skip: str = "concat", residual: bool = True, dropout: float = 0.0):
+                 num_res_blocks: int = 1, skip: str = "concat", residual: bool = True, dropout: float = 0.0,
+                 zero_init: bool | None = None):
         super().__init__()
         check_positive_int("in_channels", in_channels)
         check_positive_int("base_channels", base_channels)
@@ -99,6 +109,8 @@ class UNet(nn.Module):
             raise ValueError(f"channel_mults={channel_mults!r} is not allowed; give positive integers, e.g. (1, 2)")
         self.config = dict(in_channels=in_channels, base_channels=base_channels, channel_mults=channel_mults,
                            num_res_blocks=num_res_blocks, skip=skip, residual=residual, dropout=dropout)
+        if zero_init is not None and zero_init != residual:  # only a non-default value goes into checkpoints
+            self.config["zero_init"] = zero_init
         self.in_channels, self.skip, self.depth = in_channels, skip, len(channel_mults) - 1
         chs = [base_channels * m for m in channel_mults]
         t_dim = 4 * base_channels
@@ -106,7 +118,7 @@ class UNet(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(base_channels, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
 
         def blocks(c_in, c_out):
-            return nn.ModuleList(ResBlock(c_in if i == 0 else c_out, c_out, t_dim, residual, dropout)
+            return nn.ModuleList(ResBlock(c_in if i == 0 else c_out, c_out, t_dim, residual, dropout, zero_init)
                                  for i in range(num_res_blocks))
 
         self.conv_in = nn.Conv2d(in_channels, chs[0], 3, padding=1)

@@ -66,3 +66,25 @@ def test_unet_learns_to_denoise_a_little():
         opt.step()
         losses.append(loss.item())
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+
+
+def test_zero_init_control_keeps_shortcut_without_zero_init():
+    """residual=True, zero_init=False: the shortcut stays, the last conv keeps its random init."""
+    torch.manual_seed(0)
+    on, control = UNet(residual=True), UNet(residual=True, zero_init=False)
+    off = UNet(residual=False)
+    for model in (on, control, off):
+        first = model.down[0][0]
+        if model is on:
+            assert first.residual and float(first.conv2.weight.abs().sum()) == 0.0
+        elif model is control:
+            assert first.residual and float(first.conv2.weight.abs().sum()) > 0.0
+        else:
+            assert not first.residual and float(first.conv2.weight.abs().sum()) > 0.0
+    assert control.config["zero_init"] is False and "zero_init" not in on.config
+    assert sum(p.numel() for p in on.parameters()) == sum(p.numel() for p in control.parameters())
+
+
+def test_zero_init_without_residual_is_refused():
+    with pytest.raises(ValueError, match="zero_init=True needs residual=True"):
+        UNet(residual=False, zero_init=True)
