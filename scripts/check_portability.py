@@ -1,0 +1,98 @@
+"""Run nbval over the notebooks under several CPU settings: do the committed outputs reproduce everywhere?
+
+    python scripts/check_portability.py [--settings native sse41 ...] [notebooks/01_....ipynb ...]
+
+PyTorch picks its CPU kernels by instruction set at run time, and the thread count changes the order of
+reductions, so a trained number differs in its last digits between machines. The notebooks compare only
+outputs that must not differ (exact math, counts, shapes, claim verdicts). This script proves it on one
+machine by capping the instruction set (``ATEN_CPU_CAPABILITY`` for ATen, ``ONEDNN_MAX_CPU_ISA`` for
+oneDNN's convolutions and matmuls: both are needed) and by changing the thread count. PyTorch caps
+``OMP_NUM_THREADS`` at the number of cores, so the kernel's thread count is also set by an IPython
+start-up file (``torch.set_num_threads``): 4 threads really run 4 threads on a 2-core machine.
+
+Prints a Markdown table and writes ``benchmarks/results/portability.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "portability.json"
+
+SETTINGS = {
+    "native": {"OMP_NUM_THREADS": "2"},
+    "avx2": {"OMP_NUM_THREADS": "2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "sse41": {"OMP_NUM_THREADS": "2", "ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+    "threads1": {"OMP_NUM_THREADS": "1"},
+    "threads4": {"OMP_NUM_THREADS": "4"},
+}
+CPU_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "IPYTHONDIR", "MPLBACKEND")
+
+
+def setting_environment(name: str, ipython_dir: Path) -> dict[str, str]:
+    """The process environment for one setting; the kernel's thread count is set by a start-up file."""
+    env = {k: v for k, v in os.environ.items() if k not in CPU_VARIABLES}
+    env.update(SETTINGS[name])
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    threads = SETTINGS[name]["OMP_NUM_THREADS"]
+    (startup / "00-threads.py").write_text(f"import torch\ntorch.set_num_threads({threads})\n")
+    env["IPYTHONDIR"] = str(ipython_dir)
+    return env
+
+
+def nbval_command(notebooks: list[str]) -> list[str]:
+    """The notebook half of ``./course test``."""
+    return [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", *notebooks, "--nbval", "--nbval-current-env",
+            "--nbval-cell-timeout=900", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
+
+
+def run_setting(name: str, notebooks: list[str]) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = setting_environment(name, Path(tmp))
+        start = time.perf_counter()
+        proc = subprocess.run(nbval_command(notebooks), cwd=ROOT, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
+    counts = {key: int(n) for n, key in re.findall(r"(\d+) (passed|failed|error|errors)", summary)}
+    failed = re.findall(r"^FAILED (\S+)", proc.stdout, flags=re.M)
+    return {"setting": name, "env": SETTINGS[name], "passed": counts.get("passed", 0),
+            "failed": counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0),
+            "failed_cells": failed, "seconds": round(seconds, 1), "returncode": proc.returncode}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("notebooks", nargs="*", help="default: every notebooks/NN_*.ipynb")
+    p.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    args = p.parse_args(argv)
+    notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
+    rows = []
+    print("| setting | environment | cells passed | failed | seconds |\n|---|---|---|---|---|", flush=True)
+    for name in args.settings:
+        row = run_setting(name, notebooks)
+        rows.append(row)
+        env = " ".join(f"{k}={v}" for k, v in row["env"].items())
+        print(f"| {name} | `{env}` | {row['passed']} | {row['failed']} | {row['seconds']} |", flush=True)
+        for cell in row["failed_cells"]:
+            print(f"|   | failed: {cell} | | | |", flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    by_setting = {r["setting"]: r for r in previous.get("rows", [])} | {r["setting"]: r for r in rows}
+    RESULTS.write_text(json.dumps({"machine": platform.machine(), "processor": platform.processor(),
+                                   "notebooks": notebooks, "rows": list(by_setting.values())}, indent=1) + "\n")
+    return 0 if all(r["returncode"] == 0 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
