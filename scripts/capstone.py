@@ -1,6 +1,6 @@
-"""The capstone's equal-time runs: nine U-Net variants at an *equal wall-clock budget*, several seeds.
+"""The capstone's equal-time runs: seven U-Net variants at an *equal wall-clock budget*, several seeds.
 
-    nice -n 10 python scripts/capstone.py [--budget 15] [--seeds 0 1 2 3 4]
+    nice -n 10 python scripts/capstone.py [--budget 10] [--seeds 0 1 2 3 4]   (about 12 minutes of CPU)
 
 1. Calibration: every variant's seconds per training step, timed interleaved on this machine
    (``course_lib.capstone.calibrate``), turn the budget into one step count per variant.
@@ -21,7 +21,7 @@ import torch
 
 from course_lib.capstone import (
     RESULTS,
-    VARIANTS,
+    SWEEP_VARIANTS,
     calibrate,
     format_effects,
     format_table,
@@ -33,17 +33,17 @@ from course_lib.capstone import (
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget", type=float, default=15.0, help="seconds of training per run (at calibration speed)")
+    p.add_argument("--budget", type=float, default=10.0, help="seconds of training per run (at calibration speed)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (calibration included)")
-    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (results do not depend on it)")
-    p.add_argument("--eval-draws", type=int, default=32, help="t/noise draws for the held-out gap")
+    p.add_argument("--jobs", type=int, default=3, help="runs in parallel (results do not depend on it)")
+    p.add_argument("--eval-draws", type=int, default=24, help="t/noise draws for the held-out gap")
     p.add_argument("--samples", type=int, default=300, help="DDIM samples per model for the FD")
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     start = time.time()
-    sec_per_step = calibrate(VARIANTS)
+    sec_per_step = calibrate(SWEEP_VARIANTS)
     steps = steps_for_budget(sec_per_step, args.budget)
     print("calibration (s/step):", {k: round(v, 4) for k, v in sec_per_step.items()}, flush=True)
     meta = {"budget_s": args.budget, "seeds": args.seeds, "threads": args.threads, "batch_size": 64,
@@ -53,7 +53,7 @@ def main() -> None:
             "command": "nice -n 10 python scripts/capstone.py " + " ".join(
                 f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items() if k != "out")}
-    tasks = [(kind, skip, steps[(kind, skip)], seed) for seed in args.seeds for kind, skip in VARIANTS]
+    tasks = [(kind, skip, steps[(kind, skip)], seed) for seed in args.seeds for kind, skip in SWEEP_VARIANTS]
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
@@ -67,7 +67,7 @@ def main() -> None:
                   f"gap {r['gap']:+.4f} (null {r['null']:+.4f}), FD {r['fd']:.1f}  [{time.time() - start:.0f} s]",
                   flush=True)
             save_results(rows, args.out, meta)  # partial results survive an interruption
-    order = {v: i for i, v in enumerate(VARIANTS)}
+    order = {v: i for i, v in enumerate(SWEEP_VARIANTS)}
     rows.sort(key=lambda r: (r["seed"], order[(r["kind"], r["skip"])]))
     meta["wall_s"] = round(time.time() - start)
     save_results(rows, args.out, meta)
