@@ -1,6 +1,7 @@
 """Notebook 07: the U-Net's residual connections crossed with its long skips (none/add/concat).
 
-Nine variants: three *kinds* of ResBlock times the three long-skip modes of ``UNet``:
+Three *kinds* of ResBlock times the three long-skip modes of ``UNet`` (``VARIANTS``; the shipped sweep runs
+``SWEEP_VARIANTS``, the six main ones and the control at ``skip="none"``):
 
 * ``"residual"``: h = x + F(x, t) with F's last convolution zero-initialised (``UNet(residual=True)``);
 * ``"plain"``: h = F(x, t) with PyTorch's default init (``UNet(residual=False)``). This switches off *two*
@@ -10,8 +11,9 @@ Nine variants: three *kinds* of ResBlock times the three long-skip modes of ``UN
 
 Each variant trains on the 1,000 "train" digits for a number of *steps* fixed in advance; the script
 ``scripts/capstone.py`` turns an equal wall-clock budget into one step count per variant by timing each
-variant's steps (``calibrate``), so the stored results depend on (variant, seed, steps) only, not on how
-busy the machine was. Each trained model is measured by (``run_variant``):
+variant's steps interleaved (``calibrate``, ``steps_for_budget``), so the stored results depend on
+(variant, seed, steps) only, not on how busy the machine was while they trained.
+Each trained model is measured by (``run_variant``):
 
 * ``final_loss``: training eps-MSE, mean of the last 50 steps;
 * ``gap`` (overfitting): eps-MSE on 500 held-out digits minus on 500 training digits ("train half A"),
@@ -194,9 +196,21 @@ def calibrate(variants=SWEEP_VARIANTS, rounds: int = 7, steps_per_round: int = 8
     return {variant_name(kind, skip): float(np.median(pooled[(same_ops(kind), skip)])) for kind, skip in times}
 
 
-def steps_for_budget(sec_per_step: dict[str, float], budget_s: float) -> dict[tuple, int]:
-    """Equal wall-clock time -> one step count per variant: round(budget_s / seconds per step)."""
-    return {(k, s): max(1, round(budget_s / sec_per_step[variant_name(k, s)]))
+REFERENCE = ("residual", "concat")
+
+
+def steps_for_budget(sec_per_step: dict[str, float], ref_steps: int, reference=REFERENCE) -> dict[tuple, int]:
+    """Equal wall-clock time -> one step count per variant.
+
+    The ``reference`` variant gets ``ref_steps`` steps; every other variant v as many as take the same time:
+
+        steps_v = round(ref_steps * s_ref / s_v),    s = seconds per step from ``calibrate``.
+
+    Only the *ratios* s_ref / s_v enter, and an interleaved timing measures them well even on a busy
+    machine; the budget in seconds, ref_steps * s_ref, is what the reference takes on the timed machine.
+    """
+    s_ref = sec_per_step[variant_name(*reference)]
+    return {(k, s): max(1, round(ref_steps * s_ref / sec_per_step[variant_name(k, s)]))
             for k, s in VARIANTS if variant_name(k, s) in sec_per_step}
 
 
@@ -305,16 +319,27 @@ def format_table(rows, timing: bool = False) -> str:
 
 # ----------------------------------------------------------------------------- claims and predictions
 
+# claim name -> (key, kind a, kind b, skip): the claim is "key(a) - key(b) > 0 for every seed"
+CLAIMS = {
+    "plain_worse_fd_concat": ("fd", "plain", "residual", "concat"),
+    "plain_worse_fd_add": ("fd", "plain", "residual", "add"),
+    "plain_worse_fd_none": ("fd", "plain", "residual", "none"),
+    "shortcut_alone_helps_none": ("fd", "plain", "residual, default init", "none"),
+}
+
+
 def capstone_claims(rows) -> dict[str, list[float]]:
-    """Per-seed margins of the capstone's claims (each > 0 when the claim held for that seed)."""
-    return {
-        # switching residual connections off (shortcut + zero-init) raises FD, with skip="none"
-        "plain_worse_fd_none": paired(rows, "fd", "plain", "residual", "none"),
-        # ... and with skip="add"
-        "plain_worse_fd_add": paired(rows, "fd", "plain", "residual", "add"),
-        # the shortcut without its zero-init already beats the plain block, with skip="none"
-        "shortcut_alone_helps_none": paired(rows, "fd", "plain", "residual, default init", "none"),
-    }
+    """Per-seed margins of the capstone's claims ``CLAIMS`` (each > 0 when the claim held for that seed)."""
+    return {name: paired(rows, key, a, b, skip) for name, (key, a, b, skip) in CLAIMS.items()}
+
+
+def claim_margins(name: str, seeds, **run_kw) -> list[float]:
+    """Re-run the two variants of claim ``name`` with other ``seeds`` (``run_variant`` settings in ``run_kw``,
+    e.g. fewer steps) and return the per-seed margins."""
+    check_choice("name", name, CLAIMS)
+    key, a, b, skip = CLAIMS[name]
+    rows = [run_variant(kind, skip, seed=seed, **run_kw) for seed in seeds for kind in (a, b)]
+    return paired(rows, key, a, b, skip)
 
 
 PREDICTION_KEYS = {
@@ -356,6 +381,69 @@ def check_predictions(predictions: dict, rows) -> int:
     return hits
 
 
+# ----------------------------------------------------------------------------- reports (text from the rows)
+
+def describe_budget(meta: dict) -> str:
+    """The equal-time design in words: budget, seeds, and the step count each variant got from its timing."""
+    ref = variant_name(*meta["reference"])
+    lines = [f"equal time: {ref} gets {meta['ref_steps']} steps ({meta['budget_s']:.1f} s at the timed speed, "
+             f"{meta['threads']} thread), every other variant the steps that take as long; seeds {meta['seeds']}, "
+             f"batch {meta['batch_size']}:"]
+    for name, steps in meta["steps"].items():
+        lines.append(f"  {name:<38} {1000 * meta['calibration_s_per_step'][name]:5.1f} ms/step -> {steps} steps")
+    return "\n".join(lines)
+
+
+def gap_report(rows, eval_draws: int) -> str:
+    """How stable one model's gap is under the evaluation's draws, and which gaps leave their null."""
+    se = np.array([r["gap_se"] for r in rows])
+    s = summary(rows)
+    resolved = [variant_name(e["kind"], e["skip"]) for e in s if e.get("gap_resolved")]
+    unresolved = [variant_name(e["kind"], e["skip"]) for e in s if "gap_resolved" in e and not e["gap_resolved"]]
+    nulls = np.array([r["null"] for r in rows])
+    return "\n".join([
+        f"evaluation spread of one model's gap: one draw (500 digits per set) has sd "
+        f"{np.median(se) * eval_draws ** 0.5:.4f} (median over models); the mean of {eval_draws} draws, "
+        f"a standard error of {np.median(se):.4f} "
+        f"(largest {se.max():.4f}).",
+        f"null (training half B minus half A): {nulls.min():+.4f} to {nulls.max():+.4f} over all models and seeds.",
+        f"gap resolved from its null (95% t-interval of gap - null over seeds excludes 0): "
+        f"{', '.join(resolved) if resolved else 'none'}.",
+        f"unresolved: {', '.join(unresolved) if unresolved else 'none'}."])
+
+
+def fd_report(rows) -> str:
+    """FD against the training digits vs against the held-out digits, for the same samples."""
+    lower = sum(r["fd_train"] < r["fd"] for r in rows)
+    diff = np.array([r["fd"] - r["fd_train"] for r in rows])
+    return (f"FD against the training digits is lower than against the held-out digits for {lower} of {len(rows)} "
+            f"models (by {diff.min():.1f} to {diff.max():.1f}); the floor, 300 real training digits against the "
+            f"held-out digits, is {np.mean([r['floor'] for r in rows]):.1f}.")
+
+
+def _ci_words(m: float, lo: float, hi: float, fmt: str = "+.1f") -> str:
+    return f"{m:{fmt}} (95% CI {lo:{fmt}} to {hi:{fmt}})"
+
+
+def interpretation(rows) -> str:
+    """The sentences the numbers support, built from the rows (so they cannot contradict the table)."""
+    out = []
+    n = len({r["seed"] for r in rows})
+    for e in effect_rows(rows, keys=("fd", "final_loss", "gap")):
+        m, lo, hi = e["fd_ci"]
+        sign = ("lower (better)" if hi < 0 else "higher (worse)" if lo > 0 else "not resolved (the interval covers 0)")
+        a, b = next((a, b) for name, a, b in COMPARISONS if name == e["comparison"])
+        g = e["gap_ci"]
+        gap_sign = ("smaller" if g[2] < 0 else "larger" if g[1] > 0 else "not resolved")
+        out.append(f"- {a} minus {b}, skip={e['skip']}: FD {_ci_words(m, lo, hi)}: {sign}; "
+                   f"training loss {_ci_words(*e['final_loss_ci'], fmt='+.4f')}; "
+                   f"held-out gap {_ci_words(*g, fmt='+.4f')}: {gap_sign}.")
+    best = min(summary(rows), key=lambda e: e["fd"])
+    out.append(f"- lowest mean FD over the {n} seeds: {variant_name(best['kind'], best['skip'])} "
+               f"({best['fd']:.1f}, floor {best['floor']:.1f}).")
+    return "\n".join(out)
+
+
 # ----------------------------------------------------------------------------- plots
 
 _COLORS = {"residual": "tab:blue", "residual, default init": "tab:green", "plain": "tab:orange"}
@@ -379,8 +467,8 @@ def plot_capstone(rows, title: str = ""):
                     continue
                 x = i + (k - (len(kinds) - 1) / 2) * width
                 vals = [r[key] for r in group]
-                ax.bar(x, np.mean(vals), width * 0.9, color=_COLORS[kind], alpha=0.35,
-                       label=kind if i == 0 else None)
+                first = kind not in ax.get_legend_handles_labels()[1]
+                ax.bar(x, np.mean(vals), width * 0.9, color=_COLORS[kind], alpha=0.35, label=kind if first else None)
                 jitter = np.linspace(-0.25, 0.25, len(vals)) * width
                 ax.plot(x + jitter, vals, "o", color=_COLORS[kind], ms=3.5)
                 if key == "gap":
@@ -413,8 +501,9 @@ def plot_effects(rows, title: str = ""):
                     continue
                 x = i + (j - (len(names) - 1) / 2) * 0.25
                 m, lo, hi = e[key + "_ci"]
+                first = name not in ax.get_legend_handles_labels()[1]
                 ax.errorbar(x, m, yerr=[[m - lo], [hi - m]], fmt="s", color=f"C{j}", capsize=3,
-                            label=name if i == 0 else None)
+                            label=name if first else None)
                 ax.plot(np.full(len(e[key]), x + 0.06), e[key], ".", color=f"C{j}", alpha=0.6)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(range(len(SKIP_MODES)), [f"skip={s}" for s in SKIP_MODES])

@@ -1,9 +1,10 @@
 """The capstone's equal-time runs: seven U-Net variants at an *equal wall-clock budget*, several seeds.
 
-    nice -n 10 python scripts/capstone.py [--budget 10] [--seeds 0 1 2 3 4]   (about 12 minutes of CPU)
+    nice -n 10 python scripts/capstone.py [--ref-steps 300] [--seeds 0 1 2 3 4]   (about 12 minutes of CPU)
 
 1. Calibration: every variant's seconds per training step, timed interleaved on this machine
-   (``course_lib.capstone.calibrate``), turn the budget into one step count per variant.
+   (``course_lib.capstone.calibrate``); the reference variant (residual, concat) gets ``--ref-steps`` steps
+   and every other variant the number of steps that takes the same time (``steps_for_budget``).
 2. Training and measurement: each (variant, seed) trains for its step count, so the results depend on
    (variant, seed, steps) and not on how busy the machine is while they run.
 
@@ -20,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import torch
 
 from course_lib.capstone import (
+    REFERENCE,
     RESULTS,
     SWEEP_VARIANTS,
     calibrate,
@@ -28,12 +30,13 @@ from course_lib.capstone import (
     run_variant,
     save_results,
     steps_for_budget,
+    variant_name,
 )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget", type=float, default=10.0, help="seconds of training per run (at calibration speed)")
+    p.add_argument("--ref-steps", type=int, default=300, help="steps of the reference variant (residual, concat)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (calibration included)")
     p.add_argument("--jobs", type=int, default=3, help="runs in parallel (results do not depend on it)")
@@ -44,9 +47,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     start = time.time()
     sec_per_step = calibrate(SWEEP_VARIANTS)
-    steps = steps_for_budget(sec_per_step, args.budget)
+    steps = steps_for_budget(sec_per_step, args.ref_steps)
     print("calibration (s/step):", {k: round(v, 4) for k, v in sec_per_step.items()}, flush=True)
-    meta = {"budget_s": args.budget, "seeds": args.seeds, "threads": args.threads, "batch_size": 64,
+    meta = {"reference": list(REFERENCE), "ref_steps": args.ref_steps,
+            "budget_s": args.ref_steps * sec_per_step[variant_name(*REFERENCE)], "seeds": args.seeds,
+            "threads": args.threads, "batch_size": 64,
             "eval_draws": args.eval_draws, "n_samples": args.samples, "calibration_s_per_step": sec_per_step,
             "steps": {f"{k} / skip={s}": n for (k, s), n in steps.items()},
             "torch": torch.__version__, "machine": platform.machine(),

@@ -139,10 +139,13 @@ def test_gap_is_resolved_only_when_it_leaves_its_null():
 
 def test_steps_for_budget_equalise_time():
     sps = {variant_name(k, s): 0.01 * (1 + i) for i, (k, s) in enumerate(VARIANTS)}
-    steps = steps_for_budget(sps, 3.0)
+    steps = steps_for_budget(sps, 300, reference=VARIANTS[0])
     assert steps[VARIANTS[0]] == 300 and steps[VARIANTS[2]] == 100
-    for key, n in steps.items():
-        assert abs(n * sps[variant_name(*key)] - 3.0) <= sps[variant_name(*key)] / 2 + 1e-9
+    budget = 300 * 0.01
+    for key, n in steps.items():  # every variant trains as long as the reference, to within half a step
+        assert abs(n * sps[variant_name(*key)] - budget) <= sps[variant_name(*key)] / 2 + 1e-9
+    # a uniformly slower machine changes no step count: only the ratios enter
+    assert steps_for_budget({k: 3 * v for k, v in sps.items()}, 300, reference=VARIANTS[0]) == steps
 
 
 def test_calibration_times_every_variant_and_pools_identical_operations():
@@ -187,9 +190,10 @@ def test_shipped_results_are_an_equal_time_experiment():
     expected = {(k, s, seed) for k, s in SWEEP_VARIANTS for seed in seeds}
     assert {(r["kind"], r["skip"], r["seed"]) for r in rows} == expected
     sps = meta["calibration_s_per_step"]
-    for r in rows:  # each run used the step count of its variant, budget / (seconds per step)
+    ref = variant_name(*meta["reference"])
+    for r in rows:  # each run used the step count of its variant: equal time by the calibration
         name = variant_name(r["kind"], r["skip"])
-        assert r["steps"] == meta["steps"][name] == round(meta["budget_s"] / sps[name])
+        assert r["steps"] == meta["steps"][name] == round(meta["ref_steps"] * sps[ref] / sps[name])
     assert all(len(r["samples"]) == 16 for r in rows if r["seed"] == seeds[0])
     assert set(KINDS) == {r["kind"] for r in rows}
     for r in rows:
