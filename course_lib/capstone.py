@@ -1,25 +1,47 @@
-"""Notebook 07: the U-Net's residual connections (on/off) crossed with its long skips (none/add/concat).
+"""Notebook 07: the U-Net's residual connections crossed with its long skips (none/add/concat).
 
-Each variant is trained on the "train" split of the digits for the same budget (steps, or seconds in
-``scripts/capstone.py``), then measured on three things:
+Three *kinds* of ResBlock times the three long-skip modes of ``UNet`` (``VARIANTS``; the shipped sweep runs
+``SWEEP_VARIANTS``, the six main ones and the control at ``skip="none"``):
 
-* ``final_loss``: the training loss (mean of the last 50 steps);
-* ``heldout_gap``: eps-loss on the 797 held-out digits minus on the 1,000 training digits, same t and noise
-  (a direct measure of overfitting, one of the seed claims);
-* ``fd``: the digit score of 300 DDIM-20 samples from the EMA weights, with its ``floor``.
+* ``"residual"``: h = x + F(x, t) with F's last convolution zero-initialised (``UNet(residual=True)``);
+* ``"plain"``: h = F(x, t) with PyTorch's default init (``UNet(residual=False)``). This switches off *two*
+  things at once: the shortcut (identity or 1x1 convolution) and the zero-init of F's last convolution;
+* ``"residual, default init"``: the shortcut kept, the zero-init dropped (``UNet(residual=True,
+  zero_init=False)``), the control that separates the two.
+
+Each variant trains on the 1,000 "train" digits for a number of *steps* fixed in advance; the script
+``scripts/capstone.py`` turns an equal wall-clock budget into one step count per variant by timing each
+variant's steps interleaved (``calibrate``, ``steps_for_budget``), so the stored results depend on
+(variant, seed, steps) only, not on how busy the machine was while they trained.
+Each trained model is measured by (``run_variant``):
+
+* ``final_loss``: training eps-MSE, mean of the last 50 steps;
+* ``gap`` (overfitting): eps-MSE on 500 held-out digits minus on 500 training digits ("train half A"),
+  with the *same* t and noise for both, averaged over ``eval_draws`` draws (new t, noise and subsets each
+  draw); ``null``: the same statistic between two disjoint halves of the training digits (B minus A),
+  whose expectation is exactly 0; ``gap_se``, ``null_se``: their standard errors over the draws;
+* ``fd``: Fréchet distance of ``n_samples`` DDIM-20 samples (EMA weights) to the 797 *held-out* digits,
+  with its ``floor`` (as many real training digits, same reference) and ``fd_train`` (the same samples
+  against the training digits, which rewards memorisation).
+
+Summaries over seeds: ``paired`` (per-seed differences between two variants with the same seed),
+``t_interval`` (a 95% t-interval over seeds), ``effect_rows`` / ``format_effects`` (the capstone's table).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from ._checks import check_choice
 from .data import load_digits
 from .diffusion import diffusion_loss
-from .metrics import digit_quality
+from .metrics import digit_fd, digit_quality
 from .plotting import finish
 from .samplers import DDIMSampler
 from .schedules import NoiseSchedule
@@ -27,112 +49,517 @@ from .trainer import TrainConfig, Trainer
 from .unet import SKIP_MODES, UNet
 from .utils import count_parameters
 
-VARIANTS = [(residual, skip) for residual in (True, False) for skip in SKIP_MODES]
+KINDS = ("residual", "residual, default init", "plain")
+_KIND_ARGS = {"residual": (True, True), "residual, default init": (True, False), "plain": (False, False)}
+MAIN_KINDS = ("residual", "plain")
+VARIANTS = [(kind, skip) for kind in KINDS for skip in SKIP_MODES]  # (kind, skip), 9 of them
+MAIN_VARIANTS = [(kind, skip) for kind in MAIN_KINDS for skip in SKIP_MODES]
+# what scripts/capstone.py runs: the six main variants, and the control where the switch matters most
+SWEEP_VARIANTS = [*MAIN_VARIANTS, ("residual, default init", "none")]
+# (name, kind a, kind b): the paired differences "a minus b" the capstone reports for each skip mode
+COMPARISONS = [
+    ("residual on - off", "residual", "plain"),
+    ("shortcut alone", "residual, default init", "plain"),
+    ("zero-init alone", "residual", "residual, default init"),
+]
+BATCH_SIZE = 64
 
+
+def make_model(kind: str, skip: str) -> UNet:
+    """The U-Net of one variant (``kind`` in ``KINDS``, ``skip`` in ``SKIP_MODES``)."""
+    check_choice("kind", kind, KINDS)
+    residual, zero_init = _KIND_ARGS[kind]
+    return UNet(skip=skip, residual=residual, zero_init=zero_init)
+
+
+def variant_name(kind: str, skip: str) -> str:
+    return f"{kind} / skip={skip}"
+
+
+# ----------------------------------------------------------------------------- measurements
 
 @torch.no_grad()
-def fixed_eps_loss(model, x0: torch.Tensor, schedule: NoiseSchedule, seed: int = 0, repeats: int = 4) -> float:
-    """The eps-MSE of ``model`` on ``x0`` with t and noise drawn from a fixed seed (comparable across models)."""
+def split_gap(model, schedule: NoiseSchedule, draws: int = 32, n: int = 500, seed: int = 0) -> dict:
+    """Overfitting gap and its null, with identical t and noise on every set.
+
+    Each draw picks disjoint training halves A and B (``n`` digits each) and ``n`` held-out digits H,
+    one t ``[n]`` and one noise ``[n, 1, 8, 8]``, and computes the eps-MSE L of each set with them:
+
+        gap  = L(H) - L(A)     (held-out minus training: positive = overfitting)
+        null = L(B) - L(A)     (two sets the model was trained on: its expectation is exactly 0)
+
+    Returns the means over ``draws`` and their standard errors ``gap_se``, ``null_se`` (sd / sqrt(draws)).
+    """
+    train, held = load_digits(split="train"), load_digits(split="test")
+    if 2 * n > len(train) or n > len(held):
+        raise ValueError(f"n={n} is too large; it allows at most {min(len(train) // 2, len(held))} digits per set")
+    device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     model.eval()
-    losses = [diffusion_loss(model, x0, schedule, generator=gen).item() for _ in range(repeats)]
-    return sum(losses) / len(losses)
+    gaps, nulls = [], []
+    for _ in range(draws):
+        perm = torch.randperm(len(train), generator=gen)
+        a, b = train[perm[:n]], train[perm[n:2 * n]]
+        h = held[torch.randperm(len(held), generator=gen)[:n]]
+        t = torch.randint(0, schedule.T, (n,), generator=gen)
+        noise = torch.randn(n, 1, 8, 8, generator=gen)
+        la, lb, lh = (diffusion_loss(model, x.to(device), schedule, t=t.to(device), noise=noise.to(device)).item()
+                      for x in (a, b, h))
+        gaps.append(lh - la)
+        nulls.append(lb - la)
+    g, z = np.array(gaps), np.array(nulls)
+    se = lambda v: float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
+    return {"gap": float(g.mean()), "gap_se": se(g), "null": float(z.mean()), "null_se": se(z)}
 
 
-def run_variant(residual: bool, skip: str, steps: int = 10**9, time_budget_s: float | None = None, seed: int = 0,
-                batch_size: int = 64, device="cpu", progress: bool = False, n_samples: int = 300) -> dict:
-    """Train one variant and measure it; returns one row (a dict of plain numbers and strings)."""
-    train, held_out = load_digits(split="train"), load_digits(split="test")
+def to_pixels(x: torch.Tensor) -> list:
+    """``[B, 1, 8, 8]`` in [-1, 1] -> nested lists of integers 0..255 (compact for JSON)."""
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).squeeze(1).tolist()
+
+
+def from_pixels(p) -> torch.Tensor:
+    """Inverse of ``to_pixels``: ``[B, 1, 8, 8]`` in [-1, 1]."""
+    return torch.tensor(p, dtype=torch.float32).unsqueeze(1) / 127.5 - 1.0
+
+
+def run_variant(kind: str, skip: str, steps: int, seed: int = 0, batch_size: int = BATCH_SIZE, device="cpu",
+                n_samples: int = 300, eval_draws: int = 32, keep_samples: int = 0, progress: bool = False) -> dict:
+    """Train one variant for ``steps`` steps from ``seed`` and measure it; one row of plain numbers.
+
+    The row depends only on (kind, skip, steps, seed, batch_size, n_samples, eval_draws), up to the
+    last digits that differ between CPUs. ``keep_samples`` > 0 stores that many samples (as 0..255 pixels).
+    """
+    check_choice("skip", skip, SKIP_MODES)
+    train = load_digits(split="train")
     torch.manual_seed(seed)
     schedule = NoiseSchedule.make("linear", 1000)
-    trainer = Trainer(UNet(skip=skip, residual=residual), schedule, train,
-                      TrainConfig(steps=steps, time_budget_s=time_budget_s, batch_size=batch_size, seed=seed),
-                      device=device, progress=progress)
+    trainer = Trainer(make_model(kind, skip), schedule, train,
+                      TrainConfig(steps=steps, batch_size=batch_size, seed=seed), device=device, progress=progress)
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    model = trainer.ema_model.cpu().eval()
+    model = trainer.ema_model.eval()
+    gap = split_gap(model, schedule, draws=eval_draws, seed=seed)
+    model = model.cpu()
     x = DDIMSampler(schedule, 20, clip_x0=True).sample(model, (n_samples, 1, 8, 8),
                                                        generator=torch.Generator().manual_seed(seed))
-    q = digit_quality(x)
-    return {"residual": residual, "skip": skip, "seed": seed, "params": count_parameters(model),
-            "steps": trainer.step, "seconds": round(seconds, 1),
-            "final_loss": sum(trainer.history.loss[-50:]) / len(trainer.history.loss[-50:]),
-            "heldout_gap": fixed_eps_loss(model, held_out, schedule) - fixed_eps_loss(model, train, schedule),
-            "fd": q["fd"], "floor": q["floor"]}
+    q = digit_quality(x, reference="test")
+    last = trainer.history.loss[-50:]
+    row = {"kind": kind, "skip": skip, "seed": seed, "params": count_parameters(model), "steps": trainer.step,
+           "seconds": round(seconds, 2), "final_loss": sum(last) / len(last), **gap,
+           "fd": q["fd"], "floor": q["floor"], "fd_train": digit_fd(x, reference="train")}
+    if keep_samples:
+        row["samples"] = to_pixels(x[:keep_samples])
+    return row
 
 
-def run_capstone(steps: int = 10**9, time_budget_s: float | None = None, seeds=(0,), **kw) -> list[dict]:
-    """All six variants (x seeds) at the same budget; a list of rows."""
-    return [run_variant(r, s, steps=steps, time_budget_s=time_budget_s, seed=seed, **kw)
-            for seed in seeds for r, s in VARIANTS]
+def run_capstone(steps, seeds=(0,), variants=MAIN_VARIANTS, **kw) -> list[dict]:
+    """Every variant x seed; ``steps`` is one number or a dict ``{(kind, skip): steps}``."""
+    rows = []
+    for seed in seeds:
+        for kind, skip in variants:
+            n = steps[(kind, skip)] if isinstance(steps, dict) else steps
+            rows.append(run_variant(kind, skip, n, seed=seed, **kw))
+    return rows
 
 
-def format_table(rows: list[dict], timing: bool = False) -> str:
-    """A fixed-width text table of the rows (timings left out unless ``timing``: they vary between runs)."""
-    head = f"{'residual':>8} {'skip':>7} {'params':>7} {'steps':>6} {'loss':>7} {'gap':>8} {'FD':>6} {'floor':>6}"
-    lines = [head + ("  seconds" if timing else "")]
-    for r in rows:
-        line = (f"{r['residual']!s:>8} {r['skip']:>7} {r['params']:>7,} {r['steps']:>6} {r['final_loss']:>7.4f} "
-                f"{r['heldout_gap']:>+8.4f} {r['fd']:>6.1f} {r['floor']:>6.1f}")
-        lines.append(line + (f"  {r['seconds']:>7.1f}" if timing else ""))
-    return "\n".join(lines)
+def calibrate(variants=SWEEP_VARIANTS, rounds: int = 7, steps_per_round: int = 8, batch_size: int = BATCH_SIZE,
+              device="cpu") -> dict[str, float]:
+    """Seconds per training step of each variant, timed *interleaved* (round r times every variant once),
+    median over ``rounds``: a slow spell of the machine then hits all variants alike. ``{name: s/step}``.
+
+    "residual" and "residual, default init" differ only in initial values, not in the operations they run,
+    so they share one timing (the median over both), rather than differ by the timing's noise.
+    """
+    train = load_digits(split="train")
+    schedule = NoiseSchedule.make("linear", 1000)
+    trainers = {}
+    for kind, skip in variants:
+        torch.manual_seed(0)
+        tr = Trainer(make_model(kind, skip), schedule, train, TrainConfig(batch_size=batch_size), device=device,
+                     progress=False)
+        tr._tick = time.perf_counter()
+        for _ in range(3):  # warm-up
+            tr.train_step()
+        trainers[(kind, skip)] = tr
+    times = {key: [] for key in trainers}
+    for _ in range(rounds):
+        for key, tr in trainers.items():
+            start = time.perf_counter()
+            for _ in range(steps_per_round):
+                tr.train_step()
+            times[key].append((time.perf_counter() - start) / steps_per_round)
+    same_ops = lambda kind: "plain" if kind == "plain" else "residual"
+    pooled = {}
+    for (kind, skip), v in times.items():
+        pooled.setdefault((same_ops(kind), skip), []).extend(v)
+    return {variant_name(kind, skip): float(np.median(pooled[(same_ops(kind), skip)])) for kind, skip in times}
 
 
-def mean_by_variant(rows: list[dict]) -> list[dict]:
-    """Average the numeric columns over seeds, one row per (residual, skip)."""
+REFERENCE = ("residual", "concat")
+
+
+def steps_for_budget(sec_per_step: dict[str, float], ref_steps: int, reference=REFERENCE) -> dict[tuple, int]:
+    """Equal wall-clock time -> one step count per variant.
+
+    The ``reference`` variant gets ``ref_steps`` steps; every other variant v as many as take the same time:
+
+        steps_v = round(ref_steps * s_ref / s_v),    s = seconds per step from ``calibrate``.
+
+    Only the *ratios* s_ref / s_v enter, and an interleaved timing measures them well even on a busy
+    machine; the budget in seconds, ref_steps * s_ref, is what the reference takes on the timed machine.
+    """
+    s_ref = sec_per_step[variant_name(*reference)]
+    return {(k, s): max(1, round(ref_steps * s_ref / sec_per_step[variant_name(k, s)]))
+            for k, s in VARIANTS if variant_name(k, s) in sec_per_step}
+
+
+# ----------------------------------------------------------------------------- statistics over seeds
+
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the t-interval mean ± t_{df} sd / sqrt(n) over ``values`` (one per seed)."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"values must list at least 2 numbers, one per seed; got {values!r}")
+    from scipy.stats import t as student_t
+
+    half = float(student_t.ppf(0.5 + level / 2, v.size - 1)) * v.std(ddof=1) / math.sqrt(v.size)
+    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
+
+
+def select(rows, kind: str, skip: str) -> list[dict]:
+    """The rows of one variant, sorted by seed."""
+    return sorted((r for r in rows if r["kind"] == kind and r["skip"] == skip), key=lambda r: r["seed"])
+
+
+def paired(rows, key: str, kind_a: str, kind_b: str, skip: str) -> list[float]:
+    """Per-seed differences ``key(kind_a) - key(kind_b)`` for one skip mode, over the seeds both have."""
+    a = {r["seed"]: r[key] for r in select(rows, kind_a, skip)}
+    b = {r["seed"]: r[key] for r in select(rows, kind_b, skip)}
+    return [a[s] - b[s] for s in sorted(a) if s in b]
+
+
+def effect_rows(rows, keys=("fd", "final_loss", "gap")) -> list[dict]:
+    """For each comparison of ``COMPARISONS`` and skip mode: per-seed differences and their t-interval."""
     out = []
-    for residual, skip in VARIANTS:
-        group = [r for r in rows if r["residual"] == residual and r["skip"] == skip]
-        if not group:
+    kinds = {r["kind"] for r in rows}
+    for name, a, b in COMPARISONS:
+        if a not in kinds or b not in kinds:
             continue
-        avg = {k: sum(r[k] for r in group) / len(group) for k in ("final_loss", "heldout_gap", "fd", "floor",
-                                                                    "seconds")}
-        out.append({"residual": residual, "skip": skip, "params": group[0]["params"],
-                    "steps": round(sum(r["steps"] for r in group) / len(group)), "seeds": len(group), **avg})
+        for skip in SKIP_MODES:
+            entry = {"comparison": name, "skip": skip}
+            for key in keys:
+                diffs = paired(rows, key, a, b, skip)
+                entry[key] = diffs
+                entry[key + "_ci"] = t_interval(diffs) if len(diffs) > 1 else (diffs[0],) * 3 if diffs else None
+            if entry[keys[0]]:
+                out.append(entry)
     return out
 
 
-def effects(rows: list[dict]) -> dict[str, float]:
-    """Mean change when residual connections are switched on (FD, loss, gap), averaged over the skip modes."""
-    rows = mean_by_variant(rows)
-    pairs = [(on, off) for on in rows for off in rows
-             if on["skip"] == off["skip"] and on["residual"] and not off["residual"]]
-    mean = lambda key: sum(on[key] - off[key] for on, off in pairs) / len(pairs)
-    return {"fd": mean("fd"), "final_loss": mean("final_loss"), "heldout_gap": mean("heldout_gap")}
+def format_effects(rows, keys=("fd", "final_loss", "gap")) -> str:
+    """The paired differences as a table: mean [95% CI] over seeds, per comparison and skip mode."""
+    fmt = {"fd": "{:+7.1f}", "final_loss": "{:+.4f}", "gap": "{:+.4f}"}
+    label = {"fd": "FD (held-out ref.)", "final_loss": "training loss", "gap": "held-out gap"}
+    n = len({r["seed"] for r in rows})
+    lines = [f"paired differences, same seed, mean [95% t-interval over {n} seeds]",
+             f"{'comparison':<18} {'skip':>6}  " + "  ".join(f"{label[k]:^28}" for k in keys)]
+    for e in effect_rows(rows, keys):
+        cells = []
+        for k in keys:
+            m, lo, hi = e[k + "_ci"]
+            f = fmt[k]
+            cells.append(f"{f.format(m)} [{f.format(lo)}, {f.format(hi)}]".center(28))
+        lines.append(f"{e['comparison']:<18} {e['skip']:>6}  " + "  ".join(cells))
+    return "\n".join(lines)
 
 
-def plot_capstone(rows: list[dict], title: str = ""):
-    """Grouped bars: FD and final loss per skip mode, residual on vs off."""
+def summary(rows) -> list[dict]:
+    """One row per variant: means over seeds of the measurements, and the gap's verdict against its null.
+
+    ``gap_vs_null`` is the t-interval over seeds of (gap - null); ``gap_resolved`` is True when it excludes 0
+    (the held-out gap differs from what two halves of the training set show), else the gap is unresolved.
+    """
+    out = []
+    for kind, skip in VARIANTS:
+        group = select(rows, kind, skip)
+        if not group:
+            continue
+        def mean(k, group=group):
+            return float(np.mean([r[k] for r in group]))
+
+        entry = {"kind": kind, "skip": skip, "seeds": len(group), "params": group[0]["params"],
+                 "steps": round(mean("steps")), **{k: mean(k) for k in ("final_loss", "gap", "null", "gap_se",
+                                                                     "fd", "floor", "fd_train")}}
+        entry["fd_sd"] = float(np.std([r["fd"] for r in group], ddof=1)) if len(group) > 1 else 0.0
+        if len(group) > 1:
+            ci = t_interval([r["gap"] - r["null"] for r in group])
+            entry["gap_vs_null"] = ci
+            entry["gap_resolved"] = not (ci[1] <= 0.0 <= ci[2])
+        out.append(entry)
+    return out
+
+
+def format_table(rows, timing: bool = False) -> str:
+    """Means over seeds per variant, fixed width (timings left out unless ``timing``: they vary)."""
+    head = (f"{'kind':>22} {'skip':>6} {'params':>7} {'steps':>5} {'loss':>7} {'gap':>8} {'null':>8} "
+            f"{'gap-null [95% CI]':>24} {'FD':>6} {'FD sd':>5} {'floor':>5} {'FD(train)':>9}")
+    lines = [head]
+    for e in summary(rows):
+        ci = e.get("gap_vs_null")
+        ci_s = (f"{ci[0]:+.4f} [{ci[1]:+.4f},{ci[2]:+.4f}]" if ci else "")
+        lines.append(f"{e['kind']:>22} {e['skip']:>6} {e['params']:>7,} {e['steps']:>5} {e['final_loss']:>7.4f} "
+                     f"{e['gap']:>+8.4f} {e['null']:>+8.4f} {ci_s:>24} {e['fd']:>6.1f} {e['fd_sd']:>5.1f} "
+                     f"{e['floor']:>5.1f} {e['fd_train']:>9.1f}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- claims and predictions
+
+# claim name -> (key, kind a, kind b, skip): the claim is "key(a) - key(b) > 0 for every seed"
+CLAIMS = {
+    "plain_worse_fd_concat": ("fd", "plain", "residual", "concat"),
+    "plain_worse_fd_add": ("fd", "plain", "residual", "add"),
+    "plain_worse_fd_none": ("fd", "plain", "residual", "none"),
+    "shortcut_alone_helps_none": ("fd", "plain", "residual, default init", "none"),
+}
+
+
+def capstone_claims(rows) -> dict[str, list[float]]:
+    """Per-seed margins of the capstone's claims ``CLAIMS`` (each > 0 when the claim held for that seed)."""
+    return {name: paired(rows, key, a, b, skip) for name, (key, a, b, skip) in CLAIMS.items()}
+
+
+def claim_margins(name: str, seeds, **run_kw) -> list[float]:
+    """Re-run the two variants of claim ``name`` with other ``seeds`` (``run_variant`` settings in ``run_kw``,
+    e.g. fewer steps) and return the per-seed margins."""
+    check_choice("name", name, CLAIMS)
+    key, a, b, skip = CLAIMS[name]
+    rows = [run_variant(kind, skip, seed=seed, **run_kw) for seed in seeds for kind in (a, b)]
+    return paired(rows, key, a, b, skip)
+
+
+PREDICTION_KEYS = {
+    "best_variant": "the (kind, skip) with the lowest mean FD, e.g. ('residual', 'concat')",
+    "largest_cost_skip": "the skip mode where switching residual connections off costs the most FD",
+    "overfitting_resolved": "True if any variant's held-out gap is resolved from its null",
+    "shortcut_or_zero_init": "'shortcut' or 'zero-init': which matters more for FD with skip='none'",
+}
+
+
+def prediction_answers(rows) -> dict:
+    """What the rows say for each key of ``PREDICTION_KEYS`` (deterministic for fixed rows)."""
+    s = summary(rows)
+    best = min(s, key=lambda e: e["fd"])
+    cost = {skip: float(np.mean(paired(rows, "fd", "plain", "residual", skip))) for skip in SKIP_MODES}
+    shortcut = float(np.mean(paired(rows, "fd", "plain", "residual, default init", "none")))
+    zero = float(np.mean(paired(rows, "fd", "residual, default init", "residual", "none")))
+    return {"best_variant": (best["kind"], best["skip"]),
+            "largest_cost_skip": max(cost, key=cost.get),
+            "overfitting_resolved": any(e.get("gap_resolved", False) for e in s),
+            "shortcut_or_zero_init": "shortcut" if shortcut > zero else "zero-init"}
+
+
+def check_predictions(predictions: dict, rows) -> int:
+    """Print each prediction next to what the shipped seeds say; return how many matched."""
+    if not isinstance(predictions, dict):
+        raise ValueError(f"predictions must be a dict with keys {list(PREDICTION_KEYS)}; got {type(predictions)}")
+    answers = prediction_answers(rows)
+    hits = 0
+    for key, answer in answers.items():
+        guess = predictions.get(key)
+        if guess is None:
+            print(f"  ? {key}: no prediction; the results say {answer!r}")
+            continue
+        ok = (tuple(guess) == tuple(answer)) if isinstance(answer, tuple) else guess == answer
+        hits += ok
+        print(f"  {'✓' if ok else '✗'} {key}: you predicted {guess!r}; the results say {answer!r}")
+    print(f"{hits} of {len(answers)} predictions matched.")
+    return hits
+
+
+# ----------------------------------------------------------------------------- reports (text from the rows)
+
+def describe_budget(meta: dict) -> str:
+    """The equal-time design in words: budget, seeds, and the step count each variant got from its timing."""
+    ref = variant_name(*meta["reference"])
+    lines = [f"equal time: {ref} gets {meta['ref_steps']} steps ({meta['budget_s']:.1f} s at the timed speed, "
+             f"{meta['threads']} thread), every other variant the steps that take as long; seeds {meta['seeds']}, "
+             f"batch {meta['batch_size']}:"]
+    for name, steps in meta["steps"].items():
+        lines.append(f"  {name:<38} {1000 * meta['calibration_s_per_step'][name]:5.1f} ms/step -> {steps} steps")
+    return "\n".join(lines)
+
+
+def gap_report(rows, eval_draws: int) -> str:
+    """How stable one model's gap is under the evaluation's draws, and which gaps leave their null."""
+    se = np.array([r["gap_se"] for r in rows])
+    s = summary(rows)
+    resolved = [variant_name(e["kind"], e["skip"]) for e in s if e.get("gap_resolved")]
+    unresolved = [variant_name(e["kind"], e["skip"]) for e in s if "gap_resolved" in e and not e["gap_resolved"]]
+    nulls = np.array([r["null"] for r in rows])
+    return "\n".join([
+        f"evaluation spread of one model's gap: one draw (500 digits per set) has sd "
+        f"{np.median(se) * eval_draws ** 0.5:.4f} (median over models); the mean of {eval_draws} draws, "
+        f"a standard error of {np.median(se):.4f} "
+        f"(largest {se.max():.4f}).",
+        f"null (training half B minus half A): {nulls.min():+.4f} to {nulls.max():+.4f} over all models and seeds.",
+        f"gap resolved from its null (95% t-interval of gap - null over seeds excludes 0): "
+        f"{', '.join(resolved) if resolved else 'none'}.",
+        f"unresolved: {', '.join(unresolved) if unresolved else 'none'}."])
+
+
+def fd_report(rows) -> str:
+    """FD against the training digits vs against the held-out digits, for the same samples."""
+    lower = sum(r["fd_train"] < r["fd"] for r in rows)
+    diff = np.array([r["fd"] - r["fd_train"] for r in rows])
+    return (f"FD against the training digits is lower than against the held-out digits for {lower} of {len(rows)} "
+            f"models (by {diff.min():.1f} to {diff.max():.1f}); the floor, 300 real training digits against the "
+            f"held-out digits, is {np.mean([r['floor'] for r in rows]):.1f}.")
+
+
+def _ci_words(m: float, lo: float, hi: float, fmt: str = "+.1f") -> str:
+    return f"{m:{fmt}} (95% CI {lo:{fmt}} to {hi:{fmt}})"
+
+
+def interpretation(rows) -> str:
+    """The sentences the numbers support, built from the rows (so they cannot contradict the table)."""
+    out = []
+    n = len({r["seed"] for r in rows})
+    for e in effect_rows(rows, keys=("fd", "final_loss", "gap")):
+        m, lo, hi = e["fd_ci"]
+        sign = ("lower (better)" if hi < 0 else "higher (worse)" if lo > 0 else "not resolved (the interval covers 0)")
+        a, b = next((a, b) for name, a, b in COMPARISONS if name == e["comparison"])
+        g = e["gap_ci"]
+        gap_sign = ("smaller" if g[2] < 0 else "larger" if g[1] > 0 else "not resolved")
+        out.append(f"- {a} minus {b}, skip={e['skip']}: FD {_ci_words(m, lo, hi)}: {sign}; "
+                   f"training loss {_ci_words(*e['final_loss_ci'], fmt='+.4f')}; "
+                   f"held-out gap {_ci_words(*g, fmt='+.4f')}: {gap_sign}.")
+    best = min(summary(rows), key=lambda e: e["fd"])
+    out.append(f"- lowest mean FD over the {n} seeds: {variant_name(best['kind'], best['skip'])} "
+               f"({best['fd']:.1f}, floor {best['floor']:.1f}).")
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- plots
+
+_COLORS = {"residual": "tab:blue", "residual, default init": "tab:green", "plain": "tab:orange"}
+
+
+def plot_capstone(rows, title: str = ""):
+    """Per-seed points (dots) and means (bars) per variant: FD (held-out reference), training loss, and the
+    held-out gap next to its null (hollow markers)."""
     import matplotlib.pyplot as plt
 
-    rows = mean_by_variant(rows)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3))
-    for ax, key, label in [(axes[0], "final_loss", "training loss"), (axes[1], "fd", "FD of samples (lower = better)"),
-                           (axes[2], "heldout_gap", "held-out minus train loss")]:
-        for k, residual in enumerate((True, False)):
-            vals = [next(r[key] for r in rows if r["skip"] == s and r["residual"] == residual) for s in SKIP_MODES]
-            ax.bar([i + 0.4 * k for i in range(len(SKIP_MODES))], vals, 0.4,
-                   label=f"residual {'on' if residual else 'off'}")
-        ax.set_xticks([i + 0.2 for i in range(len(SKIP_MODES))], [f"skip={s}" for s in SKIP_MODES])
-        ax.set_title(label)
+    kinds = [k for k in KINDS if any(r["kind"] == k for r in rows)]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    width = 0.8 / len(kinds)
+    for ax, key, label in [(axes[0], "fd", "FD to held-out digits (lower = better)"),
+                           (axes[1], "final_loss", "training loss"),
+                           (axes[2], "gap", "held-out gap (filled) vs null (hollow)")]:
+        for k, kind in enumerate(kinds):
+            for i, skip in enumerate(SKIP_MODES):
+                group = select(rows, kind, skip)
+                if not group:
+                    continue
+                x = i + (k - (len(kinds) - 1) / 2) * width
+                vals = [r[key] for r in group]
+                first = kind not in ax.get_legend_handles_labels()[1]
+                ax.bar(x, np.mean(vals), width * 0.9, color=_COLORS[kind], alpha=0.35, label=kind if first else None)
+                jitter = np.linspace(-0.25, 0.25, len(vals)) * width
+                ax.plot(x + jitter, vals, "o", color=_COLORS[kind], ms=3.5)
+                if key == "gap":
+                    ax.plot(x + jitter, [r["null"] for r in group], "o", mfc="none", color="k", ms=3.5, lw=0)
+        ax.set_xticks(range(len(SKIP_MODES)), [f"skip={s}" for s in SKIP_MODES])
+        ax.set_title(label, fontsize=9)
         if key == "fd":
-            ax.axhline(rows[0]["floor"], color="grey", ls="--", lw=1, label="floor")
+            ax.set_yscale("log")
+            ax.axhline(np.mean([r["floor"] for r in rows]), color="grey", ls="--", lw=1, label="floor (real digits)")
+        if key == "gap":
+            ax.axhline(0, color="grey", lw=0.8)
         ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return finish(fig)
 
 
+def plot_effects(rows, title: str = ""):
+    """Paired differences (same seed) per skip mode: per-seed points and the 95% t-interval of their mean."""
+    import matplotlib.pyplot as plt
+
+    effects = effect_rows(rows)
+    names = [c[0] for c in COMPARISONS if any(e["comparison"] == c[0] for e in effects)]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    for ax, key, label in [(axes[0], "fd", "FD difference (a - b)"), (axes[1], "gap", "held-out gap difference")]:
+        for j, name in enumerate(names):
+            for i, skip in enumerate(SKIP_MODES):
+                e = next((e for e in effects if e["comparison"] == name and e["skip"] == skip), None)
+                if e is None:
+                    continue
+                x = i + (j - (len(names) - 1) / 2) * 0.25
+                m, lo, hi = e[key + "_ci"]
+                first = name not in ax.get_legend_handles_labels()[1]
+                ax.errorbar(x, m, yerr=[[m - lo], [hi - m]], fmt="s", color=f"C{j}", capsize=3,
+                            label=name if first else None)
+                ax.plot(np.full(len(e[key]), x + 0.06), e[key], ".", color=f"C{j}", alpha=0.6)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(range(len(SKIP_MODES)), [f"skip={s}" for s in SKIP_MODES])
+        ax.set_title(label, fontsize=9)
+        if key == "fd":
+            ax.set_yscale("symlog", linthresh=10)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return finish(fig)
+
+
+def plot_sample_grids(samples: dict, title: str = "", n: int = 16):
+    """One 4x4 grid of samples per variant; ``samples``: ``{(kind, skip): [B, 1, 8, 8]}``. Pixels are shown
+    as blocks (nearest-neighbour upscaling), not blurred."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import image_grid
+
+    kinds = [k for k in KINDS if any(key[0] == k for key in samples)]
+    fig, axes = plt.subplots(len(kinds), len(SKIP_MODES), figsize=(2.3 * len(SKIP_MODES), 2.4 * len(kinds)),
+                             squeeze=False)
+    for r, kind in enumerate(kinds):
+        for c, skip in enumerate(SKIP_MODES):
+            ax = axes[r][c]
+            ax.axis("off")
+            if (kind, skip) not in samples:
+                continue
+            ax.imshow(image_grid(samples[(kind, skip)][:n], nrow=4), cmap="gray", interpolation="nearest",
+                      vmin=0, vmax=1)
+            ax.set_title(f"{kind}\nskip={skip}", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return finish(fig)
+
+
+def shipped_samples(rows, seed: int | None = None) -> dict:
+    """``{(kind, skip): samples}`` from rows that stored samples (first seed that has them by default)."""
+    out = {}
+    for r in rows:
+        if "samples" in r and (seed is None or r["seed"] == seed) and (r["kind"], r["skip"]) not in out:
+            out[(r["kind"], r["skip"])] = from_pixels(r["samples"])
+    return out
+
+
+# ----------------------------------------------------------------------------- shipped results
+
 def save_results(rows: list[dict], path: str | Path, meta: dict) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    Path(path).write_text(json.dumps({"meta": meta, "rows": rows}, indent=None, separators=(",", ":")) + "\n")
 
 
 RESULTS = Path(__file__).parent / "results" / "capstone.json"  # shipped with the package, so Colab has it too
 
 
 def load_results(path: str | Path = RESULTS) -> tuple[dict, list[dict]]:
-    """(meta, rows) written by ``save_results``; by default the budget-heavy runs of ``scripts/capstone.py``."""
+    """(meta, rows) written by ``save_results``; by default the equal-time runs of ``scripts/capstone.py``."""
     data = json.loads(Path(path).read_text())
     return data["meta"], data["rows"]

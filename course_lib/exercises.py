@@ -202,11 +202,28 @@ def check_speedup(value, seconds_ddpm: float, seconds_ddim: float) -> None:
 
 # ----------------------------------------------------------------------------- 07 capstone
 
-@_safely
-def check_best_variant(value, rows) -> None:
-    from .capstone import mean_by_variant
+def paired_interval(rows, skip: str = "add") -> tuple[float, float, float]:
+    """07: (mean, low, high) of the per-seed FD differences "plain minus residual" (same seed), 95% t-interval."""
+    from .capstone import paired, t_interval
 
-    best = min(mean_by_variant(rows), key=lambda r: r["fd"])
-    ok = tuple(value) == (best["residual"], best["skip"])
-    return _report(ok, "always read the winner off the table, with its floor next to it.",
-                   "use mean_by_variant(heavy) and take the row with the smallest 'fd'.")
+    return t_interval(paired(rows, "fd", "plain", "residual", skip))
+
+
+@_safely
+def check_paired_interval(value, rows, skip: str = "add") -> None:
+    """07: the paired t-interval of "plain minus residual" FD over the shipped seeds."""
+    from .capstone import select
+
+    expected = paired_interval(rows, skip)
+    got = tuple(float(v) for v in value) if value is not None else ()
+    ok = len(got) == 3 and all(abs(g - e) <= 1e-6 * max(1.0, abs(e)) for g, e in zip(got, expected))
+    unpaired_mean = (sum(r["fd"] for r in select(rows, "plain", skip)) / len(select(rows, "plain", skip))
+                     - sum(r["fd"] for r in select(rows, "residual", skip)) / len(select(rows, "residual", skip)))
+    if not ok and len(got) == 3 and abs(got[0] - unpaired_mean) < 1e-6 * max(1.0, abs(unpaired_mean)):
+        hint = ("the mean is right, the interval is not: take the t-interval of the per-seed *differences* "
+                "(one per seed), not of the two groups separately.")
+    else:
+        hint = (f"diffs = paired(rows, 'fd', 'plain', 'residual', {skip!r}) pairs each seed's plain FD with the "
+                "residual FD of the same seed; t_interval(diffs) gives (mean, low, high).")
+    return _report(ok, "pairing by seed removes what the two variants share (the seed's data order, t and "
+                   "noise), so the interval is about the switch alone.", hint)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_rank
+from ._checks import check_choice, check_rank
 from .checkpoints import load_checkpoint, save_checkpoint
 from .data import default_cache_dir, load_digits, make_toy_2d
 
@@ -107,30 +107,41 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(c_a) + np.trace(c_b) - 2 * np.sqrt(eig).sum())
 
 
-@functools.lru_cache(maxsize=1)
-def _reference_features() -> np.ndarray:
-    return digit_features(load_digits(split="train"))
+REFERENCES = ("train", "test")
 
 
-def digit_fd(samples: torch.Tensor) -> float:
-    """Fréchet distance between ``samples [N, 1, H, W]`` and the 1,000 real "train" digits."""
-    return frechet_distance(digit_features(samples), _reference_features())
+@functools.lru_cache(maxsize=2)
+def _reference_features(reference: str = "train") -> np.ndarray:
+    return digit_features(load_digits(split=reference))
 
 
-def digit_quality(samples: torch.Tensor, seed: int = 0) -> dict[str, float]:
-    """``{"fd", "floor", "ceiling", "n"}``: the samples' FD, that of ``n`` held-out real digits (the
-    best a perfect model can expect at this sample size), and that of ``n`` noise images.
-    ``n`` is capped at the 797 held-out digits for the floor.
+def digit_fd(samples: torch.Tensor, reference: str = "train") -> float:
+    """Fréchet distance between ``samples [N, 1, H, W]`` and real digits: the 1,000 "train" digits
+    (``reference="train"``, the default) or the 797 held-out "test" digits (``reference="test"``).
+
+    A model that memorised its training digits scores well against "train"; against "test" it is
+    compared with digits it never saw, the fair reference for a model trained on "train".
     """
+    check_choice("reference", reference, REFERENCES)
+    return frechet_distance(digit_features(samples), _reference_features(reference))
+
+
+def digit_quality(samples: torch.Tensor, seed: int = 0, reference: str = "train") -> dict[str, float]:
+    """``{"fd", "floor", "ceiling", "n"}``: the samples' FD against the ``reference`` split,
+    that of ``n`` real digits from the *other* split (the best a perfect model can expect at this sample
+    size), and that of ``n`` noise images. ``n`` is capped at the size of the other split for the floor
+    (797 held-out digits when ``reference="train"``, 1,000 training digits when ``reference="test"``).
+    """
+    check_choice("reference", reference, REFERENCES)
     n = len(samples)
     if n < FEATURE_DIM + 1:
         raise ValueError(f"samples has {n} images; the digit score needs at least {FEATURE_DIM + 1}")
     gen = torch.Generator().manual_seed(seed)
-    held_out = load_digits(split="test")
-    floor_n = min(n, len(held_out))
-    floor = digit_fd(held_out[torch.randperm(len(held_out), generator=gen)[:floor_n]])
-    ceiling = digit_fd(torch.randn(n, 1, 8, 8, generator=gen).clamp(-1, 1))
-    return {"fd": digit_fd(samples), "floor": floor, "ceiling": ceiling, "n": n}
+    other = load_digits(split="test" if reference == "train" else "train")
+    floor_n = min(n, len(other))
+    floor = digit_fd(other[torch.randperm(len(other), generator=gen)[:floor_n]], reference)
+    ceiling = digit_fd(torch.randn(n, 1, 8, 8, generator=gen).clamp(-1, 1), reference)
+    return {"fd": digit_fd(samples, reference), "floor": floor, "ceiling": ceiling, "n": n}
 
 
 # ----------------------------------------------------------------------------- 2-D scores

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from course_lib import NoiseSchedule, UNet, exercises
-from course_lib.capstone import effects, format_table, mean_by_variant, run_variant
+from course_lib.capstone import (
+    format_table,
+    plot_capstone,
+    plot_effects,
+    plot_sample_grids,
+    run_variant,
+    shipped_samples,
+)
 from course_lib.data import load_digits
 from course_lib.forward import chain_vs_closed_form, show_forward, show_schedules
 from course_lib.lesion import accuracy_without, identity_error, lesion_study, show_lesion, train_small_resnet
@@ -89,11 +96,15 @@ def test_sampling_helpers():
 
 
 def test_capstone_row_and_summaries():
-    row = run_variant(True, "add", steps=3, batch_size=8, n_samples=40)
-    assert {"residual", "skip", "params", "final_loss", "heldout_gap", "fd", "floor"} <= set(row)
-    rows = [row, {**row, "residual": False, "fd": row["fd"] + 1, "final_loss": row["final_loss"] + 0.1}]
-    assert effects(rows)["fd"] == pytest.approx(-1.0)
-    assert len(mean_by_variant(rows)) == 2 and "add" in format_table(rows)
+    row = run_variant("residual", "add", steps=3, batch_size=8, n_samples=40, eval_draws=2, keep_samples=4)
+    keys = {"kind", "skip", "params", "steps", "final_loss", "gap", "null", "gap_se", "fd", "floor", "fd_train"}
+    assert keys <= set(row)
+    assert row["steps"] == 3 and len(row["samples"]) == 4
+    rows = [{**row, "seed": seed, "fd": row["fd"] + seed} for seed in (0, 1)]
+    rows += [{**r, "kind": kind, "fd": r["fd"] + 50} for r in rows for kind in ("plain", "residual, default init")]
+    assert "add" in format_table(rows)
+    assert plot_capstone(rows).axes and plot_effects(rows).axes
+    assert plot_sample_grids(shipped_samples(rows)).axes
 
 
 @pytest.mark.parametrize("check, good, bad", [
