@@ -172,6 +172,7 @@ def lesion_claims(res: LesionResults) -> dict[str, np.ndarray]:
 
     ``"plain minus residual, middle blocks"``: the smallest, over the deletable blocks other than block 0,
     of (plain net's drop - residual net's drop) when that block is deleted;
+    ``"plain minus residual, mean of middle blocks"``: the same difference averaged over those blocks;
     ``"block 0 minus next worst"``: the residual net's drop for block 0 minus its largest drop for any other block;
     ``"plain smallest drop"``: the plain net's smallest drop over all deletable blocks.
     """
@@ -180,20 +181,25 @@ def lesion_claims(res: LesionResults) -> dict[str, np.ndarray]:
     d_res, d_plain = res.drops("residual"), res.drops("plain")
     return {
         "plain minus residual, middle blocks": 100 * (d_plain[:, middle] - d_res[:, middle]).min(1),
+        "plain minus residual, mean of middle blocks": 100 * (d_plain[:, middle] - d_res[:, middle]).mean(1),
         "block 0 minus next worst": 100 * (d_res[:, k0] - d_res[:, middle].max(1)),
         "plain smallest drop": 100 * d_plain.min(1),
     }
 
 
-# What notebook 02 concludes from the lesion experiment: {margin name: (statement, threshold)}. The
-# thresholds were set from seeds 0-4 and 100-102 with room to spare; tests/test_claims_02.py re-runs them.
+# What notebook 02 concludes from the lesion experiment: {margin name: (statement, threshold)}. Thresholds
+# from seeds 0-4 and 100-102 at the notebook's settings (smallest margins there: 57.7, 5.1 and 60.0 points);
+# tests/test_claims_02.py re-runs them on seeds 100-102. Deleting one block other than block 0 hurts the
+# plain net more than the residual net on those 8 seeds too, but on seed 1 by only 7 points (block 1), too
+# close for a claim that must hold on other CPUs; the notebook shows it in the numbers instead.
 LESION_CLAIMS = {
-    "plain minus residual, middle blocks": (
-        "deleting any one block other than block 0 costs the plain net more accuracy than the residual net, "
-        "by over {threshold:g} points", 20.0),
+    "plain minus residual, mean of middle blocks": (
+        "averaged over the blocks other than block 0, deleting one block costs the plain net over {threshold:g} "
+        "points more accuracy than the residual net", 40.0),
     "block 0 minus next worst": (
         "in the residual net, deleting block 0 costs more accuracy than deleting any other block", 0.0),
-    "plain smallest drop": ("deleting any one block costs the plain net over {threshold:g} points", 50.0),
+    "plain smallest drop": ("deleting any one block costs the plain net over {threshold:g} points of accuracy",
+                            50.0),
 }
 
 

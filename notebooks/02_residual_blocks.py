@@ -4,13 +4,14 @@
 # Notebook 01 used the simplest residual connection, $h + s f(h)$. Real networks wrap a few layers into
 # a **block** with a shortcut around them: $y = F(x) + \text{shortcut}(x)$. This notebook builds the
 # blocks of the ResNet papers, checks what the shortcut does to the Jacobian, and takes trained networks
-# apart to see the "ensemble of paths" of Veit et al. (2016).
+# apart to test the "ensemble of paths" view of Veit et al. (2016), on three seeds.
 #
 # **Learning objectives**
 # 1. Write $y = F(x) + x$ and explain $\partial y / \partial x = I + \partial F / \partial x$.
 # 2. Know the basic, bottleneck and pre-activation blocks, and when a projection shortcut is needed.
 # 3. Verify numerically that a block with a zero-initialised last layer starts as the exact identity.
-# 4. See that deleting one block from a trained residual network costs little, from a plain network a lot.
+# 4. Know what the "unraveled view" of a residual network is, and when its expansion into paths is exact.
+# 5. Measure, over seeds, what deleting one block costs a trained residual network and its plain twin, and where "it costs little" fails.
 
 # %%
 # On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
@@ -192,13 +193,17 @@ plot_lesion_seeds(lesions)
 # Read the numbers above, then the claims the prose draws from them, each checked seed by seed:
 
 # %%
-check_lesion_claims(lesions)
+check_lesion_claims(lesions);
 
 # %% [markdown]
-# So "deleting a block costs little" is true of the residual net's later blocks, not of all of them. Block 0
-# is the exception: it is the first block after the 3-channel-wide... 
+# So "deleting a block costs little" holds for most of the residual net's blocks, not for all of them:
+# block 0, the first block after the one-convolution stem, is the exception, and on some seeds deleting
+# block 1 costs the residual net tens of points as well (read its column above). The plain net loses most of its accuracy whichever block goes. The experiment does not
+# say *why* block 0 matters most; a guess you can test with the widget is that the first block does most
+# of the feature extraction, and every later block was trained on its output.
 #
-# Pick a seed and one or several blocks, and compare the two networks:
+# Pick a seed and one or several blocks to delete (hold Ctrl or Shift to select several), and compare the
+# two networks. Deleting many blocks at once is Veit et al.'s Section 4.2 experiment.
 
 # %% tags=["nbval-ignore-output"]
 # Widget output lives inside the widget, where the notebook tests cannot compare it.
@@ -215,10 +220,13 @@ show_lesion({n: lesions.nets[n][0] for n in lesions.nets}, block=(1,))
 # - A residual block computes $y = F(x) + \text{shortcut}(x)$; its Jacobian is $I + \partial F/\partial x$.
 # - Basic, bottleneck and pre-activation blocks differ in what $F$ is and in what happens after the sum; a projection shortcut handles a change of shape.
 # - Zero-initialising the last layer of $F$ makes a block start as the exact identity (we measured $|y - x| = 0$ and $J = I$).
-# - Deleting one block of a trained residual network costs far less accuracy than deleting one from a plain network: the paths of a ResNet share the work.
+# - Expanding $(I + F_3)(I + F_2)(I + F_1)x$ into $2^3$ paths is exact only for linear $F$; for real blocks the "unraveled view" is a picture of the graph, while the Jacobian's expansion into paths is exact.
+# - Additive identity paths predate ResNet: the LSTM's constant error carousel (1997), Highway Networks' gated shortcuts (2015).
+# - Over three seeds, deleting one middle block costs the plain net far more accuracy than the residual net; block 0 of the residual net is the exception, costing more than any other block. The verdicts above say whether this held on your machine.
 #
 # ## Going further
 # - He et al. (2016b), *Identity Mappings in Deep Residual Networks* (pre-activation blocks, ResNet-1001).
-# - Veit, Wilber, Belongie (2016), *Residual Networks Behave Like Ensembles of Relatively Shallow Networks*.
+# - Veit, Wilber, Belongie (2016), *Residual Networks Behave Like Ensembles of Relatively Shallow Networks* (Section 3: the unraveled view; Section 4: lesion studies; Section 5: short paths carry the gradient).
+# - Hochreiter, Schmidhuber (1997), *Long Short-Term Memory* (the constant error carousel); Srivastava, Greff, Schmidhuber (2015), *Training Very Deep Networks* (Highway Networks).
 # - Goyal et al. (2017), *Accurate, Large Minibatch SGD* (zero-initialised $\gamma$).
 # - Next: **03 · Residual connections vs skip connections**.
