@@ -198,8 +198,8 @@ check_lesion_claims(lesions);
 # %% [markdown]
 # So "deleting a block costs little" holds for most of the residual net's blocks, not for all of them:
 # block 0, the first block after the one-convolution stem, is the exception, and on some seeds deleting
-# block 1 costs the residual net tens of points as well (read its column above). The plain net loses most of its accuracy whichever block goes. The experiment does not
-# say *why* block 0 matters most; a guess you can test with the widget is that the first block does most
+# block 1 costs the residual net tens of points as well (read its column above). The plain net loses most
+# of its accuracy whichever block goes. The experiment does not say *why* block 0 matters most; a guess you can test with the widget is that the first block does most
 # of the feature extraction, and every later block was trained on its output.
 #
 # Pick a seed and one or several blocks to delete (hold Ctrl or Shift to select several), and compare the
@@ -222,7 +222,7 @@ show_lesion({n: lesions.nets[n][0] for n in lesions.nets}, block=(1,))
 # - Zero-initialising the last layer of $F$ makes a block start as the exact identity (we measured $|y - x| = 0$ and $J = I$).
 # - Expanding $(I + F_3)(I + F_2)(I + F_1)x$ into $2^3$ paths is exact only for linear $F$; for real blocks the "unraveled view" is a picture of the graph, while the Jacobian's expansion into paths is exact.
 # - Additive identity paths predate ResNet: the LSTM's constant error carousel (1997), Highway Networks' gated shortcuts (2015).
-# - Over three seeds, deleting one middle block costs the plain net far more accuracy than the residual net; block 0 of the residual net is the exception, costing more than any other block. The verdicts above say whether this held on your machine.
+# - Over three seeds, deleting one block other than block 0 costs the plain net far more accuracy than the residual net on average; block 0 of the residual net is the exception, costing more than any other block. The verdicts above say whether this held on your machine.
 #
 # ## Going further
 # - He et al. (2016b), *Identity Mappings in Deep Residual Networks* (pre-activation blocks, ResNet-1001).

@@ -56,9 +56,10 @@ STEPS = 150 if device.type == "cpu" else 1000  # a larger budget on a GPU
 # %% [markdown]
 # ## One umbrella, two kinds of skip
 #
-# He et al. (2016b, Section 3, "On the Importance of Identity Skip Connections") call ResNet's shortcut an "identity skip connection"; Drozdzal et al. (2016)
-# study **short** skips (residual connections inside blocks) and **long** skips (U-Net's encoder-to-decoder
-# connections) together, and find that segmentation networks want both. In this course:
+# He et al. (2016b, Section 3, "On the Importance of Identity Skip Connections") call ResNet's shortcut an
+# "identity skip connection". Drozdzal et al. (2016) study **short** skips (residual connections inside
+# blocks) and **long** skips (U-Net's encoder-to-decoder connections) together, and report that their
+# segmentation network trained best with both. In this course:
 #
 # | | residual connection (short skip) | long skip connection |
 # |---|---|---|
