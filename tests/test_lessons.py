@@ -105,7 +105,8 @@ def test_skip_mode_experiment_shapes_and_claims():
     assert set(res.mse) == {"concat", "add", "none"}
     assert all(m.shape == (2, 2) and (m > 0).all() for m in res.mse.values())
     margins = skip_claims(res)
-    assert set(margins) == {f"{what} at t={t}" for what in ("none vs best skip", "concat vs add") for t in (100, 600)}
+    per_t = {f"{what} at t={t}" for what in ("none vs best skip", "concat vs add") for t in (100, 600)}
+    assert set(margins) == per_t | {"none worse at every t", "none gap peaks at t=600", "having a skip vs which skip"}
     best = min(res.mse["concat"][0, 1], res.mse["add"][0, 1])
     assert margins["none vs best skip at t=600"][0] == pytest.approx(100 * (res.mse["none"][0, 1] - best) / best)
     assert plot_skip_seeds(res).axes
