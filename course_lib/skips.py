@@ -117,7 +117,7 @@ def skip_claims(res: SkipResults, t_peak: int = 600) -> dict[str, np.ndarray]:
 
 
 # What notebook 03 concludes from the skip-mode experiment: {margin name: (statement, threshold)}. Thresholds
-# from seeds 0-2 and 100-102 at the notebook's CPU settings (smallest margins there: 8.7, 16.6 and about 7);
+# from seeds 0-2 and 100-102 at the notebook's CPU settings (smallest margins there: 8.7, 18.4 and 6.5 points);
 # tests/test_claims_03.py re-runs them on seeds 100-102. Which of concat and add is better changes with the
 # seed and t (their gap is a few percent either way), so the notebook makes no claim about it.
 SKIP_CLAIMS = {
