@@ -133,11 +133,15 @@ SKIP_CLAIMS = {
 }
 
 
-def check_skip_claims(res: SkipResults) -> dict[str, bool]:
-    """Print the verdict of each claim in ``SKIP_CLAIMS`` over the seeds of ``res``; return which held."""
+def check_skip_claims(res: SkipResults) -> None:
+    """Print the verdict of each claim in ``SKIP_CLAIMS`` over the seeds of ``res``.
+
+    Returns nothing, so that a notebook cell ending with the call shows only the verdicts (nbval does not
+    honour a trailing ``;``); ``skip_claims(res)`` gives the margins.
+    """
     margins = skip_claims(res)
-    return {key: check_claim(statement.format(threshold=threshold), margins[key], threshold)
-            for key, (statement, threshold) in SKIP_CLAIMS.items()}
+    for key, (statement, threshold) in SKIP_CLAIMS.items():
+        check_claim(statement.format(threshold=threshold), margins[key], threshold)
 
 
 def plot_skip_seeds(res: SkipResults, ax=None):
