@@ -1,83 +1,260 @@
-"""Notebook 02's lesion experiment (Veit et al. 2016): delete one block at a time from a trained
-network and measure the test accuracy. A residual network behaves like an ensemble of paths
-and barely notices; a plain network is a single path and collapses.
+"""Notebook 02's lesion experiment (Veit, Wilber and Belongie 2016, Section 4): delete blocks from a
+trained network at test time and measure the test accuracy, for a residual network and its plain twin,
+over several seeds; and the "unraveled view" of Veit et al. Section 3, checked numerically.
+
+The unraveled view: for *linear* branches F_i, y = (I + F_3)(I + F_2)(I + F_1) x expands exactly into
+2^3 = 8 paths, sum over subsets S of {1, 2, 3} of (prod_{i in S} F_i) x. For nonlinear branches the
+forward pass does not split into a sum of independent paths, but the Jacobian at a given input still
+does: dy/dx = (I + J_3)(I + J_2)(I + J_1), a product of linear maps (J_i = dF_i/dh at that input).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 import torch
 
+from ._checks import check_positive_int
 from .blocks import SmallResNet
+from .claims import check_claim
 from .classify import accuracy, digits_flat, train_classifier
 from .plotting import finish
 
+NETS = ("residual", "plain")
+
+
+# ----------------------------------------------------------------------------- the unraveled view
+
+def unraveled_view(nonlinear: bool, n_blocks: int = 3, dim: int = 6, seed: int = 0) -> dict[str, float]:
+    """Compare a chain of residual steps h <- h + F_i(h) with the sum of its 2^n "paths".
+
+    F_i(h) = W_i h (``nonlinear=False``) or tanh(W_i h) (``nonlinear=True``), W_i ``[dim, dim]`` random,
+    float64, one input x ``[dim]``. A path applies the branches of a subset S in order and skips the others:
+    path_S(x) = F_{s_k}(...F_{s_1}(x)). Returns the relative gaps
+    ``"forward"``: |y - sum_S path_S(x)| / |y| and
+    ``"jacobian"``: |dy/dx - sum_S prod_{i in S} J_i| / |dy/dx|, J_i = dF_i/dh at the h the chain visits.
+    Both are 0 up to rounding for linear F; for nonlinear F only the Jacobian's expansion stays exact.
+    """
+    check_positive_int("n_blocks", n_blocks)
+    check_positive_int("dim", dim)
+    gen = torch.Generator().manual_seed(seed)
+    weights = [torch.randn(dim, dim, generator=gen, dtype=torch.float64) / dim ** 0.5 for _ in range(n_blocks)]
+    x = torch.randn(dim, generator=gen, dtype=torch.float64)
+
+    def branch(i, h):
+        return torch.tanh(weights[i] @ h) if nonlinear else weights[i] @ h
+
+    def chain(v):
+        for i in range(n_blocks):
+            v = v + branch(i, v)
+        return v
+
+    y = chain(x)
+    paths = torch.zeros_like(x)
+    for subset in itertools.product((False, True), repeat=n_blocks):
+        v = x
+        for i, on in enumerate(subset):
+            v = branch(i, v) if on else v
+        paths = paths + v
+    jac = torch.autograd.functional.jacobian(chain, x)
+    h, jacobians = x, []
+    for i in range(n_blocks):
+        jacobians.append(torch.autograd.functional.jacobian(lambda v, i=i: branch(i, v), h))
+        h = h + branch(i, h)
+    eye = torch.eye(dim, dtype=torch.float64)
+    expanded = torch.zeros(dim, dim, dtype=torch.float64)
+    for subset in itertools.product((False, True), repeat=n_blocks):
+        prod = eye
+        for i, on in enumerate(subset):
+            prod = jacobians[i] @ prod if on else prod
+        expanded = expanded + prod
+    return {"forward": float((y - paths).norm() / y.norm()),
+            "jacobian": float((jac - expanded).norm() / jac.norm())}
+
+
+# ----------------------------------------------------------------------------- training and lesions
 
 def train_small_resnet(residual: bool, num_blocks: int = 8, width: int = 16, steps: int = 300,
-                       block: str = "basic", seed: int = 0) -> tuple[SmallResNet, float]:
-    """Train a ``SmallResNet`` (or its plain twin) on the digits; returns ``(net, test accuracy)``."""
+                       block: str = "basic", seed: int = 0, batch_size: int = 128) -> tuple[SmallResNet, float]:
+    """Train a ``SmallResNet`` (or its plain twin) on the digits' train split; returns ``(net, test accuracy)``."""
     torch.manual_seed(seed)
     net = SmallResNet(num_blocks=num_blocks, width=width, block=block, residual=residual)
-    _, acc = train_classifier(net, steps=steps, lr=3e-3, seed=seed, images=True)
+    _, acc = train_classifier(net, steps=steps, lr=3e-3, seed=seed, images=True, batch_size=batch_size)
     return net, acc
 
 
-def lesion_study(net: SmallResNet) -> dict[int, float]:
-    """Test accuracy with each deletable block removed in turn: ``{block index: accuracy}``."""
+def _test_images():
     x, y = digits_flat("test")
-    x = x.view(-1, 1, 8, 8)
-    out = {}
-    for i in net.lesionable_blocks():
-        net.skip_blocks = {i}
-        out[i] = accuracy(net, x, y)
-    net.skip_blocks = set()
-    return out
+    return x.view(-1, 1, 8, 8), y
 
 
-def plot_lesion(results: dict[str, tuple[float, dict[int, float]]], ax=None):
-    """Bars of the accuracy after deleting each block, per network, with the intact accuracy as a line.
-
-    ``results``: ``{"residual": (intact accuracy, lesion_study(...)), "plain": ...}``.
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.5))
-    width = 0.8 / len(results)
-    for k, (name, (intact, lesions)) in enumerate(results.items()):
-        idx = np.arange(len(lesions))
-        bars = ax.bar(idx + k * width, list(lesions.values()), width, label=f"{name} (intact {intact:.0%})")
-        ax.axhline(intact, color=bars.patches[0].get_facecolor(), ls="--", lw=1)
-        ax.set_xticks(idx + width * (len(results) - 1) / 2, [str(i) for i in lesions])
-    ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance")
-    ax.set_xlabel("deleted block")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
-    ax.legend(loc="lower right")
-    return finish(ax.figure)
-
-
-def accuracy_without(net: SmallResNet, deleted: set[int]) -> float:
-    """Test accuracy of ``net`` with the blocks in ``deleted`` removed."""
-    x, y = digits_flat("test")
+def accuracy_without(net: SmallResNet, deleted: Iterable[int]) -> float:
+    """Test accuracy of ``net`` with the blocks in ``deleted`` removed (each replaced by its identity shortcut)."""
+    x, y = _test_images()
     net.skip_blocks = set(deleted)
     try:
-        return accuracy(net, x.view(-1, 1, 8, 8), y)
+        return accuracy(net, x, y)
     finally:
         net.skip_blocks = set()
 
 
-def show_lesion(nets: dict[str, SmallResNet], block: int = 1):
-    """Widget body: each network's test accuracy intact and with ``block`` deleted."""
+def lesion_study(net: SmallResNet) -> dict[int, float]:
+    """Test accuracy with each deletable block removed in turn: ``{block index: accuracy}``."""
+    return {i: accuracy_without(net, {i}) for i in net.lesionable_blocks()}
+
+
+@dataclass
+class LesionResults:
+    """Per-seed results of ``lesion_experiment``.
+
+    ``intact[name]``: ``[S]`` test accuracies; ``lesioned[name]``: ``[S, K]`` accuracy with block
+    ``blocks[k]`` deleted; ``nets[name]``: the S trained networks; ``name`` in ``("residual", "plain")``.
+    """
+
+    seeds: list[int]
+    blocks: list[int]
+    intact: dict[str, np.ndarray] = field(default_factory=dict)
+    lesioned: dict[str, np.ndarray] = field(default_factory=dict)
+    nets: dict[str, list[SmallResNet]] = field(default_factory=dict)
+
+    def drops(self, name: str) -> np.ndarray:
+        """``[S, K]`` accuracy lost when block ``blocks[k]`` is deleted: intact - lesioned."""
+        return self.intact[name][:, None] - self.lesioned[name]
+
+
+def lesion_experiment(seeds: Sequence[int] = (0, 1, 2), num_blocks: int = 8, width: int = 16, steps: int = 150,
+                      batch_size: int = 64, block: str = "basic") -> LesionResults:
+    """For each seed, train a residual ``SmallResNet`` and its plain twin (same seed, data and steps), then
+    delete each deletable block in turn (``lesion_study``)."""
+    if len(seeds) == 0:
+        raise ValueError(f"seeds={seeds!r} is not allowed; give at least one seed, e.g. (0, 1, 2)")
+    res = None
+    for name in NETS:
+        accs, rows, nets = [], [], []
+        for seed in seeds:
+            net, acc = train_small_resnet(name == "residual", num_blocks, width, steps, block, seed, batch_size)
+            lesions = lesion_study(net)
+            if res is None:
+                res = LesionResults(list(seeds), list(lesions))
+            accs.append(acc)
+            rows.append([lesions[b] for b in res.blocks])
+            nets.append(net)
+        res.intact[name], res.lesioned[name], res.nets[name] = np.array(accs), np.array(rows), nets
+    return res
+
+
+def lesion_summary(res: LesionResults) -> dict[str, np.ndarray]:
+    """Per-seed numbers the notebook quotes (each ``[S]``, accuracies as fractions):
+
+    ``"{net} intact"``, ``"{net} mean drop"`` (over deletable blocks), ``"{net} worst drop"``,
+    ``"{net} worst block"`` for net in residual, plain; ``"residual keeps, middle"``: the residual net's
+    lowest accuracy when one block other than block 0 is deleted; ``"plain keeps, middle"``: the plain
+    net's highest accuracy when one block other than block 0 is deleted.
+    """
+    out = {}
+    for name in NETS:
+        d = res.drops(name)
+        out[f"{name} intact"] = res.intact[name]
+        out[f"{name} mean drop"] = d.mean(1)
+        out[f"{name} worst drop"] = d.max(1)
+        out[f"{name} worst block"] = np.array(res.blocks)[d.argmax(1)]
+    middle = [k for k, b in enumerate(res.blocks) if b != 0]
+    out["residual keeps, middle"] = res.lesioned["residual"][:, middle].min(1)
+    out["plain keeps, middle"] = res.lesioned["plain"][:, middle].max(1)
+    return out
+
+
+def lesion_claims(res: LesionResults) -> dict[str, np.ndarray]:
+    """Per-seed margins (in accuracy points, 0-100) of the claims notebook 02 checks:
+
+    ``"plain minus residual, middle blocks"``: the smallest, over the deletable blocks other than block 0,
+    of (plain net's drop - residual net's drop) when that block is deleted;
+    ``"plain minus residual, mean of middle blocks"``: the same difference averaged over those blocks;
+    ``"block 0 minus next worst"``: the residual net's drop for block 0 minus its largest drop for any other block;
+    ``"plain smallest drop"``: the plain net's smallest drop over all deletable blocks.
+    """
+    middle = [k for k, b in enumerate(res.blocks) if b != 0]
+    k0 = res.blocks.index(0)
+    d_res, d_plain = res.drops("residual"), res.drops("plain")
+    return {
+        "plain minus residual, middle blocks": 100 * (d_plain[:, middle] - d_res[:, middle]).min(1),
+        "plain minus residual, mean of middle blocks": 100 * (d_plain[:, middle] - d_res[:, middle]).mean(1),
+        "block 0 minus next worst": 100 * (d_res[:, k0] - d_res[:, middle].max(1)),
+        "plain smallest drop": 100 * d_plain.min(1),
+    }
+
+
+# What notebook 02 concludes from the lesion experiment: {margin name: (statement, threshold)}. Thresholds
+# from seeds 0-4 and 100-102 at the notebook's settings (smallest margins there: 57.7, 5.1 and 60.0 points);
+# tests/test_claims_02.py re-runs them on seeds 100-102. Deleting one block other than block 0 hurts the
+# plain net more than the residual net on those 8 seeds too, but on seed 1 by only 7 points (block 1), too
+# close for a claim that must hold on other CPUs; the notebook shows it in the numbers instead.
+LESION_CLAIMS = {
+    "plain minus residual, mean of middle blocks": (
+        "averaged over the blocks other than block 0, deleting one block costs the plain net over {threshold:g} "
+        "points more accuracy than the residual net", 40.0),
+    "block 0 minus next worst": (
+        "in the residual net, deleting block 0 costs more accuracy than deleting any other block", 0.0),
+    "plain smallest drop": ("deleting any one block costs the plain net over {threshold:g} points of accuracy",
+                            50.0),
+}
+
+
+def check_lesion_claims(res: LesionResults) -> None:
+    """Print the verdict of each claim in ``LESION_CLAIMS`` over the seeds of ``res``.
+
+    Returns nothing, so that a notebook cell ending with the call shows only the verdicts (nbval does not
+    honour a trailing ``;``); ``lesion_claims(res)`` gives the margins.
+    """
+    margins = lesion_claims(res)
+    for key, (statement, threshold) in LESION_CLAIMS.items():
+        check_claim(statement.format(threshold=threshold), margins[key], threshold)
+
+
+def plot_lesion_seeds(res: LesionResults, ax=None):
+    """Test accuracy after deleting each block: one dot per seed, the mean as a bar, per network;
+    each network's intact accuracies as short dashes on the left, chance (10%) as a dotted line."""
     import matplotlib.pyplot as plt
 
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.38
+    idx = np.arange(len(res.blocks))
+    for k, name in enumerate(NETS):
+        color = f"C{k}"
+        offset = (k - 0.5) * width
+        ax.bar(idx + offset, res.lesioned[name].mean(0), width, color=color, alpha=0.35,
+               label=f"{name}: block deleted (mean, dots = seeds)")
+        for s in range(len(res.seeds)):
+            ax.plot(idx + offset + np.linspace(-0.1, 0.1, len(res.seeds))[s], res.lesioned[name][s], ".",
+                    color=color, ms=6)
+        ax.plot(np.full(len(res.seeds), -1 + offset), res.intact[name], "_", color=color, ms=12, mew=2)
+    ax.set_xticks(np.r_[-1, idx], ["intact"] + [str(b) for b in res.blocks])
+    ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance")
+    ax.set_xlabel("deleted block")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{len(res.seeds)} seeds per network")
+    ax.legend(loc="lower right", fontsize=8)
+    return finish(ax.figure)
+
+
+def show_lesion(nets: dict[str, SmallResNet], block: int | Iterable[int] = 1):
+    """Widget body: each network's test accuracy intact and with ``block`` (one index or several) deleted."""
+    import matplotlib.pyplot as plt
+
+    deleted = {block} if isinstance(block, int) else set(block)
+    label = ", ".join(map(str, sorted(deleted))) or "none"
     names = list(nets)
     intact = [accuracy_without(nets[n], set()) for n in names]
-    lesioned = [accuracy_without(nets[n], {block}) for n in names]
+    lesioned = [accuracy_without(nets[n], deleted) for n in names]
     fig, ax = plt.subplots(figsize=(5, 3))
     idx = range(len(names))
     ax.bar([i - 0.2 for i in idx], intact, 0.4, label="intact")
-    ax.bar([i + 0.2 for i in idx], lesioned, 0.4, label=f"block {block} deleted")
+    ax.bar([i + 0.2 for i in idx], lesioned, 0.4, label=f"block{'s' if len(deleted) > 1 else ''} {label} deleted")
     ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance")
     ax.set_xticks(list(idx), names)
     ax.set_ylim(0, 1)
@@ -85,6 +262,8 @@ def show_lesion(nets: dict[str, SmallResNet], block: int = 1):
     ax.legend(loc="lower right", fontsize=8)
     return finish(fig)
 
+
+# ----------------------------------------------------------------------------- identity at initialisation
 
 def identity_error(block, x: torch.Tensor) -> tuple[float, float]:
     """``(max |block(x) - x|, max |J - I|)`` for a block in eval mode, J its Jacobian at one example."""

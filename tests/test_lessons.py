@@ -18,11 +18,30 @@ from course_lib.capstone import (
 )
 from course_lib.data import load_digits
 from course_lib.forward import chain_vs_closed_form, show_forward, show_schedules
-from course_lib.lesion import accuracy_without, identity_error, lesion_study, show_lesion, train_small_resnet
+from course_lib.lesion import (
+    accuracy_without,
+    identity_error,
+    lesion_claims,
+    lesion_experiment,
+    lesion_study,
+    lesion_summary,
+    plot_lesion_seeds,
+    show_lesion,
+    unraveled_view,
+)
 from course_lib.notebook import plot_wave
 from course_lib.samplers import DDIMSampler
 from course_lib.sampling import plot_2d_trajectories, show_trajectory_step, time_and_score
-from course_lib.skips import decoder_inputs, denoise, show_skip_mode, train_skip_modes
+from course_lib.skips import (
+    conv_path_lengths,
+    decoder_inputs,
+    denoise,
+    plot_skip_seeds,
+    show_skip_mode,
+    skip_claims,
+    skip_mode_experiment,
+    train_skip_modes,
+)
 from course_lib.vanishing import degradation_experiment, gradient_profiles, show_gradient_profiles
 
 
@@ -43,15 +62,30 @@ def test_degradation_deep_plain_trains_worse():
     assert runs["residual-24"]["loss"][-20:].mean() < 1.0
 
 
-def test_lesion_hurts_plain_more_than_residual():
-    drops = {}
-    for residual in (True, False):
-        net, acc = train_small_resnet(residual=residual, num_blocks=6, steps=150)
-        lesions = lesion_study(net)
-        drops[residual] = sum(acc - a for a in lesions.values()) / len(lesions)
-        assert accuracy_without(net, set()) == pytest.approx(acc)
-    assert drops[True] < drops[False]
-    assert show_lesion({"r": net}, block=1).axes
+def test_lesion_experiment_shapes_summaries_and_widget():
+    res = lesion_experiment(seeds=(0, 1), num_blocks=4, width=8, steps=20, batch_size=32)
+    assert res.blocks == res.nets["residual"][0].lesionable_blocks() and 0 in res.blocks
+    for name in ("residual", "plain"):
+        assert res.intact[name].shape == (2,) and res.lesioned[name].shape == (2, len(res.blocks))
+        net = res.nets[name][1]
+        assert accuracy_without(net, set()) == pytest.approx(res.intact[name][1])
+        assert [lesion_study(net)[b] for b in res.blocks] == pytest.approx(res.lesioned[name][1].tolist())
+    summary, margins = lesion_summary(res), lesion_claims(res)
+    assert all(v.shape == (2,) for v in [*summary.values(), *margins.values()])
+    d = res.drops("residual")
+    assert summary["residual worst drop"] == pytest.approx(d.max(1))
+    assert margins["block 0 minus next worst"] == pytest.approx(100 * (d[:, 0] - d[:, 1:].max(1)))
+    assert plot_lesion_seeds(res).axes
+    nets = {n: res.nets[n][0] for n in res.nets}
+    assert show_lesion(nets, block=1).axes and show_lesion(nets, block=(1, 3)).axes
+    with pytest.raises(ValueError, match="seeds"):
+        lesion_experiment(seeds=())
+
+
+def test_unraveled_view_exact_only_for_linear_branches_but_always_for_the_jacobian():
+    linear, nonlinear = unraveled_view(nonlinear=False), unraveled_view(nonlinear=True)
+    assert linear["forward"] < 1e-12 and linear["jacobian"] < 1e-12
+    assert nonlinear["forward"] > 1e-3 and nonlinear["jacobian"] < 1e-12
 
 
 def test_zero_init_identity_error_is_zero():
@@ -71,6 +105,32 @@ def test_skip_modes_train_and_expose_features():
     x_t, x0_hat = denoise(trainers["add"].ema_model, x, 300, trainers["add"].schedule)
     assert x_t.shape == x0_hat.shape == x.shape and x0_hat.abs().max() <= 1
     assert show_skip_mode(trainers, "none").axes
+
+
+def test_skip_mode_experiment_shapes_and_claims():
+    res = skip_mode_experiment(seeds=(0, 1), ts=(100, 600), steps=3, batch_size=8)
+    assert set(res.mse) == {"concat", "add", "none"}
+    assert all(m.shape == (2, 2) and (m > 0).all() for m in res.mse.values())
+    margins = skip_claims(res)
+    per_t = {f"{what} at t={t}" for what in ("none vs best skip", "concat vs add") for t in (100, 600)}
+    assert set(margins) == per_t | {"none worse at every t", "none gap peaks at t=600", "having a skip vs which skip"}
+    best = min(res.mse["concat"][0, 1], res.mse["add"][0, 1])
+    assert margins["none vs best skip at t=600"][0] == pytest.approx(100 * (res.mse["none"][0, 1] - best) / best)
+    assert plot_skip_seeds(res).axes
+    with pytest.raises(ValueError, match="modes"):
+        skip_mode_experiment(seeds=(0,), modes=("concat", "sum"), steps=1)
+
+
+def test_skips_shorten_the_paths():
+    lengths = {(skip, residual): conv_path_lengths(UNet(skip=skip, residual=residual))
+               for skip in ("concat", "add", "none") for residual in (True, False)}
+    longest = {hi for _, hi in lengths.values()}
+    assert len(longest) == 1  # the path down to the bottleneck and back is the same in all six
+    assert lengths[("none", False)][0] == lengths[("none", False)][1]  # no skip of either kind: one length
+    for skip in ("concat", "add"):
+        for residual in (True, False):
+            assert lengths[(skip, residual)][0] < lengths[("none", residual)][0]
+        assert lengths[(skip, True)][0] < lengths[(skip, False)][0]
 
 
 def test_chain_and_closed_form_agree_in_notebook_helper():
