@@ -40,12 +40,12 @@ else:
 import numpy as np
 from ipywidgets import Checkbox, Dropdown, IntSlider, interact
 
-from course_lib.claims import check_claim
 from course_lib.exercises import check_gradient_ratio, check_sigmoid_derivative_max
 from course_lib.notebook import setup_notebook
 from course_lib.vanishing import (
     activation_claims,
     activation_table,
+    check_claims,
     degradation_claims,
     degradation_experiment,
     degradation_summary,
@@ -163,9 +163,10 @@ margins = activation_claims(activations)
 print(format_margins(margins))
 
 # %%
-check_claim("a 30-layer plain sigmoid net's first-layer gradient is below 1e-6 of its last layer's under every init",
-            margins["sigmoid_vanishes"])
-check_claim("a 30-layer plain ReLU net at Kaiming init keeps it above 1e-2", margins["relu_kaiming_healthy"]);
+check_claims(margins, {
+    "sigmoid_vanishes": "a 30-layer plain sigmoid net's first-layer gradient is below 1e-6 of its last layer's under every init",
+    "relu_kaiming_healthy": "a 30-layer plain ReLU net at Kaiming init keeps it above 1e-2",
+})
 
 
 # %% [markdown]
@@ -193,15 +194,13 @@ print(format_margins(margins))
 plot_depth_table(table, depths)
 
 # %%
-check_claim("default init: the plain net's first-layer gradient is over 1e6 times smaller at depth 32 than at depth 2",
-            margins["vanishing_default"])
-check_claim("Kaiming init: the plain net's first-layer gradient stays within 100x of its depth-2 value up to depth 64",
-            margins["kaiming_healthy"])
-check_claim("with BatchNorm the plain net's first-layer gradient grows over 1000x from depth 2 to depth 64",
-            margins["batchnorm_grows"])
-check_claim("the unscaled residual net h + f(h) grows over 1000x from depth 2 to depth 64 (it explodes)",
-            margins["unscaled_explodes"])
-check_claim("the scaled residual net stays within 10x of its depth-2 value up to depth 128", margins["scaled_flat"]);
+check_claims(margins, {
+    "vanishing_default": "default init: the plain net's first-layer gradient is over 1e6 times smaller at depth 32 than at depth 2",
+    "kaiming_healthy": "Kaiming init: the plain net's first-layer gradient stays within 100x of its depth-2 value up to depth 64",
+    "batchnorm_grows": "with BatchNorm the plain net's first-layer gradient grows over 1000x from depth 2 to depth 64",
+    "unscaled_explodes": "the unscaled residual net h + f(h) grows over 1000x from depth 2 to depth 64 (it explodes)",
+    "scaled_flat": "the scaled residual net stays within 10x of its depth-2 value up to depth 128",
+})
 
 
 # %% [markdown]
@@ -253,8 +252,10 @@ print(format_margins(margins))
 plot_shattered(shattered_gradient_curves(depth=32), by_depth, shallow_to_deep)
 
 # %%
-check_claim("at depth 32 the residual net's neighbour correlation exceeds the plain net's by over 0.3", margins["smoother"])
-check_claim("at depth 32 the plain net's dy/dx is over 10x larger than the residual net's", margins["larger"]);
+check_claims(margins, {
+    "smoother": "at depth 32 the residual net's neighbour correlation exceeds the plain net's by over 0.3",
+    "larger": "at depth 32 the plain net's dy/dx is over 10x larger than the residual net's",
+})
 
 
 # %% [markdown]
@@ -283,13 +284,14 @@ print(format_margins(margins))
 plot_degradation(runs)
 
 # %%
-check_claim("at the default init, plain-32 ends at chance (train loss within 0.05 of ln 10)", margins["default_dead"])
-check_claim("at Kaiming init, plain-32 learns (train loss below ln(10)/2)", margins["kaiming_32_trains"])
-check_claim("at Kaiming init, plain-32 ends with a higher train loss than plain-4", margins["degrades_32"])
-check_claim("at Kaiming init, plain-64 ends with a train loss over 10x plain-4's", margins["degrades_64"])
-check_claim("at step 0, plain-64's first-layer gradient is within 10x of its last layer's (no vanishing)",
-            margins["healthy_64"])
-check_claim("residual-64 ends with a train loss over 10x lower than plain-64's", margins["residual_64"]);
+check_claims(margins, {
+    "default_dead": "at the default init, plain-32 ends at chance (train loss within 0.05 of ln 10)",
+    "kaiming_32_trains": "at Kaiming init, plain-32 learns (train loss below ln(10)/2)",
+    "degrades_32": "at Kaiming init, plain-32 ends with a higher train loss than plain-4",
+    "degrades_64": "at Kaiming init, plain-64 ends with a train loss over 10x plain-4's",
+    "healthy_64": "at step 0, plain-64's first-layer gradient is within 10x of its last layer's (no vanishing)",
+    "residual_64": "residual-64 ends with a train loss over 10x lower than plain-64's",
+})
 
 
 # %% [markdown]
