@@ -45,14 +45,14 @@ def test_gradient_profiles_plain_vanishes_with_depth():
 
 
 def test_degradation_rows_summary_plot_and_claims():
-    runs = (("plain", "default", 24), ("plain", "kaiming", 4), ("residual", "kaiming", 24))
+    runs = (("plain", "default", 32), ("plain", "kaiming", 4), ("residual", "kaiming", 24))
     rows = degradation_experiment(runs=runs, seeds=(0, 1), steps=120)
     assert len(rows) == 6 and {r["seed"] for r in rows} == {0, 1}
     dead = [r for r in rows if r["init"] == "default"]
     assert all(abs(r["train_loss"] - np.log(10)) < 0.05 for r in dead)  # default init: stuck at chance
     assert all(r["train_loss"] < 1.0 for r in rows if r["init"] == "kaiming")
     assert set(degradation_claims(rows)) == {"default_dead"}  # claims whose runs are missing are left out
-    assert "plain-24, default init" in degradation_summary(rows) and "2 seeds" in degradation_summary(rows)
+    assert "plain-32, default init" in degradation_summary(rows) and "2 seeds" in degradation_summary(rows)
     assert len(plot_degradation(rows).axes) == 2
     with pytest.raises(ValueError, match="shortcut"):
         degradation_experiment(runs=(("dense", "kaiming", 4),), seeds=(0,), steps=1)
