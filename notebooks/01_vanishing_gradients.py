@@ -287,7 +287,6 @@ plot_degradation(runs)
 check_claims(margins, {
     "default_dead": "at the default init, plain-32 ends at chance (train loss within 0.05 of ln 10)",
     "kaiming_32_trains": "at Kaiming init, plain-32 learns (train loss below ln(10)/2)",
-    "degrades_32": "at Kaiming init, plain-32 ends with a higher train loss than plain-4",
     "degrades_64": "at Kaiming init, plain-64 ends with a train loss over 10x plain-4's",
     "healthy_64": "at step 0, plain-64's first-layer gradient is within 10x of its last layer's (no vanishing)",
     "residual_64": "residual-64 ends with a train loss over 10x lower than plain-64's",
@@ -299,8 +298,9 @@ check_claims(margins, {
 #
 # - The default-init plain-32 never leaves chance level: that is the vanishing of the sections above (its signal
 #   and gradient shrink by $\sqrt{6}$ per layer), an initialisation problem.
-# - With Kaiming initialisation the same plain-32 learns, and yet its training loss ends above plain-4's, and
-#   plain-64's far above it. At step 0 plain-64's first-layer gradient is of the same order as its last layer's,
+# - With Kaiming initialisation the same plain-32 learns; whether its training loss ends above plain-4's varies
+#   from seed to seed (margin `degrades_32` above; it failed for one of the seeds 100-102 the tests use, so the
+#   notebook does not claim it), but plain-64's ends far above plain-4's in every seed. At step 0 plain-64's first-layer gradient is of the same order as its last layer's,
 #   so this is **degradation**, not vanishing: the deeper plain net is harder to optimise, as He et al. argue.
 # - The residual nets of the same depths, at the same initialisation, keep a low training loss at every depth (the
 #   printed numbers): the 64-layer one ends with a training loss far below the plain 64-layer one's.
