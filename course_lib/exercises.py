@@ -51,7 +51,8 @@ def sigmoid_derivative_max() -> float:
 @_safely
 def check_sigmoid_derivative_max(value) -> None:
     return _report(value is not None and math.isclose(float(value), 0.25, rel_tol=1e-3),
-                   "sigma'(z) <= 1/4, so 20 sigmoid layers can shrink a gradient by up to 4^20 ~ 1e12.",
+                   "sigma'(z) <= 1/4, so the slopes of 20 sigmoid layers multiply a gradient by at most "
+                   "(1/4)^20 ~ 1e-12.",
                    "sigma'(z) = sigma(z)(1 - sigma(z)); where is it largest?")
 
 

@@ -1,76 +1,479 @@
-"""The experiments of notebook 01 (vanishing gradients, degradation), as plain functions.
+"""The experiments of notebook 01 (vanishing gradients, explosion, degradation), as plain functions.
 
-Widgets call these with the values of their controls; tests call them directly.
+Widgets call these with the values of their controls; tests call them directly. Three separate
+phenomena, each with its own experiment:
+
+* **vanishing**: the first layer's gradient ||dL/dW_1|| shrinks exponentially with depth. For a
+  plain ReLU net this is a property of the *initialisation* (PyTorch's default has a weight variance
+  6x too small for ReLU); for sigmoid it happens under every initialisation (sigma' <= 1/4).
+* **explosion**: it grows exponentially with depth (an unscaled residual stack h + f(h); BatchNorm in
+  a deep plain net, Yang et al. 2019).
+* **degradation**: a deeper plain net reaches a *higher training loss* than a shallower one even with
+  healthy gradients (He et al. 2016, Sec. 4.1): an optimisation difficulty, not vanishing.
+
+Per-seed numbers go to the notebook's ignored cells; ``*_claims`` functions return the per-seed
+margins that ``course_lib.claims.check_claim`` turns into a deterministic verdict.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from ._checks import check_choice
 from .classify import digits_flat, train_classifier
-from .deep_nets import DeepMLP
-from .gradients import layer_gradient_norms
+from .deep_nets import INITS, DeepMLP
+from .gradients import layer_gradient_norms, shattered_gradients
 from .plotting import finish
 
+ZERO_LABEL = "exactly 0 in float32"
+
+# The networks of the depth table: ReLU MLPs of width 64 that differ in shortcut, branch scale,
+# initialisation and normalisation. s = 1/sqrt(depth) is the branch scale of the scaled residual net.
+NETWORKS = {
+    "plain, default init": dict(residual=False, init="default"),
+    "plain, Kaiming init": dict(residual=False, init="kaiming"),
+    "plain, default init + BatchNorm": dict(residual=False, init="default", norm="batch"),
+    "residual h + f(h), default init": dict(residual=True, init="default", scale_branch=False),
+    "residual h + s f(h), default init": dict(residual=True, init="default", scale_branch=True),
+}
+
+
+# ----------------------------------------------------------------------------- gradient profiles
 
 def gradient_profiles(depth: int = 20, activation: str = "sigmoid", init: str = "default",
                       scale_branch: bool = True, norm: str = "none", width: int = 64, seed: int = 0,
                       n: int = 256) -> dict[str, np.ndarray]:
     """Per-layer gradient norms ``[depth]`` of the plain and the residual twin, on ``n`` digits."""
+    return {name: layer_profile(depth, residual, activation, init, scale_branch, norm, width, seed, n)
+            for name, residual in (("plain", False), ("residual", True))}
+
+
+def layer_profile(depth: int = 20, residual: bool = False, activation: str = "relu", init: str = "default",
+                  scale_branch: bool = True, norm: str = "none", width: int = 64, seed: int = 0,
+                  n: int = 256) -> np.ndarray:
+    """||dL/dW_l|| for l = 1..depth (shape ``[depth]``) of one freshly initialised ``DeepMLP`` (weights
+    from ``seed``), for the cross-entropy on the first ``n`` digits."""
     x, y = digits_flat()
-    x, y = x[:n], y[:n]
-    out = {}
-    for name, residual in (("plain", False), ("residual", True)):
-        torch.manual_seed(seed)
-        net = DeepMLP(depth=depth, width=width, activation=activation, init=init, residual=residual,
-                      scale_branch=scale_branch, norm=norm)
-        out[name] = layer_gradient_norms(net, x, y)
-    return out
+    torch.manual_seed(seed)
+    net = DeepMLP(depth=depth, width=width, activation=activation, init=init, residual=residual,
+                  scale_branch=scale_branch, norm=norm)
+    return layer_gradient_norms(net, x[:n], y[:n])
+
+
+def _log_plot_with_zeros(ax, x, values, style, label, color=None, zero_y=None, **kw):
+    """Plot positive ``values`` on a log axis; exact zeros become downward triangles at ``zero_y``.
+
+    A log axis cannot show 0, and clipping it to a floor such as 1e-30 draws a plateau that is
+    not there; a separate marker says "this gradient is exactly zero".
+    """
+    values = np.asarray(values, dtype=float)
+    shown = np.where(values > 0, values, np.nan)
+    (line,) = ax.plot(x, shown, style, color=color, label=label, **kw)
+    zeros = values == 0
+    if zeros.any() and zero_y is not None:
+        ax.plot(np.asarray(x)[zeros], np.full(zeros.sum(), zero_y), "v", color=line.get_color(), ms=7,
+                linestyle="none")
+    return line
+
+
+def _zero_floor(arrays) -> float | None:
+    """Where to draw exact zeros: a decade below the smallest positive value (None if nothing is 0)."""
+    values = np.concatenate([np.ravel(a) for a in arrays]).astype(float)
+    if not (values == 0).any():
+        return None
+    positive = values[values > 0]
+    return 10 ** (math.floor(math.log10(positive.min())) - 1) if positive.size else 1e-30
+
+
+def _mark_zero_row(ax, zero_y) -> None:
+    if zero_y is not None:
+        ax.axhline(zero_y, color="0.6", lw=0.8, ls=":")
+        ax.plot([], [], "v", color="0.4", linestyle="none", label=ZERO_LABEL)
 
 
 def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=None):
-    """Log-scale gradient norm against layer index (1 = next to the input), one line per network."""
+    """Log-scale gradient norm against layer index (1 = next to the input), one line per network.
+
+    Exact zeros (float32 underflow) are drawn as triangles on a dotted line labelled "exactly 0 in float32".
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
-    floor = 1e-30  # log axes cannot show an exact 0: draw it at the floor
+    zero_y = _zero_floor(profiles.values())
     for name, norms in profiles.items():
-        layers = np.arange(1, len(norms) + 1)
-        ax.semilogy(layers, np.maximum(norms, floor), "o-", ms=3, label=name)
-    ax.set_xlabel("layer (1 = input side)")
+        _log_plot_with_zeros(ax, np.arange(1, len(norms) + 1), norms, "o-", name, zero_y=zero_y, ms=3)
+    ax.set_yscale("log")
+    _mark_zero_row(ax, zero_y)
+    ax.set_xlabel("layer l (1 = input side)")
     ax.set_ylabel("||dL/dW_l||")
-    ax.set_title(title)
-    ax.legend()
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.figure.tight_layout()
+    return finish(ax.figure)
+
+
+def show_gradient_profiles(depth: int = 30, activation: str = "sigmoid", init: str = "default",
+                           residual: bool = True, scale_branch: bool = True, norm: str = "none"):
+    """Widget body: the plain network's profile, and next to it the residual twin's (if ``residual``)."""
+    profiles = gradient_profiles(depth=depth, activation=activation, init=init, scale_branch=scale_branch,
+                                 norm=norm)
+    if not residual:
+        profiles.pop("residual")
+    else:
+        profiles[f"residual ({'h + f(h)/sqrt(depth)' if scale_branch else 'h + f(h), unscaled'})"] = \
+            profiles.pop("residual")
+    return plot_gradient_profiles(profiles, title=f"depth {depth}, {activation}, {init} init, norm={norm}")
+
+
+# ----------------------------------------------------------------------------- initialisation, exact math
+
+def init_variance(fan_in: int = 64, depth: int = 32) -> dict[str, float]:
+    """Weight variance of PyTorch's default and of Kaiming init, and what it does over ``depth`` ReLU layers.
+
+    PyTorch's ``nn.Linear`` draws W ~ U(-b, b) with b = 1/sqrt(fan_in), so Var(W) = 1/(3 fan_in);
+    Kaiming (He et al. 2015, Sec. 2.2) uses Var(W) = 2/fan_in. A ReLU layer multiplies the mean square
+    of its input by ``fan_in Var(W) / 2`` (1/6 for the default, 1 for Kaiming); over ``depth`` layers
+    the root-mean-square signal, and by the same argument the backpropagated gradient, is multiplied by
+    ``(fan_in Var(W) / 2) ** (depth / 2)``.
+    """
+    default, kaiming = 1 / (3 * fan_in), 2 / fan_in
+    gain_default, gain_kaiming = fan_in * default / 2, fan_in * kaiming / 2
+    return {"var_default": default, "var_kaiming": kaiming, "ratio": kaiming / default,
+            "gain_default": gain_default, "gain_kaiming": gain_kaiming,
+            "rms_factor_default": gain_default ** (depth / 2), "rms_factor_kaiming": gain_kaiming ** (depth / 2)}
+
+
+def check_claims(margins: dict[str, np.ndarray], statements: dict[str, str]) -> None:
+    """``check_claim(statement, margins[name])`` for every ``name: statement``; returns nothing, so that a
+    notebook cell ending with it shows only the verdicts."""
+    from .claims import check_claim
+
+    for name, statement in statements.items():
+        check_claim(statement, margins[name])
+
+
+def format_margins(margins: dict[str, np.ndarray], fmt: str = ".2f") -> str:
+    """One line per claim: its per-seed margins (the claim holds for a seed when its margin is > 0)."""
+    return "\n".join(f"margin {name}: " + ", ".join(f"{m:{fmt}}" for m in np.asarray(values, dtype=float))
+                     for name, values in margins.items())
+
+
+# ----------------------------------------------------------------------------- first-layer gradient vs depth
+
+def first_layer_gradient(depth: int, residual: bool = False, init: str = "default", norm: str = "none",
+                         scale_branch: bool = True, activation: str = "relu", width: int = 64, seed: int = 0,
+                         n: int = 256) -> float:
+    """||dL/dW_1|| at initialisation for one network, on the first ``n`` digits (cross-entropy)."""
+    return float(layer_profile(depth, residual, activation, init, scale_branch, norm, width, seed, n)[0])
+
+
+def depth_table(depths=(2, 8, 16, 32, 64, 128), seeds=(0, 1, 2), networks=None) -> dict[str, np.ndarray]:
+    """First-layer gradient norm at initialisation: ``{network: [len(seeds), len(depths)]}``.
+
+    ``networks`` maps a name to ``DeepMLP`` settings (default: ``NETWORKS``); the seed sets the weights.
+    """
+    networks = NETWORKS if networks is None else networks
+    return {name: np.array([[first_layer_gradient(d, seed=s, **kw) for d in depths] for s in seeds])
+            for name, kw in networks.items()}
+
+
+def format_depth_table(table: dict[str, np.ndarray], depths) -> str:
+    """The median over seeds of each network (rows) at each depth (columns); exact zeros print as 0."""
+    width = max(len(name) for name in table) + 1
+    lines = [f"{'depth':<{width}}" + "".join(f"{d:>10}" for d in depths)]
+    for name, values in table.items():
+        med = np.median(values, axis=0)
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>10.1e}" if v > 0 else f"{'0':>10}" for v in med))
+    return "\n".join(lines)
+
+
+def plot_depth_table(table: dict[str, np.ndarray], depths, ax=None):
+    """First-layer gradient norm against depth, log-log: one point per seed, a line through the median."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4))
+    depths = np.asarray(depths)
+    zero_y = _zero_floor(table.values())
+    for name, values in table.items():
+        line = _log_plot_with_zeros(ax, depths, np.median(values, axis=0), "-", name, zero_y=zero_y, alpha=0.8)
+        for row in values:
+            _log_plot_with_zeros(ax, depths, row, "o", None, color=line.get_color(), zero_y=zero_y, ms=3,
+                                 linestyle="none")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _mark_zero_row(ax, zero_y)
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.set_xlabel("depth (hidden layers)")
+    ax.set_ylabel("||dL/dW_1|| at init")
+    ax.set_title(f"first layer's gradient vs depth (ReLU, width 64; dots: {len(next(iter(table.values())))} seeds)",
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
     ax.grid(True, which="major", alpha=0.3)
     return finish(ax.figure)
 
 
-def first_layer_table(depths=(2, 8, 16, 32, 64), **kw) -> dict[str, list[float]]:
-    """First-layer gradient norm against depth for the plain and residual twins (other settings: ``kw``)."""
-    rows: dict[str, list[float]] = {"plain": [], "residual": []}
-    for depth in depths:
-        p = gradient_profiles(depth=depth, **kw)
-        rows["plain"].append(float(p["plain"][0]))
-        rows["residual"].append(float(p["residual"][0]))
+def _log_ratio(a, b) -> np.ndarray:
+    """log10(a / b) elementwise, with log10(0) = -inf (an exact zero is infinitely small)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.log10(a) - np.log10(b)
+
+
+def depth_claims(table: dict[str, np.ndarray], depths) -> dict[str, np.ndarray]:
+    """Per-seed margins of the depth table's claims (each claim holds for a seed when its margin > 0).
+
+    * ``vanishing_default``: orders of magnitude the default-init plain net loses from depth 2 to 32, minus 6.
+    * ``kaiming_healthy``: 2 minus the largest |orders of magnitude| the Kaiming plain net moves from
+      its depth-2 value at any depth up to 64 (it stays within 100x).
+    * ``batchnorm_grows``: orders of magnitude the BatchNorm plain net *gains* from depth 2 to 64, minus 3.
+    * ``unscaled_explodes``: orders the unscaled residual net gains from depth 2 to 64, minus 3.
+    * ``scaled_flat``: 1 minus the largest |orders| the scaled residual net moves from its depth-2 value.
+    """
+    depths = list(depths)
+    i2, i32, i64 = depths.index(2), depths.index(32), depths.index(64)
+    names = list(NETWORKS)
+    plain_d, plain_k, plain_bn, res_u, res_s = (np.asarray(table[k]) for k in names)
+    upto64 = [i for i, d in enumerate(depths) if d <= 64]
+    return {
+        "vanishing_default": _log_ratio(plain_d[:, i2], plain_d[:, i32]) - 6,
+        "kaiming_healthy": 2 - np.abs(_log_ratio(plain_k[:, upto64], plain_k[:, [i2]])).max(axis=1),
+        "batchnorm_grows": _log_ratio(plain_bn[:, i64], plain_bn[:, i2]) - 3,
+        "unscaled_explodes": _log_ratio(res_u[:, i64], res_u[:, i2]) - 3,
+        "scaled_flat": 1 - np.abs(_log_ratio(res_s, res_s[:, [i2]])).max(axis=1),
+    }
+
+
+# ----------------------------------------------------------------------------- activations under every init
+
+def activation_table(activations=("sigmoid", "tanh", "relu"), inits=("default", "xavier", "kaiming"), depth: int = 30,
+                     seeds=(0, 1, 2)) -> dict[tuple[str, str], np.ndarray]:
+    """First-layer over last-layer gradient norm of a plain net: ``{(activation, init): [len(seeds)]}``."""
+    out = {}
+    for act in activations:
+        for init in inits:
+            profiles = [layer_profile(depth, activation=act, init=init, seed=s) for s in seeds]
+            out[(act, init)] = np.asarray([p[0] / p[-1] for p in profiles])
+    return out
+
+
+def format_activation_table(table: dict[tuple[str, str], np.ndarray]) -> str:
+    """Rows: activations; columns: inits; entries: median over seeds of ||dL/dW_1|| / ||dL/dW_L||."""
+    acts = list(dict.fromkeys(a for a, _ in table))
+    inits = list(dict.fromkeys(i for _, i in table))
+    lines = [f"{'':<9}" + "".join(f"{i:>12}" for i in inits)]
+    for a in acts:
+        lines.append(f"{a:<9}" + "".join(f"{np.median(table[(a, i)]):>12.1e}" for i in inits))
+    return "\n".join(lines)
+
+
+def activation_claims(table: dict[tuple[str, str], np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-seed margins: ``sigmoid_vanishes`` (orders of magnitude below 1e-6 under the *worst* init for
+    sigmoid, i.e. the largest ratio) and ``relu_kaiming_healthy`` (orders above 1e-2 of ReLU at Kaiming)."""
+    sig = np.stack([v for (a, _), v in table.items() if a == "sigmoid"])
+    return {"sigmoid_vanishes": -6 - _log_ratio(sig.max(axis=0), 1.0),
+            "relu_kaiming_healthy": _log_ratio(table[("relu", "kaiming")], 1.0) + 2}
+
+
+# ----------------------------------------------------------------------------- shattered gradients
+
+def shattered_gradient_curves(depth: int = 32, width: int = 128, seed: int = 0) -> dict[str, tuple]:
+    """``{"plain": (x, dy/dx, correlation), "residual": ...}`` for 1-input BatchNorm MLPs (Balduzzi et al.)."""
+    out = {}
+    for name, residual in (("plain", False), ("residual", True)):
+        torch.manual_seed(seed)
+        net = DeepMLP(in_features=1, out_features=1, depth=depth, width=width, residual=residual,
+                      scale_branch=False, norm="batch")
+        out[name] = shattered_gradients(net)
+    return out
+
+
+def shattered_vs_depth(depths=(2, 4, 8, 16, 32), seeds=(0, 1, 2), width: int = 128) -> dict[str, np.ndarray]:
+    """Neighbour correlation of dy/dx and the spread (standard deviation) of dy/dx:
+    ``{"plain": [seeds, depths], "residual": ..., "plain_std": ..., "residual_std": ...}``."""
+    out = {k: np.zeros((len(seeds), len(depths))) for k in ("plain", "residual", "plain_std", "residual_std")}
+    for i, s in enumerate(seeds):
+        for j, d in enumerate(depths):
+            for name, (_, g, corr) in shattered_gradient_curves(depth=d, width=width, seed=s).items():
+                out[name][i, j], out[f"{name}_std"][i, j] = corr, float(np.std(g))
+    return out
+
+
+def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | None = None, depths=None):
+    """dy/dx along the input line for each net, on a *shared* y-axis; with ``by_depth``, a third panel
+    of neighbour correlation against depth (one dot per seed)."""
+    import matplotlib.pyplot as plt
+
+    n = len(curves) + (by_depth is not None)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 2.9))
+    for ax, (name, (x, g, corr)) in zip(axes, curves.items()):
+        ax.plot(x, g, lw=1)
+        ax.set_title(f"{name}: corr {corr:.2f}, std {np.std(g):.2g}", fontsize=9)
+        ax.set_xlabel("input x")
+    lo = min(min(g) for _, g, _ in curves.values())
+    hi = max(max(g) for _, g, _ in curves.values())
+    pad = 0.05 * (hi - lo)
+    for ax in axes[:len(curves)]:
+        ax.set_ylim(lo - pad, hi + pad)  # one scale for both: the plain net's gradients are larger
+    axes[0].set_ylabel("dy/dx (same scale)")
+    if by_depth is not None:
+        ax = axes[-1]
+        for name in ("plain", "residual"):
+            values = by_depth[name]
+            (line,) = ax.plot(depths, np.median(values, axis=0), "-", label=name)
+            for row in values:
+                ax.plot(depths, row, "o", color=line.get_color(), ms=3)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(depths, [str(d) for d in depths])
+        ax.set_xlabel("depth")
+        ax.set_ylabel("neighbour correlation")
+        ax.set_ylim(-0.1, 1.05)
+        ax.set_title("smoothness vs depth", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return finish(fig)
+
+
+def shattered_claims(by_depth: dict[str, np.ndarray], depths, at: int = 32) -> dict[str, np.ndarray]:
+    """Per-seed margins at depth ``at``: ``smoother`` (residual minus plain correlation, minus 0.3) and
+    ``larger`` (orders of magnitude by which the plain net's dy/dx spread exceeds the residual's, minus 1)."""
+    j = list(depths).index(at)
+    return {"smoother": by_depth["residual"][:, j] - by_depth["plain"][:, j] - 0.3,
+            "larger": _log_ratio(by_depth["plain_std"][:, j], by_depth["residual_std"][:, j]) - 1}
+
+
+# ----------------------------------------------------------------------------- degradation
+
+def train_loss(net, split: str = "train") -> float:
+    """Mean cross-entropy of ``net`` (in eval mode) over a whole digits split."""
+    x, y = digits_flat(split)
+    net.eval()
+    with torch.no_grad():
+        return F.cross_entropy(net(x), y).item()
+
+
+DEGRADATION_RUNS = (("plain", "default", 32),
+                    ("plain", "kaiming", 4), ("plain", "kaiming", 32), ("plain", "kaiming", 64),
+                    ("residual", "kaiming", 4), ("residual", "kaiming", 32), ("residual", "kaiming", 64))
+
+
+def degradation_experiment(runs=DEGRADATION_RUNS, seeds=(0, 1, 2), steps: int = 200, width: int = 64,
+                           activation: str = "relu") -> list[dict]:
+    """He et al. (2016) Fig. 1 at toy scale: train each ``(shortcut, init, depth)`` of ``runs`` with
+    Adam for ``steps`` steps, once per seed. The residual nets use h + f(h)/sqrt(depth).
+
+    Returns one row per run and seed: ``{"shortcut", "init", "depth", "seed", "loss": [steps] batch losses,
+    "train_loss": final loss on the whole train split, "accuracy": test accuracy, "grad_ratio":
+    ||dL/dW_1|| / ||dL/dW_depth|| at step 0}``.
+    """
+    rows = []
+    x, y = digits_flat("train")
+    for shortcut, init, depth in runs:
+        check_choice("shortcut", shortcut, ("plain", "residual"))
+        check_choice("init", init, INITS)
+        for seed in seeds:
+            torch.manual_seed(seed)
+            net = DeepMLP(depth=depth, width=width, activation=activation, init=init,
+                          residual=shortcut == "residual")
+            g = layer_gradient_norms(net, x[:256], y[:256])
+            losses, acc = train_classifier(net, steps=steps, seed=seed)
+            rows.append({"shortcut": shortcut, "init": init, "depth": depth, "seed": seed, "loss": losses,
+                         "train_loss": train_loss(net), "accuracy": acc,
+                         "grad_ratio": float(g[0] / g[-1]) if g[-1] > 0 else 0.0})
     return rows
 
 
-def degradation_experiment(depths=(4, 32), activation: str = "relu", steps: int = 300, width: int = 64,
-                           seed: int = 0) -> dict[str, dict]:
-    """He et al. (2016) Fig. 1 at toy scale: train plain and residual MLPs of each depth, same budget.
+def _select(rows, shortcut, init, depth) -> list[dict]:
+    out = sorted((r for r in rows if (r["shortcut"], r["init"], r["depth"]) == (shortcut, init, depth)),
+                 key=lambda r: r["seed"])
+    if not out:
+        raise ValueError(f"no run with shortcut={shortcut!r}, init={init!r}, depth={depth} in rows")
+    return out
 
-    Returns ``{"plain-4": {"loss": [steps], "accuracy": float}, ...}``.
+
+def degradation_summary(rows) -> str:
+    """One line per configuration: training loss and test accuracy, mean ± sd over seeds."""
+    from .claims import mean_spread
+
+    lines = []
+    for key in dict.fromkeys((r["shortcut"], r["init"], r["depth"]) for r in rows):
+        sel = _select(rows, *key)
+        name = f"{key[0]}-{key[2]}, {key[1]} init"
+        lines.append(f"{name:>26}: train loss {mean_spread([r['train_loss'] for r in sel], '.3f')}; "
+                     f"test acc {mean_spread([r['accuracy'] for r in sel], '.1f', scale=100, unit='%')}")
+    return "\n".join(lines)
+
+
+def plot_degradation(rows, steps_window: int = 20):
+    """Left: batch-loss curves (one thin line per seed); right: final training loss against depth,
+    one dot per seed (log scale), for the plain nets at each init and the residual nets."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    colors = {}
+    for key in dict.fromkeys((r["shortcut"], r["init"], r["depth"]) for r in rows):
+        sel = _select(rows, *key)
+        group = (key[0], key[1])
+        color = colors.setdefault(group, f"C{len(colors)}")
+        style = {4: ":", 32: "--", 64: "-"}.get(key[2], "-.")
+        for i, r in enumerate(sel):
+            ax1.plot(smooth(r["loss"], steps_window), style, color=color, lw=1,
+                     label=f"{key[0]}-{key[2]}, {key[1]}" if i == 0 else None)
+    for (shortcut, init), color in colors.items():
+        sel = [r for r in rows if (r["shortcut"], r["init"]) == (shortcut, init)]
+        depths = sorted({r["depth"] for r in sel})
+        med = [np.median([r["train_loss"] for r in sel if r["depth"] == d]) for d in depths]
+        ax2.plot(depths, med, "-", color=color, label=f"{shortcut}, {init} init")
+        ax2.plot([r["depth"] for r in sel], [r["train_loss"] for r in sel], "o", color=color, ms=4)
+    ax2.axhline(math.log(10), color="0.5", ls=":", lw=1)
+    ax2.text(4, math.log(10) * 1.15, "chance: ln 10", fontsize=8, color="0.4")
+    ax1.set(xlabel="step", ylabel=f"batch loss (moving average of {steps_window})", title="training curves")
+    ax1.legend(fontsize=7, ncol=2)
+    ax2.set_yscale("log")
+    ax2.set_xscale("log", base=2)
+    all_depths = sorted({r["depth"] for r in rows})
+    ax2.set_xticks(all_depths, [str(d) for d in all_depths])
+    ax2.set(xlabel="depth", ylabel="final loss on the train split", title="after training (dots: seeds)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return finish(fig)
+
+
+def degradation_claims(rows) -> dict[str, np.ndarray]:
+    """Per-seed margins of the degradation experiment's claims (a claim holds for a seed when > 0):
+
+    * ``default_dead``: 0.05 minus |final train loss - ln 10| of plain-32 at the default init (chance).
+    * ``kaiming_32_trains``: ln 10 / 2 minus plain-32's final train loss at Kaiming init (it learns).
+    * ``degrades_32``: orders of magnitude by which plain-32's final train loss exceeds plain-4's (Kaiming).
+    * ``degrades_64``: the same for plain-64 against plain-4, minus 1 (over 10x).
+    * ``residual_64``: orders by which plain-64's train loss exceeds residual-64's, minus 1 (over 10x).
+    * ``healthy_64``: 1 minus |log10(||dL/dW_1|| / ||dL/dW_64||)| of plain-64 at Kaiming init, step 0.
     """
-    runs = {}
-    for residual in (False, True):
-        for depth in depths:
-            torch.manual_seed(seed)
-            net = DeepMLP(depth=depth, width=width, activation=activation, residual=residual)
-            losses, acc = train_classifier(net, steps=steps, seed=seed)
-            runs[f"{'residual' if residual else 'plain'}-{depth}"] = {"loss": losses, "accuracy": acc}
-    return runs
+    def losses(shortcut, init, depth):
+        return np.array([r["train_loss"] for r in _select(rows, shortcut, init, depth)])
+
+    claims = {
+        "default_dead": lambda: 0.05 - np.abs(losses("plain", "default", 32) - math.log(10)),
+        "kaiming_32_trains": lambda: math.log(10) / 2 - losses("plain", "kaiming", 32),
+        "degrades_32": lambda: _log_ratio(losses("plain", "kaiming", 32), losses("plain", "kaiming", 4)),
+        "degrades_64": lambda: _log_ratio(losses("plain", "kaiming", 64), losses("plain", "kaiming", 4)) - 1,
+        "residual_64": lambda: _log_ratio(losses("plain", "kaiming", 64), losses("residual", "kaiming", 64)) - 1,
+        "healthy_64": lambda: 1 - np.abs(_log_ratio([r["grad_ratio"] for r in _select(rows, "plain", "kaiming", 64)],
+                                                   1.0)),
+    }
+    out = {}
+    for name, margin in claims.items():  # a claim whose runs are not in ``rows`` is left out
+        try:
+            out[name] = margin()
+        except ValueError:
+            continue
+    return out
 
 
 def smooth(values, window: int = 20) -> np.ndarray:
@@ -81,6 +484,7 @@ def smooth(values, window: int = 20) -> np.ndarray:
 
 
 def plot_training_losses(runs: dict[str, dict], ax=None, title: str = "training loss"):
+    """Moving-average loss curves of ``{name: {"loss": [steps], "accuracy": float}}`` (residual solid, plain dashed)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -96,38 +500,3 @@ def plot_training_losses(runs: dict[str, dict], ax=None, title: str = "training 
     return finish(ax.figure)
 
 
-def show_gradient_profiles(depth: int = 30, activation: str = "sigmoid", init: str = "default",
-                           residual: bool = True, scale_branch: bool = True, norm: str = "none"):
-    """Widget body: the plain network's profile, and next to it the residual twin's (if ``residual``)."""
-    profiles = gradient_profiles(depth=depth, activation=activation, init=init, scale_branch=scale_branch,
-                                 norm=norm)
-    if not residual:
-        profiles.pop("residual")
-    fix = "branch x 1/sqrt(depth)" if scale_branch else "unscaled branch"
-    return plot_gradient_profiles(profiles, title=f"depth {depth}, {activation}, {init} init, {fix}, norm={norm}")
-
-
-def shattered_gradient_curves(depth: int = 32, width: int = 128, seed: int = 0) -> dict[str, tuple]:
-    """``{"plain": (x, dy/dx, correlation), "residual": ...}`` for 1-input BatchNorm MLPs (Balduzzi et al.)."""
-    from .gradients import shattered_gradients
-
-    out = {}
-    for name, residual in (("plain", False), ("residual", True)):
-        torch.manual_seed(seed)
-        net = DeepMLP(in_features=1, out_features=1, depth=depth, width=width, residual=residual,
-                      scale_branch=False, norm="batch")
-        out[name] = shattered_gradients(net)
-    return out
-
-
-def plot_shattered(curves: dict[str, tuple]):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(curves), figsize=(9, 2.8))
-    for ax, (name, (x, g, corr)) in zip(axes, curves.items()):
-        ax.plot(x, g, lw=1)
-        ax.set_title(f"{name}: neighbour correlation {corr:.2f}")
-        ax.set_xlabel("input x")
-    axes[0].set_ylabel("dy/dx")
-    fig.tight_layout()
-    return finish(fig)

@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pytest
 import torch
 
@@ -42,7 +43,21 @@ from course_lib.skips import (
     skip_mode_experiment,
     train_skip_modes,
 )
-from course_lib.vanishing import degradation_experiment, gradient_profiles, show_gradient_profiles
+from course_lib.vanishing import (
+    ZERO_LABEL,
+    degradation_claims,
+    degradation_experiment,
+    degradation_summary,
+    depth_claims,
+    depth_table,
+    format_depth_table,
+    gradient_profiles,
+    init_variance,
+    plot_degradation,
+    plot_depth_table,
+    plot_gradient_profiles,
+    show_gradient_profiles,
+)
 
 
 def test_widget_functions_return_figures():
@@ -55,11 +70,45 @@ def test_gradient_profiles_plain_vanishes_with_depth():
     assert p["plain"][0] / p["plain"][-1] < 1e-6 < p["residual"][0] / p["residual"][-1]
 
 
-def test_degradation_deep_plain_trains_worse():
-    runs = degradation_experiment(depths=(4, 24), steps=150)
-    assert runs["plain-24"]["loss"][-20:].mean() > 2.0  # stuck near ln(10)
-    assert runs["plain-4"]["loss"][-20:].mean() < 1.0
-    assert runs["residual-24"]["loss"][-20:].mean() < 1.0
+def test_degradation_rows_summary_plot_and_claims():
+    runs = (("plain", "default", 32), ("plain", "kaiming", 4), ("residual", "kaiming", 24))
+    rows = degradation_experiment(runs=runs, seeds=(0, 1), steps=120)
+    assert len(rows) == 6 and {r["seed"] for r in rows} == {0, 1}
+    dead = [r for r in rows if r["init"] == "default"]
+    assert all(abs(r["train_loss"] - np.log(10)) < 0.05 for r in dead)  # default init: stuck at chance
+    assert all(r["train_loss"] < 1.0 for r in rows if r["init"] == "kaiming")
+    assert set(degradation_claims(rows)) == {"default_dead"}  # claims whose runs are missing are left out
+    assert "plain-32, default init" in degradation_summary(rows) and "2 seeds" in degradation_summary(rows)
+    assert len(plot_degradation(rows).axes) == 2
+    with pytest.raises(ValueError, match="shortcut"):
+        degradation_experiment(runs=(("dense", "kaiming", 4),), seeds=(0,), steps=1)
+
+
+def test_init_variance_is_exact():
+    v = init_variance(fan_in=64, depth=32)
+    assert v["ratio"] == pytest.approx(6.0) and v["gain_kaiming"] == pytest.approx(1.0)
+    assert v["rms_factor_default"] == pytest.approx((1 / 6) ** 16)
+
+
+def test_exact_zeros_are_marked_not_floored():
+    fig = plot_gradient_profiles({"plain": np.array([0.0, 0.0, 1e-5, 1e-2]), "residual": np.array([0.1] * 4)})
+    ax = fig.axes[0]
+    assert ZERO_LABEL in [t.get_text() for t in ax.get_legend().get_texts()]
+    plain = ax.get_lines()[0].get_ydata()
+    assert np.isnan(plain[:2]).all() and plain[2] == pytest.approx(1e-5)  # no line drawn through the zeros
+    fig = plot_gradient_profiles({"plain": np.array([1e-3, 1e-2])})
+    assert ZERO_LABEL not in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_depth_table_vanishing_depends_on_init():
+    depths = (2, 32, 64)
+    table = depth_table(depths, seeds=(0,))
+    assert all(v.shape == (1, 3) for v in table.values())
+    default, kaiming = table["plain, default init"][0], table["plain, Kaiming init"][0]
+    assert default[1] < 1e-6 * default[0] and 0.01 < kaiming[1] / kaiming[0] < 100
+    assert set(depth_claims(table, depths)) >= {"vanishing_default", "kaiming_healthy", "unscaled_explodes"}
+    assert "plain, Kaiming init" in format_depth_table(table, depths)
+    assert plot_depth_table(table, depths).axes
 
 
 def test_lesion_experiment_shapes_summaries_and_widget():

@@ -1,0 +1,69 @@
+"""Notebook 01's claims, re-run with seeds the notebook does not use (100, 101, 102).
+
+Each test recomputes the per-seed margins with ``course_lib.vanishing``'s claim functions and asserts
+that the claim holds for every seed with the notebook's threshold (margin > 0). A claim that fails here
+is reworded in the notebook, never tuned.
+"""
+
+import numpy as np
+import pytest
+
+from course_lib.vanishing import (
+    activation_claims,
+    activation_table,
+    degradation_claims,
+    degradation_experiment,
+    depth_claims,
+    depth_table,
+    shattered_claims,
+    shattered_vs_depth,
+)
+
+SEEDS = (100, 101, 102)
+
+
+def test_sigmoid_vanishes_under_every_init_relu_at_kaiming_does_not():
+    margins = activation_claims(activation_table(("sigmoid", "relu"), ("default", "xavier", "kaiming"), depth=30,
+                                                 seeds=SEEDS))
+    assert set(margins) == {"sigmoid_vanishes", "relu_kaiming_healthy"}
+    for name, values in margins.items():
+        assert len(values) == len(SEEDS) and np.all(values > 0), (name, values)
+
+
+@pytest.fixture(scope="module")
+def depth_margins():
+    depths = (2, 32, 64, 128)
+    return depth_claims(depth_table(depths, seeds=SEEDS), depths)
+
+
+@pytest.mark.parametrize("claim", ["vanishing_default", "kaiming_healthy", "batchnorm_grows", "unscaled_explodes",
+                                   "scaled_flat"])
+def test_depth_claims(depth_margins, claim):
+    assert np.all(depth_margins[claim] > 0), (claim, depth_margins[claim])
+
+
+def test_shattered_residual_smoother_and_plain_larger():
+    depths = (2, 32)
+    margins = shattered_claims(shattered_vs_depth(depths, seeds=SEEDS), depths, at=32)
+    for name, values in margins.items():
+        assert np.all(values > 0), (name, values)
+
+
+def test_default_init_plain_32_stays_at_chance():
+    margins = degradation_claims(degradation_experiment(runs=(("plain", "default", 32),), seeds=SEEDS, steps=200))
+    assert set(margins) == {"default_dead"} and np.all(margins["default_dead"] > 0), margins
+
+
+def test_kaiming_plain_degrades_with_depth_without_vanishing():
+    runs = (("plain", "kaiming", 4), ("plain", "kaiming", 32), ("plain", "kaiming", 64))
+    margins = degradation_claims(degradation_experiment(runs=runs, seeds=SEEDS, steps=200))
+    assert set(margins) == {"kaiming_32_trains", "degrades_32", "degrades_64", "healthy_64"}
+    del margins["degrades_32"]  # not claimed: plain-32 vs plain-4 flips sign for seed 101 (margin -0.06)
+    for name, values in margins.items():
+        assert np.all(values > 0), (name, values)
+
+
+def test_residual_64_trains_far_better_than_plain_64():
+    runs = (("plain", "kaiming", 64), ("residual", "kaiming", 64))
+    margins = degradation_claims(degradation_experiment(runs=runs, seeds=SEEDS, steps=200))
+    assert np.all(margins["residual_64"] > 0), margins["residual_64"]
