@@ -143,7 +143,8 @@ def floor_by_n(ns=(100, 300, 797), seeds=(0, 1, 2)) -> dict[int, list[float]]:
 
 
 def sweep_over_seeds(model, schedule, steps=(5, 10, 20, 50), n: int = 300, seeds=(0, 1, 2)) -> dict:
-    """``steps_sweep`` repeated with several sampling seeds (same model, fresh starting noise):
+    """``time_and_score`` with DDIM for each number of ``steps`` and each sampling seed (same model, fresh
+    starting noise):
     ``{"fd": {steps: [FD per seed]}, "seconds": {steps: [s per seed]}, "floor": [floor per seed]}``."""
     fd, seconds, floors = {s: [] for s in steps}, {s: [] for s in steps}, []
     for seed in seeds:

@@ -183,8 +183,8 @@ print(f"In these {len(ema_rows)} seeds the raw weights' FD is {min(ratios):.1f} 
 plot_ema_study(ema_rows)
 
 # %%
-check_claim("after 500 steps at a constant learning rate, the EMA weights score a lower FD than the raw weights",
-            [r["raw"] - r["ema"] for r in ema_rows]);
+held = check_claim("after 500 steps at a constant learning rate, the EMA weights score a lower FD than the raw weights",
+                   [r["raw"] - r["ema"] for r in ema_rows])
 
 # %% [markdown]
 # EMA weights sample better than the raw weights in every seed (the verdict above), but by how much varies a lot

@@ -157,7 +157,7 @@ for n, values in floors.items():
 
 # %%
 check_claim("the FD floor of 100 real digits is higher than that of 300", [a - b for a, b in zip(floors[100], floors[300])])
-check_claim("the FD floor of 300 real digits is higher than that of all 797", [a - b for a, b in zip(floors[300], floors[797])]);
+held = check_claim("the FD floor of 300 real digits is higher than that of all 797", [a - b for a, b in zip(floors[300], floors[797])])
 
 # %% [markdown]
 # So an FD means something only next to the floor *at the same $n$*: the slider below scores 100 digits, the study
@@ -179,8 +179,8 @@ plot_sweep_seeds(sweep)
 # %%
 fd = sweep["fd"]
 check_claim("5 DDIM steps score a worse FD than 20 steps", [a - b for a, b in zip(fd[5], fd[20])])
-check_claim("going from 20 to 50 steps changes the FD less than going from 5 to 20",
-            [(a - b) - abs(b - c) for a, b, c in zip(fd[5], fd[20], fd[50])]);
+held = check_claim("going from 20 to 50 steps changes the FD less than going from 5 to 20",
+                   [(a - b) - abs(b - c) for a, b, c in zip(fd[5], fd[20], fd[50])])
 
 # %% [markdown]
 # Quality improves quickly up to a few tens of steps, then flattens, while time grows linearly with the steps (the
@@ -254,12 +254,12 @@ for t in (880, 480, 180):
           f"an error in eps_hat is multiplied by {((1 - ab[t]) / ab[t]).sqrt():.1f}")
 
 # %% [markdown]
-# Early on, $\hat x_0$ is *not* a clean blurry average digit: at $t = 880$ the figure shows black-and-white blotches.
+# Very early, $\hat x_0$ is *not* a blurry average digit: at $t = 880$ the figure shows black-and-white blotches.
 # The printout says why: $\hat x_0$ divides by $\sqrt{\bar\alpha_t}$, so at $t = 880$ any error in $\hat\varepsilon$ is
 # multiplied by about 50, and the clipping to $[-1, 1]$ turns the result into saturated pixels. (The best possible
 # estimate of $x_0$ from almost pure noise *is* a blurry average, the mean of the data; the network's estimate is not
-# that accurate.) By $t = 480$ a rough stroke appears, and by $t = 180$ the digits are legible: coarse shape first,
-# details last.
+# that accurate.) By $t = 480$, where the error is amplified about three times, $\hat x_0$ is a blurry grey shape, the
+# "blurry average digit" picture; by $t = 180$ the digits are legible: coarse shape first, details last.
 
 # %% [markdown]
 # ## Sampling in 2-D: transporting a cloud
