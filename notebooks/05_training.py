@@ -189,8 +189,10 @@ held = check_claim("after 500 steps at a constant learning rate, the EMA weights
 # %% [markdown]
 # EMA weights sample better than the raw weights in every seed (the verdict above), but by how much varies a lot
 # from seed to seed (the ratios printed above): the raw weights are one noisy point, and some seeds happen to stop at
-# a good one. Keep the setting in mind: a short run at a **constant** learning rate, where the raw weights keep
-# jumping around the minimum at the end. Averaging the iterates is one way to remove that noise; decaying the learning
+# a good one. Keep the setting in mind. First, a **constant** learning rate, where the raw weights keep jumping around
+# the minimum at the end. Second, a run long compared with the EMA's horizon of about $1 / (1 - d) = 200$ steps: in a
+# much shorter run the average still holds early, worse weights, and it can score *worse* than the raw weights (the
+# course's tests met one such seed at 300 steps with a narrower U-Net; this notebook does not show that run). Averaging the iterates is one way to remove that noise; decaying the learning
 # rate towards zero is another, and this notebook does not measure how much of the gap that would close. Large
 # diffusion models use both.
 #
