@@ -1,7 +1,9 @@
 """Checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (nothing pickled
-as code), so loading one can never run code. ``build_model`` rebuilds a denoiser from the
+as code), so ``weights_only=True`` can read it: that restricts unpickling to tensors, primitive types
+and a short allow-list of classes, a much smaller attack surface than a plain pickle load (not a
+guarantee: load only files you trust). ``build_model`` rebuilds a denoiser from the
 ``model`` entry: ``{"kind": "unet" | "mlp", "config": {...}}``.
 """
 

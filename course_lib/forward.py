@@ -28,8 +28,9 @@ def chain_vs_closed_form(x0: torch.Tensor, t: int, schedule: NoiseSchedule, n: i
 
 
 def show_forward(t: int = 100, schedule: str = "linear", T: int = 1000, images: dict | None = None, seed: int = 0):
-    """Widget body: each image of ``images`` noised to step ``t``, alpha_bar and log-SNR against t with
-    t marked, and the histogram of the noised pixels against N(0, 1)."""
+    """Widget body. Top row: each clean image x_0 of ``images`` and the curves alpha_bar_t and log-SNR_t
+    against t, with t marked. Bottom row: each image noised to step ``t`` by q(x_t | x_0), and the
+    histogram of the noised pixels against N(0, 1)."""
     import matplotlib.pyplot as plt
 
     from .data import load_digits, load_photo
@@ -38,16 +39,18 @@ def show_forward(t: int = 100, schedule: str = "linear", T: int = 1000, images: 
     t = min(int(t), T - 1)
     images = images or {"photo": load_photo("china.jpg", 64), "digit": load_digits()[0]}
     gen = torch.Generator().manual_seed(seed)
-    fig, axes = plt.subplots(1, len(images) + 2, figsize=(3.1 * (len(images) + 2), 3))
+    k = len(images)
+    fig, axes = plt.subplots(2, k + 1, figsize=(3.1 * (k + 1), 5.8), squeeze=False)
     noised = {}
-    for ax, (name, img) in zip(axes, images.items()):
+    for j, (name, img) in enumerate(images.items()):
         x_t = q_sample(img[None], torch.tensor([t]), s, generator=gen)[0]
         noised[name] = x_t
-        shown = ((x_t.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).squeeze(-1).numpy()
-        ax.imshow(shown, cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"{name}, t = {t}")
-        ax.axis("off")
-    ax = axes[-2]
+        for ax, x, title in ((axes[0, j], img, f"{name}: x_0 (clean)"), (axes[1, j], x_t, f"{name}: x_t, t = {t}")):
+            shown = ((x.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).squeeze(-1).numpy()
+            ax.imshow(shown, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(title)
+            ax.axis("off")
+    ax = axes[0, -1]
     steps = np.arange(T)
     ax.plot(steps, s.alpha_bar.numpy(), label="alpha_bar")
     ax.set_xlabel("t")
@@ -57,13 +60,13 @@ def show_forward(t: int = 100, schedule: str = "linear", T: int = 1000, images: 
     ax2.set_ylabel("log-SNR", color="C1")
     ax.axvline(t, color="k", ls="--", lw=1)
     ax.set_title(f"{schedule}: alpha_bar = {s.alpha_bar[t]:.3f}")
-    ax = axes[-1]
+    ax = axes[1, -1]
     pixels = torch.cat([v.flatten() for v in noised.values()]).numpy()
     ax.hist(pixels, bins=40, density=True, alpha=0.6, label="pixels of x_t")
     grid = np.linspace(-4, 4, 200)
     ax.plot(grid, np.exp(-grid ** 2 / 2) / np.sqrt(2 * np.pi), "k", label="N(0, 1)")
     ax.set_xlim(-4, 4)
-    ax.set_title("pixel histogram")
+    ax.set_title("pixel histogram of x_t")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return finish(fig)

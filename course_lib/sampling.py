@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import torch
 
@@ -24,31 +26,6 @@ def time_and_score(model, schedule, name: str = "ddim", steps: int = 50, n: int 
     x = sampler.sample(model, (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
     seconds = time.perf_counter() - start
     return {"seconds": seconds, **digit_quality(x), "samples": x}
-
-
-def steps_sweep(model, schedule, steps=(5, 10, 20, 50, 100), n: int = 300, seed: int = 0) -> dict[int, dict]:
-    """``time_and_score`` with DDIM for each number of steps."""
-    return {s: time_and_score(model, schedule, "ddim", s, n, seed) for s in steps}
-
-
-def plot_sweep(sweep: dict[int, dict]):
-    """FD against DDIM steps (with the floor), and seconds against steps."""
-    import matplotlib.pyplot as plt
-
-    steps = list(sweep)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
-    a.plot(steps, [r["fd"] for r in sweep.values()], "o-", label="samples")
-    a.axhline(next(iter(sweep.values()))["floor"], color="grey", ls="--", label="floor (real digits)")
-    a.set_xscale("log")
-    a.set_xlabel("DDIM steps")
-    a.set_ylabel("Fréchet distance (lower is better)")
-    a.legend()
-    b.plot(steps, [r["seconds"] for r in sweep.values()], "o-")
-    b.set_xscale("log")
-    b.set_xlabel("DDIM steps")
-    b.set_ylabel("seconds")
-    fig.tight_layout()
-    return finish(fig)
 
 
 def show_samples_at(model, schedule, steps: int = 20, n: int = 32, seed: int = 0):
@@ -83,6 +60,24 @@ def show_trajectory_step(trajectory: Trajectory, i: int = 0, n: int = 8):
     return finish(fig)
 
 
+def show_trajectory_steps(trajectory: Trajectory, steps=(5, 25, 40), n: int = 8):
+    """x_t (left) and the predicted x_0 (right) at several steps of one sampling trajectory, one row per step."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import image_grid
+
+    steps = [min(max(int(i), 0), len(trajectory.timesteps) - 1) for i in steps]
+    fig, axes = plt.subplots(len(steps), 2, figsize=(8, 1.5 * len(steps)), squeeze=False)
+    for row, i in zip(axes, steps):
+        for ax, img, title in [(row[0], trajectory.x_t[i][:n], f"x_t, t = {trajectory.timesteps[i]}"),
+                               (row[1], trajectory.x0_pred[i][:n], f"predicted x_0 at t = {trajectory.timesteps[i]}")]:
+            ax.imshow(image_grid(img, nrow=n), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    return finish(fig)
+
+
 def plot_2d_trajectories(trajectory: Trajectory, data: torch.Tensor, n_paths: int = 40):
     """Sampling paths of 2-D points from noise (grey) to their end points (blue), over the data (orange)."""
     import matplotlib.pyplot as plt
@@ -110,16 +105,96 @@ def plot_2d_trajectories(trajectory: Trajectory, data: torch.Tensor, n_paths: in
     return finish(fig)
 
 
-def plot_sample_grids(samples: dict[str, torch.Tensor], n: int = 48, nrow: int = 12):
-    """One grid of digits per entry ``{title: [N, 1, H, W]}``, each titled with its FD and floor."""
+def plot_sample_grids(samples: dict[str, torch.Tensor], n: int = 48, nrow: int = 12, score: bool = True):
+    """One grid of digits per entry ``{title: [N, 1, H, W]}``; with ``score``, each titled with its FD and floor
+    (at the sample size N: compare scores only between equal N)."""
     import matplotlib.pyplot as plt
 
     from .plotting import image_grid
 
     fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 3), squeeze=False)
     for ax, (name, x) in zip(axes[0], samples.items()):
-        q = digit_quality(x)
+        title = name
+        if score:
+            q = digit_quality(x)
+            title = f"{name}: FD {q['fd']:.1f} (floor {q['floor']:.1f}, n = {len(x)})"
         ax.imshow(image_grid(x[:n], nrow=nrow), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"{name}: FD {q['fd']:.1f} (floor {q['floor']:.1f})")
+        ax.set_title(title)
         ax.axis("off")
     return finish(fig)
+
+
+# ----------------------------------------------------------------------------- measured over seeds
+
+def floor_by_n(ns=(100, 300, 797), seeds=(0, 1, 2)) -> dict[int, list[float]]:
+    """The digit score's floor (FD of ``n`` real held-out digits, drawn with each seed) for each sample size
+    ``n``: ``{n: [floor per seed]}``. No model involved: it shows how the FD itself depends on ``n``."""
+    from .data import load_digits
+    from .metrics import digit_fd
+
+    held_out = load_digits(split="test")
+    out = {}
+    for n in ns:
+        if not 2 <= n <= len(held_out):
+            raise ValueError(f"ns contains {n}; each sample size must lie in [2, {len(held_out)}]")
+        out[n] = [digit_fd(held_out[torch.randperm(len(held_out), generator=torch.Generator().manual_seed(s))[:n]])
+                  for s in seeds]
+    return out
+
+
+def sweep_over_seeds(model, schedule, steps=(5, 10, 20, 50), n: int = 300, seeds=(0, 1, 2)) -> dict:
+    """``time_and_score`` with DDIM for each number of ``steps`` and each sampling seed (same model, fresh
+    starting noise):
+    ``{"fd": {steps: [FD per seed]}, "seconds": {steps: [s per seed]}, "floor": [floor per seed]}``."""
+    fd, seconds, floors = {s: [] for s in steps}, {s: [] for s in steps}, []
+    for seed in seeds:
+        for s in steps:
+            r = time_and_score(model, schedule, "ddim", s, n, seed)
+            fd[s].append(r["fd"])
+            seconds[s].append(r["seconds"])
+        floors.append(r["floor"])
+    return {"fd": fd, "seconds": seconds, "floor": floors}
+
+
+def plot_sweep_seeds(result: dict):
+    """FD against DDIM steps, one dot per seed and the mean (with the floor), and seconds against steps."""
+    import matplotlib.pyplot as plt
+
+    steps = list(result["fd"])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
+    for s in steps:
+        a.plot([s] * len(result["fd"][s]), result["fd"][s], "o", color="C0", alpha=0.5, ms=4)
+    a.plot(steps, [sum(v) / len(v) for v in result["fd"].values()], "-", color="C0", label="samples (dots: seeds)")
+    floor = sum(result["floor"]) / len(result["floor"])
+    a.axhline(floor, color="grey", ls="--", label="floor (real held-out digits)")
+    a.set_xscale("log")
+    a.set_xlabel("DDIM steps")
+    a.set_ylabel("Fréchet distance (lower is better)")
+    a.legend(fontsize=8)
+    b.plot(steps, [sum(v) / len(v) for v in result["seconds"].values()], "o-")
+    b.set_xscale("log")
+    b.set_xlabel("DDIM steps")
+    b.set_ylabel("seconds")
+    fig.tight_layout()
+    return finish(fig)
+
+
+def ddpm_vs_ddim(model, schedule, seeds=(0, 1, 2), n: int = 300, ddim_steps: int = 50) -> list[dict]:
+    """DDPM (all T steps, sigma_t^2 = beta_tilde_t) against DDIM-``ddim_steps`` (eta = 0), both with clipped
+    x0-hat, ``n`` samples per seed: ``[{"seed", "n", "ddpm", "ddim", "floor"}, ...]`` (Fréchet distances)."""
+    rows = []
+    for seed in seeds:
+        ddpm = time_and_score(model, schedule, "ddpm", None, n, seed)
+        ddim = time_and_score(model, schedule, "ddim", ddim_steps, n, seed)
+        rows.append({"seed": seed, "n": n, "ddpm": ddpm["fd"], "ddim": ddim["fd"], "floor": ddim["floor"],
+                     "ddpm_seconds": ddpm["seconds"], "ddim_seconds": ddim["seconds"]})
+    return rows
+
+
+RESULTS = Path(__file__).parent / "results" / "sampling_studies.json"  # shipped, so Colab has it too
+
+
+def load_studies(path: str | Path = RESULTS) -> dict:
+    """The multi-seed studies of notebooks 05 and 06 written by ``scripts/sampling_studies.py``:
+    ``{"meta": {...}, "ema": [rows of training_views.ema_study], "ddpm_vs_ddim": [rows of ddpm_vs_ddim]}``."""
+    return json.loads(Path(path).read_text())

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import NoiseSchedule, UNet, exercises
+from course_lib import NoiseSchedule, UNet, capstone, exercises
 from course_lib.capstone import (
     format_table,
     plot_capstone,
     plot_effects,
-    plot_sample_grids,
     run_variant,
     shipped_samples,
 )
@@ -32,7 +31,17 @@ from course_lib.lesion import (
 )
 from course_lib.notebook import plot_wave
 from course_lib.samplers import DDIMSampler
-from course_lib.sampling import plot_2d_trajectories, show_trajectory_step, time_and_score
+from course_lib.sampling import (
+    floor_by_n,
+    load_studies,
+    plot_2d_trajectories,
+    plot_sample_grids,
+    plot_sweep_seeds,
+    show_trajectory_step,
+    show_trajectory_steps,
+    sweep_over_seeds,
+    time_and_score,
+)
 from course_lib.skips import (
     conv_path_lengths,
     decoder_inputs,
@@ -43,6 +52,7 @@ from course_lib.skips import (
     skip_mode_experiment,
     train_skip_modes,
 )
+from course_lib.training_views import plot_ema_study, raw_vs_ema, train_digit_unet
 from course_lib.vanishing import (
     ZERO_LABEL,
     degradation_claims,
@@ -204,6 +214,55 @@ def test_sampling_helpers():
     assert plot_2d_trajectories(path, torch.randn(50, 2)).axes
 
 
+def test_show_forward_shows_clean_x0_beside_noised_images():
+    digit = load_digits()[0]
+    fig = show_forward(t=999, T=1000, images={"digit": digit})
+    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(images) == 2  # x_0 and x_t
+    clean = ((digit.clamp(-1, 1) + 1) / 2).squeeze(0).numpy()
+    assert abs(images[0] - clean).max() < 1e-6 and abs(images[1] - clean).max() > 0.3
+
+
+def test_floor_by_n_falls_with_sample_size_and_checks_its_argument():
+    floors = floor_by_n(ns=(60, 797), seeds=(5, 6))
+    assert all(small > large for small, large in zip(floors[60], floors[797]))
+    assert floors[797][0] == pytest.approx(floors[797][1])  # all held-out digits: the draw does not matter
+    with pytest.raises(ValueError, match="ns contains 5000"):
+        floor_by_n(ns=(5000,))
+
+
+def test_sweep_over_seeds_and_figures():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    sweep = sweep_over_seeds(model, schedule, steps=(2, 10), n=40, seeds=(0, 1))
+    assert set(sweep) == {"fd", "seconds", "floor"} and all(len(v) == 2 for v in sweep["fd"].values())
+    assert sweep["fd"][2] != sweep["fd"][10]
+    assert plot_sweep_seeds(sweep).axes
+    x = torch.rand(40, 1, 8, 8) * 2 - 1
+    assert "FD" not in plot_sample_grids({"a": x}, score=False).axes[0].get_title()
+    assert "n = 40" in plot_sample_grids({"a": x}).axes[0].get_title()
+    _, traj = DDIMSampler(schedule, 10).sample(model, (4, 1, 8, 8), return_trajectory=True)
+    fig = show_trajectory_steps(traj, (0, 5, 9))
+    assert [ax.get_title() for ax in fig.axes][::2] == [f"x_t, t = {traj.timesteps[i]}" for i in (0, 5, 9)]
+
+
+def test_raw_vs_ema_on_a_tiny_run():
+    trainer = train_digit_unet(seed=3, steps=4, width=8)
+    assert trainer.step == 4
+    r = raw_vs_ema(trainer, n=40, steps=3)
+    assert set(r) == {"raw", "ema", "floor", "ceiling"} and r["raw"] != r["ema"]
+    rows = [{"seed": 0, "steps": 4, "raw": r["raw"], "ema": r["ema"], "floor": r["floor"]}]
+    assert plot_ema_study(rows).axes
+
+
+def test_shipped_studies_have_five_seeds():
+    studies = load_studies()
+    for key in ("ema", "ddpm_vs_ddim"):
+        assert sorted(r["seed"] for r in studies[key]) == [0, 1, 2, 3, 4]
+        assert all(r["n"] == 300 for r in studies[key])
+
+
 def test_capstone_row_and_summaries():
     row = run_variant("residual", "add", steps=3, batch_size=8, n_samples=40, eval_draws=2, keep_samples=4)
     keys = {"kind", "skip", "params", "steps", "final_loss", "gap", "null", "gap_se", "fd", "floor", "fd_train"}
@@ -213,7 +272,7 @@ def test_capstone_row_and_summaries():
     rows += [{**r, "kind": kind, "fd": r["fd"] + 50} for r in rows for kind in ("plain", "residual, default init")]
     assert "add" in format_table(rows)
     assert plot_capstone(rows).axes and plot_effects(rows).axes
-    assert plot_sample_grids(shipped_samples(rows)).axes
+    assert capstone.plot_sample_grids(shipped_samples(rows)).axes
 
 
 @pytest.mark.parametrize("check, good, bad", [
