@@ -118,6 +118,9 @@ class NoiseSchedule:
         """Pick ``values[t]`` for a batch of timesteps ``t [B]`` and shape it ``[B, 1, ..., 1]`` like ``x``."""
         t = torch.as_tensor(t, device=values.device)
         check_timesteps("t", t, self.T)
+        if t.dim() > 1 or (t.dim() == 1 and t.numel() not in (1, x.shape[0])):
+            raise ValueError(f"t has shape {list(t.shape)} but x has batch size {x.shape[0]} (x: {list(x.shape)}); "
+                             f"allowed: one timestep per example, t of shape [{x.shape[0]}], or a single timestep")
         out = values[t].to(device=x.device, dtype=x.dtype)
         return out.reshape(out.shape + (1,) * (x.dim() - out.dim()))
 
