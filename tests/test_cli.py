@@ -24,7 +24,7 @@ def test_train_resume_and_sample_images(tmp_path):
             "--device", "cpu", "--skip", "add", "--no-residual", "--out", str(ckpt)]
     assert main([*args, "--steps", "2"]) == 0
     assert main([*args, "--steps", "4", "--resume"]) == 0
-    assert torch.load(ckpt, weights_only=True)["step"] == 2  # resume continues to the saved config's steps
+    assert torch.load(ckpt, weights_only=True)["step"] == 4  # with --resume, --steps is the new total
     assert main(["sample", "--checkpoint", str(ckpt), "--steps", "5", "--n", "6", "--out", str(tmp_path / "g")]) == 0
     x = torch.load(tmp_path / "g.pt", weights_only=True)
     assert x.shape == (6, 1, 8, 8) and x.min() >= -1 and x.max() <= 1
