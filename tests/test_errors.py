@@ -147,3 +147,17 @@ def test_a_one_dimensional_time_embedding_is_refused():
     net = UNet(base_channels=2, zero_init=False)  # the smallest allowed width does depend on t
     x = torch.randn(2, 1, 8, 8)
     assert not torch.equal(net(x, torch.tensor([0, 0])), net(x, torch.tensor([50, 99])))
+
+
+def test_leading_spacing_far_from_pure_noise_warns():
+    import warnings
+
+    from course_lib import ddim_timesteps
+
+    with pytest.warns(UserWarning, match=r"num_steps=600 and spacing='leading' starts at t=599.*spacing='trailing'"):
+        ddim_timesteps(1000, 600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for steps in (10, 20, 50, 100, 250, 500, 1000):
+            ddim_timesteps(1000, steps)
+        assert ddim_timesteps(1000, 600, "trailing")[0] == 999

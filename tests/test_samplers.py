@@ -94,16 +94,3 @@ def test_samplers_recover_a_point_mass():
         out = sampler.sample(exact_eps, (8, 2), generator=torch.Generator().manual_seed(0))
         assert torch.allclose(out, c.expand(8, 2), atol=1e-3), type(sampler).__name__
 
-
-def test_leading_spacing_far_from_pure_noise_warns():
-    import warnings
-
-    from course_lib import ddim_timesteps
-
-    with pytest.warns(UserWarning, match=r"num_steps=600 and spacing='leading' starts at t=599.*spacing='trailing'"):
-        ddim_timesteps(1000, 600)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for steps in (10, 20, 50, 100, 250, 500, 1000):
-            ddim_timesteps(1000, steps)
-        assert ddim_timesteps(1000, 600, "trailing")[0] == 999
