@@ -181,6 +181,9 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
         self.generator = torch.Generator().manual_seed(self.config.seed)  # batches, t and noise
+        # dropout draws from the global CPU generator: give it a state of its own, saved with the run
+        self._dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in self.model.modules())
+        self._dropout_rng = torch.Generator().manual_seed(self.config.seed + 1).get_state() if self._dropout else None
         self.use_amp, self.amp_dtype, use_scaler = amp_settings(self.config.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type if use_scaler else "cuda", enabled=use_scaler)
         self.callback, self.progress, self.checkpoint_path = callback, progress, checkpoint_path
@@ -208,6 +211,10 @@ class Trainer:
     def _train_step(self) -> float:
         cfg, gen = self.config, self.generator
         rng_before = gen.get_state()
+        global_rng = None
+        if self._dropout and self.device.type == "cpu":
+            global_rng = torch.get_rng_state()
+            torch.set_rng_state(self._dropout_rng)
         try:
             idx = torch.randint(0, len(self.data), (cfg.batch_size,), generator=gen).to(self.device)
             x0 = self.data[idx]
@@ -227,11 +234,17 @@ class Trainer:
             gen.set_state(rng_before)  # the state stays that of `step`
             self.optimizer.zero_grad(set_to_none=True)
             raise
+        finally:
+            if global_rng is not None:
+                dropout_rng = torch.get_rng_state()
+                torch.set_rng_state(global_rng)
         self._updating = True
         try:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.ema.update_parameters(self.model)
+            if global_rng is not None:
+                self._dropout_rng = dropout_rng
             self.step += 1
         except BaseException:
             self._consistent = False
@@ -386,6 +399,7 @@ class Trainer:
             "data_shape": list(self.data.shape[1:]),
             "history": asdict(self.history),
             "generator": self.generator.get_state(),
+            "dropout_rng": self._dropout_rng,
             "meta": dict(self.meta),
         }
 
@@ -417,6 +431,8 @@ class Trainer:
             if ckpt.get("scaler"):
                 trainer.scaler.load_state_dict(ckpt["scaler"])
             trainer.generator.set_state(ckpt["generator"])
+            if ckpt.get("dropout_rng") is not None:
+                trainer._dropout_rng = ckpt["dropout_rng"]
         except (KeyError, TypeError, RuntimeError) as err:
             first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
             raise CheckpointError(f"checkpoint {path} cannot be resumed: {first}") from None

@@ -113,3 +113,29 @@ def test_a_stop_inside_a_step_restores_signal_handlers(monkeypatch):
     trainer.train()
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     assert trainer.stop_reason == "KeyboardInterrupt" and trainer.step == 2
+
+
+def test_dropout_runs_resume_exactly_too(tmp_path, monkeypatch):
+    from course_lib import UNet
+
+    data = torch.rand(32, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+    def unet_run(**kw):
+        torch.manual_seed(0)
+        return Trainer(UNet(base_channels=4, dropout=0.3), NoiseSchedule.make("linear", 50), data,
+                       TrainConfig(steps=8, batch_size=4, seed=2), device="cpu",
+                       progress=False, **kw)
+
+    torch.manual_seed(123)
+    full = unet_run()
+    full.train()
+    path = tmp_path / "d.pt"
+    stopped = unet_run(checkpoint_path=path)
+    monkeypatch.setattr(stopped.model, "forward", counting(stopped.model.forward, {5}, raise_interrupt))
+    stopped.train()
+    assert stopped.step == 4
+    torch.rand(7)  # the global generator moves on between the two calls: dropout must not depend on it
+    resumed = Trainer.from_checkpoint(path, data, device="cpu", progress=False)
+    resumed.train()
+    assert resumed.history.loss == full.history.loss
+    assert all(torch.equal(p, q) for p, q in zip(resumed.model.parameters(), full.model.parameters()))
