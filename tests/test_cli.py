@@ -171,7 +171,7 @@ def test_sample_out_prefix_keeps_dots(tmp_path, capsys):
     ckpt = tmp_path / "m.pt"
     assert main([*MOONS, "--steps", "2", "--out", str(ckpt)]) == 0
     for name in ("run.v1", "run.v2", "plain.pt"):
-        assert main(["sample", "--checkpoint", str(ckpt), "--n", "2", "--steps", "3", "--quiet",
+        assert main(["sample", "--checkpoint", str(ckpt), "--n", "2", "--steps", "5", "--quiet",
                      "--out", str(tmp_path / name)]) == 0
     assert {"run.v1.pt", "run.v1.png", "run.v2.pt", "run.v2.png", "plain.pt", "plain.png"} <= {
         p.name for p in tmp_path.iterdir()}
