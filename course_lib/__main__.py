@@ -177,6 +177,8 @@ def _resume(args, data) -> Trainer:
 def train(args) -> int:
     if args.device is not None:
         check_device(args.device, "--device")
+    if args.out.is_dir():
+        check_writable(args.out)  # "it is a folder; give a file name"
     if args.out.exists() and not (args.resume or args.overwrite):
         raise FileExistsError(f"--out {args.out} exists: add --resume to continue that run, --overwrite to replace "
                               f"it, or choose another file")
