@@ -44,3 +44,12 @@ def test_state_dict_files_still_load_and_errors_name_the_file(tmp_path):
                 "schedule": {"name": "linear", "T": 10}, "data_shape": [2]}, tmp_path / "mismatch.pt")
     with pytest.raises(CheckpointError, match=r"mismatch.pt does not match its model description"):
         load_denoiser(tmp_path / "mismatch.pt", ema=False)
+
+
+def test_random_bytes_never_escape_as_a_raw_error(tmp_path):
+    for seed in range(30):
+        path = tmp_path / f"r{seed}.pt"
+        path.write_bytes(bytes(torch.randint(0, 256, (3000,), generator=torch.Generator().manual_seed(seed))
+                               .to(torch.uint8).tolist()))
+        with pytest.raises(CheckpointError, match=rf"checkpoint {path} "):
+            load_checkpoint(path)
