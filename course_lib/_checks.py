@@ -41,3 +41,44 @@ def check_timesteps(name: str, t: torch.Tensor, T: int) -> None:
         raise ValueError(
             f"{name} holds values in [{int(t.min())}, {int(t.max())}]; allowed: integers in [0, {T}) (T={T})"
         )
+
+
+def check_float_tensor(name: str, x, where: str = "") -> None:
+    """Raise ``TypeError`` unless ``x`` is a floating-point tensor.
+
+    Integer images (``uint8`` 0..255, ``int64``) are refused rather than cast: the schedule's
+    coefficients cast to an integer dtype are 0, which silently turns x_t into pure noise.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor{where}, got {type(x).__name__}")
+    if not x.is_floating_point():
+        hint = (" (uint8 pixels 0..255: x.float() / 127.5 - 1)" if x.dtype == torch.uint8 else "")
+        raise TypeError(f"{name} has dtype {x.dtype}{where}; allowed: a floating-point tensor (float32, float64, "
+                        f"float16, bfloat16) scaled to about [-1, 1]; convert it first{hint}")
+
+
+def check_finite(name: str, x: torch.Tensor, where: str = "") -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or infinite values (naming how many and the first index)."""
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()
+        first = tuple(int(i) for i in bad[0])
+        raise ValueError(f"{name}{where} holds {len(bad)} NaN or infinite value(s), the first at index {first} "
+                         f"({x[first].item()}); allowed: finite values only")
+
+
+def check_schedule(name: str, schedule) -> None:
+    """Raise ``TypeError`` unless ``schedule`` is a ``NoiseSchedule`` (not its name)."""
+    from .schedules import NoiseSchedule
+
+    if not isinstance(schedule, NoiseSchedule):
+        raise TypeError(f"{name} must be a NoiseSchedule, got {type(schedule).__name__} {schedule!r}; "
+                        f"build one with NoiseSchedule.make('linear', T=1000)")
+
+
+def check_same_shape(name: str, x: torch.Tensor, like_name: str, like: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``x.shape == like.shape``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {list(like.shape)}, got {type(x).__name__}")
+    if x.shape != like.shape:
+        raise ValueError(f"{name} has shape {list(x.shape)}; it must match {like_name}'s shape {list(like.shape)}")

@@ -9,14 +9,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_timesteps
+from ._checks import check_finite, check_float_tensor, check_same_shape, check_schedule, check_timesteps
 from .schedules import NoiseSchedule
 
 
-def _noise_like(x: torch.Tensor, noise: torch.Tensor | None, generator: torch.Generator | None):
+def _check_x(name: str, x, schedule) -> None:
+    check_float_tensor(name, x)
+    check_schedule("schedule", schedule)
+
+
+def _noise_like(x: torch.Tensor, noise: torch.Tensor | None, generator: torch.Generator | None, x_name: str = "x"):
     if noise is not None:
-        if noise.shape != x.shape:
-            raise ValueError(f"noise has shape {list(noise.shape)}; it must match x's shape {list(x.shape)}")
+        check_same_shape("noise", noise, x_name, x)
+        check_float_tensor("noise", noise)
         return noise
     return randn(x.shape, generator, x.device, x.dtype)
 
@@ -30,9 +35,10 @@ def randn(shape, generator: torch.Generator | None, device, dtype=torch.float32)
 def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, noise=None, generator=None):
     """One forward step, q(x_t | x_{t-1}) = N(sqrt(alpha_t) x_{t-1}, (1 - alpha_t) I), alpha_t = 1 - beta_t.
 
-    ``x_prev`` is x_{t-1} (x_0 itself when t = 0). Returns x_t, same shape.
+    ``x_prev`` is x_{t-1} (x_0 itself when t = 0), a floating-point tensor. Returns x_t, same shape.
     """
-    noise = _noise_like(x_prev, noise, generator)
+    _check_x("x_prev", x_prev, schedule)
+    noise = _noise_like(x_prev, noise, generator, "x_prev")
     alpha_t = schedule.at(schedule.alphas, t, x_prev)
     return alpha_t.sqrt() * x_prev + (1 - alpha_t).sqrt() * noise
 
@@ -41,14 +47,20 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, noise=N
     """Closed form q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I):
 
         x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps,   eps ~ N(0, I).
+
+    ``x0 [B, ...]`` must be floating point (integer images are refused: cast to their dtype, alpha_bar_t
+    would be 0 and x_t pure noise); ``t [B]`` (or one timestep for the whole batch).
     """
-    noise = _noise_like(x0, noise, generator)
+    _check_x("x0", x0, schedule)
+    noise = _noise_like(x0, noise, generator, "x0")
     alpha_bar_t = schedule.at(schedule.alpha_bar, t, x0)
     return alpha_bar_t.sqrt() * x0 + (1 - alpha_bar_t).sqrt() * noise
 
 
 def predict_x0(x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, schedule: NoiseSchedule):
     """Invert q_sample for x_0 given the noise: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
+    _check_x("x_t", x_t, schedule)
+    check_same_shape("eps", eps, "x_t", x_t)
     ab = schedule.alpha_bar
     return schedule.at(1 / ab.sqrt(), t, x_t) * x_t - schedule.at((1 / ab - 1).sqrt(), t, x_t) * eps
 
@@ -88,7 +100,10 @@ def diffusion_loss(model, x0: torch.Tensor, schedule: NoiseSchedule, t: torch.Te
                    reduction: str = "mean") -> torch.Tensor:
     """The simplified DDPM objective, Ho et al. Eq. 14: || eps - eps_theta(q_sample(x_0, t, eps), t) ||^2
     with t ~ U{0, ..., T-1} and eps ~ N(0, I). ``reduction="none"`` gives one loss per example ``[B]``.
+    ``x0`` must be a floating-point tensor of finite values.
     """
+    _check_x("x0", x0, schedule)
+    check_finite("x0", x0, " (the training data)")
     if t is None:
         t = torch.randint(0, schedule.T, (x0.shape[0],), generator=generator,
                           device=generator.device if generator is not None else x0.device).to(x0.device)

@@ -7,6 +7,7 @@ Shapes: ``x_t [B, ...]``, ``t`` a Python int (the same for the whole batch).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -91,13 +92,23 @@ def ddim_timesteps(T: int, num_steps: int, spacing: str = "leading") -> list[int
 
     "leading" (diffusers' default): t = k * (T // S) for k = S-1..0, e.g. 980, 960, ..., 0 for S = 50.
     "trailing": t = round(T - k * T / S) - 1, which starts at T - 1 (better with few steps).
+
+    With "leading", T // S rounds down, so for T/2 < S < T the run starts at t = S - 1, far from pure
+    noise (alpha_bar 0.08 at S = 501 for the linear schedule with T = 1000): a ``UserWarning`` says so
+    whenever the first timestep is T/4 or more below T - 1; "trailing" always starts at T - 1.
     """
     check_positive_int("num_steps", num_steps)
     check_choice("spacing", spacing, ("leading", "trailing"))
     if num_steps > T:
         raise ValueError(f"num_steps={num_steps} is not allowed; it must be at most T={T}")
     if spacing == "leading":
-        return [k * (T // num_steps) for k in range(num_steps - 1, -1, -1)]
+        steps = [k * (T // num_steps) for k in range(num_steps - 1, -1, -1)]
+        if T - 1 - steps[0] >= T / 4:
+            warnings.warn(f"DDIM with num_steps={num_steps} and spacing='leading' starts at t={steps[0]}, not near "
+                          f"T-1={T - 1} (T // num_steps = {T // num_steps} rounds down), so its first x_t is not "
+                          f"close to pure noise; use spacing='trailing' or num_steps <= {T // 2} dividing T",
+                          UserWarning, stacklevel=3)
+        return steps
     return [round(T - k * T / num_steps) - 1 for k in range(num_steps)]
 
 

@@ -11,6 +11,7 @@ alpha_bar[0] = alpha_0 = 1 - beta_0 and x_{T-1} is (almost) pure noise.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -75,7 +76,13 @@ class NoiseSchedule:
     def make(cls, name: str = "linear", T: int = 1000) -> NoiseSchedule:
         check_choice("schedule", name, SCHEDULES)
         check_positive_int("T", T)
-        return cls(name, BETA_FUNCTIONS[name](T))
+        schedule = cls(name, BETA_FUNCTIONS[name](T))
+        last = float(schedule.alpha_bar[-1])
+        if last > 0.05:
+            warnings.warn(f"NoiseSchedule.make({name!r}, T={T}): alpha_bar[T-1] = {last:.2f}, so x_(T-1) keeps "
+                          f"{last ** 0.5:.0%} of the data's scale and is far from the pure noise that sampling "
+                          f"starts from; use a larger T (at least 2)", UserWarning, stacklevel=2)
+        return schedule
 
     @property
     def T(self) -> int:
@@ -118,6 +125,9 @@ class NoiseSchedule:
         """Pick ``values[t]`` for a batch of timesteps ``t [B]`` and shape it ``[B, 1, ..., 1]`` like ``x``."""
         t = torch.as_tensor(t, device=values.device)
         check_timesteps("t", t, self.T)
+        if t.dim() > 1 or (t.dim() == 1 and t.numel() not in (1, x.shape[0])):
+            raise ValueError(f"t has shape {list(t.shape)} but x has batch size {x.shape[0]} (x: {list(x.shape)}); "
+                             f"allowed: one timestep per example, t of shape [{x.shape[0]}], or a single timestep")
         out = values[t].to(device=x.device, dtype=x.dtype)
         return out.reshape(out.shape + (1,) * (x.dim() - out.dim()))
 

@@ -2,16 +2,30 @@
 
 AdamW, EMA weights (``torch.optim.swa_utils.AveragedModel`` with a warmed-up decay), gradient
 clipping, a step and/or wall-clock budget, a ``tqdm`` progress bar, an optional callback for live
-plots, mixed precision on CUDA only, atomic checkpoints, and clean stops:
+plots, mixed precision (automatic on CUDA, or forced with ``amp="bf16"`` / ``"fp16"`` on any device,
+the CPU included, so the GPU code path can be tested without a GPU), atomic checkpoints, and stops
+that lose nothing:
 
-* the notebook's stop button (``KeyboardInterrupt``) ends training and keeps model, EMA and history;
-* a NaN or infinite loss stops with a ``FloatingPointError`` naming the step (weights from before it kept);
-* ``Trainer.from_checkpoint`` resumes the same run: on the CPU with a fixed seed the resumed
-  losses equal those of an uninterrupted run.
+* the output path is checked before the first step, not after the last;
+* Ctrl-C, the notebook's stop button (SIGINT) and SIGTERM finish the current step, then stop: model,
+  EMA and history are kept and the checkpoint (if ``checkpoint_path``) is written. A second Ctrl-C
+  stops at once (outside the few lines that update the weights);
+* a ``KeyboardInterrupt`` or error raised inside a step (before its update) undoes the step's random
+  draws, so the state always corresponds to ``step``;
+* a NaN or infinite loss stops with a ``FloatingPointError`` naming the step and the likely cause (the
+  data, or weights that diverged); the last good state (before that step) is saved first;
+* ``Trainer.from_checkpoint`` resumes the same run: on the CPU with a fixed seed, a run stopped at any
+  point and resumed equals an uninterrupted one, bit for bit.
+
+``COURSE_MAX_STEPS=N`` (environment) caps every ``train`` call at N steps, to smoke-test a configuration.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -19,18 +33,33 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from .checkpoints import build_model, load_checkpoint, model_spec, save_checkpoint
+from ._checks import check_finite, check_float_tensor, check_positive_int, check_schedule
+from .checkpoints import (
+    TRAINER_KEYS,
+    CheckpointError,
+    build_model,
+    check_writable,
+    load_checkpoint,
+    model_spec,
+    save_checkpoint,
+)
 from .diffusion import diffusion_loss
 from .schedules import NoiseSchedule
-from .utils import get_device
+from .utils import check_device, get_device, max_steps_override
 
 T_BUCKETS = 10
+AMP_MODES = (True, False, "bf16", "fp16")
 
 
 @dataclass
 class TrainConfig:
     """Hyper-parameters of one run. ``steps`` is the total step count; ``time_budget_s`` (if set)
-    stops earlier, after that many seconds of this call to ``train``."""
+    stops earlier, after that many seconds of this call to ``train``.
+
+    ``amp``: ``True`` uses mixed precision on CUDA only (bfloat16 where supported, else float16 with a
+    gradient scaler); ``"bf16"`` / ``"fp16"`` force it on any device (``torch.autocast`` on the CPU too);
+    ``False`` switches it off. ``checkpoint_every``: also save every that many steps.
+    """
 
     steps: int = 2000
     time_budget_s: float | None = None
@@ -42,17 +71,45 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 25
     checkpoint_every: int | None = None
-    amp: bool = True
+    amp: bool | str = True
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "log_every"):
+            check_positive_int(name, getattr(self, name))
+        if self.checkpoint_every is not None:
+            check_positive_int("checkpoint_every", self.checkpoint_every)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed={self.seed!r} is not allowed; seed must be an integer")
+        for name, low in (("time_budget_s", 0.0), ("lr", 0.0), ("grad_clip", 0.0)):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} is not allowed; {name} must be a positive integer")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ValueError(f"time_budget_s={self.time_budget_s!r} is not allowed; give seconds > 0 or None")
+            if value is None and name == "time_budget_s":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:
+                raise ValueError(f"{name}={value!r} is not allowed; {name} must be a number > 0"
+                                 + (" or None" if name == "time_budget_s" else ""))
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
+                or not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay={self.weight_decay!r} is not allowed; it must be a number >= 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay={self.ema_decay!r} is not allowed; it must lie in [0, 1)")
+        if not any(self.amp is m or (isinstance(m, str) and self.amp == m) for m in AMP_MODES):
+            raise ValueError(f"amp={self.amp!r} is not supported; allowed: True (CUDA only), False, 'bf16', 'fp16'")
+
+
+def amp_settings(amp, device: torch.device) -> tuple[bool, torch.dtype, bool]:
+    """``(use_autocast, dtype, use_grad_scaler)`` for ``TrainConfig.amp`` on ``device``.
+
+    float16 needs a gradient scaler (its range is small); bfloat16 does not.
+    """
+    if amp is True:
+        if device.type != "cuda":
+            return False, torch.float32, False
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    elif amp is False:
+        return False, torch.float32, False
+    else:
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    return True, dtype, dtype == torch.float16
 
 
 def ema_avg_fn(decay: float):
@@ -89,105 +146,246 @@ class History:
 
 
 class Trainer:
-    """Train ``model`` (``model(x_t, t) -> eps``) on ``data`` (``[N, ...]`` tensor in [-1, 1]).
+    """Train ``model`` (``model(x_t, t) -> eps``) on ``data`` (``[N, ...]`` float tensor in [-1, 1]).
 
     >>> trainer = Trainer(UNet(), NoiseSchedule.make("linear", 1000), load_digits(), TrainConfig(steps=500))
     >>> history = trainer.train()          # progress bar; Ctrl-C / stop button keeps everything
     >>> trainer.save("runs/digits.pt")
+
+    ``checkpoint_path``: written when training stops (for any reason, with the last good state) and every
+    ``config.checkpoint_every`` steps; checked for writability at once. ``meta``: a dict of strings and
+    numbers stored in the checkpoint (the command line records the dataset's name there).
+    ``progress``: show a progress bar (to a log that is not a terminal it updates every 30 s at most).
+    After ``train``, ``stop_reason`` says why it stopped: "steps", "time budget", "SIGINT", "SIGTERM",
+    "KeyboardInterrupt", "non-finite loss" or "error".
     """
 
     def __init__(self, model: torch.nn.Module, schedule: NoiseSchedule, data: torch.Tensor,
                  config: TrainConfig | None = None, device=None, callback=None, progress: bool = True,
-                 checkpoint_path=None):
+                 checkpoint_path=None, meta: dict | None = None):
         self.config = config or TrainConfig()
-        self.device = torch.device(device) if device is not None else get_device()
-        self.model = model.to(self.device)
-        self.schedule = schedule
+        if not isinstance(self.config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(self.config).__name__}")
+        check_schedule("schedule", schedule)
+        self.device = check_device(device) if device is not None else get_device()
         if not isinstance(data, torch.Tensor) or data.dim() < 2 or len(data) == 0:
             raise ValueError(f"data must be a non-empty tensor [N, ...], got {getattr(data, 'shape', type(data))}")
+        check_float_tensor("data", data)
+        check_finite("data", data)
+        if checkpoint_path is not None:
+            check_writable(checkpoint_path)
+        self.model = model.to(self.device)
+        self.schedule = schedule
         self.data = data.to(self.device)
         self.ema = AveragedModel(self.model, avg_fn=ema_avg_fn(self.config.ema_decay), use_buffers=True)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
         self.generator = torch.Generator().manual_seed(self.config.seed)  # batches, t and noise
-        self.use_amp = self.config.amp and self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        # dropout draws from the global CPU generator: give it a state of its own, saved with the run
+        self._dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in self.model.modules())
+        self._dropout_rng = torch.Generator().manual_seed(self.config.seed + 1).get_state() if self._dropout else None
+        self.use_amp, self.amp_dtype, use_scaler = amp_settings(self.config.amp, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type if use_scaler else "cuda", enabled=use_scaler)
         self.callback, self.progress, self.checkpoint_path = callback, progress, checkpoint_path
+        self.meta = dict(meta or {})
         self.step = 0
         self.history = History()
+        self.stop_reason: str | None = None
+        self.saved_to = None  # the path of the last checkpoint written by this trainer
+        self._tick = time.perf_counter()
+        self._signal: int | None = None  # SIGINT / SIGTERM received while training, acted on after the step
+        self._updating = False  # inside the lines that change weights, optimiser state, EMA and step
+        self._consistent = True  # False if an error escaped while _updating: the state is half-updated
 
     # ------------------------------------------------------------------ one step
     def train_step(self) -> float:
-        """One AdamW step on a random batch; returns the batch loss. Raises on a non-finite loss."""
+        """One AdamW step on a random batch; returns the batch loss. Raises on a non-finite loss.
+
+        An exception before the update (a ``KeyboardInterrupt``, a NaN loss) restores the random
+        generator, so that the trainer's state is still that of ``step``.
+        """
+        with self._signals_deferred():
+            loss = self._train_step()
+        return loss
+
+    def _train_step(self) -> float:
         cfg, gen = self.config, self.generator
-        idx = torch.randint(0, len(self.data), (cfg.batch_size,), generator=gen).to(self.device)
-        x0 = self.data[idx]
-        t = torch.randint(0, self.schedule.T, (cfg.batch_size,), generator=gen).to(self.device)
-        noise = torch.randn(x0.shape, generator=gen).to(self.device)
-        self.model.train()
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-            per_example = diffusion_loss(self.model, x0, self.schedule, t=t, noise=noise, reduction="none")
-        loss = per_example.float().mean()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"the loss is {loss.item()} at step {self.step}: training stopped before this step's update, "
-                f"so the model holds the weights of step {self.step}. Try a lower lr (now {cfg.lr}), "
-                f"a smaller grad_clip (now {cfg.grad_clip}) or amp=False.")
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.optimizer)
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.ema.update_parameters(self.model)
-        self.step += 1
-        self._record(loss.item(), t, per_example.detach())
-        return loss.item()
+        rng_before = gen.get_state()
+        global_rng = None
+        if self._dropout and self.device.type == "cpu":
+            global_rng = torch.get_rng_state()
+            torch.set_rng_state(self._dropout_rng)
+        try:
+            idx = torch.randint(0, len(self.data), (cfg.batch_size,), generator=gen).to(self.device)
+            x0 = self.data[idx]
+            t = torch.randint(0, self.schedule.T, (cfg.batch_size,), generator=gen).to(self.device)
+            noise = torch.randn(x0.shape, generator=gen).to(self.device)
+            self.model.train()
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+                per_example = diffusion_loss(self.model, x0, self.schedule, t=t, noise=noise, reduction="none")
+            loss = per_example.float().mean()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(self._nan_message(loss.item(), x0))
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        except BaseException:
+            gen.set_state(rng_before)  # the state stays that of `step`
+            self.optimizer.zero_grad(set_to_none=True)
+            raise
+        finally:
+            if global_rng is not None:
+                dropout_rng = torch.get_rng_state()
+                torch.set_rng_state(global_rng)
+        self._updating = True
+        try:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.ema.update_parameters(self.model)
+            if global_rng is not None:
+                self._dropout_rng = dropout_rng
+            self.step += 1
+        except BaseException:
+            self._consistent = False
+            raise
+        finally:
+            self._updating = False
+        value = loss.item()
+        self._record(value, t, per_example.detach())
+        return value
+
+    def _nan_message(self, value: float, x0: torch.Tensor) -> str:
+        cfg = self.config
+        head = (f"the loss is {value} at step {self.step}: training stopped before this step's update, "
+                f"so the model holds the weights of step {self.step}")
+        if not bool(torch.isfinite(x0).all()):
+            return f"{head}. The batch holds NaN or infinite values: the training data changed since it was checked"
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            return (f"{head}, which already hold NaN or infinite values: training diverged. Try a lower lr "
+                    f"(now {cfg.lr}) or a smaller grad_clip (now {cfg.grad_clip})")
+        return (f"{head}. The data and weights are finite, so the model's output overflowed: try a lower lr "
+                f"(now {cfg.lr}), a smaller grad_clip (now {cfg.grad_clip})"
+                + (" or amp=False" if self.use_amp else ""))
 
     def _record(self, loss: float, t: torch.Tensor, per_example: torch.Tensor) -> None:
         h = self.history
         h.step.append(self.step)
         h.loss.append(loss)
-        h.time_s.append((h.time_s[-1] if h.time_s else 0.0) + (time.perf_counter() - self._tick))
-        self._tick = time.perf_counter()
+        now = time.perf_counter()
+        h.time_s.append((h.time_s[-1] if h.time_s else 0.0) + (now - self._tick))
+        self._tick = now
         buckets = (t * T_BUCKETS // self.schedule.T).tolist()
         for b, value in zip(buckets, per_example.float().tolist()):
             h.loss_by_t[b] += value
             h.count_by_t[b] += 1
 
-    # ------------------------------------------------------------------ the loop
-    def train(self, steps: int | None = None, time_budget_s: float | None = None) -> History:
-        """Train until ``steps`` total steps (default: config) or ``time_budget_s`` seconds have passed."""
-        target = steps if steps is not None else self.config.steps
-        budget = time_budget_s if time_budget_s is not None else self.config.time_budget_s
-        start = self._tick = time.perf_counter()
-        bar = tqdm(total=target, initial=self.step, desc="training", disable=not self.progress, leave=True)
+    # ------------------------------------------------------------------ signals
+    @contextlib.contextmanager
+    def _signals_deferred(self):
+        """While training, SIGINT and SIGTERM set a flag acted on after the current step (main thread only)."""
+        if threading.current_thread() is not threading.main_thread() or getattr(self, "_handling", False):
+            yield
+            return
+
+        def handler(signum, frame):
+            if signum == signal.SIGINT and self._signal is not None and not self._updating:
+                raise KeyboardInterrupt  # a second Ctrl-C: stop now (the step is undone)
+            self._signal = signum
+
+        previous = {}
         try:
-            while self.step < target and (budget is None or time.perf_counter() - start < budget):
-                loss = self.train_step()
-                bar.update(1)
-                if self.step % self.config.log_every == 0:
-                    bar.set_postfix(loss=f"{loss:.4f}")
-                    if self.callback is not None:
-                        self.callback(self)
-                if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
-                    self._autosave()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # no signals here (e.g. an embedded interpreter): train without
+            pass
+        self._handling = True
+        try:
+            yield
+        finally:
+            self._handling = False
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    # ------------------------------------------------------------------ the loop
+    def _bar(self, target: int):
+        interactive = getattr(tqdm, "__module__", "").startswith("tqdm.notebook") or sys.stderr.isatty()
+        return tqdm(total=target, initial=self.step, desc="training", disable=not self.progress, leave=True,
+                    mininterval=0.1 if interactive else 30.0, file=sys.stderr)
+
+    def train(self, steps: int | None = None, time_budget_s: float | None = None) -> History:
+        """Train until ``steps`` total steps (default: config) or ``time_budget_s`` seconds of this call.
+
+        Any stop saves the last good state to ``checkpoint_path`` (if set); an error is raised again after.
+        """
+        target = steps if steps is not None else self.config.steps
+        check_positive_int("steps", target)
+        budget = time_budget_s if time_budget_s is not None else self.config.time_budget_s
+        if budget is not None and not budget > 0:
+            raise ValueError(f"time_budget_s={budget!r} is not allowed; give seconds > 0 or None")
+        cap = max_steps_override()
+        if cap is not None:
+            target = min(target, self.step + cap)
+        if not self._consistent:
+            raise RuntimeError("this trainer's state is half-updated (an error escaped during a weight update); "
+                               "rebuild it from its last checkpoint with Trainer.from_checkpoint")
+        start = self._tick = time.perf_counter()
+        self._signal, self.stop_reason = None, None
+        bar = self._bar(target)
+        error = None
+        try:
+            with self._signals_deferred():
+                while self.step < target:
+                    if budget is not None and time.perf_counter() - start >= budget:
+                        self.stop_reason = "time budget"
+                        break
+                    loss = self._train_step()
+                    bar.update(1)
+                    if self.step % self.config.log_every == 0:
+                        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                        if self.callback is not None:
+                            self.callback(self)
+                    if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
+                        self._autosave()
+                    if self._signal is not None:
+                        self.stop_reason = signal.Signals(self._signal).name
+                        break
+                else:
+                    self.stop_reason = "steps"
         except KeyboardInterrupt:
-            self.history.interrupted = True
-            bar.write(f"training interrupted at step {self.step}: model, EMA and history are kept"
-                      + (f"; checkpoint saved to {self.checkpoint_path}" if self.checkpoint_path else ""))
+            self.stop_reason = "KeyboardInterrupt"
+        except FloatingPointError as err:
+            self.stop_reason, error = "non-finite loss", err
+        except BaseException as err:
+            self.stop_reason, error = "error", err
         finally:
             bar.close()
-        self._autosave()
+        if self.stop_reason in ("SIGINT", "SIGTERM", "KeyboardInterrupt"):
+            self.history.interrupted = True
+        saved = self._autosave() if self._consistent else None
+        where = (f"; the last good state (step {self.step}) is saved to {saved}" if saved
+                 else "" if self.checkpoint_path is None or self._consistent
+                 else f"; {self.checkpoint_path} keeps the last periodic save (this state is half-updated)")
+        if error is not None:
+            if saved and isinstance(error, FloatingPointError):
+                raise FloatingPointError(f"{error}{where}") from None
+            if saved:
+                print(f"training stopped by {type(error).__name__} at step {self.step}{where}", file=sys.stderr)
+            raise error
+        if self.history.interrupted:
+            print(f"training interrupted ({self.stop_reason}) at step {self.step}: model, EMA and history are kept"
+                  f"{where}", file=sys.stderr)
         return self.history
 
-    def _autosave(self) -> None:
-        if self.checkpoint_path is not None:
-            self.save(self.checkpoint_path)
+    def _autosave(self):
+        if self.checkpoint_path is None:
+            return None
+        self.saved_to = self.save(self.checkpoint_path)
+        return self.saved_to
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
+        """Everything needed to resume, as plain tensors, numbers, strings and containers."""
         return {
             "model": model_spec(self.model),
             "model_state": self.model.state_dict(),
@@ -201,27 +399,46 @@ class Trainer:
             "data_shape": list(self.data.shape[1:]),
             "history": asdict(self.history),
             "generator": self.generator.get_state(),
+            "dropout_rng": self._dropout_rng,
+            "meta": dict(self.meta),
         }
 
-    def save(self, path) -> None:
-        """Write everything needed to resume, atomically."""
-        save_checkpoint(self.state_dict(), path)
+    def save(self, path):
+        """Write everything needed to resume, atomically. Returns the path."""
+        return save_checkpoint(self.state_dict(), path)
 
     @classmethod
     def from_checkpoint(cls, path, data: torch.Tensor, device=None, **kwargs) -> Trainer:
-        """Rebuild model, EMA, optimiser, RNG, step and history from ``path`` and continue the same run."""
-        ckpt = load_checkpoint(path)
-        config = TrainConfig(**ckpt["config"])
-        schedule = NoiseSchedule.make(ckpt["schedule"]["name"], ckpt["schedule"]["T"])
-        trainer = cls(build_model(ckpt["model"]), schedule, data, config, device=device, **kwargs)
-        trainer.model.load_state_dict(ckpt["model_state"])
-        trainer.ema.module.load_state_dict(ckpt["ema"])
-        trainer.ema.n_averaged.copy_(ckpt["ema_n_averaged"])
-        trainer.optimizer.load_state_dict(ckpt["optimizer"])
-        trainer.scaler.load_state_dict(ckpt["scaler"])
-        trainer.generator.set_state(ckpt["generator"])
-        trainer.step = ckpt["step"]
+        """Rebuild model, EMA, optimiser, RNG, step and history from ``path`` and continue the same run.
+
+        ``data`` must have the per-example shape the run was trained on. To extend a finished run, pass a
+        larger total to ``train(steps=...)`` (or set ``trainer.config.steps``).
+        """
+        ckpt = load_checkpoint(path, required=TRAINER_KEYS)
+        shape = list(data.shape[1:]) if isinstance(data, torch.Tensor) else None
+        if shape is not None and shape != list(ckpt["data_shape"]):
+            raise ValueError(f"data has examples of shape {shape}, but the run in {path} was trained on "
+                             f"{list(ckpt['data_shape'])}; resume it with the same data")
+        try:
+            config = TrainConfig(**ckpt["config"])
+            schedule = NoiseSchedule.make(ckpt["schedule"]["name"], ckpt["schedule"]["T"])
+            model = build_model(ckpt["model"])
+            trainer = cls(model, schedule, data, config, device=device, **kwargs)
+            trainer.model.load_state_dict(ckpt["model_state"])
+            trainer.ema.module.load_state_dict(ckpt["ema"])
+            trainer.ema.n_averaged.copy_(ckpt["ema_n_averaged"])
+            trainer.optimizer.load_state_dict(ckpt["optimizer"])
+            if ckpt.get("scaler"):
+                trainer.scaler.load_state_dict(ckpt["scaler"])
+            trainer.generator.set_state(ckpt["generator"])
+            if ckpt.get("dropout_rng") is not None:
+                trainer._dropout_rng = ckpt["dropout_rng"]
+        except (KeyError, TypeError, RuntimeError) as err:
+            first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+            raise CheckpointError(f"checkpoint {path} cannot be resumed: {first}") from None
+        trainer.step = int(ckpt["step"])
         trainer.history = History(**ckpt["history"])
+        trainer.meta = dict(ckpt.get("meta") or {})
         return trainer
 
     @property

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_positive_int, check_rank
+from ._checks import check_choice, check_finite, check_float_tensor, check_positive_int, check_rank
 
 SKIP_MODES = ("concat", "add", "none")
 
@@ -36,6 +36,9 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     (the layout of diffusers' ``UNet2DModel`` with ``flip_sin_to_cos=True``).
     """
     check_rank("t", t, 1, "[B]")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+        raise ValueError(f"dim={dim!r} is not allowed; the timestep embedding needs dim >= 2 (one cos and one sin; "
+                         f"dim=1 would be 0 for every t)")
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
     args = t.float()[:, None] * freqs[None, :]
@@ -102,6 +105,9 @@ class UNet(nn.Module):
         super().__init__()
         check_positive_int("in_channels", in_channels)
         check_positive_int("base_channels", base_channels)
+        if base_channels < 2:
+            raise ValueError(f"base_channels={base_channels!r} is not allowed; base_channels must be >= 2 (it is also "
+                             f"the timestep embedding's size, and a 1-dim embedding is 0 for every t)")
         check_positive_int("num_res_blocks", num_res_blocks)
         check_choice("skip", skip, SKIP_MODES)
         channel_mults = tuple(channel_mults)
@@ -144,6 +150,8 @@ class UNet(nn.Module):
 
     def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
         check_rank("x", x, 4, "[B, C, H, W]")
+        check_float_tensor("x", x, " (the UNet's input)")
+        check_finite("x", x, " (the UNet's input)")
         if x.shape[1] != self.in_channels:
             raise ValueError(f"x has {x.shape[1]} channels; this UNet expects in_channels={self.in_channels}")
         factor = 2 ** self.depth

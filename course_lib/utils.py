@@ -34,12 +34,59 @@ def get_device(prefer: str | None = None) -> torch.device:
         from ._checks import check_choice
 
         check_choice("prefer", prefer, ("cpu", "cuda", "mps"))
-        return torch.device(prefer)
+        return check_device(prefer, "prefer" if os.environ.get("COURSE_DEVICE") != prefer else "COURSE_DEVICE")
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def check_device(device, name: str = "device") -> torch.device:
+    """``torch.device(device)``, or a ``ValueError`` naming ``name`` if that device is not available here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{name}={device!r} is not a device; allowed: 'cpu', 'cuda', 'cuda:0', 'mps'") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={device!r} is not available: this PyTorch ({torch.__version__}) sees no CUDA GPU; "
+                         f"use 'cpu' (or leave the device out to pick the best available)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                  and torch.backends.mps.is_available()):
+        raise ValueError(f"{name}={device!r} is not available: no Apple MPS device here; use 'cpu'")
+    return dev
+
+
+CONFIG_ENV = "COURSE_CONFIG"
+MAX_STEPS_ENV = "COURSE_MAX_STEPS"
+
+
+def use_large_config(device: torch.device | str | None = None) -> bool:
+    """Whether a notebook should pick its larger configuration (the one meant for a GPU).
+
+    By default: when ``device`` (default ``get_device()``) is not the CPU. The environment variable
+    ``COURSE_CONFIG`` overrides it: ``COURSE_CONFIG=large`` forces the larger configuration on the CPU
+    (to test the GPU branch on a machine without one, together with ``COURSE_MAX_STEPS`` to keep it
+    short), ``COURSE_CONFIG=small`` forces the CPU configuration on a GPU.
+    """
+    forced = os.environ.get(CONFIG_ENV)
+    if forced:
+        from ._checks import check_choice
+
+        check_choice(CONFIG_ENV, forced, ("large", "small"))
+        return forced == "large"
+    device = torch.device(device) if device is not None else get_device()
+    return device.type != "cpu"
+
+
+def max_steps_override() -> int | None:
+    """``COURSE_MAX_STEPS`` as an int (every ``Trainer.train`` call stops after that many steps), or None."""
+    text = os.environ.get(MAX_STEPS_ENV)
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{MAX_STEPS_ENV}={text!r} is not allowed; give a positive integer or leave it unset")
+    return int(text)
 
 
 def environment_report() -> dict[str, str]:

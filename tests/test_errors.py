@@ -72,3 +72,92 @@ def test_other_bad_arguments():
         UNet(channel_mults=(1, 0))
     with pytest.raises(ValueError, match="depth=0 is not allowed"):
         DeepMLP(depth=0)
+
+
+# ----------------------------------------------------------------------------- issue 12: inputs
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64])
+def test_integer_images_are_refused_not_turned_into_noise(dtype):
+    from course_lib.diffusion import diffusion_loss, q_step
+
+    s = NoiseSchedule.make("linear", 100)
+    x = torch.randint(0, 255, (4, 1, 8, 8)).to(dtype)
+    t, noise = torch.zeros(4, dtype=torch.long), torch.randn(4, 1, 8, 8)
+    with pytest.raises(TypeError, match=rf"x0 has dtype {dtype}; allowed: a floating-point tensor"):
+        q_sample(x, t, s, noise=noise)
+    with pytest.raises(TypeError, match=rf"x0 has dtype {dtype}"):
+        q_sample(x, t, s)
+    with pytest.raises(TypeError, match=rf"x_prev has dtype {dtype}"):
+        q_step(x, t, s, noise=noise)
+    with pytest.raises(TypeError, match=rf"x has dtype {dtype} \(the UNet's input\)"):
+        UNet(base_channels=8)(x, t)
+    with pytest.raises(TypeError, match=rf"x0 has dtype {dtype}"):
+        diffusion_loss(UNet(base_channels=8), x, s)
+
+
+def test_uint8_hint_names_the_conversion():
+    with pytest.raises(TypeError, match=r"x.float\(\) / 127.5 - 1"):
+        q_sample(torch.zeros(2, 2, dtype=torch.uint8), torch.tensor([0, 1]), NoiseSchedule.make())
+
+
+def test_timesteps_must_match_the_batch():
+    from course_lib.diffusion import predict_x0
+
+    s = NoiseSchedule.make("linear", 100)
+    with pytest.raises(ValueError, match=r"t has shape \[3\] but x has batch size 4"):
+        q_sample(torch.zeros(4, 2), torch.tensor([1, 2, 3]), s)
+    assert q_sample(torch.zeros(4, 2), torch.tensor(5), s).shape == (4, 2)  # one t for the whole batch
+    with pytest.raises(ValueError, match=r"eps has shape \[4, 3\]; it must match x_t's shape \[4, 2\]"):
+        predict_x0(torch.zeros(4, 2), torch.tensor([1, 2, 3, 4]), torch.zeros(4, 3), s)
+
+
+def test_schedule_given_as_a_string():
+    from course_lib.diffusion import diffusion_loss, predict_x0
+
+    x, t = torch.zeros(4, 2), torch.tensor([1, 2, 3, 4])
+    for call in (lambda: q_sample(x, t, "linear"), lambda: predict_x0(x, t, x, "linear"),
+                 lambda: diffusion_loss(lambda a, b: a, x, "linear")):
+        with pytest.raises(TypeError, match=r"schedule must be a NoiseSchedule, got str 'linear'; build one with"):
+            call()
+
+
+def test_nan_inputs_are_refused():
+    from course_lib.diffusion import diffusion_loss
+    from course_lib.mlp_denoiser import MLPDenoiser
+
+    x = torch.randn(2, 1, 8, 8)
+    x[1, 0, 2, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"x \(the UNet's input\) holds 1 NaN or infinite value\(s\), the first at "
+                                         r"index \(1, 0, 2, 3\)"):
+        UNet(base_channels=8)(x, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"x0 \(the training data\) holds 1 NaN"):
+        diffusion_loss(UNet(base_channels=8), x, NoiseSchedule.make("linear", 10))
+    with pytest.raises(ValueError, match=r"holds 1 NaN or infinite"):
+        MLPDenoiser()(torch.tensor([[0.0, float("inf")]]), torch.tensor([0]))
+
+
+def test_a_one_dimensional_time_embedding_is_refused():
+    from course_lib.mlp_denoiser import MLPDenoiser
+
+    with pytest.raises(ValueError, match=r"base_channels=1 is not allowed; base_channels must be >= 2"):
+        UNet(base_channels=1)
+    with pytest.raises(ValueError, match=r"t_dim=1 is not allowed"):
+        MLPDenoiser(t_dim=1)
+    net = UNet(base_channels=2, zero_init=False)  # the smallest allowed width does depend on t
+    x = torch.randn(2, 1, 8, 8)
+    assert not torch.equal(net(x, torch.tensor([0, 0])), net(x, torch.tensor([50, 99])))
+
+
+def test_leading_spacing_far_from_pure_noise_warns():
+    import warnings
+
+    from course_lib import ddim_timesteps
+
+    with pytest.warns(UserWarning, match=r"num_steps=600 and spacing='leading' starts at t=599.*spacing='trailing'"):
+        ddim_timesteps(1000, 600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for steps in (10, 20, 50, 100, 250, 500, 1000):
+            ddim_timesteps(1000, steps)
+        assert ddim_timesteps(1000, 600, "trailing")[0] == 999

@@ -93,3 +93,4 @@ def test_samplers_recover_a_point_mass():
     for sampler in [DDPMSampler(s), DDIMSampler(s, 20), DDIMSampler(s, 50, eta=1.0)]:
         out = sampler.sample(exact_eps, (8, 2), generator=torch.Generator().manual_seed(0))
         assert torch.allclose(out, c.expand(8, 2), atol=1e-3), type(sampler).__name__
+

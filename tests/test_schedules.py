@@ -61,3 +61,15 @@ def test_linear_rescales_for_small_T():
     raw = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 50, dtype=torch.float64), 0)[-1].item()
     assert raw == pytest.approx(0.60, abs=0.01)
     assert NoiseSchedule.make("linear", 50).alpha_bar[-1].item() < math.exp(-9)
+
+
+def test_a_schedule_that_ends_far_from_noise_warns():
+    import warnings
+
+    with pytest.warns(UserWarning, match=r"NoiseSchedule.make\('linear', T=1\): alpha_bar\[T-1\] = 0.90"):
+        NoiseSchedule.make("linear", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("linear", "cosine", "sigmoid", "quadratic"):
+            for T in (2, 10, 1000):
+                NoiseSchedule.make(name, T)
