@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .plotting import finish
-from .utils import get_device, seed_everything
+from .utils import get_device, seed_everything, use_large_config
 
 
 def setup_notebook(seed: int = 0) -> torch.device:
@@ -20,7 +20,7 @@ def setup_notebook(seed: int = 0) -> torch.device:
     plt.rcParams.update({"figure.dpi": 80, "axes.spines.top": False, "axes.spines.right": False,
                          "image.cmap": "gray"})
     device = get_device()
-    print(f"device: {device.type}" + (" (a larger configuration will be used)" if device.type != "cpu" else ""))
+    print(f"device: {device.type}" + (" (a larger configuration will be used)" if use_large_config(device) else ""))
     return device
 
 

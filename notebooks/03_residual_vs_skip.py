@@ -48,10 +48,11 @@ from course_lib.skips import (
     skip_claims,
     skip_mode_experiment,
 )
+from course_lib.utils import use_large_config
 
 device = setup_notebook(seed=0)
 SEEDS = (0, 1, 2)
-STEPS = 150 if device.type == "cpu" else 1000  # a larger budget on a GPU
+STEPS = 1000 if use_large_config(device) else 150  # a larger budget on a GPU
 
 # %% [markdown]
 # ## One umbrella, two kinds of skip

@@ -43,9 +43,10 @@ from course_lib.plotting import LiveLossPlot
 from course_lib.sampling import load_studies
 from course_lib.trainer import TrainConfig, Trainer
 from course_lib.training_views import plot_ema_study, plot_loss_by_t, plot_points, show_toy_samples
+from course_lib.utils import use_large_config
 
 device = setup_notebook(seed=0)
-GPU = device.type != "cpu"
+GPU = use_large_config(device)  # True on a GPU (COURSE_CONFIG=large forces it on a CPU)
 TOY_STEPS = 4000 if GPU else 1000
 DIGIT_STEPS = 5000 if GPU else 500
 WIDTH = 64 if GPU else 16  # a wider U-Net when a GPU is present

@@ -42,9 +42,10 @@ from course_lib.capstone import paired, t_interval
 from course_lib.claims import check_claim
 from course_lib.exercises import check_paired_interval
 from course_lib.notebook import setup_notebook
+from course_lib.utils import use_large_config
 
 device = setup_notebook(seed=0)
-STEPS = 100 if device.type == "cpu" else 2000
+STEPS = 2000 if use_large_config(device) else 100
 
 # %% [markdown]
 # ## The experiment
