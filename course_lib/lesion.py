@@ -19,7 +19,7 @@ import torch
 
 from ._checks import check_positive_int
 from .blocks import SmallResNet
-from .claims import check_claim
+from .claims import check_claims
 from .classify import accuracy, digits_flat, train_classifier
 from .plotting import finish
 
@@ -209,9 +209,7 @@ def check_lesion_claims(res: LesionResults) -> None:
     Returns nothing, so that a notebook cell ending with the call shows only the verdicts (nbval does not
     honour a trailing ``;``); ``lesion_claims(res)`` gives the margins.
     """
-    margins = lesion_claims(res)
-    for key, (statement, threshold) in LESION_CLAIMS.items():
-        check_claim(statement.format(threshold=threshold), margins[key], threshold)
+    check_claims(lesion_claims(res), LESION_CLAIMS)
 
 
 def plot_lesion_seeds(res: LesionResults, ax=None):

@@ -149,15 +149,6 @@ def init_variance(fan_in: int = 64, depth: int = 32) -> dict[str, float]:
             "rms_factor_default": gain_default ** (depth / 2), "rms_factor_kaiming": gain_kaiming ** (depth / 2)}
 
 
-def check_claims(margins: dict[str, np.ndarray], statements: dict[str, str]) -> None:
-    """``check_claim(statement, margins[name])`` for every ``name: statement``; returns nothing, so that a
-    notebook cell ending with it shows only the verdicts."""
-    from .claims import check_claim
-
-    for name, statement in statements.items():
-        check_claim(statement, margins[name])
-
-
 def format_margins(margins: dict[str, np.ndarray], fmt: str = ".2f") -> str:
     """One line per claim: its per-seed margins (the claim holds for a seed when its margin is > 0)."""
     return "\n".join(f"margin {name}: " + ", ".join(f"{m:{fmt}}" for m in np.asarray(values, dtype=float))

@@ -40,12 +40,12 @@ else:
 import numpy as np
 from ipywidgets import Checkbox, Dropdown, IntSlider, interact
 
+from course_lib.claims import check_claims
 from course_lib.exercises import check_gradient_ratio, check_sigmoid_derivative_max
 from course_lib.notebook import setup_notebook
 from course_lib.vanishing import (
     activation_claims,
     activation_table,
-    check_claims,
     degradation_claims,
     degradation_experiment,
     degradation_summary,

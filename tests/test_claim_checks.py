@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from course_lib.claims import check_claim, claim_holds, mean_spread
+from course_lib.claims import check_claim, check_claims, claim_holds, mean_spread
 
 
 def test_verdict_names_seed_count_not_margins(capsys):
@@ -35,3 +35,11 @@ def test_margins_must_be_a_list_per_seed(bad):
 def test_mean_spread():
     assert mean_spread([0.91, 0.93, 0.95], ".1f", scale=100, unit="%") == "93.0% ± 2.0 (91.0 to 95.0, 3 seeds)"
     assert mean_spread([2.0], ".1f") == "2.0 ± 0.0 (2.0 to 2.0, 1 seed)"
+
+
+def test_check_claims_formats_thresholds_and_prints_only_verdicts(capsys):
+    margins = {"a": [3.0, 4.0], "b": [0.5, -1.0]}
+    assert check_claims(margins, {"a": ("A by over {threshold:g} points", 2.0), "b": "B holds"}) is None
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "✓ A by over 2 points: held for 2 of 2 seeds."
+    assert out[1].startswith("✗ B holds: did not hold this time (held for 1 of 2 seeds).")
