@@ -216,9 +216,6 @@ def steps_for_budget(sec_per_step: dict[str, float], ref_steps: int, reference=R
 
 # ----------------------------------------------------------------------------- statistics over seeds
 
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
-
-
 def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high): the t-interval mean ± t_{df} sd / sqrt(n) over ``values`` (one per seed)."""
     v = np.asarray(values, dtype=float)

@@ -65,6 +65,6 @@ def mean_spread(values: Sequence[float], fmt: str = ".3g", scale: float = 1.0, u
     v = np.asarray(values, dtype=float) * scale
     if v.ndim != 1 or v.size == 0:
         raise ValueError(f"values must be a non-empty list of numbers, one per seed; got {values!r}")
-    sd = v.std(ddof=1) if v.size > 1 else 0.0
-    return (f"{v.mean():{fmt}}{unit} ± {sd:{fmt}} ({v.min():{fmt}} to {v.max():{fmt}}, "
+    sd, sd_fmt = (v.std(ddof=1) if v.size > 1 else 0.0), fmt.replace("+", "")  # a spread has no sign
+    return (f"{v.mean():{fmt}}{unit} ± {sd:{sd_fmt}} ({v.min():{fmt}} to {v.max():{fmt}}, "
             f"{v.size} seed{'s' if v.size > 1 else ''})")

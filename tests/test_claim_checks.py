@@ -35,6 +35,7 @@ def test_margins_must_be_a_list_per_seed(bad):
 def test_mean_spread():
     assert mean_spread([0.91, 0.93, 0.95], ".1f", scale=100, unit="%") == "93.0% ± 2.0 (91.0 to 95.0, 3 seeds)"
     assert mean_spread([2.0], ".1f") == "2.0 ± 0.0 (2.0 to 2.0, 1 seed)"
+    assert mean_spread([-3.0, 1.0], "+.1f") == "-1.0 ± 2.8 (-3.0 to +1.0, 2 seeds)"
 
 
 def test_check_claims_formats_thresholds_and_prints_only_verdicts(capsys):
