@@ -109,7 +109,7 @@ def test_slider_redraws_the_figure(lab, name):
             handle.focus()
             for _ in range(3):
                 handle.press("ArrowRight")
-            deadline = time.time() + 180  # the kernel may still be running later cells
+            deadline = time.time() + 600  # the kernel may still be running later cells (01 runs ~1 min alone)
             while time.time() < deadline and image.get_attribute("src") == before:
                 time.sleep(0.5)
             widget.scroll_into_view_if_needed()
