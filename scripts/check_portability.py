@@ -10,7 +10,7 @@ oneDNN's convolutions and matmuls: both are needed) and by changing the thread c
 ``OMP_NUM_THREADS`` at the number of cores, so the kernel's thread count is also set by an IPython
 start-up file (``torch.set_num_threads``): 4 threads really run 4 threads on a 2-core machine.
 
-Prints a Markdown table and writes ``benchmarks/results/portability.json``.
+Prints a Markdown table and merges one row per (setting, notebook) into ``benchmarks/results/portability.json``.
 """
 
 from __future__ import annotations
@@ -78,20 +78,32 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
     rows = []
-    print("| setting | environment | cells passed | failed | seconds |\n|---|---|---|---|---|", flush=True)
+    print("| setting | notebook | cells passed | failed | seconds |\n|---|---|---|---|---|", flush=True)
     for name in args.settings:
-        row = run_setting(name, notebooks)
-        rows.append(row)
-        env = " ".join(f"{k}={v}" for k, v in row["env"].items())
-        print(f"| {name} | `{env}` | {row['passed']} | {row['failed']} | {row['seconds']} |", flush=True)
-        for cell in row["failed_cells"]:
-            print(f"|   | failed: {cell} | | | |", flush=True)
+        for notebook in notebooks:  # one run per notebook: a partial run still fills part of the table
+            row = run_setting(name, [notebook]) | {"notebook": Path(notebook).name}
+            rows.append(row)
+            print(f"| {name} | {row['notebook']} | {row['passed']} | {row['failed']} | {row['seconds']} |", flush=True)
+            for cell in row["failed_cells"]:
+                print(f"|   | failed: {cell} | | | |", flush=True)
+            save(rows)
+    return 0 if all(r["returncode"] == 0 for r in rows) else 1
+
+
+def save(rows: list[dict]) -> None:
+    """Merge rows into the results file, one row per (setting, notebook); a newer run replaces an older one."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    by_setting = {r["setting"]: r for r in previous.get("rows", [])} | {r["setting"]: r for r in rows}
+    key = lambda r: (r["setting"], r.get("notebook", ""))
+    merged = {key(r): r for r in previous.get("rows", [])} | {key(r): r for r in rows}
     RESULTS.write_text(json.dumps({"machine": platform.machine(), "processor": platform.processor(),
-                                   "notebooks": notebooks, "rows": list(by_setting.values())}, indent=1) + "\n")
-    return 0 if all(r["returncode"] == 0 for r in rows) else 1
+                                   "torch": torch_version(), "rows": sorted(merged.values(), key=key)},
+                                  indent=1) + "\n")
+
+
+def torch_version() -> str:
+    import torch
+    return torch.__version__
 
 
 if __name__ == "__main__":
