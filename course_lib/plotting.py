@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -14,6 +15,13 @@ def finish(fig):
 
     plt.close(fig)
     return fig
+
+
+def smooth(values, window: int = 20) -> np.ndarray:
+    """Moving average (``valid`` part) for readable loss curves."""
+    values = np.asarray(values, dtype=float)
+    window = max(1, min(window, len(values)))
+    return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
 def image_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 1) -> torch.Tensor:
@@ -54,7 +62,6 @@ class LiveLossPlot:
         import matplotlib.pyplot as plt
         from IPython.display import display
 
-        from .vanishing import smooth
 
         if self.fig is None:
             self.fig, self.ax = plt.subplots(figsize=self.figsize)

@@ -13,20 +13,14 @@
 # 4. Know where to run the course: Binder, Colab or your laptop.
 
 # %%
-# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
-# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+# On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
     from google.colab import output
-
     output.enable_custom_widget_manager()
-    print("Colab: course_lib installed, widgets enabled.")
-else:
-    print("Not on Colab: nothing to install.")
 
 # %% [markdown]
 # ## Your environment
@@ -40,8 +34,8 @@ else:
 from ipywidgets import FloatSlider, interact
 
 from course_lib import environment_report
-from course_lib.exercises import check_hello
-from course_lib.notebook import plot_wave, setup_notebook
+from course_lib.lessons import setup_notebook
+from course_lib.lessons.start_here import check_hello, plot_wave
 
 device = setup_notebook(seed=0)
 

@@ -21,31 +21,26 @@
 # 4. Reproduce degradation with a good initialisation, over several seeds, and tell it apart from vanishing.
 
 # %%
-# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
-# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+# On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
     from google.colab import output
-
     output.enable_custom_widget_manager()
-    print("Colab: course_lib installed, widgets enabled.")
-else:
-    print("Not on Colab: nothing to install.")
 
 # %%
 import numpy as np
 from ipywidgets import Checkbox, Dropdown, IntSlider, interact
 
 from course_lib.claims import check_claims
-from course_lib.exercises import check_gradient_ratio, check_sigmoid_derivative_max
-from course_lib.notebook import setup_notebook
-from course_lib.vanishing import (
+from course_lib.lessons import setup_notebook
+from course_lib.lessons.vanishing_gradients import (
     activation_claims,
     activation_table,
+    check_gradient_ratio,
+    check_sigmoid_derivative_max,
     degradation_claims,
     degradation_experiment,
     degradation_summary,

@@ -14,20 +14,14 @@
 # 5. Measure, over seeds, what deleting one block costs a trained residual network and its plain twin, and where "it costs little" fails.
 
 # %%
-# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
-# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+# On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
     from google.colab import output
-
     output.enable_custom_widget_manager()
-    print("Colab: course_lib installed, widgets enabled.")
-else:
-    print("Not on Colab: nothing to install.")
 
 # %%
 import torch
@@ -35,10 +29,12 @@ from ipywidgets import Dropdown, SelectMultiple, interact
 
 from course_lib import BasicBlock, BottleneckBlock, PreActBlock, count_parameters
 from course_lib.claims import mean_spread
-from course_lib.exercises import check_identity_jacobian, check_residual_forward
-from course_lib.lesion import (
+from course_lib.lessons import setup_notebook
+from course_lib.lessons.residual_blocks import (
     block_jacobian,
+    check_identity_jacobian,
     check_lesion_claims,
+    check_residual_forward,
     identity_error,
     lesion_experiment,
     lesion_summary,
@@ -46,7 +42,6 @@ from course_lib.lesion import (
     show_lesion,
     unraveled_view,
 )
-from course_lib.notebook import setup_notebook
 
 device = setup_notebook(seed=0)
 SEEDS, STEPS = (0, 1, 2), 150  # the lesion experiment: three seeds, 150 Adam steps per network (on the CPU)

@@ -16,20 +16,14 @@
 # 4. Recognise that a U-Net with additive long skips contains residual connections around its inner levels.
 
 # %%
-# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
-# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+# On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
     from google.colab import output
-
     output.enable_custom_widget_manager()
-    print("Colab: course_lib installed, widgets enabled.")
-else:
-    print("Not on Colab: nothing to install.")
 
 # %%
 from ipywidgets import IntSlider, ToggleButtons, interact
@@ -37,10 +31,11 @@ from ipywidgets import IntSlider, ToggleButtons, interact
 from course_lib import UNet, count_parameters
 from course_lib.claims import mean_spread
 from course_lib.data import load_digits
-from course_lib.exercises import check_concat_channels, check_unet_parameters
-from course_lib.notebook import setup_notebook
-from course_lib.skips import (
+from course_lib.lessons import setup_notebook
+from course_lib.lessons.residual_vs_skip import (
+    check_concat_channels,
     check_skip_claims,
+    check_unet_parameters,
     conv_path_lengths,
     plot_skip_comparison,
     plot_skip_seeds,

@@ -12,20 +12,14 @@
 # 4. Explain EMA weights and see, over several seeds, how much they matter in a short run.
 
 # %%
-# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
-# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+# On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
     from google.colab import output
-
     output.enable_custom_widget_manager()
-    print("Colab: course_lib installed, widgets enabled.")
-else:
-    print("Not on Colab: nothing to install.")
 
 # %%
 import torch
@@ -35,14 +29,13 @@ from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, UNet
 from course_lib.checkpoints import load_denoiser
 from course_lib.claims import check_claim, mean_spread
 from course_lib.data import load_digits, make_toy_2d
-from course_lib.exercises import check_eps_loss
+from course_lib.lessons import setup_notebook
+from course_lib.lessons.sampling import load_studies
+from course_lib.lessons.training import check_eps_loss, plot_ema_study, plot_loss_by_t, plot_points, show_toy_samples
 from course_lib.metrics import digit_quality, toy_quality
 from course_lib.mlp_denoiser import MLPDenoiser
-from course_lib.notebook import setup_notebook
 from course_lib.plotting import LiveLossPlot
-from course_lib.sampling import load_studies
 from course_lib.trainer import TrainConfig, Trainer
-from course_lib.training_views import plot_ema_study, plot_loss_by_t, plot_points, show_toy_samples
 from course_lib.utils import use_large_config
 
 device = setup_notebook(seed=0)

@@ -12,20 +12,14 @@
 # 4. See sampling as transport of a point cloud in 2-D.
 
 # %%
-# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
-# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+# On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
     from google.colab import output
-
     output.enable_custom_widget_manager()
-    print("Colab: course_lib installed, widgets enabled.")
-else:
-    print("Not on Colab: nothing to install.")
 
 # %%
 import time
@@ -37,10 +31,10 @@ from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule
 from course_lib.checkpoints import load_denoiser
 from course_lib.claims import check_claim, mean_spread
 from course_lib.data import make_toy_2d
-from course_lib.exercises import check_ddim_step, check_speedup
-from course_lib.mlp_denoiser import MLPDenoiser
-from course_lib.notebook import setup_notebook
-from course_lib.sampling import (
+from course_lib.lessons import setup_notebook
+from course_lib.lessons.sampling import (
+    check_ddim_step,
+    check_speedup,
     floor_by_n,
     load_studies,
     plot_2d_trajectories,
@@ -51,6 +45,7 @@ from course_lib.sampling import (
     show_trajectory_steps,
     sweep_over_seeds,
 )
+from course_lib.mlp_denoiser import MLPDenoiser
 from course_lib.trainer import TrainConfig, Trainer
 
 device = setup_notebook(seed=0)

@@ -21,27 +21,20 @@
 # 4. Answer the seeds' claims with the numbers, and say which claims the numbers cannot settle.
 
 # %%
-# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
-# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+# On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course_lib @ git+https://github.com/course-lib/residual-to-diffusion"], check=True)
     from google.colab import output
-
     output.enable_custom_widget_manager()
-    print("Colab: course_lib installed, widgets enabled.")
-else:
-    print("Not on Colab: nothing to install.")
 
 # %%
-from course_lib import capstone
-from course_lib.capstone import paired, t_interval
 from course_lib.claims import check_claim
-from course_lib.exercises import check_paired_interval
-from course_lib.notebook import setup_notebook
+from course_lib.lessons import residual_in_diffusion as capstone
+from course_lib.lessons import setup_notebook
+from course_lib.lessons.residual_in_diffusion import check_paired_interval, paired, t_interval
 from course_lib.utils import use_large_config
 
 device = setup_notebook(seed=0)

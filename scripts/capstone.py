@@ -3,7 +3,7 @@
     nice -n 10 python scripts/capstone.py [--ref-steps 300] [--seeds 0 1 2 3 4]   (about 12 minutes of CPU)
 
 1. Calibration: every variant's seconds per training step, timed interleaved on this machine
-   (``course_lib.capstone.calibrate``); the reference variant (residual, concat) gets ``--ref-steps`` steps
+   (``lessons.residual_in_diffusion.calibrate``); the reference variant (residual, concat) gets ``--ref-steps`` steps
    and every other variant the number of steps that takes the same time (``steps_for_budget``).
 2. Training and measurement: each (variant, seed) trains for its step count, so the results depend on
    (variant, seed, steps) and not on how busy the machine is while they run.
@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import torch
 
-from course_lib.capstone import (
+from course_lib.lessons.residual_in_diffusion import (
     REFERENCE,
     RESULTS,
     SWEEP_VARIANTS,

@@ -71,20 +71,14 @@ def nbgitpuller_url(hub: str, url: str, notebook: str = "00_start_here.ipynb") -
 def colab_cell(url: str) -> str:
     """The first code cell of every notebook: on Colab, install course_lib and turn on the widget manager."""
     return f'''\
-# On Colab only: install course_lib from the course's repository and turn on Colab's widget manager.
-# Anywhere else (your laptop, Binder, a JupyterHub) the course is already set up and this cell does nothing.
+# On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+{url}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "course_lib @ git+{url}"], check=True)
     from google.colab import output
-
-    output.enable_custom_widget_manager()
-    print("Colab: course_lib installed, widgets enabled.")
-else:
-    print("Not on Colab: nothing to install.")'''
+    output.enable_custom_widget_manager()'''
 
 
 def set_repo(new_url: str) -> list[Path]:

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import capstone, exercises
-from course_lib.capstone import (
+from course_lib.data import load_digits
+from course_lib.lessons import residual_in_diffusion as capstone
+from course_lib.lessons.residual_in_diffusion import (
     COMPARISONS,
     KINDS,
     SWEEP_VARIANTS,
@@ -26,7 +27,6 @@ from course_lib.capstone import (
     t_interval,
     variant_name,
 )
-from course_lib.data import load_digits
 from course_lib.metrics import digit_fd, digit_quality
 from course_lib.schedules import NoiseSchedule
 from course_lib.unet import SKIP_MODES
@@ -172,12 +172,12 @@ def test_predictions_are_compared_with_the_rows(capsys):
 
 def test_paired_interval_exercise(capsys):
     rows = rows_for(fd=lambda k, s, seed: 50 + 30 * (k == "plain") + [0, 7, 3][seed] * (k == "plain"))
-    exercises.check_paired_interval(exercises.paired_interval(rows, "add"), rows, "add")
+    capstone.check_paired_interval(capstone.paired_interval(rows, "add"), rows, "add")
     assert "✅" in capsys.readouterr().out
-    wrong = exercises.paired_interval(rows, "add")
-    exercises.check_paired_interval((wrong[0], wrong[1] - 1, wrong[2] + 1), rows, "add")
+    wrong = capstone.paired_interval(rows, "add")
+    capstone.check_paired_interval((wrong[0], wrong[1] - 1, wrong[2] + 1), rows, "add")
     assert "not: take the t-interval of the per-seed" in capsys.readouterr().out
-    exercises.check_paired_interval(None, rows, "add")
+    capstone.check_paired_interval(None, rows, "add")
     assert "Not yet" in capsys.readouterr().out
 
 

@@ -1,6 +1,6 @@
 """Notebook 01's claims, re-run with seeds the notebook does not use (100, 101, 102).
 
-Each test recomputes the per-seed margins with ``course_lib.vanishing``'s claim functions and asserts
+Each test recomputes the per-seed margins with ``course_lib.lessons.vanishing_gradients``'s claim functions and asserts
 that the claim holds for every seed with the notebook's threshold (margin > 0). A claim that fails here
 is reworded in the notebook, never tuned.
 """
@@ -8,7 +8,7 @@ is reworded in the notebook, never tuned.
 import numpy as np
 import pytest
 
-from course_lib.vanishing import (
+from course_lib.lessons.vanishing_gradients import (
     activation_claims,
     activation_table,
     degradation_claims,

@@ -6,7 +6,7 @@ checks every claim of ``LESION_CLAIMS``: its direction, and that it holds with t
 
 import pytest
 
-from course_lib.lesion import LESION_CLAIMS, lesion_claims, lesion_experiment
+from course_lib.lessons.residual_blocks import LESION_CLAIMS, lesion_claims, lesion_experiment
 
 
 @pytest.mark.parametrize("seed", [100, 101, 102])

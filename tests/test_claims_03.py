@@ -7,7 +7,7 @@ threshold.
 
 import pytest
 
-from course_lib.skips import SKIP_CLAIMS, skip_claims, skip_mode_experiment
+from course_lib.lessons.residual_vs_skip import SKIP_CLAIMS, skip_claims, skip_mode_experiment
 
 
 @pytest.mark.parametrize("seed", [100, 101, 102])

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from course_lib.training_views import raw_vs_ema, train_digit_unet
+from course_lib.lessons.training import raw_vs_ema, train_digit_unet
 
 slow = pytest.mark.skipif(os.environ.get("COURSE_SLOW_TESTS") != "1",
                           reason="trains the notebook's 500-step run per seed; set COURSE_SLOW_TESTS=1")

@@ -4,7 +4,7 @@ seeds 100-102; the floor's held-out draws with seeds 100-102)."""
 import pytest
 
 from course_lib.checkpoints import load_denoiser
-from course_lib.sampling import floor_by_n, sweep_over_seeds
+from course_lib.lessons.sampling import floor_by_n, sweep_over_seeds
 
 SEEDS = (100, 101, 102)
 

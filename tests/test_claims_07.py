@@ -8,8 +8,8 @@ shorter budget. Each test trains 6 small models (well under 30 s of CPU).
 
 import pytest
 
-from course_lib.capstone import CLAIMS, claim_margins
 from course_lib.claims import claim_holds
+from course_lib.lessons.residual_in_diffusion import CLAIMS, claim_margins
 
 SEEDS = (100, 101, 102)
 SMALL = dict(steps=120, batch_size=32, n_samples=100, eval_draws=1)

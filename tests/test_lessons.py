@@ -8,17 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import NoiseSchedule, UNet, capstone, exercises
-from course_lib.capstone import (
-    format_table,
-    plot_capstone,
-    plot_effects,
-    run_variant,
-    shipped_samples,
-)
+from course_lib import NoiseSchedule, UNet
 from course_lib.data import load_digits
-from course_lib.forward import chain_vs_closed_form, show_forward, show_schedules
-from course_lib.lesion import (
+from course_lib.diffusion import q_sample
+from course_lib.lessons import forward_diffusion, residual_blocks, residual_vs_skip, sampling, training
+from course_lib.lessons import residual_in_diffusion as capstone
+from course_lib.lessons import vanishing_gradients as vanishing
+from course_lib.lessons.forward_diffusion import chain_vs_closed_form, show_forward, show_schedules
+from course_lib.lessons.residual_blocks import (
     accuracy_without,
     identity_error,
     lesion_claims,
@@ -29,9 +26,24 @@ from course_lib.lesion import (
     show_lesion,
     unraveled_view,
 )
-from course_lib.notebook import plot_wave
-from course_lib.samplers import DDIMSampler
-from course_lib.sampling import (
+from course_lib.lessons.residual_in_diffusion import (
+    format_table,
+    plot_capstone,
+    plot_effects,
+    run_variant,
+    shipped_samples,
+)
+from course_lib.lessons.residual_vs_skip import (
+    conv_path_lengths,
+    decoder_inputs,
+    denoise,
+    plot_skip_seeds,
+    show_skip_mode,
+    skip_claims,
+    skip_mode_experiment,
+    train_skip_modes,
+)
+from course_lib.lessons.sampling import (
     floor_by_n,
     load_studies,
     plot_2d_trajectories,
@@ -42,18 +54,9 @@ from course_lib.sampling import (
     sweep_over_seeds,
     time_and_score,
 )
-from course_lib.skips import (
-    conv_path_lengths,
-    decoder_inputs,
-    denoise,
-    plot_skip_seeds,
-    show_skip_mode,
-    skip_claims,
-    skip_mode_experiment,
-    train_skip_modes,
-)
-from course_lib.training_views import plot_ema_study, raw_vs_ema, train_digit_unet
-from course_lib.vanishing import (
+from course_lib.lessons.start_here import plot_wave
+from course_lib.lessons.training import plot_ema_study, raw_vs_ema, train_digit_unet
+from course_lib.lessons.vanishing_gradients import (
     ZERO_LABEL,
     degradation_claims,
     degradation_experiment,
@@ -68,6 +71,7 @@ from course_lib.vanishing import (
     plot_gradient_profiles,
     show_gradient_profiles,
 )
+from course_lib.samplers import DDIMSampler
 
 
 def test_widget_functions_return_figures():
@@ -276,18 +280,18 @@ def test_capstone_row_and_summaries():
 
 
 @pytest.mark.parametrize("check, good, bad", [
-    ("check_residual_forward", lambda: exercises.residual_forward, lambda: (lambda b, x: b(x))),
-    ("check_gradient_ratio", lambda: exercises.gradient_ratio, lambda: (lambda n: n[-1] / n[0])),
-    ("check_concat_channels", lambda: exercises.concat_channels, lambda: (lambda a, b, m: a + b)),
-    ("check_q_sample", lambda: exercises.q_sample, lambda: (lambda x0, t, s, n: x0 + n)),
-    ("check_eps_loss", lambda: exercises.eps_loss, lambda: (lambda m, x0, t, n, s: torch.tensor(0.0))),
-    ("check_ddim_step", lambda: exercises.ddim_step, lambda: (lambda x, e, a, b: x)),
+    (residual_blocks.check_residual_forward, residual_blocks.residual_forward, lambda b, x: b(x)),
+    (vanishing.check_gradient_ratio, vanishing.gradient_ratio, lambda n: n[-1] / n[0]),
+    (residual_vs_skip.check_concat_channels, residual_vs_skip.concat_channels, lambda a, b, m: a + b),
+    (forward_diffusion.check_q_sample, lambda x0, t, s, n: q_sample(x0, t, s, noise=n), lambda x0, t, s, n: x0 + n),
+    (training.check_eps_loss, training.eps_loss, lambda m, x0, t, n, s: torch.tensor(0.0)),
+    (sampling.check_ddim_step, sampling.ddim_step, lambda x, e, a, b: x),
 ])
 def test_checks_accept_reference_and_reject_wrong_answers(check, good, bad, capsys):
-    fn = getattr(exercises, check)
-    fn(good())
+    fn = check
+    fn(good)
     assert "✅" in capsys.readouterr().out
-    fn(bad())
+    fn(bad)
     assert "Not yet" in capsys.readouterr().out
 
 
@@ -295,14 +299,14 @@ def test_checks_never_crash_on_todo_stubs(capsys):
     def stub(*args):
         raise NotImplementedError
 
-    exercises.check_residual_forward(stub)
+    residual_blocks.check_residual_forward(stub)
     assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
-    exercises.check_q_sample(lambda *a: 1 / 0)
+    forward_diffusion.check_q_sample(lambda *a: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
-    exercises.check_sigmoid_derivative_max(None)
-    exercises.check_identity_jacobian(torch.eye(3))
-    exercises.check_unet_parameters(exercises.unet_parameters("add", False))
-    exercises.check_t_half(exercises.t_half(NoiseSchedule.make()), NoiseSchedule.make())
+    vanishing.check_sigmoid_derivative_max(None)
+    residual_blocks.check_identity_jacobian(torch.eye(3))
+    residual_vs_skip.check_unet_parameters(residual_vs_skip.unet_parameters("add", False))
+    forward_diffusion.check_t_half(forward_diffusion.t_half(NoiseSchedule.make()), NoiseSchedule.make())
     out = capsys.readouterr().out
     assert out.count("✅") == 3 and "Not yet" in out
     assert UNet is not None

@@ -23,11 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_choice
-from .classify import digits_flat, train_classifier
-from .deep_nets import INITS, DeepMLP
-from .gradients import layer_gradient_norms, shattered_gradients
-from .plotting import finish
+from .._checks import check_choice
+from ..classify import digits_flat, train_classifier
+from ..deep_nets import INITS, DeepMLP
+from ..gradients import layer_gradient_norms, shattered_gradients
+from ..plotting import finish, smooth
+from .grading import graded, report
 
 ZERO_LABEL = "exactly 0 in float32"
 
@@ -390,7 +391,7 @@ def _select(rows, shortcut, init, depth) -> list[dict]:
 
 def degradation_summary(rows) -> str:
     """One line per configuration: training loss and test accuracy, mean ± sd over seeds."""
-    from .claims import mean_spread
+    from ..claims import mean_spread
 
     lines = []
     for key in dict.fromkeys((r["shortcut"], r["init"], r["depth"]) for r in rows):
@@ -467,13 +468,6 @@ def degradation_claims(rows) -> dict[str, np.ndarray]:
     return out
 
 
-def smooth(values, window: int = 20) -> np.ndarray:
-    """Moving average (``valid`` part) for readable loss curves."""
-    values = np.asarray(values, dtype=float)
-    window = max(1, min(window, len(values)))
-    return np.convolve(values, np.ones(window) / window, mode="valid")
-
-
 def plot_training_losses(runs: dict[str, dict], ax=None, title: str = "training loss"):
     """Moving-average loss curves of ``{name: {"loss": [steps], "accuracy": float}}`` (residual solid, plain dashed)."""
     import matplotlib.pyplot as plt
@@ -491,3 +485,30 @@ def plot_training_losses(runs: dict[str, dict], ax=None, title: str = "training 
     return finish(ax.figure)
 
 
+# ----------------------------------------------------------------------------- exercises
+
+def sigmoid_derivative_max() -> float:
+    """max_z sigma'(z) = sigma(0) (1 - sigma(0)) = 1/4."""
+    return 0.25
+
+
+@graded
+def check_sigmoid_derivative_max(value) -> None:
+    return report(value is not None and math.isclose(float(value), 0.25, rel_tol=1e-3),
+                   "sigma'(z) <= 1/4, so the slopes of 20 sigmoid layers multiply a gradient by at most "
+                   "(1/4)^20 ~ 1e-12.",
+                   "sigma'(z) = sigma(z)(1 - sigma(z)); where is it largest?")
+
+
+def gradient_ratio(norms) -> float:
+    """First-layer over last-layer gradient norm."""
+    return float(norms[0] / norms[-1])
+
+
+@graded
+def check_gradient_ratio(fn) -> None:
+    import numpy as np
+
+    norms = np.array([1e-6, 1e-3, 1.0, 2.0])
+    return report(fn(norms) == gradient_ratio(norms), "a ratio << 1 means the first layers barely learn.",
+                   "divide the first entry (input side) by the last entry (output side).")

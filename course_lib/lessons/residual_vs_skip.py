@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._checks import check_choice
-from .claims import check_claims
-from .data import load_digits
-from .diffusion import predict_x0, q_sample
-from .plotting import finish
-from .schedules import NoiseSchedule
-from .trainer import TrainConfig, Trainer
-from .unet import SKIP_MODES, UNet
-from .utils import count_parameters
+from .._checks import check_choice
+from ..claims import check_claims
+from ..data import load_digits
+from ..diffusion import predict_x0, q_sample
+from ..plotting import finish, smooth
+from ..schedules import NoiseSchedule
+from ..trainer import TrainConfig, Trainer
+from ..unet import SKIP_MODES, UNet
+from ..utils import count_parameters
+from .grading import graded, report
 
 
 def train_variants(variants: dict[str, dict], steps: int = 200, batch_size: int = 64, schedule: str = "linear",
@@ -229,8 +230,7 @@ def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int 
     """One row per variant: noisy input and its denoised output for ``n`` digits; plus loss curves."""
     import matplotlib.pyplot as plt
 
-    from .plotting import image_grid
-    from .vanishing import smooth
+    from ..plotting import image_grid
 
     fig = plt.figure(figsize=(10, 1.6 * len(trainers) + 2.5))
     grid = fig.add_gridspec(len(trainers) + 1, 2, height_ratios=[1] * len(trainers) + [1.6])
@@ -259,8 +259,8 @@ def show_skip_mode(trainers: dict[str, Trainer], mode: str = "concat", t: int = 
     feature maps its top decoder level receives (decoder path, and encoder skip if any)."""
     import matplotlib.pyplot as plt
 
-    from .data import load_digits
-    from .plotting import image_grid
+    from ..data import load_digits
+    from ..plotting import image_grid
 
     tr = trainers[mode]
     x0 = load_digits(split="test")[:n]
@@ -282,3 +282,34 @@ def show_skip_mode(trainers: dict[str, Trainer], mode: str = "concat", t: int = 
         ax.set_yticks([])
     fig.tight_layout()
     return finish(fig)
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def concat_channels(decoder_channels: int, skip_channels: int, mode: str) -> int:
+    """Channels entering the decoder block after the long skip."""
+    return decoder_channels + skip_channels if mode == "concat" else decoder_channels
+
+
+@graded
+def check_concat_channels(fn) -> None:
+    cases = [(32, 32, "concat"), (32, 32, "add"), (64, 32, "concat"), (16, 16, "none")]
+    ok = all(fn(*c) == concat_channels(*c) for c in cases)
+    return report(ok, "concatenation stacks channels; addition keeps them (and needs equal shapes).",
+                   "concat: c_dec + c_skip; add and none: c_dec.")
+
+
+def unet_parameters(skip: str, residual: bool) -> int:
+    """Parameter count of ``UNet(skip=skip, residual=residual)`` (the defaults otherwise)."""
+    from ..unet import UNet
+    from ..utils import count_parameters
+
+    return count_parameters(UNet(skip=skip, residual=residual))
+
+
+@graded
+def check_unet_parameters(value) -> None:
+    """03: parameters of the U-Net with additive skips and no residual connections."""
+    return report(value == unet_parameters("add", False),
+                   "residual shortcuts cost almost nothing (1x1 projections only where channels change).",
+                   "build UNet(skip='add', residual=False) and call count_parameters on it.")

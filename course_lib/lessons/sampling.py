@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
-from .metrics import digit_quality
-from .plotting import finish
-from .samplers import DDIMSampler, DDPMSampler, Trajectory
+from ..metrics import digit_quality
+from ..plotting import finish
+from ..samplers import DDIMSampler, DDPMSampler, Trajectory
+from .grading import graded, report
 
 
 def sampler_for(name: str, schedule, steps: int | None = None, clip_x0: bool = True):
@@ -32,7 +33,7 @@ def show_samples_at(model, schedule, steps: int = 20, n: int = 32, seed: int = 0
     """Widget body: DDIM samples with ``steps`` steps, titled with time and score."""
     import matplotlib.pyplot as plt
 
-    from .plotting import image_grid
+    from ..plotting import image_grid
 
     r = time_and_score(model, schedule, "ddim", steps, n=max(n, 100), seed=seed)
     fig, ax = plt.subplots(figsize=(6, 3.4))
@@ -47,7 +48,7 @@ def show_trajectory_step(trajectory: Trajectory, i: int = 0, n: int = 8):
     """Widget body: x_t and the predicted x_0 at step ``i`` of a sampling trajectory, side by side."""
     import matplotlib.pyplot as plt
 
-    from .plotting import image_grid
+    from ..plotting import image_grid
 
     i = min(max(int(i), 0), len(trajectory.timesteps) - 1)
     fig, axes = plt.subplots(1, 2, figsize=(8, 1.8))
@@ -64,7 +65,7 @@ def show_trajectory_steps(trajectory: Trajectory, steps=(5, 25, 40), n: int = 8)
     """x_t (left) and the predicted x_0 (right) at several steps of one sampling trajectory, one row per step."""
     import matplotlib.pyplot as plt
 
-    from .plotting import image_grid
+    from ..plotting import image_grid
 
     steps = [min(max(int(i), 0), len(trajectory.timesteps) - 1) for i in steps]
     fig, axes = plt.subplots(len(steps), 2, figsize=(8, 1.5 * len(steps)), squeeze=False)
@@ -110,7 +111,7 @@ def plot_sample_grids(samples: dict[str, torch.Tensor], n: int = 48, nrow: int =
     (at the sample size N: compare scores only between equal N)."""
     import matplotlib.pyplot as plt
 
-    from .plotting import image_grid
+    from ..plotting import image_grid
 
     fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 3), squeeze=False)
     for ax, (name, x) in zip(axes[0], samples.items()):
@@ -129,8 +130,8 @@ def plot_sample_grids(samples: dict[str, torch.Tensor], n: int = 48, nrow: int =
 def floor_by_n(ns=(100, 300, 797), seeds=(0, 1, 2)) -> dict[int, list[float]]:
     """The digit score's floor (FD of ``n`` real held-out digits, drawn with each seed) for each sample size
     ``n``: ``{n: [floor per seed]}``. No model involved: it shows how the FD itself depends on ``n``."""
-    from .data import load_digits
-    from .metrics import digit_fd
+    from ..data import load_digits
+    from ..metrics import digit_fd
 
     held_out = load_digits(split="test")
     out = {}
@@ -191,10 +192,36 @@ def ddpm_vs_ddim(model, schedule, seeds=(0, 1, 2), n: int = 300, ddim_steps: int
     return rows
 
 
-RESULTS = Path(__file__).parent / "results" / "sampling_studies.json"  # shipped, so Colab has it too
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "sampling_studies.json"  # shipped, so Colab has it too
 
 
 def load_studies(path: str | Path = RESULTS) -> dict:
     """The multi-seed studies of notebooks 05 and 06 written by ``scripts/sampling_studies.py``:
     ``{"meta": {...}, "ema": [rows of training_views.ema_study], "ddpm_vs_ddim": [rows of ddpm_vs_ddim]}``."""
     return json.loads(Path(path).read_text())
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def ddim_step(x_t, eps, alpha_bar_t: float, alpha_bar_prev: float):
+    """Reference DDIM step with eta = 0: x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev) eps."""
+    x0 = (x_t - (1 - alpha_bar_t) ** 0.5 * eps) / alpha_bar_t ** 0.5
+    return alpha_bar_prev ** 0.5 * x0 + (1 - alpha_bar_prev) ** 0.5 * eps
+
+
+@graded
+def check_ddim_step(fn) -> None:
+    x_t, eps = torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8)
+    cases = [(0.1, 0.3), (0.5, 0.9), (0.99, 1.0)]
+    ok = all(torch.allclose(fn(x_t, eps, a, b), ddim_step(x_t, eps, a, b), atol=1e-5) for a, b in cases)
+    return report(ok, "deterministic DDIM: estimate x_0, then re-noise it to the previous level with the same eps.",
+                   "x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t); "
+                   "return sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev) eps.")
+
+
+@graded
+def check_speedup(value, seconds_ddpm: float, seconds_ddim: float) -> None:
+    """06: the measured speed-up of DDIM over DDPM (a ratio of two measured times)."""
+    ok = value is not None and abs(float(value) - seconds_ddpm / seconds_ddim) < 1e-6 * max(1.0, float(value))
+    return report(ok, "fewer network calls, proportionally less time.",
+                   "divide the DDPM time by the DDIM time.")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from .metrics import toy_quality
-from .plotting import finish
-from .samplers import DDIMSampler
-from .trainer import History
+from ..diffusion import q_sample
+from ..metrics import toy_quality
+from ..plotting import finish
+from ..samplers import DDIMSampler
+from ..schedules import NoiseSchedule
+from ..trainer import History
+from .grading import graded, report
 
 
 def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
@@ -45,7 +48,7 @@ def show_toy_samples(model, schedule, name: str = "moons", steps: int = 50, n: i
     """Widget body: DDIM samples of a 2-D model with ``steps`` steps over the toy data ``name``, with their score."""
     import matplotlib.pyplot as plt
 
-    from .data import make_toy_2d
+    from ..data import make_toy_2d
 
     data = make_toy_2d(name, n, seed=seed)
     x = DDIMSampler(schedule, steps).sample(model.eval(), (n, 2), generator=torch.Generator().manual_seed(seed))
@@ -68,10 +71,10 @@ def train_digit_unet(seed: int = 0, steps: int = 500, width: int = 16, lr: float
                      device="cpu", progress: bool = False, **trainer_kwargs):
     """The digits run of notebook 05 for one ``seed`` (U-Net init and batches): ``steps`` AdamW steps at a
     constant learning rate ``lr``, batch 128, with EMA weights of decay ``ema_decay``. Returns the ``Trainer``."""
-    from .data import load_digits
-    from .schedules import NoiseSchedule
-    from .trainer import TrainConfig, Trainer
-    from .unet import UNet
+    from ..data import load_digits
+    from ..schedules import NoiseSchedule
+    from ..trainer import TrainConfig, Trainer
+    from ..unet import UNet
 
     torch.manual_seed(seed)
     trainer = Trainer(UNet(base_channels=width), NoiseSchedule.make("linear", 1000), load_digits(),
@@ -86,7 +89,7 @@ def raw_vs_ema(trainer, n: int = 300, sample_seed: int = 0, steps: int = 50) -> 
     """Fréchet distances of ``n`` DDIM-``steps`` samples (clipped x0-hat, same noise) from the raw and the
     EMA weights of ``trainer``: ``{"raw", "ema", "floor", "ceiling"}`` (floor and ceiling: see
     ``metrics.digit_quality``)."""
-    from .metrics import digit_quality
+    from ..metrics import digit_quality
 
     sampler = DDIMSampler(trainer.schedule, num_steps=steps, clip_x0=True)
     out = {}
@@ -124,3 +127,24 @@ def plot_ema_study(rows: list[dict]):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return finish(fig)
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def eps_loss(model, x0, t, noise, schedule: NoiseSchedule):
+    """Reference: || noise - model(q_sample(x0, t, noise), t) ||^2, averaged."""
+    x_t = q_sample(x0, t, schedule, noise=noise)
+    return ((model(x_t, t) - noise) ** 2).mean()
+
+
+@graded
+def check_eps_loss(fn) -> None:
+    s = NoiseSchedule.make("linear", 1000)
+    x0, noise = torch.randn(8, 2), torch.randn(8, 2)
+    t = torch.tensor([0, 1, 10, 100, 300, 500, 800, 999])
+    model = lambda x, tt: 0.5 * x
+    got = fn(model, x0, t, noise, s)
+    ok = torch.as_tensor(got).numel() == 1 and torch.allclose(torch.as_tensor(got).float(),
+                                                              eps_loss(model, x0, t, noise, s).float(), atol=1e-5)
+    return report(ok, "that is L_simple, the loss every DDPM is trained with.",
+                   "x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise; then mean((model(x_t, t) - noise)**2).")

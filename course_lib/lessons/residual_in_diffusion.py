@@ -38,16 +38,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import check_choice
-from .data import load_digits
-from .diffusion import diffusion_loss
-from .metrics import digit_fd, digit_quality
-from .plotting import finish
-from .samplers import DDIMSampler
-from .schedules import NoiseSchedule
-from .trainer import TrainConfig, Trainer
-from .unet import SKIP_MODES, UNet
-from .utils import count_parameters
+from .._checks import check_choice
+from ..data import load_digits
+from ..diffusion import diffusion_loss
+from ..metrics import digit_fd, digit_quality
+from ..plotting import finish
+from ..samplers import DDIMSampler
+from ..schedules import NoiseSchedule
+from ..trainer import TrainConfig, Trainer
+from ..unet import SKIP_MODES, UNet
+from ..utils import count_parameters
+from .grading import graded, report
 
 KINDS = ("residual", "residual, default init", "plain")
 _KIND_ARGS = {"residual": (True, True), "residual, default init": (True, False), "plain": (False, False)}
@@ -391,7 +392,7 @@ def describe_budget(meta: dict) -> str:
     return "\n".join(lines)
 
 
-def gap_report(rows, eval_draws: int) -> str:
+def gapreport(rows, eval_draws: int) -> str:
     """How stable one model's gap is under the evaluation's draws, and which gaps leave their null."""
     se = np.array([r["gap_se"] for r in rows])
     s = summary(rows)
@@ -409,7 +410,7 @@ def gap_report(rows, eval_draws: int) -> str:
         f"unresolved: {', '.join(unresolved) if unresolved else 'none'}."])
 
 
-def fd_report(rows) -> str:
+def fdreport(rows) -> str:
     """FD against the training digits vs against the held-out digits, for the same samples."""
     lower = sum(r["fd_train"] < r["fd"] for r in rows)
     diff = np.array([r["fd"] - r["fd_train"] for r in rows])
@@ -518,7 +519,7 @@ def plot_sample_grids(samples: dict, title: str = "", n: int = 16):
     as blocks (nearest-neighbour upscaling), not blurred."""
     import matplotlib.pyplot as plt
 
-    from .plotting import image_grid
+    from ..plotting import image_grid
 
     kinds = [k for k in KINDS if any(key[0] == k for key in samples)]
     fig, axes = plt.subplots(len(kinds), len(SKIP_MODES), figsize=(2.3 * len(SKIP_MODES), 2.4 * len(kinds)),
@@ -553,10 +554,35 @@ def save_results(rows: list[dict], path: str | Path, meta: dict) -> None:
     Path(path).write_text(json.dumps({"meta": meta, "rows": rows}, indent=None, separators=(",", ":")) + "\n")
 
 
-RESULTS = Path(__file__).parent / "results" / "capstone.json"  # shipped with the package, so Colab has it too
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "capstone.json"  # shipped, so Colab has it too
 
 
 def load_results(path: str | Path = RESULTS) -> tuple[dict, list[dict]]:
     """(meta, rows) written by ``save_results``; by default the equal-time runs of ``scripts/capstone.py``."""
     data = json.loads(Path(path).read_text())
     return data["meta"], data["rows"]
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def paired_interval(rows, skip: str = "add") -> tuple[float, float, float]:
+    """07: (mean, low, high) of the per-seed FD differences "plain minus residual" (same seed), 95% t-interval."""
+    return t_interval(paired(rows, "fd", "plain", "residual", skip))
+
+
+@graded
+def check_paired_interval(value, rows, skip: str = "add") -> None:
+    """07: the paired t-interval of "plain minus residual" FD over the shipped seeds."""
+    expected = paired_interval(rows, skip)
+    got = tuple(float(v) for v in value) if value is not None else ()
+    ok = len(got) == 3 and all(abs(g - e) <= 1e-6 * max(1.0, abs(e)) for g, e in zip(got, expected))
+    unpaired_mean = (sum(r["fd"] for r in select(rows, "plain", skip)) / len(select(rows, "plain", skip))
+                     - sum(r["fd"] for r in select(rows, "residual", skip)) / len(select(rows, "residual", skip)))
+    if not ok and len(got) == 3 and abs(got[0] - unpaired_mean) < 1e-6 * max(1.0, abs(unpaired_mean)):
+        hint = ("the mean is right, the interval is not: take the t-interval of the per-seed *differences* "
+                "(one per seed), not of the two groups separately.")
+    else:
+        hint = (f"diffs = paired(rows, 'fd', 'plain', 'residual', {skip!r}) pairs each seed's plain FD with the "
+                "residual FD of the same seed; t_interval(diffs) gives (mean, low, high).")
+    return report(ok, "pairing by seed removes what the two variants share (the seed's data order, t and "
+                   "noise), so the interval is about the switch alone.", hint)

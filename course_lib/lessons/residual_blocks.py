@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._checks import check_positive_int
-from .blocks import SmallResNet
-from .claims import check_claims
-from .classify import accuracy, digits_flat, train_classifier
-from .plotting import finish
+from .._checks import check_positive_int
+from ..blocks import SmallResNet
+from ..claims import check_claims
+from ..classify import accuracy, digits_flat, train_classifier
+from ..plotting import finish
+from .grading import graded, report
 
 NETS = ("residual", "plain")
 
@@ -277,3 +278,27 @@ def block_jacobian(block, x: torch.Tensor) -> torch.Tensor:
     n = x.numel()
     jac = torch.autograd.functional.jacobian(lambda v: block(v.view_as(x)).flatten(), x.flatten())
     return jac.reshape(n, n)
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def residual_forward(branch, x: torch.Tensor) -> torch.Tensor:
+    """y = F(x) + x."""
+    return branch(x) + x
+
+
+@graded
+def check_residual_forward(fn) -> None:
+    branch = torch.nn.Linear(4, 4)
+    x = torch.randn(3, 4)
+    return report(torch.allclose(fn(branch, x), residual_forward(branch, x)),
+                   "y = F(x) + x: the shortcut adds the input back.", "return the branch's output plus x.")
+
+
+@graded
+def check_identity_jacobian(jacobian) -> None:
+    """02: the Jacobian of a zero-initialised residual block is the identity."""
+    j = torch.as_tensor(jacobian)
+    ok = j.dim() == 2 and j.shape[0] == j.shape[1] and torch.allclose(j, torch.eye(len(j)), atol=1e-5)
+    return report(ok, "dy/dx = I + dF/dx = I when F starts at zero.",
+                   "use torch.autograd.functional.jacobian on the zero-initialised block; expect torch.eye(n).")
