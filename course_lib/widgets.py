@@ -82,12 +82,18 @@ class LiveFigure:
         self._backgrounds: dict = {}
         self._current = None
         self.status = ipywidgets.HTML(value="")
+        self._on_top = []  # spines of axes that hold animated artists: a full draw puts them over the data
         for artist in getattr(view, "animated", ()):
             artist.set_animated(True)  # left out of full draws, drawn over the stored background
+            if artist.axes is not None:
+                self._on_top += [s for s in artist.axes.spines.values() if s.get_visible() and s not in self._on_top]
+        for spine in self._on_top:
+            spine.set_animated(True)
         self.image = ipywidgets.Image(format="png", value=self.render())
         for control in controls.values():
             control.observe(self._changed, names="value")
         self.widget = ipywidgets.VBox([*controls.values(), self.status, self.image])
+        self.widget.add_class("live-figure")  # how the browser test finds it
 
     def values(self) -> dict:
         """The controls' current values, by name."""
@@ -122,7 +128,7 @@ class LiveFigure:
         else:
             canvas.restore_region(self._backgrounds[background])
         self._current = background
-        for artist in getattr(self.view, "animated", ()):
+        for artist in [*self.view.animated, *self._on_top]:
             (artist.axes or fig).draw_artist(artist)
         return canvas_png(canvas)
 

@@ -1,10 +1,13 @@
 """A real browser: JupyterLab on 127.0.0.1, Debian's Chromium driven by Playwright. For notebooks 01 and 04:
-run all cells, move the first slider of the first widget, and check that its figure changed.
+run all cells, wait for the kernel to finish, move the first slider of the first live figure, check that its
+figure changed, and time it: from the key press to the new image in the page (a MutationObserver on the
+image's ``src``), over several moves.
 
-Screenshots go to ``artifacts/browser/``. The test starts and stops everything itself, and fails (never
+Screenshots go to ``artifacts/browser/``, the timings to ``artifacts/browser/slider_timing.json``. The test starts and stops everything itself, and fails (never
 skips) when Chromium is missing: ``.ci/run`` installs it with apt.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -22,6 +25,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NOTEBOOKS = ["01_vanishing_gradients.ipynb", "04_forward_diffusion.ipynb"]
+MOVES = 9
 
 
 def free_port() -> int:
@@ -100,20 +104,36 @@ def test_slider_redraws_the_figure(lab, name):
             page.goto(f"{lab}/lab/workspaces/{stem}/tree/{name}?reset")  # a fresh workspace per notebook
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
             run_all(page)
-            widget = page.locator(".widget-interact").first
-            image = widget.locator(".jp-OutputArea-output img").first
+            page.wait_for_function(  # every cell has run: no prompt shows [*]
+                "() => ![...document.querySelectorAll('.jp-InputArea-prompt')].some(e => e.textContent.includes('*'))",
+                timeout=600_000, polling=500)
+            widget = page.locator(".live-figure").first
+            image = widget.locator("img").first
             image.wait_for(timeout=120_000)
+            widget.scroll_into_view_if_needed()
             before = image.get_attribute("src")
             page.screenshot(path=str(ARTIFACTS / f"{stem}-before.png"))
             handle = widget.locator(".widget-slider .noUi-handle").first
             handle.focus()
-            for _ in range(3):
+            times = []
+            for _ in range(MOVES):
+                page.evaluate("""(img) => {
+                    window.__redrawn = null;
+                    window.__watch && window.__watch.disconnect();
+                    window.__watch = new MutationObserver(() => { window.__redrawn ??= performance.now(); });
+                    window.__watch.observe(img, {attributes: true, attributeFilter: ["src"]});
+                    window.__pressed = performance.now();
+                }""", image.element_handle())
                 handle.press("ArrowRight")
-            deadline = time.time() + 600  # the kernel may still be running later cells (01 runs ~1 min alone)
-            while time.time() < deadline and image.get_attribute("src") == before:
-                time.sleep(0.5)
-            widget.scroll_into_view_if_needed()
+                page.wait_for_function("window.__redrawn !== null", timeout=120_000, polling="raf")
+                times.append(page.evaluate("window.__redrawn - window.__pressed"))
             page.screenshot(path=str(ARTIFACTS / f"{stem}-after.png"))
             assert image.get_attribute("src") != before, "moving the slider did not redraw the figure"
+            record = {"notebook": stem, "moves": MOVES, "ms": [round(t, 1) for t in times],
+                      "median_ms": round(sorted(times)[len(times) // 2], 1)}
+            timing = ARTIFACTS / "slider_timing.json"
+            results = json.loads(timing.read_text()) if timing.exists() else {}
+            timing.write_text(json.dumps(results | {stem: record}, indent=1) + "\n")
+            print(f"{stem}: slider to figure {record['median_ms']} ms (median of {MOVES} moves)")
         finally:
             browser.close()

@@ -47,7 +47,39 @@ for call in spec["interacts"]:
         controls[name] = fixed(0) if widget is None else widget
     stub = eval(f"lambda {', '.join(call['params'])}: None")
     interact(stub, **controls)
-print("\nRESULT", ipywidgets.__version__, len(spec["interacts"]))  # after what interact() displayed
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from IPython.display import display
+from course_lib.widgets import LiveFigure
+
+class StubView:  # a view whose update accepts the notebook's control names
+    def __init__(self):
+        self.fig, ax = plt.subplots(figsize=(2, 1))
+        (self.line,) = ax.plot([0, 1], [0, 1])
+        self.animated, self.calls = [self.line], 0
+    def update(self, **values):
+        self.calls += 1
+        self.line.set_ydata([0, self.calls % 3])
+
+for call in spec["live"]:
+    controls = {name: build(arg) for name, arg in call["controls"].items()}
+    live = LiveFigure(StubView(), **{k: v for k, v in controls.items() if v is not None})
+    bundle = live.mimebundle()
+    assert {"image/png", "application/vnd.jupyter.widget-view+json"} <= set(bundle), bundle.keys()
+    display(live)
+    for name, control in live.controls.items():  # every control drives a redraw
+        before, options = live.view.calls, getattr(control, "options", None)
+        if options:
+            values = [v[1] if isinstance(v, tuple) else v for v in options]
+            control.value = values[-1] if control.value != values[-1] else values[0]
+        elif hasattr(control, "max"):
+            control.value = control.max if control.value != control.max else control.min
+        else:
+            continue
+        assert live.view.calls == before + 1, (name, ipywidgets.__version__)
+print("\nRESULT", ipywidgets.__version__, len(spec["interacts"]), len(spec["live"]))
 '''
 
 
@@ -78,7 +110,8 @@ def notebook_spec(path: Path) -> dict:
             imports += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module.startswith("course_lib"):
             module = import_module(node.module)
-            namespace.update({a.asname or a.name: getattr(module, a.name) for a in node.names})
+            namespace.update({a.asname or a.name: getattr(module, a.name, None) or import_module(f"{node.module}.{a.name}")
+                              for a in node.names})
     interacts = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "interact":
@@ -93,7 +126,20 @@ def notebook_spec(path: Path) -> dict:
                         pytest.fail(f"{where}: control {kw.arg} is neither a widget nor a literal")
                 controls[kw.arg] = spec
             interacts.append({"params": params_of(node.args[0], namespace), "controls": controls})
-    return {"imports": imports, "interacts": interacts}
+    live = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "LiveFigure":
+            where = f"{path.name}:{node.lineno}"
+            controls = {}
+            for kw in node.keywords:
+                if kw.arg in ("fixed", "cache_size"):
+                    continue
+                spec = widget_spec(kw.value, where, set(imports))
+                if spec is None:
+                    pytest.fail(f"{where}: LiveFigure control {kw.arg} is not an ipywidgets constructor call")
+                controls[kw.arg] = spec
+            live.append({"controls": controls})
+    return {"imports": imports, "interacts": interacts, "live": live}
 
 
 def probe(spec: dict, first_on_path: Path | None = None) -> str:
@@ -107,10 +153,12 @@ def probe(spec: dict, first_on_path: Path | None = None) -> str:
     return out.stdout.split("RESULT ")[-1]
 
 
-def test_every_interact_call_is_found():
+def test_every_widget_call_is_found():
     for path in NOTEBOOKS:
-        assert len(notebook_spec(path)["interacts"]) == path.read_text().count("interact("), path.name
-    assert sum(len(notebook_spec(p)["interacts"]) for p in NOTEBOOKS) >= 7
+        spec = notebook_spec(path)
+        assert len(spec["interacts"]) == path.read_text().count("interact("), path.name
+        assert len(spec["live"]) == path.read_text().count("LiveFigure("), path.name
+    assert sum(len(notebook_spec(p)["interacts"]) + len(notebook_spec(p)["live"]) for p in NOTEBOOKS) >= 7
 
 
 @pytest.mark.parametrize("version", ["8 (pinned)", "7.7 (Colab)"])
@@ -125,4 +173,4 @@ def test_widgets_build_under_both_ipywidgets(path, version):
     else:
         out = probe(spec)
         assert out.startswith(ipywidgets.__version__), out
-    assert out.split()[1] == str(len(spec["interacts"]))
+    assert out.split()[1:3] == [str(len(spec["interacts"])), str(len(spec["live"]))]
