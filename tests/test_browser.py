@@ -3,8 +3,9 @@ run all cells, wait for the kernel to finish, move the first slider of the first
 figure changed, and time it: from the key press to the new image in the page (a MutationObserver on the
 image's ``src``), over several moves.
 
-Screenshots go to ``artifacts/browser/``, the timings to ``artifacts/browser/slider_timing.json``. The test starts and stops everything itself, and fails (never
-skips) when Chromium is missing: ``.ci/run`` installs it with apt.
+Screenshots go to ``artifacts/browser/``, the timings to ``artifacts/browser/slider_timing.json``. The test
+starts and stops everything itself, and fails (never skips) when Chromium is missing: ``.ci/run`` installs it
+with apt.
 """
 
 import json

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from ipywidgets import Dropdown, IntSlider  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+from ipywidgets import Dropdown, IntSlider
+from PIL import Image
 
-from course_lib.widgets import LiveFigure, figure_png  # noqa: E402
+from course_lib.widgets import LiveFigure, figure_png
 
 
 class SineView:

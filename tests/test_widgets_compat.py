@@ -110,8 +110,9 @@ def notebook_spec(path: Path) -> dict:
             imports += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module.startswith("course_lib"):
             module = import_module(node.module)
-            namespace.update({a.asname or a.name: getattr(module, a.name, None) or import_module(f"{node.module}.{a.name}")
-                              for a in node.names})
+            for a in node.names:  # a name, or a submodule such as ``lessons.residual_in_diffusion``
+                value = getattr(module, a.name, None) or import_module(f"{node.module}.{a.name}")
+                namespace[a.asname or a.name] = value
     interacts = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "interact":
