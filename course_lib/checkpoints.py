@@ -41,7 +41,7 @@ def model_spec(model: torch.nn.Module) -> dict:
     """``{"kind", "config"}`` describing ``model`` so that ``build_model`` can rebuild it."""
     for kind, cls in MODEL_KINDS.items():
         if isinstance(model, cls):
-            return {"kind": kind, "config": dict(model.config)}
+            return {"kind": kind, "config": model.config.to_dict()}
     raise TypeError(f"cannot describe a {type(model).__name__}; checkpoints hold {list(MODEL_KINDS)} models")
 
 

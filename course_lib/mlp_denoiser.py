@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
+
 import torch
 from torch import nn
 
@@ -13,20 +15,43 @@ from ._checks import check_finite, check_float_tensor, check_positive_int, check
 from .unet import timestep_embedding
 
 
+@dataclass(frozen=True)
+class MLPConfig:
+    """Everything that defines an ``MLPDenoiser``: point dimension, width, number of blocks, timestep-embedding
+    size, and residual blocks on or off."""
+
+    dim: int = 2
+    hidden: int = 128
+    depth: int = 3
+    t_dim: int = 32
+    residual: bool = True
+
+    def __post_init__(self):
+        for name in ("dim", "hidden", "depth", "t_dim"):
+            check_positive_int(name, getattr(self, name))
+        if self.t_dim < 2:
+            raise ValueError(f"t_dim={self.t_dim!r} is not allowed; t_dim must be >= 2 (a 1-dim timestep embedding "
+                             f"is 0 for every t)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 class MLPDenoiser(nn.Module):
-    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, t_dim: int = 32, residual: bool = True):
+    """``MLPDenoiser(config)`` with an ``MLPConfig``, or ``MLPDenoiser(hidden=64, ...)`` with its fields."""
+
+    def __init__(self, config: MLPConfig | None = None, **overrides):
         super().__init__()
-        for name, value in [("dim", dim), ("hidden", hidden), ("depth", depth), ("t_dim", t_dim)]:
-            check_positive_int(name, value)
-        if t_dim < 2:
-            raise ValueError(f"t_dim={t_dim!r} is not allowed; t_dim must be >= 2 (a 1-dim timestep embedding is 0 "
-                             f"for every t)")
-        self.config = dict(dim=dim, hidden=hidden, depth=depth, t_dim=t_dim, residual=residual)
-        self.dim, self.t_dim, self.residual = dim, t_dim, residual
-        self.inp = nn.Linear(dim + t_dim, hidden)
-        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.GELU())
-                                    for _ in range(depth))
-        self.out = nn.Linear(hidden, dim)
+        config = config or MLPConfig()
+        if not isinstance(config, MLPConfig):
+            raise TypeError(f"config must be an MLPConfig, got {type(config).__name__}; "
+                            f"give the fields as keywords, e.g. MLPDenoiser(hidden=64)")
+        self.config = config = replace(config, **overrides) if overrides else config
+        self.dim, self.t_dim, self.residual = config.dim, config.t_dim, config.residual
+        self.inp = nn.Linear(config.dim + config.t_dim, config.hidden)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(config.hidden), nn.Linear(config.hidden, config.hidden),
+                                                  nn.GELU()) for _ in range(config.depth))
+        self.out = nn.Linear(config.hidden, config.dim)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         check_rank("x", x, 2, "[B, D]")

@@ -19,6 +19,7 @@ Layout with ``channel_mults=(1, 2)`` and ``base_channels=c`` on 8x8 input::
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -84,50 +85,84 @@ class ResBlock(nn.Module):
         return self.shortcut(x) + h if self.residual else h
 
 
-class UNet(nn.Module):
-    """U-Net predicting the noise eps from ``(x_t [B, C, H, W], t [B])``; output shape = input shape.
+@dataclass(frozen=True)
+class UNetConfig:
+    """Everything that defines a ``UNet`` (checkpoints store it as a dict, ``asdict(config)``).
 
     Args:
         in_channels: image channels C.
-        base_channels: channels at full resolution.
-        channel_mults: channels of each level as multiples of ``base_channels``; one
-            downsampling between consecutive levels.
+        base_channels: channels at full resolution (also the size of the timestep embedding).
+        channel_mults: channels of each level as multiples of ``base_channels``; one downsampling between
+            consecutive levels, so ``depth = len(channel_mults) - 1``.
         num_res_blocks: ResBlocks per level in the encoder and in the decoder.
         skip: long encoder-decoder skips, ``"concat"``, ``"add"`` or ``"none"``.
         residual: residual connections inside the ResBlocks on or off.
         dropout: dropout inside the ResBlocks.
-        zero_init: zero-initialise each ResBlock's last convolution (default: ``residual``).
+        zero_init: zero-initialise each ResBlock's last convolution (None: the same as ``residual``).
     """
 
-    def __init__(self, in_channels: int = 1, base_channels: int = 16, channel_mults=(1, 2),
-                 num_res_blocks: int = 1, skip: str = "concat", residual: bool = True, dropout: float = 0.0,
-                 zero_init: bool | None = None):
+    in_channels: int = 1
+    base_channels: int = 16
+    channel_mults: tuple[int, ...] = (1, 2)
+    num_res_blocks: int = 1
+    skip: str = "concat"
+    residual: bool = True
+    dropout: float = 0.0
+    zero_init: bool | None = None
+
+    def __post_init__(self):
+        check_positive_int("in_channels", self.in_channels)
+        check_positive_int("base_channels", self.base_channels)
+        if self.base_channels < 2:
+            raise ValueError(f"base_channels={self.base_channels!r} is not allowed; base_channels must be >= 2 (it "
+                             f"is also the timestep embedding's size, and a 1-dim embedding is 0 for every t)")
+        check_positive_int("num_res_blocks", self.num_res_blocks)
+        check_choice("skip", self.skip, SKIP_MODES)
+        mults = tuple(self.channel_mults)  # a checkpoint may hold a list
+        if not mults or any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in mults):
+            raise ValueError(f"channel_mults={self.channel_mults!r} is not allowed; give positive integers, "
+                             f"e.g. (1, 2)")
+        object.__setattr__(self, "channel_mults", mults)
+        if self.zero_init and not self.residual:
+            raise ValueError("zero_init=True needs residual=True: a plain block with a zero last layer outputs 0")
+
+    @property
+    def depth(self) -> int:
+        """Downsamplings: H and W must be divisible by 2**depth."""
+        return len(self.channel_mults) - 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class UNet(nn.Module):
+    """U-Net predicting the noise eps from ``(x_t [B, C, H, W], t [B])``; output shape = input shape.
+
+    ``UNet(config)`` with a ``UNetConfig``, or ``UNet(skip="add", residual=False, ...)`` with its fields
+    (keywords override a given config).
+    """
+
+    def __init__(self, config: UNetConfig | None = None, **overrides):
         super().__init__()
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("base_channels", base_channels)
-        if base_channels < 2:
-            raise ValueError(f"base_channels={base_channels!r} is not allowed; base_channels must be >= 2 (it is also "
-                             f"the timestep embedding's size, and a 1-dim embedding is 0 for every t)")
-        check_positive_int("num_res_blocks", num_res_blocks)
-        check_choice("skip", skip, SKIP_MODES)
-        channel_mults = tuple(channel_mults)
-        if not channel_mults or any(not isinstance(m, int) or m < 1 for m in channel_mults):
-            raise ValueError(f"channel_mults={channel_mults!r} is not allowed; give positive integers, e.g. (1, 2)")
-        self.config = dict(in_channels=in_channels, base_channels=base_channels, channel_mults=channel_mults,
-                           num_res_blocks=num_res_blocks, skip=skip, residual=residual, dropout=dropout)
-        if zero_init is not None and zero_init != residual:  # only a non-default value goes into checkpoints
-            self.config["zero_init"] = zero_init
-        self.in_channels, self.skip, self.depth = in_channels, skip, len(channel_mults) - 1
-        chs = [base_channels * m for m in channel_mults]
-        t_dim = 4 * base_channels
-        self.embed_dim = base_channels
-        self.time_mlp = nn.Sequential(nn.Linear(base_channels, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+        config = config or UNetConfig()
+        if not isinstance(config, UNetConfig):
+            raise TypeError(f"config must be a UNetConfig, got {type(config).__name__}; "
+                            f"give the fields as keywords, e.g. UNet(skip='add')")
+        self.config = config = replace(config, **overrides) if overrides else config
+        self.in_channels, self.skip, self.depth = config.in_channels, config.skip, config.depth
+        # Channels per level: chs[level] = base_channels * channel_mults[level], e.g. [16, 32].
+        chs = [config.base_channels * m for m in config.channel_mults]
+        t_dim = 4 * config.base_channels  # the timestep MLP widens the sinusoidal embedding 4x (as in DDPM)
+        self.embed_dim = config.base_channels
+        self.time_mlp = nn.Sequential(nn.Linear(self.embed_dim, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
 
-        def blocks(c_in, c_out):
-            return nn.ModuleList(ResBlock(c_in if i == 0 else c_out, c_out, t_dim, residual, dropout, zero_init)
-                                 for i in range(num_res_blocks))
+        def blocks(c_in, c_out):  # num_res_blocks ResBlocks; the first one changes c_in -> c_out
+            return nn.ModuleList(ResBlock(c_in if i == 0 else c_out, c_out, t_dim, config.residual, config.dropout,
+                                          config.zero_init) for i in range(config.num_res_blocks))
 
-        self.conv_in = nn.Conv2d(in_channels, chs[0], 3, padding=1)
+        # Encoder: level l maps c (the channels arriving) to chs[l], then halves H and W (except the last level).
+        # Its output at each level is kept as that level's long skip.
+        self.conv_in = nn.Conv2d(config.in_channels, chs[0], 3, padding=1)
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         c = chs[0]
         for level, ch in enumerate(chs):
@@ -135,18 +170,21 @@ class UNet(nn.Module):
             c = ch
             if level < self.depth:
                 self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
-        self.mid = blocks(c, c)
+        self.mid = blocks(c, c)  # at the lowest resolution, c = chs[-1] channels in and out
+        # Decoder, from the lowest level up: upsample and project c -> chs[l], merge the skip of level l
+        # (concat: chs[l] more channels come in; add: shapes must match, so chs[l]; none: nothing comes in),
+        # then blocks back to chs[l].
         self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
         for level in reversed(range(len(chs))):
             ch = chs[level]
-            if level < self.depth:  # from the level below: upsample and match channels
+            if level < self.depth:
                 self.upsample.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                                                    nn.Conv2d(c, ch, 3, padding=1)))
                 c = ch
-            c_in = c + ch if skip == "concat" else c
+            c_in = c + ch if config.skip == "concat" else c
             self.up.append(blocks(c_in, ch))
             c = ch
-        self.norm_out, self.conv_out = group_norm(c), nn.Conv2d(c, in_channels, 3, padding=1)
+        self.norm_out, self.conv_out = group_norm(c), nn.Conv2d(c, config.in_channels, 3, padding=1)
 
     def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
         check_rank("x", x, 4, "[B, C, H, W]")

@@ -98,7 +98,7 @@ def test_unet_trainer_records_config_and_rebuilds(tmp_path):
     trainer.train()
     trainer.save(tmp_path / "u.pt")
     model, schedule, _ = load_denoiser(tmp_path / "u.pt", ema=False)
-    assert model.config["skip"] == "add" and model.config["residual"] is False and schedule.name == "cosine"
+    assert model.config.skip == "add" and model.config.residual is False and schedule.name == "cosine"
     x, t = torch.randn(2, 1, 8, 8), torch.tensor([0, 49])
     assert torch.equal(model(x, t), trainer.model.eval()(x, t))
 

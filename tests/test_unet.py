@@ -81,10 +81,38 @@ def test_zero_init_control_keeps_shortcut_without_zero_init():
             assert first.residual and float(first.conv2.weight.abs().sum()) > 0.0
         else:
             assert not first.residual and float(first.conv2.weight.abs().sum()) > 0.0
-    assert control.config["zero_init"] is False and "zero_init" not in on.config
+    assert control.config.zero_init is False and on.config.zero_init is None
     assert sum(p.numel() for p in on.parameters()) == sum(p.numel() for p in control.parameters())
 
 
 def test_zero_init_without_residual_is_refused():
     with pytest.raises(ValueError, match="zero_init=True needs residual=True"):
         UNet(residual=False, zero_init=True)
+
+
+def test_config_dataclass_builds_the_same_model_and_round_trips_through_a_dict():
+    from dataclasses import asdict
+
+    from course_lib.unet import UNetConfig
+
+    config = UNetConfig(base_channels=8, channel_mults=[1, 2], skip="add", residual=False)
+    assert config.channel_mults == (1, 2) and config.depth == 1
+    a, b = UNet(config), UNet(**asdict(config))
+    assert a.config == b.config == UNetConfig(**config.to_dict())
+    assert [p.shape for p in a.parameters()] == [p.shape for p in b.parameters()]
+    assert UNet(config, skip="concat").config.skip == "concat"  # a keyword overrides the given config
+    with pytest.raises(TypeError, match="config must be a UNetConfig, got dict"):
+        UNet({"skip": "add"})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'skips'"):
+        UNet(skips="add")
+    with pytest.raises(ValueError, match="channel_mults=\\(1, 0\\) is not allowed"):
+        UNetConfig(channel_mults=(1, 0))
+
+
+def test_an_old_checkpoint_config_without_zero_init_still_builds():
+    from course_lib.checkpoints import build_model
+
+    old = {"in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1, "skip": "concat",
+           "residual": True, "dropout": 0.0}
+    model = build_model({"kind": "unet", "config": old})
+    assert model.config.zero_init is None and model.config.channel_mults == (1, 2)
