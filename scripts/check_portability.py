@@ -51,37 +51,39 @@ def setting_environment(name: str, ipython_dir: Path) -> dict[str, str]:
     return env
 
 
-def nbval_command(notebooks: list[str]) -> list[str]:
+def nbval_command(notebooks: list[str], cell_timeout: int = 900) -> list[str]:
     """The notebook half of ``./course test``."""
     return [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", *notebooks, "--nbval", "--nbval-current-env",
-            "--nbval-cell-timeout=900", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
+            f"--nbval-cell-timeout={cell_timeout}", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
 
 
-def run_setting(name: str, notebooks: list[str]) -> dict:
+def run_setting(name: str, notebooks: list[str], cell_timeout: int = 900) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = setting_environment(name, Path(tmp))
         start = time.perf_counter()
-        proc = subprocess.run(nbval_command(notebooks), cwd=ROOT, env=env, capture_output=True, text=True)
+        proc = subprocess.run(nbval_command(notebooks, cell_timeout), cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
     counts = {key: int(n) for n, key in re.findall(r"(\d+) (passed|failed|error|errors)", summary)}
     failed = re.findall(r"^FAILED (\S+)", proc.stdout, flags=re.M)
     return {"setting": name, "env": SETTINGS[name], "passed": counts.get("passed", 0),
             "failed": counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0),
-            "failed_cells": failed, "seconds": round(seconds, 1), "returncode": proc.returncode}
+            "failed_cells": failed, "seconds": round(seconds, 1), "returncode": proc.returncode,
+            **({"log_tail": proc.stdout[-4000:]} if proc.returncode else {})}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("notebooks", nargs="*", help="default: every notebooks/NN_*.ipynb")
     p.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    p.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (SSE4.1 is several times slower)")
     args = p.parse_args(argv)
     notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
     rows = []
     print("| setting | notebook | cells passed | failed | seconds |\n|---|---|---|---|---|", flush=True)
     for name in args.settings:
         for notebook in notebooks:  # one run per notebook: a partial run still fills part of the table
-            row = run_setting(name, [notebook]) | {"notebook": Path(notebook).name}
+            row = run_setting(name, [notebook], args.cell_timeout) | {"notebook": Path(notebook).name}
             rows.append(row)
             print(f"| {name} | {row['notebook']} | {row['passed']} | {row['failed']} | {row['seconds']} |", flush=True)
             for cell in row["failed_cells"]:
