@@ -82,3 +82,15 @@ def check_same_shape(name: str, x: torch.Tensor, like_name: str, like: torch.Ten
         raise TypeError(f"{name} must be a torch.Tensor of shape {list(like.shape)}, got {type(x).__name__}")
     if x.shape != like.shape:
         raise ValueError(f"{name} has shape {list(x.shape)}; it must match {like_name}'s shape {list(like.shape)}")
+
+
+def config_with(config, config_class, overrides: dict, example: str):
+    """``config`` (default: ``config_class()``) with ``overrides`` applied; ``TypeError`` for anything else,
+    e.g. a plain dict. ``example`` shows the keyword form in the message."""
+    from dataclasses import replace
+
+    config = config_class() if config is None else config
+    if not isinstance(config, config_class):
+        raise TypeError(f"config must be a {config_class.__name__}, got {type(config).__name__}; "
+                        f"give the fields as keywords, e.g. {example}")
+    return replace(config, **overrides) if overrides else config

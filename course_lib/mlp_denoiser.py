@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from ._checks import check_finite, check_float_tensor, check_positive_int, check_rank
+from ._checks import check_finite, check_float_tensor, check_positive_int, check_rank, config_with
 from .unet import timestep_embedding
 
 
@@ -42,11 +42,7 @@ class MLPDenoiser(nn.Module):
 
     def __init__(self, config: MLPConfig | None = None, **overrides):
         super().__init__()
-        config = config or MLPConfig()
-        if not isinstance(config, MLPConfig):
-            raise TypeError(f"config must be an MLPConfig, got {type(config).__name__}; "
-                            f"give the fields as keywords, e.g. MLPDenoiser(hidden=64)")
-        self.config = config = replace(config, **overrides) if overrides else config
+        self.config = config = config_with(config, MLPConfig, overrides, "MLPDenoiser(hidden=64)")
         self.dim, self.t_dim, self.residual = config.dim, config.t_dim, config.residual
         self.inp = nn.Linear(config.dim + config.t_dim, config.hidden)
         self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(config.hidden), nn.Linear(config.hidden, config.hidden),

@@ -19,13 +19,13 @@ Layout with ``channel_mults=(1, 2)`` and ``base_channels=c`` on 8x8 input::
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_finite, check_float_tensor, check_positive_int, check_rank
+from ._checks import check_choice, check_finite, check_float_tensor, check_positive_int, check_rank, config_with
 
 SKIP_MODES = ("concat", "add", "none")
 
@@ -144,11 +144,7 @@ class UNet(nn.Module):
 
     def __init__(self, config: UNetConfig | None = None, **overrides):
         super().__init__()
-        config = config or UNetConfig()
-        if not isinstance(config, UNetConfig):
-            raise TypeError(f"config must be a UNetConfig, got {type(config).__name__}; "
-                            f"give the fields as keywords, e.g. UNet(skip='add')")
-        self.config = config = replace(config, **overrides) if overrides else config
+        self.config = config = config_with(config, UNetConfig, overrides, "UNet(skip='add')")
         self.in_channels, self.skip, self.depth = config.in_channels, config.skip, config.depth
         # Channels per level: chs[level] = base_channels * channel_mults[level], e.g. [16, 32].
         chs = [config.base_channels * m for m in config.channel_mults]
