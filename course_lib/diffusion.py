@@ -79,19 +79,32 @@ def q_posterior_mean_variance(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tens
     return mean, schedule.at(schedule.posterior_variance, t, x_t)
 
 
+def p_mean_variance_from_eps(x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, schedule: NoiseSchedule,
+                             clip_x0: bool = False):
+    """The reverse step p(x_{t-1} | x_t) = N(mu, sigma_t^2 I) for a predicted noise ``eps`` = eps_hat:
+
+        x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t)        (predict_x0)
+        mu, sigma_t^2 = mu_tilde(x_t, x0_hat), beta_tilde_t                        (Ho et al. Eq. 6-7)
+
+    ``x_t, eps [B, ...]``, ``t [B]``. ``clip_x0`` clamps x0_hat to [-1, 1] (right for images, wrong for
+    2-D data). Returns ``(mean [B, ...], variance [B, 1, ...], x0_hat [B, ...])``.
+    """
+    x0 = predict_x0(x_t, t, eps, schedule)
+    if clip_x0:
+        x0 = x0.clamp(-1, 1)
+    mean, variance = q_posterior_mean_variance(x0, x_t, t, schedule)
+    return mean, variance, x0
+
+
 def p_mean_variance(model, x_t: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, clip_x0: bool = False):
-    """The learned reverse step p(x_{t-1} | x_t): plug x0_hat = predict_x0(x_t, t, model(x_t, t)) into
-    the posterior. ``clip_x0`` clamps x0_hat to [-1, 1] (right for images, wrong for 2-D data).
+    """The learned reverse step p(x_{t-1} | x_t): ``p_mean_variance_from_eps`` with eps_hat = model(x_t, t).
 
     Returns ``(mean, variance, x0_hat, eps_hat)``.
     """
     eps = model(x_t, t)
     if eps.shape != x_t.shape:
         raise ValueError(f"model(x_t, t) returned shape {list(eps.shape)}; it must equal x_t's {list(x_t.shape)}")
-    x0 = predict_x0(x_t, t, eps, schedule)
-    if clip_x0:
-        x0 = x0.clamp(-1, 1)
-    mean, variance = q_posterior_mean_variance(x0, x_t, t, schedule)
+    mean, variance, x0 = p_mean_variance_from_eps(x_t, t, eps, schedule, clip_x0)
     return mean, variance, x0, eps
 
 

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._checks import check_choice, check_positive_int
-from .diffusion import p_mean_variance, predict_x0, randn
+from .diffusion import p_mean_variance_from_eps, predict_x0, randn
 from .schedules import NoiseSchedule
 
 
@@ -72,16 +72,29 @@ class DDPMSampler(Sampler):
     """Ancestral sampling, Ho et al. Eq. 11 with sigma_t^2 = beta_tilde_t and no noise at t = 0:
 
         x_{t-1} = mu_tilde(x_t, x0_hat) + sigma_t z,   z ~ N(0, I).
+
+    ``set_timesteps()`` visits every t from T - 1 down to 0 (the only choice for an ancestral sampler: its
+    posterior is between t and t - 1).
     """
 
     def __init__(self, schedule: NoiseSchedule, clip_x0: bool = False):
         super().__init__(schedule, clip_x0)
-        self.timesteps = list(range(schedule.T - 1, -1, -1))
+        self.set_timesteps()
+
+    def set_timesteps(self, num_steps: int | None = None) -> None:
+        """The timesteps T - 1, ..., 0. ``num_steps`` (diffusers' argument) must be T or None: skipping
+        steps needs DDIM (or DDPM's posterior between non-adjacent steps, which this sampler does not do)."""
+        T = self.schedule.T
+        if num_steps is not None and num_steps != T:
+            raise ValueError(f"num_steps={num_steps!r} is not allowed; DDPMSampler visits all T={T} steps "
+                             "(use DDIMSampler(schedule, num_steps, eta=1.0) to skip steps with DDPM-like noise)")
+        self.timesteps = list(range(T - 1, -1, -1))
 
     def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator=None):
         """One reverse step from x_t to x_{t-1}. Returns ``(x_{t-1}, x0_hat)``."""
-        mean, variance, x0, _ = p_mean_variance(lambda x, tt: eps, x_t, self._t(t, x_t), self.schedule,
-                                                self.clip_x0)
+        if not 0 <= int(t) < self.schedule.T:
+            raise ValueError(f"t={t} is not one of this sampler's timesteps; it must lie in [0, {self.schedule.T})")
+        mean, variance, x0 = p_mean_variance_from_eps(x_t, self._t(t, x_t), eps, self.schedule, self.clip_x0)
         if t == 0:
             return mean, x0
         return mean + variance.sqrt() * randn(x_t.shape, generator, x_t.device, x_t.dtype), x0

@@ -94,3 +94,35 @@ def test_samplers_recover_a_point_mass():
         out = sampler.sample(exact_eps, (8, 2), generator=torch.Generator().manual_seed(0))
         assert torch.allclose(out, c.expand(8, 2), atol=1e-3), type(sampler).__name__
 
+
+
+def test_ddpm_set_timesteps_matches_diffusers_and_refuses_skipping():
+    s = NoiseSchedule.make("linear", 1000)
+    ours = DDPMSampler(s)
+    ref = ddpm_reference(False)
+    ref.set_timesteps(1000)
+    assert ours.timesteps == ref.timesteps.tolist() == list(range(999, -1, -1))
+    ours.set_timesteps(1000)
+    assert ours.timesteps == ref.timesteps.tolist()
+    with pytest.raises(ValueError, match="DDIMSampler"):
+        ours.set_timesteps(50)
+    with pytest.raises(ValueError, match="t=1000"):
+        ours.step(torch.zeros(2, 2), 1000, torch.zeros(2, 2))
+
+
+@pytest.mark.parametrize("clip", [False, True])
+def test_p_mean_variance_from_eps_is_predict_x0_then_the_posterior(clip):
+    from course_lib.diffusion import p_mean_variance, p_mean_variance_from_eps, predict_x0, q_posterior_mean_variance
+
+    s = NoiseSchedule.make("cosine", 200)
+    x_t, t = 2 * torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 100, 199])
+    eps = toy_model(x_t, t)
+    mean, variance, x0 = p_mean_variance_from_eps(x_t, t, eps, s, clip_x0=clip)
+    want_x0 = predict_x0(x_t, t, eps, s)
+    want_x0 = want_x0.clamp(-1, 1) if clip else want_x0
+    want_mean, want_var = q_posterior_mean_variance(want_x0, x_t, t, s)
+    assert torch.equal(x0, want_x0) and torch.equal(mean, want_mean) and torch.equal(variance, want_var)
+    assert variance.shape == (4, 1, 1, 1)
+    # the model-calling version is the same function with eps_hat = model(x_t, t)
+    m2, v2, x02, eps2 = p_mean_variance(toy_model, x_t, t, s, clip_x0=clip)
+    assert torch.equal(m2, mean) and torch.equal(v2, variance) and torch.equal(x02, x0) and torch.equal(eps2, eps)
