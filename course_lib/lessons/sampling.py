@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
+from ..diffusion import p_mean_variance_from_eps
 from ..metrics import digit_quality
 from ..plotting import finish
-from ..samplers import DDIMSampler, DDPMSampler, Trajectory
-from .grading import graded, report
+from ..samplers import DDIMSampler, DDPMSampler, Trajectory, ddim_timesteps
+from .grading import diagnose, graded, report
 
 
 def sampler_for(name: str, schedule, steps: int | None = None, clip_x0: bool = True):
@@ -29,36 +31,123 @@ def time_and_score(model, schedule, name: str = "ddim", steps: int = 50, n: int 
     return {"seconds": seconds, **digit_quality(x), "samples": x}
 
 
-def show_samples_at(model, schedule, steps: int = 20, n: int = 32, seed: int = 0):
-    """Widget body: DDIM samples with ``steps`` steps, titled with time and score."""
-    import matplotlib.pyplot as plt
+SPACINGS = ("leading", "trailing")
 
-    from ..plotting import image_grid
 
-    r = time_and_score(model, schedule, "ddim", steps, n=max(n, 100), seed=seed)
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    ax.imshow(image_grid(r["samples"][:n], nrow=16), cmap="gray", vmin=0, vmax=1)
-    ax.set_title(f"DDIM {steps} steps: {r['seconds']:.2f} s for {max(n, 100)} digits, "
-                 f"FD {r['fd']:.1f} (floor {r['floor']:.1f})")
-    ax.axis("off")
-    return finish(fig)
+def sample_both_spacings(model, schedule, steps: int, eta: float = 0.0, n: int = 16, seed: int = 0,
+                         clip_x0: bool = True) -> dict[str, torch.Tensor]:
+    """DDIM samples with ``steps`` steps for "leading" and "trailing" spacing from the same starting noise
+    x_T (drawn with ``seed``: the same for every ``steps`` and ``eta``), one network call per step for both:
+    ``{"leading": [n, 1, 8, 8], "trailing": [n, 1, 8, 8]}``.
+
+    Both spacings visit ``steps`` timesteps, so step k of both runs goes through the model as one batch of
+    2n (half the calls of two runs). The eta noise comes from a generator seeded ``seed + 1``, one per spacing.
+    """
+    with warnings.catch_warnings():  # leading spacing at 1 or 2 steps starts far below T - 1: the title says so
+        warnings.simplefilter("ignore", UserWarning)
+        samplers = {sp: DDIMSampler(schedule, steps, eta=eta, spacing=sp, clip_x0=clip_x0) for sp in SPACINGS}
+    x_T = torch.randn((n, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+    xs = {sp: x_T.clone() for sp in SPACINGS}
+    noise = {sp: torch.Generator().manual_seed(seed + 1) for sp in SPACINGS}
+    with torch.no_grad():
+        for k in range(steps):
+            ts = {sp: samplers[sp].timesteps[k] for sp in SPACINGS}
+            t = torch.cat([torch.full((n,), ts[sp]) for sp in SPACINGS])
+            eps = model(torch.cat([xs[sp] for sp in SPACINGS]), t).split(n)
+            for sp, e in zip(SPACINGS, eps):
+                xs[sp], _ = samplers[sp].step(e, ts[sp], xs[sp], generator=noise[sp])
+    return xs
+
+
+class SamplesView:
+    """Widget body: ``n`` DDIM digits from one fixed starting noise, for a number of ``steps``, ``eta`` and
+    timestep ``spacing``; the title gives the timesteps visited and the time taken.
+
+    ``update`` computes when ``(steps, eta)`` is new (one network call per step for both spacings, cached),
+    so those controls are built with ``continuous_update=False``; the spacing then only looks up.
+    """
+
+    def __init__(self, model, schedule, n: int = 16, seed: int = 0, nrow: int = 8):
+        import matplotlib.pyplot as plt
+
+        from ..plotting import image_grid
+
+        self.model, self.schedule, self.n, self.seed, self.nrow = model, schedule, n, seed, nrow
+        self.cache: dict[tuple, tuple[dict, float]] = {}
+        rows = -(-n // nrow)
+        self.fig, ax = plt.subplots(figsize=(7.5, 0.95 * rows + 0.8))
+        self.image = ax.imshow(image_grid(torch.zeros(n, 1, 8, 8), nrow=nrow), cmap="gray", vmin=0, vmax=1,
+                               interpolation="nearest")
+        self.title = ax.set_title("\n", fontsize=10)
+        ax.axis("off")
+        self.fig.tight_layout()
+        self.animated = [self.image, self.title]
+
+    def samples(self, steps: int, eta: float) -> tuple[dict, float]:
+        """``({spacing: samples}, seconds)`` for ``steps`` and ``eta``, computed once."""
+        key = (int(steps), round(float(eta), 6))
+        if key not in self.cache:
+            start = time.perf_counter()
+            xs = sample_both_spacings(self.model, self.schedule, key[0], key[1], self.n, self.seed)
+            self.cache[key] = xs, time.perf_counter() - start
+        return self.cache[key]
+
+    def update(self, steps: int = 10, eta: float = 0.0, spacing: str = "leading") -> None:
+        from ..plotting import image_grid
+
+        xs, seconds = self.samples(steps, eta)
+        self.image.set_data(image_grid(xs[spacing], nrow=self.nrow))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ts = ddim_timesteps(self.schedule.T, int(steps), spacing)
+        visited = ", ".join(map(str, ts)) if len(ts) <= 4 else f"{ts[0]}, {ts[1]}, ..., {ts[-1]}"
+        self.title.set_text(f"DDIM, {steps} steps, eta = {eta:.2f}, {spacing}: t = {visited}\n"
+                            f"the same starting noise for every setting ({seconds:.2f} s for both spacings)")
+
+
+def show_samples_at(model, schedule, steps: int = 10, eta: float = 0.0, spacing: str = "leading", n: int = 16,
+                    seed: int = 0):
+    """The figure of ``SamplesView`` for one setting, as a static figure."""
+    view = SamplesView(model, schedule, n, seed)
+    view.update(steps, eta, spacing)
+    return finish(view.fig)
+
+
+class TrajectoryView:
+    """Widget body of the reverse-process scrubber: x_t (top) and the predicted x_0 (bottom) at step ``i`` of
+    a recorded ``Trajectory``. Every frame is tiled in ``__init__``; ``update(i)`` only swaps image data."""
+
+    def __init__(self, trajectory: Trajectory, n: int = 8):
+        import matplotlib.pyplot as plt
+
+        from ..plotting import image_grid
+
+        self.timesteps = trajectory.timesteps
+        self.x_t = [image_grid(x[:n], nrow=n) for x in trajectory.x_t[:len(self.timesteps)]]
+        self.x0 = [image_grid(x[:n], nrow=n) for x in trajectory.x0_pred]
+        self.fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 2.9))
+        self.images, self.titles = [], []
+        for ax, frames in [(top, self.x_t), (bottom, self.x0)]:
+            self.images.append(ax.imshow(frames[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
+            self.titles.append(ax.set_title(" ", fontsize=10))
+            ax.axis("off")
+        self.fig.tight_layout()
+        self.animated = [*self.images, *self.titles]
+
+    def update(self, i: int = 0) -> None:
+        i = min(max(int(i), 0), len(self.timesteps) - 1)
+        t = self.timesteps[i]
+        self.images[0].set_data(self.x_t[i])
+        self.images[1].set_data(self.x0[i])
+        self.titles[0].set_text(f"x_t at step {i} of {len(self.timesteps)}, t = {t}")
+        self.titles[1].set_text(f"predicted x_0 at t = {t} (clipped to [-1, 1])")
 
 
 def show_trajectory_step(trajectory: Trajectory, i: int = 0, n: int = 8):
-    """Widget body: x_t and the predicted x_0 at step ``i`` of a sampling trajectory, side by side."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import image_grid
-
-    i = min(max(int(i), 0), len(trajectory.timesteps) - 1)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 1.8))
-    for ax, img, title in [(axes[0], trajectory.x_t[i][:n], f"x_t, t = {trajectory.timesteps[i]}"),
-                           (axes[1], trajectory.x0_pred[i][:n], "predicted x_0")]:
-        ax.imshow(image_grid(img, nrow=n), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(title)
-        ax.axis("off")
-    fig.tight_layout()
-    return finish(fig)
+    """The figure of ``TrajectoryView`` at step ``i``, as a static figure."""
+    view = TrajectoryView(trajectory, n)
+    view.update(i)
+    return finish(view.fig)
 
 
 def show_trajectory_steps(trajectory: Trajectory, steps=(5, 25, 40), n: int = 8):
@@ -79,31 +168,56 @@ def show_trajectory_steps(trajectory: Trajectory, steps=(5, 25, 40), n: int = 8)
     return finish(fig)
 
 
-def plot_2d_trajectories(trajectory: Trajectory, data: torch.Tensor, n_paths: int = 40):
-    """Sampling paths of 2-D points from noise (grey) to their end points (blue), over the data (orange)."""
-    import matplotlib.pyplot as plt
+class CloudView:
+    """Widget body of the 2-D time scrubber. Left: ``n_paths`` of the N sampling paths (grey, fixed), with
+    each path's point at step ``k`` (black); right: the whole cloud x_t at step ``k`` over the data (orange).
+    ``k`` runs from 0 (x_T, pure noise) to the number of steps (the samples). Only point positions and the
+    titles change on an update."""
 
-    path = torch.stack(trajectory.x_t)  # [steps + 1, N, 2]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-    axes[0].scatter(data[:, 0], data[:, 1], s=2, color="C1", alpha=0.4, label="data")
-    for k in range(min(n_paths, path.shape[1])):
-        axes[0].plot(path[:, k, 0], path[:, k, 1], color="grey", lw=0.6, alpha=0.6)
-    axes[0].scatter(path[-1, :, 0], path[-1, :, 1], s=3, color="C0", label="samples")
-    axes[0].set_title("reverse trajectories")
-    axes[0].legend(fontsize=8)
-    for frac, alpha in [(0.0, 0.3), (0.5, 0.5), (1.0, 1.0)]:
-        k = int(frac * (len(path) - 1))
-        t_label = trajectory.timesteps[k] if k < len(trajectory.timesteps) else 0
-        axes[1].scatter(path[k, :, 0], path[k, :, 1], s=2, alpha=alpha, label=f"x_t at t={t_label}" if k < len(
-            trajectory.timesteps) else "x_0 (samples)")
-    axes[1].set_title("the cloud contracting onto the data")
-    axes[1].legend(fontsize=8)
-    for ax in axes:
-        ax.set_xlim(-2.5, 2.5)
-        ax.set_ylim(-2.5, 2.5)
-        ax.set_aspect("equal")
-    fig.tight_layout()
-    return finish(fig)
+    def __init__(self, trajectory: Trajectory, data: torch.Tensor, n_paths: int = 40, lim: float = 2.5):
+        import matplotlib.pyplot as plt
+
+        self.path = torch.stack(trajectory.x_t).numpy()  # [steps + 1, N, 2]
+        self.timesteps = trajectory.timesteps
+        n_points = self.path.shape[1]
+        self.n_paths = n_paths = min(n_paths, n_points)
+        self.fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.4))
+        for ax in (left, right):
+            ax.scatter(data[:, 0], data[:, 1], s=2, color="C1", alpha=0.3, label="data")
+        for k in range(n_paths):
+            left.plot(self.path[:, k, 0], self.path[:, k, 1], color="grey", lw=0.6, alpha=0.6,
+                      label=f"{n_paths} of the {n_points:,} paths" if k == 0 else None)
+        self.heads = left.scatter(self.path[0, :n_paths, 0], self.path[0, :n_paths, 1], s=10, color="k",
+                                  label="their points at step k", zorder=3)
+        self.cloud = right.scatter(self.path[0, :, 0], self.path[0, :, 1], s=2, color="C0",
+                                   label=f"all {n_points:,} points at step k")
+        left.set_title(f"{n_paths} of the {n_points:,} reverse paths")
+        self.title = right.set_title(" ")
+        for ax in (left, right):
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            ax.set_xlabel("x_1")
+            ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
+        left.set_ylabel("x_2")
+        self.fig.tight_layout()
+        self.animated = [self.heads, self.cloud, self.title]
+
+    def label(self, k: int) -> str:
+        return f"x_t at t = {self.timesteps[k]}" if k < len(self.timesteps) else "x_0 (the samples)"
+
+    def update(self, k: int = 0) -> None:
+        k = min(max(int(k), 0), len(self.path) - 1)
+        self.heads.set_offsets(self.path[k, :self.n_paths])
+        self.cloud.set_offsets(self.path[k])
+        self.title.set_text(f"step {k} of {len(self.path) - 1}: {self.label(k)}")
+
+
+def plot_2d_trajectories(trajectory: Trajectory, data: torch.Tensor, n_paths: int = 40, k: int | None = None):
+    """The figure of ``CloudView`` at step ``k`` (default: the end, the samples), as a static figure."""
+    view = CloudView(trajectory, data, n_paths)
+    view.update(len(view.path) - 1 if k is None else k)
+    return finish(view.fig)
 
 
 def plot_sample_grids(samples: dict[str, torch.Tensor], n: int = 48, nrow: int = 12, score: bool = True):
@@ -203,6 +317,118 @@ def load_studies(path: str | Path = RESULTS) -> dict:
 
 # ----------------------------------------------------------------------------- exercises
 
+def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t: int, schedule, z: torch.Tensor) -> torch.Tensor:
+    """Reference DDPM step (Ho et al. Eq. 6-7 and 11, sigma_t^2 = beta_tilde_t, no clipping):
+    x_{t-1} = mu_tilde(x_t, x0_hat) + sqrt(beta_tilde_t) z, with x0_hat from eps. ``x_t, eps, z [B, ...]``."""
+    mean, variance, _ = p_mean_variance_from_eps(x_t, torch.full((len(x_t),), int(t)), eps, schedule)
+    return mean + variance.sqrt() * z
+
+
+def _ddpm_step_mistakes(x_t, eps, t, schedule, z) -> dict:
+    """What the common mistakes in one DDPM step give, by the tier-1 diagnosis that names each."""
+    ab, a, beta = schedule.alpha_bar[t], schedule.alphas[t], schedule.betas[t]
+    ab_prev = schedule.alpha_bar_prev[t]
+    x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+
+    c1, c2 = ab_prev.sqrt() * beta / (1 - ab), a.sqrt() * (1 - ab_prev) / (1 - ab)
+    var = (1 - ab_prev) / (1 - ab) * beta
+
+    def step(x0_hat, c1=c1, c2=c2, var=var, std=None):
+        return c1 * x0_hat + c2 * x_t + (var.sqrt() if std is None else std) * z
+
+    return {
+        "x0_hat uses alpha_t where alpha_bar_t belongs (x_t holds sqrt(alpha_bar_t) x_0, the product of all the "
+        "alphas up to t).": step((x_t - (1 - a).sqrt() * eps) / a.sqrt()),
+        "the sign of the noise term in x0_hat is flipped: x_t is the signal plus noise, so x0_hat removes "
+        "the noise.": step((x_t + (1 - ab).sqrt() * eps) / ab.sqrt()),
+        "x0_hat divides by alpha_bar_t, not by its square root.": step((x_t - (1 - ab).sqrt() * eps) / ab),
+        "the noise is scaled by the variance sigma_t^2 instead of the standard deviation sigma_t (a missing "
+        "square root).": step(x0, std=var),
+        "the noise has variance beta_t, the other choice of Ho et al.: this exercise asks for the posterior's "
+        "variance beta_tilde_t.": step(x0, var=beta),
+        "the coefficients of x0_hat and x_t in the posterior mean are swapped.": step(x0, c1=c2, c2=c1),
+        "the posterior mean uses alpha_bar_t where alpha_bar_{t-1} belongs.":
+            step(x0, c1=ab.sqrt() * beta / (1 - ab), c2=a.sqrt() * (1 - ab) / (1 - ab)),
+        "no noise was added: that is the mean of x_{t-1}, the step then draws around it.": step(x0, std=0.0 * var),
+    }
+
+
+@graded
+def check_ddpm_step(fn) -> None:
+    """06: one DDPM step, on images ``[4, 1, 8, 8]`` and on 2-D points ``[6, 2]``, at t = 999, 500, 10, 1, 0."""
+    from ..schedules import NoiseSchedule
+
+    schedule = NoiseSchedule.make("linear", 1000)
+    gen = torch.Generator().manual_seed(0)
+    for shape, t in [((4, 1, 8, 8), 999), ((4, 1, 8, 8), 500), ((4, 1, 8, 8), 10), ((6, 2), 1), ((6, 2), 0),
+                     ((6, 2), 500)]:
+        x_t, eps, z = (torch.randn(shape, generator=gen) for _ in range(3))
+        problem = diagnose(fn(x_t.clone(), eps.clone(), t, schedule, z.clone()), ddpm_step(x_t, eps, t, schedule, z),
+                           _ddpm_step_mistakes(x_t.double(), eps.double(), t, schedule, z.double()))
+        if problem:
+            where = f"with x_t of shape {list(shape)} at t = {t}"
+            return report(False, "", f"{where}: {problem}",
+                          "x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t); "
+                          "mean = sqrt(ab_prev) beta_t / (1 - ab_t) x0_hat "
+                          "+ sqrt(alpha_t) (1 - ab_prev) / (1 - ab_t) x_t; "
+                          "var = (1 - ab_prev) / (1 - ab_t) beta_t; return mean + sqrt(var) z "
+                          "(ab = schedule.alpha_bar, ab_prev = schedule.alpha_bar_prev).",
+                          "course_lib.diffusion.p_mean_variance_from_eps and DDPMSampler.step")
+    return report(True, "one ancestral step: estimate x_0, take the posterior's mean, draw around it with the "
+                  "posterior's variance (zero at t = 0).", "")
+
+
+def sample_loop(model, sampler, shape, generator: torch.Generator) -> torch.Tensor:
+    """Reference sampling loop: x_T ~ N(0, I) from ``generator``, then ``sampler.step`` at every timestep."""
+    x = torch.randn(shape, generator=generator)
+    for t in sampler.timesteps:
+        eps = model(x, torch.full((shape[0],), t))
+        x, _ = sampler.step(eps, t, x, generator=generator)
+    return x
+
+
+def _toy_eps_model(x, t):
+    """A smooth stand-in for a trained eps-network that insists on a tensor t of shape [B]."""
+    if not torch.is_tensor(t) or t.shape != (x.shape[0],):
+        raise TypeError(f"model(x_t, t) needs t as a tensor of shape [B] = [{x.shape[0]}], one timestep per "
+                        f"sample (torch.full((B,), t)); it got {t!r}")
+    return 0.5 * torch.tanh(x) + 0.1 * torch.sin(t.double() / 97.0).to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
+
+
+@graded
+def check_sample_loop(fn) -> None:
+    """06: the sampling loop, with DDPM on 2-D points (T = 50) and DDIM (10 steps, eta = 0.5) on images."""
+    from ..schedules import NoiseSchedule
+
+    for sampler, shape in [(DDPMSampler(NoiseSchedule.make("linear", 50)), (5, 2)),
+                           (DDIMSampler(NoiseSchedule.make("linear", 1000), 10, eta=0.5), (3, 1, 8, 8))]:
+        name = type(sampler).__name__
+        torch.manual_seed(1)
+        got = fn(_toy_eps_model, sampler, shape, torch.Generator().manual_seed(0))
+        want = sampler.sample(_toy_eps_model, shape, generator=torch.Generator().manual_seed(0))
+        gen = torch.Generator().manual_seed(0)
+        x_T = torch.randn(shape, generator=gen)
+        backwards, x = x_T.clone(), x_T.clone()
+        for t in reversed(sampler.timesteps):
+            backwards, _ = sampler.step(_toy_eps_model(backwards, torch.full((shape[0],), t)), t, backwards, gen)
+        torch.manual_seed(1)
+        for t in sampler.timesteps:
+            x, _ = sampler.step(_toy_eps_model(x, torch.full((shape[0],), t)), t, x)
+        problem = diagnose(got, want, {
+            "that is the starting noise x_T: each step's result must become the next step's input.": x_T,
+            "the timesteps ran from 0 up: sampling goes from t = T - 1 down to 0 (sampler.timesteps is already "
+            "in that order).": backwards,
+            "the steps' noise did not come from `generator` (pass generator=generator to sampler.step), so the run "
+            "cannot be reproduced.": x})
+        if problem:
+            return report(False, "", f"with {name} and shape {list(shape)}: {problem}",
+                          "x = torch.randn(shape, generator=generator); for t in sampler.timesteps: "
+                          "eps = model(x, torch.full((shape[0],), t)); "
+                          "x, _ = sampler.step(eps, t, x, generator=generator)",
+                          "course_lib.samplers.Sampler.sample")
+    return report(True, "one loop serves every sampler: DDPM and DDIM differ only in their timesteps and step.", "")
+
+
 def ddim_step(x_t, eps, alpha_bar_t: float, alpha_bar_prev: float):
     """Reference DDIM step with eta = 0: x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev) eps."""
     x0 = (x_t - (1 - alpha_bar_t) ** 0.5 * eps) / alpha_bar_t ** 0.5
@@ -211,17 +437,97 @@ def ddim_step(x_t, eps, alpha_bar_t: float, alpha_bar_prev: float):
 
 @graded
 def check_ddim_step(fn) -> None:
-    x_t, eps = torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8)
-    cases = [(0.1, 0.3), (0.5, 0.9), (0.99, 1.0)]
-    ok = all(torch.allclose(fn(x_t, eps, a, b), ddim_step(x_t, eps, a, b), atol=1e-5) for a, b in cases)
-    return report(ok, "deterministic DDIM: estimate x_0, then re-noise it to the previous level with the same eps.",
-                   "x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t); "
-                   "return sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev) eps.")
+    """06: one deterministic DDIM step, on images ``[4, 1, 8, 8]`` and on 2-D points ``[6, 2]``."""
+    gen = torch.Generator().manual_seed(0)
+    for shape, a, b in [((4, 1, 8, 8), 0.1, 0.3), ((4, 1, 8, 8), 0.5, 0.9), ((6, 2), 0.99, 1.0), ((6, 2), 0.02, 0.2)]:
+        x_t, eps = torch.randn(shape, generator=gen), torch.randn(shape, generator=gen)
+        x0 = (x_t - (1 - a) ** 0.5 * eps) / a ** 0.5
+        problem = diagnose(fn(x_t.clone(), eps.clone(), a, b), ddim_step(x_t, eps, a, b), {
+            "the sign of the noise term in x0_hat is flipped: x0_hat removes the predicted noise from x_t.":
+                b ** 0.5 * (x_t + (1 - a) ** 0.5 * eps) / a ** 0.5 + (1 - b) ** 0.5 * eps,
+            "x0_hat divides by alpha_bar_t, not by its square root.":
+                b ** 0.5 * (x_t - (1 - a) ** 0.5 * eps) / a + (1 - b) ** 0.5 * eps,
+            "alpha_bar_t and alpha_bar_prev are swapped: x0_hat uses the current level t, the re-noising the "
+            "next one.": ddim_step(x_t, eps, b, a),
+            "the re-noising misses a square root: x_{t'} mixes sqrt(alpha_bar_prev) x0_hat and "
+            "sqrt(1 - alpha_bar_prev) eps.": b ** 0.5 * x0 + (1 - b) * eps,
+            "the re-noising adds fresh noise or none: with eta = 0, DDIM re-uses the *predicted* eps.": b ** 0.5 * x0,
+            "that is x0_hat itself: re-noise it to the level alpha_bar_prev.": x0,
+        })
+        if problem:
+            return report(False, "", f"with x_t of shape {list(shape)}, alpha_bar_t = {a}, alpha_bar_prev = {b}: "
+                          f"{problem}",
+                          "x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t); "
+                          "return sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev) eps.",
+                          "course_lib.samplers.DDIMSampler.step")
+    return report(True, "deterministic DDIM: estimate x_0, then re-noise it to the previous level with the same "
+                  "eps.", "")
+
+
+PREDICTION_CHOICES = ("eta=0", "eta=1")
+
+
+def eta_study(model, schedule, steps: int = 10, etas=(0.0, 1.0), n: int = 300, seeds=(0, 1, 2)) -> dict:
+    """DDIM with ``steps`` steps at each ``eta`` on the same model, the same starting noise per seed:
+    ``{eta: [FD per seed]}`` (and ``"floor"``: the floor at ``n`` per seed). eta = 1 is DDPM's noise level."""
+    out: dict = {eta: [] for eta in etas}
+    out["floor"] = []
+    for seed in seeds:
+        for eta in etas:
+            x = DDIMSampler(schedule, steps, eta=eta, clip_x0=True).sample(
+                model, (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+            q = digit_quality(x)
+            out[eta].append(q["fd"])
+        out["floor"].append(q["floor"])
+    return out
 
 
 @graded
-def check_speedup(value, seconds_ddpm: float, seconds_ddim: float) -> None:
-    """06: the measured speed-up of DDIM over DDPM (a ratio of two measured times)."""
-    ok = value is not None and abs(float(value) - seconds_ddpm / seconds_ddim) < 1e-6 * max(1.0, float(value))
-    return report(ok, "fewer network calls, proportionally less time.",
-                   "divide the DDPM time by the DDIM time.")
+def check_eta_prediction(prediction, held: bool) -> None:
+    """06: the student's prediction ("eta=0" or "eta=1") of which scores the better FD at few steps; ``held``
+    is the verdict of the claim that eta = 0 does, over the seeds."""
+    if prediction not in PREDICTION_CHOICES:
+        return report(False, "", f"write the prediction as one of {PREDICTION_CHOICES}, got {prediction!r}.")
+    answer = "eta=0" if held else "eta=1"
+    why = ("with few steps, each jump is large; eta = 1 adds fresh noise of DDPM's size at every jump, and the few "
+           "remaining steps cannot remove it all, while eta = 0 moves along the model's own estimate")
+    if not held:
+        return print(f"The measurement did not settle it this time (the claim above did not hold for every seed); "
+                     f"your prediction was {prediction!r}. Song et al. (2021, Table 1) find eta = 0 better at few "
+                     f"steps: {why}.")
+    return report(prediction == answer, f"{answer} scores better: {why}.",
+                  f"the measurement says {answer}. Look at the FDs above: {why}.")
+
+
+# ----------------------------------------------------------------------------- widgets, for benchmarks and tests
+
+def demo_widgets() -> dict:
+    """Notebook 06's widgets with the notebook's controls and ranges, on the shipped digit checkpoint and an
+    untrained 2-D MLP (its paths are short, but the scrubber does the same work): ``{name: LiveFigure}``."""
+    from ipywidgets import FloatSlider, IntSlider, SelectionSlider, ToggleButtons
+
+    from ..checkpoints import load_denoiser
+    from ..data import make_toy_2d
+    from ..mlp_denoiser import MLPDenoiser
+    from ..schedules import NoiseSchedule
+    from ..widgets import LiveFigure
+
+    model, schedule, _ = load_denoiser()
+    _, trajectory = DDIMSampler(schedule, num_steps=50, clip_x0=True).sample(
+        model, (8, 1, 8, 8), generator=torch.Generator().manual_seed(1), return_trajectory=True)
+    torch.manual_seed(0)
+    toy = MLPDenoiser(hidden=128, depth=3).eval()
+    _, path = DDIMSampler(NoiseSchedule.make("linear", 1000), num_steps=50).sample(
+        toy, (1000, 2), generator=torch.Generator().manual_seed(0), return_trajectory=True)
+    return {
+        "samples": LiveFigure(SamplesView(model, schedule),
+                              steps=SelectionSlider(options=STEP_OPTIONS, value=10, continuous_update=False),
+                              eta=FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, continuous_update=False),
+                              spacing=ToggleButtons(options=list(SPACINGS), value="leading")),
+        "trajectory": LiveFigure(TrajectoryView(trajectory), i=IntSlider(value=0, min=0, max=49)),
+        "cloud": LiveFigure(CloudView(path, make_toy_2d("gaussian_mixture", 2000)),
+                            k=IntSlider(value=0, min=0, max=50)),
+    }
+
+
+STEP_OPTIONS = (1, 2, 5, 10, 20, 50, 100, 200)  # the samples widget's steps: one sampling run per value, on a log grid
