@@ -3,13 +3,15 @@
 #
 # A trained noise predictor $\varepsilon_\theta$ is all a sampler needs. DDPM (Ho et al. 2020) walks back through
 # all $T = 1000$ steps, adding fresh noise at each; DDIM (Song et al. 2021) jumps over most of them,
-# deterministically. This notebook measures the trade between speed and quality with the course's score.
+# deterministically. The article *Architecture of Diffusion Models* lists the cost among the limitations of diffusion
+# models: "Slow Sampling: Generating samples can be slow because of the many steps needed for the reverse diffusion
+# process." This notebook measures the trade between speed and quality with the course's score.
 #
 # **Learning objectives**
-# 1. Write one DDPM step and one DDIM step in terms of $\hat x_0$ and $\hat\varepsilon$.
-# 2. Measure time and sample quality as the number of DDIM steps changes.
-# 3. Watch the reverse process: $x_t$ and the predicted $\hat x_0$ side by side.
-# 4. See sampling as transport of a point cloud in 2-D.
+# 1. Write one DDPM step from the posterior's mean and variance, the sampling loop, and one DDIM step.
+# 2. Measure time and sample quality as the number of DDIM steps changes, and see why one trained model serves both samplers.
+# 3. Compare DDIM's deterministic steps ($\eta = 0$) with DDPM's noise ($\eta = 1$) at few steps, and two ways to space the steps.
+# 4. Watch the reverse process: $x_t$ and the predicted $\hat x_0$ side by side, and a 2-D point cloud in transport.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -25,7 +27,7 @@ if "google.colab" in sys.modules:
 import time
 
 import torch
-from ipywidgets import IntSlider, interact
+from ipywidgets import FloatSlider, IntSlider, SelectionSlider, ToggleButtons
 
 from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule
 from course_lib.checkpoints import load_denoiser
@@ -33,13 +35,21 @@ from course_lib.claims import check_claim, mean_spread
 from course_lib.data import make_toy_2d
 from course_lib.lessons import setup_notebook
 from course_lib.lessons.sampling import (
+    STEP_OPTIONS,
+    CloudView,
+    SamplesView,
+    TrajectoryView,
     check_ddim_step,
-    check_speedup,
+    check_ddpm_step,
+    check_eta_prediction,
+    check_sample_loop,
+    eta_study,
     floor_by_n,
     load_studies,
     plot_2d_trajectories,
     plot_sample_grids,
     plot_sweep_seeds,
+    sample_both_spacings,
     show_samples_at,
     show_trajectory_step,
     show_trajectory_steps,
@@ -47,6 +57,7 @@ from course_lib.lessons.sampling import (
 )
 from course_lib.mlp_denoiser import MLPDenoiser
 from course_lib.trainer import TrainConfig, Trainer
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 
@@ -62,20 +73,26 @@ model, schedule, ckpt = load_denoiser(MY_CHECKPOINT)
 print(f"{ckpt['model']['kind']} trained {ckpt['step']} steps, schedule {schedule}")
 
 # %% [markdown]
-# ## DDPM: all 1000 steps
+# ## DDPM: one step through the posterior
 #
-# Each step estimates $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \hat\varepsilon) / \sqrt{\bar\alpha_t}$, clips it to
-# $[-1, 1]$, and samples $x_{t-1}$ from the Gaussian posterior $q(x_{t-1} \mid x_t, \hat x_0)$ of Ho et al., Eq. 6-7:
-# its mean $\tilde\mu_t(x_t, \hat x_0)$ plus noise of variance $\sigma_t^2$. Two choices hide in that sentence.
+# Each step estimates $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \hat\varepsilon) / \sqrt{\bar\alpha_t}$ and samples
+# $x_{t-1}$ from the Gaussian posterior $q(x_{t-1} \mid x_t, \hat x_0)$ of Ho et al., Eq. 6-7:
 #
-# - **The variance.** We use $\sigma_t^2 = \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\, \beta_t$, the variance
-#   of the true posterior (what `diffusers` calls `fixed_small`). Ho et al. (§3.2) also tried $\sigma_t^2 = \beta_t$ and
-#   found that both "had similar results" at $T = 1000$: $\tilde\beta_t$ is the optimal choice if the data were a
-#   single point, $\beta_t$ if it were $\mathcal{N}(0, I)$. They differ only at small $t$ (printed below). Nichol and Dhariwal (2021, §3.1)
-#   show the choice does matter when sampling with *few* steps, and learn $\Sigma_\theta(x_t, t)$ between the two.
+# $$\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}{1 - \bar\alpha_t}\, \hat x_0 + \frac{\sqrt{\alpha_t}\,(1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t}\, x_t,
+# \qquad \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\, \beta_t, \qquad x_{t-1} = \tilde\mu_t + \sqrt{\tilde\beta_t}\, z,\quad z \sim \mathcal{N}(0, I).$$
+#
+# Two choices hide in that sentence.
+#
+# - **The variance.** We use $\sigma_t^2 = \tilde\beta_t$, the variance of the true posterior (what `diffusers` calls
+#   `fixed_small`; it is 0 at $t = 0$, so the last step adds no noise). Ho et al. (§3.2) also tried $\sigma_t^2 = \beta_t$
+#   and found that both "had similar results" at $T = 1000$: $\tilde\beta_t$ is the optimal choice if the data were a
+#   single point, $\beta_t$ if it were $\mathcal{N}(0, I)$. They differ only at small $t$ (printed below). Nichol and
+#   Dhariwal (2021, §3.1) show the choice does matter when sampling with *few* steps, and learn $\Sigma_\theta(x_t, t)$
+#   between the two.
 # - **The clipping.** Clamping $\hat x_0$ to the data range $[-1, 1]$ is in Ho et al.'s released code (the sampler's
 #   `clip_denoised=True`), not in their Algorithm 2, which computes the mean straight from $\hat\varepsilon$ (Eq. 11).
-#   It helps images, whose pixels are known to lie in $[-1, 1]$; it would be wrong for data without such bounds.
+#   It helps images, whose pixels are known to lie in $[-1, 1]$; it would be wrong for data without such bounds. The
+#   exercise below leaves it out; the samplers do it with `clip_x0=True`.
 
 # %%
 for t in (1, 10, 100, 500, 999):
@@ -83,7 +100,49 @@ for t in (1, 10, 100, 500, 999):
           f"ratio {schedule.posterior_variance[t] / schedule.betas[t]:.3f}")
 
 # %% [markdown]
-# Sixty-four digits with each sampler, timed:
+# **Exercise 1.** Write `ddpm_step(x_t, eps, t, schedule, z)`: one step from $x_t$ to $x_{t-1}$ for an integer $t$,
+# with the noise `z` given. The schedule's tensors are indexed by $t$: `schedule.alpha_bar[t]`, `schedule.alpha_bar_prev[t]`
+# ($\bar\alpha_{t-1}$, and 1 at $t = 0$), `schedule.alphas[t]`, `schedule.betas[t]`. It must work on images
+# `[B, 1, 8, 8]` and on 2-D points `[B, 2]`.
+
+# %%
+def ddpm_step(x_t, eps, t, schedule, z):
+    ### BEGIN SOLUTION
+    ab, ab_prev = schedule.alpha_bar[t], schedule.alpha_bar_prev[t]
+    alpha, beta = schedule.alphas[t], schedule.betas[t]
+    x0_hat = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+    mean = ab_prev.sqrt() * beta / (1 - ab) * x0_hat + alpha.sqrt() * (1 - ab_prev) / (1 - ab) * x_t
+    variance = (1 - ab_prev) / (1 - ab) * beta
+    return mean + variance.sqrt() * z
+    ### END SOLUTION
+
+
+# %%
+check_ddpm_step(ddpm_step)
+
+# %% [markdown]
+# **Exercise 2.** The sampling loop. Every sampler in `course_lib` follows the API of `diffusers`' schedulers: a list
+# `sampler.timesteps` (from large $t$ to small) and `sampler.step(eps, t, x_t, generator=...)`, which returns
+# `(x_prev, x0_hat)`. Write `sample_loop(model, sampler, shape, generator)`: draw $x_T \sim \mathcal{N}(0, I)$ with
+# `generator`, then at every timestep ask the model for $\hat\varepsilon$ (it takes a tensor of $B$ timesteps) and step.
+
+# %%
+def sample_loop(model, sampler, shape, generator):
+    ### BEGIN SOLUTION
+    x = torch.randn(shape, generator=generator)
+    for t in sampler.timesteps:
+        eps = model(x, torch.full((shape[0],), t))
+        x, _ = sampler.step(eps, t, x, generator=generator)
+    return x
+    ### END SOLUTION
+
+
+# %%
+check_sample_loop(sample_loop)
+
+# %% [markdown]
+# That loop is `Sampler.sample` in `course_lib/samplers.py`. Sixty-four digits with DDPM (1,000 network calls) and
+# with DDIM at 50 steps (50 calls, the next section), timed:
 
 # %%
 start = time.perf_counter()
@@ -101,26 +160,30 @@ plot_sample_grids({"DDPM, 1000 steps": ddpm, "DDIM, 50 steps": ddim}, score=Fals
 print(f"DDPM: {seconds_ddpm:.1f} s for 64 digits; DDIM-50: {seconds_ddim:.2f} s ({seconds_ddpm / seconds_ddim:.0f}x faster)")
 
 # %% [markdown]
-# **Exercise 1.** Compute the measured speed-up of DDIM-50 over DDPM (a ratio of `seconds_ddpm` and `seconds_ddim`)
-# and store it in `speedup`.
-
-# %%
-### BEGIN SOLUTION
-speedup = seconds_ddpm / seconds_ddim
-### END SOLUTION
-
-# %%
-check_speedup(speedup, seconds_ddpm, seconds_ddim)
-
-# %% [markdown]
-# ## DDIM: fewer, deterministic steps
+# Almost all of the time is spent in the network, once per step, so the speed-up is close to the ratio of network
+# calls, $1000 / 50 = 20$ (the printout above measures it on this machine).
 #
-# DDIM visits only $S$ of the $T$ timesteps. Between two visited steps $t > t'$ (with $\eta = 0$) it estimates $\hat x_0$
-# and re-noises it to level $t'$ with the *same* predicted noise:
+# ## DDIM: fewer, deterministic steps, and the same trained model
 #
-# $$x_{t'} = \sqrt{\bar\alpha_{t'}}\, \hat x_0 + \sqrt{1 - \bar\alpha_{t'}}\, \hat\varepsilon.$$
+# DDIM visits only $S$ of the $T$ timesteps. Between two visited steps $t > t'$ it estimates $\hat x_0$ and re-noises
+# it to level $t'$ (Song et al. 2021, Eq. 12):
 #
-# **Exercise 2.** Write `ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev)` for $\eta = 0$.
+# $$x_{t'} = \sqrt{\bar\alpha_{t'}}\, \hat x_0 + \sqrt{1 - \bar\alpha_{t'} - \sigma^2}\, \hat\varepsilon + \sigma z, \qquad
+# \sigma = \eta \sqrt{\frac{1 - \bar\alpha_{t'}}{1 - \bar\alpha_t}\Big(1 - \frac{\bar\alpha_t}{\bar\alpha_{t'}}\Big)}.$$
+#
+# With $\eta = 0$ the step re-uses the *predicted* noise and adds none: the whole run is a deterministic function of
+# the starting noise $x_T$. With $\eta = 1$ and every timestep visited, $\sigma^2 = \tilde\beta_t$ and the step is DDPM's.
+#
+# **Why may DDIM use a model trained for DDPM?** The training loss of notebook 05 only ever sees $x_t$ drawn from the
+# marginals $q(x_t \mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_t}\, x_0, (1 - \bar\alpha_t) I)$, never the step-by-step chain.
+# Song et al. (2021, §3.1, Lemma 1) build a family of forward processes, non-Markovian, one for each choice of $\sigma$,
+# that all have exactly these marginals; their Theorem 1 (§3.2) shows the training objective of each is the DDPM
+# loss up to weights and a constant, so one $\varepsilon_\theta$ trained with the DDPM loss serves them all, and §4
+# samples from the pretrained DDPM models with any $\eta$ and a subsequence of the timesteps. Only the sampler
+# changes; nothing is retrained.
+#
+# **Exercise 3.** Write `ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev)` for $\eta = 0$ ($\bar\alpha_t$ and
+# $\bar\alpha_{t'}$ are given as numbers).
 
 # %%
 def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev):
@@ -132,6 +195,14 @@ def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev):
 
 # %%
 check_ddim_step(ddim_step)
+
+# %% [markdown]
+# Because DDIM is deterministic, the *same* starting noise gives recognisably the same digits at any number of steps:
+# more steps refine one map from $x_T$ to $x_0$. Sixteen digits from one $x_T$ (seed 0), at 5, 10, 20 and 50 steps:
+
+# %%
+plot_sample_grids({f"DDIM, {s} steps": DDIMSampler(schedule, s, clip_x0=True).sample(
+    model, (16, 1, 8, 8), generator=torch.Generator().manual_seed(0)) for s in (5, 10, 20, 50)}, n=16, nrow=4, score=False)
 
 # %% [markdown]
 # ## The score, and why its floor moves
@@ -155,13 +226,13 @@ check_claim("the FD floor of 100 real digits is higher than that of 300", [a - b
 held = check_claim("the FD floor of 300 real digits is higher than that of all 797", [a - b for a, b in zip(floors[300], floors[797])])
 
 # %% [markdown]
-# So an FD means something only next to the floor *at the same $n$*: the slider below scores 100 digits, the study
-# further down 300, and their floors differ for this reason alone. (All 797 held-out digits are one fixed set, so its
-# three draws coincide.)
+# So an FD means something only next to the floor *at the same $n$*: every score below is of 300 digits, beside the
+# floor of 300 real ones. (All 797 held-out digits are one fixed set, so its three draws coincide.)
 #
 # ## How many steps are enough?
 #
 # 300 samples for each number of DDIM steps, three sampling seeds (the same trained model, different starting noise).
+# Within a seed, every number of steps starts from the *same* noise $x_T$, so the step counts are compared on equal terms.
 
 # %% tags=["nbval-ignore-output"]
 # Scores of samples from a network: their last digits differ between CPUs, so the notebook tests do not compare them.
@@ -184,11 +255,73 @@ held = check_claim("going from 20 to 50 steps changes the FD less than going fro
 # reference statistics, while the floor's held-out digits come from other writers. Compare settings with each other
 # and with the floor at the same $n$, not with zero.
 # Song et al. (2021, Table 1) report 10-50x fewer steps at similar quality on CIFAR-10 and CelebA; the numbers above
-# are our measurement at 8x8. Try the slider (time, and the score of 100 digits, are in the title):
+# are our measurement at 8x8.
+
+# %% [markdown]
+# ## DDPM's noise or DDIM's determinism, at few steps
+#
+# The same formula with $\eta = 1$ adds fresh noise at every jump, as much as DDPM would over the same stretch of
+# timesteps. Song et al. (2021, Table 1) compare $\eta = 0, 0.2, 0.5, 1$ on CIFAR-10 and CelebA with one trained
+# model: with 10 to 100 steps, $\eta = 0$ scores best and $\eta = 1$ worst, by far at 10 steps. Here is the same
+# comparison at toy scale: the same checkpoint, 10 steps, 300 digits, the same three seeds (so the same starting
+# noise) as the $\eta = 0$ runs of the study above.
+#
+# **Predict, then run.** Which scores the better (lower) FD with 10 steps: `"eta=0"` (DDIM) or `"eta=1"` (DDPM's noise)?
+
+# %%
+### BEGIN SOLUTION
+prediction = "eta=0"
+### END SOLUTION
 
 # %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(lambda steps: show_samples_at(model, schedule, steps), steps=IntSlider(value=20, min=2, max=200, step=2));
+# Scores of samples from a network: their last digits differ between CPUs, so the notebook tests do not compare them.
+fd_eta1 = eta_study(model, schedule, steps=10, etas=(1.0,), n=300, seeds=(0, 1, 2))[1.0]
+print(f"DDIM 10 steps, eta = 0: FD {mean_spread(fd[10], '.1f')}")
+print(f"DDIM 10 steps, eta = 1: FD {mean_spread(fd_eta1, '.1f')}")
+print(f"eta = 1 minus eta = 0, paired by seed: {mean_spread([b - a for a, b in zip(fd[10], fd_eta1)], '+.1f')}")
+
+# %%
+held = check_claim("with 10 steps, eta = 0 scores a better FD than eta = 1 (the same model and starting noise)",
+                   [b - a for a, b in zip(fd[10], fd_eta1)])
+check_eta_prediction(prediction, held)
+
+# %% [markdown]
+# ETA_PROSE
+#
+# ## Steps, eta and spacing, live
+#
+# Which timesteps should $S$ steps visit? `diffusers`' default, **leading** spacing, takes $t = k \lfloor T/S \rfloor$:
+# with $S = 2$ that is $t = 500, 0$, so the run starts by treating pure noise as if it were $x_{500}$, which still
+# holds part of the signal (printed below the figure). **Trailing** spacing counts back from $T - 1$: $t = 999, 499$ for
+# $S = 2$. Lin et al. (2024, §3.3) show that leading spacing hurts at few steps; with many steps both start near $T - 1$.
+#
+# Below, 16 digits from one fixed starting noise (the same for every setting). The steps slider moves on a log grid
+# (each value is one sampling run, 200 steps take a few seconds on a CPU, so it samples only when you release it);
+# $\eta$ samples again; the spacing switch only looks up, because each run computes both spacings.
+
+# %% tags=["nbval-ignore-output"]
+# A live figure that samples on release (cached per value); its timings change from run to run. Not compared in tests.
+LiveFigure(SamplesView(model, schedule),
+           steps=SelectionSlider(options=STEP_OPTIONS, value=10, continuous_update=False),
+           eta=FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, continuous_update=False),
+           spacing=ToggleButtons(options=["leading", "trailing"], value="leading"))
+
+# %% tags=["nbval-ignore-output"]
+# The widget's default setting as a static figure; its title prints a time, which changes from run to run.
+show_samples_at(model, schedule, steps=10, eta=0.0, spacing="leading")
+
+# %% [markdown]
+# The two spacings at $S = 2$, from the same starting noise:
+
+# %%
+two = sample_both_spacings(model, schedule, steps=2)
+print(f"signal left at the first visited step: sqrt(alpha_bar_500) = {schedule.alpha_bar[500].sqrt():.3f}, "
+      f"sqrt(alpha_bar_999) = {schedule.alpha_bar[999].sqrt():.3f}")
+plot_sample_grids({"leading, 2 steps: t = 500, 0": two["leading"], "trailing, 2 steps: t = 999, 499": two["trailing"]},
+                  n=16, nrow=8, score=False)
+
+# %% [markdown]
+# SPACING_PROSE
 
 # %% [markdown]
 # ## DDPM-1000 against DDIM-50
@@ -233,11 +366,11 @@ _, trajectory = DDIMSampler(schedule, num_steps=50, clip_x0=True).sample(
     model, (8, 1, 8, 8), generator=torch.Generator().manual_seed(1), return_trajectory=True)
 
 # %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(lambda i: show_trajectory_step(trajectory, i), i=IntSlider(value=0, min=0, max=49));
+# A live figure: every frame precomputed, only the images swapped on a move. Not compared in tests.
+LiveFigure(TrajectoryView(trajectory), i=IntSlider(value=0, min=0, max=49))
 
 # %%
-show_trajectory_step(trajectory, 5)
+show_trajectory_step(trajectory, 0)
 
 # %%
 show_trajectory_steps(trajectory, (5, 25, 40))
@@ -260,7 +393,9 @@ for t in (880, 480, 180):
 # ## Sampling in 2-D: transporting a cloud
 #
 # A small MLP trained on the Gaussian mixture (eight small clusters on a circle) for a few seconds; then 1,000
-# points start as $\mathcal{N}(0, I)$ and follow their DDIM trajectories. Each grey line is one point's path.
+# points start as $\mathcal{N}(0, I)$ and follow their 50-step DDIM trajectories. On the left, 40 of the 1,000 paths
+# (grey; drawing all would hide the data), with their points at step $k$; on the right, the whole cloud at step $k$.
+# Move $k$ from 0 (pure noise) to 50 (the samples).
 
 # %% tags=["nbval-ignore-output"]
 # Progress bars print timings, which change from run to run.
@@ -273,10 +408,17 @@ toy.train()
 # %%
 _, path = DDIMSampler(toy.schedule, num_steps=50).sample(toy.ema_model.eval(), (1000, 2),
                                                          generator=torch.Generator().manual_seed(0), return_trajectory=True)
-plot_2d_trajectories(path, mixture)
+
+# %% tags=["nbval-ignore-output"]
+# A live figure: the paths are precomputed, a move only sets point positions. Not compared in tests.
+LiveFigure(CloudView(path, mixture), k=IntSlider(value=0, min=0, max=50))
+
+# %%
+plot_2d_trajectories(path, mixture, k=50)
 
 # %% [markdown]
-# The cloud contracts from a wide Gaussian onto the circle of the mixture. Look at the right panel: after 1,500
+# The cloud contracts from a wide Gaussian onto the circle of the mixture; scrubbing $k$ shows that it stays a blob for
+# most of the steps and takes its shape late, as the digits did. Look at the right panel at $k = 50$: after 1,500
 # steps the small MLP may not yet separate the eight clusters cleanly, and points between the clusters are what an
 # undertrained diffusion model produces. This is one short run; we do not quote a score for it. Train it for longer
 # (set `steps=6000` above, about a minute) and score the samples with `course_lib.metrics.toy_quality(samples,
@@ -284,14 +426,17 @@ plot_2d_trajectories(path, mixture)
 #
 # ## Summary
 # - DDPM: 1000 stochastic steps through the Gaussian posterior; DDIM: a few deterministic jumps through $\hat x_0$.
+# - One loop, `for t in sampler.timesteps: x = sampler.step(model(x, t), t, x)`, serves both; the model is the same,
+#   because DDIM's processes share DDPM's marginals $q(x_t \mid x_0)$ (Song et al. 2021, §3-4).
+# - At few steps DDIM's deterministic jumps ($\eta = 0$) beat DDPM's noise ($\eta = 1$) here too (checked over three seeds).
 # - DDPM here uses $\sigma_t^2 = \tilde\beta_t$ and clips $\hat x_0$ (Ho et al.'s code, not their Algorithm 2).
 # - Time grows linearly with the number of steps; quality saturates after a few tens of DDIM steps (checked over three sampling seeds above).
 # - An FD is compared only with the floor at the same sample size: the floor falls as $n$ grows.
 # - The predicted $\hat x_0$ sharpens as $t$ falls: coarse shape first, details last; at large $t$ it is dominated by amplified errors.
 #
 # ## Going further
-# - Song, Meng, Ermon (2021), *Denoising Diffusion Implicit Models*, Eq. 12 and Table 1.
+# - Song, Meng, Ermon (2021), *Denoising Diffusion Implicit Models*, §3-4 (Lemma 1, Theorem 1), Eq. 12 and Table 1.
 # - Nichol and Dhariwal (2021), *Improved Denoising Diffusion Probabilistic Models*, §3.1 (learned variances, few steps).
 # - Chong and Forsyth (2020), *Effectively Unbiased FID and Inception Score and where to find them* (the bias of FD at small $n$).
-# - Lu et al. (2022), *DPM-Solver* (even fewer steps); Lin et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed* (leading vs trailing spacing; `ddim_timesteps(..., spacing="trailing")`).
+# - Lu et al. (2022), *DPM-Solver* (even fewer steps); Lin et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed*, §3.3 (leading vs trailing spacing; `ddim_timesteps(..., spacing="trailing")`).
 # - Next: **07 · Residual connections inside diffusion models**.
