@@ -1,0 +1,206 @@
+"""Notebook 06's lesson module: the exercises' checks (tiers, diagnoses, stubs), the live views and demo_widgets."""
+
+import pytest
+import torch
+
+from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule
+from course_lib.lessons import grading
+from course_lib.lessons import sampling as S
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    grading.attempts.clear()
+    yield
+    grading.attempts.clear()
+
+
+def _parts(schedule, t):
+    return (schedule.alpha_bar[t], schedule.alpha_bar_prev[t], schedule.alphas[t], schedule.betas[t])
+
+
+def ddpm_variant(x0_rule="ok", var_rule="ok", swap=False):
+    """A student's DDPM step with one mistake switched on."""
+    def step(x_t, eps, t, schedule, z):
+        ab, ab_prev, a, beta = _parts(schedule, t)
+        if x0_rule == "alpha":
+            x0 = (x_t - (1 - a).sqrt() * eps) / a.sqrt()
+        elif x0_rule == "sign":
+            x0 = (x_t + (1 - ab).sqrt() * eps) / ab.sqrt()
+        else:
+            x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+        c1, c2 = ab_prev.sqrt() * beta / (1 - ab), a.sqrt() * (1 - ab_prev) / (1 - ab)
+        if swap:
+            c1, c2 = c2, c1
+        var = (1 - ab_prev) / (1 - ab) * beta
+        std = {"ok": var.sqrt(), "no_sqrt": var, "beta": beta.sqrt(), "none": 0.0}[var_rule]
+        return c1 * x0 + c2 * x_t + std * z
+    return step
+
+
+def test_ddpm_reference_is_one_step_of_the_library_sampler():
+    s = NoiseSchedule.make("linear", 1000)
+    x_t = torch.randn(3, 1, 8, 8)
+    eps = torch.randn(3, 1, 8, 8)
+    for t in (999, 300, 0):
+        z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(t))
+        want, _ = DDPMSampler(s).step(eps, t, x_t, generator=torch.Generator().manual_seed(t))
+        assert torch.allclose(S.ddpm_step(x_t, eps, t, s, z), want, atol=1e-6)
+
+
+def test_check_ddpm_step_accepts_reference_and_float64(capsys):
+    S.check_ddpm_step(S.ddpm_step)
+    S.check_ddpm_step(ddpm_variant())
+    S.check_ddpm_step(lambda x, e, t, s, z: ddpm_variant()(x.double(), e.double(), t, s, z.double()))
+    assert capsys.readouterr().out.count("✅") == 3
+
+
+@pytest.mark.parametrize("wrong, text", [
+    (ddpm_variant(x0_rule="alpha"), "alpha_t where alpha_bar_t belongs"),
+    (ddpm_variant(x0_rule="sign"), "sign of the noise term"),
+    (ddpm_variant(var_rule="no_sqrt"), "missing square root"),
+    (ddpm_variant(var_rule="beta"), "variance beta_t, the other choice"),
+    (ddpm_variant(var_rule="none"), "no noise was added"),
+    (ddpm_variant(swap=True), "swapped"),
+])
+def test_check_ddpm_step_names_each_mistake_then_escalates(wrong, text, capsys):
+    S.check_ddpm_step(wrong)
+    first = capsys.readouterr().out
+    assert "Not yet" in first and text in first and "Hint:" not in first and "sqrt(ab_prev)" not in first
+    S.check_ddpm_step(wrong)
+    second = capsys.readouterr().out
+    assert text in second and "Hint:" in second and "Compare with" not in second
+    S.check_ddpm_step(wrong)
+    assert "p_mean_variance_from_eps" in capsys.readouterr().out
+
+
+def loop_variant(kind):
+    def loop(model, sampler, shape, generator):
+        x = torch.randn(shape, generator=generator)
+        x_T = x
+        timesteps = list(reversed(sampler.timesteps)) if kind == "backwards" else sampler.timesteps
+        for t in timesteps:
+            tt = t if kind == "int_t" else torch.full((shape[0],), t)
+            x, _ = sampler.step(model(x, tt), t, x, generator=None if kind == "no_generator" else generator)
+        return x_T if kind == "no_update" else x
+    return loop
+
+
+def test_check_sample_loop_accepts_reference_and_diagnoses(capsys):
+    S.check_sample_loop(S.sample_loop)
+    S.check_sample_loop(loop_variant("ok"))
+    assert capsys.readouterr().out.count("✅") == 2
+    for kind, text in [("backwards", "from 0 up"), ("no_generator", "generator=generator"),
+                       ("no_update", "starting noise x_T"), ("int_t", "tensor of shape [B]")]:
+        grading.attempts.clear()
+        S.check_sample_loop(loop_variant(kind))
+        out = capsys.readouterr().out
+        assert "Not yet" in out and text in out, (kind, out)
+    S.check_sample_loop(loop_variant("backwards"))
+    assert "Hint:" in capsys.readouterr().out  # the int_t miss above was the first; this is the second
+
+
+def test_check_sample_loop_matches_library_sample_for_both_samplers():
+    for sampler, shape in [(DDPMSampler(NoiseSchedule.make("linear", 50)), (4, 2)),
+                           (DDIMSampler(NoiseSchedule.make("linear", 1000), 5, eta=1.0), (2, 1, 8, 8))]:
+        got = S.sample_loop(S._toy_eps_model, sampler, shape, torch.Generator().manual_seed(3))
+        want = sampler.sample(S._toy_eps_model, shape, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("wrong, text", [
+    (lambda x, e, a, b: b ** 0.5 * (x + (1 - a) ** 0.5 * e) / a ** 0.5 + (1 - b) ** 0.5 * e, "sign of the noise"),
+    (lambda x, e, a, b: b ** 0.5 * (x - (1 - a) ** 0.5 * e) / a + (1 - b) ** 0.5 * e, "not by its square root"),
+    (lambda x, e, a, b: S.ddim_step(x, e, b, a), "swapped"),
+    (lambda x, e, a, b: b ** 0.5 * (x - (1 - a) ** 0.5 * e) / a ** 0.5 + (1 - b) * e, "misses a square root"),
+    (lambda x, e, a, b: (x - (1 - a) ** 0.5 * e) / a ** 0.5, "that is x0_hat itself"),
+])
+def test_check_ddim_step_names_each_mistake_then_escalates(wrong, text, capsys):
+    S.check_ddim_step(wrong)
+    first = capsys.readouterr().out
+    assert "Not yet" in first and text in first and "Hint:" not in first
+    S.check_ddim_step(wrong)
+    assert "Hint:" in capsys.readouterr().out
+
+
+def test_check_ddim_step_accepts_reference_and_float64(capsys):
+    S.check_ddim_step(S.ddim_step)
+    S.check_ddim_step(lambda x, e, a, b: S.ddim_step(x.double(), e.double(), a, b))
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def test_checks_say_not_yet_on_stubs(capsys):
+    def stub(*args):
+        raise NotImplementedError
+
+    for check in (S.check_ddpm_step, S.check_sample_loop, S.check_ddim_step):
+        check(stub)
+        check(None)
+    out = capsys.readouterr().out
+    assert out.count("replace the `raise NotImplementedError`") == 3 and out.count("still `None`") == 3
+    S.check_eta_prediction(None, True)
+    assert "still `None`" in capsys.readouterr().out
+
+
+def test_check_eta_prediction(capsys):
+    S.check_eta_prediction("eta=0", True)
+    assert "✅" in capsys.readouterr().out
+    S.check_eta_prediction("eta=1", True)
+    assert "Not yet" in capsys.readouterr().out and "eta=0" in "eta=0"
+    S.check_eta_prediction("first", True)
+    assert "one of" in capsys.readouterr().out
+    S.check_eta_prediction("eta=1", False)
+    assert "did not settle it" in capsys.readouterr().out
+
+
+def test_sample_both_spacings_is_ddim_from_one_starting_noise():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    xs = S.sample_both_spacings(model, schedule, steps=4, n=3, seed=5)
+    for spacing in S.SPACINGS:
+        want = DDIMSampler(schedule, 4, spacing=spacing, clip_x0=True).sample(
+            model, (3, 1, 8, 8), generator=torch.Generator().manual_seed(5))
+        assert torch.allclose(xs[spacing], want, atol=1e-5)
+    assert not torch.allclose(xs["leading"], xs["trailing"])
+
+
+@pytest.fixture(scope="module")
+def widgets():
+    return S.demo_widgets()
+
+
+def test_demo_widgets_each_control_changes_the_image(widgets):
+    moves = {"samples": {"steps": 2, "eta": 0.5, "spacing": "trailing"}, "trajectory": {"i": 30}, "cloud": {"k": 50}}
+    assert set(widgets) == set(moves)
+    for name, live in widgets.items():
+        for control, value in moves[name].items():
+            before = live.image.value
+            live.controls[control].value = value
+            assert not live.status.value, live.status.value
+            assert live.image.value != before, (name, control)
+    samples = widgets["samples"]
+    assert samples.controls["steps"].continuous_update is False and samples.controls["eta"].continuous_update is False
+    assert list(samples.controls["steps"].options) == list(S.STEP_OPTIONS)
+
+
+def test_samples_view_caches_per_setting_and_spacing_only_looks_up(widgets):
+    view = widgets["samples"].view
+    n_cached = len(view.cache)
+    widgets["samples"].controls["spacing"].value = "leading"
+    widgets["samples"].controls["spacing"].value = "trailing"
+    assert len(view.cache) == n_cached
+
+
+def test_static_figures_come_from_the_views():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    fig = S.show_samples_at(model, schedule, steps=2, n=8)
+    assert "2 steps" in fig.axes[0].get_title() and "t = 500, 0" in fig.axes[0].get_title()
+    _, traj = DDIMSampler(schedule, 6).sample(model, (4, 1, 8, 8), return_trajectory=True)
+    assert "t = " in S.show_trajectory_step(traj, 2).axes[0].get_title()
+    _, path = DDIMSampler(schedule, 5).sample(lambda x, t: 0.1 * x, (100, 2), return_trajectory=True)
+    fig = S.plot_2d_trajectories(path, torch.randn(50, 2), n_paths=10)
+    assert fig.axes[0].get_title() == "10 of the 100 reverse paths"
+    assert "x_0 (the samples)" in fig.axes[1].get_title()
