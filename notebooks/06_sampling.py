@@ -1,3 +1,18 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 06 · Sampling: DDPM and DDIM
 #
@@ -280,17 +295,17 @@ print(f"DDIM 10 steps, eta = 0: FD {mean_spread(fd[10], '.1f')}")
 print(f"DDIM 10 steps, eta = 1: FD {mean_spread(fd_eta1, '.1f')}")
 print(f"eta = 1 minus eta = 0, paired by seed: {mean_spread([b - a for a, b in zip(fd[10], fd_eta1)], '+.1f')}")
 
-# %%
-held = check_claim("with 10 steps, eta = 0 scores a better FD than eta = 1 (the same model and starting noise)",
-                   [b - a for a, b in zip(fd[10], fd_eta1)])
-check_eta_prediction(prediction, held)
+# %% tags=["nbval-ignore-output"]
+# Compares scores of samples from a network, whose last digits differ between CPUs: not compared in tests.
+check_eta_prediction(prediction, held=all(b > a for a, b in zip(fd[10], fd_eta1)))
 
 # %% [markdown]
-# With ten steps, $\eta = 1$ scores a worse FD than $\eta = 0$ for every seed (the verdict above; the numbers are in the
-# cell before it), the direction of Song et al.'s Table 1. The reason is in the step: with $\eta = 1$ each of the ten
-# long jumps adds fresh noise of DDPM's size, and the few jumps left cannot remove it all, while $\eta = 0$ only
-# re-uses the model's own estimate of the noise. The stochastic sampler needs many small steps; with all 1,000 it
-# catches up (the shipped DDPM-1000 study further down).
+# At this scale the measurement does not settle it: the paired difference (printed above) is smaller than its own
+# spread from seed to seed, so we do not claim that either $\eta$ wins with ten steps, as we did not for DDPM-1000
+# against DDIM-50 below. Song et al. (Table 1) resolve the difference with large models and 50,000 samples, where
+# $\eta = 0$ is clearly better at few steps. The reason they give is in the step: with $\eta = 1$ each long jump adds
+# fresh noise of DDPM's size, which the few jumps left must remove, while $\eta = 0$ only re-uses the model's own
+# estimate of the noise. Move $\eta$ in the widget below to see what the added noise does to the same digits.
 #
 # ## Steps, eta and spacing, live
 #
@@ -435,7 +450,8 @@ plot_2d_trajectories(path, mixture, k=50)
 # - DDPM: 1000 stochastic steps through the Gaussian posterior; DDIM: a few deterministic jumps through $\hat x_0$.
 # - One loop, `for t in sampler.timesteps: x = sampler.step(model(x, t), t, x)`, serves both; the model is the same,
 #   because DDIM's processes share DDPM's marginals $q(x_t \mid x_0)$ (Song et al. 2021, §3-4).
-# - At few steps DDIM's deterministic jumps ($\eta = 0$) beat DDPM's noise ($\eta = 1$) here too (checked over three seeds).
+# - $\eta$ moves DDIM from deterministic ($\eta = 0$) to DDPM's noise ($\eta = 1$); at ten steps our 300-digit scores do not
+#   resolve a difference between them (Song et al. do, at scale: $\eta = 0$ is better at few steps).
 # - DDPM here uses $\sigma_t^2 = \tilde\beta_t$ and clips $\hat x_0$ (Ho et al.'s code, not their Algorithm 2).
 # - Time grows linearly with the number of steps; quality saturates after a few tens of DDIM steps (checked over three sampling seeds above).
 # - An FD is compared only with the floor at the same sample size: the floor falls as $n$ grows.

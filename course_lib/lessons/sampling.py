@@ -485,14 +485,14 @@ def eta_study(model, schedule, steps: int = 10, etas=(0.0, 1.0), n: int = 300, s
 @graded
 def check_eta_prediction(prediction, held: bool) -> None:
     """06: the student's prediction ("eta=0" or "eta=1") of which scores the better FD at few steps; ``held``
-    is the verdict of the claim that eta = 0 does, over the seeds."""
+    is whether eta = 0 scored better for every seed."""
     if prediction not in PREDICTION_CHOICES:
         return report(False, "", f"write the prediction as one of {PREDICTION_CHOICES}, got {prediction!r}.")
     answer = "eta=0" if held else "eta=1"
     why = ("with few steps, each jump is large; eta = 1 adds fresh noise of DDPM's size at every jump, and the few "
            "remaining steps cannot remove it all, while eta = 0 moves along the model's own estimate")
     if not held:
-        return print(f"The measurement did not settle it this time (the claim above did not hold for every seed); "
+        return print(f"The measurement did not settle it this time (the scores did not agree for every seed); "
                      f"your prediction was {prediction!r}. Song et al. (2021, Table 1) find eta = 0 better at few "
                      f"steps: {why}.")
     return report(prediction == answer, f"{answer} scores better: {why}.",
