@@ -19,6 +19,7 @@
 # 2. Measure per-layer gradient norms and read them on a log scale (an exact zero is not a small number).
 # 3. See that an *unscaled* residual stack explodes, and that real residual networks control the size of the sum.
 # 4. Reproduce degradation with a good initialisation, over several seeds, and tell it apart from vanishing.
+# 5. Write a residual layer $h + s\,f(h)$ and its plain twin $f(h)$, and predict which layer's gradient vanishes first.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.

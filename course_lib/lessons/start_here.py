@@ -45,6 +45,7 @@ class WaveView:
         self.title = ax.set_title(" ")
         self.fig.tight_layout()
         self.animated = [self.line, self.upper, self.lower, self.title]
+        finish(self.fig)  # closed: the inline backend must not show it a second time
 
     def update(self, frequency: float = 1.0, damping: float = 0.0) -> None:
         envelope = np.exp(-damping * WAVE_X)

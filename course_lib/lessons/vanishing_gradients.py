@@ -191,6 +191,7 @@ class GradientProfilesView:
         self.fig.subplots_adjust(left=0.09, right=0.7, bottom=0.15, top=0.9)  # room for the legend on the right
         self.animated = [*self.lines.values(), *self.zero_marks.values(), self.title]
         self._background = None
+        finish(self.fig)  # closed: the inline backend must not show it a second time
 
     def profile(self, depth: int, residual: bool, activation: str, init: str, scale_branch: bool,
                 norm: str) -> np.ndarray:
