@@ -9,7 +9,7 @@
 # **Learning objectives**
 # 1. Check that your environment works and see which device (CPU, CUDA GPU or Apple MPS) the course will use.
 # 2. Use an interactive widget: every experiment in the course has controls you can move.
-# 3. Learn how exercises and their `check_...()` cells work.
+# 3. Learn how exercises and their `check_...()` cells work, and how their hints come in tiers.
 # 4. Know where to run the course: Binder, Colab or your laptop.
 
 # %%
@@ -31,11 +31,12 @@ if "google.colab" in sys.modules:
 # number generator (so your numbers match the ones printed here) and picks the fastest device.
 
 # %%
-from ipywidgets import FloatSlider, interact
+from ipywidgets import FloatSlider
 
 from course_lib import environment_report
 from course_lib.lessons import setup_notebook
-from course_lib.lessons.start_here import check_hello, plot_wave
+from course_lib.lessons.start_here import WaveView, check_hello, check_wave, demo_hint_tiers, plot_wave
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 
@@ -50,26 +51,35 @@ for key, value in environment_report().items():
 #
 # ## A widget
 #
-# Move the sliders: the plot is redrawn by `plot_wave(frequency, damping)`, an ordinary function in
-# `course_lib` that you could also call yourself. Every widget in the course works this way, which is
-# why the figure right below the widget (drawn for the default values) still shows something when you
-# read the notebook without running it.
+# Move the sliders: the curve is $y = e^{-\text{damping}\,x} \sin(2\pi\,\text{frequency}\,x)$, drawn between its
+# envelope $\pm e^{-\text{damping}\,x}$. The widget is a `LiveFigure` over a *view*, `WaveView`: the view builds
+# its figure once, and each slider move only gives its lines new y values, so the picture follows your hand.
+# Every widget in the course works this way, with its logic in `course_lib` where you can read and call it.
+# When you read the notebook without running it (on GitHub, say), the widget cell still shows the figure for
+# the sliders' starting values, and so does `plot_wave`, called below with those same values.
 
 # %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(plot_wave, frequency=FloatSlider(value=1.0, min=0.5, max=5.0, step=0.5),
-         damping=FloatSlider(value=0.0, min=0.0, max=3.0, step=0.5));
+# A live figure: built once, only its curves redrawn on a move. Widget output is not compared in tests.
+LiveFigure(WaveView(), frequency=FloatSlider(value=2.0, min=0.5, max=5.0, step=0.5),
+           damping=FloatSlider(value=0.5, min=0.0, max=3.0, step=0.5))
 
 # %%
-plot_wave(frequency=2.0, damping=1.0)
+plot_wave(frequency=2.0, damping=0.5)  # the widget's starting values, as a plain figure
 
 # %% [markdown]
 # ## How exercises work
 #
-# Each notebook has 2-4 exercises. You write a line or two of code, then run the `check_...()` cell
-# below it: it prints a hint when the answer is not there yet and a ✅ when it is. Nothing breaks if
-# you get it wrong, so experiment freely.
-#
+# Each notebook has 2-4 exercises. You write a few lines of code, then run the `check_...()` cell below
+# them. It prints a ✅ when your answer is right. When it is not, the hints come in tiers, so that you
+# are not handed the answer at once: the first miss says *what* is wrong, the second adds the formula, and
+# from the third on the check also says where the course's own version lives (the worked solution is in the
+# instructor build). An answer computed another way (in float64, say) passes too. Nothing breaks if you get
+# it wrong, so experiment freely. Here is what three wrong tries at the first exercise look like:
+
+# %%
+demo_hint_tiers()
+
+# %% [markdown]
 # **Exercise 1.** Set `answer` to the value of `2 + 2`.
 
 # %%
@@ -81,6 +91,27 @@ answer = 2 + 2
 check_hello(answer)
 
 # %% [markdown]
+# **Exercise 2.** Write the widget's curve yourself: `wave(x, frequency, damping)` returns
+# $e^{-\text{damping}\,x} \sin(2\pi\,\text{frequency}\,x)$ for a tensor `x` (use `torch.exp`, `torch.sin` and
+# `math.pi`). The check compares it with `course_lib`'s version on the same inputs; try a wrong version first
+# (leave out the $2\pi$, say) to see what it tells you.
+
+# %%
+import math
+
+import torch
+
+
+def wave(x, frequency, damping):
+    ### BEGIN SOLUTION
+    return torch.exp(-damping * x) * torch.sin(2 * math.pi * frequency * x)
+    ### END SOLUTION
+
+
+# %%
+check_wave(wave)
+
+# %% [markdown]
 # ## Where to run the course
 #
 # - **Locally**: `./course lab` in a clone of the repository sets everything up and opens JupyterLab.
@@ -89,8 +120,9 @@ check_hello(answer)
 #
 # ## Summary
 # - `setup_notebook()` seeds everything and picks the device; your outputs will match the stored ones on a CPU.
-# - Widgets are thin wrappers over plain `course_lib` functions you can call yourself.
-# - Exercises come with `check_...()` cells that give hints.
+# - Widgets are live figures over views in `course_lib` (`WaveView` here): built once, redrawn in place.
+# - Exercises come with `check_...()` cells whose hints come in tiers: what is wrong, then the formula, then
+#   where the reference is.
 #
 # ## Going further
 # - The course's source: `course_lib/` (one concept per file) and the tests in `tests/`.

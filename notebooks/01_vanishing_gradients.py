@@ -19,6 +19,7 @@
 # 2. Measure per-layer gradient norms and read them on a log scale (an exact zero is not a small number).
 # 3. See that an *unscaled* residual stack explodes, and that real residual networks control the size of the sum.
 # 4. Reproduce degradation with a good initialisation, over several seeds, and tell it apart from vanishing.
+# 5. Write a residual layer $h + s\,f(h)$ and its plain twin $f(h)$, and predict which layer's gradient vanishes first.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -32,15 +33,18 @@ if "google.colab" in sys.modules:
 
 # %%
 import numpy as np
-from ipywidgets import Checkbox, Dropdown, IntSlider, interact
+from ipywidgets import Checkbox, Dropdown, IntSlider
 
 from course_lib.claims import check_claims
 from course_lib.lessons import setup_notebook
 from course_lib.lessons.vanishing_gradients import (
+    GradientProfilesView,
     activation_claims,
     activation_table,
     check_gradient_ratio,
+    check_residual_layers,
     check_sigmoid_derivative_max,
+    check_smallest_layer,
     degradation_claims,
     degradation_experiment,
     degradation_summary,
@@ -50,6 +54,7 @@ from course_lib.lessons.vanishing_gradients import (
     format_depth_table,
     format_margins,
     init_variance,
+    layer_profile,
     plot_degradation,
     plot_depth_table,
     plot_shattered,
@@ -58,6 +63,7 @@ from course_lib.lessons.vanishing_gradients import (
     shattered_vs_depth,
     show_gradient_profiles,
 )
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 SEEDS = (0, 1, 2)  # every experiment below is repeated for these seeds (weights and mini-batches)
@@ -85,39 +91,84 @@ check_sigmoid_derivative_max(max_slope)
 # `course_lib.DeepMLP` stacks `depth` identical layers $f_l(h) = \mathrm{act}(W_l h + b_l)$ of width 64 on the
 # 8x8 digits. The *plain* network computes $h_{l+1} = f_l(h_l)$; its residual twin, built from the very
 # same layers (same weights), computes $h_{l+1} = h_l + s\, f_l(h_l)$ with the branch scale $s = 1/\sqrt{\text{depth}}$.
-# For one batch of 256 digits, at initialisation, we plot $\lVert \partial L / \partial W_l \rVert$ for every
-# layer $l$. Below: 30 sigmoid layers, PyTorch's default initialisation. A gradient that underflows to exactly
-# 0 in float32 cannot sit on a log axis: it is drawn as a triangle on the dotted line at the bottom.
+#
+# **Exercise 2.** Write one layer of each twin: `residual_layer(h, f, s)` returns $h + s\, f(h)$ and
+# `plain_layer(h, f)` returns $f(h)$, where `h` is a batch of hidden vectors `[B, 64]` and `f` one layer
+# (an `nn.Module`). The check runs your two functions through all 6 layers of a `DeepMLP` and of its plain
+# twin, with the same weights, and compares the outputs with `course_lib`'s own `DeepNet.hidden`.
+
+# %%
+def residual_layer(h, f, s):
+    ### BEGIN SOLUTION
+    return h + s * f(h)
+    ### END SOLUTION
+
+
+def plain_layer(h, f):
+    ### BEGIN SOLUTION
+    return f(h)
+    ### END SOLUTION
+
+
+# %%
+check_residual_layers(residual_layer, plain_layer)
+
+# %% [markdown]
+# For one batch of 256 digits, at initialisation, we now plot $\lVert \partial L / \partial W_l \rVert$ for every
+# layer $l$ of 30 sigmoid layers at PyTorch's default initialisation, in the plain network and in its residual twin.
+#
+# **Exercise 3 (predict, then run).** Before you run the figure's cell: in the *plain* network, which layers get
+# the smallest gradient, the `"first"` (next to the input), the `"middle"` or the `"last"` (next to the loss)?
+# Write your prediction; the check after the figure compares it with the measurement.
+
+# %%
+### BEGIN SOLUTION
+prediction = "first"
+### END SOLUTION
+
+# %% [markdown]
+# A gradient that underflows to exactly 0 in float32 cannot sit on a log axis: it is drawn as a triangle on the
+# dotted line at the bottom.
 
 # %%
 show_gradient_profiles(depth=30, activation="sigmoid", init="default")
 
+# %%
+check_smallest_layer(prediction, layer_profile(depth=30, residual=False, activation="sigmoid", init="default"))
+
 # %% [markdown]
 # The plain network's gradient falls by many orders of magnitude from the last layer (right) to the first
 # (left); its first layers get a gradient of exactly 0: they cannot learn at all. The residual twin's
-# gradient stays within a small factor across the layers. Its Jacobian per layer is $I + s\, J_l$ with
-# $J_l = \partial f_l / \partial h_l$, so the gradient reaching layer 1 is multiplied by the product
-# $\prod_l (I + s J_l)$. That product is **not** the identity, and the shortcut does not carry the gradient
-# "untouched": expanding it gives the identity plus every product of the $s J_l$. With $s = 1/\sqrt{\text{depth}}$
-# the extra terms stay of order one; with $s = 1$ (an unscaled `h + f(h)`) they add up and the gradient
-# *explodes* (the table further down shows it).
+# gradient stays within a small factor across the layers.
+#
+# The article "Residual connection vs Skip connection", one of the course's sources, says that residual
+# connections "help mitigate the vanishing gradient problem by allowing gradients to flow directly through
+# layers". The first half is what the figure shows; "directly" needs a closer look. The residual twin's Jacobian
+# per layer is $I + s\, J_l$ with $J_l = \partial f_l / \partial h_l$, so the gradient reaching layer 1 is
+# multiplied by the product $\prod_l (I + s J_l)$. That product is **not** the identity, and the shortcut does not
+# carry the gradient "untouched": expanding it gives the identity plus every product of the $s J_l$. With
+# $s = 1/\sqrt{\text{depth}}$ the extra terms stay of order one; with $s = 1$ (an unscaled `h + f(h)`) they add up
+# and the gradient *explodes* (the table further down shows it).
 #
 # Try it yourself: change the depth, the activation, the **initialisation** (`kaiming` is He et al. 2015's
-# variance $2/\text{fan-in}$ for ReLU), add a normalisation layer, and switch off the branch scaling.
+# variance $2/\text{fan-in}$ for ReLU), add a normalisation layer, and switch off the branch scaling. Each new
+# setting computes two gradient profiles (a second or less; the depth slider computes when you let go of it),
+# and a setting you have seen before comes back at once. The widget starts at 30 ReLU layers at PyTorch's
+# default initialisation.
 
 # %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(show_gradient_profiles,
-         depth=IntSlider(value=30, min=2, max=100, step=2),
-         activation=Dropdown(options=["sigmoid", "tanh", "relu", "gelu"], value="relu"),
-         init=Dropdown(options=["default", "kaiming", "xavier", "orthogonal"], value="default"),
-         residual=Checkbox(value=True, description="show residual"),
-         scale_branch=Checkbox(value=True, description="scale branch 1/sqrt(depth)"),
-         norm=Dropdown(options=["none", "layer", "batch"], value="none"));
+# A live figure: built once, its lines redrawn in place; profiles are computed once per setting. Not compared in tests.
+LiveFigure(GradientProfilesView(),
+           depth=IntSlider(value=30, min=2, max=100, step=2, continuous_update=False),
+           activation=Dropdown(options=["sigmoid", "tanh", "relu", "gelu"], value="relu"),
+           init=Dropdown(options=["default", "kaiming", "xavier", "orthogonal"], value="default"),
+           residual=Checkbox(value=True, description="show residual twin"),
+           scale_branch=Checkbox(value=True, description="scale branch by 1/sqrt(depth)"),
+           norm=Dropdown(options=["none", "layer", "batch"], value="none"))
 
 # %% [markdown]
-# The same ReLU network, 30 layers, with Kaiming initialisation instead of PyTorch's default: the *plain*
-# network's gradient no longer vanishes.
+# At the widget's starting setting the plain ReLU network's gradient vanishes too. The same 30 ReLU layers with
+# Kaiming initialisation instead of PyTorch's default: the *plain* network's gradient no longer vanishes.
 
 # %%
 show_gradient_profiles(depth=30, activation="relu", init="kaiming")
@@ -143,8 +194,24 @@ print(f"after 32 layers the root-mean-square signal and gradient are multiplied 
 # not ReLU, is what kills it. A sigmoid is different: $\sigma'(z) \le 1/4$ for every $z$, and larger weights
 # that would make up for it push $z$ into the sigmoid's flat tails, where $\sigma'$ is smaller still; no choice
 # of weight variance keeps the gradient alive through many layers (Glorot and Bengio 2010, Sec. 3.1, found
-# deep sigmoid networks the hardest to train). Below: the first layer's
-# gradient divided by the last layer's, in 30-layer *plain* networks, for three activations under three
+# deep sigmoid networks the hardest to train).
+#
+# **Exercise 4.** The table below compares networks by one number: the first layer's gradient norm divided by
+# the last layer's. Write `gradient_ratio(norms)`, which returns it (the `norms` array is ordered from the input
+# side to the output side, like the profiles above).
+
+# %%
+def gradient_ratio(norms):
+    ### BEGIN SOLUTION
+    return float(norms[0] / norms[-1])
+    ### END SOLUTION
+
+
+# %%
+check_gradient_ratio(gradient_ratio)
+
+# %% [markdown]
+# Below: that ratio in 30-layer *plain* networks, for three activations under three
 # initialisations (median of three seeds). Each claim check below prints only whether the claim held for every
 # seed; the cell above it prints each seed's *margin* (how far that seed lies on the claimed side of the claim's
 # threshold; positive means it held).
@@ -302,19 +369,6 @@ check_claims(margins, {
 #
 # If a "✗" appears above, that claim did not hold for every seed on your machine: read the numbers printed
 # above it before trusting the sentence.
-#
-# **Exercise 2.** Write `gradient_ratio(norms)`, which returns the first layer's gradient norm divided
-# by the last layer's (the `norms` array is ordered from the input side to the output side).
-
-# %%
-def gradient_ratio(norms):
-    ### BEGIN SOLUTION
-    return float(norms[0] / norms[-1])
-    ### END SOLUTION
-
-
-# %%
-check_gradient_ratio(gradient_ratio)
 
 # %% [markdown]
 # ## Summary

@@ -1,28 +1,127 @@
-"""Notebook 00, start here: the slider demo and the first exercise."""
+"""Notebook 00, start here: the slider demo (a live figure) and two small exercises that show how checks grade."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import torch
 
 from ..plotting import finish
-from .grading import graded, report
+from .grading import attempts, diagnose, graded, report
+
+WAVE_X = np.linspace(0, 2, 400)  # the x grid of the wave demo
+
+
+def wave(x, frequency: float = 1.0, damping: float = 0.0):
+    """y = exp(-damping x) sin(2 pi frequency x): a sine of ``frequency`` full turns per unit of x whose
+    envelope exp(-damping x) decays. Works on NumPy arrays and tensors of any shape."""
+    lib = torch if isinstance(x, torch.Tensor) else np
+    return lib.exp(-damping * x) * lib.sin(2 * math.pi * frequency * x)
+
+
+class WaveView:
+    """Widget body of notebook 00, built once: the wave and its envelope +-exp(-damping x) on [0, 2].
+
+    ``update(frequency, damping)`` only sets the y data of the three lines and the title's text (the axes never
+    change), so a slider move redraws just those artists.
+    """
+
+    def __init__(self):
+        import matplotlib.pyplot as plt
+
+        self.fig, ax = plt.subplots(figsize=(7, 3.2))
+        (self.line,) = ax.plot(WAVE_X, np.zeros_like(WAVE_X), color="C0", label="exp(-damping x) sin(2 pi frequency x)")
+        (self.upper,) = ax.plot(WAVE_X, np.ones_like(WAVE_X), "--", color="0.5", lw=1,
+                                label="envelope +-exp(-damping x)")
+        (self.lower,) = ax.plot(WAVE_X, -np.ones_like(WAVE_X), "--", color="0.5", lw=1)
+        ax.set_xlim(0, 2)
+        ax.set_ylim(-1.1, 1.1)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+        # the legend sits below the axes, where it hides no data
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+        self.title = ax.set_title(" ")
+        self.fig.tight_layout()
+        self.animated = [self.line, self.upper, self.lower, self.title]
+        finish(self.fig)  # closed: the inline backend must not show it a second time
+
+    def update(self, frequency: float = 1.0, damping: float = 0.0) -> None:
+        envelope = np.exp(-damping * WAVE_X)
+        self.line.set_ydata(wave(WAVE_X, frequency, damping))
+        self.upper.set_ydata(envelope)
+        self.lower.set_ydata(-envelope)
+        self.title.set_text(f"frequency = {frequency:.1f}, damping = {damping:.1f}")
 
 
 def plot_wave(frequency: float = 1.0, damping: float = 0.0):
-    """y = exp(-damping x) sin(2 pi frequency x) on [0, 2]: the slider demo of notebook 00."""
-    import matplotlib.pyplot as plt
+    """The figure of ``WaveView`` for one setting, as a static figure (to call with fixed arguments)."""
+    view = WaveView()
+    view.update(frequency, damping)
+    return finish(view.fig)
 
-    x = np.linspace(0, 2, 400)
-    fig, ax = plt.subplots(figsize=(6, 2.5))
-    ax.plot(x, np.exp(-damping * x) * np.sin(2 * np.pi * frequency * x))
-    ax.set_ylim(-1.1, 1.1)
-    ax.set_title(f"frequency = {frequency:.1f}, damping = {damping:.1f}")
-    return finish(fig)
+
+def wave_widget(frequency: float = 2.0, damping: float = 0.5):
+    """Notebook 00's live figure: frequency (0.5-5) and damping (0-3) sliders over ``WaveView``."""
+    from ipywidgets import FloatSlider
+
+    from ..widgets import LiveFigure
+
+    return LiveFigure(WaveView(), frequency=FloatSlider(value=frequency, min=0.5, max=5.0, step=0.5),
+                      damping=FloatSlider(value=damping, min=0.0, max=3.0, step=0.5))
+
+
+def demo_widgets() -> dict:
+    """Notebook 00's widget, with the notebook's controls, ranges and defaults (no stand-in needed: it computes
+    nothing)."""
+    return {"wave": wave_widget()}
 
 
 # ----------------------------------------------------------------------------- exercises
 
 @graded
 def check_hello(answer) -> None:
-    """00: the answer is 2 + 2."""
-    return report(answer == 4, "You know how exercises work.", "set `answer = 2 + 2` and run the cell again.")
+    """00, exercise 1: the answer is 2 + 2. Shows the tiers: what is wrong, then the formula, then where to look."""
+    if isinstance(answer, str):
+        diagnosis = (f"`answer` is the text {answer!r}, not a number: quotes make text (and + glues texts "
+                     "together: '2' + '2' is '22'). Write the numbers without quotes.")
+    elif not isinstance(answer, (int, float)) or isinstance(answer, bool):
+        diagnosis = f"`answer` should be a number, it is a {type(answer).__name__}."
+    else:
+        diagnosis = f"`answer` is {answer}, which is not two plus two."
+    return report(not isinstance(answer, (str, bool)) and answer == 4, "You know how exercises work.", diagnosis,
+                  formula="answer = 2 + 2", reference="`check_hello` in course_lib/lessons/start_here.py")
+
+
+@graded
+def check_wave(fn) -> None:
+    """00, exercise 2: ``fn(x, frequency, damping)`` must equal ``wave`` (exp(-damping x) sin(2 pi frequency x))."""
+    x = torch.linspace(0, 2, 9, dtype=torch.float64)
+    frequency, damping = 1.5, 0.75
+    want = wave(x, frequency, damping)
+    got = fn(x, frequency, damping)
+    mistakes = {
+        "the frequency is off by a factor 2 pi: `frequency` counts full turns per unit of x, and one turn is "
+        "2 pi radians.": torch.exp(-damping * x) * torch.sin(frequency * x),
+        "the wave grows instead of decaying: check the sign inside the exponential.":
+            torch.exp(damping * x) * torch.sin(2 * math.pi * frequency * x),
+        "the damping is missing: the envelope should shrink as x grows.": torch.sin(2 * math.pi * frequency * x),
+        "the envelope multiplies the angle: exp(-damping x) goes outside the sine.":
+            torch.sin(2 * math.pi * frequency * x * torch.exp(-damping * x)),
+        "that is a cosine: the wave starts at 0 when x = 0.": torch.exp(-damping * x) * torch.cos(
+            2 * math.pi * frequency * x),
+    }
+    diagnosis = diagnose(got, want, mistakes)
+    return report(diagnosis is None, "that is the wave the sliders above draw.", diagnosis or "",
+                  formula="y = exp(-damping * x) * sin(2 * pi * frequency * x)  (torch.exp, torch.sin, math.pi)",
+                  reference="`wave` in course_lib/lessons/start_here.py")
+
+
+def demo_hint_tiers() -> None:
+    """Show how a check answers three wrong tries in a row (first what is wrong, then the formula, then where
+    the reference is), then forget those tries so that the real exercise starts afresh."""
+    for wrong in ("2" + "2", 5, 3):
+        print(f">>> check_hello({wrong!r})")
+        check_hello(wrong)
+    attempts.pop("check_hello", None)

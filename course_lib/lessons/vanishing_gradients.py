@@ -17,7 +17,9 @@ margins that ``course_lib.claims.check_claim`` turns into a deterministic verdic
 
 from __future__ import annotations
 
+import functools
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -28,7 +30,7 @@ from ..classify import digits_flat, train_classifier
 from ..deep_nets import INITS, DeepMLP
 from ..gradients import layer_gradient_norms, shattered_gradients
 from ..plotting import finish, smooth
-from .grading import graded, report
+from .grading import as_float64, diagnose, graded, report
 
 ZERO_LABEL = "exactly 0 in float32"
 
@@ -57,12 +59,35 @@ def layer_profile(depth: int = 20, residual: bool = False, activation: str = "re
                   scale_branch: bool = True, norm: str = "none", width: int = 64, seed: int = 0,
                   n: int = 256) -> np.ndarray:
     """||dL/dW_l|| for l = 1..depth (shape ``[depth]``) of one freshly initialised ``DeepMLP`` (weights
-    from ``seed``), for the cross-entropy on the first ``n`` digits."""
+    from ``seed``), for the cross-entropy on the first ``n`` digits.
+
+    Runs on one thread: the matrices are ``[n, width]``, too small for a second thread to help, and on a busy
+    2-core machine two threads that wait for each other at every layer make it many times slower.
+    """
+    x, y = first_digits(n)
+    with one_thread():
+        torch.manual_seed(seed)
+        net = DeepMLP(depth=depth, width=width, activation=activation, init=init, residual=residual,
+                      scale_branch=scale_branch, norm=norm)
+        return layer_gradient_norms(net, x, y)
+
+
+@functools.lru_cache(maxsize=4)
+def first_digits(n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` digits, ``([n, 64] in [-1, 1], labels [n])``, loaded once (a widget asks for them often)."""
     x, y = digits_flat()
-    torch.manual_seed(seed)
-    net = DeepMLP(depth=depth, width=width, activation=activation, init=init, residual=residual,
-                  scale_branch=scale_branch, norm=norm)
-    return layer_gradient_norms(net, x[:n], y[:n])
+    return x[:n], y[:n]
+
+
+@contextmanager
+def one_thread():
+    """Run the block with ``torch.set_num_threads(1)``, then restore the thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _log_plot_with_zeros(ax, x, values, style, label, color=None, zero_y=None, **kw):
@@ -96,6 +121,11 @@ def _mark_zero_row(ax, zero_y) -> None:
         ax.plot([], [], "v", color="0.4", linestyle="none", label=ZERO_LABEL)
 
 
+def _legend_outside(ax, **kw):
+    """A legend to the right of ``ax``, where it hides no data."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **{"fontsize": 8, **kw})
+
+
 def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=None):
     """Log-scale gradient norm against layer index (1 = next to the input), one line per network.
 
@@ -104,7 +134,7 @@ def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.5))
+        _, ax = plt.subplots(figsize=(8.5, 3.5))
     zero_y = _zero_floor(profiles.values())
     for name, norms in profiles.items():
         _log_plot_with_zeros(ax, np.arange(1, len(norms) + 1), norms, "o-", name, zero_y=zero_y, ms=3)
@@ -113,23 +143,131 @@ def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=
     ax.set_xlabel("layer l (1 = input side)")
     ax.set_ylabel("||dL/dW_l||")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     ax.grid(True, which="major", alpha=0.3)
     ax.figure.tight_layout()
     return finish(ax.figure)
 
 
+def _branch_label(scale_branch: bool) -> str:
+    return "residual twin, h + f(h)/sqrt(depth)" if scale_branch else "residual twin, h + f(h) (unscaled)"
+
+
+class GradientProfilesView:
+    """Widget body of notebook 01, built once: ||dL/dW_l|| against the layer l, log scale, for the plain
+    ``DeepMLP`` and (with ``residual``) its residual twin with the same weights, at initialisation.
+
+    ``update(depth, activation, init, residual, scale_branch, norm)`` computes the profiles it has not seen
+    (one forward and backward pass per network, cached by their settings) and sets the lines' data; exact zeros
+    (float32 underflow) are triangles on a dotted line. The axis limits, the zero line and the legend depend
+    on the depth and on the decades the data span: ``update`` returns them as the name of the background.
+    """
+
+    def __init__(self, width: int = 64, n: int = 256, seed: int = 0):
+        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+        from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
+
+        self.width, self.n, self.seed = width, n, seed
+        self.profiles: dict[tuple, np.ndarray] = {}
+        self.fig, ax = plt.subplots(figsize=(9, 3.6))
+        self.ax = ax
+        self.lines, self.zero_marks = {}, {}
+        for name, color in (("plain", "C0"), ("residual", "C1")):
+            (self.lines[name],) = ax.plot([], [], "o-", color=color, ms=3)
+            (self.zero_marks[name],) = ax.plot([], [], "v", color=color, ms=7, linestyle="none")
+        self.zero_line = ax.axhline(1e-30, color="0.6", lw=0.8, ls=":")
+        self.handles = {"plain": Line2D([], [], marker="o", color="C0", ms=3),
+                        "residual": Line2D([], [], marker="o", color="C1", ms=3),
+                        "zero": Line2D([], [], marker="v", color="0.4", ms=7, linestyle="none")}
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=8))  # a tick every few decades
+        ax.yaxis.set_minor_locator(NullLocator())  # minor ticks over 20 decades cost more to draw than they tell
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+        ax.set_xlabel("layer l (1 = input side)")
+        ax.set_ylabel("||dL/dW_l|| at init")
+        ax.grid(True, which="major", alpha=0.3)
+        self.title = ax.set_title(" ", fontsize=10)
+        self.fig.subplots_adjust(left=0.09, right=0.7, bottom=0.15, top=0.9)  # room for the legend on the right
+        self.animated = [*self.lines.values(), *self.zero_marks.values(), self.title]
+        self._background = None
+        finish(self.fig)  # closed: the inline backend must not show it a second time
+
+    def profile(self, depth: int, residual: bool, activation: str, init: str, scale_branch: bool,
+                norm: str) -> np.ndarray:
+        """``layer_profile`` for these settings, computed once."""
+        key = (depth, residual, activation, init, scale_branch and residual, norm)
+        if key not in self.profiles:
+            self.profiles[key] = layer_profile(depth, residual, activation, init, scale_branch, norm, self.width,
+                                               self.seed, self.n)
+        return self.profiles[key]
+
+    def update(self, depth: int = 30, activation: str = "sigmoid", init: str = "default", residual: bool = True,
+               scale_branch: bool = True, norm: str = "none") -> tuple:
+        depth = int(depth)
+        shown = {"plain": self.profile(depth, False, activation, init, scale_branch, norm)}
+        if residual:
+            shown["residual"] = self.profile(depth, True, activation, init, scale_branch, norm)
+        values = np.concatenate(list(shown.values()))
+        positive = values[values > 0]
+        has_zero = bool((values == 0).any())
+        lo = math.floor(math.log10(positive.min())) if positive.size else -30
+        hi = max(math.ceil(math.log10(positive.max())) if positive.size else -29, lo + 1)
+        zero_y = 10.0 ** (lo - 1)
+        layers = np.arange(1, depth + 1)
+        for name in ("plain", "residual"):
+            norms = shown.get(name, np.array([]))
+            x = layers[: len(norms)]
+            self.lines[name].set_data(x, np.where(norms > 0, norms, np.nan))
+            self.zero_marks[name].set_data(x[norms == 0], np.full(int((norms == 0).sum()), zero_y))
+        self.title.set_text(f"depth {depth}, {activation}, {init} init, norm: {norm}")
+        background = (depth, lo, hi, has_zero, bool(residual), bool(scale_branch))
+        if background != self._background:
+            self._set_background(*background)
+        return background
+
+    def _set_background(self, depth, lo, hi, has_zero, residual, scale_branch) -> None:
+        """Axis limits, the zero line and the legend: everything that is drawn once per background."""
+        ax = self.ax
+        ax.set_xlim(0, depth + 1)
+        ax.set_ylim(10.0 ** (lo - 1.5 if has_zero else lo - 0.2), 10.0 ** (hi + 0.2))
+        self.zero_line.set_ydata([10.0 ** (lo - 1)] * 2)
+        self.zero_line.set_visible(has_zero)
+        names = ["plain"] + (["residual"] if residual else []) + (["zero"] if has_zero else [])
+        labels = {"plain": "plain, f(h)", "residual": _branch_label(scale_branch), "zero": ZERO_LABEL}
+        _legend_outside(ax, handles=[self.handles[k] for k in names], labels=[labels[k] for k in names])
+        self._background = (depth, lo, hi, has_zero, residual, scale_branch)
+
+
 def show_gradient_profiles(depth: int = 30, activation: str = "sigmoid", init: str = "default",
                            residual: bool = True, scale_branch: bool = True, norm: str = "none"):
-    """Widget body: the plain network's profile, and next to it the residual twin's (if ``residual``)."""
-    profiles = gradient_profiles(depth=depth, activation=activation, init=init, scale_branch=scale_branch,
-                                 norm=norm)
-    if not residual:
-        profiles.pop("residual")
-    else:
-        profiles[f"residual ({'h + f(h)/sqrt(depth)' if scale_branch else 'h + f(h), unscaled'})"] = \
-            profiles.pop("residual")
-    return plot_gradient_profiles(profiles, title=f"depth {depth}, {activation}, {init} init, norm={norm}")
+    """The figure of ``GradientProfilesView`` for one setting, as a static figure (to call with fixed arguments):
+    the plain network's profile, and next to it the residual twin's (if ``residual``)."""
+    view = GradientProfilesView()
+    view.update(depth, activation, init, residual, scale_branch, norm)
+    return finish(view.fig)
+
+
+def gradient_profiles_widget(depth: int = 30, activation: str = "relu", init: str = "default"):
+    """Notebook 01's live figure over ``GradientProfilesView``: depth (2-100, computed on release), activation,
+    initialisation, residual twin on/off, branch scaling on/off, normalisation."""
+    from ipywidgets import Checkbox, Dropdown, IntSlider
+
+    from ..widgets import LiveFigure
+
+    return LiveFigure(
+        GradientProfilesView(),
+        depth=IntSlider(value=depth, min=2, max=100, step=2, continuous_update=False),
+        activation=Dropdown(options=["sigmoid", "tanh", "relu", "gelu"], value=activation),
+        init=Dropdown(options=list(INITS), value=init),
+        residual=Checkbox(value=True, description="show residual twin"),
+        scale_branch=Checkbox(value=True, description="scale branch by 1/sqrt(depth)"),
+        norm=Dropdown(options=["none", "layer", "batch"], value="none"))
+
+
+def demo_widgets() -> dict:
+    """Notebook 01's widget, same controls, ranges and defaults (it computes its profiles, so no stand-in)."""
+    return {"gradient_profiles": gradient_profiles_widget()}
 
 
 # ----------------------------------------------------------------------------- initialisation, exact math
@@ -190,7 +328,7 @@ def plot_depth_table(table: dict[str, np.ndarray], depths, ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 4))
+        _, ax = plt.subplots(figsize=(10, 4))
     depths = np.asarray(depths)
     zero_y = _zero_floor(table.values())
     for name, values in table.items():
@@ -206,8 +344,9 @@ def plot_depth_table(table: dict[str, np.ndarray], depths, ax=None):
     ax.set_ylabel("||dL/dW_1|| at init")
     ax.set_title(f"first layer's gradient vs depth (ReLU, width 64; dots: {len(next(iter(table.values())))} seeds)",
                  fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    _legend_outside(ax)
     ax.grid(True, which="major", alpha=0.3)
+    ax.figure.tight_layout()
     return finish(ax.figure)
 
 
@@ -325,9 +464,10 @@ def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | N
         ax.set_xticks(depths, [str(d) for d in depths])
         ax.set_xlabel("depth")
         ax.set_ylabel("neighbour correlation")
-        ax.set_ylim(-0.1, 1.05)
-        ax.set_title("smoothness vs depth", fontsize=9)
-        ax.legend(fontsize=8)
+        lowest = min(float(np.min(by_depth[name])) for name in ("plain", "residual"))
+        ax.set_ylim(min(-0.1, lowest - 0.1), 1.05)  # every seed's dot stays inside
+        ax.set_title("smoothness vs depth (dots: seeds)", fontsize=9)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     fig.tight_layout()
     return finish(fig)
 
@@ -407,7 +547,7 @@ def plot_degradation(rows, steps_window: int = 20):
     one dot per seed (log scale), for the plain nets at each init and the residual nets."""
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
     colors = {}
     for key in dict.fromkeys((r["shortcut"], r["init"], r["depth"]) for r in rows):
         sel = _select(rows, *key)
@@ -426,13 +566,14 @@ def plot_degradation(rows, steps_window: int = 20):
     ax2.axhline(math.log(10), color="0.5", ls=":", lw=1)
     ax2.text(4, math.log(10) * 1.15, "chance: ln 10", fontsize=8, color="0.4")
     ax1.set(xlabel="step", ylabel=f"batch loss (moving average of {steps_window})", title="training curves")
-    ax1.legend(fontsize=7, ncol=2)
+    ax1.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     ax2.set_yscale("log")
+    ax2.set_ylim(top=math.log(10) * 1.8)  # room for the chance line's label
     ax2.set_xscale("log", base=2)
     all_depths = sorted({r["depth"] for r in rows})
     ax2.set_xticks(all_depths, [str(d) for d in all_depths])
     ax2.set(xlabel="depth", ylabel="final loss on the train split", title="after training (dots: seeds)")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     fig.tight_layout()
     return finish(fig)
 
@@ -494,21 +635,167 @@ def sigmoid_derivative_max() -> float:
 
 @graded
 def check_sigmoid_derivative_max(value) -> None:
-    return report(value is not None and math.isclose(float(value), 0.25, rel_tol=1e-3),
-                   "sigma'(z) <= 1/4, so the slopes of 20 sigmoid layers multiply a gradient by at most "
-                   "(1/4)^20 ~ 1e-12.",
-                   "sigma'(z) = sigma(z)(1 - sigma(z)); where is it largest?")
+    """01, exercise 1: the largest slope of the sigmoid, sigma'(0) = 1/4."""
+    sigma = torch.sigmoid(torch.tensor(1.0, dtype=torch.float64))
+    mistakes = {
+        "0.5 is sigma(0), the sigmoid's own value at z = 0, not its slope there.": 0.5,
+        "1 is the value sigma(z) approaches for large z; the question is about its slope sigma'(z).": 1.0,
+        "the slope is 0 only far out in the tails; it has a largest value somewhere in between.": 0.0,
+        "that is sigma'(1); the slope is larger still closer to z = 0.": sigma * (1 - sigma),
+    }
+    if isinstance(value, (str, bool)) or as_float64(value) is None or as_float64(value).numel() != 1:
+        return report(False, "", f"`max_slope` should be one number; it is {value!r}.")
+    diagnosis = diagnose(as_float64(value).reshape(()), torch.tensor(0.25, dtype=torch.float64),
+                         {k: torch.as_tensor(v, dtype=torch.float64) for k, v in mistakes.items()}, atol=1e-4)
+    if diagnosis is not None and diagnosis not in mistakes:
+        diagnosis = (f"{as_float64(value).item():.4g} is not the largest value of sigma'(z): evaluate the slope at a "
+                     "few z and see where it peaks.")
+    return report(diagnosis is None, "sigma'(z) <= 1/4, so the slopes of 30 sigmoid layers multiply a gradient by at "
+                  "most (1/4)^30 ~ 1e-18, before the weights have their say.", diagnosis or "",
+                  formula="sigma'(z) = sigma(z) (1 - sigma(z)), largest where sigma(z) = 1/2, i.e. at z = 0.",
+                  reference="`sigmoid_derivative_max` in course_lib/lessons/vanishing_gradients.py")
+
+
+def residual_layer(h: torch.Tensor, f, s: float) -> torch.Tensor:
+    """One layer of the residual twin: h_{l+1} = h_l + s f_l(h_l); ``h`` is ``[B, width]``, ``f`` the layer."""
+    return h + s * f(h)
+
+
+def plain_layer(h: torch.Tensor, f) -> torch.Tensor:
+    """One layer of the plain network: h_{l+1} = f_l(h_l)."""
+    return f(h)
+
+
+def run_hidden(net, h: torch.Tensor, layer) -> torch.Tensor:
+    """Push ``h`` ``[B, width]`` through every hidden layer of ``net`` with ``layer(h, f)`` for one layer."""
+    for f in net.layers:
+        h = torch.as_tensor(layer(h, f)).to(h.dtype)  # an answer computed in float64 goes on in the net's dtype
+    return h
+
+
+def _twins(depth: int = 6, seed: int = 0):
+    """A residual ``DeepMLP`` with s = 1/sqrt(depth) and its plain twin with the very same weights."""
+    torch.manual_seed(seed)
+    residual = DeepMLP(depth=depth, residual=True, scale_branch=True)
+    plain = DeepMLP(depth=depth, residual=False)
+    plain.load_state_dict(residual.state_dict())
+    return residual, plain
+
+
+@graded
+def check_residual_layers(residual_fn, plain_fn=None) -> None:
+    """01, exercise 2: ``residual_fn(h, f, s)`` is h + s f(h) and ``plain_fn(h, f)`` is f(h). Both are run through
+    all 6 layers of a ``DeepMLP`` and its plain twin (same weights) and compared with ``DeepNet.hidden``."""
+    residual, plain = _twins()
+    s = residual.branch_scale
+    with torch.no_grad():
+        h0 = residual.stem(first_digits(16)[0])
+        for name, fn, args in (("residual_layer", residual_fn, (s,)), ("plain_layer", plain_fn, ())):
+            if fn is not None and fn(h0, residual.layers[0], *args) is None:
+                return report(False, "", f"{name} returns None: end it with `return ...`.")
+        mistakes = {
+            "the branch is not scaled: in this twin every f(h) is multiplied by the branch scale s before it is "
+            "added.": lambda h, f: h + f(h),
+            "s scales the whole sum; it belongs on the branch f(h) only, the shortcut carries h as it is.":
+                lambda h, f: s * (h + f(h)),
+            "s scales the shortcut h; it belongs on the branch f(h).": lambda h, f: s * h + f(h),
+            "s went inside f: scale the branch's output f(h), not its input.": lambda h, f: h + f(s * h),
+            "there is no shortcut: a residual layer adds its input h back to the branch.": lambda h, f: s * f(h),
+            "that is the plain layer: a residual layer also adds its input h back.": lambda h, f: f(h),
+        }
+        diagnosis = diagnose(run_hidden(residual, h0, lambda h, f: residual_fn(h, f, s)), residual.hidden(h0),
+                             {k: run_hidden(residual, h0, m) for k, m in mistakes.items()})
+        if diagnosis is not None:
+            diagnosis = f"residual_layer: {diagnosis}"
+        elif plain_fn is None:
+            diagnosis = "residual_layer is right; now write plain_layer and pass it too."
+        else:
+            plain_mistakes = {
+                "your plain layer has a shortcut: the plain twin keeps only the branch, h -> f(h).":
+                    lambda h, f: h + f(h),
+                "your plain layer is the residual one: the plain twin keeps only the branch, h -> f(h).":
+                    lambda h, f: h + s * f(h),
+                "the plain layer has no branch scale: it is f(h) as it is.": lambda h, f: s * f(h),
+            }
+            diagnosis = diagnose(run_hidden(plain, h0, plain_fn), plain.hidden(h0),
+                                 {k: run_hidden(plain, h0, m) for k, m in plain_mistakes.items()})
+            if diagnosis is not None:
+                diagnosis = f"plain_layer: {diagnosis}"
+    return report(diagnosis is None, "through 6 layers your twins match course_lib's DeepMLP: the same layers f_l, "
+                  "and only the + h differs.", diagnosis or "",
+                  formula="residual: h + s * f(h); plain: f(h)",
+                  reference="`DeepNet.hidden` in course_lib/deep_nets.py")
+
+
+PREDICTIONS = ("first", "middle", "last")
+
+
+def smallest_layer(norms) -> str:
+    """Where the smallest gradient norm sits in ``norms`` ``[depth]``: "first", "middle" or "last" third (the
+    first of equal values, so layers that all underflow to 0 count from the input side)."""
+    i = int(np.argmin(np.asarray(norms)))
+    return PREDICTIONS[min(3 * i // len(norms), 2)]
+
+
+def _as_prediction(prediction) -> str | None:
+    text = str(prediction).strip().strip("'\"").lower()
+    aliases = {"first": ("first", "1", "layer 1", "input", "the first", "first layer", "the first layer", "input side"),
+               "last": ("last", "output", "the last", "last layer", "the last layer", "output side")}
+    for answer, names in aliases.items():
+        if text in names:
+            return answer
+    return "middle" if "middle" in text else None
+
+
+@graded
+def check_smallest_layer(prediction, norms) -> None:
+    """01, predict-then-run: which layer of the 30-layer plain sigmoid net gets the smallest gradient?
+    ``norms`` is the measured profile, ``[depth]``, layer 1 first."""
+    answer = _as_prediction(prediction)
+    actual = smallest_layer(norms)
+    if answer is None:
+        return report(False, "", f"write the prediction as one of {', '.join(map(repr, PREDICTIONS))}; "
+                      f"it is {prediction!r}.")
+    why = {"last": "the last layer sits right under the loss: its gradient passes through no other layer on its way "
+                   "down, so it is the largest, not the smallest.",
+           "middle": "the gradient shrinks at every layer it passes on its way down, so it does not bottom out in "
+                     "the middle: it keeps falling."}
+    return report(answer == actual, f"the smallest gradient is in the {actual} layers (the input side): each layer "
+                  "between it and the loss multiplies it by a factor below one.",
+                  why.get(answer, f"the figure shows the smallest gradient in the {actual} layers."),
+                  formula="dL/dW_1 carries one factor diag(sigma'(z_l)) W_l per layer above it, with sigma' <= 1/4.",
+                  reference="the figure above (triangles mark gradients that are exactly 0)")
 
 
 def gradient_ratio(norms) -> float:
-    """First-layer over last-layer gradient norm."""
+    """First-layer over last-layer gradient norm, ||dL/dW_1|| / ||dL/dW_L|| (<< 1: the first layers barely learn)."""
     return float(norms[0] / norms[-1])
 
 
 @graded
 def check_gradient_ratio(fn) -> None:
-    import numpy as np
-
+    """01, exercise 3: ``fn(norms)`` is norms[0] / norms[-1] (``norms`` ``[depth]``, input side first)."""
     norms = np.array([1e-6, 1e-3, 1.0, 2.0])
-    return report(fn(norms) == gradient_ratio(norms), "a ratio << 1 means the first layers barely learn.",
-                   "divide the first entry (input side) by the last entry (output side).")
+    first, last = norms[0], norms[-1]
+    mistakes = {
+        "you divided the last layer's norm by the first's: the ratio is first over last, so that a vanishing "
+        "gradient gives a number far below 1.": last / first,
+        "off by one: norms[0] is the first layer and norms[-1] the last.": norms[1] / norms[-2],
+        "the numerator is right but the denominator is not the last layer (norms[-1]).": first / norms[-2],
+        "the denominator is right but the numerator is not the first layer (norms[0]).": norms[1] / last,
+        "you subtracted: the ratio divides the two norms.": first - last,
+        "that is the logarithm of the ratio; return the ratio itself.": np.log10(first / last),
+        "that is the natural logarithm of the ratio; return the ratio itself.": np.log(first / last),
+    }
+    got = as_float64(fn(norms.copy()))
+    if got is None or got.numel() != 1:
+        return report(False, "", "gradient_ratio should return one number (a float).")
+    diagnosis = diagnose(got.reshape(()), torch.tensor(gradient_ratio(norms), dtype=torch.float64),
+                         {k: torch.tensor(float(v), dtype=torch.float64) for k, v in mistakes.items()},
+                         atol=1e-12, rtol=1e-6)
+    if diagnosis is not None and diagnosis not in mistakes:
+        diagnosis = (f"for norms = {norms.tolist()} your function returns {got.item():.3g}; look again at which "
+                     "entries it divides.")
+    return report(diagnosis is None, "a ratio << 1 means the first layers barely learn.", diagnosis or "",
+                  formula="norms[0] / norms[-1]  (first layer, the input side, over the last, the output side)",
+                  reference="`gradient_ratio` in course_lib/lessons/vanishing_gradients.py")

@@ -1,0 +1,107 @@
+"""Notebook 00's lesson module: the wave's live figure and the two exercises' checks (tiers and diagnoses)."""
+
+import math
+
+import matplotlib.figure
+import numpy as np
+import pytest
+import torch
+
+from course_lib.lessons import grading
+from course_lib.lessons import start_here as lesson
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    grading.attempts.clear()
+    yield
+    grading.attempts.clear()
+
+
+def test_plot_wave_is_the_view_at_fixed_values_with_labelled_axes():
+    fig = lesson.plot_wave(2.0, 0.5)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    (ax,) = fig.axes
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), lesson.wave(lesson.WAVE_X, 2.0, 0.5))
+
+
+def test_wave_view_update_touches_only_animated_artists():
+    view = lesson.WaveView()
+    view.update(frequency=3.0, damping=1.0)
+    np.testing.assert_allclose(view.upper.get_ydata(), np.exp(-lesson.WAVE_X))
+    assert view.title.get_text() == "frequency = 3.0, damping = 1.0"
+    assert set(view.animated) == {view.line, view.upper, view.lower, view.title}
+
+
+def test_demo_widget_redraws_for_every_control():
+    live = lesson.demo_widgets()["wave"]
+    assert set(live.controls) == {"frequency", "damping"}
+    assert live.values() == {"frequency": 2.0, "damping": 0.5}  # the notebook's defaults
+    for name, value in (("frequency", 4.0), ("damping", 2.0)):
+        before = live.image.value
+        live.controls[name].value = value
+        assert live.image.value != before and not live.status.value, name
+
+
+def test_check_hello_accepts_four(capsys):
+    lesson.check_hello(2 + 2)
+    lesson.check_hello(4.0)
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [("2" + "2", "quotes make text"), ("4", "not a number"),
+                                              (5, "is 5, which is not two plus two"), ([4], "should be a number")])
+def test_check_hello_diagnoses(wrong, diagnosis, capsys):
+    lesson.check_hello(wrong)
+    out = capsys.readouterr().out
+    assert "Not yet" in out and diagnosis in out and "Hint:" not in out
+
+
+def test_check_hello_escalates_and_says_not_yet_on_none(capsys):
+    lesson.check_hello(None)
+    assert "still `None`" in capsys.readouterr().out
+    lesson.check_hello(5)
+    assert "Hint: answer = 2 + 2" in capsys.readouterr().out  # second miss: the formula
+    lesson.check_hello(3)
+    assert "start_here.py" in capsys.readouterr().out  # third: where the reference is
+
+
+def test_demo_hint_tiers_shows_three_tiers_and_forgets_them(capsys):
+    lesson.demo_hint_tiers()
+    out = capsys.readouterr().out
+    assert out.count("Not yet") == 3 and "Hint:" in out and "instructor build" in out
+    assert "check_hello" not in grading.attempts
+    lesson.check_hello(5)
+    assert "Hint:" not in capsys.readouterr().out
+
+
+def test_check_wave_accepts_reference_and_other_formulations(capsys):
+    lesson.check_wave(lesson.wave)
+    lesson.check_wave(lambda x, f, d: torch.exp(-d * x.float()) * torch.sin(2 * math.pi * f * x.float()))
+    lesson.check_wave(lambda x, f, d: np.exp(-d * x.numpy()) * np.sin(2 * np.pi * f * x.numpy()))
+    assert capsys.readouterr().out.count("✅") == 3
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda x, f, d: torch.exp(-d * x) * torch.sin(f * x), "factor 2 pi"),
+    (lambda x, f, d: torch.exp(d * x) * torch.sin(2 * math.pi * f * x), "grows instead of decaying"),
+    (lambda x, f, d: torch.sin(2 * math.pi * f * x), "damping is missing"),
+    (lambda x, f, d: torch.exp(-d * x) * torch.cos(2 * math.pi * f * x), "cosine"),
+    (lambda x, f, d: torch.sin(2 * math.pi * f * x * torch.exp(-d * x)), "outside the sine"),
+    (lambda x, f, d: x[:3], "shape"),
+])
+def test_check_wave_names_each_mistake_then_escalates(wrong, diagnosis, capsys):
+    lesson.check_wave(wrong)
+    out = capsys.readouterr().out
+    assert diagnosis in out and "Hint:" not in out
+    lesson.check_wave(wrong)
+    assert "Hint: y = exp(-damping * x)" in capsys.readouterr().out
+
+
+def test_check_wave_says_not_yet_on_stub(capsys):
+    def stub(x, frequency, damping):
+        raise NotImplementedError
+
+    lesson.check_wave(stub)
+    assert "replace the `raise NotImplementedError`" in capsys.readouterr().out

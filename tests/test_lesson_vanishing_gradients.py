@@ -1,0 +1,201 @@
+"""Notebook 01's lesson module: the gradient-profile live figure, the figures, and the exercises' checks (each
+accepts the reference and another correct formulation, names each common mistake, escalates, says "not yet")."""
+
+import matplotlib.figure
+import numpy as np
+import pytest
+import torch
+
+from course_lib.lessons import grading
+from course_lib.lessons import vanishing_gradients as lesson
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    grading.attempts.clear()
+    yield
+    grading.attempts.clear()
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------- widget and figures
+
+def test_gradient_profiles_view_caches_profiles_and_names_its_background():
+    view = lesson.GradientProfilesView()
+    key = view.update(depth=30, activation="sigmoid", init="default")
+    assert len(view.profiles) == 2  # the plain net and its residual twin
+    plain = view.lines["plain"].get_ydata()
+    assert np.isnan(plain[0]) and len(view.zero_marks["plain"].get_xdata()) > 0  # layer 1 underflows to 0
+    assert key[0] == 30 and key[3] is True  # depth, and "there are exact zeros"
+    assert view.update(depth=30, activation="sigmoid", init="default") == key
+    assert len(view.profiles) == 2  # nothing recomputed
+    view.update(depth=30, activation="sigmoid", init="default", residual=False)
+    assert len(view.lines["residual"].get_xdata()) == 0
+    assert [t.get_text() for t in view.ax.get_legend().get_texts()][:1] == ["plain, f(h)"]
+    assert view.update(depth=8, activation="relu", init="kaiming")[0] == 8
+
+
+def test_show_gradient_profiles_is_the_view_at_fixed_values():
+    fig = lesson.show_gradient_profiles(depth=6, activation="relu", init="kaiming")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), lesson.layer_profile(6, False, "relu", "kaiming"))
+
+
+def test_demo_widget_redraws_for_every_control():
+    live = lesson.demo_widgets()["gradient_profiles"]
+    assert set(live.controls) == {"depth", "activation", "init", "residual", "scale_branch", "norm"}
+    assert live.controls["depth"].continuous_update is False  # it computes
+    for name, value in (("depth", 10), ("activation", "sigmoid"), ("init", "kaiming"), ("scale_branch", False),
+                        ("norm", "layer"), ("residual", False)):  # scale_branch changes nothing once the twin is hidden
+        before = live.image.value
+        live.controls[name].value = value
+        assert live.image.value != before and not live.status.value, name
+
+
+def test_layer_profile_restores_the_thread_count():
+    threads = torch.get_num_threads()
+    lesson.layer_profile(4)
+    assert torch.get_num_threads() == threads
+
+
+def test_plot_shattered_shows_every_seed():
+    rng = np.random.default_rng(0)
+    depths = (2, 4, 8)
+    by_depth = {"plain": np.array([[0.9, 0.2, -0.6]] * 2), "residual": np.ones((2, 3)),
+                "plain_std": np.ones((2, 3)), "residual_std": np.ones((2, 3))}
+    x = np.linspace(-2, 2, 16)
+    curves = {"plain": (x, rng.normal(size=16), 0.0), "residual": (x, x, 1.0)}
+    ax = lesson.plot_shattered(curves, by_depth, depths).axes[-1]
+    assert ax.get_ylim()[0] < -0.6 and ax.get_legend() is not None
+
+
+# ----------------------------------------------------------------------------- exercise 1: sigma' <= 1/4
+
+def test_check_sigmoid_derivative_max_accepts_other_forms(capsys):
+    for value in (0.25, 1 / 4, np.float32(0.25), torch.tensor(0.25, dtype=torch.float64)):
+        lesson.check_sigmoid_derivative_max(value)
+    assert capsys.readouterr().out.count("✅") == 4
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (0.5, "sigma(0), the sigmoid's own value"), (1.0, "approaches for large z"), (0, "only far out in the tails"),
+    (0.19661193, "that is sigma'(1)"), (0.3, "is not the largest value"), ("1/4", "should be one number")])
+def test_check_sigmoid_derivative_max_diagnoses(wrong, diagnosis, capsys):
+    lesson.check_sigmoid_derivative_max(wrong)
+    out = capsys.readouterr().out
+    assert "Not yet" in out and diagnosis in out and "Hint:" not in out
+
+
+def test_check_sigmoid_derivative_max_escalates_and_says_not_yet_on_none(capsys):
+    lesson.check_sigmoid_derivative_max(None)
+    assert "still `None`" in capsys.readouterr().out
+    lesson.check_sigmoid_derivative_max(0.5)
+    assert "Hint: sigma'(z) = sigma(z) (1 - sigma(z))" in capsys.readouterr().out
+    lesson.check_sigmoid_derivative_max(0.5)
+    assert "vanishing_gradients.py" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- exercise 2: the twins' layers
+
+def test_check_residual_layers_accepts_reference_and_float64(capsys):
+    lesson.check_residual_layers(lesson.residual_layer, lesson.plain_layer)
+    lesson.check_residual_layers(lambda h, f, s: h.double() + s * f(h).double(), lambda h, f: f(h).double())
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize("residual, plain, diagnosis", [
+    (lambda h, f, s: h + f(h), lesson.plain_layer, "the branch is not scaled"),
+    (lambda h, f, s: s * (h + f(h)), lesson.plain_layer, "s scales the whole sum"),
+    (lambda h, f, s: s * h + f(h), lesson.plain_layer, "s scales the shortcut"),
+    (lambda h, f, s: h + f(s * h), lesson.plain_layer, "s went inside f"),
+    (lambda h, f, s: s * f(h), lesson.plain_layer, "there is no shortcut"),
+    (lambda h, f, s: f(h), lesson.plain_layer, "that is the plain layer"),
+    (lesson.residual_layer, lambda h, f: h + f(h), "plain_layer: your plain layer has a shortcut"),
+    (lesson.residual_layer, lambda h, f: s_scaled(h, f), "plain_layer: the plain layer has no branch scale"),
+    (lambda h, f, s: None, lesson.plain_layer, "residual_layer returns None"),
+    (lesson.residual_layer, None, "now write plain_layer"),
+])
+def test_check_residual_layers_names_each_mistake_then_escalates(residual, plain, diagnosis, capsys):
+    lesson.check_residual_layers(residual, plain)
+    out = capsys.readouterr().out
+    assert "Not yet" in out and diagnosis in out and "Hint:" not in out
+    lesson.check_residual_layers(residual, plain)
+    if "None" not in diagnosis:
+        assert "Hint: residual: h + s * f(h); plain: f(h)" in capsys.readouterr().out
+
+
+def s_scaled(h, f):
+    return f(h) / 6 ** 0.5  # the twins have depth 6: s = 1/sqrt(6)
+
+
+def test_check_residual_layers_says_not_yet_on_stubs(capsys):
+    lesson.check_residual_layers(stub, stub)
+    assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
+    lesson.check_residual_layers(None, None)
+    assert "still `None`" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- predict, then run
+
+@pytest.fixture(scope="module")
+def sigmoid_profile():
+    return lesson.layer_profile(30, False, "sigmoid", "default")
+
+
+def test_smallest_layer():
+    assert lesson.smallest_layer([0.0, 0.0, 1e-3, 1.0]) == "first"
+    assert lesson.smallest_layer([1.0, 1e-3, 1.0]) == "middle"
+    assert lesson.smallest_layer([1.0, 0.5, 1e-3]) == "last"
+
+
+def test_check_smallest_layer(sigmoid_profile, capsys):
+    for right in ("first", " First ", "layer 1", 1, "input side"):
+        lesson.check_smallest_layer(right, sigmoid_profile)
+    assert capsys.readouterr().out.count("✅") == 5
+    lesson.check_smallest_layer("last", sigmoid_profile)
+    out = capsys.readouterr().out
+    assert "right under the loss" in out and "Hint:" not in out
+    lesson.check_smallest_layer("middle", sigmoid_profile)
+    assert "keeps falling" in (out := capsys.readouterr().out) and "Hint:" in out
+    lesson.check_smallest_layer("somewhere", sigmoid_profile)
+    assert "one of 'first', 'middle', 'last'" in capsys.readouterr().out
+    lesson.check_smallest_layer(None, sigmoid_profile)
+    assert "still `None`" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- exercise 4: the gradient ratio
+
+def test_check_gradient_ratio_accepts_reference_and_other_forms(capsys):
+    lesson.check_gradient_ratio(lesson.gradient_ratio)
+    lesson.check_gradient_ratio(lambda n: torch.tensor(n)[0] / torch.tensor(n)[-1])
+    lesson.check_gradient_ratio(lambda n: 10 ** (np.log10(n[0]) - np.log10(n[-1])))
+    assert capsys.readouterr().out.count("✅") == 3
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda n: n[-1] / n[0], "you divided the last layer's norm by the first's"),
+    (lambda n: n[1] / n[-2], "off by one"),
+    (lambda n: n[0] / n[-2], "the denominator is not the last layer"),
+    (lambda n: n[1] / n[-1], "the numerator is not the first layer"),
+    (lambda n: n[0] - n[-1], "you subtracted"),
+    (lambda n: np.log10(n[0] / n[-1]), "the logarithm of the ratio"),
+    (lambda n: 3.0, "look again at which entries"),
+    (lambda n: n, "one number"),
+])
+def test_check_gradient_ratio_names_each_mistake_then_escalates(wrong, diagnosis, capsys):
+    lesson.check_gradient_ratio(wrong)
+    out = capsys.readouterr().out
+    assert "Not yet" in out and diagnosis in out and "Hint:" not in out
+    lesson.check_gradient_ratio(wrong)
+    if diagnosis != "one number":
+        assert "Hint: norms[0] / norms[-1]" in capsys.readouterr().out
+
+
+def test_check_gradient_ratio_says_not_yet_on_stub(capsys):
+    lesson.check_gradient_ratio(stub)
+    assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
