@@ -6,8 +6,9 @@ receives (artists updated, canvas drawn or blitted, PNG encoded).
 Each lesson module's ``demo_widgets()`` builds its notebook's widgets (same controls and ranges, on small
 stand-in inputs). Every control is moved through up to 12 values spread over its range (every option of a
 dropdown) with the others at their defaults, with the frame cache emptied first, so a repeated value is not
-served from it. A control built with ``continuous_update=False`` computes (target: median under 500 ms);
-every other control only looks up or plots (target: median under 100 ms). Two threads, like a Binder CPU.
+served from it. A control built with ``continuous_update=False``, or named in the view's ``computes``, computes
+(target: median under 500 ms); every other control only looks up or plots (target: median under 100 ms).
+Two threads, like a Binder CPU.
 
 Writes ``benchmarks/results/widgets.json`` and prints a table, with the "before" column from
 ``benchmarks/results/widgets_before.json`` (``bench_widgets_interact.py``) where it has the same widget.
@@ -51,8 +52,11 @@ def control_values(control, most: int = 12) -> list:
     return []
 
 
-def kind(control) -> str:
-    return "compute" if getattr(control, "continuous_update", True) is False else "view"
+def kind(live, name: str) -> str:
+    """"compute" for a control built with ``continuous_update=False`` or named in the view's ``computes``."""
+    control = live.controls[name]
+    computes = getattr(control, "continuous_update", True) is False or name in getattr(live.view, "computes", ())
+    return "compute" if computes else "view"
 
 
 def sweep(live, name: str, repeat: int = 1) -> dict:
@@ -71,7 +75,7 @@ def sweep(live, name: str, repeat: int = 1) -> dict:
                 raise RuntimeError(f"{name}={value!r}: {live.status.value}")
     live.cache.clear()
     control.value = start_value
-    return {"kind": kind(control), "median_ms": round(float(np.median(times)), 1),
+    return {"kind": kind(live, name), "median_ms": round(float(np.median(times)), 1),
             "p90_ms": round(float(np.percentile(times, 90)), 1), "n": len(times),
             "png_kb": round(len(live.image.value) / 1024, 1)}
 

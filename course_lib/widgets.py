@@ -69,7 +69,8 @@ class LiveFigure:
     view's ``update`` argument they drive; ``fixed`` are further ``update`` arguments that never change.
 
     A control whose update takes long (it computes rather than looks up) should be built with
-    ``continuous_update=False``; while an update runs, a line under the controls says "computing...".
+    ``continuous_update=False``, and a view names such controls in ``computes`` (a set of names: the benchmark
+    holds them to 500 ms rather than 100 ms); while an update runs, a line under the controls says "computing...".
     """
 
     def __init__(self, view, cache_size: int = 512, fixed: dict | None = None, **controls):

@@ -190,6 +190,7 @@ class GradientProfilesView:
         self.title = ax.set_title(" ", fontsize=10)
         self.fig.subplots_adjust(left=0.09, right=0.7, bottom=0.15, top=0.9)  # room for the legend on the right
         self.animated = [*self.lines.values(), *self.zero_marks.values(), self.title]
+        self.computes = {"depth", "activation", "init", "norm"}  # a new setting computes its gradient profiles
         self._background = None
         finish(self.fig)  # closed: the inline backend must not show it a second time
 
