@@ -26,7 +26,7 @@ if "google.colab" in sys.modules:
     output.enable_custom_widget_manager()
 
 # %%
-from ipywidgets import IntSlider, ToggleButtons, interact
+from ipywidgets import IntSlider, ToggleButtons
 
 from course_lib import UNet, count_parameters
 from course_lib.claims import mean_spread
@@ -42,8 +42,10 @@ from course_lib.lessons.residual_vs_skip import (
     show_skip_mode,
     skip_claims,
     skip_mode_experiment,
+    skip_mode_view,
 )
 from course_lib.utils import use_large_config
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 SEEDS = (0, 1, 2)
@@ -171,10 +173,9 @@ plot_skip_comparison(first, load_digits(split="test"), t=300)
 # path, and (except for `none`) the encoder's features carried by the long skip.
 
 # %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(lambda mode, t: show_skip_mode(first, mode, t),
-         mode=ToggleButtons(options=["concat", "add", "none"], value="concat"),
-         t=IntSlider(value=300, min=0, max=999, step=50));
+# A live figure of what the trained models compute (all of it computed when it is built): not compared in tests.
+LiveFigure(skip_mode_view(first), mode=ToggleButtons(options=["concat", "add", "none"], value="concat"),
+           t=IntSlider(value=300, min=0, max=950, step=50))
 
 # %%
 show_skip_mode(first, "concat", t=300)

@@ -227,61 +227,158 @@ def decoder_inputs(model: UNet, x: torch.Tensor, t: int) -> dict[str, torch.Tens
 
 
 def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int = 300, n: int = 6):
-    """One row per variant: noisy input and its denoised output for ``n`` digits; plus loss curves."""
+    """One row per variant: the clean digits x_0, their noisy version x_t and the denoised x0_hat for ``n``
+    digits; below, the loss curves."""
     import matplotlib.pyplot as plt
 
     from ..plotting import image_grid
 
-    fig = plt.figure(figsize=(10, 1.6 * len(trainers) + 2.5))
-    grid = fig.add_gridspec(len(trainers) + 1, 2, height_ratios=[1] * len(trainers) + [1.6])
+    fig = plt.figure(figsize=(12, 1.5 * len(trainers) + 2.8))
+    grid = fig.add_gridspec(len(trainers) + 1, 3, height_ratios=[1] * len(trainers) + [1.8])
     for row, (name, tr) in enumerate(trainers.items()):
         x_t, x0_hat = denoise(tr.ema_model, x0[:n], t, tr.schedule)
-        for col, (img, what) in enumerate([(x_t, f"x_t (t={t})"), (x0_hat, "denoised x0_hat")]):
+        for col, (img, what) in enumerate([(x0[:n], "clean x_0"), (x_t, f"noisy x_t (t={t})"),
+                                           (x0_hat, "denoised x0_hat")]):
             ax = fig.add_subplot(grid[row, col])
-            ax.imshow(image_grid(img, nrow=n), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(image_grid(img, nrow=n), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_ylabel(name if col == 0 else "", rotation=0, ha="right", va="center")
+            ax.set_ylabel(f"skip={name!r}" if col == 0 else "", rotation=0, ha="right", va="center")
             if row == 0:
                 ax.set_title(what)
     ax = fig.add_subplot(grid[-1, :])
     for name, tr in trainers.items():
-        ax.plot(smooth(tr.history.loss, 25), label=f"{name} ({count_parameters(tr.model):,} params)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("eps-MSE (moving avg)")
-    ax.legend()
+        ax.plot(smooth(tr.history.loss, 25), label=f"skip={name!r} ({count_parameters(tr.model):,} params)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("eps-MSE (moving avg of 25)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     fig.tight_layout()
     return finish(fig)
+
+
+def _tile_channels(maps: torch.Tensor, pad: int = 1) -> np.ndarray:
+    """``[K, H, W]`` feature maps side by side, NaN between them (drawn blank), as one ``[H, K (W + pad)]`` array."""
+    k, h, w = maps.shape
+    out = np.full((h + 2 * pad, k * (w + pad) + pad), np.nan)
+    for i in range(k):
+        out[pad:pad + h, pad + i * (w + pad):pad + i * (w + pad) + w] = maps[i].numpy()
+    return out
+
+
+class SkipModeView:
+    """Widget body of notebook 03, built once. Top: ``n`` held-out digits clean (x_0), noised to step t (x_t)
+    and denoised by the U-Net with long skips ``mode`` (x0_hat). Below: the first ``channels`` feature maps
+    that U-Net's top decoder level receives for the first digit: the upsampled decoder path, and the encoder's
+    features carried by the long skip (none for ``skip="none"``), on a colour scale shared by both (colour bars).
+
+    ``models``: ``{mode: denoiser}``, ``schedule`` the noise schedule they were trained with. Everything the
+    models compute for the t in ``ts`` (the slider's values) is computed in ``__init__``, other t on first use;
+    ``update(mode, t)`` then only sets image data and texts. It returns ``mode``: each mode has its colour scale,
+    so its colour bars are drawn once per mode.
+    """
+
+    def __init__(self, models: dict[str, torch.nn.Module], schedule: NoiseSchedule, n: int = 6,
+                 ts: Sequence[int] = range(0, 1000, 50), channels: int = 8, seed: int = 0):
+        import matplotlib.pyplot as plt
+
+        from ..plotting import image_grid
+
+        self._image_grid = image_grid
+        self.models, self.schedule, self.n, self.channels, self.seed = models, schedule, n, channels, seed
+        self.x0 = load_digits(split="test")[:n]
+        self.params = {mode: count_parameters(m) for mode, m in models.items()}
+        self.frames: dict[tuple[str, int], dict] = {}
+        for mode in models:
+            for t in ts:
+                self.frame(mode, t)
+        self.scale = {mode: max(float(np.nanquantile(np.abs(np.concatenate(
+            [f[k][np.isfinite(f[k])] for f in self.frames.values() if f["mode"] == mode
+             for k in ("decoder", "skip")])), 0.99)), 1e-6) for mode in models}
+
+        self.fig = plt.figure(figsize=(9, 6.2))
+        grid = self.fig.add_gridspec(3, 2, height_ratios=[2.4, 1, 1], width_ratios=[40, 1])
+        ax = self.fig.add_subplot(grid[0, :])
+        self.digits = ax.imshow(image_grid(torch.cat([self.x0] * 3), nrow=n), cmap="gray", vmin=0, vmax=1,
+                                interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([4.5, 13.5, 22.5], ["clean x_0", "noisy x_t", "denoised x0_hat"])
+        self.title = ax.set_title(" ")
+        self.maps, self.colorbars, self.notes = {}, [], {}
+        for row, (name, label) in enumerate([("decoder", "upsampled decoder path"),
+                                             ("skip", "encoder features via the long skip")]):
+            ax = self.fig.add_subplot(grid[row + 1, 0])
+            self.maps[name] = ax.imshow(_tile_channels(torch.zeros(channels, *self.x0.shape[2:])), cmap="RdBu_r",
+                                        vmin=-1, vmax=1,
+                                        interpolation="nearest", aspect="equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{label}: first {channels} channels entering the top decoder level (digit 1)", fontsize=9)
+            self.notes[name] = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=9)
+            self.colorbars.append(self.fig.colorbar(self.maps[name], cax=self.fig.add_subplot(grid[row + 1, 1]),
+                                                    label="activation"))
+        self.fig.tight_layout()
+        self.animated = [self.digits, self.title, *self.maps.values(), *self.notes.values()]
+
+    def frame(self, mode: str, t: int) -> dict:
+        """What the ``mode`` model makes of the digits at step ``t``: the image grid, the feature maps, the MSE."""
+        key = (mode, int(t))
+        if key not in self.frames:
+            model = self.models[mode]
+            x_t, x0_hat = denoise(model, self.x0, int(t), self.schedule, self.seed)
+            feats = decoder_inputs(model, x_t[:1], int(t))
+            blank = torch.full((self.channels, *self.x0.shape[2:]), float("nan"))
+            self.frames[key] = {
+                "mode": mode,
+                "digits": self._image_grid(torch.cat([self.x0, x_t, x0_hat]), nrow=self.n),
+                "decoder": _tile_channels(feats["decoder"][0, :self.channels]),
+                "skip": _tile_channels(feats["skip"][0, :self.channels] if "skip" in feats else blank),
+                "mse": float(((x0_hat - self.x0) ** 2).mean()),
+            }
+        return self.frames[key]
+
+    def update(self, mode: str = "concat", t: int = 300) -> str:
+        f = self.frame(mode, t)
+        self.digits.set_data(f["digits"])
+        v = self.scale[mode]
+        for name, image in self.maps.items():
+            image.set_data(f[name])
+            image.set_clim(-v, v)
+        self.notes["skip"].set_text("skip='none': no encoder features reach the decoder" if mode == "none" else "")
+        self.title.set_text(f"skip={mode!r} ({self.params[mode]:,} parameters), t = {t}: "
+                            f"MSE(x0_hat, x_0) = {f['mse']:.3f} over these {self.n} digits")
+        return mode
+
+
+def _models(trainers: dict[str, Trainer]) -> tuple[dict[str, torch.nn.Module], NoiseSchedule]:
+    return {mode: tr.ema_model.cpu() for mode, tr in trainers.items()}, next(iter(trainers.values())).schedule
 
 
 def show_skip_mode(trainers: dict[str, Trainer], mode: str = "concat", t: int = 300, n: int = 6):
-    """Widget body: for the U-Net with long skips ``mode``, the noisy digits, its denoised outputs, and the
-    feature maps its top decoder level receives (decoder path, and encoder skip if any)."""
-    import matplotlib.pyplot as plt
+    """The figure of ``SkipModeView`` for one mode and t, as a static figure."""
+    models, schedule = _models(trainers)
+    view = SkipModeView(models, schedule, n=n, ts=[t])
+    view.update(mode, t)
+    return finish(view.fig)
 
-    from ..data import load_digits
-    from ..plotting import image_grid
 
-    tr = trainers[mode]
-    x0 = load_digits(split="test")[:n]
-    x_t, x0_hat = denoise(tr.ema_model, x0, t, tr.schedule)
-    feats = decoder_inputs(tr.ema_model, x_t[:1], t)
-    rows = 1 + len(feats)
-    fig, axes = plt.subplots(rows, 1, figsize=(8, 1.5 * rows + 0.5))
-    axes[0].imshow(image_grid(torch.cat([x_t, x0_hat]), nrow=n), vmin=0, vmax=1, cmap="gray")
-    axes[0].set_title(f"skip={mode!r}, {count_parameters(tr.model):,} params: noisy x_t (t={t}, top) "
-                      f"and denoised (bottom), MSE {((x0_hat - x0) ** 2).mean():.3f}")
-    for ax, (name, f) in zip(axes[1:], feats.items()):
-        maps = f[0, :8].unsqueeze(1)
-        maps = (maps - maps.amin(dim=(2, 3), keepdim=True)) / (maps.amax(dim=(2, 3), keepdim=True)
-                                                              - maps.amin(dim=(2, 3), keepdim=True) + 1e-8)
-        ax.imshow(image_grid(maps * 2 - 1, nrow=8), cmap="viridis")
-        ax.set_title(f"{name} feature maps entering the top decoder level (first 8 channels)")
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return finish(fig)
+def skip_mode_view(trainers: dict[str, Trainer], n: int = 6) -> SkipModeView:
+    """``SkipModeView`` of the trainers' EMA models, for the slider's t grid (0, 50, ..., 950)."""
+    return SkipModeView(*_models(trainers), n=n)
+
+
+def demo_widgets() -> dict:
+    """Notebook 03's widget on untrained stand-ins of its U-Nets (same modes, t grid and controls)."""
+    from ipywidgets import IntSlider, ToggleButtons
+
+    from ..widgets import LiveFigure
+
+    models = {}
+    for mode in SKIP_MODES:
+        torch.manual_seed(0)
+        models[mode] = UNet(skip=mode)
+    view = SkipModeView(models, NoiseSchedule.make("linear", 1000))
+    return {"skip_mode": LiveFigure(view, mode=ToggleButtons(options=list(SKIP_MODES), value="concat"),
+                                    t=IntSlider(value=300, min=0, max=950, step=50))}
 
 
 # ----------------------------------------------------------------------------- exercises
