@@ -33,9 +33,10 @@ from course_lib.lessons import setup_notebook
 from course_lib.lessons.residual_blocks import (
     LesionView,
     block_jacobian,
+    check_block_forward,
     check_identity_jacobian,
     check_lesion_claims,
-    check_residual_forward,
+    check_lesion_prediction,
     identity_error,
     lesion_experiment,
     lesion_summary,
@@ -55,19 +56,6 @@ SEEDS, STEPS = (0, 1, 2), 150  # the lesion experiment: three seeds, 150 Adam st
 # is nothing, it only has to learn $F = 0$, which is much easier than learning the identity through a stack
 # of convolutions and nonlinearities.
 #
-# **Exercise 1.** Write `residual_forward(branch, x)`, which returns $F(x) + x$ for a module `branch` = $F$.
-
-# %%
-def residual_forward(branch, x):
-    ### BEGIN SOLUTION
-    return branch(x) + x
-    ### END SOLUTION
-
-
-# %%
-check_residual_forward(residual_forward)
-
-# %% [markdown]
 # ## Three blocks and their shortcuts
 #
 # - **Basic** (ResNet-18/34): two 3x3 convolutions, each followed by BatchNorm, ReLU after the sum.
@@ -95,6 +83,28 @@ for name, block in blocks.items():
 # %% [markdown]
 # Note the bottleneck's point: at 256 channels it has about 17 times fewer parameters than a basic block
 # of the same width.
+#
+# **Exercise 1.** Write the forward pass of these blocks from their parts. Each block of `course_lib` holds
+# `block.branch` (the residual $F$), `block.shortcut` (the identity, or the projection when the shape changes)
+# and `block.post` (what comes after the sum: a ReLU in the basic and bottleneck blocks, nothing in the
+# pre-activation block). `block_forward(block, x)` returns the block's output; with `residual=False` it returns
+# the output of the block's **plain twin**, the same layers without the shortcut. The check compares yours with
+# `course_lib`'s blocks and their plain twins on the same inputs, a projection shortcut included.
+
+# %%
+def block_forward(block, x, residual=True):
+    ### BEGIN SOLUTION
+    out = block.branch(x)
+    if residual:
+        out = out + block.shortcut(x)
+    return block.post(out)
+    ### END SOLUTION
+
+
+# %%
+check_block_forward(block_forward)
+
+# %% [markdown]
 #
 # ## A zero-initialised block is the identity
 #
@@ -164,6 +174,15 @@ for nonlinear in (False, True):
 # We train a small 8-block ResNet and its plain twin (same blocks, no shortcuts) on the digits' train split,
 # on three seeds, then delete each block in turn (those whose input and output shapes match: block 4
 # halves the resolution) and measure the accuracy on the 797 held-out test digits.
+#
+# **Exercise 3 (predict, then run).** Before you run the experiment: when one block other than block 0 is
+# deleted, which network loses more test accuracy on average, `"residual"` or `"plain"`? Write your
+# prediction; a check after the experiment compares it with what the networks did.
+
+# %%
+### BEGIN SOLUTION
+prediction = "plain"
+### END SOLUTION
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -190,7 +209,10 @@ plot_lesion_seeds(lesions)
 # Read the numbers above, then the claims the prose draws from them, each checked seed by seed:
 
 # %%
-check_lesion_claims(lesions);
+check_lesion_claims(lesions)
+
+# %%
+check_lesion_prediction(prediction, lesions)
 
 # %% [markdown]
 # So "deleting a block costs little" holds for most of the residual net's blocks, not for all of them:

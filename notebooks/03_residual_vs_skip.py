@@ -26,6 +26,7 @@ if "google.colab" in sys.modules:
     output.enable_custom_widget_manager()
 
 # %%
+import torch
 from ipywidgets import IntSlider, ToggleButtons
 
 from course_lib import UNet, count_parameters
@@ -33,9 +34,10 @@ from course_lib.claims import mean_spread
 from course_lib.data import load_digits
 from course_lib.lessons import setup_notebook
 from course_lib.lessons.residual_vs_skip import (
+    check_combine,
     check_concat_channels,
+    check_most_parameters,
     check_skip_claims,
-    check_unet_parameters,
     conv_path_lengths,
     plot_skip_comparison,
     plot_skip_seeds,
@@ -70,17 +72,51 @@ STEPS = 1000 if use_large_config(device) else 150  # a larger budget on a GPU
 # question is what each one adds to a model that already has the other. Notebook 07 answers it for
 # diffusion; here we look at the long skips, with the residual connections on.
 #
+# **Exercise 1.** Write the long skip's merge, `combine(h, skip, mode)`: `h` is the decoder's feature map
+# `[B, C_h, H, W]` arriving from the level below, `skip` the encoder's `[B, C_s, H, W]` at the same resolution.
+# For `"concat"` stack them along the channels, `h` first; for `"add"` sum them (only possible when the shapes
+# agree); for `"none"` pass `h` on. The check compares yours with the `combine` that `course_lib.UNet` calls,
+# on the same inputs.
+
+# %%
+def combine(h, skip, mode):
+    ### BEGIN SOLUTION
+    if mode == "concat":
+        return torch.cat([h, skip], dim=1)
+    if mode == "add":
+        return h + skip
+    return h
+    ### END SOLUTION
+
+
+# %%
+check_combine(combine)
+
+# %% [markdown]
 # ## What each costs
 #
-# Concatenation doubles the channels entering the first decoder block of each level; addition keeps them.
+# **Exercise 2 (predict, then run).** Which long-skip mode gives the U-Net the most parameters: `"concat"`,
+# `"add"` or `"none"`? Think about what each merge hands to the first decoder block of a level, write your
+# answer, then run the parameter count below and the check after it.
+
+# %%
+### BEGIN SOLUTION
+most_parameters = "concat"
+### END SOLUTION
 
 # %%
 for skip in ("concat", "add", "none"):
     for residual in (True, False):
         print(f"skip={skip!r:>9}, residual={residual!s:>5}: {count_parameters(UNet(skip=skip, residual=residual)):>7,} parameters")
 
+# %%
+check_most_parameters(most_parameters)
+
 # %% [markdown]
-# **Exercise 1.** Write `concat_channels(decoder_channels, skip_channels, mode)`: the number of channels
+# Concatenation doubles the channels entering the first decoder block of each level; addition keeps them.
+# Residual connections cost almost nothing: a 1x1 projection only where a block changes its channels.
+#
+# **Exercise 3.** Write `concat_channels(decoder_channels, skip_channels, mode)`: the number of channels
 # entering the decoder block after the long skip, for `mode` in `"concat"`, `"add"`, `"none"`.
 
 # %%
@@ -92,17 +128,6 @@ def concat_channels(decoder_channels, skip_channels, mode):
 
 # %%
 check_concat_channels(concat_channels)
-
-# %% [markdown]
-# **Exercise 2.** How many parameters does `UNet(skip="add", residual=False)` have? Store the number in `n_params`.
-
-# %%
-### BEGIN SOLUTION
-n_params = count_parameters(UNet(skip="add", residual=False))
-### END SOLUTION
-
-# %%
-check_unet_parameters(n_params)
 
 # %% [markdown]
 # ## Skips shorten the paths
@@ -158,7 +183,7 @@ plot_skip_seeds(skips)
 # relative: the `none` model's MSE over the better skip model's MSE, minus one):
 
 # %%
-check_skip_claims(skips);
+check_skip_claims(skips)
 
 # %% [markdown]
 # What the models of seed 0 make of six held-out digits noised to $t = 300$, and their loss curves:

@@ -22,7 +22,7 @@ from ..blocks import SmallResNet
 from ..claims import check_claims
 from ..classify import accuracy, digits_flat, train_classifier
 from ..plotting import finish
-from .grading import graded, report
+from .grading import diagnose, graded, report
 
 NETS = ("residual", "plain")
 
@@ -447,17 +447,99 @@ def block_jacobian(block, x: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- exercises
 
-def residual_forward(branch, x: torch.Tensor) -> torch.Tensor:
-    """y = F(x) + x."""
-    return branch(x) + x
+def block_forward(block, x: torch.Tensor, residual: bool = True) -> torch.Tensor:
+    """The forward pass of a ``course_lib.blocks`` block from its parts: y = post(F(x) + shortcut(x)), or the
+    plain twin's y = post(F(x)); F = ``block.branch``, ``block.post`` the ReLU after the sum (basic and
+    bottleneck blocks) or nothing (pre-activation). ``[B, C_in, H, W] -> [B, C_out, H / stride, W / stride]``."""
+    out = block.branch(x)
+    if residual:
+        out = out + block.shortcut(x)
+    return block.post(out)
+
+
+def _exercise_blocks():
+    """Three residual blocks (identity shortcut, projection shortcut, pre-activation) in eval mode with
+    non-trivial BatchNorm statistics, their plain twins (same weights, no shortcut), and an input for each."""
+    from ..blocks import BasicBlock, PreActBlock
+
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    cases = []
+    for cls, c_in, c_out, stride in [(BasicBlock, 4, 4, 1), (BasicBlock, 4, 8, 2), (PreActBlock, 4, 4, 1)]:
+        block = cls(c_in, c_out, stride=stride)
+        for m in block.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.data.uniform_(0.5, 1.5, generator=gen)
+                m.bias.data.normal_(0, 0.2, generator=gen)
+                m.running_mean.normal_(0, 0.2, generator=gen)
+                m.running_var.uniform_(0.5, 1.5, generator=gen)
+        twin = cls(c_in, c_out, stride=stride, residual=False)
+        twin.branch.load_state_dict(block.branch.state_dict())
+        x = torch.randn(2, c_in, 6, 6, generator=gen)
+        cases.append((block.eval(), twin.eval(), x))
+    return cases
 
 
 @graded
-def check_residual_forward(fn) -> None:
-    branch = torch.nn.Linear(4, 4)
-    x = torch.randn(3, 4)
-    return report(torch.allclose(fn(branch, x), residual_forward(branch, x)),
-                   "y = F(x) + x: the shortcut adds the input back.", "return the branch's output plus x.")
+def check_block_forward(fn) -> None:
+    """02: ``fn(block, x, residual)`` against the block (``residual=True``) and its plain twin (``False``)."""
+    formula = ("residual: block.post(block.branch(x) + block.shortcut(x)); "
+               "plain twin: block.post(block.branch(x)).")
+    with torch.no_grad():
+        for residual in (True, False):
+            for block, twin, x in _exercise_blocks():
+                kind = f"{type(block).__name__}({block.in_channels} -> {block.out_channels}, stride {block.stride})"
+                want = (block if residual else twin)(x)
+                f, post = block.branch(x), block.post
+                mistakes = {
+                    "the shortcut is missing: that is the plain twin's output, not the residual block's.":
+                        post(f),
+                    "the sum comes before block.post (the ReLU of a basic block), not after it.":
+                        post(f) + block.shortcut(x),
+                    "block.post (the ReLU after the sum, in a basic block) is missing.": f + block.shortcut(x),
+                } if residual else {
+                    "that is the residual block's output: the plain twin is the same block without the shortcut.":
+                        post(f + block.shortcut(x)),
+                    "block.post (the ReLU after F, in a basic block) is missing.": f,
+                }
+                try:
+                    got = fn(block, x.clone(), residual)
+                except NotImplementedError:
+                    raise
+                except RuntimeError as err:
+                    if residual and "size of tensor" in str(err):
+                        return report(False, "", f"{kind}: adding x itself fails when the block changes the shape "
+                                      f"(x is {list(x.shape)}, F(x) is {list(f.shape)}): the shortcut must bring x "
+                                      f"to F(x)'s shape first (a 1x1 convolution with stride).", formula,
+                                      "course_lib.blocks.ResidualBlock.forward")
+                    raise
+                wrong = diagnose(got, want, mistakes)
+                if wrong:
+                    return report(False, "", f"{kind}, residual={residual}: {wrong}", formula,
+                                  "course_lib.blocks.ResidualBlock.forward")
+    return report(True, "your forward matches course_lib's blocks and their plain twins, projection shortcut "
+                  "included: y = post(F(x) + shortcut(x)) against y = post(F(x)).", "")
+
+
+def lesion_answer(res: LesionResults) -> str:
+    """Which net loses more accuracy, on average over the seeds, when one block other than block 0 is deleted."""
+    margin = lesion_claims(res)["plain minus residual, mean of middle blocks"]
+    return "plain" if np.mean(margin) > 0 else "residual"
+
+
+@graded
+def check_lesion_prediction(prediction, res: LesionResults) -> None:
+    """02, predict-then-run: which net loses more accuracy when one block (other than block 0) is deleted?"""
+    answer = str(prediction).strip().lower().replace(" net", "")
+    if answer not in NETS:
+        return report(False, "", f"answer with \"residual\" or \"plain\" (you wrote {prediction!r}).")
+    measured = lesion_answer(res)
+    why = ("deleting block i of the residual net removes F_i but keeps the identity path, so block i + 1 still "
+           "sees an input close to what it was trained on; in the plain net every path runs through block i, and "
+           "block i + 1 receives an input it never saw.")
+    return report(answer == measured, f"the {measured} net lost more on average (read the table above): {why}",
+                  f"you predicted the {answer} net; on average over the seeds the {measured} net lost more. "
+                  f"Think about which net still has a path that avoids the deleted block.", why)
 
 
 @graded

@@ -6,6 +6,7 @@ loss curves, denoised outputs, parameter counts, feature maps, and the length of
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,9 +20,9 @@ from ..diffusion import predict_x0, q_sample
 from ..plotting import finish, smooth
 from ..schedules import NoiseSchedule
 from ..trainer import TrainConfig, Trainer
-from ..unet import SKIP_MODES, UNet
+from ..unet import SKIP_MODES, UNet, combine
 from ..utils import count_parameters
-from .grading import graded, report
+from .grading import diagnose, graded, report
 
 
 def train_variants(variants: dict[str, dict], steps: int = 200, batch_size: int = 64, schedule: str = "linear",
@@ -383,6 +384,31 @@ def demo_widgets() -> dict:
 
 # ----------------------------------------------------------------------------- exercises
 
+def skip_parameters(residual: bool = True) -> dict[str, int]:
+    """Parameter count of ``UNet(skip=mode, residual=residual)`` (the defaults otherwise), by mode."""
+    return {mode: count_parameters(UNet(skip=mode, residual=residual)) for mode in SKIP_MODES}
+
+
+@graded
+def check_most_parameters(prediction) -> None:
+    """03, predict-then-run: which long-skip mode gives the U-Net the most parameters?"""
+    answer = str(prediction).strip().strip("'\"").lower()
+    if answer not in SKIP_MODES:
+        return report(False, "", f"answer with one of {', '.join(repr(m) for m in SKIP_MODES)} "
+                      f"(you wrote {prediction!r}).")
+    counts = skip_parameters()
+    most = max(counts, key=counts.get)
+    why = ("the first ResBlock of each decoder level receives c_dec + c_skip channels under concat, so its first "
+           "3x3 convolution and its GroupNorm grow, and since its input and output channels now differ its "
+           "shortcut becomes a 1x1 convolution; add and none hand it c_dec channels and cost the same.")
+    if answer == most:
+        return report(True, f"{most!r} has the most ({counts[most]:,}; add and none: {counts['add']:,}): {why}", "")
+    hint = {"add": "adding two tensors has no weights: h + skip has as many channels as h.",
+            "none": "no skip has no weights, but neither does adding: h + skip has as many channels as h."}
+    return report(False, "", f"{hint.get(answer, '')} Look at the number of channels entering the decoder's "
+                  f"first block in each mode (the parameter table above).", why)
+
+
 def concat_channels(decoder_channels: int, skip_channels: int, mode: str) -> int:
     """Channels entering the decoder block after the long skip."""
     return decoder_channels + skip_channels if mode == "concat" else decoder_channels
@@ -391,22 +417,80 @@ def concat_channels(decoder_channels: int, skip_channels: int, mode: str) -> int
 @graded
 def check_concat_channels(fn) -> None:
     cases = [(32, 32, "concat"), (32, 32, "add"), (64, 32, "concat"), (16, 16, "none")]
-    ok = all(fn(*c) == concat_channels(*c) for c in cases)
-    return report(ok, "concatenation stacks channels; addition keeps them (and needs equal shapes).",
-                   "concat: c_dec + c_skip; add and none: c_dec.")
+    for case in cases:
+        got, want = fn(*case), concat_channels(*case)
+        if got != want:
+            return report(False, "", f"concat_channels{case} returned {got!r}, expected {want}.",
+                          "concat: c_dec + c_skip; add and none: c_dec.")
+    return report(True, "concatenation stacks channels; addition keeps them (and needs equal shapes).", "")
 
 
-def unet_parameters(skip: str, residual: bool) -> int:
-    """Parameter count of ``UNet(skip=skip, residual=residual)`` (the defaults otherwise)."""
-    from ..unet import UNet
-    from ..utils import count_parameters
+def _combine_cases():
+    """(mode, h, skip) inputs of ``check_combine``: concat with equal shapes, then with 8 decoder and 4 skip
+    channels; add and none with equal shapes."""
+    gen = torch.Generator().manual_seed(0)
+    return [("concat", torch.randn(2, 4, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen)),
+            ("concat", torch.randn(2, 8, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen)),
+            ("add", torch.randn(2, 4, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen)),
+            ("none", torch.randn(2, 4, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen))]
 
-    return count_parameters(UNet(skip=skip, residual=residual))
+
+def _try(make):
+    """``make()``, or None when it raises (a mistake that cannot happen with these shapes)."""
+    try:
+        return make()
+    except RuntimeError:
+        return None
+
+
+def _same(got, value, want) -> bool:
+    """Whether ``got`` is the tensor ``value`` (in float64, to rounding) and ``value`` is not ``want``."""
+    return (isinstance(got, torch.Tensor) and value is not None and got.shape == value.shape
+            and not (value.shape == want.shape and torch.equal(value, want))
+            and torch.allclose(got.double(), value.double(), atol=1e-6))
 
 
 @graded
-def check_unet_parameters(value) -> None:
-    """03: parameters of the U-Net with additive skips and no residual connections."""
-    return report(value == unet_parameters("add", False),
-                   "residual shortcuts cost almost nothing (1x1 projections only where channels change).",
-                   "build UNet(skip='add', residual=False) and call count_parameters on it.")
+def check_combine(fn) -> None:
+    """03: ``fn(h, skip, mode)`` against ``course_lib.unet.combine`` on the same inputs, for each mode."""
+    formula = "concat: torch.cat([h, skip], dim=1); add: h + skip; none: h."
+    reference = "course_lib.unet.combine"
+    dims = {0: "the batch", 2: "the height", 3: "the width", -1: "the width", -2: "the height"}
+    for mode, h, skip in _combine_cases():
+        want = combine(h, skip, mode)
+        h_in, skip_in = h.clone(), skip.clone()
+        try:
+            got = fn(h_in, skip_in, mode)
+        except NotImplementedError:
+            raise
+        except RuntimeError as err:
+            cat_dim = re.search(r"except in dimension (-?\d+)", str(err))
+            if cat_dim:
+                return report(False, "", f"mode {mode!r}: torch.cat along dim {cat_dim[1]} failed, as h has "
+                              f"{h.shape[1]} channels and skip {skip.shape[1]}: all dimensions but the one you "
+                              f"concatenate along must agree. Which dimension holds the channels?", formula, reference)
+            if "size of tensor" in str(err):
+                return report(False, "", f"mode {mode!r}: your code raised RuntimeError ({err}). h has "
+                              f"{h.shape[1]} channels and skip {skip.shape[1]}: tensors of different shapes "
+                              f"cannot be added; which modes need equal shapes?", formula, reference)
+            raise
+        if not (torch.equal(h_in, h) and torch.equal(skip_in, skip)):
+            return report(False, "", f"mode {mode!r}: your code changed its input in place (h += skip?); the "
+                          f"decoder still needs them: return a new tensor.", formula, reference)
+        mistakes = {f"you concatenated along dim {d} ({dims[d]}); the channels are dim 1 of [B, C, H, W].":
+                    lambda h=h, skip=skip, d=d: torch.cat([h, skip], dim=d) for d in (0, 2, 3)}
+        mistakes.update({
+            "the skip's channels come first: course_lib's UNet puts the decoder's h first (its trained weights "
+            "expect that order).": lambda h=h, skip=skip: torch.cat([skip, h], dim=1),
+            "you returned h unchanged: the skip is missing.": lambda h=h, skip=skip: h,
+            "you returned the encoder's skip: the decoder's h is the path that goes on.": lambda h=h, skip=skip: skip,
+            f"you added h and the skip: in mode {mode!r} that is not the merge.": lambda h=h, skip=skip: h + skip,
+            f"you concatenated h and the skip: in mode {mode!r} that is not the merge.":
+                lambda h=h, skip=skip: torch.cat([h, skip], dim=1),
+        })
+        wrong = next((what for what, value in mistakes.items() if _same(got, _try(value), want)), None)
+        wrong = wrong or diagnose(got, want)
+        if wrong:
+            return report(False, "", f"mode {mode!r}: {wrong}", formula, reference)
+    return report(True, "concat stacks the encoder's channels behind the decoder's; add sums two maps of the same "
+                  "shape (a residual connection around the inner levels); none passes h on.", "")
