@@ -2,8 +2,9 @@
 # # 03 · Residual connections vs skip connections
 #
 # The article "Residual connection vs Skip connection" compares the two in a table and concludes that
-# "residual connections outperform skip connections". Another article of the course's sources opens with
-# "Residual connections, also known as skip connections, ...". Both cannot be right, and neither is quite:
+# "residual connections outperform skip connections". The course's source article on residual connections
+# opens with "Residual connections, also known as skip connections, are a fundamental neural network
+# architecture component". Both cannot be right, and neither is quite:
 # **skip connection** is the umbrella term for any path that lets a signal bypass some layers, and a
 # residual connection is one kind of skip. This notebook sorts out the names, counts what each kind costs,
 # measures what each does to the paths through a U-Net, and makes the comparison executable: U-Nets that
@@ -186,16 +187,19 @@ plot_skip_seeds(skips)
 check_skip_claims(skips)
 
 # %% [markdown]
-# What the models of seed 0 make of six held-out digits noised to $t = 300$, and their loss curves:
+# What the models of seed 0 make of six held-out digits noised to $t = 300$ (each row: the clean digits, their
+# noisy version, the model's estimate $\hat x_0$), and their loss curves:
 
 # %%
 first = {mode: trainers[0] for mode, trainers in skips.trainers.items()}
 plot_skip_comparison(first, load_digits(split="test"), t=300)
 
 # %% [markdown]
-# Switch the mode and the noise level to look inside: the top row is the noisy input and the denoised
-# output, the rows below are the feature maps the top decoder level receives: the upsampled decoder
-# path, and (except for `none`) the encoder's features carried by the long skip.
+# Switch the mode and the noise level to look inside. The top panel shows six held-out digits clean, noised
+# to $t$ and denoised by the seed-0 model of that mode. The two rows below are the feature maps the top decoder
+# level receives for the first digit: the upsampled decoder path, and (except for `none`) the encoder's
+# features carried by the long skip, in red and blue for positive and negative activations (the colour bars
+# give the scale, one per mode, shared by both rows).
 
 # %% tags=["nbval-ignore-output"]
 # A live figure of what the trained models compute (all of it computed when it is built): not compared in tests.
