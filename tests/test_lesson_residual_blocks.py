@@ -5,7 +5,7 @@ import copy
 import matplotlib
 
 matplotlib.use("Agg")
-
+import matplotlib.pyplot
 import numpy as np
 import pytest
 import torch
@@ -94,6 +94,7 @@ def test_multi_lesion_experiment_averages_every_set(small_res):
 
 def test_lesion_view_updates_only_artists_and_shows_several_blocks(small_res):
     view = LesionView(small_res)
+    assert not matplotlib.pyplot.fignum_exists(view.fig.number)  # closed: shown by the widget only
     assert view.update(seed=1, blocks=(1, 2)) is None  # the background never changes
     heights = [bar.get_height() for bar in view.lesioned_bars]
     assert heights == pytest.approx([small_res.accuracy(n, 1, {1, 2}) for n in ("residual", "plain")])

@@ -3,7 +3,7 @@
 import matplotlib
 
 matplotlib.use("Agg")
-
+import matplotlib.pyplot
 import numpy as np
 import pytest
 import torch
@@ -101,6 +101,7 @@ def view():
 
 
 def test_skip_mode_view_precomputes_and_only_sets_data(view):
+    assert not matplotlib.pyplot.fignum_exists(view.fig.number)  # closed: shown by the widget only
     assert set(view.frames) == {(m, t) for m in ("concat", "add", "none") for t in (0, 300, 900)}
     assert view.update("add", 300) == "add"  # each mode has its colour scale: its own background
     frame = view.frames[("add", 300)]

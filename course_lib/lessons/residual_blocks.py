@@ -407,6 +407,7 @@ class LesionView:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
         self.title = ax.set_title(" ")
         self.fig.tight_layout()
+        finish(self.fig)  # shown through LiveFigure or show_lesion only
         self.animated = [self.strip, *overlay, *self.intact_bars, *self.lesioned_bars, *self.labels, self.title]
 
     def update(self, seed: int = 0, blocks: Iterable[int] = (1,)) -> None:

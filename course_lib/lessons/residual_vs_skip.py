@@ -318,6 +318,7 @@ class SkipModeView:
             self.colorbars.append(self.fig.colorbar(self.maps[name], cax=self.fig.add_subplot(grid[row + 1, 1]),
                                                     label="activation"))
         self.fig.tight_layout()
+        finish(self.fig)  # shown through LiveFigure or show_skip_mode only
         self.animated = [self.digits, self.title, *self.maps.values(), *self.notes.values()]
 
     def frame(self, mode: str, t: int) -> dict:
