@@ -95,10 +95,11 @@ def test_multi_lesion_experiment_averages_every_set(small_res):
 def test_lesion_view_updates_only_artists_and_shows_several_blocks(small_res):
     view = LesionView(small_res)
     assert not matplotlib.pyplot.fignum_exists(view.fig.number)  # closed: shown by the widget only
-    assert view.update(seed=1, blocks=(1, 2)) is None  # the background never changes
+    assert small_res.blocks == [0, 1, 3]
+    assert view.update(seed=1, blocks=(1, 3)) is None  # the background never changes
     heights = [bar.get_height() for bar in view.lesioned_bars]
-    assert heights == pytest.approx([small_res.accuracy(n, 1, {1, 2}) for n in ("residual", "plain")])
-    assert "blocks 1, 2 deleted" in view.title.get_text()
+    assert heights == pytest.approx([small_res.accuracy(n, 1, {1, 3}) for n in ("residual", "plain")])
+    assert "blocks 1, 3 deleted" in view.title.get_text()
     assert show_lesion(small_res, seed=0, blocks=(1,)).axes
     nets = {n: small_res.nets[n][0] for n in small_res.nets}
     assert show_lesion(nets, blocks=(1, 3)).axes  # one seed's nets, without the experiment
