@@ -187,8 +187,8 @@ plot_skip_seeds(skips)
 check_skip_claims(skips)
 
 # %% [markdown]
-# What the models of seed 0 make of six held-out digits noised to $t = 300$ (each row: the clean digits, their
-# noisy version, the model's estimate $\hat x_0$), and their loss curves:
+# What the models of seed 0 make of six held-out digits noised to $t = 300$ (in each panel: the clean digits,
+# their noisy version, and below them the model's estimate $\hat x_0$), and their loss curves:
 
 # %%
 first = {mode: trainers[0] for mode, trainers in skips.trainers.items()}

@@ -51,7 +51,9 @@ def test_skip_modes_train_expose_features_and_show_them():
     assert x_t.shape == x0_hat.shape == x.shape and x0_hat.abs().max() <= 1
     assert show_skip_mode(trainers, "none").axes
     fig = plot_skip_comparison(trainers, load_digits(split="test"), t=300)
-    assert [ax.get_title() for ax in fig.axes[:3]] == ["clean x_0", "noisy x_t (t=300)", "denoised x0_hat"]
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["skip='concat'", "skip='add'", "skip='none'"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["clean x_0", "noisy x_t (t=300)",
+                                                                    "denoised x0_hat"]
     assert all(im.get_interpolation() == "nearest" for ax in fig.axes for im in ax.images)
 
 

@@ -228,31 +228,30 @@ def decoder_inputs(model: UNet, x: torch.Tensor, t: int) -> dict[str, torch.Tens
 
 
 def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int = 300, n: int = 6):
-    """One row per variant: the clean digits x_0, their noisy version x_t and the denoised x0_hat for ``n``
-    digits; below, the loss curves."""
+    """One panel per variant: ``n`` clean digits x_0 (top row), noised to step t (x_t, middle) and denoised
+    (x0_hat, bottom), so each estimate sits under its clean digit; below, the loss curves."""
     import matplotlib.pyplot as plt
 
     from ..plotting import image_grid
 
-    fig = plt.figure(figsize=(12, 1.5 * len(trainers) + 2.8))
-    grid = fig.add_gridspec(len(trainers) + 1, 3, height_ratios=[1] * len(trainers) + [1.8])
-    for row, (name, tr) in enumerate(trainers.items()):
+    k = len(trainers)
+    fig = plt.figure(figsize=(4 * k, 5.2))
+    grid = fig.add_gridspec(2, k, height_ratios=[1.1, 1])
+    for col, (name, tr) in enumerate(trainers.items()):
         x_t, x0_hat = denoise(tr.ema_model, x0[:n], t, tr.schedule)
-        for col, (img, what) in enumerate([(x0[:n], "clean x_0"), (x_t, f"noisy x_t (t={t})"),
-                                           (x0_hat, "denoised x0_hat")]):
-            ax = fig.add_subplot(grid[row, col])
-            ax.imshow(image_grid(img, nrow=n), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_ylabel(f"skip={name!r}" if col == 0 else "", rotation=0, ha="right", va="center")
-            if row == 0:
-                ax.set_title(what)
-    ax = fig.add_subplot(grid[-1, :])
+        ax = fig.add_subplot(grid[0, col])
+        ax.imshow(image_grid(torch.cat([x0[:n], x_t, x0_hat]), nrow=n), cmap="gray", vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([4.5, 13.5, 22.5] if col == 0 else [], ["clean x_0", f"noisy x_t (t={t})", "denoised x0_hat"]
+                      if col == 0 else [])
+        ax.set_title(f"skip={name!r}")
+    ax = fig.add_subplot(grid[1, :])
     for name, tr in trainers.items():
         ax.plot(smooth(tr.history.loss, 25), label=f"skip={name!r} ({count_parameters(tr.model):,} params)")
     ax.set_xlabel("training step")
     ax.set_ylabel("eps-MSE (moving avg of 25)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return finish(fig)
 
