@@ -220,9 +220,18 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
     def combine(self, h: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        """Merge the decoder's h with the encoder's feature map of the same resolution."""
-        if self.skip == "concat":
-            return torch.cat([h, skip], dim=1)
-        if self.skip == "add":
-            return h + skip
-        return h
+        """Merge the decoder's h with the encoder's feature map of the same resolution (``combine``)."""
+        return combine(h, skip, self.skip)
+
+
+def combine(h: torch.Tensor, skip: torch.Tensor, mode: str) -> torch.Tensor:
+    """The long skip's merge of the decoder's ``h [B, C_h, H, W]`` with the encoder's ``skip [B, C_s, H, W]``.
+
+    ``"concat"``: ``[B, C_h + C_s, H, W]``, h's channels first (Ronneberger et al. 2015, DDPM);
+    ``"add"``: h + skip, ``[B, C_h, H, W]`` (needs C_s = C_h); ``"none"``: h alone.
+    """
+    if mode == "concat":
+        return torch.cat([h, skip], dim=1)
+    if mode == "add":
+        return h + skip
+    return h

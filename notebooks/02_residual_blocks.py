@@ -11,7 +11,7 @@
 # 2. Know the basic, bottleneck and pre-activation blocks, and when a projection shortcut is needed.
 # 3. Verify numerically that a block with a zero-initialised last layer starts as the exact identity.
 # 4. Know what the "unraveled view" of a residual network is, and when its expansion into paths is exact.
-# 5. Measure, over seeds, what deleting one block costs a trained residual network and its plain twin, and where "it costs little" fails.
+# 5. Measure, over seeds, what deleting one block, then several at once, costs a trained residual network and its plain twin, and where "it costs little" fails.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -25,23 +25,29 @@ if "google.colab" in sys.modules:
 
 # %%
 import torch
-from ipywidgets import Dropdown, SelectMultiple, interact
+from ipywidgets import Dropdown, SelectMultiple
 
 from course_lib import BasicBlock, BottleneckBlock, PreActBlock, count_parameters
 from course_lib.claims import mean_spread
 from course_lib.lessons import setup_notebook
 from course_lib.lessons.residual_blocks import (
+    LesionView,
     block_jacobian,
+    check_block_forward,
     check_identity_jacobian,
     check_lesion_claims,
-    check_residual_forward,
+    check_lesion_prediction,
+    check_multi_lesion_claims,
     identity_error,
     lesion_experiment,
     lesion_summary,
+    multi_lesion_experiment,
     plot_lesion_seeds,
+    plot_multi_lesion,
     show_lesion,
     unraveled_view,
 )
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 SEEDS, STEPS = (0, 1, 2), 150  # the lesion experiment: three seeds, 150 Adam steps per network (on the CPU)
@@ -53,19 +59,6 @@ SEEDS, STEPS = (0, 1, 2), 150  # the lesion experiment: three seeds, 150 Adam st
 # is nothing, it only has to learn $F = 0$, which is much easier than learning the identity through a stack
 # of convolutions and nonlinearities.
 #
-# **Exercise 1.** Write `residual_forward(branch, x)`, which returns $F(x) + x$ for a module `branch` = $F$.
-
-# %%
-def residual_forward(branch, x):
-    ### BEGIN SOLUTION
-    return branch(x) + x
-    ### END SOLUTION
-
-
-# %%
-check_residual_forward(residual_forward)
-
-# %% [markdown]
 # ## Three blocks and their shortcuts
 #
 # - **Basic** (ResNet-18/34): two 3x3 convolutions, each followed by BatchNorm, ReLU after the sum.
@@ -93,6 +86,28 @@ for name, block in blocks.items():
 # %% [markdown]
 # Note the bottleneck's point: at 256 channels it has about 17 times fewer parameters than a basic block
 # of the same width.
+#
+# **Exercise 1.** Write the forward pass of these blocks from their parts. Each block of `course_lib` holds
+# `block.branch` (the residual $F$), `block.shortcut` (the identity, or the projection when the shape changes)
+# and `block.post` (what comes after the sum: a ReLU in the basic and bottleneck blocks, nothing in the
+# pre-activation block). `block_forward(block, x)` returns the block's output; with `residual=False` it returns
+# the output of the block's **plain twin**, the same layers without the shortcut. The check compares yours with
+# `course_lib`'s blocks and their plain twins on the same inputs, a projection shortcut included.
+
+# %%
+def block_forward(block, x, residual=True):
+    ### BEGIN SOLUTION
+    out = block.branch(x)
+    if residual:
+        out = out + block.shortcut(x)
+    return block.post(out)
+    ### END SOLUTION
+
+
+# %%
+check_block_forward(block_forward)
+
+# %% [markdown]
 #
 # ## A zero-initialised block is the identity
 #
@@ -162,6 +177,15 @@ for nonlinear in (False, True):
 # We train a small 8-block ResNet and its plain twin (same blocks, no shortcuts) on the digits' train split,
 # on three seeds, then delete each block in turn (those whose input and output shapes match: block 4
 # halves the resolution) and measure the accuracy on the 797 held-out test digits.
+#
+# **Exercise 3 (predict, then run).** Before you run the experiment: when one block other than block 0 is
+# deleted, which network loses more test accuracy on average, `"residual"` or `"plain"`? Write your
+# prediction; a check after the experiment compares it with what the networks did.
+
+# %%
+### BEGIN SOLUTION
+prediction = "plain"
+### END SOLUTION
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -188,27 +212,55 @@ plot_lesion_seeds(lesions)
 # Read the numbers above, then the claims the prose draws from them, each checked seed by seed:
 
 # %%
-check_lesion_claims(lesions);
+check_lesion_claims(lesions)
+
+# %%
+check_lesion_prediction(prediction, lesions)
 
 # %% [markdown]
 # So "deleting a block costs little" holds for most of the residual net's blocks, not for all of them:
 # block 0, the first block after the one-convolution stem, is the exception, and on some seeds deleting
 # block 1 costs the residual net tens of points as well (read its column above). The plain net loses most
-# of its accuracy whichever block goes. The experiment does not say *why* block 0 matters most; a guess you can test with the widget is that the first block does most
-# of the feature extraction, and every later block was trained on its output.
+# of its accuracy whichever block goes. The experiment does not say *why* block 0 matters most; a guess you
+# can test with the widget below is that the first block does most of the feature extraction, and every later
+# block was trained on its output.
 #
-# Pick a seed and one or several blocks to delete (hold Ctrl or Shift to select several), and compare the
-# two networks. Deleting many blocks at once is Veit et al.'s Section 4.2 experiment.
-
-# %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(lambda seed, blocks: show_lesion({n: lesions.nets[n][lesions.seeds.index(seed)] for n in lesions.nets},
-                                          blocks),
-         seed=Dropdown(options=lesions.seeds, value=lesions.seeds[0]),
-         blocks=SelectMultiple(options=lesions.blocks, value=(1,), description="delete"));
+# ## Deleting several blocks at once
+#
+# If a residual network behaves like an ensemble of many paths, deleting $k$ blocks removes the paths through
+# any of them and leaves the rest, so the accuracy should fall gradually as $k$ grows; Veit et al. (2016,
+# Section 4.2, Fig. 5a) report just that for ResNets on CIFAR-10. Here every set of $k$ blocks from blocks 1-7
+# (block 0 kept, as we saw it is special) is deleted in turn, for $k = 0, \dots, 6$, and the test accuracy is
+# averaged over the sets. The sets share their first blocks, so the forward passes are shared too: all
+# $2^7 = 128$ sets of deletable blocks cost about 14 forward passes per network.
 
 # %%
-show_lesion({n: lesions.nets[n][0] for n in lesions.nets}, block=(1,))
+several = multi_lesion_experiment(lesions)
+print(f"blocks that can be deleted: {several.pool}; sets of k blocks tried, k = 0 to {several.sizes[-1]}: "
+      f"{several.n_sets}")
+
+# %%
+plot_multi_lesion(several)
+
+# %% [markdown]
+# Read the two curves: how fast does each fall, and where does each reach chance? The claim the notebook draws,
+# checked seed by seed:
+
+# %%
+check_multi_lesion_claims(several)
+
+# %% [markdown]
+# Now pick a seed and one or several blocks to delete (hold Ctrl or Shift to select several, block 0 and the
+# blocks of the second half included), and compare the two networks. Every set was measured above, so the
+# figure follows the selection at once.
+
+# %% tags=["nbval-ignore-output"]
+# A live figure of trained accuracies (every set of deleted blocks measured above): not compared in tests.
+LiveFigure(LesionView(lesions), seed=Dropdown(options=lesions.seeds, value=lesions.seeds[0], description="seed"),
+           blocks=SelectMultiple(options=lesions.blocks, value=(1,), description="delete", rows=len(lesions.blocks)))
+
+# %%
+show_lesion(lesions, seed=lesions.seeds[0], blocks=(1,))
 
 # %% [markdown]
 # ## Summary
@@ -218,6 +270,7 @@ show_lesion({n: lesions.nets[n][0] for n in lesions.nets}, block=(1,))
 # - Expanding $(I + F_3)(I + F_2)(I + F_1)x$ into $2^3$ paths is exact only for linear $F$; for real blocks the "unraveled view" is a picture of the graph, while the Jacobian's expansion into paths is exact.
 # - Additive identity paths predate ResNet: the LSTM's constant error carousel (1997), Highway Networks' gated shortcuts (2015).
 # - Over three seeds, deleting one block other than block 0 costs the plain net far more accuracy than the residual net on average; block 0 of the residual net is the exception, costing more than any other block. The verdicts above say whether this held on your machine.
+# - Deleting several blocks at once: the residual net with two blocks gone still keeps more accuracy than the plain net with one gone (the verdict above), as the ensemble view predicts.
 #
 # ## Going further
 # - He et al. (2016b), *Identity Mappings in Deep Residual Networks* (pre-activation blocks, ResNet-1001).

@@ -2,8 +2,9 @@
 # # 03 · Residual connections vs skip connections
 #
 # The article "Residual connection vs Skip connection" compares the two in a table and concludes that
-# "residual connections outperform skip connections". Another article of the course's sources opens with
-# "Residual connections, also known as skip connections, ...". Both cannot be right, and neither is quite:
+# "residual connections outperform skip connections". The course's source article on residual connections
+# opens with "Residual connections, also known as skip connections, are a fundamental neural network
+# architecture component". Both cannot be right, and neither is quite:
 # **skip connection** is the umbrella term for any path that lets a signal bypass some layers, and a
 # residual connection is one kind of skip. This notebook sorts out the names, counts what each kind costs,
 # measures what each does to the paths through a U-Net, and makes the comparison executable: U-Nets that
@@ -26,24 +27,28 @@ if "google.colab" in sys.modules:
     output.enable_custom_widget_manager()
 
 # %%
-from ipywidgets import IntSlider, ToggleButtons, interact
+import torch
+from ipywidgets import IntSlider, ToggleButtons
 
 from course_lib import UNet, count_parameters
 from course_lib.claims import mean_spread
 from course_lib.data import load_digits
 from course_lib.lessons import setup_notebook
 from course_lib.lessons.residual_vs_skip import (
+    check_combine,
     check_concat_channels,
+    check_most_parameters,
     check_skip_claims,
-    check_unet_parameters,
     conv_path_lengths,
     plot_skip_comparison,
     plot_skip_seeds,
     show_skip_mode,
     skip_claims,
     skip_mode_experiment,
+    skip_mode_view,
 )
 from course_lib.utils import use_large_config
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 SEEDS = (0, 1, 2)
@@ -68,17 +73,51 @@ STEPS = 1000 if use_large_config(device) else 150  # a larger budget on a GPU
 # question is what each one adds to a model that already has the other. Notebook 07 answers it for
 # diffusion; here we look at the long skips, with the residual connections on.
 #
+# **Exercise 1.** Write the long skip's merge, `combine(h, skip, mode)`: `h` is the decoder's feature map
+# `[B, C_h, H, W]` arriving from the level below, `skip` the encoder's `[B, C_s, H, W]` at the same resolution.
+# For `"concat"` stack them along the channels, `h` first; for `"add"` sum them (only possible when the shapes
+# agree); for `"none"` pass `h` on. The check compares yours with the `combine` that `course_lib.UNet` calls,
+# on the same inputs.
+
+# %%
+def combine(h, skip, mode):
+    ### BEGIN SOLUTION
+    if mode == "concat":
+        return torch.cat([h, skip], dim=1)
+    if mode == "add":
+        return h + skip
+    return h
+    ### END SOLUTION
+
+
+# %%
+check_combine(combine)
+
+# %% [markdown]
 # ## What each costs
 #
-# Concatenation doubles the channels entering the first decoder block of each level; addition keeps them.
+# **Exercise 2 (predict, then run).** Which long-skip mode gives the U-Net the most parameters: `"concat"`,
+# `"add"` or `"none"`? Think about what each merge hands to the first decoder block of a level, write your
+# answer, then run the parameter count below and the check after it.
+
+# %%
+### BEGIN SOLUTION
+most_parameters = "concat"
+### END SOLUTION
 
 # %%
 for skip in ("concat", "add", "none"):
     for residual in (True, False):
         print(f"skip={skip!r:>9}, residual={residual!s:>5}: {count_parameters(UNet(skip=skip, residual=residual)):>7,} parameters")
 
+# %%
+check_most_parameters(most_parameters)
+
 # %% [markdown]
-# **Exercise 1.** Write `concat_channels(decoder_channels, skip_channels, mode)`: the number of channels
+# Concatenation doubles the channels entering the first decoder block of each level; addition keeps them.
+# Residual connections cost almost nothing: a 1x1 projection only where a block changes its channels.
+#
+# **Exercise 3.** Write `concat_channels(decoder_channels, skip_channels, mode)`: the number of channels
 # entering the decoder block after the long skip, for `mode` in `"concat"`, `"add"`, `"none"`.
 
 # %%
@@ -90,17 +129,6 @@ def concat_channels(decoder_channels, skip_channels, mode):
 
 # %%
 check_concat_channels(concat_channels)
-
-# %% [markdown]
-# **Exercise 2.** How many parameters does `UNet(skip="add", residual=False)` have? Store the number in `n_params`.
-
-# %%
-### BEGIN SOLUTION
-n_params = count_parameters(UNet(skip="add", residual=False))
-### END SOLUTION
-
-# %%
-check_unet_parameters(n_params)
 
 # %% [markdown]
 # ## Skips shorten the paths
@@ -156,25 +184,27 @@ plot_skip_seeds(skips)
 # relative: the `none` model's MSE over the better skip model's MSE, minus one):
 
 # %%
-check_skip_claims(skips);
+check_skip_claims(skips)
 
 # %% [markdown]
-# What the models of seed 0 make of six held-out digits noised to $t = 300$, and their loss curves:
+# What the models of seed 0 make of six held-out digits noised to $t = 300$ (in each panel: the clean digits,
+# their noisy version, and below them the model's estimate $\hat x_0$), and their loss curves:
 
 # %%
 first = {mode: trainers[0] for mode, trainers in skips.trainers.items()}
 plot_skip_comparison(first, load_digits(split="test"), t=300)
 
 # %% [markdown]
-# Switch the mode and the noise level to look inside: the top row is the noisy input and the denoised
-# output, the rows below are the feature maps the top decoder level receives: the upsampled decoder
-# path, and (except for `none`) the encoder's features carried by the long skip.
+# Switch the mode and the noise level to look inside. The top panel shows six held-out digits clean, noised
+# to $t$ and denoised by the seed-0 model of that mode. The two rows below are the feature maps the top decoder
+# level receives for the first digit: the upsampled decoder path, and (except for `none`) the encoder's
+# features carried by the long skip, in red and blue for positive and negative activations (the colour bars
+# give the scale, one per mode, shared by both rows).
 
 # %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(lambda mode, t: show_skip_mode(first, mode, t),
-         mode=ToggleButtons(options=["concat", "add", "none"], value="concat"),
-         t=IntSlider(value=300, min=0, max=999, step=50));
+# A live figure of what the trained models compute (all of it computed when it is built): not compared in tests.
+LiveFigure(skip_mode_view(first), mode=ToggleButtons(options=["concat", "add", "none"], value="concat"),
+           t=IntSlider(value=300, min=0, max=950, step=50))
 
 # %%
 show_skip_mode(first, "concat", t=300)

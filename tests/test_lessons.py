@@ -11,37 +11,16 @@ import torch
 from course_lib import NoiseSchedule, UNet
 from course_lib.data import load_digits
 from course_lib.diffusion import q_sample
-from course_lib.lessons import forward_diffusion, residual_blocks, residual_vs_skip, sampling, training
+from course_lib.lessons import forward_diffusion, sampling, training
 from course_lib.lessons import residual_in_diffusion as capstone
 from course_lib.lessons import vanishing_gradients as vanishing
 from course_lib.lessons.forward_diffusion import chain_vs_closed_form, show_forward, show_schedules
-from course_lib.lessons.residual_blocks import (
-    accuracy_without,
-    identity_error,
-    lesion_claims,
-    lesion_experiment,
-    lesion_study,
-    lesion_summary,
-    plot_lesion_seeds,
-    show_lesion,
-    unraveled_view,
-)
 from course_lib.lessons.residual_in_diffusion import (
     format_table,
     plot_capstone,
     plot_effects,
     run_variant,
     shipped_samples,
-)
-from course_lib.lessons.residual_vs_skip import (
-    conv_path_lengths,
-    decoder_inputs,
-    denoise,
-    plot_skip_seeds,
-    show_skip_mode,
-    skip_claims,
-    skip_mode_experiment,
-    train_skip_modes,
 )
 from course_lib.lessons.sampling import (
     floor_by_n,
@@ -123,77 +102,6 @@ def test_depth_table_vanishing_depends_on_init():
     assert set(depth_claims(table, depths)) >= {"vanishing_default", "kaiming_healthy", "unscaled_explodes"}
     assert "plain, Kaiming init" in format_depth_table(table, depths)
     assert plot_depth_table(table, depths).axes
-
-
-def test_lesion_experiment_shapes_summaries_and_widget():
-    res = lesion_experiment(seeds=(0, 1), num_blocks=4, width=8, steps=20, batch_size=32)
-    assert res.blocks == res.nets["residual"][0].lesionable_blocks() and 0 in res.blocks
-    for name in ("residual", "plain"):
-        assert res.intact[name].shape == (2,) and res.lesioned[name].shape == (2, len(res.blocks))
-        net = res.nets[name][1]
-        assert accuracy_without(net, set()) == pytest.approx(res.intact[name][1])
-        assert [lesion_study(net)[b] for b in res.blocks] == pytest.approx(res.lesioned[name][1].tolist())
-    summary, margins = lesion_summary(res), lesion_claims(res)
-    assert all(v.shape == (2,) for v in [*summary.values(), *margins.values()])
-    d = res.drops("residual")
-    assert summary["residual worst drop"] == pytest.approx(d.max(1))
-    assert margins["block 0 minus next worst"] == pytest.approx(100 * (d[:, 0] - d[:, 1:].max(1)))
-    assert plot_lesion_seeds(res).axes
-    nets = {n: res.nets[n][0] for n in res.nets}
-    assert show_lesion(nets, block=1).axes and show_lesion(nets, block=(1, 3)).axes
-    with pytest.raises(ValueError, match="seeds"):
-        lesion_experiment(seeds=())
-
-
-def test_unraveled_view_exact_only_for_linear_branches_but_always_for_the_jacobian():
-    linear, nonlinear = unraveled_view(nonlinear=False), unraveled_view(nonlinear=True)
-    assert linear["forward"] < 1e-12 and linear["jacobian"] < 1e-12
-    assert nonlinear["forward"] > 1e-3 and nonlinear["jacobian"] < 1e-12
-
-
-def test_zero_init_identity_error_is_zero():
-    from course_lib import BasicBlock
-
-    out_err, jac_err = identity_error(BasicBlock(4, 4, zero_init=True), torch.rand(2, 4, 4, 4) + 0.1)
-    assert out_err == 0 and jac_err == 0
-
-
-def test_skip_modes_train_and_expose_features():
-    trainers = train_skip_modes(steps=5, batch_size=8, progress=False)
-    assert set(trainers) == {"concat", "add", "none"}
-    x = load_digits()[:2]
-    feats = decoder_inputs(trainers["concat"].ema_model, x, 100)
-    assert feats["skip"].shape == feats["decoder"].shape == (2, 16, 8, 8)
-    assert "skip" not in decoder_inputs(trainers["none"].ema_model, x, 100)
-    x_t, x0_hat = denoise(trainers["add"].ema_model, x, 300, trainers["add"].schedule)
-    assert x_t.shape == x0_hat.shape == x.shape and x0_hat.abs().max() <= 1
-    assert show_skip_mode(trainers, "none").axes
-
-
-def test_skip_mode_experiment_shapes_and_claims():
-    res = skip_mode_experiment(seeds=(0, 1), ts=(100, 600), steps=3, batch_size=8)
-    assert set(res.mse) == {"concat", "add", "none"}
-    assert all(m.shape == (2, 2) and (m > 0).all() for m in res.mse.values())
-    margins = skip_claims(res)
-    per_t = {f"{what} at t={t}" for what in ("none vs best skip", "concat vs add") for t in (100, 600)}
-    assert set(margins) == per_t | {"none worse at every t", "none gap peaks at t=600", "having a skip vs which skip"}
-    best = min(res.mse["concat"][0, 1], res.mse["add"][0, 1])
-    assert margins["none vs best skip at t=600"][0] == pytest.approx(100 * (res.mse["none"][0, 1] - best) / best)
-    assert plot_skip_seeds(res).axes
-    with pytest.raises(ValueError, match="modes"):
-        skip_mode_experiment(seeds=(0,), modes=("concat", "sum"), steps=1)
-
-
-def test_skips_shorten_the_paths():
-    lengths = {(skip, residual): conv_path_lengths(UNet(skip=skip, residual=residual))
-               for skip in ("concat", "add", "none") for residual in (True, False)}
-    longest = {hi for _, hi in lengths.values()}
-    assert len(longest) == 1  # the path down to the bottleneck and back is the same in all six
-    assert lengths[("none", False)][0] == lengths[("none", False)][1]  # no skip of either kind: one length
-    for skip in ("concat", "add"):
-        for residual in (True, False):
-            assert lengths[(skip, residual)][0] < lengths[("none", residual)][0]
-        assert lengths[(skip, True)][0] < lengths[(skip, False)][0]
 
 
 def test_chain_and_closed_form_agree_in_notebook_helper():
@@ -280,9 +188,7 @@ def test_capstone_row_and_summaries():
 
 
 @pytest.mark.parametrize("check, good, bad", [
-    (residual_blocks.check_residual_forward, residual_blocks.residual_forward, lambda b, x: b(x)),
     (vanishing.check_gradient_ratio, vanishing.gradient_ratio, lambda n: n[-1] / n[0]),
-    (residual_vs_skip.check_concat_channels, residual_vs_skip.concat_channels, lambda a, b, m: a + b),
     (forward_diffusion.check_q_sample, lambda x0, t, s, n: q_sample(x0, t, s, noise=n), lambda x0, t, s, n: x0 + n),
     (training.check_eps_loss, training.eps_loss, lambda m, x0, t, n, s: torch.tensor(0.0)),
     (sampling.check_ddim_step, sampling.ddim_step, lambda x, e, a, b: x),
@@ -299,14 +205,10 @@ def test_checks_never_crash_on_todo_stubs(capsys):
     def stub(*args):
         raise NotImplementedError
 
-    residual_blocks.check_residual_forward(stub)
-    assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
     forward_diffusion.check_q_sample(lambda *a: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
     vanishing.check_sigmoid_derivative_max(None)
-    residual_blocks.check_identity_jacobian(torch.eye(3))
-    residual_vs_skip.check_unet_parameters(residual_vs_skip.unet_parameters("add", False))
     forward_diffusion.check_t_half(forward_diffusion.t_half(NoiseSchedule.make()), NoiseSchedule.make())
     out = capsys.readouterr().out
-    assert out.count("✅") == 3 and "Not yet" in out
+    assert out.count("✅") == 1 and "Not yet" in out
     assert UNet is not None

@@ -22,7 +22,7 @@ from ..blocks import SmallResNet
 from ..claims import check_claims
 from ..classify import accuracy, digits_flat, train_classifier
 from ..plotting import finish
-from .grading import graded, report
+from .grading import diagnose, graded, report
 
 NETS = ("residual", "plain")
 
@@ -120,10 +120,27 @@ class LesionResults:
     intact: dict[str, np.ndarray] = field(default_factory=dict)
     lesioned: dict[str, np.ndarray] = field(default_factory=dict)
     nets: dict[str, list[SmallResNet]] = field(default_factory=dict)
+    measured: dict[tuple[str, int, frozenset], float] = field(default_factory=dict, repr=False)
 
     def drops(self, name: str) -> np.ndarray:
         """``[S, K]`` accuracy lost when block ``blocks[k]`` is deleted: intact - lesioned."""
         return self.intact[name][:, None] - self.lesioned[name]
+
+    def accuracy(self, name: str, seed: int, deleted: Iterable[int] = ()) -> float:
+        """Test accuracy of the ``name`` net of ``seed`` with the blocks ``deleted`` removed; each combination
+        is measured once (two forward passes of the 797 test digits cost about 0.1 s) and kept in ``measured``."""
+        key = (name, seed, frozenset(deleted))
+        if key not in self.measured:
+            self.measured[key] = accuracy_without(self.nets[name][self.seeds.index(seed)], key[2])
+        return self.measured[key]
+
+    def measure_every_deletion(self) -> None:
+        """Fill ``measured`` with every set of deleted blocks of every net (``accuracy_for_every_deletion``),
+        once: about 14 forward passes of the test digits per net."""
+        for name in NETS:
+            for seed, net in zip(self.seeds, self.nets[name]):
+                if (name, seed, frozenset(self.blocks)) not in self.measured:
+                    self.measured.update({(name, seed, d): a for d, a in accuracy_for_every_deletion(net).items()})
 
 
 def lesion_experiment(seeds: Sequence[int] = (0, 1, 2), num_blocks: int = 8, width: int = 16, steps: int = 150,
@@ -143,8 +160,115 @@ def lesion_experiment(seeds: Sequence[int] = (0, 1, 2), num_blocks: int = 8, wid
             accs.append(acc)
             rows.append([lesions[b] for b in res.blocks])
             nets.append(net)
+            res.measured[(name, seed, frozenset())] = acc
+            res.measured.update({(name, seed, frozenset({b})): a for b, a in lesions.items()})
         res.intact[name], res.lesioned[name], res.nets[name] = np.array(accs), np.array(rows), nets
     return res
+
+
+# ----------------------------------------------------------------------------- deleting several blocks
+
+def accuracy_for_every_deletion(net: SmallResNet) -> dict[frozenset, float]:
+    """Test accuracy of ``net`` for every set of deleted blocks (2^K sets for K deletable blocks):
+    ``{frozenset(deleted): accuracy}``, each equal to ``accuracy_without(net, deleted)``.
+
+    The sets share their first blocks, so the forward passes are shared along a binary tree: block i's output
+    is computed once per choice of the blocks before it, 2^(K+1) - 1 block calls in all instead of 2^K full
+    passes (about 14 passes' worth for K = 7).
+    """
+    x, y = _test_images()
+    deletable, out = set(net.lesionable_blocks()), {}
+    net.eval()
+
+    def walk(i: int, h: torch.Tensor, deleted: frozenset) -> None:
+        if i == len(net.blocks):
+            out[deleted] = (net.head(h.mean(dim=(2, 3))).argmax(1) == y).float().mean().item()
+            return
+        walk(i + 1, net.blocks[i](h), deleted)
+        if i in deletable:
+            walk(i + 1, h, deleted | {i})
+
+    with torch.no_grad():
+        walk(0, net.stem(x), frozenset())
+    return out
+
+
+@dataclass
+class MultiLesion:
+    """Test accuracy with ``k`` blocks deleted at once (Veit et al. 2016, Section 4.2), for k in ``sizes``.
+
+    ``accuracy[name]``: ``[S, len(sizes)]``, the mean over every set of ``sizes[j]`` blocks drawn from
+    ``pool``; ``n_sets[j]``: how many sets that is.
+    """
+
+    seeds: list[int]
+    pool: list[int]
+    sizes: list[int]
+    n_sets: list[int]
+    accuracy: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def multi_lesion_experiment(res: LesionResults, include_block_0: bool = False) -> MultiLesion:
+    """Delete k = 0, 1, ..., K blocks at once from each trained net of ``res``, every set of k deletable blocks
+    (block 0 left out of the sets unless ``include_block_0``), and average the test accuracy over the sets.
+    Every measured accuracy is kept in ``res.measured``, so the widget then looks them up."""
+    res.measure_every_deletion()
+    pool = [b for b in res.blocks if include_block_0 or b != 0]
+    sizes = list(range(len(pool) + 1))
+    sets = [list(itertools.combinations(pool, k)) for k in sizes]
+    out = MultiLesion(list(res.seeds), pool, sizes, [len(c) for c in sets])
+    for name in NETS:
+        out.accuracy[name] = np.array([[np.mean([res.accuracy(name, s, d) for d in combos]) for combos in sets]
+                                       for s in res.seeds])
+    return out
+
+
+def multi_lesion_claims(ml: MultiLesion) -> dict[str, np.ndarray]:
+    """Per-seed margin (accuracy points, 0-100) of the claim notebook 02 draws from deleting several blocks:
+
+    ``"residual with 2 deleted minus plain with 1 deleted"``: the residual net's accuracy with two blocks deleted
+    (mean over every pair from ``ml.pool``) minus the plain net's with one deleted (mean over ``ml.pool``).
+    """
+    k1, k2 = ml.sizes.index(1), ml.sizes.index(2)
+    return {"residual with 2 deleted minus plain with 1 deleted":
+            100 * (ml.accuracy["residual"][:, k2] - ml.accuracy["plain"][:, k1])}
+
+
+# The claim notebook 02 draws from ``multi_lesion_experiment``. Margins at the notebook's settings on seeds
+# 0-4 and 100-102: 33.9 to 67.0 points (smallest on seed 1); tests/test_claims_02.py re-runs seeds 100-102.
+MULTI_LESION_CLAIMS = {
+    "residual with 2 deleted minus plain with 1 deleted": (
+        "with two blocks deleted (mean over every pair, block 0 kept), the residual net keeps over {threshold:g} "
+        "points more test accuracy than the plain net with one block deleted (mean over the same blocks)", 20.0),
+}
+
+
+def check_multi_lesion_claims(ml: MultiLesion) -> None:
+    """Print the verdict of each claim in ``MULTI_LESION_CLAIMS`` over the seeds of ``ml``; returns nothing."""
+    check_claims(multi_lesion_claims(ml), MULTI_LESION_CLAIMS)
+
+
+def plot_multi_lesion(ml: MultiLesion, ax=None):
+    """Test accuracy against the number of blocks deleted at once: one thin line per seed, the mean thick."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 3.4))
+    for k, name in enumerate(NETS):
+        acc = ml.accuracy[name]
+        for row in acc:
+            ax.plot(ml.sizes, row, "-", color=f"C{k}", alpha=0.35, lw=1, marker=".")
+        ax.plot(ml.sizes, acc.mean(0), "-o", color=f"C{k}", lw=2.2, ms=4,
+                label=f"{name} (mean; thin lines: {len(ml.seeds)} seed{'s' if len(ml.seeds) > 1 else ''})")
+    ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance (10%)")
+    ax.set_xticks(ml.sizes)
+    ax.set_xlabel("number of blocks deleted at once (block 0 kept)")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"mean over every set of k blocks from {ml.pool}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    ax.figure.tight_layout()
+    return finish(ax.figure)
 
 
 def lesion_summary(res: LesionResults) -> dict[str, np.ndarray]:
@@ -236,30 +360,97 @@ def plot_lesion_seeds(res: LesionResults, ax=None):
     ax.set_xlabel("deleted block")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
-    ax.set_title(f"{len(res.seeds)} seeds per network")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"{len(res.seeds)} seed{'s' if len(res.seeds) > 1 else ''} per network; short dashes: intact "
+                 f"accuracy per seed")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    ax.figure.tight_layout()
     return finish(ax.figure)
 
 
-def show_lesion(nets: dict[str, SmallResNet], block: int | Iterable[int] = 1):
-    """Widget body: each network's test accuracy intact and with ``block`` (one index or several) deleted."""
-    import matplotlib.pyplot as plt
+class LesionView:
+    """Widget body of notebook 02, built once: for one seed, which blocks are deleted (a strip of the net's
+    blocks) and each network's test accuracy intact and with those blocks deleted (bars, values on top).
 
-    deleted = {block} if isinstance(block, int) else set(block)
-    label = ", ".join(map(str, sorted(deleted))) or "none"
-    names = list(nets)
-    intact = [accuracy_without(nets[n], set()) for n in names]
-    lesioned = [accuracy_without(nets[n], deleted) for n in names]
-    fig, ax = plt.subplots(figsize=(5, 3))
-    idx = range(len(names))
-    ax.bar([i - 0.2 for i in idx], intact, 0.4, label="intact")
-    ax.bar([i + 0.2 for i in idx], lesioned, 0.4, label=f"block{'s' if len(deleted) > 1 else ''} {label} deleted")
-    ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance")
-    ax.set_xticks(list(idx), names)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("test accuracy")
-    ax.legend(loc="lower right", fontsize=8)
-    return finish(fig)
+    Every set of deleted blocks is measured up front (``res.measure_every_deletion``, nothing to do when
+    ``multi_lesion_experiment`` ran), so ``update(seed, blocks)`` only looks accuracies up and changes the
+    ``animated`` artists.
+    """
+
+    KEPT, DELETED, FIXED = 0, 1, 2
+
+    def __init__(self, res: LesionResults):
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import ListedColormap
+
+        self.res = res
+        res.measure_every_deletion()
+        n_blocks = len(res.nets[NETS[0]][0].blocks)
+        self.fig, (top, ax) = plt.subplots(2, 1, figsize=(7.2, 4.2), height_ratios=[1, 4])
+        self.strip_values = np.array([[self.KEPT if b in res.blocks else self.FIXED for b in range(n_blocks)]])
+        self.strip = top.imshow(self.strip_values, cmap=ListedColormap(["#9fd49f", "#e06666", "#cccccc"]),
+                                vmin=0, vmax=2, interpolation="nearest", aspect="auto")
+        overlay = [top.axvline(b + 0.5, color="white", lw=2) for b in range(n_blocks - 1)]
+        overlay += [top.text(b, 0, f"block {b}" if b in res.blocks else f"{b}: halves\nresolution", ha="center",
+                             va="center", fontsize=8) for b in range(n_blocks)]
+        top.set_xticks([])
+        top.set_yticks([])
+        top.set_title("green: kept, red: deleted, grey: cannot be deleted (shape changes)", fontsize=9)
+        idx = np.arange(len(NETS))
+        self.intact_bars = ax.bar(idx - 0.2, np.zeros(len(NETS)), 0.4, color="C2", label="intact")
+        self.lesioned_bars = ax.bar(idx + 0.2, np.zeros(len(NETS)), 0.4, color="C3", label="blocks deleted")
+        self.labels = [ax.text(x, 0, "", ha="center", va="bottom", fontsize=9)
+                       for x in [*(idx - 0.2), *(idx + 0.2)]]
+        ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance (10%)")
+        ax.set_xticks(idx, [f"{name} net" for name in NETS])
+        ax.set_ylim(0, 1.12)
+        ax.set_ylabel("test accuracy (797 digits)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+        self.title = ax.set_title(" ")
+        self.fig.tight_layout()
+        finish(self.fig)  # shown through LiveFigure or show_lesion only
+        self.animated = [self.strip, *overlay, *self.intact_bars, *self.lesioned_bars, *self.labels, self.title]
+
+    def update(self, seed: int = 0, blocks: Iterable[int] = (1,)) -> None:
+        deleted = set(blocks)
+        values = self.strip_values.copy()
+        values[0, sorted(deleted)] = self.DELETED
+        self.strip.set_data(values)
+        heights = [self.res.accuracy(n, seed) for n in NETS] + [self.res.accuracy(n, seed, deleted) for n in NETS]
+        for bar, label, h in zip([*self.intact_bars, *self.lesioned_bars], self.labels, heights):
+            bar.set_height(h)
+            label.set_position((bar.get_x() + bar.get_width() / 2, h + 0.01))
+            label.set_text(f"{h:.0%}")
+        names = ", ".join(map(str, sorted(deleted))) or "none"
+        self.title.set_text(f"seed {seed}: block{'s' if len(deleted) > 1 else ''} {names} deleted")
+
+
+def show_lesion(res: LesionResults | dict[str, SmallResNet], seed: int | None = None, blocks: Iterable[int] = (1,)):
+    """The figure of ``LesionView`` for one seed and set of deleted blocks, as a static figure. ``res`` may also
+    be ``{"residual": net, "plain": net}`` (one seed)."""
+    if not isinstance(res, LesionResults):
+        res = LesionResults([0], res[NETS[0]].lesionable_blocks(), nets={n: [res[n]] for n in NETS})
+    view = LesionView(res)
+    view.update(res.seeds[0] if seed is None else seed, blocks)
+    return finish(view.fig)
+
+
+def demo_widgets() -> dict:
+    """Notebook 02's widget on untrained stand-ins of its nets (same seeds, blocks and controls)."""
+    res = None
+    for name in NETS:
+        for seed in (0, 1, 2):
+            torch.manual_seed(seed)
+            net = SmallResNet(num_blocks=8, width=4, residual=name == "residual")  # the notebook's width is 16
+            if res is None:
+                res = LesionResults([0, 1, 2], net.lesionable_blocks())
+            res.nets.setdefault(name, []).append(net)
+    from ipywidgets import Dropdown, SelectMultiple
+
+    from ..widgets import LiveFigure
+
+    return {"lesion": LiveFigure(LesionView(res), seed=Dropdown(options=res.seeds, value=0, description="seed"),
+                                 blocks=SelectMultiple(options=res.blocks, value=(1,), description="delete",
+                                                       rows=len(res.blocks)))}
 
 
 # ----------------------------------------------------------------------------- identity at initialisation
@@ -282,17 +473,99 @@ def block_jacobian(block, x: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- exercises
 
-def residual_forward(branch, x: torch.Tensor) -> torch.Tensor:
-    """y = F(x) + x."""
-    return branch(x) + x
+def block_forward(block, x: torch.Tensor, residual: bool = True) -> torch.Tensor:
+    """The forward pass of a ``course_lib.blocks`` block from its parts: y = post(F(x) + shortcut(x)), or the
+    plain twin's y = post(F(x)); F = ``block.branch``, ``block.post`` the ReLU after the sum (basic and
+    bottleneck blocks) or nothing (pre-activation). ``[B, C_in, H, W] -> [B, C_out, H / stride, W / stride]``."""
+    out = block.branch(x)
+    if residual:
+        out = out + block.shortcut(x)
+    return block.post(out)
+
+
+def _exercise_blocks():
+    """Three residual blocks (identity shortcut, projection shortcut, pre-activation) in eval mode with
+    non-trivial BatchNorm statistics, their plain twins (same weights, no shortcut), and an input for each."""
+    from ..blocks import BasicBlock, PreActBlock
+
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    cases = []
+    for cls, c_in, c_out, stride in [(BasicBlock, 4, 4, 1), (BasicBlock, 4, 8, 2), (PreActBlock, 4, 4, 1)]:
+        block = cls(c_in, c_out, stride=stride)
+        for m in block.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.data.uniform_(0.5, 1.5, generator=gen)
+                m.bias.data.normal_(0, 0.2, generator=gen)
+                m.running_mean.normal_(0, 0.2, generator=gen)
+                m.running_var.uniform_(0.5, 1.5, generator=gen)
+        twin = cls(c_in, c_out, stride=stride, residual=False)
+        twin.branch.load_state_dict(block.branch.state_dict())
+        x = torch.randn(2, c_in, 6, 6, generator=gen)
+        cases.append((block.eval(), twin.eval(), x))
+    return cases
 
 
 @graded
-def check_residual_forward(fn) -> None:
-    branch = torch.nn.Linear(4, 4)
-    x = torch.randn(3, 4)
-    return report(torch.allclose(fn(branch, x), residual_forward(branch, x)),
-                   "y = F(x) + x: the shortcut adds the input back.", "return the branch's output plus x.")
+def check_block_forward(fn) -> None:
+    """02: ``fn(block, x, residual)`` against the block (``residual=True``) and its plain twin (``False``)."""
+    formula = ("residual: block.post(block.branch(x) + block.shortcut(x)); "
+               "plain twin: block.post(block.branch(x)).")
+    with torch.no_grad():
+        for residual in (True, False):
+            for block, twin, x in _exercise_blocks():
+                kind = f"{type(block).__name__}({block.in_channels} -> {block.out_channels}, stride {block.stride})"
+                want = (block if residual else twin)(x)
+                f, post = block.branch(x), block.post
+                mistakes = {
+                    "the shortcut is missing: that is the plain twin's output, not the residual block's.":
+                        post(f),
+                    "the sum comes before block.post (the ReLU of a basic block), not after it.":
+                        post(f) + block.shortcut(x),
+                    "block.post (the ReLU after the sum, in a basic block) is missing.": f + block.shortcut(x),
+                } if residual else {
+                    "that is the residual block's output: the plain twin is the same block without the shortcut.":
+                        post(f + block.shortcut(x)),
+                    "block.post (the ReLU after F, in a basic block) is missing.": f,
+                }
+                try:
+                    got = fn(block, x.clone(), residual)
+                except NotImplementedError:
+                    raise
+                except RuntimeError as err:
+                    if residual and "size of tensor" in str(err):
+                        return report(False, "", f"{kind}: adding x itself fails when the block changes the shape "
+                                      f"(x is {list(x.shape)}, F(x) is {list(f.shape)}): the shortcut must bring x "
+                                      f"to F(x)'s shape first (a 1x1 convolution with stride).", formula,
+                                      "course_lib.blocks.ResidualBlock.forward")
+                    raise
+                wrong = diagnose(got, want, mistakes)
+                if wrong:
+                    return report(False, "", f"{kind}, residual={residual}: {wrong}", formula,
+                                  "course_lib.blocks.ResidualBlock.forward")
+    return report(True, "your forward matches course_lib's blocks and their plain twins, projection shortcut "
+                  "included: y = post(F(x) + shortcut(x)) against y = post(F(x)).", "")
+
+
+def lesion_answer(res: LesionResults) -> str:
+    """Which net loses more accuracy, on average over the seeds, when one block other than block 0 is deleted."""
+    margin = lesion_claims(res)["plain minus residual, mean of middle blocks"]
+    return "plain" if np.mean(margin) > 0 else "residual"
+
+
+@graded
+def check_lesion_prediction(prediction, res: LesionResults) -> None:
+    """02, predict-then-run: which net loses more accuracy when one block (other than block 0) is deleted?"""
+    answer = str(prediction).strip().lower().replace(" net", "")
+    if answer not in NETS:
+        return report(False, "", f"answer with \"residual\" or \"plain\" (you wrote {prediction!r}).")
+    measured = lesion_answer(res)
+    why = ("deleting block i of the residual net removes F_i but keeps the identity path, so block i + 1 still "
+           "sees an input close to what it was trained on; in the plain net every path runs through block i, and "
+           "block i + 1 receives an input it never saw.")
+    return report(answer == measured, f"the {measured} net lost more on average (read the table above): {why}",
+                  f"you predicted the {answer} net; on average over the seeds the {measured} net lost more. "
+                  f"Think about which net still has a path that avoids the deleted block.", why)
 
 
 @graded

@@ -6,6 +6,7 @@ loss curves, denoised outputs, parameter counts, feature maps, and the length of
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,9 +20,9 @@ from ..diffusion import predict_x0, q_sample
 from ..plotting import finish, smooth
 from ..schedules import NoiseSchedule
 from ..trainer import TrainConfig, Trainer
-from ..unet import SKIP_MODES, UNet
+from ..unet import SKIP_MODES, UNet, combine
 from ..utils import count_parameters
-from .grading import graded, report
+from .grading import diagnose, graded, report
 
 
 def train_variants(variants: dict[str, dict], steps: int = 200, batch_size: int = 64, schedule: str = "linear",
@@ -227,64 +228,186 @@ def decoder_inputs(model: UNet, x: torch.Tensor, t: int) -> dict[str, torch.Tens
 
 
 def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int = 300, n: int = 6):
-    """One row per variant: noisy input and its denoised output for ``n`` digits; plus loss curves."""
+    """One panel per variant: ``n`` clean digits x_0 (top row), noised to step t (x_t, middle) and denoised
+    (x0_hat, bottom), so each estimate sits under its clean digit; below, the loss curves."""
     import matplotlib.pyplot as plt
 
     from ..plotting import image_grid
 
-    fig = plt.figure(figsize=(10, 1.6 * len(trainers) + 2.5))
-    grid = fig.add_gridspec(len(trainers) + 1, 2, height_ratios=[1] * len(trainers) + [1.6])
-    for row, (name, tr) in enumerate(trainers.items()):
+    k = len(trainers)
+    fig = plt.figure(figsize=(4 * k, 5.2))
+    grid = fig.add_gridspec(2, k, height_ratios=[1.1, 1])
+    for col, (name, tr) in enumerate(trainers.items()):
         x_t, x0_hat = denoise(tr.ema_model, x0[:n], t, tr.schedule)
-        for col, (img, what) in enumerate([(x_t, f"x_t (t={t})"), (x0_hat, "denoised x0_hat")]):
-            ax = fig.add_subplot(grid[row, col])
-            ax.imshow(image_grid(img, nrow=n), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_ylabel(name if col == 0 else "", rotation=0, ha="right", va="center")
-            if row == 0:
-                ax.set_title(what)
-    ax = fig.add_subplot(grid[-1, :])
+        ax = fig.add_subplot(grid[0, col])
+        ax.imshow(image_grid(torch.cat([x0[:n], x_t, x0_hat]), nrow=n), cmap="gray", vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([4.5, 13.5, 22.5] if col == 0 else [], ["clean x_0", f"noisy x_t (t={t})", "denoised x0_hat"]
+                      if col == 0 else [])
+        ax.set_title(f"skip={name!r}")
+    ax = fig.add_subplot(grid[1, :])
     for name, tr in trainers.items():
-        ax.plot(smooth(tr.history.loss, 25), label=f"{name} ({count_parameters(tr.model):,} params)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("eps-MSE (moving avg)")
-    ax.legend()
+        ax.plot(smooth(tr.history.loss, 25), label=f"skip={name!r} ({count_parameters(tr.model):,} params)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("eps-MSE (moving avg of 25)")
+    ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return finish(fig)
+
+
+def _tile_channels(maps: torch.Tensor, pad: int = 1) -> np.ndarray:
+    """``[K, H, W]`` feature maps side by side, NaN between them (drawn blank), as one ``[H, K (W + pad)]`` array."""
+    k, h, w = maps.shape
+    out = np.full((h + 2 * pad, k * (w + pad) + pad), np.nan)
+    for i in range(k):
+        out[pad:pad + h, pad + i * (w + pad):pad + i * (w + pad) + w] = maps[i].numpy()
+    return out
+
+
+class SkipModeView:
+    """Widget body of notebook 03, built once. Top: ``n`` held-out digits clean (x_0), noised to step t (x_t)
+    and denoised by the U-Net with long skips ``mode`` (x0_hat). Below: the first ``channels`` feature maps
+    that U-Net's top decoder level receives for the first digit: the upsampled decoder path, and the encoder's
+    features carried by the long skip (none for ``skip="none"``), on a colour scale shared by both (colour bars).
+
+    ``models``: ``{mode: denoiser}``, ``schedule`` the noise schedule they were trained with. Everything the
+    models compute for the t in ``ts`` (the slider's values) is computed in ``__init__``, other t on first use;
+    ``update(mode, t)`` then only sets image data and texts. It returns ``mode``: each mode has its colour scale,
+    so its colour bars are drawn once per mode.
+    """
+
+    def __init__(self, models: dict[str, torch.nn.Module], schedule: NoiseSchedule, n: int = 6,
+                 ts: Sequence[int] = range(0, 1000, 50), channels: int = 8, seed: int = 0):
+        import matplotlib.pyplot as plt
+
+        from ..plotting import image_grid
+
+        self._image_grid = image_grid
+        self.models, self.schedule, self.n, self.channels, self.seed = models, schedule, n, channels, seed
+        self.x0 = load_digits(split="test")[:n]
+        self.params = {mode: count_parameters(m) for mode, m in models.items()}
+        self.frames: dict[tuple[str, int], dict] = {}
+        for mode in models:
+            for t in ts:
+                self.frame(mode, t)
+        self.scale = {mode: max(float(np.nanquantile(np.abs(np.concatenate(
+            [f[k][np.isfinite(f[k])] for f in self.frames.values() if f["mode"] == mode
+             for k in ("decoder", "skip")])), 0.99)), 1e-6) for mode in models}
+
+        self.fig = plt.figure(figsize=(9, 6.2))
+        grid = self.fig.add_gridspec(3, 2, height_ratios=[2.4, 1, 1], width_ratios=[40, 1])
+        ax = self.fig.add_subplot(grid[0, :])
+        self.digits = ax.imshow(image_grid(torch.cat([self.x0] * 3), nrow=n), cmap="gray", vmin=0, vmax=1,
+                                interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([4.5, 13.5, 22.5], ["clean x_0", "noisy x_t", "denoised x0_hat"])
+        self.title = ax.set_title(" ")
+        self.maps, self.colorbars, self.notes = {}, [], {}
+        for row, (name, label) in enumerate([("decoder", "upsampled decoder path"),
+                                             ("skip", "encoder features via the long skip")]):
+            ax = self.fig.add_subplot(grid[row + 1, 0])
+            self.maps[name] = ax.imshow(_tile_channels(torch.zeros(channels, *self.x0.shape[2:])), cmap="RdBu_r",
+                                        vmin=-1, vmax=1,
+                                        interpolation="nearest", aspect="equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{label}: first {channels} channels entering the top decoder level (digit 1)", fontsize=9)
+            self.notes[name] = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=9)
+            self.colorbars.append(self.fig.colorbar(self.maps[name], cax=self.fig.add_subplot(grid[row + 1, 1]),
+                                                    label="activation"))
+        self.fig.tight_layout()
+        finish(self.fig)  # shown through LiveFigure or show_skip_mode only
+        self.animated = [self.digits, self.title, *self.maps.values(), *self.notes.values()]
+
+    def frame(self, mode: str, t: int) -> dict:
+        """What the ``mode`` model makes of the digits at step ``t``: the image grid, the feature maps, the MSE."""
+        key = (mode, int(t))
+        if key not in self.frames:
+            model = self.models[mode]
+            x_t, x0_hat = denoise(model, self.x0, int(t), self.schedule, self.seed)
+            feats = decoder_inputs(model, x_t[:1], int(t))
+            blank = torch.full((self.channels, *self.x0.shape[2:]), float("nan"))
+            self.frames[key] = {
+                "mode": mode,
+                "digits": self._image_grid(torch.cat([self.x0, x_t, x0_hat]), nrow=self.n),
+                "decoder": _tile_channels(feats["decoder"][0, :self.channels]),
+                "skip": _tile_channels(feats["skip"][0, :self.channels] if "skip" in feats else blank),
+                "mse": float(((x0_hat - self.x0) ** 2).mean()),
+            }
+        return self.frames[key]
+
+    def update(self, mode: str = "concat", t: int = 300) -> str:
+        f = self.frame(mode, t)
+        self.digits.set_data(f["digits"])
+        v = self.scale[mode]
+        for name, image in self.maps.items():
+            image.set_data(f[name])
+            image.set_clim(-v, v)
+        self.notes["skip"].set_text("skip='none': no encoder features reach the decoder" if mode == "none" else "")
+        self.title.set_text(f"skip={mode!r} ({self.params[mode]:,} parameters), t = {t}: "
+                            f"MSE(x0_hat, x_0) = {f['mse']:.3f} over these {self.n} digits")
+        return mode
+
+
+def _models(trainers: dict[str, Trainer]) -> tuple[dict[str, torch.nn.Module], NoiseSchedule]:
+    return {mode: tr.ema_model.cpu() for mode, tr in trainers.items()}, next(iter(trainers.values())).schedule
 
 
 def show_skip_mode(trainers: dict[str, Trainer], mode: str = "concat", t: int = 300, n: int = 6):
-    """Widget body: for the U-Net with long skips ``mode``, the noisy digits, its denoised outputs, and the
-    feature maps its top decoder level receives (decoder path, and encoder skip if any)."""
-    import matplotlib.pyplot as plt
+    """The figure of ``SkipModeView`` for one mode and t, as a static figure."""
+    models, schedule = _models(trainers)
+    view = SkipModeView(models, schedule, n=n, ts=[t])
+    view.update(mode, t)
+    return finish(view.fig)
 
-    from ..data import load_digits
-    from ..plotting import image_grid
 
-    tr = trainers[mode]
-    x0 = load_digits(split="test")[:n]
-    x_t, x0_hat = denoise(tr.ema_model, x0, t, tr.schedule)
-    feats = decoder_inputs(tr.ema_model, x_t[:1], t)
-    rows = 1 + len(feats)
-    fig, axes = plt.subplots(rows, 1, figsize=(8, 1.5 * rows + 0.5))
-    axes[0].imshow(image_grid(torch.cat([x_t, x0_hat]), nrow=n), vmin=0, vmax=1, cmap="gray")
-    axes[0].set_title(f"skip={mode!r}, {count_parameters(tr.model):,} params: noisy x_t (t={t}, top) "
-                      f"and denoised (bottom), MSE {((x0_hat - x0) ** 2).mean():.3f}")
-    for ax, (name, f) in zip(axes[1:], feats.items()):
-        maps = f[0, :8].unsqueeze(1)
-        maps = (maps - maps.amin(dim=(2, 3), keepdim=True)) / (maps.amax(dim=(2, 3), keepdim=True)
-                                                              - maps.amin(dim=(2, 3), keepdim=True) + 1e-8)
-        ax.imshow(image_grid(maps * 2 - 1, nrow=8), cmap="viridis")
-        ax.set_title(f"{name} feature maps entering the top decoder level (first 8 channels)")
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return finish(fig)
+def skip_mode_view(trainers: dict[str, Trainer], n: int = 6) -> SkipModeView:
+    """``SkipModeView`` of the trainers' EMA models, for the slider's t grid (0, 50, ..., 950)."""
+    return SkipModeView(*_models(trainers), n=n)
+
+
+def demo_widgets() -> dict:
+    """Notebook 03's widget on untrained stand-ins of its U-Nets (same modes, t grid and controls)."""
+    from ipywidgets import IntSlider, ToggleButtons
+
+    from ..widgets import LiveFigure
+
+    models = {}
+    for mode in SKIP_MODES:
+        torch.manual_seed(0)
+        models[mode] = UNet(skip=mode)
+    view = SkipModeView(models, NoiseSchedule.make("linear", 1000))
+    return {"skip_mode": LiveFigure(view, mode=ToggleButtons(options=list(SKIP_MODES), value="concat"),
+                                    t=IntSlider(value=300, min=0, max=950, step=50))}
 
 
 # ----------------------------------------------------------------------------- exercises
+
+def skip_parameters(residual: bool = True) -> dict[str, int]:
+    """Parameter count of ``UNet(skip=mode, residual=residual)`` (the defaults otherwise), by mode."""
+    return {mode: count_parameters(UNet(skip=mode, residual=residual)) for mode in SKIP_MODES}
+
+
+@graded
+def check_most_parameters(prediction) -> None:
+    """03, predict-then-run: which long-skip mode gives the U-Net the most parameters?"""
+    answer = str(prediction).strip().strip("'\"").lower()
+    if answer not in SKIP_MODES:
+        return report(False, "", f"answer with one of {', '.join(repr(m) for m in SKIP_MODES)} "
+                      f"(you wrote {prediction!r}).")
+    counts = skip_parameters()
+    most = max(counts, key=counts.get)
+    why = ("the first ResBlock of each decoder level receives c_dec + c_skip channels under concat, so its first "
+           "3x3 convolution and its GroupNorm grow, and since its input and output channels now differ its "
+           "shortcut becomes a 1x1 convolution; add and none hand it c_dec channels and cost the same.")
+    if answer == most:
+        return report(True, f"{most!r} has the most ({counts[most]:,}; add and none: {counts['add']:,}): {why}", "")
+    hint = {"add": "adding two tensors has no weights: h + skip has as many channels as h.",
+            "none": "no skip has no weights, but neither does adding: h + skip has as many channels as h."}
+    return report(False, "", f"{hint.get(answer, '')} Look at the number of channels entering the decoder's "
+                  f"first block in each mode (the parameter table above).", why)
+
 
 def concat_channels(decoder_channels: int, skip_channels: int, mode: str) -> int:
     """Channels entering the decoder block after the long skip."""
@@ -294,22 +417,80 @@ def concat_channels(decoder_channels: int, skip_channels: int, mode: str) -> int
 @graded
 def check_concat_channels(fn) -> None:
     cases = [(32, 32, "concat"), (32, 32, "add"), (64, 32, "concat"), (16, 16, "none")]
-    ok = all(fn(*c) == concat_channels(*c) for c in cases)
-    return report(ok, "concatenation stacks channels; addition keeps them (and needs equal shapes).",
-                   "concat: c_dec + c_skip; add and none: c_dec.")
+    for case in cases:
+        got, want = fn(*case), concat_channels(*case)
+        if got != want:
+            return report(False, "", f"concat_channels{case} returned {got!r}, expected {want}.",
+                          "concat: c_dec + c_skip; add and none: c_dec.")
+    return report(True, "concatenation stacks channels; addition keeps them (and needs equal shapes).", "")
 
 
-def unet_parameters(skip: str, residual: bool) -> int:
-    """Parameter count of ``UNet(skip=skip, residual=residual)`` (the defaults otherwise)."""
-    from ..unet import UNet
-    from ..utils import count_parameters
+def _combine_cases():
+    """(mode, h, skip) inputs of ``check_combine``: concat with equal shapes, then with 8 decoder and 4 skip
+    channels; add and none with equal shapes."""
+    gen = torch.Generator().manual_seed(0)
+    return [("concat", torch.randn(2, 4, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen)),
+            ("concat", torch.randn(2, 8, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen)),
+            ("add", torch.randn(2, 4, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen)),
+            ("none", torch.randn(2, 4, 4, 4, generator=gen), torch.randn(2, 4, 4, 4, generator=gen))]
 
-    return count_parameters(UNet(skip=skip, residual=residual))
+
+def _try(make):
+    """``make()``, or None when it raises (a mistake that cannot happen with these shapes)."""
+    try:
+        return make()
+    except RuntimeError:
+        return None
+
+
+def _same(got, value, want) -> bool:
+    """Whether ``got`` is the tensor ``value`` (in float64, to rounding) and ``value`` is not ``want``."""
+    return (isinstance(got, torch.Tensor) and value is not None and got.shape == value.shape
+            and not (value.shape == want.shape and torch.equal(value, want))
+            and torch.allclose(got.double(), value.double(), atol=1e-6))
 
 
 @graded
-def check_unet_parameters(value) -> None:
-    """03: parameters of the U-Net with additive skips and no residual connections."""
-    return report(value == unet_parameters("add", False),
-                   "residual shortcuts cost almost nothing (1x1 projections only where channels change).",
-                   "build UNet(skip='add', residual=False) and call count_parameters on it.")
+def check_combine(fn) -> None:
+    """03: ``fn(h, skip, mode)`` against ``course_lib.unet.combine`` on the same inputs, for each mode."""
+    formula = "concat: torch.cat([h, skip], dim=1); add: h + skip; none: h."
+    reference = "course_lib.unet.combine"
+    dims = {0: "the batch", 2: "the height", 3: "the width", -1: "the width", -2: "the height"}
+    for mode, h, skip in _combine_cases():
+        want = combine(h, skip, mode)
+        h_in, skip_in = h.clone(), skip.clone()
+        try:
+            got = fn(h_in, skip_in, mode)
+        except NotImplementedError:
+            raise
+        except RuntimeError as err:
+            cat_dim = re.search(r"except in dimension (-?\d+)", str(err))
+            if cat_dim:
+                return report(False, "", f"mode {mode!r}: torch.cat along dim {cat_dim[1]} failed, as h has "
+                              f"{h.shape[1]} channels and skip {skip.shape[1]}: all dimensions but the one you "
+                              f"concatenate along must agree. Which dimension holds the channels?", formula, reference)
+            if "size of tensor" in str(err):
+                return report(False, "", f"mode {mode!r}: your code raised RuntimeError ({err}). h has "
+                              f"{h.shape[1]} channels and skip {skip.shape[1]}: tensors of different shapes "
+                              f"cannot be added; which modes need equal shapes?", formula, reference)
+            raise
+        if not (torch.equal(h_in, h) and torch.equal(skip_in, skip)):
+            return report(False, "", f"mode {mode!r}: your code changed its input in place (h += skip?); the "
+                          f"decoder still needs them: return a new tensor.", formula, reference)
+        mistakes = {f"you concatenated along dim {d} ({dims[d]}); the channels are dim 1 of [B, C, H, W].":
+                    lambda h=h, skip=skip, d=d: torch.cat([h, skip], dim=d) for d in (0, 2, 3)}
+        mistakes.update({
+            "the skip's channels come first: course_lib's UNet puts the decoder's h first (its trained weights "
+            "expect that order).": lambda h=h, skip=skip: torch.cat([skip, h], dim=1),
+            "you returned h unchanged: the skip is missing.": lambda h=h, skip=skip: h,
+            "you returned the encoder's skip: the decoder's h is the path that goes on.": lambda h=h, skip=skip: skip,
+            f"you added h and the skip: in mode {mode!r} that is not the merge.": lambda h=h, skip=skip: h + skip,
+            f"you concatenated h and the skip: in mode {mode!r} that is not the merge.":
+                lambda h=h, skip=skip: torch.cat([h, skip], dim=1),
+        })
+        wrong = next((what for what, value in mistakes.items() if _same(got, _try(value), want)), None)
+        wrong = wrong or diagnose(got, want)
+        if wrong:
+            return report(False, "", f"mode {mode!r}: {wrong}", formula, reference)
+    return report(True, "concat stacks the encoder's channels behind the decoder's; add sums two maps of the same "
+                  "shape (a residual connection around the inner levels); none passes h on.", "")

@@ -1,0 +1,190 @@
+"""Notebook 02's lesson module: the lesion experiments, the lesion widget and the exercises' checks."""
+
+import copy
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot
+import numpy as np
+import pytest
+import torch
+
+from course_lib import BasicBlock, SmallResNet
+from course_lib.lessons import grading
+from course_lib.lessons import residual_blocks as rb
+from course_lib.lessons.residual_blocks import (
+    LesionResults,
+    LesionView,
+    accuracy_for_every_deletion,
+    accuracy_without,
+    block_forward,
+    check_block_forward,
+    check_identity_jacobian,
+    check_lesion_prediction,
+    identity_error,
+    lesion_claims,
+    lesion_experiment,
+    lesion_study,
+    lesion_summary,
+    multi_lesion_claims,
+    multi_lesion_experiment,
+    plot_lesion_seeds,
+    plot_multi_lesion,
+    show_lesion,
+    unraveled_view,
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    grading.attempts.clear()
+    yield
+    grading.attempts.clear()
+
+
+@pytest.fixture(scope="module")
+def small_res():
+    return lesion_experiment(seeds=(0, 1), num_blocks=4, width=8, steps=20, batch_size=32)
+
+
+def test_lesion_experiment_shapes_summaries_and_figures(small_res):
+    res = small_res
+    assert res.blocks == res.nets["residual"][0].lesionable_blocks() and 0 in res.blocks
+    for name in ("residual", "plain"):
+        assert res.intact[name].shape == (2,) and res.lesioned[name].shape == (2, len(res.blocks))
+        net = res.nets[name][1]
+        assert accuracy_without(net, set()) == pytest.approx(res.intact[name][1])
+        assert [lesion_study(net)[b] for b in res.blocks] == pytest.approx(res.lesioned[name][1].tolist())
+        assert res.accuracy(name, 1, {res.blocks[0]}) == res.lesioned[name][1, 0]  # measured once, kept
+    summary, margins = lesion_summary(res), lesion_claims(res)
+    assert all(v.shape == (2,) for v in [*summary.values(), *margins.values()])
+    d = res.drops("residual")
+    assert summary["residual worst drop"] == pytest.approx(d.max(1))
+    assert margins["block 0 minus next worst"] == pytest.approx(100 * (d[:, 0] - d[:, 1:].max(1)))
+    assert plot_lesion_seeds(res).axes
+    with pytest.raises(ValueError, match="seeds"):
+        lesion_experiment(seeds=())
+
+
+def test_every_deletion_shares_passes_and_matches_one_by_one():
+    torch.manual_seed(0)
+    net = SmallResNet(num_blocks=6, width=4)
+    every = accuracy_for_every_deletion(net)
+    deletable = net.lesionable_blocks()
+    assert len(every) == 2 ** len(deletable)
+    for deleted in [(), (0,), (1, 4), tuple(deletable)]:
+        assert every[frozenset(deleted)] == accuracy_without(net, set(deleted))
+
+
+def test_multi_lesion_experiment_averages_every_set(small_res):
+    ml = multi_lesion_experiment(small_res)
+    pool = [b for b in small_res.blocks if b != 0]
+    assert ml.pool == pool and ml.sizes == list(range(len(pool) + 1))
+    assert ml.n_sets == [1, len(pool), len(pool) * (len(pool) - 1) // 2, 1][:len(ml.sizes)]
+    for name in ("residual", "plain"):
+        assert ml.accuracy[name].shape == (2, len(ml.sizes))
+        assert ml.accuracy[name][:, 0] == pytest.approx(small_res.intact[name])
+        assert ml.accuracy[name][:, 1] == pytest.approx(small_res.lesioned[name][:, 1:].mean(1))
+    margin = multi_lesion_claims(ml)["residual with 2 deleted minus plain with 1 deleted"]
+    assert margin == pytest.approx(100 * (ml.accuracy["residual"][:, 2] - ml.accuracy["plain"][:, 1]))
+    assert plot_multi_lesion(ml).axes
+    assert len(multi_lesion_experiment(small_res, include_block_0=True).pool) == len(small_res.blocks)
+
+
+def test_lesion_view_updates_only_artists_and_shows_several_blocks(small_res):
+    view = LesionView(small_res)
+    assert not matplotlib.pyplot.fignum_exists(view.fig.number)  # closed: shown by the widget only
+    assert small_res.blocks == [0, 1, 3]
+    assert view.update(seed=1, blocks=(1, 3)) is None  # the background never changes
+    heights = [bar.get_height() for bar in view.lesioned_bars]
+    assert heights == pytest.approx([small_res.accuracy(n, 1, {1, 3}) for n in ("residual", "plain")])
+    assert "blocks 1, 3 deleted" in view.title.get_text()
+    assert show_lesion(small_res, seed=0, blocks=(1,)).axes
+    nets = {n: small_res.nets[n][0] for n in small_res.nets}
+    assert show_lesion(nets, blocks=(1, 3)).axes  # one seed's nets, without the experiment
+
+
+def test_demo_widget_follows_each_control():
+    live = rb.demo_widgets()["lesion"]
+    assert list(live.controls) == ["seed", "blocks"]
+    assert list(live.controls["seed"].options) == [0, 1, 2]
+    assert list(live.controls["blocks"].options) == [0, 1, 2, 3, 5, 6, 7]
+    for name, value in [("blocks", (1, 2, 5)), ("seed", 2), ("blocks", ())]:
+        before = live.image.value
+        live.controls[name].value = value
+        assert live.image.value != before and live.status.value == "", (name, value)
+
+
+def test_unraveled_view_exact_only_for_linear_branches_but_always_for_the_jacobian():
+    linear, nonlinear = unraveled_view(nonlinear=False), unraveled_view(nonlinear=True)
+    assert linear["forward"] < 1e-12 and linear["jacobian"] < 1e-12
+    assert nonlinear["forward"] > 1e-3 and nonlinear["jacobian"] < 1e-12
+
+
+def test_zero_init_identity_error_is_zero():
+    out_err, jac_err = identity_error(BasicBlock(4, 4, zero_init=True), torch.rand(2, 4, 4, 4) + 0.1)
+    assert out_err == 0 and jac_err == 0
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def test_check_block_forward_accepts_reference_and_float64(capsys):
+    check_block_forward(block_forward)
+    check_block_forward(lambda b, x, r: block_forward(copy.deepcopy(b).double(), x.double(), r))
+    out = capsys.readouterr().out
+    assert out.count("✅") == 2
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda b, x, r: b.post(b.branch(x)), "the shortcut is missing"),
+    (lambda b, x, r: b.post(b.branch(x) + x) if r else b.post(b.branch(x)), "adding x itself fails"),
+    (lambda b, x, r: b.post(b.branch(x)) + b.shortcut(x) if r else b.post(b.branch(x)), "the sum comes before"),
+    (lambda b, x, r: b.branch(x) + b.shortcut(x) if r else b.post(b.branch(x)), "block.post (the ReLU after the sum"),
+    (lambda b, x, r: block_forward(b, x, True), "that is the residual block's output"),
+    (lambda b, x, r: block_forward(b, x, r) if r else b.branch(x), "block.post (the ReLU after F"),
+])
+def test_check_block_forward_names_each_mistake_and_escalates(wrong, diagnosis, capsys):
+    check_block_forward(wrong)
+    first = capsys.readouterr().out
+    assert "Not yet" in first and diagnosis in first and "Hint:" not in first
+    check_block_forward(wrong)
+    assert "Hint: residual: block.post(block.branch(x) + block.shortcut(x))" in capsys.readouterr().out
+
+
+def test_checks_say_not_yet_on_stubs(capsys):
+    def stub(*args):
+        raise NotImplementedError
+
+    check_block_forward(stub)
+    check_block_forward(None)
+    check_lesion_prediction(None, None)
+    out = capsys.readouterr().out
+    assert out.count("Not yet") == 3 and "Traceback" not in out
+
+
+def test_check_identity_jacobian(capsys):
+    check_identity_jacobian(torch.eye(3))
+    check_identity_jacobian(2 * torch.eye(3))
+    out = capsys.readouterr().out
+    assert "✅" in out and "Not yet" in out
+
+
+def fake_lesions(plain_drop: float) -> LesionResults:
+    res = LesionResults([0, 1, 2], [0, 1, 2])
+    res.intact = {"residual": np.full(3, 0.9), "plain": np.full(3, 0.9)}
+    res.lesioned = {"residual": np.tile([0.2, 0.85, 0.85], (3, 1)), "plain": np.full((3, 3), 0.9 - plain_drop)}
+    return res
+
+
+def test_check_lesion_prediction_compares_with_what_the_nets_did(capsys):
+    check_lesion_prediction("plain", fake_lesions(0.7))
+    check_lesion_prediction(" Plain net", fake_lesions(0.7))
+    assert capsys.readouterr().out.count("✅") == 2
+    check_lesion_prediction("residual", fake_lesions(0.7))
+    out = capsys.readouterr().out
+    assert "Not yet" in out and "the plain net lost more" in out
+    check_lesion_prediction("plain", fake_lesions(0.0))  # a run where the residual net lost more
+    assert "the residual net lost more" in capsys.readouterr().out
+    check_lesion_prediction("deeper", fake_lesions(0.7))
+    assert 'answer with "residual" or "plain"' in capsys.readouterr().out
