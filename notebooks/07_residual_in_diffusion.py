@@ -106,7 +106,8 @@ predictions = {
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
-live = capstone.run_capstone(STEPS, variants=capstone.MAIN_VARIANTS, eval_draws=4, n_samples=200, keep_samples=16, device=device)
+live = capstone.run_capstone(STEPS, variants=capstone.MAIN_VARIANTS, eval_draws=4, n_samples=200, keep_samples=16,
+                             device=device)
 print(f"live run: {STEPS} steps per variant, seed 0\n")
 print(capstone.format_table(live))
 

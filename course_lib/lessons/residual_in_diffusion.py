@@ -1,7 +1,17 @@
 """Notebook 07: the U-Net's residual connections crossed with its long skips (none/add/concat).
 
-Three *kinds* of ResBlock times the three long-skip modes of ``UNet`` (``VARIANTS``; the shipped sweep runs
-``SWEEP_VARIANTS``, the six main ones and the control at ``skip="none"``):
+The module, in the order of its sections:
+
+1. **the variants**, listed in one place: a ``Variant(kind, skip)`` is a kind of ResBlock (``KIND_SWITCHES``)
+   and a long-skip mode of ``UNet``; ``VARIANTS`` (all 9), ``MAIN_VARIANTS`` (6), ``SWEEP_VARIANTS`` (the 7 of
+   the shipped sweep) and ``COMPARISONS`` (which kinds are subtracted from which);
+2. **one run**: ``run_variant`` trains one variant for a fixed number of steps and measures it (one row);
+3. **equal time**: ``calibrate`` and ``steps_for_budget`` turn a wall-clock budget into step counts;
+4. **statistics over seeds**: ``t_interval``, ``paired``, ``effect_rows``, ``summary``;
+5. **reports, claims, plots, the samples widget** (``SamplesView``), the **shipped results**
+   (``load_results``) and the notebook's **exercises**.
+
+Three *kinds* of ResBlock times the three long-skip modes of ``UNet``:
 
 * ``"residual"``: h = x + F(x, t) with F's last convolution zero-initialised (``UNet(residual=True)``);
 * ``"plain"``: h = F(x, t) with PyTorch's default init (``UNet(residual=False)``). This switches off *two*
@@ -33,6 +43,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,31 +61,89 @@ from ..unet import SKIP_MODES, UNet
 from ..utils import count_parameters
 from .grading import graded, report
 
-KINDS = ("residual", "residual, default init", "plain")
-_KIND_ARGS = {"residual": (True, True), "residual, default init": (True, False), "plain": (False, False)}
-MAIN_KINDS = ("residual", "plain")
-VARIANTS = [(kind, skip) for kind in KINDS for skip in SKIP_MODES]  # (kind, skip), 9 of them
-MAIN_VARIANTS = [(kind, skip) for kind in MAIN_KINDS for skip in SKIP_MODES]
+# ----------------------------------------------------------------------------- the variants (one place)
+
+# kind -> (residual, zero_init): the two switches of ``UNet`` each kind of block sets
+KIND_SWITCHES = {
+    "residual": (True, True),  # h = shortcut(x) + F(x, t), F's last conv zero-initialised
+    "residual, default init": (True, False),  # the shortcut kept, the zero-init dropped (the control)
+    "plain": (False, False),  # h = F(x, t), PyTorch's default init
+}
+KINDS = tuple(KIND_SWITCHES)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One U-Net of the capstone: a kind of block (``KINDS``) and a long-skip mode (``SKIP_MODES``).
+
+    Rows of results (plain dicts, as stored in JSON) carry it as ``row["kind"]`` and ``row["skip"]``;
+    the shipped file's "meta" names it by ``name``, e.g. ``"residual / skip=concat"``.
+    """
+
+    kind: str
+    skip: str
+
+    def __post_init__(self):
+        check_choice("kind", self.kind, KINDS)
+        check_choice("skip", self.skip, SKIP_MODES)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} / skip={self.skip}"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def parse(cls, name: str) -> Variant:
+        """The variant named ``name`` (inverse of ``name``)."""
+        kind, _, skip = name.partition(" / skip=")
+        return cls(kind, skip)
+
+    @classmethod
+    def of(cls, row: dict) -> Variant:
+        """The variant a row of results belongs to."""
+        return cls(row["kind"], row["skip"])
+
+    def build(self) -> UNet:
+        """A freshly initialised U-Net of this variant."""
+        residual, zero_init = KIND_SWITCHES[self.kind]
+        return UNet(skip=self.skip, residual=residual, zero_init=zero_init)
+
+    def rows(self, rows) -> list[dict]:
+        """This variant's rows, sorted by seed."""
+        return sorted((r for r in rows if r["kind"] == self.kind and r["skip"] == self.skip), key=lambda r: r["seed"])
+
+    def by_seed(self, rows, key: str) -> dict[int, float]:
+        """``{seed: row[key]}`` over this variant's rows."""
+        return {r["seed"]: r[key] for r in self.rows(rows)}
+
+
+VARIANTS = [Variant(kind, skip) for kind in KINDS for skip in SKIP_MODES]  # all 9
+MAIN_VARIANTS = [v for v in VARIANTS if v.kind in ("residual", "plain")]  # the 6 of the live run
 # what scripts/capstone.py runs: the six main variants, and the control where the switch matters most
-SWEEP_VARIANTS = [*MAIN_VARIANTS, ("residual, default init", "none")]
-# (name, kind a, kind b): the paired differences "a minus b" the capstone reports for each skip mode
+SWEEP_VARIANTS = [*MAIN_VARIANTS, Variant("residual, default init", "none")]
+REFERENCE = Variant("residual", "concat")  # the variant whose step count sets the equal-time budget
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The per-seed difference "kind ``a`` minus kind ``b``" at each skip mode."""
+
+    name: str
+    a: str
+    b: str
+
+    def at(self, skip: str) -> tuple[Variant, Variant]:
+        return Variant(self.a, skip), Variant(self.b, skip)
+
+
 COMPARISONS = [
-    ("residual on - off", "residual", "plain"),
-    ("shortcut alone", "residual, default init", "plain"),
-    ("zero-init alone", "residual", "residual, default init"),
+    Comparison("residual on - off", "residual", "plain"),
+    Comparison("shortcut alone", "residual, default init", "plain"),
+    Comparison("zero-init alone", "residual", "residual, default init"),
 ]
 BATCH_SIZE = 64
-
-
-def make_model(kind: str, skip: str) -> UNet:
-    """The U-Net of one variant (``kind`` in ``KINDS``, ``skip`` in ``SKIP_MODES``)."""
-    check_choice("kind", kind, KINDS)
-    residual, zero_init = _KIND_ARGS[kind]
-    return UNet(skip=skip, residual=residual, zero_init=zero_init)
-
-
-def variant_name(kind: str, skip: str) -> str:
-    return f"{kind} / skip={skip}"
 
 
 # ----------------------------------------------------------------------------- measurements
@@ -123,18 +192,17 @@ def from_pixels(p) -> torch.Tensor:
     return torch.tensor(p, dtype=torch.float32).unsqueeze(1) / 127.5 - 1.0
 
 
-def run_variant(kind: str, skip: str, steps: int, seed: int = 0, batch_size: int = BATCH_SIZE, device="cpu",
+def run_variant(variant: Variant, steps: int, seed: int = 0, batch_size: int = BATCH_SIZE, device="cpu",
                 n_samples: int = 300, eval_draws: int = 32, keep_samples: int = 0, progress: bool = False) -> dict:
-    """Train one variant for ``steps`` steps from ``seed`` and measure it; one row of plain numbers.
+    """Train ``variant`` for ``steps`` steps from ``seed`` and measure it; one row of plain numbers.
 
-    The row depends only on (kind, skip, steps, seed, batch_size, n_samples, eval_draws), up to the
-    last digits that differ between CPUs. ``keep_samples`` > 0 stores that many samples (as 0..255 pixels).
+    The row depends only on (variant, steps, seed, batch_size, n_samples, eval_draws), up to the last digits
+    that differ between CPUs. ``keep_samples`` > 0 stores that many samples (as 0..255 pixels).
     """
-    check_choice("skip", skip, SKIP_MODES)
     train = load_digits(split="train")
     torch.manual_seed(seed)
     schedule = NoiseSchedule.make("linear", 1000)
-    trainer = Trainer(make_model(kind, skip), schedule, train,
+    trainer = Trainer(variant.build(), schedule, train,
                       TrainConfig(steps=steps, batch_size=batch_size, seed=seed), device=device, progress=progress)
     start = time.perf_counter()
     trainer.train()
@@ -146,28 +214,27 @@ def run_variant(kind: str, skip: str, steps: int, seed: int = 0, batch_size: int
                                                        generator=torch.Generator().manual_seed(seed))
     q = digit_quality(x, reference="test")
     last = trainer.history.loss[-50:]
-    row = {"kind": kind, "skip": skip, "seed": seed, "params": count_parameters(model), "steps": trainer.step,
-           "seconds": round(seconds, 2), "final_loss": sum(last) / len(last), **gap,
+    row = {"kind": variant.kind, "skip": variant.skip, "seed": seed, "params": count_parameters(model),
+           "steps": trainer.step, "seconds": round(seconds, 2), "final_loss": sum(last) / len(last), **gap,
            "fd": q["fd"], "floor": q["floor"], "fd_train": digit_fd(x, reference="train")}
     if keep_samples:
         row["samples"] = to_pixels(x[:keep_samples])
     return row
 
 
-def run_capstone(steps, seeds=(0,), variants=MAIN_VARIANTS, **kw) -> list[dict]:
-    """Every variant x seed; ``steps`` is one number or a dict ``{(kind, skip): steps}``."""
-    rows = []
-    for seed in seeds:
-        for kind, skip in variants:
-            n = steps[(kind, skip)] if isinstance(steps, dict) else steps
-            rows.append(run_variant(kind, skip, n, seed=seed, **kw))
-    return rows
+def run_capstone(steps: int | dict[Variant, int], seeds=(0,), variants=MAIN_VARIANTS, **kw) -> list[dict]:
+    """Every variant x seed (``run_variant``'s settings in ``kw``); ``steps``: one number for all variants, or
+    one per variant ``{Variant: steps}`` (from ``steps_for_budget``)."""
+    per_variant = steps if isinstance(steps, dict) else dict.fromkeys(variants, steps)
+    return [run_variant(v, per_variant[v], seed=seed, **kw) for seed in seeds for v in variants]
 
+
+# ----------------------------------------------------------------------------- equal wall-clock time
 
 def calibrate(variants=SWEEP_VARIANTS, rounds: int = 7, steps_per_round: int = 8, batch_size: int = BATCH_SIZE,
-              device="cpu") -> dict[str, float]:
+              device="cpu") -> dict[Variant, float]:
     """Seconds per training step of each variant, timed *interleaved* (round r times every variant once),
-    median over ``rounds``: a slow spell of the machine then hits all variants alike. ``{name: s/step}``.
+    median over ``rounds``: a slow spell of the machine then hits all variants alike. ``{variant: s/step}``.
 
     "residual" and "residual, default init" differ only in initial values, not in the operations they run,
     so they share one timing (the median over both), rather than differ by the timing's noise.
@@ -175,32 +242,29 @@ def calibrate(variants=SWEEP_VARIANTS, rounds: int = 7, steps_per_round: int = 8
     train = load_digits(split="train")
     schedule = NoiseSchedule.make("linear", 1000)
     trainers = {}
-    for kind, skip in variants:
+    for v in variants:
         torch.manual_seed(0)
-        tr = Trainer(make_model(kind, skip), schedule, train, TrainConfig(batch_size=batch_size), device=device,
-                     progress=False)
+        tr = Trainer(v.build(), schedule, train, TrainConfig(batch_size=batch_size), device=device, progress=False)
         tr._tick = time.perf_counter()
         for _ in range(3):  # warm-up
             tr.train_step()
-        trainers[(kind, skip)] = tr
-    times = {key: [] for key in trainers}
+        trainers[v] = tr
+    times = {v: [] for v in trainers}
     for _ in range(rounds):
-        for key, tr in trainers.items():
+        for v, tr in trainers.items():
             start = time.perf_counter()
             for _ in range(steps_per_round):
                 tr.train_step()
-            times[key].append((time.perf_counter() - start) / steps_per_round)
-    same_ops = lambda kind: "plain" if kind == "plain" else "residual"
+            times[v].append((time.perf_counter() - start) / steps_per_round)
+    same_ops = lambda v: (KIND_SWITCHES[v.kind][0], v.skip)  # (residual, skip): the operations a step runs
     pooled = {}
-    for (kind, skip), v in times.items():
-        pooled.setdefault((same_ops(kind), skip), []).extend(v)
-    return {variant_name(kind, skip): float(np.median(pooled[(same_ops(kind), skip)])) for kind, skip in times}
+    for v, seconds in times.items():
+        pooled.setdefault(same_ops(v), []).extend(seconds)
+    return {v: float(np.median(pooled[same_ops(v)])) for v in times}
 
 
-REFERENCE = ("residual", "concat")
-
-
-def steps_for_budget(sec_per_step: dict[str, float], ref_steps: int, reference=REFERENCE) -> dict[tuple, int]:
+def steps_for_budget(sec_per_step: dict[Variant, float], ref_steps: int,
+                     reference: Variant = REFERENCE) -> dict[Variant, int]:
     """Equal wall-clock time -> one step count per variant.
 
     The ``reference`` variant gets ``ref_steps`` steps; every other variant v as many as take the same time:
@@ -210,9 +274,8 @@ def steps_for_budget(sec_per_step: dict[str, float], ref_steps: int, reference=R
     Only the *ratios* s_ref / s_v enter, and an interleaved timing measures them well even on a busy
     machine; the budget in seconds, ref_steps * s_ref, is what the reference takes on the timed machine.
     """
-    s_ref = sec_per_step[variant_name(*reference)]
-    return {(k, s): max(1, round(ref_steps * s_ref / sec_per_step[variant_name(k, s)]))
-            for k, s in VARIANTS if variant_name(k, s) in sec_per_step}
+    s_ref = sec_per_step[reference]
+    return {v: max(1, round(ref_steps * s_ref / s)) for v, s in sec_per_step.items()}
 
 
 # ----------------------------------------------------------------------------- statistics over seeds
@@ -228,29 +291,22 @@ def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
 
 
-def select(rows, kind: str, skip: str) -> list[dict]:
-    """The rows of one variant, sorted by seed."""
-    return sorted((r for r in rows if r["kind"] == kind and r["skip"] == skip), key=lambda r: r["seed"])
-
-
-def paired(rows, key: str, kind_a: str, kind_b: str, skip: str) -> list[float]:
-    """Per-seed differences ``key(kind_a) - key(kind_b)`` for one skip mode, over the seeds both have."""
-    a = {r["seed"]: r[key] for r in select(rows, kind_a, skip)}
-    b = {r["seed"]: r[key] for r in select(rows, kind_b, skip)}
-    return [a[s] - b[s] for s in sorted(a) if s in b]
+def paired(rows, key: str, a: Variant, b: Variant) -> list[float]:
+    """Per-seed differences ``key(a) - key(b)``, seed by seed, over the seeds both variants have."""
+    va, vb = a.by_seed(rows, key), b.by_seed(rows, key)
+    return [va[s] - vb[s] for s in sorted(va) if s in vb]
 
 
 def effect_rows(rows, keys=("fd", "final_loss", "gap")) -> list[dict]:
-    """For each comparison of ``COMPARISONS`` and skip mode: per-seed differences and their t-interval."""
+    """For each comparison of ``COMPARISONS`` and skip mode the rows have: per-seed differences and their
+    t-interval (``key`` and ``key + "_ci"``)."""
     out = []
-    kinds = {r["kind"] for r in rows}
-    for name, a, b in COMPARISONS:
-        if a not in kinds or b not in kinds:
-            continue
+    for comparison in COMPARISONS:
         for skip in SKIP_MODES:
-            entry = {"comparison": name, "skip": skip}
+            a, b = comparison.at(skip)
+            entry = {"comparison": comparison.name, "skip": skip, "a": a, "b": b}
             for key in keys:
-                diffs = paired(rows, key, a, b, skip)
+                diffs = paired(rows, key, a, b)
                 entry[key] = diffs
                 entry[key + "_ci"] = t_interval(diffs) if len(diffs) > 1 else (diffs[0],) * 3 if diffs else None
             if entry[keys[0]]:
@@ -282,14 +338,14 @@ def summary(rows) -> list[dict]:
     (the held-out gap differs from what two halves of the training set show), else the gap is unresolved.
     """
     out = []
-    for kind, skip in VARIANTS:
-        group = select(rows, kind, skip)
+    for v in VARIANTS:
+        group = v.rows(rows)
         if not group:
             continue
         def mean(k, group=group):
             return float(np.mean([r[k] for r in group]))
 
-        entry = {"kind": kind, "skip": skip, "seeds": len(group), "params": group[0]["params"],
+        entry = {"kind": v.kind, "skip": v.skip, "seeds": len(group), "params": group[0]["params"],
                  "steps": round(mean("steps")), **{k: mean(k) for k in ("final_loss", "gap", "null", "gap_se",
                                                                      "fd", "floor", "fd_train")}}
         entry["fd_sd"] = float(np.std([r["fd"] for r in group], ddof=1)) if len(group) > 1 else 0.0
@@ -317,27 +373,25 @@ def format_table(rows, timing: bool = False) -> str:
 
 # ----------------------------------------------------------------------------- claims and predictions
 
-# claim name -> (key, kind a, kind b, skip): the claim is "key(a) - key(b) > 0 for every seed"
+# claim name -> (key, variant a, variant b): the claim is "key(a) - key(b) > 0 for every seed"
 CLAIMS = {
-    "plain_worse_fd_concat": ("fd", "plain", "residual", "concat"),
-    "plain_worse_fd_add": ("fd", "plain", "residual", "add"),
-    "plain_worse_fd_none": ("fd", "plain", "residual", "none"),
-    "shortcut_alone_helps_none": ("fd", "plain", "residual, default init", "none"),
+    **{f"plain_worse_fd_{skip}": ("fd", Variant("plain", skip), Variant("residual", skip)) for skip in SKIP_MODES},
+    "shortcut_alone_helps_none": ("fd", Variant("plain", "none"), Variant("residual, default init", "none")),
 }
 
 
 def capstone_claims(rows) -> dict[str, list[float]]:
     """Per-seed margins of the capstone's claims ``CLAIMS`` (each > 0 when the claim held for that seed)."""
-    return {name: paired(rows, key, a, b, skip) for name, (key, a, b, skip) in CLAIMS.items()}
+    return {name: paired(rows, key, a, b) for name, (key, a, b) in CLAIMS.items()}
 
 
 def claim_margins(name: str, seeds, **run_kw) -> list[float]:
-    """Re-run the two variants of claim ``name`` with other ``seeds`` (``run_variant`` settings in ``run_kw``,
-    e.g. fewer steps) and return the per-seed margins."""
+    """Re-run the two variants of claim ``name`` with other ``seeds`` (``run_variant``'s settings in ``run_kw``,
+    ``steps`` among them) and return the per-seed margins."""
     check_choice("name", name, CLAIMS)
-    key, a, b, skip = CLAIMS[name]
-    rows = [run_variant(kind, skip, seed=seed, **run_kw) for seed in seeds for kind in (a, b)]
-    return paired(rows, key, a, b, skip)
+    key, a, b = CLAIMS[name]
+    rows = [run_variant(v, seed=seed, **run_kw) for seed in seeds for v in (a, b)]
+    return paired(rows, key, a, b)
 
 
 PREDICTION_KEYS = {
@@ -352,9 +406,10 @@ def prediction_answers(rows) -> dict:
     """What the rows say for each key of ``PREDICTION_KEYS`` (deterministic for fixed rows)."""
     s = summary(rows)
     best = min(s, key=lambda e: e["fd"])
-    cost = {skip: float(np.mean(paired(rows, "fd", "plain", "residual", skip))) for skip in SKIP_MODES}
-    shortcut = float(np.mean(paired(rows, "fd", "plain", "residual, default init", "none")))
-    zero = float(np.mean(paired(rows, "fd", "residual, default init", "residual", "none")))
+    mean_effect = lambda comparison, skip: float(np.mean(paired(rows, "fd", *comparison.at(skip))))
+    on_off, shortcut, zero_init = COMPARISONS
+    cost = {skip: -mean_effect(on_off, skip) for skip in SKIP_MODES}
+    shortcut, zero = -mean_effect(shortcut, "none"), -mean_effect(zero_init, "none")
     return {"best_variant": (best["kind"], best["skip"]),
             "largest_cost_skip": max(cost, key=cost.get),
             "overfitting_resolved": any(e.get("gap_resolved", False) for e in s),
@@ -383,7 +438,7 @@ def check_predictions(predictions: dict, rows) -> int:
 
 def describe_budget(meta: dict) -> str:
     """The equal-time design in words: budget, seeds, and the step count each variant got from its timing."""
-    ref = variant_name(*meta["reference"])
+    ref = Variant(*meta["reference"]).name
     lines = [f"equal time: {ref} gets {meta['ref_steps']} steps ({meta['budget_s']:.1f} s at the timed speed, "
              f"{meta['threads']} thread), every other variant the steps that take as long; seeds {meta['seeds']}, "
              f"batch {meta['batch_size']}:"]
@@ -392,12 +447,12 @@ def describe_budget(meta: dict) -> str:
     return "\n".join(lines)
 
 
-def gapreport(rows, eval_draws: int) -> str:
+def gap_report(rows, eval_draws: int) -> str:
     """How stable one model's gap is under the evaluation's draws, and which gaps leave their null."""
     se = np.array([r["gap_se"] for r in rows])
     s = summary(rows)
-    resolved = [variant_name(e["kind"], e["skip"]) for e in s if e.get("gap_resolved")]
-    unresolved = [variant_name(e["kind"], e["skip"]) for e in s if "gap_resolved" in e and not e["gap_resolved"]]
+    resolved = [Variant.of(e).name for e in s if e.get("gap_resolved")]
+    unresolved = [Variant.of(e).name for e in s if "gap_resolved" in e and not e["gap_resolved"]]
     nulls = np.array([r["null"] for r in rows])
     return "\n".join([
         f"evaluation spread of one model's gap: one draw (500 digits per set) has sd "
@@ -410,7 +465,7 @@ def gapreport(rows, eval_draws: int) -> str:
         f"unresolved: {', '.join(unresolved) if unresolved else 'none'}."])
 
 
-def fdreport(rows) -> str:
+def fd_report(rows) -> str:
     """FD against the training digits vs against the held-out digits, for the same samples."""
     lower = sum(r["fd_train"] < r["fd"] for r in rows)
     diff = np.array([r["fd"] - r["fd_train"] for r in rows])
@@ -430,14 +485,14 @@ def interpretation(rows) -> str:
     for e in effect_rows(rows, keys=("fd", "final_loss", "gap")):
         m, lo, hi = e["fd_ci"]
         sign = ("lower (better)" if hi < 0 else "higher (worse)" if lo > 0 else "not resolved (the interval covers 0)")
-        a, b = next((a, b) for name, a, b in COMPARISONS if name == e["comparison"])
+        a, b = e["a"].kind, e["b"].kind
         g = e["gap_ci"]
         gap_sign = ("smaller" if g[2] < 0 else "larger" if g[1] > 0 else "not resolved")
         out.append(f"- {a} minus {b}, skip={e['skip']}: FD {_ci_words(m, lo, hi)}: {sign}; "
                    f"training loss {_ci_words(*e['final_loss_ci'], fmt='+.4f')}; "
                    f"held-out gap {_ci_words(*g, fmt='+.4f')}: {gap_sign}.")
     best = min(summary(rows), key=lambda e: e["fd"])
-    out.append(f"- lowest mean FD over the {n} seeds: {variant_name(best['kind'], best['skip'])} "
+    out.append(f"- lowest mean FD over the {n} seeds: {Variant.of(best).name} "
                f"({best['fd']:.1f}, floor {best['floor']:.1f}).")
     return "\n".join(out)
 
@@ -460,7 +515,7 @@ def plot_capstone(rows, title: str = ""):
                            (axes[2], "gap", "held-out gap (filled) vs null (hollow)")]:
         for k, kind in enumerate(kinds):
             for i, skip in enumerate(SKIP_MODES):
-                group = select(rows, kind, skip)
+                group = Variant(kind, skip).rows(rows)
                 if not group:
                     continue
                 x = i + (k - (len(kinds) - 1) / 2) * width
@@ -489,7 +544,7 @@ def plot_effects(rows, title: str = ""):
     import matplotlib.pyplot as plt
 
     effects = effect_rows(rows)
-    names = [c[0] for c in COMPARISONS if any(e["comparison"] == c[0] for e in effects)]
+    names = [c.name for c in COMPARISONS if any(e["comparison"] == c.name for e in effects)]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
     for ax, key, label in [(axes[0], "fd", "FD difference (a - b)"), (axes[1], "gap", "held-out gap difference")]:
         for j, name in enumerate(names):
@@ -515,35 +570,36 @@ def plot_effects(rows, title: str = ""):
 
 
 def plot_sample_grids(samples: dict, title: str = "", n: int = 16):
-    """One 4x4 grid of samples per variant; ``samples``: ``{(kind, skip): [B, 1, 8, 8]}``. Pixels are shown
+    """One 4x4 grid of samples per variant; ``samples``: ``{Variant: [B, 1, 8, 8]}``. Pixels are shown
     as blocks (nearest-neighbour upscaling), not blurred."""
     import matplotlib.pyplot as plt
 
     from ..plotting import image_grid
 
-    kinds = [k for k in KINDS if any(key[0] == k for key in samples)]
-    fig, axes = plt.subplots(len(kinds), len(SKIP_MODES), figsize=(2.3 * len(SKIP_MODES), 2.4 * len(kinds)),
+    kinds = [k for k in KINDS if any(v.kind == k for v in samples)]
+    fig, axes = plt.subplots(len(kinds), len(SKIP_MODES), figsize=(2.8 * len(SKIP_MODES), 3.0 * len(kinds)),
                              squeeze=False)
     for r, kind in enumerate(kinds):
         for c, skip in enumerate(SKIP_MODES):
             ax = axes[r][c]
             ax.axis("off")
-            if (kind, skip) not in samples:
+            if Variant(kind, skip) not in samples:
                 continue
-            ax.imshow(image_grid(samples[(kind, skip)][:n], nrow=4), cmap="gray", interpolation="nearest",
+            ax.imshow(image_grid(samples[Variant(kind, skip)][:n], nrow=4), cmap="gray", interpolation="nearest",
                       vmin=0, vmax=1)
-            ax.set_title(f"{kind}\nskip={skip}", fontsize=8)
+            ax.set_title(f"{kind}\nskip={skip}", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     return finish(fig)
 
 
-def shipped_samples(rows, seed: int | None = None) -> dict:
-    """``{(kind, skip): samples}`` from rows that stored samples (first seed that has them by default)."""
+def shipped_samples(rows, seed: int | None = None) -> dict[Variant, torch.Tensor]:
+    """``{Variant: samples [B, 1, 8, 8]}`` from rows that stored samples (the first seed that has them, by
+    default)."""
     out = {}
     for r in rows:
-        if "samples" in r and (seed is None or r["seed"] == seed) and (r["kind"], r["skip"]) not in out:
-            out[(r["kind"], r["skip"])] = from_pixels(r["samples"])
+        if "samples" in r and (seed is None or r["seed"] == seed) and Variant.of(r) not in out:
+            out[Variant.of(r)] = from_pixels(r["samples"])
     return out
 
 
@@ -567,7 +623,7 @@ def load_results(path: str | Path = RESULTS) -> tuple[dict, list[dict]]:
 
 def paired_interval(rows, skip: str = "add") -> tuple[float, float, float]:
     """07: (mean, low, high) of the per-seed FD differences "plain minus residual" (same seed), 95% t-interval."""
-    return t_interval(paired(rows, "fd", "plain", "residual", skip))
+    return t_interval(paired(rows, "fd", Variant("plain", skip), Variant("residual", skip)))
 
 
 @graded
@@ -576,8 +632,8 @@ def check_paired_interval(value, rows, skip: str = "add") -> None:
     expected = paired_interval(rows, skip)
     got = tuple(float(v) for v in value) if value is not None else ()
     ok = len(got) == 3 and all(abs(g - e) <= 1e-6 * max(1.0, abs(e)) for g, e in zip(got, expected))
-    unpaired_mean = (sum(r["fd"] for r in select(rows, "plain", skip)) / len(select(rows, "plain", skip))
-                     - sum(r["fd"] for r in select(rows, "residual", skip)) / len(select(rows, "residual", skip)))
+    plain, residual = Variant("plain", skip).rows(rows), Variant("residual", skip).rows(rows)
+    unpaired_mean = sum(r["fd"] for r in plain) / len(plain) - sum(r["fd"] for r in residual) / len(residual)
     if not ok and len(got) == 3 and abs(got[0] - unpaired_mean) < 1e-6 * max(1.0, abs(unpaired_mean)):
         hint = ("the mean is right, the interval is not: take the t-interval of the per-seed *differences* "
                 "(one per seed), not of the two groups separately.")
