@@ -603,6 +603,112 @@ def shipped_samples(rows, seed: int | None = None) -> dict[Variant, torch.Tensor
     return out
 
 
+# ----------------------------------------------------------------------------- the samples widget
+
+class SamplesView:
+    """Widget body of notebook 07, built once: the 16 stored samples of two variants side by side (each pixel
+    a block: nearest-neighbour scaling), and the FD of both variants for every seed, one grey line per seed
+    joining its two FDs (the pairing), the chosen seed's line in black with its difference written out.
+
+    ``update(a, b, seed)`` (variant names, a seed) only swaps precomputed image arrays and sets line data and
+    titles (``animated``); the axes never change. Rows store samples for some seeds only (the shipped file:
+    the first seed); for a seed without samples the grids show the first seed that has them, and say so.
+    """
+
+    def __init__(self, rows, n: int = 16):
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+        from ..plotting import image_grid
+
+        self.variants = [v for v in VARIANTS if v.rows(rows)]
+        self.seeds = sorted({r["seed"] for r in rows})
+        self.grids = {(Variant.of(r), r["seed"]): image_grid(from_pixels(r["samples"])[:n], nrow=4)
+                      for r in rows if "samples" in r}
+        if not self.grids:
+            raise ValueError("no row stores samples: run the variants with keep_samples > 0")
+        self.fd = {v: v.by_seed(rows, "fd") for v in self.variants}
+        floor = float(np.mean([r["floor"] for r in rows]))
+        self.fig, (self.ax_a, self.ax_b, ax) = plt.subplots(
+            1, 3, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1, 1.25]})
+        blank = np.ones_like(next(iter(self.grids.values())))
+        self.images, self.titles = [], []
+        for side, axis in (("a", self.ax_a), ("b", self.ax_b)):
+            self.images.append(axis.imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
+            self.titles.append(axis.set_title(f"{side}: kind, skip\nseed, FD", fontsize=9))  # room for 2 lines
+            axis.axis("off")
+            for spine in axis.spines.values():
+                spine.set_visible(False)
+        self.seed_lines = {seed: ax.plot([0, 1], [1, 1], "o-", color="0.75", lw=1, ms=4)[0] for seed in self.seeds}
+        (self.chosen,) = ax.plot([0, 1], [1, 1], "o-", color="k", lw=2.5, ms=7, label="chosen seed")
+        ax.axhline(floor, color="grey", ls="--", lw=1, label="floor (real digits)")
+        ax.plot([], [], "o-", color="0.75", lw=1, ms=4, label="other seeds")
+        fds = [fd for v in self.variants for fd in self.fd[v].values()]
+        ax.set_yscale("log")
+        ax.set_ylim(0.8 * min(floor, *fds), 1.3 * max(fds))
+        ax.set_yticks([t for t in (10, 20, 50, 100, 200, 500, 1000) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]])
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(-0.4, 1.4)
+        ax.set_xticks([0, 1], ["a (left)", "b (middle)"])
+        ax.set_ylabel("FD to held-out digits (log scale; lower = better)")
+        ax.legend(fontsize=8, loc="lower right")
+        self.difference = ax.set_title("FD a - b\nseed", fontsize=10)
+        self.fig.tight_layout()
+        self.animated = [*self.images, *self.titles, *self.seed_lines.values(), self.chosen, self.difference]
+
+    def grid(self, variant: Variant, seed: int) -> tuple[np.ndarray, int]:
+        """The sample grid of ``variant`` for ``seed``, or for the first seed that stored samples, and that seed."""
+        if (variant, seed) in self.grids:
+            return self.grids[(variant, seed)], seed
+        stored = sorted(s for v, s in self.grids if v == variant)
+        if not stored:
+            return np.ones_like(next(iter(self.grids.values()))), seed
+        return self.grids[(variant, stored[0])], stored[0]
+
+    def update(self, a: str = "residual / skip=concat", b: str = "plain / skip=concat", seed: int = 0) -> None:
+        va, vb = Variant.parse(a), Variant.parse(b)
+        for variant, image, title, side in ((va, self.images[0], self.titles[0], "a"),
+                                            (vb, self.images[1], self.titles[1], "b")):
+            grid, shown = self.grid(variant, seed)
+            image.set_data(grid)
+            fd = self.fd[variant].get(shown, float("nan"))
+            note = "" if shown == seed else f" (samples of seed {seed} not stored)"
+            title.set_text(f"{side}: {variant.kind}, skip={variant.skip}\nseed {shown}: FD {fd:.0f}{note}")
+        for s, line in self.seed_lines.items():
+            line.set_ydata([self.fd[va].get(s, np.nan), self.fd[vb].get(s, np.nan)])
+        fa, fb = self.fd[va].get(seed, np.nan), self.fd[vb].get(seed, np.nan)
+        self.chosen.set_ydata([fa, fb])
+        diffs = [self.fd[va][s] - self.fd[vb][s] for s in self.seeds if s in self.fd[va] and s in self.fd[vb]]
+        self.difference.set_text(f"FD of a minus FD of b, same seed:\nseed {seed}: {fa - fb:+.0f}; "
+                                 f"mean of the {len(diffs)} seeds: {np.mean(diffs):+.0f}")
+
+
+def samples_widget(rows, a: str = "residual / skip=concat", b: str = "plain / skip=concat"):
+    """The notebook's widget on ``rows``: two variant dropdowns and a seed slider over ``SamplesView``."""
+    from ipywidgets import Dropdown, IntSlider
+
+    from ..widgets import LiveFigure
+
+    view = SamplesView(rows)
+    names = [v.name for v in view.variants]
+    return LiveFigure(view, a=Dropdown(options=names, value=a, description="a"),
+                      b=Dropdown(options=names, value=b, description="b"),
+                      seed=IntSlider(value=view.seeds[0], min=view.seeds[0], max=view.seeds[-1], description="seed"))
+
+
+def show_samples(rows, a: str = "residual / skip=concat", b: str = "plain / skip=concat", seed: int = 0):
+    """The figure of ``SamplesView`` for one choice, as a static figure."""
+    view = SamplesView(rows)
+    view.update(a, b, seed)
+    return finish(view.fig)
+
+
+def demo_widgets() -> dict:
+    """Notebook 07's widget on the shipped results (small and already computed): ``{"capstone samples": ...}``."""
+    return {"capstone samples": samples_widget(load_results()[1])}
+
+
 # ----------------------------------------------------------------------------- shipped results
 
 def save_results(rows: list[dict], path: str | Path, meta: dict) -> None:
