@@ -15,13 +15,11 @@ from course_lib.lessons.residual_in_diffusion import (
     VARIANTS,
     Variant,
     calibrate,
-    check_predictions,
     effect_rows,
     format_effects,
     format_table,
     load_results,
     paired,
-    prediction_answers,
     split_gap,
     steps_for_budget,
     summary,
@@ -156,31 +154,6 @@ def test_calibration_times_every_variant_and_pools_identical_operations():
     assert set(sps) == set(variants)
     assert sps[Variant("residual", "none")] == sps[Variant("residual, default init", "none")]
     assert all(v > 0 for v in sps.values())
-
-
-def test_predictions_are_compared_with_the_rows(capsys):
-    rows = rows_for()
-    answers = prediction_answers(rows)
-    assert answers["best_variant"] == ("residual", "concat")
-    assert answers["largest_cost_skip"] == "none"
-    assert answers["shortcut_or_zero_init"] == "shortcut"  # plain - default init = 240-60 > 60-40
-    assert answers["overfitting_resolved"] is False  # gaps 0, 0.001, 0.002 vs null 0: the CI covers 0
-    hits = check_predictions({"best_variant": ["residual", "concat"], "largest_cost_skip": "add"}, rows)
-    out = capsys.readouterr().out
-    assert hits == 1 and "✓ best_variant" in out and "✗ largest_cost_skip" in out and "? overfitting_resolved" in out
-    with pytest.raises(ValueError, match="predictions must be a dict"):
-        check_predictions([1, 2], rows)
-
-
-def test_paired_interval_exercise(capsys):
-    rows = rows_for(fd=lambda k, s, seed: 50 + 30 * (k == "plain") + [0, 7, 3][seed] * (k == "plain"))
-    capstone.check_paired_interval(capstone.paired_interval(rows, "add"), rows, "add")
-    assert "✅" in capsys.readouterr().out
-    wrong = capstone.paired_interval(rows, "add")
-    capstone.check_paired_interval((wrong[0], wrong[1] - 1, wrong[2] + 1), rows, "add")
-    assert "not: take the t-interval of the per-seed" in capsys.readouterr().out
-    capstone.check_paired_interval(None, rows, "add")
-    assert "Not yet" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- the shipped results

@@ -59,7 +59,7 @@ from ..schedules import NoiseSchedule
 from ..trainer import TrainConfig, Trainer
 from ..unet import SKIP_MODES, UNet
 from ..utils import count_parameters
-from .grading import graded, report
+from .grading import as_float64, diagnose, graded, report
 
 # ----------------------------------------------------------------------------- the variants (one place)
 
@@ -394,46 +394,6 @@ def claim_margins(name: str, seeds, **run_kw) -> list[float]:
     return paired(rows, key, a, b)
 
 
-PREDICTION_KEYS = {
-    "best_variant": "the (kind, skip) with the lowest mean FD, e.g. ('residual', 'concat')",
-    "largest_cost_skip": "the skip mode where switching residual connections off costs the most FD",
-    "overfitting_resolved": "True if any variant's held-out gap is resolved from its null",
-    "shortcut_or_zero_init": "'shortcut' or 'zero-init': which matters more for FD with skip='none'",
-}
-
-
-def prediction_answers(rows) -> dict:
-    """What the rows say for each key of ``PREDICTION_KEYS`` (deterministic for fixed rows)."""
-    s = summary(rows)
-    best = min(s, key=lambda e: e["fd"])
-    mean_effect = lambda comparison, skip: float(np.mean(paired(rows, "fd", *comparison.at(skip))))
-    on_off, shortcut, zero_init = COMPARISONS
-    cost = {skip: -mean_effect(on_off, skip) for skip in SKIP_MODES}
-    shortcut, zero = -mean_effect(shortcut, "none"), -mean_effect(zero_init, "none")
-    return {"best_variant": (best["kind"], best["skip"]),
-            "largest_cost_skip": max(cost, key=cost.get),
-            "overfitting_resolved": any(e.get("gap_resolved", False) for e in s),
-            "shortcut_or_zero_init": "shortcut" if shortcut > zero else "zero-init"}
-
-
-def check_predictions(predictions: dict, rows) -> int:
-    """Print each prediction next to what the shipped seeds say; return how many matched."""
-    if not isinstance(predictions, dict):
-        raise ValueError(f"predictions must be a dict with keys {list(PREDICTION_KEYS)}; got {type(predictions)}")
-    answers = prediction_answers(rows)
-    hits = 0
-    for key, answer in answers.items():
-        guess = predictions.get(key)
-        if guess is None:
-            print(f"  ? {key}: no prediction; the results say {answer!r}")
-            continue
-        ok = (tuple(guess) == tuple(answer)) if isinstance(answer, tuple) else guess == answer
-        hits += ok
-        print(f"  {'✓' if ok else '✗'} {key}: you predicted {guess!r}; the results say {answer!r}")
-    print(f"{hits} of {len(answers)} predictions matched.")
-    return hits
-
-
 # ----------------------------------------------------------------------------- reports (text from the rows)
 
 def describe_budget(meta: dict) -> str:
@@ -528,6 +488,7 @@ def plot_capstone(rows, title: str = ""):
                     ax.plot(x + jitter, [r["null"] for r in group], "o", mfc="none", color="k", ms=3.5, lw=0)
         ax.set_xticks(range(len(SKIP_MODES)), [f"skip={s}" for s in SKIP_MODES])
         ax.set_title(label, fontsize=9)
+        ax.set_ylabel({"fd": "FD (log scale)", "final_loss": "eps-MSE", "gap": "eps-MSE difference"}[key])
         if key == "fd":
             ax.set_yscale("log")
             ax.axhline(np.mean([r["floor"] for r in rows]), color="grey", ls="--", lw=1, label="floor (real digits)")
@@ -546,7 +507,8 @@ def plot_effects(rows, title: str = ""):
     effects = effect_rows(rows)
     names = [c.name for c in COMPARISONS if any(e["comparison"] == c.name for e in effects)]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-    for ax, key, label in [(axes[0], "fd", "FD difference (a - b)"), (axes[1], "gap", "held-out gap difference")]:
+    for ax, key, label in [(axes[0], "fd", "FD difference (a - b)"),
+                           (axes[1], "gap", "held-out gap difference (a - b)")]:
         for j, name in enumerate(names):
             for i, skip in enumerate(SKIP_MODES):
                 e = next((e for e in effects if e["comparison"] == name and e["skip"] == skip), None)
@@ -561,6 +523,7 @@ def plot_effects(rows, title: str = ""):
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(range(len(SKIP_MODES)), [f"skip={s}" for s in SKIP_MODES])
         ax.set_title(label, fontsize=9)
+        ax.set_ylabel(f"{'FD' if key == 'fd' else 'gap'} of a minus b" + (" (symlog)" if key == "fd" else ""))
         if key == "fd":
             ax.set_yscale("symlog", linthresh=10)
         ax.legend(fontsize=7)
@@ -727,24 +690,152 @@ def load_results(path: str | Path = RESULTS) -> tuple[dict, list[dict]]:
 
 # ----------------------------------------------------------------------------- exercises
 
+def paired_differences(rows, key: str, a: Variant, b: Variant) -> list[float]:
+    """07, exercise 1 (reference): ``key(a) - key(b)`` seed by seed, over the seeds both have, in seed order.
+    The same as ``paired``, written out on the plain rows."""
+    va = {r["seed"]: r[key] for r in rows if r["kind"] == a.kind and r["skip"] == a.skip}
+    vb = {r["seed"]: r[key] for r in rows if r["kind"] == b.kind and r["skip"] == b.skip}
+    return [va[s] - vb[s] for s in sorted(va) if s in vb]
+
+
+def exercise_rows(rows) -> list[dict]:
+    """The rows a check hands to the student's function: shuffled (a fixed permutation), with the plain
+    variants' seed-1 rows removed, so that pairing by position, not by seed, gives other numbers."""
+    kept = [r for r in rows if not (r["kind"] == "plain" and r["seed"] == 1)]
+    return [kept[i] for i in np.random.default_rng(7).permutation(len(kept))]
+
+
+@graded
+def check_paired_differences(fn, rows) -> None:
+    """07, exercise 1: ``fn(rows, key, a, b)`` returns the per-seed differences of ``key``, a minus b."""
+    shuffled = exercise_rows(rows)
+    formula = ("for every seed s that both variants have, in increasing order of s: row(a, s)[key] - "
+               "row(b, s)[key], where row(v, s) is the row with kind v.kind, skip v.skip and seed s.")
+    for key, a, b in [("fd", Variant("plain", "add"), Variant("residual", "add")),
+                      ("gap", Variant("residual", "none"), Variant("residual, default init", "none"))]:
+        want = paired(shuffled, key, a, b)
+        got = fn(shuffled, key, a, b)
+        wrong = diagnose(got, torch.tensor(want, dtype=torch.float64),
+                         mistakes=_pairing_mistakes(got, shuffled, key, a, b))
+        if wrong and np.ndim(got) == 0 and abs(float(got) - float(np.mean(want))) < 1e-9 * (1 + abs(np.mean(want))):
+            wrong = "you returned one number, the difference of the means; the table needs one difference per seed."
+        elif wrong and np.ndim(got) == 1 and len(got) == len({r["seed"] for r in shuffled}) > len(want):
+            wrong = ("your list has a difference for a seed that only one variant has (in these rows, one variant "
+                     "lacks a seed); leave such seeds out.")
+        if wrong:
+            return report(False, "", f"{key}, {a} minus {b}: {wrong}", formula,
+                          "course_lib.lessons.residual_in_diffusion.paired")
+    return report(True, "each difference compares two runs that shared their seed: the same batches, the same t "
+                  "and noise at every step, the same starting noise for the samples.", "")
+
+
+def _pairing_mistakes(got, rows, key: str, a: Variant, b: Variant) -> dict[str, torch.Tensor]:
+    """What pairing mistakes give on ``rows`` (only those of the right length), by their diagnosis."""
+    want = paired(rows, key, a, b)
+    in_order = {v: [r[key] for r in rows if r["kind"] == v.kind and r["skip"] == v.skip] for v in (a, b)}
+    by_position = [x - y for x, y in zip(in_order[a], in_order[b])]
+    mistakes = {
+        "the rows are paired by their position in the list, not by seed: these rows are shuffled and one "
+        "variant lacks a seed, so the i-th row of a and the i-th row of b are not the same seed.": by_position,
+        "the sign is flipped: the table reports a minus b.": [-d for d in want],
+        "these are the right differences in another order: list them by increasing seed.": _same_values(got, want),
+    }
+    return {k: torch.tensor(v, dtype=torch.float64) for k, v in mistakes.items()
+            if v is not None and len(v) == len(want)}
+
+
+def _same_values(got, want) -> torch.Tensor | None:
+    """``got`` itself when it holds the values of ``want`` in another order (for a mistake's diagnosis)."""
+    g = as_float64(got)
+    if g is None or g.shape != (len(want),):
+        return None
+    if torch.allclose(g.sort().values, torch.tensor(sorted(want), dtype=torch.float64), atol=1e-9):
+        return g.tolist()
+    return None
+
+
 def paired_interval(rows, skip: str = "add") -> tuple[float, float, float]:
-    """07: (mean, low, high) of the per-seed FD differences "plain minus residual" (same seed), 95% t-interval."""
+    """07, exercise 2 (reference): (mean, low, high), the 95% t-interval of the per-seed FD differences
+    "plain minus residual" at ``skip``."""
     return t_interval(paired(rows, "fd", Variant("plain", skip), Variant("residual", skip)))
+
+
+def interval_mistakes(rows, skip: str = "add") -> dict[str, tuple[float, float, float]]:
+    """What the common mistakes give for exercise 2, by the diagnosis a student sees (no formula in it)."""
+    from scipy.stats import t as student_t
+
+    a, b = Variant("plain", skip), Variant("residual", skip)
+    d = np.asarray(paired(rows, "fd", a, b))
+    n, m = len(d), float(d.mean())
+    xa = np.array([r["fd"] for r in a.rows(rows)])
+    xb = np.array([r["fd"] for r in b.rows(rows)])
+    interval = lambda half: (m, m - half, m + half)
+    q = float(student_t.ppf(0.975, n - 1))
+    va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
+    welch_se = math.sqrt(va + vb)
+    welch_df = (va + vb) ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))  # Welch-Satterthwaite
+    pooled_var = ((len(xa) - 1) * xa.var(ddof=1) + (len(xb) - 1) * xb.var(ddof=1)) / (len(xa) + len(xb) - 2)
+    pooled_se = math.sqrt(pooled_var * (1 / len(xa) + 1 / len(xb)))
+    unpaired = ("the mean is right but the interval is not the paired one: it treats the two variants as "
+                "independent groups{}; take the interval of the per-seed differences (one number per seed).")
+    return {
+        unpaired.format(""): interval(float(student_t.ppf(0.975, welch_df)) * welch_se),
+        unpaired.format(" (a pooled variance)"): interval(float(student_t.ppf(0.975, len(xa) + len(xb) - 2))
+                                                          * pooled_se),
+        "the interval uses the normal quantile (1.96); with this few seeds it must be Student's t, which is "
+        "wider.": interval(1.959963984540054 * d.std(ddof=1) / math.sqrt(n)),
+        "the t quantile has the wrong degrees of freedom (the interval is a little too narrow).":
+            interval(float(student_t.ppf(0.975, n)) * d.std(ddof=1) / math.sqrt(n)),
+        "the standard deviation is the population one (it divides by n); the sample one divides by n - 1.":
+            interval(q * d.std(ddof=0) / math.sqrt(n)),
+        "the half-width is far too narrow: the standard error of a mean divides the sd by the square root of "
+        "n, not by n.": interval(q * d.std(ddof=1) / n),
+        "the half-width is too wide: it uses the spread of one difference, not the standard error of their "
+        "mean.": interval(q * d.std(ddof=1)),
+        "the sign is flipped: the exercise asks for plain minus residual (positive = plain is worse).":
+            (-m, -m - q * d.std(ddof=1) / math.sqrt(n), -m + q * d.std(ddof=1) / math.sqrt(n)),
+    }
 
 
 @graded
 def check_paired_interval(value, rows, skip: str = "add") -> None:
-    """07: the paired t-interval of "plain minus residual" FD over the shipped seeds."""
-    expected = paired_interval(rows, skip)
-    got = tuple(float(v) for v in value) if value is not None else ()
-    ok = len(got) == 3 and all(abs(g - e) <= 1e-6 * max(1.0, abs(e)) for g, e in zip(got, expected))
-    plain, residual = Variant("plain", skip).rows(rows), Variant("residual", skip).rows(rows)
-    unpaired_mean = sum(r["fd"] for r in plain) / len(plain) - sum(r["fd"] for r in residual) / len(residual)
-    if not ok and len(got) == 3 and abs(got[0] - unpaired_mean) < 1e-6 * max(1.0, abs(unpaired_mean)):
-        hint = ("the mean is right, the interval is not: take the t-interval of the per-seed *differences* "
-                "(one per seed), not of the two groups separately.")
-    else:
-        hint = (f"diffs = paired(rows, 'fd', 'plain', 'residual', {skip!r}) pairs each seed's plain FD with the "
-                "residual FD of the same seed; t_interval(diffs) gives (mean, low, high).")
-    return report(ok, "pairing by seed removes what the two variants share (the seed's data order, t and "
-                   "noise), so the interval is about the switch alone.", hint)
+    """07, exercise 2: ``value`` = (mean, low, high), the paired 95% t-interval of "plain minus residual" FD."""
+    want = torch.tensor(paired_interval(rows, skip), dtype=torch.float64)
+    got = as_float64(value)
+    formula = ("with d the list of per-seed differences and n = len(d): mean ± t_{0.975, n-1} * sd(d, ddof=1) / "
+               "sqrt(n), where t_{0.975, n-1} = scipy.stats.t.ppf(0.975, n - 1).")
+    reference = "course_lib.lessons.residual_in_diffusion.t_interval"
+    if got is not None and got.shape == (3,) and not (got[1] <= got[0] <= got[2]):
+        return report(False, "", "give the tuple as (mean, low, high), the mean between the two bounds.", formula,
+                      reference)
+    mistakes = {k: torch.tensor(v, dtype=torch.float64) for k, v in interval_mistakes(rows, skip).items()}
+    wrong = diagnose(value, want, mistakes=mistakes, atol=1e-6, rtol=1e-6)
+    return report(wrong is None, "pairing by seed removes what the two variants share (the seed's batches, t and "
+                  "noise), so the interval is about the switch alone; it excludes 0, so the data resolve the "
+                  "difference." if want[1] > 0 or want[2] < 0 else "pairing by seed removes what the two variants "
+                  "share; this interval covers 0, so these seeds cannot tell the sign.",
+                  wrong or "", formula, reference)
+
+
+def largest_cost_skip(rows) -> str:
+    """The skip mode where switching the residual connections off raises the mean FD the most."""
+    cost = {skip: float(np.mean(paired(rows, "fd", Variant("plain", skip), Variant("residual", skip))))
+            for skip in SKIP_MODES}
+    return max(cost, key=cost.get)
+
+
+@graded
+def check_cost_prediction(prediction, rows) -> None:
+    """07, predict-then-run: with which long skip does switching the residual connections off cost the most FD?"""
+    answer = str(prediction).strip().lower().removeprefix("skip=").strip("'\"")
+    if answer not in SKIP_MODES:
+        return report(False, "", f"answer with one of {', '.join(repr(s) for s in SKIP_MODES)} "
+                      f"(you wrote {prediction!r}).")
+    measured = largest_cost_skip(rows)
+    why = ("without long skips, everything the decoder knows about the input has come through every block of "
+           "the encoder and the middle: the residual connections are its only short path. With long skips "
+           "(add or concat) the encoder's features reach the decoder directly, so the blocks' own shortcuts "
+           "matter less.")
+    return report(answer == measured, f"the FD cost is largest with skip={measured!r} (read the first lines of the "
+                  f"table). {why}", f"you predicted skip={answer!r}; the shipped seeds say skip={measured!r}: read "
+                  "the rows \"residual on - off\" of the table.", why)
