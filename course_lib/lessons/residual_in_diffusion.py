@@ -618,6 +618,7 @@ class SamplesView:
         ax.legend(fontsize=8, loc="lower right")
         self.difference = ax.set_title("FD a - b\nseed", fontsize=10)
         self.fig.tight_layout()
+        plt.close(self.fig)  # shown by LiveFigure or show_samples, not a second time by the inline backend
         self.animated = [*self.images, *self.titles, *self.seed_lines.values(), self.chosen, self.difference]
 
     def grid(self, variant: Variant, seed: int) -> tuple[np.ndarray, int]:
