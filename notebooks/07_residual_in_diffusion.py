@@ -298,6 +298,8 @@ print(capstone.interpretation(heavy))
 # - A fair ablation changes one switch at a time; `residual=False` changes two, and a control separates them.
 # - A difference between variants is reported paired by seed, with its confidence interval; an overfitting gap
 #   next to its null; a sample score against held-out data, next to its floor.
+# - You wrote the two pieces of the fair table: the per-seed paired differences (by seed, not by position, so
+#   shuffled rows and a missing seed do not mislead them) and their 95% t-interval over the seeds.
 #
 # ## Going further
 # - Ho, Jain, Abbeel (2020), *Denoising Diffusion Probabilistic Models*, and Dhariwal and Nichol (2021),
