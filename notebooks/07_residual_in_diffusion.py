@@ -1,14 +1,17 @@
 # %% [markdown]
 # # 07 · Capstone: residual connections inside diffusion models
 #
-# Three of the course's seed articles make confident claims about residual connections:
+# Three of the articles the course started from make confident claims about residual connections:
 #
-# - an article on residual connections in diffusion models: "the use of residual connections can improve the
-#   robustness of diffusion models by reducing the likelihood of overfitting to training data";
-# - an article comparing residual and skip connections: "Empirical studies demonstrate residual connections
-#   outperform skip connections in complex architectures such as ResNet";
-# - an article on diffusion models and ResNets: ResNets "effectively reduce noise in images by propagating clean
-#   signal pathways across layers".
+# - the untitled article that opens "Residual connections play an important role in diffusion model
+#   architectures": "Furthermore, the use of residual connections can improve the robustness of diffusion models
+#   by reducing the likelihood of overfitting to training data.";
+# - the article *Residual connection vs Skip connection*: "Empirical studies demonstrate residual connections
+#   outperform skip connections in complex architectures such as ResNet, leading to superior performance on image
+#   recognition benchmarks.";
+# - the article comparing *Diffusion models and ResNets* (for denoising): "ResNets utilize residual connections to
+#   enhance feature learning and effectively reduce noise in images by propagating clean signal pathways across
+#   layers."
 #
 # You now have every tool to test them: one U-Net whose residual connections switch on and off, and whose long
 # skips are `none`, `add` or `concat`. This notebook is an experiment: you write down what you expect, then
@@ -16,7 +19,7 @@
 #
 # **Learning objectives**
 # 1. Design a fair ablation: one change at a time, the same data and seeds, an equal wall-clock budget.
-# 2. Report a difference with its uncertainty: paired by seed, with a 95% confidence interval.
+# 2. Report a difference with its uncertainty: write the per-seed paired differences and their 95% t-interval.
 # 3. Measure overfitting next to its null, and sample quality against digits the model never saw.
 # 4. Answer the seeds' claims with the numbers, and say which claims the numbers cannot settle.
 
@@ -31,11 +34,22 @@ if "google.colab" in sys.modules:
     output.enable_custom_widget_manager()
 
 # %%
+import numpy as np
+from ipywidgets import Dropdown, IntSlider
+from scipy.stats import t as student_t
+
 from course_lib.claims import check_claim
 from course_lib.lessons import residual_in_diffusion as capstone
 from course_lib.lessons import setup_notebook
-from course_lib.lessons.residual_in_diffusion import check_paired_interval, paired, t_interval
+from course_lib.lessons.residual_in_diffusion import (
+    SamplesView,
+    Variant,
+    check_cost_prediction,
+    check_paired_differences,
+    check_paired_interval,
+)
 from course_lib.utils import use_large_config
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 STEPS = 2000 if use_large_config(device) else 100
@@ -80,22 +94,17 @@ STEPS = 2000 if use_large_config(device) else 100
 # results depend on (variant, seed, steps), not on how busy the machine was.
 
 # %% [markdown]
-# ## Your predictions, before any result
+# ## Your prediction, before any result
 #
-# Fill in what you expect (replace `None`); a cell near the end compares your predictions with the results.
-#
-# - `best_variant`: the `(kind, skip)` with the lowest mean FD, e.g. `("residual", "concat")`;
-# - `largest_cost_skip`: the skip mode where switching residual connections off costs the most FD;
-# - `overfitting_resolved`: `True` if any variant's held-out gap leaves its null;
-# - `shortcut_or_zero_init`: with `skip="none"`, which matters more for FD: `"shortcut"` or `"zero-init"`.
+# **Exercise 1 (predict, then run).** Switching the residual connections off (residual → plain) will cost some
+# sample quality under every kind of long skip. Under which one will it cost the *most* FD: `"concat"`, `"add"`
+# or `"none"`? Think about which paths from the input to the output a plain U-Net still has with each kind of
+# long skip. A check after the table of paired differences compares your answer with the five seeds.
 
 # %%
-predictions = {
-    "best_variant": None,
-    "largest_cost_skip": None,
-    "overfitting_resolved": None,
-    "shortcut_or_zero_init": None,
-}
+### BEGIN SOLUTION
+prediction = "none"
+### END SOLUTION
 
 # %% [markdown]
 # ## A reduced live run
@@ -106,7 +115,8 @@ predictions = {
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
-live = capstone.run_capstone(STEPS, variants=capstone.MAIN_VARIANTS, eval_draws=4, n_samples=200, keep_samples=16, device=device)
+live = capstone.run_capstone(STEPS, variants=capstone.MAIN_VARIANTS, eval_draws=4, n_samples=200, keep_samples=16,
+                             device=device)
 print(f"live run: {STEPS} steps per variant, seed 0\n")
 print(capstone.format_table(live))
 
@@ -133,35 +143,67 @@ print(capstone.format_table(heavy))
 capstone.plot_capstone(heavy, title=f"equal time, {len(meta['seeds'])} seeds (dots: one seed each; bars: means)")
 
 # %% [markdown]
-# ## Paired differences
+# ## Paired differences: you build the fair table
 #
 # Two variants trained with the same seed share the order of the batches, the t and noise of every step, and the
 # noise the sampler starts from. Subtracting them seed by seed removes all of that, leaving the effect of the
-# switch plus what differs between the two networks' initial weights. The table gives the mean difference
-# *a − b* over the seeds and its 95% t-interval (mean ± t₀.₉₇₅,ₙ₋₁ · sd / √n); a negative FD difference means
-# *a* is better.
+# switch plus what differs between the two networks' initial weights.
+#
+# **Exercise 2.** Write `paired_differences(rows, key, a, b)`: for every seed that both variants `a` and `b`
+# (each a `Variant(kind, skip)`, with fields `.kind` and `.skip`) have in `rows`, the difference
+# `row_a[key] - row_b[key]` of their two rows with that seed, as a list in increasing order of seed. Each row is a
+# dict with keys `"kind"`, `"skip"`, `"seed"` and the measurements (`"fd"`, `"final_loss"`, `"gap"`, ...). The
+# check calls your function on the shipped rows *shuffled*, with one seed of one variant removed.
+
+# %%
+def paired_differences(rows, key, a, b):
+    """Per-seed differences key(a) - key(b), over the seeds both variants have, in increasing seed order."""
+    ### BEGIN SOLUTION
+    value_a = {r["seed"]: r[key] for r in rows if r["kind"] == a.kind and r["skip"] == a.skip}
+    value_b = {r["seed"]: r[key] for r in rows if r["kind"] == b.kind and r["skip"] == b.skip}
+    return [value_a[seed] - value_b[seed] for seed in sorted(value_a) if seed in value_b]
+    ### END SOLUTION
+
+
+# %%
+check_paired_differences(paired_differences, heavy)
+
+# %% [markdown]
+# **Exercise 3.** With your function, compute the FD differences *plain − residual* with `skip="add"` from the
+# shipped rows `heavy`, and their 95% t-interval as a tuple `interval = (mean, low, high)`: the mean of the
+# differences ± the 97.5% quantile of Student's t with n − 1 degrees of freedom (`student_t.ppf(0.975, n - 1)`)
+# times the standard error of their mean. A negative difference would mean *plain* is better.
+
+# %%
+### BEGIN SOLUTION
+diffs = np.array(paired_differences(heavy, "fd", Variant("plain", "add"), Variant("residual", "add")))
+half_width = student_t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs))
+interval = (diffs.mean(), diffs.mean() - half_width, diffs.mean() + half_width)
+### END SOLUTION
+
+# %%
+check_paired_interval(interval, heavy, "add")
+
+# %% [markdown]
+# The same computation for every comparison and skip mode gives the fair table: equal time, paired by seed,
+# mean *a − b* over the seeds with its 95% t-interval (course_lib's `effect_rows`). "residual on − off" is
+# residual − plain, so a negative FD difference means the residual connections help.
 
 # %%
 print(capstone.format_effects(heavy))
+
+# %% [markdown]
+# Each square below is one line of the table (its mean and 95% interval), each dot one seed's difference; the FD
+# axis is logarithmic beyond ±10 so that the small "zero-init alone" effect stays visible next to the large ones.
 
 # %%
 capstone.plot_effects(heavy, title="paired differences a - b (dots: seeds; squares and bars: mean and 95% t-interval)")
 
 # %% [markdown]
-# **Exercise 1.** Compute the 95% t-interval of the FD difference *plain − residual* with `skip="add"` from the
-# shipped rows `heavy`, as a tuple `(mean, low, high)`. Pair by seed with `paired(rows, key, kind_a, kind_b,
-# skip)` and use `t_interval(values)`.
+# Now your prediction from the start, against the five seeds:
 
 # %%
-### BEGIN SOLUTION
-diffs = paired(heavy, "fd", "plain", "residual", "add")
-interval = t_interval(diffs)
-### END SOLUTION
-print("per-seed differences:", [round(d, 1) for d in diffs])
-print("mean and 95% interval:", tuple(round(v, 1) for v in interval))
-
-# %%
-check_paired_interval(interval, heavy, "add")
+check_cost_prediction(prediction, heavy)
 
 # %% [markdown]
 # ## Overfitting: the gap next to its null
@@ -184,17 +226,28 @@ print(capstone.fd_report(heavy))
 
 # %% [markdown]
 # A model that copied its training digits would score near 0 against them and no better than the floor against
-# the held-out digits; that is why the held-out reference is the fair one. Sixteen samples of each variant
-# (seed 0), each pixel drawn as a block:
+# the held-out digits; that is why the held-out reference is the fair one.
+#
+# Below, sixteen samples of each variant (seed 0, the seed whose samples the script stored), each pixel drawn as
+# a block. At this budget no variant draws clean digits: the residual variants give blurry strokes of digit
+# shape, the plain ones more washed-out grey blobs and speckled, saturated ones, most of all with `skip="none"`,
+# the variant with the highest FD in the table.
 
 # %%
 capstone.plot_sample_grids(capstone.shipped_samples(heavy), title="equal time, seed 0: 16 DDIM-20 samples per variant")
 
 # %% [markdown]
-# ## Your predictions against the results
+# To compare two variants closely, pick them below: their samples side by side, and on the right the FD of both
+# for every seed, one line per seed joining the two runs that shared it (the pairing of exercise 2). The seed
+# slider picks the black line and prints that seed's difference; the samples stay those of seed 0, the only
+# seed stored.
 
-# %%
-capstone.check_predictions(predictions, heavy)
+# %% tags=["nbval-ignore-output"]
+# A live figure (widget): built once, only its images, lines and titles redrawn. Not compared in tests.
+names = [v.name for v in capstone.VARIANTS if v.rows(heavy)]
+LiveFigure(SamplesView(heavy), a=Dropdown(options=names, value="residual / skip=concat", description="a"),
+           b=Dropdown(options=names, value="plain / skip=concat", description="b"),
+           seed=IntSlider(value=0, min=0, max=4, description="seed"))
 
 # %% [markdown]
 # ## The claims, seed by seed
@@ -217,17 +270,21 @@ check_claim("with skip='none', the shortcut alone (default init) beats the plain
 print(capstone.interpretation(heavy))
 
 # %% [markdown]
-# About the seeds' claims:
+# About the articles' claims:
 #
-# - **"Residual connections ... reduce the likelihood of overfitting."** The claim predicts a *negative* held-out
+# - **"the use of residual connections can improve the robustness of diffusion models by reducing the likelihood
+#   of overfitting to training data"** (the untitled article on residual connections in diffusion model
+#   architectures). The claim predicts a *negative* held-out
 #   gap difference for residual − plain. Read it in the lines above: where the interval covers 0 the data cannot
 #   tell, and where it is positive the residual variant shows the larger gap. A resolved gap is not only
 #   memorisation either: the null (two halves of the training digits) cannot tell memorisation from a
 #   difference between the training digits and the held-out ones (other writers, say).
-# - **"Residual connections outperform skip connections."** The two are not alternatives: the table has the
+# - **"Empirical studies demonstrate residual connections outperform skip connections"** (*Residual connection vs
+#   Skip connection*). The article cites no study, and the two are not alternatives: the table has the
 #   combinations, and the paired differences show how much switching the residual connections off costs under
 #   each kind of long skip. The long skips do not make the residual connections unnecessary at this budget.
-# - **"ResNets ... reduce noise in images by propagating clean signal pathways."** Evidence would be, for
+# - **"ResNets utilize residual connections to ... effectively reduce noise in images by propagating clean signal
+#   pathways across layers"** (the article comparing *Diffusion models and ResNets*). Evidence would be, for
 #   example, that the identity path of the trained blocks carries the denoised signal while the branches carry
 #   the noise estimate. Nothing in the article, or in this notebook, measures that: it is a metaphor, not a
 #   finding.
@@ -241,6 +298,8 @@ print(capstone.interpretation(heavy))
 # - A fair ablation changes one switch at a time; `residual=False` changes two, and a control separates them.
 # - A difference between variants is reported paired by seed, with its confidence interval; an overfitting gap
 #   next to its null; a sample score against held-out data, next to its floor.
+# - You wrote the two pieces of the fair table: the per-seed paired differences (by seed, not by position, so
+#   shuffled rows and a missing seed do not mislead them) and their 95% t-interval over the seeds.
 #
 # ## Going further
 # - Ho, Jain, Abbeel (2020), *Denoising Diffusion Probabilistic Models*, and Dhariwal and Nichol (2021),

@@ -9,7 +9,9 @@
    (variant, seed, steps) and not on how busy the machine is while they run.
 
 Writes course_lib/results/capstone.json (shipped inside the package; calibration and step counts in its
-"meta"), which notebook 07 loads next to its own reduced live run.
+"meta", 16 samples of every run for notebook 07's samples widget), which notebook 07 loads next to its own
+reduced live run. (The file shipped now was written before samples were kept for every seed: it has them for
+seed 0 only.)
 """
 
 import argparse
@@ -24,13 +26,13 @@ from course_lib.lessons.residual_in_diffusion import (
     REFERENCE,
     RESULTS,
     SWEEP_VARIANTS,
+    Variant,
     calibrate,
     format_effects,
     format_table,
     run_variant,
     save_results,
     steps_for_budget,
-    variant_name,
 )
 
 
@@ -48,23 +50,23 @@ def main() -> None:
     start = time.time()
     sec_per_step = calibrate(SWEEP_VARIANTS)
     steps = steps_for_budget(sec_per_step, args.ref_steps)
-    print("calibration (s/step):", {k: round(v, 4) for k, v in sec_per_step.items()}, flush=True)
-    meta = {"reference": list(REFERENCE), "ref_steps": args.ref_steps,
-            "budget_s": args.ref_steps * sec_per_step[variant_name(*REFERENCE)], "seeds": args.seeds,
+    print("calibration (s/step):", {v.name: round(s, 4) for v, s in sec_per_step.items()}, flush=True)
+    meta = {"reference": [REFERENCE.kind, REFERENCE.skip], "ref_steps": args.ref_steps,
+            "budget_s": args.ref_steps * sec_per_step[REFERENCE], "seeds": args.seeds,
             "threads": args.threads, "batch_size": 64,
-            "eval_draws": args.eval_draws, "n_samples": args.samples, "calibration_s_per_step": sec_per_step,
-            "steps": {f"{k} / skip={s}": n for (k, s), n in steps.items()},
+            "eval_draws": args.eval_draws, "n_samples": args.samples,
+            "calibration_s_per_step": {v.name: s for v, s in sec_per_step.items()},
+            "steps": {v.name: n for v, n in steps.items()},
             "torch": torch.__version__, "machine": platform.machine(),
             "command": "nice -n 10 python scripts/capstone.py " + " ".join(
                 f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items() if k != "out")}
-    tasks = [(kind, skip, steps[(kind, skip)], seed) for seed in args.seeds for kind, skip in SWEEP_VARIANTS]
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
-        futures = [pool.submit(run_variant, kind, skip, n, seed=seed, eval_draws=args.eval_draws,
-                               n_samples=args.samples, keep_samples=16 if seed == args.seeds[0] else 0)
-                   for kind, skip, n, seed in tasks]
+        futures = [pool.submit(run_variant, v, steps[v], seed=seed, eval_draws=args.eval_draws,
+                               n_samples=args.samples, keep_samples=16)
+                   for seed in args.seeds for v in SWEEP_VARIANTS]
         for future in as_completed(futures):
             r = future.result()
             rows.append(r)
@@ -73,7 +75,7 @@ def main() -> None:
                   flush=True)
             save_results(rows, args.out, meta)  # partial results survive an interruption
     order = {v: i for i, v in enumerate(SWEEP_VARIANTS)}
-    rows.sort(key=lambda r: (r["seed"], order[(r["kind"], r["skip"])]))
+    rows.sort(key=lambda r: (r["seed"], order[Variant.of(r)]))
     meta["wall_s"] = round(time.time() - start)
     save_results(rows, args.out, meta)
     print(format_table(rows))

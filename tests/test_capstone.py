@@ -13,19 +13,17 @@ from course_lib.lessons.residual_in_diffusion import (
     KINDS,
     SWEEP_VARIANTS,
     VARIANTS,
+    Variant,
     calibrate,
-    check_predictions,
     effect_rows,
     format_effects,
     format_table,
     load_results,
     paired,
-    prediction_answers,
     split_gap,
     steps_for_budget,
     summary,
     t_interval,
-    variant_name,
 )
 from course_lib.metrics import digit_fd, digit_quality
 from course_lib.schedules import NoiseSchedule
@@ -114,14 +112,16 @@ def rows_for(seeds=(0, 1, 2), fd=None):
                 + {"concat": 0, "add": 10, "none": 100}[skip] * (kind == "plain") + seed)
     return [{"kind": k, "skip": s, "seed": seed, "params": 1, "steps": 10, "final_loss": 0.1, "gap": 0.001 * seed,
              "null": 0.0, "gap_se": 1e-4, "fd": float(fd(k, s, seed)), "floor": 10.0, "fd_train": 5.0}
-            for seed in seeds for k, s in VARIANTS]
+            for seed in seeds for k, s in ((v.kind, v.skip) for v in VARIANTS)]
 
 
 def test_paired_differences_match_seeds():
     rows = rows_for(fd=lambda k, s, seed: 100 * (k == "plain") + seed * (2 if k == "plain" else 1))
-    assert paired(rows, "fd", "plain", "residual", "none") == [100.0, 101.0, 102.0]
-    # a seed missing on one side is left out, not mismatched
-    assert paired(rows[:-1], "fd", "plain", "residual", "none") == [100.0, 101.0]
+    plain, residual = Variant("plain", "none"), Variant("residual", "none")
+    assert paired(rows, "fd", plain, residual) == [100.0, 101.0, 102.0]
+    # a seed missing on one side is left out, not mismatched; the order of the rows does not matter
+    missing = [r for r in rows if not (r["seed"] == 2 and Variant.of(r) == plain)]
+    assert paired(missing[::-1], "fd", plain, residual) == [100.0, 101.0]
     table = effect_rows(rows)
     assert len(table) == len(COMPARISONS) * len(SKIP_MODES)
     assert "residual on - off" in format_effects(rows) and "plain" in format_table(rows)
@@ -138,47 +138,22 @@ def test_gap_is_resolved_only_when_it_leaves_its_null():
 
 
 def test_steps_for_budget_equalise_time():
-    sps = {variant_name(k, s): 0.01 * (1 + i) for i, (k, s) in enumerate(VARIANTS)}
+    sps = {v: 0.01 * (1 + i) for i, v in enumerate(VARIANTS)}
     steps = steps_for_budget(sps, 300, reference=VARIANTS[0])
     assert steps[VARIANTS[0]] == 300 and steps[VARIANTS[2]] == 100
     budget = 300 * 0.01
-    for key, n in steps.items():  # every variant trains as long as the reference, to within half a step
-        assert abs(n * sps[variant_name(*key)] - budget) <= sps[variant_name(*key)] / 2 + 1e-9
+    for v, n in steps.items():  # every variant trains as long as the reference, to within half a step
+        assert abs(n * sps[v] - budget) <= sps[v] / 2 + 1e-9
     # a uniformly slower machine changes no step count: only the ratios enter
     assert steps_for_budget({k: 3 * v for k, v in sps.items()}, 300, reference=VARIANTS[0]) == steps
 
 
 def test_calibration_times_every_variant_and_pools_identical_operations():
-    variants = [(kind, "none") for kind in KINDS]
+    variants = [Variant(kind, "none") for kind in KINDS]
     sps = calibrate(variants, rounds=2, steps_per_round=1, batch_size=4)
-    assert set(sps) == {variant_name(k, s) for k, s in variants}
-    assert sps[variant_name("residual", "none")] == sps[variant_name("residual, default init", "none")]
+    assert set(sps) == set(variants)
+    assert sps[Variant("residual", "none")] == sps[Variant("residual, default init", "none")]
     assert all(v > 0 for v in sps.values())
-
-
-def test_predictions_are_compared_with_the_rows(capsys):
-    rows = rows_for()
-    answers = prediction_answers(rows)
-    assert answers["best_variant"] == ("residual", "concat")
-    assert answers["largest_cost_skip"] == "none"
-    assert answers["shortcut_or_zero_init"] == "shortcut"  # plain - default init = 240-60 > 60-40
-    assert answers["overfitting_resolved"] is False  # gaps 0, 0.001, 0.002 vs null 0: the CI covers 0
-    hits = check_predictions({"best_variant": ["residual", "concat"], "largest_cost_skip": "add"}, rows)
-    out = capsys.readouterr().out
-    assert hits == 1 and "✓ best_variant" in out and "✗ largest_cost_skip" in out and "? overfitting_resolved" in out
-    with pytest.raises(ValueError, match="predictions must be a dict"):
-        check_predictions([1, 2], rows)
-
-
-def test_paired_interval_exercise(capsys):
-    rows = rows_for(fd=lambda k, s, seed: 50 + 30 * (k == "plain") + [0, 7, 3][seed] * (k == "plain"))
-    capstone.check_paired_interval(capstone.paired_interval(rows, "add"), rows, "add")
-    assert "✅" in capsys.readouterr().out
-    wrong = capstone.paired_interval(rows, "add")
-    capstone.check_paired_interval((wrong[0], wrong[1] - 1, wrong[2] + 1), rows, "add")
-    assert "not: take the t-interval of the per-seed" in capsys.readouterr().out
-    capstone.check_paired_interval(None, rows, "add")
-    assert "Not yet" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- the shipped results
@@ -187,12 +162,13 @@ def test_shipped_results_are_an_equal_time_experiment():
     meta, rows = load_results()
     seeds = meta["seeds"]
     assert len(seeds) >= 5
-    expected = {(k, s, seed) for k, s in SWEEP_VARIANTS for seed in seeds}
-    assert {(r["kind"], r["skip"], r["seed"]) for r in rows} == expected
+    expected = {(v, seed) for v in SWEEP_VARIANTS for seed in seeds}
+    assert {(Variant.of(r), r["seed"]) for r in rows} == expected
     sps = meta["calibration_s_per_step"]
-    ref = variant_name(*meta["reference"])
+    ref = Variant(*meta["reference"]).name
+    assert {Variant.parse(name) for name in meta["steps"]} == set(SWEEP_VARIANTS)
     for r in rows:  # each run used the step count of its variant: equal time by the calibration
-        name = variant_name(r["kind"], r["skip"])
+        name = Variant.of(r).name
         assert r["steps"] == meta["steps"][name] == round(meta["ref_steps"] * sps[ref] / sps[name])
     assert all(len(r["samples"]) == 16 for r in rows if r["seed"] == seeds[0])
     assert set(KINDS) == {r["kind"] for r in rows}
@@ -200,3 +176,30 @@ def test_shipped_results_are_an_equal_time_experiment():
         assert r["gap_se"] < 0.001, "the gap must be stable under the evaluation's draws"
         assert r["floor"] < r["fd"] < 1000
     assert capstone.shipped_samples(rows).keys() == set(SWEEP_VARIANTS)
+
+
+# ----------------------------------------------------------------------------- the variants
+
+def test_variant_names_parse_back_and_bad_names_are_refused():
+    for v in VARIANTS:
+        assert Variant.parse(v.name) == v and str(v) == v.name
+    assert Variant("plain", "add").build().config.residual is False
+    assert {v.kind for v in SWEEP_VARIANTS} == set(KINDS) and len(set(VARIANTS)) == 9
+    with pytest.raises(ValueError, match="kind"):
+        Variant("resnet", "add")
+    with pytest.raises(ValueError, match="skip"):
+        Variant("plain", "sum")
+
+
+def test_capstone_row_and_summaries():  # moved from tests/test_lessons.py
+    from course_lib.lessons.residual_in_diffusion import plot_capstone, plot_effects, run_variant, shipped_samples
+
+    row = run_variant(Variant("residual", "add"), steps=3, batch_size=8, n_samples=40, eval_draws=2, keep_samples=4)
+    keys = {"kind", "skip", "params", "steps", "final_loss", "gap", "null", "gap_se", "fd", "floor", "fd_train"}
+    assert keys <= set(row)
+    assert row["steps"] == 3 and len(row["samples"]) == 4
+    rows = [{**row, "seed": seed, "fd": row["fd"] + seed} for seed in (0, 1)]
+    rows += [{**r, "kind": kind, "fd": r["fd"] + 50} for r in rows for kind in ("plain", "residual, default init")]
+    assert "add" in format_table(rows)
+    assert plot_capstone(rows).axes and plot_effects(rows).axes
+    assert capstone.plot_sample_grids(shipped_samples(rows)).axes

@@ -12,16 +12,8 @@ from course_lib import NoiseSchedule, UNet
 from course_lib.data import load_digits
 from course_lib.diffusion import q_sample
 from course_lib.lessons import forward_diffusion, sampling, training
-from course_lib.lessons import residual_in_diffusion as capstone
 from course_lib.lessons import vanishing_gradients as vanishing
 from course_lib.lessons.forward_diffusion import chain_vs_closed_form, show_forward, show_schedules
-from course_lib.lessons.residual_in_diffusion import (
-    format_table,
-    plot_capstone,
-    plot_effects,
-    run_variant,
-    shipped_samples,
-)
 from course_lib.lessons.sampling import (
     floor_by_n,
     load_studies,
@@ -173,18 +165,6 @@ def test_shipped_studies_have_five_seeds():
     for key in ("ema", "ddpm_vs_ddim"):
         assert sorted(r["seed"] for r in studies[key]) == [0, 1, 2, 3, 4]
         assert all(r["n"] == 300 for r in studies[key])
-
-
-def test_capstone_row_and_summaries():
-    row = run_variant("residual", "add", steps=3, batch_size=8, n_samples=40, eval_draws=2, keep_samples=4)
-    keys = {"kind", "skip", "params", "steps", "final_loss", "gap", "null", "gap_se", "fd", "floor", "fd_train"}
-    assert keys <= set(row)
-    assert row["steps"] == 3 and len(row["samples"]) == 4
-    rows = [{**row, "seed": seed, "fd": row["fd"] + seed} for seed in (0, 1)]
-    rows += [{**r, "kind": kind, "fd": r["fd"] + 50} for r in rows for kind in ("plain", "residual, default init")]
-    assert "add" in format_table(rows)
-    assert plot_capstone(rows).axes and plot_effects(rows).axes
-    assert capstone.plot_sample_grids(shipped_samples(rows)).axes
 
 
 @pytest.mark.parametrize("check, good, bad", [

@@ -1,0 +1,194 @@
+"""Notebook 07's lesson module: its samples widget and its exercises' checks (course_lib.lessons.grading)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from course_lib.lessons import grading
+from course_lib.lessons import residual_in_diffusion as capstone
+from course_lib.lessons.residual_in_diffusion import SWEEP_VARIANTS, SamplesView, Variant, load_results
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    grading.attempts.clear()
+    yield
+    grading.attempts.clear()
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return load_results()[1]
+
+
+# ----------------------------------------------------------------------------- the samples widget
+
+def test_demo_widget_follows_every_control():
+    live = capstone.demo_widgets()["capstone samples"]
+    assert set(live.controls) == {"a", "b", "seed"}
+    assert list(live.controls["a"].options) == [v.name for v in capstone.VARIANTS if v in SWEEP_VARIANTS]
+    for name, value in [("a", "plain / skip=none"), ("b", "residual, default init / skip=none"), ("seed", 3)]:
+        before = live.image.value
+        live.controls[name].value = value
+        assert live.status.value == "" and live.image.value != before, name
+
+
+def test_samples_view_shows_the_chosen_variants_and_seed(rows):
+    view = SamplesView(rows)
+    view.update("residual / skip=add", "plain / skip=add", seed=2)
+    a, b = Variant("residual", "add"), Variant("plain", "add")
+    _, shown = view.grid(a, 2)
+    assert shown == 0  # the shipped file stores samples of seed 0 only: the grid says which seed it shows
+    assert np.array_equal(view.images[0].get_array(), view.grids[(a, 0)])
+    assert "seed 0" in view.titles[0].get_text() and "seed 2 not stored" in view.titles[0].get_text()
+    fd_a, fd_b = a.by_seed(rows, "fd")[2], b.by_seed(rows, "fd")[2]
+    assert list(view.chosen.get_ydata()) == [fd_a, fd_b]
+    assert f"seed 2: {fd_a - fd_b:+.0f}" in view.difference.get_text()
+    assert view.images[0].get_interpolation() == "nearest"
+
+
+def test_samples_view_uses_the_chosen_seed_when_it_has_samples(rows):
+    rows = [dict(r) for r in rows]
+    donor = next(r for r in rows if "samples" in r and r["kind"] == "plain" and r["skip"] == "none")
+    target = next(r for r in rows if r["seed"] == 1 and r["kind"] == "residual" and r["skip"] == "concat")
+    target["samples"] = donor["samples"]
+    view = SamplesView(rows)
+    view.update("residual / skip=concat", "plain / skip=none", seed=1)
+    assert np.array_equal(view.images[0].get_array(), view.grids[(Variant("residual", "concat"), 1)])
+    assert "not stored" not in view.titles[0].get_text()
+
+
+def test_show_samples_is_a_static_figure(rows):
+    fig = capstone.show_samples(rows, "residual / skip=none", "plain / skip=none", seed=4)
+    assert len(fig.axes) == 3 and "seed 4" in fig.axes[2].get_title()
+
+
+# ----------------------------------------------------------------------------- exercise 1: paired differences
+
+def by_position(rows, key, a, b):
+    xa = [r[key] for r in rows if r["kind"] == a.kind and r["skip"] == a.skip]
+    xb = [r[key] for r in rows if r["kind"] == b.kind and r["skip"] == b.skip]
+    return [x - y for x, y in zip(xa, xb)]
+
+
+def with_extra_seed(rows, key, a, b):
+    va, vb = a.by_seed(rows, key), b.by_seed(rows, key)
+    return [va.get(s, 0.0) - vb.get(s, 0.0) for s in sorted(set(va) | set(vb))]
+
+
+def in_numpy_float64(rows, key, a, b):  # another correct formulation: arrays, float64, seeds matched by search
+    seeds = np.array([r["seed"] for r in rows])
+    values = np.array([r[key] for r in rows], dtype=np.float64)
+    of = lambda v: np.array([r["kind"] == v.kind and r["skip"] == v.skip for r in rows])
+    common = np.intersect1d(seeds[of(a)], seeds[of(b)])
+    pick = lambda v: np.array([values[of(v) & (seeds == s)][0] for s in common])
+    return pick(a) - pick(b)
+
+
+def test_paired_differences_accepts_reference_and_float64(rows, capsys):
+    capstone.check_paired_differences(capstone.paired_differences, rows)
+    assert "✅" in capsys.readouterr().out
+    capstone.check_paired_differences(in_numpy_float64, rows)
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (by_position, "paired by their position in the list, not by seed"),
+    (lambda r, k, a, b: [-d for d in capstone.paired_differences(r, k, a, b)], "the sign is flipped"),
+    (lambda r, k, a, b: float(np.mean(capstone.paired_differences(r, k, a, b))), "the difference of the means"),
+    (lambda r, k, a, b: capstone.paired_differences(r, k, a, b)[::-1], "in another order"),
+    (with_extra_seed, "a seed that only one variant has"),
+])
+def test_paired_differences_names_each_mistake_then_escalates(fn, diagnosis, rows, capsys):
+    capstone.check_paired_differences(fn, rows)
+    first = capsys.readouterr().out
+    assert "Not yet" in first and diagnosis in first and "Hint:" not in first
+    capstone.check_paired_differences(fn, rows)
+    second = capsys.readouterr().out
+    assert "Hint: for every seed s that both variants have" in second and "Compare with" not in second
+    capstone.check_paired_differences(fn, rows)
+    assert "Compare with course_lib.lessons.residual_in_diffusion.paired" in capsys.readouterr().out
+
+
+def test_paired_differences_stub_says_not_yet(rows, capsys):
+    def stub(rows, key, a, b):
+        raise NotImplementedError
+
+    capstone.check_paired_differences(stub, rows)
+    capstone.check_paired_differences(None, rows)
+    out = capsys.readouterr().out
+    assert out.count("Not yet") == 2 and "Traceback" not in out
+
+
+def test_exercise_rows_defeat_pairing_by_position(rows):
+    shuffled = capstone.exercise_rows(rows)
+    a, b = Variant("plain", "add"), Variant("residual", "add")
+    assert by_position(shuffled, "fd", a, b) != capstone.paired(shuffled, "fd", a, b)
+    assert len(capstone.paired(shuffled, "fd", a, b)) == len(load_results()[0]["seeds"]) - 1
+
+
+# ----------------------------------------------------------------------------- exercise 2: the paired interval
+
+def test_paired_interval_accepts_reference_and_other_formulations(rows, capsys):
+    from scipy import stats
+
+    capstone.check_paired_interval(capstone.paired_interval(rows, "add"), rows, "add")
+    d = np.array(capstone.paired(rows, "fd", Variant("plain", "add"), Variant("residual", "add")), dtype=np.float64)
+    low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))  # scipy's own interval
+    capstone.check_paired_interval([d.mean(), low, high], rows, "add")
+    out = capsys.readouterr().out
+    assert out.count("✅") == 2 and "excludes 0" in out
+
+
+@pytest.mark.parametrize("mistake", list(capstone.interval_mistakes(load_results()[1], "add")))
+def test_paired_interval_names_each_mistake_then_escalates(mistake, rows, capsys):
+    value = capstone.interval_mistakes(rows, "add")[mistake]
+    capstone.check_paired_interval(value, rows, "add")
+    first = capsys.readouterr().out
+    assert mistake in first and "Hint:" not in first
+    capstone.check_paired_interval(value, rows, "add")
+    second = capsys.readouterr().out
+    assert "Hint: with d the list of per-seed differences" in second and "Compare with" not in second
+    capstone.check_paired_interval(value, rows, "add")
+    assert "Compare with course_lib.lessons.residual_in_diffusion.t_interval" in capsys.readouterr().out
+
+
+def test_unpaired_interval_is_diagnosed_as_unpaired(rows, capsys):
+    from scipy import stats
+
+    xa = [r["fd"] for r in Variant("plain", "add").rows(rows)]
+    xb = [r["fd"] for r in Variant("residual", "add").rows(rows)]
+    welch = stats.ttest_ind(xa, xb, equal_var=False).confidence_interval(0.95)  # Welch's df, not n - 1
+    mean = np.mean(xa) - np.mean(xb)
+    capstone.check_paired_interval((mean, welch.low, welch.high), rows, "add")
+    out = capsys.readouterr().out
+    assert "Not yet" in out and "independent groups" in out
+
+
+def test_paired_interval_stubs_and_shapes_say_not_yet(rows, capsys):
+    capstone.check_paired_interval(None, rows, "add")
+    capstone.check_paired_interval((1.0, 2.0), rows, "add")
+    capstone.check_paired_interval((5.0, 9.0, 1.0), rows, "add")
+    out = capsys.readouterr().out
+    assert out.count("Not yet") == 3 and "shape is (2,)" in out and "(mean, low, high)" in out
+
+
+# ----------------------------------------------------------------------------- predict, then run
+
+def test_cost_prediction(rows, capsys):
+    assert capstone.largest_cost_skip(rows) == "none"
+    capstone.check_cost_prediction("none", rows)
+    capstone.check_cost_prediction("skip='none'", rows)
+    assert capsys.readouterr().out.count("✅") == 2
+    capstone.check_cost_prediction("add", rows)
+    first = capsys.readouterr().out
+    assert "you predicted skip='add'" in first and "without long skips" not in first
+    capstone.check_cost_prediction("add", rows)
+    assert "without long skips" in capsys.readouterr().out
+    capstone.check_cost_prediction("resnet", rows)
+    capstone.check_cost_prediction(None, rows)
+    out = capsys.readouterr().out
+    assert "answer with one of" in out and "still `None`" in out
