@@ -23,7 +23,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import torch
-from ipywidgets import IntSlider, interact
 
 from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, UNet
 from course_lib.checkpoints import load_denoiser
@@ -31,12 +30,24 @@ from course_lib.claims import check_claim, mean_spread
 from course_lib.data import load_digits, make_toy_2d
 from course_lib.lessons import setup_notebook
 from course_lib.lessons.sampling import load_studies
-from course_lib.lessons.training import check_eps_loss, plot_ema_study, plot_loss_by_t, plot_points, show_toy_samples
+from course_lib.lessons.training import (
+    ToySamplesView,
+    X0HatView,
+    check_eps_loss,
+    plot_ema_study,
+    plot_loss_by_t,
+    plot_points,
+    show_digit_samples,
+    toy_steps_slider,
+    train_more_widget,
+    x0_hat_slider,
+)
 from course_lib.metrics import digit_quality, toy_quality
 from course_lib.mlp_denoiser import MLPDenoiser
 from course_lib.plotting import LiveLossPlot
 from course_lib.trainer import TrainConfig, Trainer
 from course_lib.utils import use_large_config
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 GPU = use_large_config(device)  # True on a GPU (COURSE_CONFIG=large forces it on a CPU)
@@ -143,6 +154,38 @@ trainer.train()
 print(f"trained {trainer.step} steps; mean loss of the last 50: {sum(trainer.history.loss[-50:]) / 50:.4f}")
 
 # %% [markdown]
+# What do 500 steps buy? Samples of the EMA weights (DDIM, 50 steps, notebook 06) beside real digits, one image
+# pixel per 8x8 digit pixel enlarged without smoothing:
+
+# %% tags=["nbval-ignore-output"]
+# Samples of a model trained on this machine: the pixels differ between CPUs, so the tests do not compare them.
+show_digit_samples({f"EMA samples, {trainer.step} steps": trainer.ema_model}, trainer.schedule, data=digits)
+
+# %% [markdown]
+# ## What the network's noise estimate says about $x_0$
+#
+# A noise estimate is also an estimate of the clean image: inverting the closed form,
+# $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \varepsilon_\theta(x_t, t)) / \sqrt{\bar\alpha_t}$ (`predict_x0`).
+# Move $t$: for small $t$ the network has an easy job and $\hat x_0$ is sharp; as $t$ grows, $\hat x_0$ turns into a
+# blurry average of the digits that could have produced $x_t$, which is what the mean squared error rewards when
+# the answer is uncertain. Each row is one training digit, noised with the same noise at every $t$.
+
+# %% tags=["nbval-ignore-output"]
+# A live figure: every t of the slider is computed once when the cell runs; moving it only swaps images.
+LiveFigure(X0HatView(trainer.ema_model, trainer.schedule, digits[:4]), t=x0_hat_slider())
+
+# %% [markdown]
+# ## Train N more steps
+#
+# The button trains the same `trainer` N more steps (training runs only when you press it, never while a slider
+# moves), then redraws the EMA samples (from the same starting noise, so what changes is the model) and the loss
+# so far, on log axes: the loss falls by an order of magnitude in the first hundred steps and then slowly.
+
+# %% tags=["nbval-ignore-output"]
+# A live figure whose button trains the model on this machine; nothing here is the same across CPUs.
+train_more_widget(trainer, n_more=100)
+
+# %% [markdown]
 # ## EMA: an average of recent weights
 #
 # The weights after the last step are one noisy point of a random walk. The **exponential moving average**
@@ -155,7 +198,7 @@ print(f"trained {trainer.step} steps; mean loss of the last 50: {sum(trainer.his
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
 sampler = DDIMSampler(trainer.schedule, num_steps=50, clip_x0=True)
 for label, model in [("raw weights", trainer.model), ("EMA weights", trainer.ema_model)]:
-    x = sampler.sample(model.cpu().eval(), (300, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    x = sampler.sample(model.eval(), (300, 1, 8, 8), generator=torch.Generator().manual_seed(0), device=device).cpu()
     q = digit_quality(x)
     print(f"{label:>12}: Fréchet distance {q['fd']:.1f}  (floor {q['floor']:.1f}, noise {q['ceiling']:.1f})")
 
@@ -206,15 +249,13 @@ model, schedule, ckpt = load_denoiser("runs/digits_unet.pt")
 print(f"checkpoint: step {ckpt['step']}, {ckpt['model']['kind']} {ckpt['model']['config']}, schedule {ckpt['schedule']}")
 
 # %% [markdown]
-# How many sampling steps does the toy model need? DDIM with a chosen number of steps, scored against fresh data:
+# How many sampling steps does the toy model need? DDIM (notebook 06) with a chosen number of steps, from the same
+# starting noise, scored against fresh data with the sliced Wasserstein distance (SWD). Each step count is sampled
+# once, when the slider is released, and kept.
 
 # %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(lambda steps: show_toy_samples(toy.ema_model.cpu(), toy.schedule, "moons", steps),
-         steps=IntSlider(value=50, min=5, max=200, step=5));
-
-# %%
-show_toy_samples(toy.ema_model.cpu(), toy.schedule, "moons", 50)
+# A live figure that samples at each new step count (a fraction of a second); its numbers come from training.
+LiveFigure(ToySamplesView(toy.ema_model, toy.schedule, "moons"), steps=toy_steps_slider())
 
 # %% [markdown]
 # ## Summary

@@ -161,3 +161,21 @@ def t_half(schedule: NoiseSchedule) -> int:
 def check_t_half(value, schedule: NoiseSchedule) -> None:
     return report(value == t_half(schedule), f"half of the signal's variance is gone by t = {t_half(schedule)}.",
                    "find the first index where schedule.alpha_bar < 0.5.")
+
+
+# ----------------------------------------------------------------------------- widgets
+
+def forward_controls() -> dict:
+    """The controls of notebook 04's widget: t (view-only: about 30 ms a move), the schedule and T."""
+    from ipywidgets import Dropdown, IntSlider
+
+    return {"t": IntSlider(value=100, min=0, max=999, step=10),
+            "schedule": Dropdown(options=["linear", "cosine", "sigmoid", "quadratic"], value="linear"),
+            "T": Dropdown(options=[50, 100, 250, 500, 1000], value=1000)}
+
+
+def demo_widgets() -> dict:
+    """Notebook 04's widget (``ForwardView`` over the photo and a digit), with the notebook's controls."""
+    from ..widgets import LiveFigure
+
+    return {"forward": LiveFigure(ForwardView(), **forward_controls()).warm()}

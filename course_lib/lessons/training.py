@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from ..diffusion import q_sample
-from ..metrics import toy_quality
 from ..plotting import finish
 from ..samplers import DDIMSampler
 from ..schedules import NoiseSchedule
@@ -43,26 +42,273 @@ def plot_loss_by_t(history: History, T: int):
     return finish(fig)
 
 
+class ToySamplesView:
+    """Widget body: DDIM samples of a 2-D model over the toy data ``name``, for a number of DDIM ``steps``,
+    with their sliced Wasserstein distance (SWD) to fresh data and its floor (two fresh draws of the data).
+    Built once (data, reference points and floor included); ``update(steps)`` samples (it computes: its control
+    is built with ``continuous_update=False``) and only moves the sample points and the title."""
+
+    def __init__(self, model, schedule: NoiseSchedule, name: str = "moons", n: int = 1000, seed: int = 0):
+        import matplotlib.pyplot as plt
+
+        from ..data import make_toy_2d
+        from ..metrics import sliced_wasserstein
+
+        self.model, self.schedule, self.name, self.n, self.seed = model.eval(), schedule, name, n, seed
+        data = make_toy_2d(name, n, seed=seed)
+        self.reference = make_toy_2d(name, n, seed=10_000 + seed)  # the points toy_quality compares with
+        self.floor = sliced_wasserstein(make_toy_2d(name, n, seed=20_000 + seed), self.reference)
+        self.fig, ax = plt.subplots(figsize=(4.4, 4.4))
+        ax.scatter(data[:, 0], data[:, 1], s=3, alpha=0.3, color="C1", label="data")
+        self.points = ax.scatter(data[:, 0], data[:, 1], s=3, alpha=0.6, color="C0", label="samples")
+        self.title = ax.set_title(" ", fontsize=10)
+        ax.set_xlim(-1.8, 1.8)
+        ax.set_ylim(-1.8, 1.8)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x_1")
+        ax.set_ylabel("x_2")
+        ax.legend(fontsize=8, loc="lower left", markerscale=4)
+        self.fig.tight_layout()
+        self.animated = [self.points, self.title]
+
+    @torch.no_grad()
+    def update(self, steps: int = 20) -> None:
+        from ..metrics import sliced_wasserstein
+
+        steps = int(steps)
+        device = next(self.model.parameters()).device
+        x = DDIMSampler(self.schedule, steps, spacing="trailing").sample(self.model, (self.n, 2), device=device,
+                                                     generator=torch.Generator().manual_seed(self.seed)).cpu()
+        self.points.set_offsets(x.numpy())
+        self.title.set_text(f"DDIM, {steps} trailing steps: SWD {sliced_wasserstein(x, self.reference):.3f} "
+                            f"(floor {self.floor:.3f})")
+
+
+def show_toy_samples(model, schedule, name: str = "moons", steps: int = 20, n: int = 1000, seed: int = 0):
+    """``ToySamplesView`` for one number of DDIM ``steps``, as a static figure."""
+    view = ToySamplesView(model, schedule, name, n, seed)
+    view.update(steps)
+    return finish(view.fig)
+
+
 @torch.no_grad()
-def show_toy_samples(model, schedule, name: str = "moons", steps: int = 50, n: int = 2000, seed: int = 0):
-    """Widget body: DDIM samples of a 2-D model with ``steps`` steps over the toy data ``name``, with their score."""
+def ddim_digits(model, schedule: NoiseSchedule, n: int = 36, steps: int = 20, seed: int = 0) -> torch.Tensor:
+    """``n`` digit samples ``[n, 1, 8, 8]`` by DDIM with ``steps`` steps (clipped x0-hat), from fixed noise."""
+    sampler = DDIMSampler(schedule, num_steps=steps, clip_x0=True)
+    device = next(model.parameters()).device
+    x = sampler.sample(model.eval(), (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed), device=device)
+    return x.cpu()
+
+
+def show_digit_samples(models: dict, schedule: NoiseSchedule, n: int = 36, steps: int = 50, seed: int = 0,
+                       data: torch.Tensor | None = None):
+    """Grids of ``n`` DDIM samples from each model of ``models`` (``{title: model}``, same noise), beside real
+    digits when ``data`` is given; nearest-neighbour pixels, large enough to read."""
     import matplotlib.pyplot as plt
 
-    from ..data import make_toy_2d
+    from ..plotting import image_grid
 
-    data = make_toy_2d(name, n, seed=seed)
-    x = DDIMSampler(schedule, steps).sample(model.eval(), (n, 2), generator=torch.Generator().manual_seed(seed))
-    q = toy_quality(x, name)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.scatter(data[:n, 0], data[:n, 1], s=2, alpha=0.3, color="C1", label="data")
-    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5, color="C0", label="samples")
-    ax.set_title(f"DDIM {steps} steps: SWD {q['swd']:.3f} (floor {q['swd_floor']:.3f})")
-    ax.set_xlim(-1.8, 1.8)
-    ax.set_ylim(-1.8, 1.8)
-    ax.set_aspect("equal")
-    ax.legend(fontsize=8, loc="lower left")
+    panels = ({"real digits": data[:n]} if data is not None else {}) | {
+        title: ddim_digits(m, schedule, n, steps, seed) for title, m in models.items()}
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6), squeeze=False)
+    for ax, (title, x) in zip(axes[0], panels.items()):
+        ax.imshow(image_grid(x, nrow=6), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
     return finish(fig)
 
+
+class TrainMoreView:
+    """Widget body of the "train N more steps" control: a grid of digit samples from a trainer's EMA weights
+    (DDIM, the same noise every time, so a change is the model's) beside its loss curve on log axes.
+    ``update()`` draws the model as it is now and returns the trainer's step count, which names the
+    background (the loss axes' limits change as training goes on)."""
+
+    def __init__(self, trainer, n: int = 36, steps: int = 20, seed: int = 0):
+        import matplotlib.pyplot as plt
+
+        from ..plotting import image_grid
+
+        self.trainer, self.n, self.steps, self.seed = trainer, n, steps, seed
+        self.fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw={"width_ratios": [1, 1.4]})
+        self.grid = a.imshow(image_grid(torch.zeros(n, 1, 8, 8), nrow=6), cmap="gray", vmin=0, vmax=1,
+                             interpolation="nearest")
+        self.grid_title = a.set_title(" ", fontsize=10)
+        a.axis("off")
+        (self.loss_line,) = b.plot([], [], lw=0.6, color="C0", alpha=0.4, label="batch loss")
+        (self.smooth_line,) = b.plot([], [], lw=1.5, color="C0", label="mean of 25 steps")
+        b.set_xscale("log")
+        b.set_yscale("log")
+        b.set_xlim(1, 10)
+        b.set_ylim(0.01, 1)
+        b.set_xlabel("training step (log scale)")
+        b.set_ylabel("eps-MSE (log scale)")
+        b.set_title("loss so far", fontsize=10)
+        b.legend(fontsize=8, loc="upper right")
+        self.loss_axes = b
+        self.fig.tight_layout()
+        self.animated = [self.grid, self.grid_title, self.loss_line, self.smooth_line]
+
+    def update(self) -> int:
+        from ..plotting import image_grid, smooth
+
+        tr = self.trainer
+        x = ddim_digits(tr.ema_model if tr.step else tr.model, tr.schedule, self.n, self.steps, self.seed)
+        self.grid.set_data(image_grid(x, nrow=6))
+        self.grid_title.set_text(f"EMA samples after {tr.step} steps (DDIM {self.steps})")
+        steps, loss = tr.history.step, tr.history.loss
+        if steps:
+            smoothed = smooth(loss, 25)
+            self.loss_line.set_data(steps, loss)
+            self.smooth_line.set_data(steps[len(steps) - len(smoothed):], smoothed)
+            self.loss_axes.set_xlim(1, max(10, steps[-1]))
+            self.loss_axes.set_ylim(min(loss) * 0.8, max(loss) * 1.2)
+        return tr.step
+
+
+def train_more_widget(trainer, n_more: int = 100, n: int = 36, steps: int = 20, seed: int = 0):
+    """The "train N more steps" widget of notebook 05 (see ``TrainMoreView``): a ``LiveFigure`` under a number
+    box ``live.more`` (N) and a button ``live.button``. Training runs only on a click: ``trainer.train`` to
+    ``trainer.step + N`` (no progress bar, no callback), then the figure is drawn again. The live figure has
+    no value controls (nothing to sweep); ``live.train_more()`` does what a click does."""
+    import time
+
+    import ipywidgets
+
+    from ..widgets import LiveFigure
+
+    live = LiveFigure(TrainMoreView(trainer, n, steps, seed))
+    live.more = ipywidgets.BoundedIntText(value=n_more, min=10, max=5000, step=10, description="N")
+    live.button = ipywidgets.Button(description="train N more steps", button_style="primary")
+
+    def train_more(_=None):
+        live.button.disabled, live.button.description = True, "training..."
+        progress, callback = trainer.progress, trainer.callback
+        trainer.progress, trainer.callback = False, None
+        try:
+            trainer.train(trainer.step + int(live.more.value))
+            start = time.perf_counter()
+            live.cache.clear()  # the model changed: the frame for "no control values" is stale
+            live.image.value = live.render()
+            live.last_seconds = time.perf_counter() - start
+        finally:
+            trainer.progress, trainer.callback = progress, callback
+            live.button.disabled, live.button.description = False, "train N more steps"
+
+    live.train_more = train_more
+    live.button.on_click(train_more)
+    live.widget = ipywidgets.VBox([ipywidgets.HBox([live.more, live.button]), live.widget])
+    live.widget.add_class("live-figure")
+    return live
+
+
+class X0HatView:
+    """Widget body: for a few training digits x_0, the noised x_t at step t (fixed noise) and the model's
+    estimate x0-hat = predict_x0(x_t, t, eps_theta(x_t, t)), one row per digit, with the error of x0-hat.
+    Every t of the slider's grid ``ts`` is computed once in ``__init__`` (one batched forward pass);
+    ``update(t)`` only swaps images and text."""
+
+    @torch.no_grad()
+    def __init__(self, model, schedule: NoiseSchedule, digits: torch.Tensor, ts=range(0, 1000, 20), seed: int = 0):
+        import matplotlib.pyplot as plt
+
+        from ..diffusion import predict_x0
+
+        self.ts = [int(t) for t in ts]
+        k = len(digits)
+        x0 = digits.float().cpu()
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+        x0_rep = x0.repeat(len(self.ts), 1, 1, 1)  # [len(ts) * k, 1, 8, 8], t-major
+        t = torch.tensor(self.ts).repeat_interleave(k)
+        x_t = q_sample(x0_rep, t, schedule, noise=noise.repeat(len(self.ts), 1, 1, 1))
+        model = model.eval()
+        device = next(model.parameters()).device
+        eps = model(x_t.to(device), t.to(device)).cpu()
+        x0_hat = predict_x0(x_t, t, eps, schedule).clamp(-1, 1)
+        self.frames = {s: (x_t[i * k:(i + 1) * k], x0_hat[i * k:(i + 1) * k]) for i, s in enumerate(self.ts)}
+        self.errors = {s: ((x0_hat[i * k:(i + 1) * k] - x0) ** 2).mean().item() for i, s in enumerate(self.ts)}
+        self.alpha_bar = schedule.alpha_bar
+        self.fig, axes = plt.subplots(k, 3, figsize=(6.3, 2.05 * k + 0.4), squeeze=False)
+        self.x_t_images, self.x0_hat_images = [], []
+        for row, img in zip(axes, x0):
+            row[0].imshow(_unit(img), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            self.x_t_images.append(row[1].imshow(_unit(img), cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
+            self.x0_hat_images.append(row[2].imshow(_unit(img), cmap="gray", vmin=0, vmax=1,
+                                                    interpolation="nearest"))
+            for ax in row:
+                ax.axis("off")
+        axes[0, 0].set_title("x_0 (training digit)", fontsize=10)
+        self.x_t_title = axes[0, 1].set_title(" ", fontsize=10)
+        self.x0_hat_title = axes[0, 2].set_title(" ", fontsize=10)
+        self.fig.tight_layout()
+        self.animated = [*self.x_t_images, *self.x0_hat_images, self.x_t_title, self.x0_hat_title]
+
+    def update(self, t: int = 300) -> None:
+        t = min(self.ts, key=lambda s: abs(s - int(t)))  # the nearest precomputed t
+        x_t, x0_hat = self.frames[t]
+        for image, x in zip(self.x_t_images, x_t):
+            image.set_data(_unit(x))
+        for image, x in zip(self.x0_hat_images, x0_hat):
+            image.set_data(_unit(x))
+        self.x_t_title.set_text(f"x_t, t = {t} (alpha_bar {self.alpha_bar[t]:.3f})")
+        self.x0_hat_title.set_text(f"x0-hat (MSE to x_0: {self.errors[t]:.3f})")
+
+
+def _unit(x: torch.Tensor):
+    """An image ``[1, H, W]`` in [-1, 1] as an ``imshow`` array in [0, 1]."""
+    return ((x.clamp(-1, 1) + 1) / 2)[0].numpy()
+
+
+def show_x0_hat(model, schedule: NoiseSchedule, digits: torch.Tensor, t: int = 300):
+    """``X0HatView`` at one ``t``, as a static figure."""
+    view = X0HatView(model, schedule, digits, ts=[t])
+    view.update(t)
+    return finish(view.fig)
+
+
+def demo_widgets() -> dict:
+    """Notebook 05's widgets, same controls and ranges, on stand-ins: a 2-D MLP trained 200 steps, the shipped
+    digits checkpoint for x0-hat, and a width-8 U-Net trainer for "train N more steps"."""
+    from ..checkpoints import load_denoiser
+    from ..data import load_digits, make_toy_2d
+    from ..mlp_denoiser import MLPDenoiser
+    from ..trainer import TrainConfig, Trainer
+    from ..unet import UNet
+    from ..widgets import LiveFigure
+
+    torch.manual_seed(0)
+    linear = NoiseSchedule.make("linear", 1000)
+    toy = Trainer(MLPDenoiser(hidden=128, depth=3), linear, make_toy_2d("moons", 2000),
+                  TrainConfig(steps=200, batch_size=256, lr=2e-3, log_every=100), device="cpu", progress=False)
+    toy.train()
+    model, schedule, _ = load_denoiser()
+    digits = load_digits()
+    small = Trainer(UNet(base_channels=8), linear, digits, TrainConfig(steps=10, batch_size=32, log_every=10),
+                    device="cpu", progress=False)
+    return {
+        "toy_samples": LiveFigure(ToySamplesView(toy.ema_model, linear, "moons"),
+                                  steps=toy_steps_slider()),
+        "x0_hat": LiveFigure(X0HatView(model, schedule, digits[:4]), t=x0_hat_slider()),
+        "train_more": train_more_widget(small, n_more=10),
+    }
+
+
+TOY_STEP_COUNTS = (1, 2, 5, 10, 20, 50, 100, 200)  # log-spaced: what changes is few steps against many
+
+
+def toy_steps_slider():
+    """The DDIM step-count control of notebook 05 (it samples: ``continuous_update=False``)."""
+    from ipywidgets import SelectionSlider
+
+    return SelectionSlider(options=TOY_STEP_COUNTS, value=20, continuous_update=False, description="steps")
+
+
+def x0_hat_slider():
+    """The t control of the x0-hat widget: its grid is the view's precomputed ``ts``."""
+    from ipywidgets import IntSlider
+
+    return IntSlider(value=300, min=0, max=980, step=20, description="t")
 
 
 # ----------------------------------------------------------------------------- EMA over seeds
