@@ -9,7 +9,7 @@
 # 1. Write one forward step $q(x_t \mid x_{t-1}) = \mathcal{N}(\sqrt{\alpha_t}\, x_{t-1}, (1 - \alpha_t) I)$ and the closed form $q(x_t \mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_t}\, x_0, (1 - \bar\alpha_t) I)$.
 # 2. Read a noise schedule through $\bar\alpha_t$ and the log signal-to-noise ratio.
 # 3. Check numerically that iterating the chain and the closed form agree.
-# 4. Implement `q_sample`.
+# 4. Implement `q_sample` for images and 2-D points, and $\bar\alpha_t$ from the $\beta_t$.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -31,8 +31,8 @@ from course_lib.lessons import setup_notebook
 from course_lib.lessons.forward_diffusion import (
     ForwardView,
     chain_vs_closed_form,
+    check_alpha_bar,
     check_q_sample,
-    check_t_half,
     show_forward,
     show_schedules,
 )
@@ -127,13 +127,14 @@ print(f"exact variance {exact_var[0]:.4f}; standard error (SE) over 4000 copies:
 # arithmetic on a fixed random seed, so they are the same on every machine. The closed form is right, and
 # training can sample any $x_t$ in one step instead of $t$.
 #
-# **Exercise 1.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0 [B, C, H, W]` and timesteps
-# `t [B]`, using `schedule.alpha_bar` (a tensor of length $T$).
+# **Exercise 1.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0` and timesteps `t [B]` (integers),
+# using `schedule.alpha_bar` (a tensor of length $T$). It must work for images `[B, C, H, W]` *and* for the 2-D
+# points `[B, 2]` of notebook 05: the check runs it on both.
 
 # %%
 def q_sample(x0, t, schedule, noise):
     ### BEGIN SOLUTION
-    alpha_bar = schedule.alpha_bar[t].float().view(-1, 1, 1, 1)
+    alpha_bar = schedule.alpha_bar[t].float().view(-1, *[1] * (x0.dim() - 1))
     return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
     ### END SOLUTION
 
@@ -142,17 +143,31 @@ def q_sample(x0, t, schedule, noise):
 check_q_sample(q_sample)
 
 # %% [markdown]
-# **Exercise 2.** With the linear schedule and $T = 1000$, at which first $t$ does $\bar\alpha_t$ drop below 0.5?
-# Store it in `t_half` (hint: `torch.nonzero` or a loop over `schedule.alpha_bar`).
+# **Exercise 2.** The schedule is given by its $\beta_t$, the noise variance each step adds; the closed form needs
+# $\bar\alpha_t$. Write `alpha_bar_from_betas(betas)`: a tensor `[T]` of betas in, $\bar\alpha_t$ for every $t$ out
+# (with `course_lib`'s indexing, $\bar\alpha_0$ already includes step 0). One line of PyTorch does it.
 
 # %%
-### BEGIN SOLUTION
-t_half = int(torch.nonzero(schedule.alpha_bar < 0.5)[0])
-### END SOLUTION
-print(t_half)
+def alpha_bar_from_betas(betas):
+    ### BEGIN SOLUTION
+    return torch.cumprod(1 - betas, dim=0)
+    ### END SOLUTION
+
 
 # %%
-check_t_half(t_half, schedule)
+check_alpha_bar(alpha_bar_from_betas)
+
+# %% [markdown]
+# Why a product and not a sum? Each step keeps the fraction $1 - \beta_t$ of the signal's variance, so after
+# $t + 1$ steps the fractions multiply. While the betas are tiny the product is close to $1 - \sum_s \beta_s$ (its
+# first-order term), and that is how the early steps look; the sum then overshoots, and on the linear schedule it
+# even turns negative (where, printed below), while the product only approaches 0:
+
+# %%
+betas = schedule.betas.double()
+for t in (10, 100, 250, 999):
+    print(f"t = {t:>3}: product alpha_bar_t = {torch.prod(1 - betas[:t + 1]):.4f}, 1 - sum of betas = {1 - betas[:t + 1].sum():.4f}")
+print(f"1 - sum of betas is negative from t = {int(torch.nonzero(1 - betas.cumsum(0) < 0)[0])} on")
 
 # %% [markdown]
 # ## Summary

@@ -7,7 +7,8 @@
 #
 # **Learning objectives**
 # 1. Derive the $\varepsilon$-prediction objective from the closed form $q(x_t \mid x_0)$.
-# 2. Train a denoiser with `course_lib`'s `Trainer` (progress bar, live loss plot, checkpoints).
+# 2. Write the training loop yourself, then train with `course_lib`'s `Trainer`: the same loop plus EMA, gradient
+#    clipping and checkpoints (progress bar, live loss plot).
 # 3. Read a diffusion loss curve: why it is noisy, and why it depends on $t$.
 # 4. Explain EMA weights and see, over several seeds, how much they matter in a short run.
 
@@ -24,7 +25,7 @@ if "google.colab" in sys.modules:
 # %%
 import torch
 
-from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, UNet
+from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, UNet, q_sample
 from course_lib.checkpoints import load_denoiser
 from course_lib.claims import check_claim, mean_spread
 from course_lib.data import load_digits, make_toy_2d
@@ -34,8 +35,10 @@ from course_lib.lessons.training import (
     ToySamplesView,
     X0HatView,
     check_eps_loss,
+    check_train_loop,
     plot_ema_study,
     plot_loss_by_t,
+    plot_loss_curves,
     plot_points,
     show_digit_samples,
     toy_steps_slider,
@@ -91,15 +94,70 @@ def eps_loss(model, x0, t, noise, schedule):
 check_eps_loss(eps_loss)
 
 # %% [markdown]
+# ## The whole training loop, by hand
+#
+# That loss is all DDPM training needs. **Exercise 2.** Write the loop: for each of `steps` steps, draw a batch
+# `x0` of `batch_size` rows of `data`, a timestep per example uniformly from $\{0, \dots, T-1\}$ and noise
+# $\varepsilon \sim \mathcal{N}(0, I)$; noise `x0` to `x_t` (`q_sample` from `course_lib`, or yours from notebook 04);
+# predict the noise; take the mean squared error; step an AdamW optimiser. Return the list of losses. It must
+# work on 2-D points `[N, 2]`: the check runs it on a model that records what it is given.
+
+# %%
+def train_loop(model, data, schedule, steps=300, batch_size=256, lr=2e-3, seed=0):
+    ### BEGIN SOLUTION
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        x0 = data[torch.randint(0, len(data), (batch_size,), generator=gen)]
+        t = torch.randint(0, schedule.T, (batch_size,), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        x_t = q_sample(x0, t, schedule, noise=noise)
+        loss = ((model(x_t, t) - noise) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+    ### END SOLUTION
+
+
+# %%
+check_train_loop(train_loop)
+
+# %% [markdown]
+# Now run it: a small MLP (`MLPDenoiser`, three residual layers of width 128) on 8,000 points of the two-moons
+# distribution, 300 steps. The loss falls fast and then flattens into noise; a log axis shows both parts.
+
+# %% tags=["nbval-ignore-output"]
+# Losses from training: their last digits differ between CPUs, so the notebook tests do not compare them.
+moons = make_toy_2d("moons", 8000)
+torch.manual_seed(0)
+loop_losses = train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", 1000), steps=300)
+print(f"first step: loss {loop_losses[0]:.3f}; mean of the last 50 steps: {sum(loop_losses[-50:]) / 50:.3f}")
+plot_loss_curves({"your loop, 2-D points": loop_losses})
+
+# %% [markdown]
+# ## The `Trainer`: that loop, plus what a real run needs
+#
+# `course_lib`'s `Trainer` runs the same ten lines (`Trainer._train_step` in `course_lib/trainer.py`: a batch, `t`,
+# the noise, `diffusion_loss`, backward, step) and adds, around them:
+#
+# - **EMA weights**: after each step, an exponential moving average of the weights (below), used for sampling;
+# - **gradient clipping**: `clip_grad_norm_` caps the gradient's norm (`TrainConfig.grad_clip`), so that one bad
+#   batch cannot throw the weights far;
+# - **checkpoints**: the model, EMA, optimiser, step and loss history written atomically at the end (and every
+#   `checkpoint_every` steps), so that a run can be stopped and resumed exactly;
+# - a progress bar, a live loss plot, a loss history per timestep bucket, a stop button that keeps everything, a
+#   clear message on a NaN loss, and mixed precision on a GPU.
+#
 # ## First, 2-D points
 #
-# A small MLP (`MLPDenoiser`, three residual layers of width 128) learns the two-moons distribution. The progress bar
-# and the live loss plot update while it trains; stop it with the ■ button at any time, and the model, its EMA
-# copy and the loss history are kept.
+# The same MLP and data, now with the `Trainer`. The progress bar and the live loss plot update while it trains;
+# stop it with the ■ button at any time, and the model, its EMA copy and the loss history are kept.
 
 # %% tags=["nbval-ignore-output"]
 # Progress bars and the live plot print timings, which change from run to run.
-moons = make_toy_2d("moons", 8000)
 toy = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", 1000), moons,
               TrainConfig(steps=TOY_STEPS, batch_size=256, lr=2e-3, log_every=100), device=device,
               callback=LiveLossPlot())

@@ -9,7 +9,7 @@ from ..plotting import finish
 from ..samplers import DDIMSampler
 from ..schedules import NoiseSchedule
 from ..trainer import History
-from .grading import graded, report
+from .grading import diagnose, graded, report
 
 
 def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
@@ -89,6 +89,30 @@ def show_toy_samples(model, schedule, name: str = "moons", steps: int = 20, n: i
     view = ToySamplesView(model, schedule, name, n, seed)
     view.update(steps)
     return finish(view.fig)
+
+
+def plot_loss_curves(curves: dict, window: int = 25, logx: bool = False):
+    """Loss curves ``{label: [loss per step]}`` on a log y axis (a diffusion loss falls by decades early on and
+    then slowly), each as its mean over ``window`` steps over the faint batch losses."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import smooth
+
+    fig, ax = plt.subplots(figsize=(6.4, 3))
+    for k, (label, loss) in enumerate(curves.items()):
+        steps = range(1, len(loss) + 1)
+        smoothed = smooth(loss, window)
+        ax.plot(steps, loss, color=f"C{k}", lw=0.5, alpha=0.25)
+        ax.plot(steps[len(loss) - len(smoothed):], smoothed, color=f"C{k}", lw=1.6,
+                label=f"{label} (mean of {window} steps)")
+    ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel("training step" + (" (log scale)" if logx else ""))
+    ax.set_ylabel("eps-MSE (log scale)")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return finish(fig)
 
 
 @torch.no_grad()
@@ -383,14 +407,180 @@ def eps_loss(model, x0, t, noise, schedule: NoiseSchedule):
     return ((model(x_t, t) - noise) ** 2).mean()
 
 
+EPS_LOSS_FORMULA = ("x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * noise (alpha_bar[t] reshaped to "
+                    "[B, 1, ..., 1]), then ((model(x_t, t) - noise) ** 2).mean().")
+
+
+def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return values.view(-1, *[1] * (x.dim() - 1))
+
+
+def eps_loss_mistakes(model, x0, t, noise, schedule: NoiseSchedule) -> dict:
+    """The values the common wrong versions of ``eps_loss`` return, by diagnosis (no formula in them)."""
+    ab, a = _per_example(schedule.alpha_bar[t], x0).float(), _per_example(schedule.alphas[t], x0).float()
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    mse = lambda pred, target: ((pred - target) ** 2).mean()
+    return {
+        "x_t is built with alpha_t (one step) where alpha_bar_t (all steps up to t) belongs.":
+            mse(model(a.sqrt() * x0 + (1 - a).sqrt() * noise, t), noise),
+        "a square root is missing in x_t: alpha_bar_t and 1 - alpha_bar_t are variances.":
+            mse(model(ab * x0 + (1 - ab) * noise, t), noise),
+        "the target is x0; the network predicts the noise that was added, so the target is `noise`.":
+            mse(model(x_t, t), x0),
+        "the model is given x0; it must see the noised x_t (it never sees a clean x0 when sampling).":
+            mse(model(x0, t), noise),
+        "that is a sum of squared errors; L_simple is their mean (the same minimiser, a scale that depends on "
+        "the batch size and the image size).": ((model(x_t, t) - noise) ** 2).sum(),
+        "the error is not squared.": (model(x_t, t) - noise).mean(),
+    } | ({} if x0.dim() != 2 else {
+        "it works on images but not on 2-D points: alpha_bar[t] reshaped to [B, 1, 1, 1] turns x_t of points "
+        "[B, 2] into a [B, 1, B, 2] tensor, and the mean hides it.": mse(model(
+            ab.view(-1, 1, 1, 1).sqrt() * x0 + (1 - ab.view(-1, 1, 1, 1)).sqrt() * noise, t), noise)})
+
+
 @graded
 def check_eps_loss(fn) -> None:
+    """Compare ``fn(model, x0, t, noise, schedule)`` with ``eps_loss`` on 2-D points ``[8, 2]`` and on images
+    ``[4, 1, 8, 8]``, with a stand-in model ``0.5 * x_t`` (so a wrong x_t shows in the loss)."""
     s = NoiseSchedule.make("linear", 1000)
-    x0, noise = torch.randn(8, 2), torch.randn(8, 2)
-    t = torch.tensor([0, 1, 10, 100, 300, 500, 800, 999])
+    gen = torch.Generator().manual_seed(0)
     model = lambda x, tt: 0.5 * x
-    got = fn(model, x0, t, noise, s)
-    ok = torch.as_tensor(got).numel() == 1 and torch.allclose(torch.as_tensor(got).float(),
-                                                              eps_loss(model, x0, t, noise, s).float(), atol=1e-5)
-    return report(ok, "that is L_simple, the loss every DDPM is trained with.",
-                   "x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise; then mean((model(x_t, t) - noise)**2).")
+    cases = {"images [B, C, H, W]": (torch.randn(4, 1, 8, 8, generator=gen), torch.tensor([3, 250, 600, 990])),
+             "2-D points [B, 2]": (torch.randn(8, 2, generator=gen), torch.tensor([0, 1, 10, 100, 300, 500, 800, 999]))}
+    reference = "course_lib.diffusion.diffusion_loss (and eps_loss in course_lib/lessons/training.py)"
+    for label, (x0, t) in cases.items():
+        noise = torch.randn(x0.shape, generator=gen)
+        try:
+            got = fn(model, x0, t, noise, s)
+        except RuntimeError as err:
+            return report(False, "", f"on {label}: a shape error ({str(err).splitlines()[0]}). alpha_bar[t] has "
+                          "shape [B]; reshape it to broadcast against x0 of any number of dimensions.",
+                          EPS_LOSS_FORMULA, reference)
+        if isinstance(got, torch.Tensor) and got.numel() != 1:
+            return report(False, "", f"on {label}: the loss has shape {tuple(got.shape)}; it should be one number "
+                          "(the mean over the batch and every coordinate). A shape like this also comes from an "
+                          "alpha_bar[t] reshaped for images only, applied to 2-D points.", EPS_LOSS_FORMULA, reference)
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and got.item() == 0:
+            return report(False, "", f"on {label}: the loss is exactly 0; compute it from the model's prediction and "
+                          "the noise.", EPS_LOSS_FORMULA, reference)
+        problem = diagnose(torch.as_tensor(got).reshape(()), eps_loss(model, x0, t, noise, s),
+                           eps_loss_mistakes(model, x0, t, noise, s))
+        if problem:
+            return report(False, "", f"on {label}: {problem}", EPS_LOSS_FORMULA, reference)
+    return report(True, "that is L_simple, the loss every DDPM is trained with.", "")
+
+
+# ----------------------------------------------------------------------------- the bare training loop
+
+def train_loop(model, data: torch.Tensor, schedule: NoiseSchedule, steps: int = 300, batch_size: int = 256,
+               lr: float = 2e-3, seed: int = 0) -> list[float]:
+    """Reference for the student's loop: ``steps`` AdamW steps of L_simple on random batches of ``data [N, ...]``.
+    Returns the loss of every step."""
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        x0 = data[torch.randint(0, len(data), (batch_size,), generator=gen)]
+        t = torch.randint(0, schedule.T, (batch_size,), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        x_t = q_sample(x0, t, schedule, noise=noise)
+        loss = ((model(x_t, t) - noise) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+class _SpyDenoiser(torch.nn.Module):
+    """A tiny trainable eps-model for 2-D points that records every input and output, so a check can tell how
+    x_t was built and what the loss compared (``calls``: ``(x_t, t, eps_hat)`` detached)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 2)
+        self.calls = []
+
+    def forward(self, x, t):
+        if x.dim() != 2 or x.shape[1] != 2 or t.shape != x.shape[:1]:
+            raise _WrongShape(f"the model saw x_t of shape {tuple(x.shape)} and t of shape {tuple(t.shape)}; with "
+                              f"2-D points both should be [B, 2] and [B]. An alpha_bar[t] reshaped for images only "
+                              "([B, 1, 1, 1]) broadcasts points into a bigger tensor.")
+        out = self.linear(torch.cat([x.float(), t.float()[:, None] / 1000], dim=1))
+        self.calls.append((x.detach().clone(), t.detach().clone(), out.detach().clone()))
+        return out
+
+
+class _WrongShape(ValueError):
+    pass
+
+
+@graded
+def check_train_loop(fn) -> None:
+    """Run ``fn(model, data, schedule, steps=20, batch_size=64)`` on a recording model and a data set of one point
+    repeated, so that the noise of every x_t can be recovered; check the loop's x_t, t, target and update."""
+    s = NoiseSchedule.make("linear", 1000)
+    c = torch.tensor([0.8, -0.6])
+    data = c.repeat(500, 1)
+    torch.manual_seed(0)
+    spy = _SpyDenoiser()
+    before = [p.detach().clone() for p in spy.parameters()]
+    formula = ("for each step: x0 = a random batch of data; t = torch.randint(0, T, (B,)); "
+               "noise = torch.randn_like(x0); x_t = q_sample(x0, t, schedule, noise=noise); "
+               "loss = ((model(x_t, t) - noise) ** 2).mean(); "
+               "optimizer.zero_grad(); loss.backward(); optimizer.step(); keep loss.item().")
+    reference = "train_loop in course_lib/lessons/training.py, or Trainer._train_step in course_lib/trainer.py"
+    fail = lambda why: report(False, "", why, formula, reference)
+    try:
+        losses = fn(spy, data, s, steps=20, batch_size=64)
+    except _WrongShape as err:
+        return fail(f"it works on images but not on 2-D points: {err}")
+    if not spy.calls:
+        return fail("the model was never called.")
+    if losses is None or len(losses) != 20:
+        return fail(f"return the list of the 20 losses, one per step (got {type(losses).__name__}"
+                    f"{'' if losses is None else ' of length ' + str(len(losses))}).")
+    if len(spy.calls) != 20:
+        return fail(f"the model was called {len(spy.calls)} times in 20 steps; call it once a step.")
+    x_t = torch.stack([call[0] for call in spy.calls]).double()
+    t = torch.stack([call[1] for call in spy.calls])
+    out = torch.stack([call[2] for call in spy.calls]).double()
+    if t.dtype not in (torch.int64, torch.int32) or t.min() < 0 or t.max() >= s.T:
+        return fail("t must hold integer timesteps in {0, ..., T-1}, one per example.")
+    if len(t.unique()) < 200:
+        return fail(f"only {len(t.unique())} different timesteps in 20 batches of 64: draw a new t for every "
+                    "example at every step, uniformly from {0, ..., T-1}.")
+    got = torch.as_tensor([float(v) for v in losses], dtype=torch.float64)
+    cf = c.double()
+    mse = lambda target: ((out - target) ** 2).mean(dim=(1, 2))
+
+    def implied_noise(keep):  # the noise that built x_t, if x_t = sqrt(keep) c + sqrt(1 - keep) noise
+        k = keep.double()[t][..., None]
+        return (x_t - k.sqrt() * cf) / (1 - k).sqrt()
+
+    noise = implied_noise(s.alpha_bar)
+    ab = s.alpha_bar.double()[t][..., None]
+    candidates = {
+        None: mse(noise),
+        "x_t is built with alpha_t (one step) where alpha_bar_t (all steps up to t) belongs.":
+            mse(implied_noise(s.alphas)),
+        "a square root is missing in x_t: alpha_bar_t and 1 - alpha_bar_t are variances.":
+            mse((x_t - ab * cf) / (1 - ab)),
+        "the loss compares the prediction with x0; the target is the noise.": mse(cf.expand_as(out)),
+        "the loss compares the prediction with x_t; the target is the noise that was added.": mse(x_t),
+    }
+    match = next((why for why, want in candidates.items() if torch.allclose(got, want, rtol=1e-4, atol=1e-5)), "")
+    if match != "":
+        return fail(match) if match else _check_loop_updates(spy, before, noise, fail)
+    return fail("the losses do not match the model's outputs against the noise in x_t: check how x_t is built "
+                "and what the loss compares.")
+
+
+def _check_loop_updates(spy, before, noise, fail) -> None:
+    if noise.std() < 0.7 or noise.std() > 1.3 or noise.mean().abs() > 0.2:
+        return fail(f"the noise in x_t has mean {noise.mean():.2f} and standard deviation {noise.std():.2f}; draw it "
+                    "from N(0, I) (torch.randn).")
+    if all(torch.equal(p, q) for p, q in zip(before, spy.parameters())):
+        return fail("the weights never changed: call loss.backward() and optimizer.step() at every step.")
+    return report(True, "x_t, t, the noise target and the update are all right: that is the whole of DDPM "
+                  "training.", "")
