@@ -94,13 +94,25 @@ show_schedules()
 
 # %%
 for name in ("linear", "cosine", "sigmoid", "quadratic"):
-    ab = NoiseSchedule.make(name, 1000).alpha_bar
-    print(f"{name:>9}: alpha_bar at t = 250: {ab[250]:.3f}, 500: {ab[500]:.3f}, 750: {ab[750]:.3f}, 999: {ab[999]:.1e}")
+    s = NoiseSchedule.make(name, 1000)
+    ab = s.alpha_bar
+    print(f"{name:>9}: alpha_bar at t = 250: {ab[250]:.3f}, 500: {ab[500]:.3f}, 750: {ab[750]:.3f}, 999: {ab[999]:.1e};"
+          f" log-SNR from {s.log_snr[0]:.1f} to {s.log_snr[999]:.1f}; beta_0 = {s.betas[0]:.1e}, largest beta {s.betas.max():.3f}")
 
 # %% [markdown]
 # The linear schedule of Ho et al. destroys most of the signal by the middle of the chain; the cosine
-# schedule of Nichol and Dhariwal (2021) keeps $\bar\alpha_t$ near 1/2 at $t = T/2$, so fewer steps are
-# wasted on nearly pure noise. All four end close to 0, so $x_{T-1}$ is practically $\mathcal{N}(0, I)$.
+# schedule of Nichol and Dhariwal (2021, §3.2; the thick red curve) keeps $\bar\alpha_t$ near 1/2 at $t = T/2$, so
+# fewer steps are wasted on nearly pure noise. All four end close to 0, so $x_{T-1}$ is practically
+# $\mathcal{N}(0, I)$.
+#
+# The log-SNR, $\log(\bar\alpha_t / (1 - \bar\alpha_t))$, spreads both ends out, and both of its limits are finite
+# (the legend and the printout give them). At $t = 0$, $\bar\alpha_0 = 1 - \beta_0$, so the log-SNR is about
+# $-\log \beta_0$: $\beta_0 = 10^{-4}$ gives $\log 10^4 \approx 9.2$ for linear and quadratic. It is finite because
+# even $x_0$ in `course_lib`'s indexing has had one step of noise. At $t = T-1$ the log-SNR is about
+# $\log \bar\alpha_{T-1}$; it would be $-\infty$ only if $\bar\alpha_{T-1}$ were exactly 0, which no schedule here reaches:
+# the linear one stops at $-10$ (a trace of $x_0$ is left in $x_{T-1}$, while sampling starts from pure noise: Lin
+# et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed*, discuss that mismatch), and the cosine one, whose $\beta_t$ Nichol and Dhariwal clip at 0.999 to avoid a singularity at
+# $t = T$, goes down to about $-20$. Where the curve crosses 0, signal and noise have equal variance.
 #
 # ## Chain and closed form agree
 #
@@ -171,8 +183,9 @@ print(f"1 - sum of betas is negative from t = {int(torch.nonzero(1 - betas.cumsu
 
 # %% [markdown]
 # ## Summary
-# - One forward step scales the signal by $\sqrt{\alpha_t}$ and adds noise of variance $1 - \alpha_t$; $t$ steps compose into $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$ (Ho et al. 2020, Eq. 4; the seed article gives only the one-step form).
-# - A schedule is read through $\bar\alpha_t$ or the log-SNR; cosine keeps more signal in the middle than linear.
+# - One forward step scales the signal by $\sqrt{\alpha_t}$ and adds noise of variance $1 - \alpha_t$; $t$ steps compose into $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$ (Ho et al. 2020, Eq. 4; the article *What are Diffusion Models?* gives only the one-step form).
+# - A schedule is read through $\bar\alpha_t$ or the log-SNR; cosine keeps more signal in the middle than linear. The log-SNR's limits are finite: about $-\log\beta_0$ at $t = 0$ and $\log\bar\alpha_{T-1}$ at the end.
+# - $\bar\alpha_t$ is a product, $\prod_{s \le t} (1 - \beta_s)$, not $1 - \sum_s \beta_s$ (which turns negative).
 # - Iterating the chain and the closed form agree in mean and variance (measured above).
 #
 # ## Going further

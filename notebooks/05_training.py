@@ -71,11 +71,12 @@ WIDTH = 64 if GPU else 16  # a wider U-Net when a GPU is present
 #
 # $$L_\text{simple} = \mathbb{E}_{x_0,\, t,\, \varepsilon}\, \lVert \varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon,\ t) \rVert^2,$$
 #
-# with $t$ uniform on $\{0, \dots, T-1\}$. $L_\text{simple}$ is therefore *not* the bound: compared with it, it
+# with $t$ uniform on $\{0, \dots, T-1\}$ (their Eq. 14). $L_\text{simple}$ is therefore *not* the bound: compared with it, it
 # gives less weight to the small-$t$ terms (little noise, an easy denoising task) and more to the larger-$t$ ones. Ho et al.
 # chose it because it gave better samples (Table 2: lower FID than training $\varepsilon_\theta$ on the true bound),
-# at the price of a worse likelihood. The seed article *What are Diffusion Models?* describes the same loss in words
-# ("the mean squared error (MSE) between" the true and the predicted noise) without saying what it drops. It is what
+# at the price of a worse likelihood. The article *What are Diffusion Models?* (the course's seed reading) describes the same loss
+# in words, "The loss function is typically the mean squared error (MSE) between these two quantities" (the true and
+# the predicted noise), without saying what it drops. It is what
 # `course_lib.diffusion_loss` computes.
 #
 # **Exercise 1.** Write `eps_loss(model, x0, t, noise, schedule)`: noise `x0` to `x_t` with the closed form, and
@@ -164,6 +165,15 @@ toy = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", 100
 toy.train()
 
 # %% tags=["nbval-ignore-output"]
+# Losses from training: they differ between CPUs, so the notebook tests do not compare this figure.
+plot_loss_curves({"your loop": loop_losses, "Trainer": toy.history.loss}, logx=True)
+
+# %% [markdown]
+# On log axes (above) the two runs lie on one curve for their first 300 steps, as they should: the `Trainer` runs
+# the same loop. Both axes are logarithmic because the loss falls by most of its value in the first tens of steps and
+# then creeps down, and the batch-to-batch noise (faint) is as large as the slow trend.
+
+# %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
 toy_samples = DDPMSampler(toy.schedule).sample(toy.ema_model.cpu().eval(), (2000, 2), generator=torch.Generator().manual_seed(0))
 q = toy_quality(toy_samples, "moons")
@@ -209,7 +219,9 @@ trainer.train()
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
-print(f"trained {trainer.step} steps; mean loss of the last 50: {sum(trainer.history.loss[-50:]) / 50:.4f}")
+print(f"trained {trainer.step} steps; mean loss of the first 10: {sum(trainer.history.loss[:10]) / 10:.3f}, "
+      f"of the last 50: {sum(trainer.history.loss[-50:]) / 50:.4f}")
+plot_loss_curves({"U-Net on digits": trainer.history.loss}, logx=True)
 
 # %% [markdown]
 # What do 500 steps buy? Samples of the EMA weights (DDIM, 50 steps, notebook 06) beside real digits, one image

@@ -121,20 +121,31 @@ def show_forward(t: int = 100, schedule: str = "linear", T: int = 1000, images: 
     return finish(view.fig)
 
 
+SCHEDULE_STYLES = {"linear": ("C0", "-", 1.5), "cosine": ("C3", "-", 2.6), "sigmoid": ("C2", "--", 1.5),
+                   "quadratic": ("C4", ":", 2.0)}
+
+
 def show_schedules(names=("linear", "cosine", "sigmoid", "quadratic"), T: int = 1000):
-    """alpha_bar and log-SNR of several schedules on one figure."""
+    """alpha_bar_t and log-SNR_t of several schedules side by side, each with its own colour and line style
+    (cosine drawn last and thickest, so no curve hides it); the legend gives each log-SNR's two end values."""
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
-    for name in names:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name in sorted(names, key=lambda n: n == "cosine"):
         s = NoiseSchedule.make(name, T)
-        a.plot(s.alpha_bar.numpy(), label=name)
-        b.plot(s.log_snr.numpy(), label=name)
-    a.set_title("alpha_bar_t")
-    b.set_title("log-SNR_t = log(alpha_bar / (1 - alpha_bar))")
+        color, style, width = SCHEDULE_STYLES.get(name, (None, "-", 1.5))
+        a.plot(s.alpha_bar.numpy(), color=color, ls=style, lw=width, label=name)
+        b.plot(s.log_snr.numpy(), color=color, ls=style, lw=width,
+               label=f"{name}: {s.log_snr[0]:.1f} at t = 0, {s.log_snr[-1]:.1f} at t = {T - 1}")
+    a.set_title("signal kept: alpha_bar_t")
+    a.set_ylabel("alpha_bar_t")
+    b.set_title("log-SNR_t = log(alpha_bar_t / (1 - alpha_bar_t))")
+    b.set_ylabel("log-SNR_t")
+    b.axhline(0, color="grey", lw=0.8)
     for ax in (a, b):
-        ax.set_xlabel("t")
-        ax.legend(fontsize=8)
+        ax.set_xlabel("timestep t")
+    a.legend(fontsize=8)
+    b.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return finish(fig)
 

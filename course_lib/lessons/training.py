@@ -36,8 +36,9 @@ def plot_loss_by_t(history: History, T: int):
     width = T / len(means)
     fig, ax = plt.subplots(figsize=(6, 2.6))
     ax.bar([width * (i + 0.5) for i in range(len(means))], means, width=0.9 * width)
+    ax.set_yscale("log")
     ax.set_xlabel("timestep t")
-    ax.set_ylabel("mean eps-MSE")
+    ax.set_ylabel("mean eps-MSE (log scale)")
     ax.set_title("the loss depends on t: small t (little noise) is hardest")
     return finish(fig)
 
