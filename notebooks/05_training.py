@@ -169,9 +169,10 @@ toy.train()
 plot_loss_curves({"your loop": loop_losses, "Trainer": toy.history.loss}, logx=True)
 
 # %% [markdown]
-# On log axes (above) the two runs lie on one curve for their first 300 steps, as they should: the `Trainer` runs
-# the same loop. Both axes are logarithmic because the loss falls by most of its value in the first tens of steps and
-# then creeps down, and the batch-to-batch noise (faint) is as large as the slow trend.
+# Your loop and the `Trainer` follow the same course where they overlap (the `Trainer` runs the same loop, with other
+# random batches). Both axes are logarithmic because the loss loses most of its value in the first tens of steps
+# (the faint batch losses; the means of 25 steps start at step 25) and then creeps down, with a batch-to-batch noise
+# (faint) as large as that slow trend.
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -249,7 +250,8 @@ LiveFigure(X0HatView(trainer.ema_model, trainer.schedule, digits[:4]), t=x0_hat_
 #
 # The button trains the same `trainer` N more steps (training runs only when you press it, never while a slider
 # moves), then redraws the EMA samples (from the same starting noise, so what changes is the model) and the loss
-# so far, on log axes: the loss falls by an order of magnitude in the first hundred steps and then slowly.
+# so far, on log axes (the loss falls fast in the first tens of steps, then slowly). Watch the samples: strokes first,
+# then shapes that read as digits.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure whose button trains the model on this machine; nothing here is the same across CPUs.

@@ -254,7 +254,7 @@ class X0HatView:
         self.frames = {s: (x_t[i * k:(i + 1) * k], x0_hat[i * k:(i + 1) * k]) for i, s in enumerate(self.ts)}
         self.errors = {s: ((x0_hat[i * k:(i + 1) * k] - x0) ** 2).mean().item() for i, s in enumerate(self.ts)}
         self.alpha_bar = schedule.alpha_bar
-        self.fig, axes = plt.subplots(k, 3, figsize=(6.3, 2.05 * k + 0.4), squeeze=False)
+        self.fig, axes = plt.subplots(k, 3, figsize=(5.4, 1.75 * k + 0.4), squeeze=False)
         self.x_t_images, self.x0_hat_images = [], []
         for row, img in zip(axes, x0):
             row[0].imshow(_unit(img), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
