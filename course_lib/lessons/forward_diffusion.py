@@ -200,7 +200,8 @@ def check_q_sample(fn) -> None:
                           f"{type(err).__name__}: {err}", Q_SAMPLE_FORMULA, reference)
         except RuntimeError as err:
             where = "it works on images but not on 2-D points [B, 2]" if k else f"on {label}"
-            return report(False, "", f"{where}: a shape error ({str(err).splitlines()[0]}). alpha_bar[t] has "
+            return report(False, "", f"{where}: a shape error ({(str(err).splitlines() or [''])[0]}). "
+                          "alpha_bar[t] has "
                           "shape [B]; it must be reshaped to broadcast against x0.", Q_SAMPLE_FORMULA, reference)
         want = q_sample(x0, t, s, noise=noise)
         shape = tuple(torch.as_tensor(got).shape) if isinstance(got, torch.Tensor) else None

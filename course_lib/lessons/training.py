@@ -453,8 +453,11 @@ def check_eps_loss(fn) -> None:
         noise = torch.randn(x0.shape, generator=gen)
         try:
             got = fn(model, x0, t, noise, s)
+        except NotImplementedError:
+            raise
         except RuntimeError as err:
-            return report(False, "", f"on {label}: a shape error ({str(err).splitlines()[0]}). alpha_bar[t] has "
+            return report(False, "", f"on {label}: a shape error ({(str(err).splitlines() or [''])[0]}). "
+                          "alpha_bar[t] has "
                           "shape [B]; reshape it to broadcast against x0 of any number of dimensions.",
                           EPS_LOSS_FORMULA, reference)
         if isinstance(got, torch.Tensor) and got.numel() != 1:
