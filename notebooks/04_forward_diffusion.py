@@ -9,7 +9,7 @@
 # 1. Write one forward step $q(x_t \mid x_{t-1}) = \mathcal{N}(\sqrt{\alpha_t}\, x_{t-1}, (1 - \alpha_t) I)$ and the closed form $q(x_t \mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_t}\, x_0, (1 - \bar\alpha_t) I)$.
 # 2. Read a noise schedule through $\bar\alpha_t$ and the log signal-to-noise ratio.
 # 3. Check numerically that iterating the chain and the closed form agree.
-# 4. Implement `q_sample`.
+# 4. Implement `q_sample` for images and 2-D points, and $\bar\alpha_t$ from the $\beta_t$.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -31,8 +31,8 @@ from course_lib.lessons import setup_notebook
 from course_lib.lessons.forward_diffusion import (
     ForwardView,
     chain_vs_closed_form,
+    check_alpha_bar,
     check_q_sample,
-    check_t_half,
     show_forward,
     show_schedules,
 )
@@ -94,13 +94,25 @@ show_schedules()
 
 # %%
 for name in ("linear", "cosine", "sigmoid", "quadratic"):
-    ab = NoiseSchedule.make(name, 1000).alpha_bar
-    print(f"{name:>9}: alpha_bar at t = 250: {ab[250]:.3f}, 500: {ab[500]:.3f}, 750: {ab[750]:.3f}, 999: {ab[999]:.1e}")
+    s = NoiseSchedule.make(name, 1000)
+    ab = s.alpha_bar
+    print(f"{name:>9}: alpha_bar at t = 250: {ab[250]:.3f}, 500: {ab[500]:.3f}, 750: {ab[750]:.3f}, 999: {ab[999]:.1e};"
+          f" log-SNR from {s.log_snr[0]:.1f} to {s.log_snr[999]:.1f}; beta_0 = {s.betas[0]:.1e}, largest beta {s.betas.max():.3f}")
 
 # %% [markdown]
 # The linear schedule of Ho et al. destroys most of the signal by the middle of the chain; the cosine
-# schedule of Nichol and Dhariwal (2021) keeps $\bar\alpha_t$ near 1/2 at $t = T/2$, so fewer steps are
-# wasted on nearly pure noise. All four end close to 0, so $x_{T-1}$ is practically $\mathcal{N}(0, I)$.
+# schedule of Nichol and Dhariwal (2021, §3.2; the thick red curve) keeps $\bar\alpha_t$ near 1/2 at $t = T/2$, so
+# fewer steps are wasted on nearly pure noise. All four end close to 0, so $x_{T-1}$ is practically
+# $\mathcal{N}(0, I)$.
+#
+# The log-SNR, $\log(\bar\alpha_t / (1 - \bar\alpha_t))$, spreads both ends out, and both of its limits are finite
+# (the legend and the printout give them). At $t = 0$, $\bar\alpha_0 = 1 - \beta_0$, so the log-SNR is about
+# $-\log \beta_0$: $\beta_0 = 10^{-4}$ gives $\log 10^4 \approx 9.2$ for linear and quadratic. It is finite because
+# even $x_0$ in `course_lib`'s indexing has had one step of noise. At $t = T-1$ the log-SNR is about
+# $\log \bar\alpha_{T-1}$; it would be $-\infty$ only if $\bar\alpha_{T-1}$ were exactly 0, which no schedule here reaches:
+# the linear one stops at $-10$ (a trace of $x_0$ is left in $x_{T-1}$, while sampling starts from pure noise: Lin
+# et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed*, discuss that mismatch), and the cosine one, whose $\beta_t$ Nichol and Dhariwal clip at 0.999 to avoid a singularity at
+# $t = T$, goes down to about $-20$. Where the curve crosses 0, signal and noise have equal variance.
 #
 # ## Chain and closed form agree
 #
@@ -127,13 +139,14 @@ print(f"exact variance {exact_var[0]:.4f}; standard error (SE) over 4000 copies:
 # arithmetic on a fixed random seed, so they are the same on every machine. The closed form is right, and
 # training can sample any $x_t$ in one step instead of $t$.
 #
-# **Exercise 1.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0 [B, C, H, W]` and timesteps
-# `t [B]`, using `schedule.alpha_bar` (a tensor of length $T$).
+# **Exercise 1.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0` and timesteps `t [B]` (integers),
+# using `schedule.alpha_bar` (a tensor of length $T$). It must work for images `[B, C, H, W]` *and* for the 2-D
+# points `[B, 2]` of notebook 05: the check runs it on both.
 
 # %%
 def q_sample(x0, t, schedule, noise):
     ### BEGIN SOLUTION
-    alpha_bar = schedule.alpha_bar[t].float().view(-1, 1, 1, 1)
+    alpha_bar = schedule.alpha_bar[t].float().view(-1, *[1] * (x0.dim() - 1))
     return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
     ### END SOLUTION
 
@@ -142,22 +155,37 @@ def q_sample(x0, t, schedule, noise):
 check_q_sample(q_sample)
 
 # %% [markdown]
-# **Exercise 2.** With the linear schedule and $T = 1000$, at which first $t$ does $\bar\alpha_t$ drop below 0.5?
-# Store it in `t_half` (hint: `torch.nonzero` or a loop over `schedule.alpha_bar`).
+# **Exercise 2.** The schedule is given by its $\beta_t$, the noise variance each step adds; the closed form needs
+# $\bar\alpha_t$. Write `alpha_bar_from_betas(betas)`: a tensor `[T]` of betas in, $\bar\alpha_t$ for every $t$ out
+# (with `course_lib`'s indexing, $\bar\alpha_0$ already includes step 0). One line of PyTorch does it.
 
 # %%
-### BEGIN SOLUTION
-t_half = int(torch.nonzero(schedule.alpha_bar < 0.5)[0])
-### END SOLUTION
-print(t_half)
+def alpha_bar_from_betas(betas):
+    ### BEGIN SOLUTION
+    return torch.cumprod(1 - betas, dim=0)
+    ### END SOLUTION
+
 
 # %%
-check_t_half(t_half, schedule)
+check_alpha_bar(alpha_bar_from_betas)
+
+# %% [markdown]
+# Why a product and not a sum? Each step keeps the fraction $1 - \beta_t$ of the signal's variance, so after
+# $t + 1$ steps the fractions multiply. While the betas are tiny the product is close to $1 - \sum_s \beta_s$ (its
+# first-order term), and that is how the early steps look; the sum then overshoots, and on the linear schedule it
+# even turns negative (where, printed below), while the product only approaches 0:
+
+# %%
+betas = schedule.betas.double()
+for t in (10, 100, 250, 999):
+    print(f"t = {t:>3}: product alpha_bar_t = {torch.prod(1 - betas[:t + 1]):.4f}, 1 - sum of betas = {1 - betas[:t + 1].sum():.4f}")
+print(f"1 - sum of betas is negative from t = {int(torch.nonzero(1 - betas.cumsum(0) < 0)[0])} on")
 
 # %% [markdown]
 # ## Summary
-# - One forward step scales the signal by $\sqrt{\alpha_t}$ and adds noise of variance $1 - \alpha_t$; $t$ steps compose into $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$ (Ho et al. 2020, Eq. 4; the seed article gives only the one-step form).
-# - A schedule is read through $\bar\alpha_t$ or the log-SNR; cosine keeps more signal in the middle than linear.
+# - One forward step scales the signal by $\sqrt{\alpha_t}$ and adds noise of variance $1 - \alpha_t$; $t$ steps compose into $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$ (Ho et al. 2020, Eq. 4; the article *What are Diffusion Models?* gives only the one-step form).
+# - A schedule is read through $\bar\alpha_t$ or the log-SNR; cosine keeps more signal in the middle than linear. The log-SNR's limits are finite: about $-\log\beta_0$ at $t = 0$ and $\log\bar\alpha_{T-1}$ at the end.
+# - $\bar\alpha_t$ is a product, $\prod_{s \le t} (1 - \beta_s)$, not $1 - \sum_s \beta_s$ (which turns negative).
 # - Iterating the chain and the closed form agree in mean and variance (measured above).
 #
 # ## Going further

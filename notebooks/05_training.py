@@ -7,7 +7,8 @@
 #
 # **Learning objectives**
 # 1. Derive the $\varepsilon$-prediction objective from the closed form $q(x_t \mid x_0)$.
-# 2. Train a denoiser with `course_lib`'s `Trainer` (progress bar, live loss plot, checkpoints).
+# 2. Write the training loop yourself, then train with `course_lib`'s `Trainer`: the same loop plus EMA, gradient
+#    clipping and checkpoints (progress bar, live loss plot).
 # 3. Read a diffusion loss curve: why it is noisy, and why it depends on $t$.
 # 4. Explain EMA weights and see, over several seeds, how much they matter in a short run.
 
@@ -23,20 +24,33 @@ if "google.colab" in sys.modules:
 
 # %%
 import torch
-from ipywidgets import IntSlider, interact
 
-from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, UNet
+from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, UNet, q_sample
 from course_lib.checkpoints import load_denoiser
 from course_lib.claims import check_claim, mean_spread
 from course_lib.data import load_digits, make_toy_2d
 from course_lib.lessons import setup_notebook
 from course_lib.lessons.sampling import load_studies
-from course_lib.lessons.training import check_eps_loss, plot_ema_study, plot_loss_by_t, plot_points, show_toy_samples
+from course_lib.lessons.training import (
+    ToySamplesView,
+    X0HatView,
+    check_eps_loss,
+    check_train_loop,
+    plot_ema_study,
+    plot_loss_by_t,
+    plot_loss_curves,
+    plot_points,
+    show_digit_samples,
+    toy_steps_slider,
+    train_more_widget,
+    x0_hat_slider,
+)
 from course_lib.metrics import digit_quality, toy_quality
 from course_lib.mlp_denoiser import MLPDenoiser
 from course_lib.plotting import LiveLossPlot
 from course_lib.trainer import TrainConfig, Trainer
 from course_lib.utils import use_large_config
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 GPU = use_large_config(device)  # True on a GPU (COURSE_CONFIG=large forces it on a CPU)
@@ -57,11 +71,12 @@ WIDTH = 64 if GPU else 16  # a wider U-Net when a GPU is present
 #
 # $$L_\text{simple} = \mathbb{E}_{x_0,\, t,\, \varepsilon}\, \lVert \varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon,\ t) \rVert^2,$$
 #
-# with $t$ uniform on $\{0, \dots, T-1\}$. $L_\text{simple}$ is therefore *not* the bound: compared with it, it
+# with $t$ uniform on $\{0, \dots, T-1\}$ (their Eq. 14). $L_\text{simple}$ is therefore *not* the bound: compared with it, it
 # gives less weight to the small-$t$ terms (little noise, an easy denoising task) and more to the larger-$t$ ones. Ho et al.
 # chose it because it gave better samples (Table 2: lower FID than training $\varepsilon_\theta$ on the true bound),
-# at the price of a worse likelihood. The seed article *What are Diffusion Models?* describes the same loss in words
-# ("the mean squared error (MSE) between" the true and the predicted noise) without saying what it drops. It is what
+# at the price of a worse likelihood. The article *What are Diffusion Models?* (the course's seed reading) describes the same loss
+# in words, "The loss function is typically the mean squared error (MSE) between these two quantities" (the true and
+# the predicted noise), without saying what it drops. It is what
 # `course_lib.diffusion_loss` computes.
 #
 # **Exercise 1.** Write `eps_loss(model, x0, t, noise, schedule)`: noise `x0` to `x_t` with the closed form, and
@@ -80,19 +95,84 @@ def eps_loss(model, x0, t, noise, schedule):
 check_eps_loss(eps_loss)
 
 # %% [markdown]
+# ## The whole training loop, by hand
+#
+# That loss is all DDPM training needs. **Exercise 2.** Write the loop: for each of `steps` steps, draw a batch
+# `x0` of `batch_size` rows of `data`, a timestep per example uniformly from $\{0, \dots, T-1\}$ and noise
+# $\varepsilon \sim \mathcal{N}(0, I)$; noise `x0` to `x_t` (`q_sample` from `course_lib`, or yours from notebook 04);
+# predict the noise; take the mean squared error; step an AdamW optimiser. Return the list of losses. It must
+# work on 2-D points `[N, 2]`: the check runs it on a model that records what it is given.
+
+# %%
+def train_loop(model, data, schedule, steps=300, batch_size=256, lr=2e-3, seed=0):
+    ### BEGIN SOLUTION
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        x0 = data[torch.randint(0, len(data), (batch_size,), generator=gen)]
+        t = torch.randint(0, schedule.T, (batch_size,), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        x_t = q_sample(x0, t, schedule, noise=noise)
+        loss = ((model(x_t, t) - noise) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+    ### END SOLUTION
+
+
+# %%
+check_train_loop(train_loop)
+
+# %% [markdown]
+# Now run it: a small MLP (`MLPDenoiser`, three residual layers of width 128) on 8,000 points of the two-moons
+# distribution, 300 steps. The loss falls fast and then flattens into noise; a log axis shows both parts.
+
+# %% tags=["nbval-ignore-output"]
+# Losses from training: their last digits differ between CPUs, so the notebook tests do not compare them.
+moons = make_toy_2d("moons", 8000)
+torch.manual_seed(0)
+loop_losses = train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", 1000), steps=300)
+print(f"first step: loss {loop_losses[0]:.3f}; mean of the last 50 steps: {sum(loop_losses[-50:]) / 50:.3f}")
+plot_loss_curves({"your loop, 2-D points": loop_losses})
+
+# %% [markdown]
+# ## The `Trainer`: that loop, plus what a real run needs
+#
+# `course_lib`'s `Trainer` runs the same ten lines (`Trainer._train_step` in `course_lib/trainer.py`: a batch, `t`,
+# the noise, `diffusion_loss`, backward, step) and adds, around them:
+#
+# - **EMA weights**: after each step, an exponential moving average of the weights (below), used for sampling;
+# - **gradient clipping**: `clip_grad_norm_` caps the gradient's norm (`TrainConfig.grad_clip`), so that one bad
+#   batch cannot throw the weights far;
+# - **checkpoints**: the model, EMA, optimiser, step and loss history written atomically at the end (and every
+#   `checkpoint_every` steps), so that a run can be stopped and resumed exactly;
+# - a progress bar, a live loss plot, a loss history per timestep bucket, a stop button that keeps everything, a
+#   clear message on a NaN loss, and mixed precision on a GPU.
+#
 # ## First, 2-D points
 #
-# A small MLP (`MLPDenoiser`, three residual layers of width 128) learns the two-moons distribution. The progress bar
-# and the live loss plot update while it trains; stop it with the ■ button at any time, and the model, its EMA
-# copy and the loss history are kept.
+# The same MLP and data, now with the `Trainer`. The progress bar and the live loss plot update while it trains;
+# stop it with the ■ button at any time, and the model, its EMA copy and the loss history are kept.
 
 # %% tags=["nbval-ignore-output"]
 # Progress bars and the live plot print timings, which change from run to run.
-moons = make_toy_2d("moons", 8000)
 toy = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", 1000), moons,
               TrainConfig(steps=TOY_STEPS, batch_size=256, lr=2e-3, log_every=100), device=device,
               callback=LiveLossPlot())
 toy.train()
+
+# %% tags=["nbval-ignore-output"]
+# Losses from training: they differ between CPUs, so the notebook tests do not compare this figure.
+plot_loss_curves({"your loop": loop_losses, "Trainer": toy.history.loss}, logx=True)
+
+# %% [markdown]
+# Your loop and the `Trainer` follow the same course where they overlap (the `Trainer` runs the same loop, with other
+# random batches). Both axes are logarithmic because the loss loses most of its value in the first tens of steps
+# (the faint batch losses; the means of 25 steps start at step 25) and then creeps down, with a batch-to-batch noise
+# (faint) as large as that slow trend.
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -140,7 +220,42 @@ trainer.train()
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
-print(f"trained {trainer.step} steps; mean loss of the last 50: {sum(trainer.history.loss[-50:]) / 50:.4f}")
+print(f"trained {trainer.step} steps; mean loss of the first 10: {sum(trainer.history.loss[:10]) / 10:.3f}, "
+      f"of the last 50: {sum(trainer.history.loss[-50:]) / 50:.4f}")
+plot_loss_curves({"U-Net on digits": trainer.history.loss}, logx=True)
+
+# %% [markdown]
+# What do 500 steps buy? Samples of the EMA weights (DDIM, 50 steps, notebook 06) beside real digits, one image
+# pixel per 8x8 digit pixel enlarged without smoothing:
+
+# %% tags=["nbval-ignore-output"]
+# Samples of a model trained on this machine: the pixels differ between CPUs, so the tests do not compare them.
+show_digit_samples({f"EMA samples, {trainer.step} steps": trainer.ema_model}, trainer.schedule, data=digits)
+
+# %% [markdown]
+# ## What the network's noise estimate says about $x_0$
+#
+# A noise estimate is also an estimate of the clean image: inverting the closed form,
+# $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \varepsilon_\theta(x_t, t)) / \sqrt{\bar\alpha_t}$ (`predict_x0`).
+# Move $t$: for small $t$ the network has an easy job and $\hat x_0$ is sharp; as $t$ grows, $\hat x_0$ turns into a
+# blurry average of the digits that could have produced $x_t$, which is what the mean squared error rewards when
+# the answer is uncertain. Each row is one training digit, noised with the same noise at every $t$.
+
+# %% tags=["nbval-ignore-output"]
+# A live figure: every t of the slider is computed once when the cell runs; moving it only swaps images.
+LiveFigure(X0HatView(trainer.ema_model, trainer.schedule, digits[:4]), t=x0_hat_slider())
+
+# %% [markdown]
+# ## Train N more steps
+#
+# The button trains the same `trainer` N more steps (training runs only when you press it, never while a slider
+# moves), then redraws the EMA samples (from the same starting noise, so what changes is the model) and the loss
+# so far, on log axes (the loss falls fast in the first tens of steps, then slowly). Watch the samples: strokes first,
+# then shapes that read as digits.
+
+# %% tags=["nbval-ignore-output"]
+# A live figure whose button trains the model on this machine; nothing here is the same across CPUs.
+train_more_widget(trainer, n_more=100)
 
 # %% [markdown]
 # ## EMA: an average of recent weights
@@ -155,7 +270,7 @@ print(f"trained {trainer.step} steps; mean loss of the last 50: {sum(trainer.his
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
 sampler = DDIMSampler(trainer.schedule, num_steps=50, clip_x0=True)
 for label, model in [("raw weights", trainer.model), ("EMA weights", trainer.ema_model)]:
-    x = sampler.sample(model.cpu().eval(), (300, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    x = sampler.sample(model.eval(), (300, 1, 8, 8), generator=torch.Generator().manual_seed(0), device=device).cpu()
     q = digit_quality(x)
     print(f"{label:>12}: Fréchet distance {q['fd']:.1f}  (floor {q['floor']:.1f}, noise {q['ceiling']:.1f})")
 
@@ -206,15 +321,13 @@ model, schedule, ckpt = load_denoiser("runs/digits_unet.pt")
 print(f"checkpoint: step {ckpt['step']}, {ckpt['model']['kind']} {ckpt['model']['config']}, schedule {ckpt['schedule']}")
 
 # %% [markdown]
-# How many sampling steps does the toy model need? DDIM with a chosen number of steps, scored against fresh data:
+# How many sampling steps does the toy model need? DDIM (notebook 06) with a chosen number of steps, from the same
+# starting noise, scored against fresh data with the sliced Wasserstein distance (SWD). Each step count is sampled
+# once, when the slider is released, and kept.
 
 # %% tags=["nbval-ignore-output"]
-# Widget output lives inside the widget, where the notebook tests cannot compare it.
-interact(lambda steps: show_toy_samples(toy.ema_model.cpu(), toy.schedule, "moons", steps),
-         steps=IntSlider(value=50, min=5, max=200, step=5));
-
-# %%
-show_toy_samples(toy.ema_model.cpu(), toy.schedule, "moons", 50)
+# A live figure that samples at each new step count (a fraction of a second); its numbers come from training.
+LiveFigure(ToySamplesView(toy.ema_model, toy.schedule, "moons"), steps=toy_steps_slider())
 
 # %% [markdown]
 # ## Summary

@@ -8,7 +8,7 @@ import torch
 from ..diffusion import q_sample, q_step
 from ..plotting import finish
 from ..schedules import NoiseSchedule
-from .grading import graded, report
+from .grading import diagnose, graded, report
 
 
 def chain_vs_closed_form(x0: torch.Tensor, t: int, schedule: NoiseSchedule, n: int = 4000, seed: int = 0):
@@ -121,35 +121,130 @@ def show_forward(t: int = 100, schedule: str = "linear", T: int = 1000, images: 
     return finish(view.fig)
 
 
+SCHEDULE_STYLES = {"linear": ("C0", "-", 1.5), "cosine": ("C3", "-", 2.6), "sigmoid": ("C2", "--", 1.5),
+                   "quadratic": ("C4", ":", 2.0)}
+
+
 def show_schedules(names=("linear", "cosine", "sigmoid", "quadratic"), T: int = 1000):
-    """alpha_bar and log-SNR of several schedules on one figure."""
+    """alpha_bar_t and log-SNR_t of several schedules side by side, each with its own colour and line style
+    (cosine drawn last and thickest, so no curve hides it); the legend gives each log-SNR's two end values."""
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
-    for name in names:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name in sorted(names, key=lambda n: n == "cosine"):
         s = NoiseSchedule.make(name, T)
-        a.plot(s.alpha_bar.numpy(), label=name)
-        b.plot(s.log_snr.numpy(), label=name)
-    a.set_title("alpha_bar_t")
-    b.set_title("log-SNR_t = log(alpha_bar / (1 - alpha_bar))")
+        color, style, width = SCHEDULE_STYLES.get(name, (None, "-", 1.5))
+        a.plot(s.alpha_bar.numpy(), color=color, ls=style, lw=width, label=name)
+        b.plot(s.log_snr.numpy(), color=color, ls=style, lw=width,
+               label=f"{name}: {s.log_snr[0]:.1f} at t = 0, {s.log_snr[-1]:.1f} at t = {T - 1}")
+    a.set_title("signal kept: alpha_bar_t")
+    a.set_ylabel("alpha_bar_t")
+    b.set_title("log-SNR_t = log(alpha_bar_t / (1 - alpha_bar_t))")
+    b.set_ylabel("log-SNR_t")
+    b.axhline(0, color="grey", lw=0.8)
     for ax in (a, b):
-        ax.set_xlabel("t")
-        ax.legend(fontsize=8)
+        ax.set_xlabel("timestep t")
+    a.legend(fontsize=8)
+    b.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return finish(fig)
 
 
 # ----------------------------------------------------------------------------- exercises
 
+Q_SAMPLE_FORMULA = ("x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * noise, with alpha_bar[t] of shape [B] "
+                    "reshaped to [B, 1, ..., 1]: one trailing 1 per dimension of x0 after the batch, "
+                    "alpha_bar[t].view(-1, *[1] * (x0.dim() - 1)).")
+
+
+def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``values [B]`` reshaped to broadcast over ``x [B, ...]``."""
+    return values.view(-1, *[1] * (x.dim() - 1))
+
+
+def q_sample_mistakes(x0: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, noise: torch.Tensor) -> dict:
+    """What the common wrong versions of ``q_sample`` return, by the diagnosis a student gets (tier 1: what is
+    wrong, not the formula)."""
+    ab = _per_example(schedule.alpha_bar[t], x0)
+    a = _per_example(schedule.alphas[t], x0)
+    return {
+        "you used alpha_t, the signal one step keeps, where alpha_bar_t (the product of alpha_s over all steps "
+        "s <= t) belongs.": a.sqrt() * x0 + (1 - a).sqrt() * noise,
+        "a square root is missing: alpha_bar_t and 1 - alpha_bar_t are variances, and x0 and noise are scaled by "
+        "standard deviations.": ab * x0 + (1 - ab) * noise,
+        "the square root is missing on the noise term (1 - alpha_bar_t is the noise's variance, not its "
+        "standard deviation).": ab.sqrt() * x0 + (1 - ab) * noise,
+        "the square root is missing on the x0 term (alpha_bar_t scales the signal's variance, not the signal).":
+            ab * x0 + (1 - ab).sqrt() * noise,
+        "x0 and noise are swapped: at t = 0 x_t should be almost x0.": ab.sqrt() * noise + (1 - ab).sqrt() * x0,
+    }
+
+
 @graded
 def check_q_sample(fn) -> None:
+    """Run ``fn(x0, t, schedule, noise)`` on images ``[4, 1, 8, 8]`` and then on 2-D points ``[3, 2]``, against
+    ``q_sample``, naming the first mistake found."""
     s = NoiseSchedule.make("linear", 1000)
-    x0, noise = torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8)
-    t = torch.tensor([0, 10, 500, 999])
-    got = fn(x0, t, s, noise)
-    ok = got.shape == x0.shape and torch.allclose(got, q_sample(x0, t, s, noise=noise), atol=1e-5)
-    return report(ok, "that is the closed form q(x_t | x_0).",
-                   "take alpha_bar[t], reshape it to [B, 1, 1, 1], and mix x0 and noise with square roots.")
+    gen = torch.Generator().manual_seed(0)
+    cases = {"images [B, C, H, W]": (torch.randn(4, 1, 8, 8, generator=gen), torch.tensor([0, 10, 500, 999])),
+             "2-D points [B, 2]": (torch.randn(3, 2, generator=gen), torch.tensor([5, 300, 900]))}
+    reference = "course_lib.diffusion.q_sample"
+    for k, (label, (x0, t)) in enumerate(cases.items()):
+        noise = torch.randn(x0.shape, generator=gen)
+        try:
+            got = fn(x0, t, s, noise)
+        except (NotImplementedError, TypeError) as err:
+            if isinstance(err, NotImplementedError) or k == 0:
+                raise
+            return report(False, "", f"it works on images but not on 2-D points [B, 2]: it raised "
+                          f"{type(err).__name__}: {err}", Q_SAMPLE_FORMULA, reference)
+        except RuntimeError as err:
+            where = "it works on images but not on 2-D points [B, 2]" if k else f"on {label}"
+            return report(False, "", f"{where}: a shape error ({(str(err).splitlines() or [''])[0]}). "
+                          "alpha_bar[t] has "
+                          "shape [B]; it must be reshaped to broadcast against x0.", Q_SAMPLE_FORMULA, reference)
+        want = q_sample(x0, t, s, noise=noise)
+        shape = tuple(torch.as_tensor(got).shape) if isinstance(got, torch.Tensor) else None
+        if k == 1 and shape is not None and shape != tuple(x0.shape):
+            return report(False, "", f"it works on images but not on 2-D points: x0 [3, 2] gives a result of "
+                          f"shape {shape}. Reshaping alpha_bar[t] to [B, 1, 1, 1] fits images only; on [B, 2] it "
+                          "broadcasts into a bigger tensor.", Q_SAMPLE_FORMULA, reference)
+        problem = diagnose(got, want, q_sample_mistakes(x0, t, s, noise))
+        if problem:
+            return report(False, "", f"on {label}: {problem}", Q_SAMPLE_FORMULA, reference)
+    return report(True, "that is the closed form q(x_t | x_0), on images and on 2-D points alike.", "")
+
+
+def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
+    """Reference: alpha_bar_t = prod_{s <= t} (1 - beta_s), ``[T] -> [T]``."""
+    return torch.cumprod(1 - betas, dim=0)
+
+
+@graded
+def check_alpha_bar(fn) -> None:
+    """Compare ``fn(betas)`` with ``alpha_bar`` on the linear and the cosine schedule (T = 1000)."""
+    formula = "alpha_bar_t = (1 - beta_0)(1 - beta_1)...(1 - beta_t): torch.cumprod(1 - betas, dim=0)."
+    reference = "course_lib.schedules.NoiseSchedule (its alpha_bar)"
+    for name in ("linear", "cosine"):
+        betas = NoiseSchedule.make(name, 1000).betas.clone()
+        want = alpha_bar_from_betas(betas.double())
+        keep = 1 - betas.double()
+        mistakes = {
+            "that multiplies the betas (the noise each step adds); alpha_bar multiplies what each step keeps.":
+                torch.cumprod(betas.double(), 0),
+            "that is 1 minus the sum of the betas: right only while the betas are tiny (it is the first-order "
+            "term of the product) and it even goes negative on the linear schedule. Multiply, do not add.":
+                1 - torch.cumsum(betas.double(), 0),
+            "that is a sum where a product belongs.": torch.cumsum(keep, 0),
+            "that is alpha_t, what one step keeps; alpha_bar_t accumulates every step up to t.": keep,
+            "off by one step: in course_lib x_t is x_0 after t + 1 steps, so alpha_bar_0 = 1 - beta_0, not 1.":
+                torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(keep, 0)[:-1]]),
+        }
+        problem = diagnose(fn(betas), want, mistakes, atol=1e-6, rtol=1e-4)
+        if problem:
+            return report(False, "", f"on the {name} schedule: {problem}", formula, reference)
+    return report(True, "alpha_bar_t is the product of what each step keeps; the closed form q(x_t | x_0) scales "
+                  "x_0 by its square root.", "")
 
 
 def t_half(schedule: NoiseSchedule) -> int:
@@ -161,3 +256,21 @@ def t_half(schedule: NoiseSchedule) -> int:
 def check_t_half(value, schedule: NoiseSchedule) -> None:
     return report(value == t_half(schedule), f"half of the signal's variance is gone by t = {t_half(schedule)}.",
                    "find the first index where schedule.alpha_bar < 0.5.")
+
+
+# ----------------------------------------------------------------------------- widgets
+
+def forward_controls() -> dict:
+    """The controls of notebook 04's widget: t (view-only: about 30 ms a move), the schedule and T."""
+    from ipywidgets import Dropdown, IntSlider
+
+    return {"t": IntSlider(value=100, min=0, max=999, step=10),
+            "schedule": Dropdown(options=["linear", "cosine", "sigmoid", "quadratic"], value="linear"),
+            "T": Dropdown(options=[50, 100, 250, 500, 1000], value=1000)}
+
+
+def demo_widgets() -> dict:
+    """Notebook 04's widget (``ForwardView`` over the photo and a digit), with the notebook's controls."""
+    from ..widgets import LiveFigure
+
+    return {"forward": LiveFigure(ForwardView(), **forward_controls()).warm()}

@@ -5,12 +5,11 @@ from __future__ import annotations
 import torch
 
 from ..diffusion import q_sample
-from ..metrics import toy_quality
 from ..plotting import finish
 from ..samplers import DDIMSampler
 from ..schedules import NoiseSchedule
 from ..trainer import History
-from .grading import graded, report
+from .grading import diagnose, graded, report
 
 
 def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
@@ -37,32 +36,304 @@ def plot_loss_by_t(history: History, T: int):
     width = T / len(means)
     fig, ax = plt.subplots(figsize=(6, 2.6))
     ax.bar([width * (i + 0.5) for i in range(len(means))], means, width=0.9 * width)
+    ax.set_yscale("log")
     ax.set_xlabel("timestep t")
-    ax.set_ylabel("mean eps-MSE")
+    ax.set_ylabel("mean eps-MSE (log scale)")
     ax.set_title("the loss depends on t: small t (little noise) is hardest")
     return finish(fig)
 
 
-@torch.no_grad()
-def show_toy_samples(model, schedule, name: str = "moons", steps: int = 50, n: int = 2000, seed: int = 0):
-    """Widget body: DDIM samples of a 2-D model with ``steps`` steps over the toy data ``name``, with their score."""
+class ToySamplesView:
+    """Widget body: DDIM samples of a 2-D model over the toy data ``name``, for a number of DDIM ``steps``,
+    with their sliced Wasserstein distance (SWD) to fresh data and its floor (two fresh draws of the data).
+    Built once (data, reference points and floor included); ``update(steps)`` samples (it computes: its control
+    is built with ``continuous_update=False``) and only moves the sample points and the title."""
+
+    def __init__(self, model, schedule: NoiseSchedule, name: str = "moons", n: int = 1000, seed: int = 0):
+        import matplotlib.pyplot as plt
+
+        from ..data import make_toy_2d
+        from ..metrics import sliced_wasserstein
+
+        self.model, self.schedule, self.name, self.n, self.seed = model.eval(), schedule, name, n, seed
+        data = make_toy_2d(name, n, seed=seed)
+        self.reference = make_toy_2d(name, n, seed=10_000 + seed)  # the points toy_quality compares with
+        self.floor = sliced_wasserstein(make_toy_2d(name, n, seed=20_000 + seed), self.reference)
+        self.fig, ax = plt.subplots(figsize=(4.4, 4.4))
+        ax.scatter(data[:, 0], data[:, 1], s=3, alpha=0.3, color="C1", label="data")
+        self.points = ax.scatter(data[:, 0], data[:, 1], s=3, alpha=0.6, color="C0", label="samples")
+        self.title = ax.set_title(" ", fontsize=10)
+        ax.set_xlim(-1.8, 1.8)
+        ax.set_ylim(-1.8, 1.8)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x_1")
+        ax.set_ylabel("x_2")
+        ax.legend(fontsize=8, loc="lower left", markerscale=4)
+        self.fig.tight_layout()
+        self.animated = [self.points, self.title]
+
+    @torch.no_grad()
+    def update(self, steps: int = 20) -> None:
+        from ..metrics import sliced_wasserstein
+
+        steps = int(steps)
+        device = next(self.model.parameters()).device
+        x = DDIMSampler(self.schedule, steps, spacing="trailing").sample(self.model, (self.n, 2), device=device,
+                                                     generator=torch.Generator().manual_seed(self.seed)).cpu()
+        self.points.set_offsets(x.numpy())
+        self.title.set_text(f"DDIM, {steps} trailing steps: SWD {sliced_wasserstein(x, self.reference):.3f} "
+                            f"(floor {self.floor:.3f})")
+
+
+def show_toy_samples(model, schedule, name: str = "moons", steps: int = 20, n: int = 1000, seed: int = 0):
+    """``ToySamplesView`` for one number of DDIM ``steps``, as a static figure."""
+    view = ToySamplesView(model, schedule, name, n, seed)
+    view.update(steps)
+    return finish(view.fig)
+
+
+def plot_loss_curves(curves: dict, window: int = 25, logx: bool = False):
+    """Loss curves ``{label: [loss per step]}`` on a log y axis (a diffusion loss falls by decades early on and
+    then slowly), each as its mean over ``window`` steps over the faint batch losses."""
     import matplotlib.pyplot as plt
 
-    from ..data import make_toy_2d
+    from ..plotting import smooth
 
-    data = make_toy_2d(name, n, seed=seed)
-    x = DDIMSampler(schedule, steps).sample(model.eval(), (n, 2), generator=torch.Generator().manual_seed(seed))
-    q = toy_quality(x, name)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.scatter(data[:n, 0], data[:n, 1], s=2, alpha=0.3, color="C1", label="data")
-    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5, color="C0", label="samples")
-    ax.set_title(f"DDIM {steps} steps: SWD {q['swd']:.3f} (floor {q['swd_floor']:.3f})")
-    ax.set_xlim(-1.8, 1.8)
-    ax.set_ylim(-1.8, 1.8)
-    ax.set_aspect("equal")
-    ax.legend(fontsize=8, loc="lower left")
+    fig, ax = plt.subplots(figsize=(6.4, 3))
+    for k, (label, loss) in enumerate(curves.items()):
+        steps = range(1, len(loss) + 1)
+        smoothed = smooth(loss, window)
+        ax.plot(steps, loss, color=f"C{k}", lw=0.5, alpha=0.25)
+        ax.plot(steps[len(loss) - len(smoothed):], smoothed, color=f"C{k}", lw=1.6,
+                label=f"{label} (mean of {window} steps)")
+    ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel("training step" + (" (log scale)" if logx else ""))
+    ax.set_ylabel("eps-MSE (log scale)")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
     return finish(fig)
 
+
+@torch.no_grad()
+def ddim_digits(model, schedule: NoiseSchedule, n: int = 36, steps: int = 20, seed: int = 0) -> torch.Tensor:
+    """``n`` digit samples ``[n, 1, 8, 8]`` by DDIM with ``steps`` steps (clipped x0-hat), from fixed noise."""
+    sampler = DDIMSampler(schedule, num_steps=steps, clip_x0=True)
+    device = next(model.parameters()).device
+    x = sampler.sample(model.eval(), (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed), device=device)
+    return x.cpu()
+
+
+def show_digit_samples(models: dict, schedule: NoiseSchedule, n: int = 36, steps: int = 50, seed: int = 0,
+                       data: torch.Tensor | None = None):
+    """Grids of ``n`` DDIM samples from each model of ``models`` (``{title: model}``, same noise), beside real
+    digits when ``data`` is given; nearest-neighbour pixels, large enough to read."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import image_grid
+
+    panels = ({"real digits": data[:n]} if data is not None else {}) | {
+        title: ddim_digits(m, schedule, n, steps, seed) for title, m in models.items()}
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6), squeeze=False)
+    for ax, (title, x) in zip(axes[0], panels.items()):
+        ax.imshow(image_grid(x, nrow=6), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    return finish(fig)
+
+
+class TrainMoreView:
+    """Widget body of the "train N more steps" control: a grid of digit samples from a trainer's EMA weights
+    (DDIM, the same noise every time, so a change is the model's) beside its loss curve on log axes.
+    ``update()`` draws the model as it is now and returns the trainer's step count, which names the
+    background (the loss axes' limits change as training goes on)."""
+
+    def __init__(self, trainer, n: int = 36, steps: int = 20, seed: int = 0):
+        import matplotlib.pyplot as plt
+
+        from ..plotting import image_grid
+
+        self.trainer, self.n, self.steps, self.seed = trainer, n, steps, seed
+        self.fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw={"width_ratios": [1, 1.4]})
+        self.grid = a.imshow(image_grid(torch.zeros(n, 1, 8, 8), nrow=6), cmap="gray", vmin=0, vmax=1,
+                             interpolation="nearest")
+        self.grid_title = a.set_title(" ", fontsize=10)
+        a.axis("off")
+        (self.loss_line,) = b.plot([], [], lw=0.6, color="C0", alpha=0.4, label="batch loss")
+        (self.smooth_line,) = b.plot([], [], lw=1.5, color="C0", label="mean of 25 steps")
+        b.set_xscale("log")
+        b.set_yscale("log")
+        b.set_xlim(1, 10)
+        b.set_ylim(0.01, 1)
+        b.set_xlabel("training step (log scale)")
+        b.set_ylabel("eps-MSE (log scale)")
+        b.set_title("loss so far", fontsize=10)
+        b.legend(fontsize=8, loc="upper right")
+        self.loss_axes = b
+        self.fig.tight_layout()
+        self.animated = [self.grid, self.grid_title, self.loss_line, self.smooth_line]
+
+    def update(self) -> int:
+        from ..plotting import image_grid, smooth
+
+        tr = self.trainer
+        x = ddim_digits(tr.ema_model if tr.step else tr.model, tr.schedule, self.n, self.steps, self.seed)
+        self.grid.set_data(image_grid(x, nrow=6))
+        self.grid_title.set_text(f"EMA samples after {tr.step} steps (DDIM {self.steps})")
+        steps, loss = tr.history.step, tr.history.loss
+        if steps:
+            smoothed = smooth(loss, 25)
+            self.loss_line.set_data(steps, loss)
+            self.smooth_line.set_data(steps[len(steps) - len(smoothed):], smoothed)
+            self.loss_axes.set_xlim(1, max(10, steps[-1]))
+            self.loss_axes.set_ylim(min(loss) * 0.8, max(loss) * 1.2)
+        return tr.step
+
+
+def train_more_widget(trainer, n_more: int = 100, n: int = 36, steps: int = 20, seed: int = 0):
+    """The "train N more steps" widget of notebook 05 (see ``TrainMoreView``): a ``LiveFigure`` under a number
+    box ``live.more`` (N) and a button ``live.button``. Training runs only on a click: ``trainer.train`` to
+    ``trainer.step + N`` (no progress bar, no callback), then the figure is drawn again. The live figure has
+    no value controls (nothing to sweep); ``live.train_more()`` does what a click does."""
+    import time
+
+    import ipywidgets
+
+    from ..widgets import LiveFigure
+
+    live = LiveFigure(TrainMoreView(trainer, n, steps, seed))
+    live.more = ipywidgets.BoundedIntText(value=n_more, min=10, max=5000, step=10, description="N")
+    live.button = ipywidgets.Button(description="train N more steps", button_style="primary")
+
+    def train_more(_=None):
+        live.button.disabled, live.button.description = True, "training..."
+        progress, callback = trainer.progress, trainer.callback
+        trainer.progress, trainer.callback = False, None
+        try:
+            trainer.train(trainer.step + int(live.more.value))
+            start = time.perf_counter()
+            live.cache.clear()  # the model changed: the frame for "no control values" is stale
+            live.image.value = live.render()
+            live.last_seconds = time.perf_counter() - start
+        finally:
+            trainer.progress, trainer.callback = progress, callback
+            live.button.disabled, live.button.description = False, "train N more steps"
+
+    live.train_more = train_more
+    live.button.on_click(train_more)
+    live.widget = ipywidgets.VBox([ipywidgets.HBox([live.more, live.button]), live.widget])
+    live.widget.add_class("live-figure")
+    return live
+
+
+class X0HatView:
+    """Widget body: for a few training digits x_0, the noised x_t at step t (fixed noise) and the model's
+    estimate x0-hat = predict_x0(x_t, t, eps_theta(x_t, t)), one row per digit, with the error of x0-hat.
+    Every t of the slider's grid ``ts`` is computed once in ``__init__`` (one batched forward pass);
+    ``update(t)`` only swaps images and text."""
+
+    @torch.no_grad()
+    def __init__(self, model, schedule: NoiseSchedule, digits: torch.Tensor, ts=range(0, 1000, 20), seed: int = 0):
+        import matplotlib.pyplot as plt
+
+        from ..diffusion import predict_x0
+
+        self.ts = [int(t) for t in ts]
+        k = len(digits)
+        x0 = digits.float().cpu()
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+        x0_rep = x0.repeat(len(self.ts), 1, 1, 1)  # [len(ts) * k, 1, 8, 8], t-major
+        t = torch.tensor(self.ts).repeat_interleave(k)
+        x_t = q_sample(x0_rep, t, schedule, noise=noise.repeat(len(self.ts), 1, 1, 1))
+        model = model.eval()
+        device = next(model.parameters()).device
+        eps = model(x_t.to(device), t.to(device)).cpu()
+        x0_hat = predict_x0(x_t, t, eps, schedule).clamp(-1, 1)
+        self.frames = {s: (x_t[i * k:(i + 1) * k], x0_hat[i * k:(i + 1) * k]) for i, s in enumerate(self.ts)}
+        self.errors = {s: ((x0_hat[i * k:(i + 1) * k] - x0) ** 2).mean().item() for i, s in enumerate(self.ts)}
+        self.alpha_bar = schedule.alpha_bar
+        self.fig, axes = plt.subplots(k, 3, figsize=(5.4, 1.75 * k + 0.4), squeeze=False)
+        self.x_t_images, self.x0_hat_images = [], []
+        for row, img in zip(axes, x0):
+            row[0].imshow(_unit(img), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            self.x_t_images.append(row[1].imshow(_unit(img), cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
+            self.x0_hat_images.append(row[2].imshow(_unit(img), cmap="gray", vmin=0, vmax=1,
+                                                    interpolation="nearest"))
+            for ax in row:
+                ax.axis("off")
+        axes[0, 0].set_title("x_0 (training digit)", fontsize=10)
+        self.x_t_title = axes[0, 1].set_title(" ", fontsize=10)
+        self.x0_hat_title = axes[0, 2].set_title(" ", fontsize=10)
+        self.fig.tight_layout()
+        self.animated = [*self.x_t_images, *self.x0_hat_images, self.x_t_title, self.x0_hat_title]
+
+    def update(self, t: int = 300) -> None:
+        t = min(self.ts, key=lambda s: abs(s - int(t)))  # the nearest precomputed t
+        x_t, x0_hat = self.frames[t]
+        for image, x in zip(self.x_t_images, x_t):
+            image.set_data(_unit(x))
+        for image, x in zip(self.x0_hat_images, x0_hat):
+            image.set_data(_unit(x))
+        self.x_t_title.set_text(f"x_t, t = {t} (alpha_bar {self.alpha_bar[t]:.3f})")
+        self.x0_hat_title.set_text(f"x0-hat (MSE to x_0: {self.errors[t]:.3f})")
+
+
+def _unit(x: torch.Tensor):
+    """An image ``[1, H, W]`` in [-1, 1] as an ``imshow`` array in [0, 1]."""
+    return ((x.clamp(-1, 1) + 1) / 2)[0].numpy()
+
+
+def show_x0_hat(model, schedule: NoiseSchedule, digits: torch.Tensor, t: int = 300):
+    """``X0HatView`` at one ``t``, as a static figure."""
+    view = X0HatView(model, schedule, digits, ts=[t])
+    view.update(t)
+    return finish(view.fig)
+
+
+def demo_widgets() -> dict:
+    """Notebook 05's widgets, same controls and ranges, on stand-ins: a 2-D MLP trained 200 steps, the shipped
+    digits checkpoint for x0-hat, and a width-8 U-Net trainer for "train N more steps"."""
+    from ..checkpoints import load_denoiser
+    from ..data import load_digits, make_toy_2d
+    from ..mlp_denoiser import MLPDenoiser
+    from ..trainer import TrainConfig, Trainer
+    from ..unet import UNet
+    from ..widgets import LiveFigure
+
+    torch.manual_seed(0)
+    linear = NoiseSchedule.make("linear", 1000)
+    toy = Trainer(MLPDenoiser(hidden=128, depth=3), linear, make_toy_2d("moons", 2000),
+                  TrainConfig(steps=200, batch_size=256, lr=2e-3, log_every=100), device="cpu", progress=False)
+    toy.train()
+    model, schedule, _ = load_denoiser()
+    digits = load_digits()
+    small = Trainer(UNet(base_channels=8), linear, digits, TrainConfig(steps=10, batch_size=32, log_every=10),
+                    device="cpu", progress=False)
+    return {
+        "toy_samples": LiveFigure(ToySamplesView(toy.ema_model, linear, "moons"),
+                                  steps=toy_steps_slider()),
+        "x0_hat": LiveFigure(X0HatView(model, schedule, digits[:4]), t=x0_hat_slider()),
+        "train_more": train_more_widget(small, n_more=10),
+    }
+
+
+TOY_STEP_COUNTS = (1, 2, 5, 10, 20, 50, 100, 200)  # log-spaced: what changes is few steps against many
+
+
+def toy_steps_slider():
+    """The DDIM step-count control of notebook 05 (it samples: ``continuous_update=False``)."""
+    from ipywidgets import SelectionSlider
+
+    return SelectionSlider(options=TOY_STEP_COUNTS, value=20, continuous_update=False, description="steps")
+
+
+def x0_hat_slider():
+    """The t control of the x0-hat widget: its grid is the view's precomputed ``ts``."""
+    from ipywidgets import IntSlider
+
+    return IntSlider(value=300, min=0, max=980, step=20, description="t")
 
 
 # ----------------------------------------------------------------------------- EMA over seeds
@@ -137,14 +408,183 @@ def eps_loss(model, x0, t, noise, schedule: NoiseSchedule):
     return ((model(x_t, t) - noise) ** 2).mean()
 
 
+EPS_LOSS_FORMULA = ("x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * noise (alpha_bar[t] reshaped to "
+                    "[B, 1, ..., 1]), then ((model(x_t, t) - noise) ** 2).mean().")
+
+
+def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return values.view(-1, *[1] * (x.dim() - 1))
+
+
+def eps_loss_mistakes(model, x0, t, noise, schedule: NoiseSchedule) -> dict:
+    """The values the common wrong versions of ``eps_loss`` return, by diagnosis (no formula in them)."""
+    ab, a = _per_example(schedule.alpha_bar[t], x0).float(), _per_example(schedule.alphas[t], x0).float()
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    mse = lambda pred, target: ((pred - target) ** 2).mean()
+    return {
+        "x_t is built with alpha_t (one step) where alpha_bar_t (all steps up to t) belongs.":
+            mse(model(a.sqrt() * x0 + (1 - a).sqrt() * noise, t), noise),
+        "a square root is missing in x_t: alpha_bar_t and 1 - alpha_bar_t are variances.":
+            mse(model(ab * x0 + (1 - ab) * noise, t), noise),
+        "the target is x0; the network predicts the noise that was added, so the target is `noise`.":
+            mse(model(x_t, t), x0),
+        "the model is given x0; it must see the noised x_t (it never sees a clean x0 when sampling).":
+            mse(model(x0, t), noise),
+        "that is a sum of squared errors; L_simple is their mean (the same minimiser, a scale that depends on "
+        "the batch size and the image size).": ((model(x_t, t) - noise) ** 2).sum(),
+        "the error is not squared.": (model(x_t, t) - noise).mean(),
+    } | ({} if x0.dim() != 2 else {
+        "it works on images but not on 2-D points: alpha_bar[t] reshaped to [B, 1, 1, 1] turns x_t of points "
+        "[B, 2] into a [B, 1, B, 2] tensor, and the mean hides it.": mse(model(
+            ab.view(-1, 1, 1, 1).sqrt() * x0 + (1 - ab.view(-1, 1, 1, 1)).sqrt() * noise, t), noise)})
+
+
 @graded
 def check_eps_loss(fn) -> None:
+    """Compare ``fn(model, x0, t, noise, schedule)`` with ``eps_loss`` on 2-D points ``[8, 2]`` and on images
+    ``[4, 1, 8, 8]``, with a stand-in model ``0.5 * x_t`` (so a wrong x_t shows in the loss)."""
     s = NoiseSchedule.make("linear", 1000)
-    x0, noise = torch.randn(8, 2), torch.randn(8, 2)
-    t = torch.tensor([0, 1, 10, 100, 300, 500, 800, 999])
+    gen = torch.Generator().manual_seed(0)
     model = lambda x, tt: 0.5 * x
-    got = fn(model, x0, t, noise, s)
-    ok = torch.as_tensor(got).numel() == 1 and torch.allclose(torch.as_tensor(got).float(),
-                                                              eps_loss(model, x0, t, noise, s).float(), atol=1e-5)
-    return report(ok, "that is L_simple, the loss every DDPM is trained with.",
-                   "x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise; then mean((model(x_t, t) - noise)**2).")
+    cases = {"images [B, C, H, W]": (torch.randn(4, 1, 8, 8, generator=gen), torch.tensor([3, 250, 600, 990])),
+             "2-D points [B, 2]": (torch.randn(8, 2, generator=gen), torch.tensor([0, 1, 10, 100, 300, 500, 800, 999]))}
+    reference = "course_lib.diffusion.diffusion_loss (and eps_loss in course_lib/lessons/training.py)"
+    for label, (x0, t) in cases.items():
+        noise = torch.randn(x0.shape, generator=gen)
+        try:
+            got = fn(model, x0, t, noise, s)
+        except NotImplementedError:
+            raise
+        except RuntimeError as err:
+            return report(False, "", f"on {label}: a shape error ({(str(err).splitlines() or [''])[0]}). "
+                          "alpha_bar[t] has "
+                          "shape [B]; reshape it to broadcast against x0 of any number of dimensions.",
+                          EPS_LOSS_FORMULA, reference)
+        if isinstance(got, torch.Tensor) and got.numel() != 1:
+            return report(False, "", f"on {label}: the loss has shape {tuple(got.shape)}; it should be one number "
+                          "(the mean over the batch and every coordinate). A shape like this also comes from an "
+                          "alpha_bar[t] reshaped for images only, applied to 2-D points.", EPS_LOSS_FORMULA, reference)
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and got.item() == 0:
+            return report(False, "", f"on {label}: the loss is exactly 0; compute it from the model's prediction and "
+                          "the noise.", EPS_LOSS_FORMULA, reference)
+        problem = diagnose(torch.as_tensor(got).reshape(()), eps_loss(model, x0, t, noise, s),
+                           eps_loss_mistakes(model, x0, t, noise, s))
+        if problem:
+            return report(False, "", f"on {label}: {problem}", EPS_LOSS_FORMULA, reference)
+    return report(True, "that is L_simple, the loss every DDPM is trained with.", "")
+
+
+# ----------------------------------------------------------------------------- the bare training loop
+
+def train_loop(model, data: torch.Tensor, schedule: NoiseSchedule, steps: int = 300, batch_size: int = 256,
+               lr: float = 2e-3, seed: int = 0) -> list[float]:
+    """Reference for the student's loop: ``steps`` AdamW steps of L_simple on random batches of ``data [N, ...]``.
+    Returns the loss of every step."""
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        x0 = data[torch.randint(0, len(data), (batch_size,), generator=gen)]
+        t = torch.randint(0, schedule.T, (batch_size,), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        x_t = q_sample(x0, t, schedule, noise=noise)
+        loss = ((model(x_t, t) - noise) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+class _SpyDenoiser(torch.nn.Module):
+    """A tiny trainable eps-model for 2-D points that records every input and output, so a check can tell how
+    x_t was built and what the loss compared (``calls``: ``(x_t, t, eps_hat)`` detached)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 2)
+        self.calls = []
+
+    def forward(self, x, t):
+        if x.dim() != 2 or x.shape[1] != 2 or t.shape != x.shape[:1]:
+            raise _WrongShape(f"the model saw x_t of shape {tuple(x.shape)} and t of shape {tuple(t.shape)}; with "
+                              f"2-D points both should be [B, 2] and [B]. An alpha_bar[t] reshaped for images only "
+                              "([B, 1, 1, 1]) broadcasts points into a bigger tensor.")
+        out = self.linear(torch.cat([x.float(), t.float()[:, None] / 1000], dim=1))
+        self.calls.append((x.detach().clone(), t.detach().clone(), out.detach().clone()))
+        return out
+
+
+class _WrongShape(ValueError):
+    pass
+
+
+@graded
+def check_train_loop(fn) -> None:
+    """Run ``fn(model, data, schedule, steps=20, batch_size=64)`` on a recording model and a data set of one point
+    repeated, so that the noise of every x_t can be recovered; check the loop's x_t, t, target and update."""
+    s = NoiseSchedule.make("linear", 1000)
+    c = torch.tensor([0.8, -0.6])
+    data = c.repeat(500, 1)
+    torch.manual_seed(0)
+    spy = _SpyDenoiser()
+    before = [p.detach().clone() for p in spy.parameters()]
+    formula = ("for each step: x0 = a random batch of data; t = torch.randint(0, T, (B,)); "
+               "noise = torch.randn_like(x0); x_t = q_sample(x0, t, schedule, noise=noise); "
+               "loss = ((model(x_t, t) - noise) ** 2).mean(); "
+               "optimizer.zero_grad(); loss.backward(); optimizer.step(); keep loss.item().")
+    reference = "train_loop in course_lib/lessons/training.py, or Trainer._train_step in course_lib/trainer.py"
+    fail = lambda why: report(False, "", why, formula, reference)
+    try:
+        losses = fn(spy, data, s, steps=20, batch_size=64)
+    except _WrongShape as err:
+        return fail(f"it works on images but not on 2-D points: {err}")
+    if not spy.calls:
+        return fail("the model was never called.")
+    if losses is None or len(losses) != 20:
+        return fail(f"return the list of the 20 losses, one per step (got {type(losses).__name__}"
+                    f"{'' if losses is None else ' of length ' + str(len(losses))}).")
+    if len(spy.calls) != 20:
+        return fail(f"the model was called {len(spy.calls)} times in 20 steps; call it once a step.")
+    x_t = torch.stack([call[0] for call in spy.calls]).double()
+    t = torch.stack([call[1] for call in spy.calls])
+    out = torch.stack([call[2] for call in spy.calls]).double()
+    if t.dtype not in (torch.int64, torch.int32) or t.min() < 0 or t.max() >= s.T:
+        return fail("t must hold integer timesteps in {0, ..., T-1}, one per example.")
+    if len(t.unique()) < 200:
+        return fail(f"only {len(t.unique())} different timesteps in 20 batches of 64: draw a new t for every "
+                    "example at every step, uniformly from {0, ..., T-1}.")
+    got = torch.as_tensor([float(v) for v in losses], dtype=torch.float64)
+    cf = c.double()
+    mse = lambda target: ((out - target) ** 2).mean(dim=(1, 2))
+
+    def implied_noise(keep):  # the noise that built x_t, if x_t = sqrt(keep) c + sqrt(1 - keep) noise
+        k = keep.double()[t][..., None]
+        return (x_t - k.sqrt() * cf) / (1 - k).sqrt()
+
+    noise = implied_noise(s.alpha_bar)
+    ab = s.alpha_bar.double()[t][..., None]
+    candidates = {
+        None: mse(noise),
+        "x_t is built with alpha_t (one step) where alpha_bar_t (all steps up to t) belongs.":
+            mse(implied_noise(s.alphas)),
+        "a square root is missing in x_t: alpha_bar_t and 1 - alpha_bar_t are variances.":
+            mse((x_t - ab * cf) / (1 - ab)),
+        "the loss compares the prediction with x0; the target is the noise.": mse(cf.expand_as(out)),
+        "the loss compares the prediction with x_t; the target is the noise that was added.": mse(x_t),
+    }
+    match = next((why for why, want in candidates.items() if torch.allclose(got, want, rtol=1e-4, atol=1e-5)), "")
+    if match != "":
+        return fail(match) if match else _check_loop_updates(spy, before, noise, fail)
+    return fail("the losses do not match the model's outputs against the noise in x_t: check how x_t is built "
+                "and what the loss compares.")
+
+
+def _check_loop_updates(spy, before, noise, fail) -> None:
+    if noise.std() < 0.7 or noise.std() > 1.3 or noise.mean().abs() > 0.2:
+        return fail(f"the noise in x_t has mean {noise.mean():.2f} and standard deviation {noise.std():.2f}; draw it "
+                    "from N(0, I) (torch.randn).")
+    if all(torch.equal(p, q) for p, q in zip(before, spy.parameters())):
+        return fail("the weights never changed: call loss.backward() and optimizer.step() at every step.")
+    return report(True, "x_t, t, the noise target and the update are all right: that is the whole of DDPM "
+                  "training.", "")

@@ -1,0 +1,129 @@
+"""Notebook 04's lesson module: the exercises' checks (diagnoses, tiers, stubs) and the widget."""
+
+import pytest
+import torch
+
+from course_lib import NoiseSchedule, q_sample
+from course_lib.lessons import forward_diffusion as fd
+from course_lib.lessons import grading
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    grading.attempts.clear()
+    yield
+    grading.attempts.clear()
+
+
+def per_example(v, x):
+    return v.view(-1, *[1] * (x.dim() - 1))
+
+
+def reference(x0, t, s, noise):
+    return q_sample(x0, t, s, noise=noise)
+
+
+def float64_version(x0, t, s, noise):
+    ab = per_example(s.alpha_bar[t].double(), x0)
+    return torch.exp(0.5 * torch.log(ab)) * x0.double() + torch.sqrt(1 - ab) * noise.double()
+
+
+def with_alpha(x0, t, s, noise):
+    a = per_example(s.alphas[t], x0)
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+
+def no_square_root(x0, t, s, noise):
+    ab = per_example(s.alpha_bar[t], x0)
+    return ab * x0 + (1 - ab) * noise
+
+
+def images_only(x0, t, s, noise):
+    ab = s.alpha_bar[t].view(-1, 1, 1, 1)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("fn", [reference, float64_version])
+def test_q_sample_check_accepts_correct_answers(fn, capsys):
+    fd.check_q_sample(fn)
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (with_alpha, "alpha_t, the signal one step keeps, where alpha_bar_t"),
+    (no_square_root, "a square root is missing"),
+    (images_only, "works on images but not on 2-D points"),
+])
+def test_q_sample_check_names_the_mistake_then_escalates(fn, diagnosis, capsys):
+    fd.check_q_sample(fn)
+    first = capsys.readouterr().out
+    assert "Not yet" in first and diagnosis in first and "Hint:" not in first
+    fd.check_q_sample(fn)
+    second = capsys.readouterr().out
+    assert diagnosis in second and "Hint: x_t = sqrt(alpha_bar[t])" in second and "Compare with" not in second
+    fd.check_q_sample(fn)
+    assert "Compare with course_lib.diffusion.q_sample" in capsys.readouterr().out
+
+
+def test_q_sample_check_says_not_yet_on_stubs(capsys):
+    fd.check_q_sample(stub)
+    assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
+    fd.check_q_sample(None)
+    assert "still `None`" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn", [lambda b: torch.cumprod(1 - b, 0),
+                                lambda b: torch.exp(torch.cumsum(torch.log1p(-b.double()), 0))])
+def test_alpha_bar_check_accepts_correct_answers(fn, capsys):
+    fd.check_alpha_bar(fn)
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (lambda b: 1 - torch.cumsum(b, 0), "1 minus the sum of the betas"),
+    (lambda b: torch.cumprod(b, 0), "multiplies the betas"),
+    (lambda b: 1 - b, "that is alpha_t, what one step keeps"),
+    (lambda b: torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)[:-1]]), "off by one step"),
+])
+def test_alpha_bar_check_names_the_mistake_then_escalates(fn, diagnosis, capsys):
+    fd.check_alpha_bar(fn)
+    first = capsys.readouterr().out
+    assert diagnosis in first and "cumprod" not in first
+    fd.check_alpha_bar(fn)
+    assert "Hint: alpha_bar_t = (1 - beta_0)" in capsys.readouterr().out
+
+
+def test_alpha_bar_check_says_not_yet_on_stubs(capsys):
+    fd.check_alpha_bar(stub)
+    assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
+    fd.check_alpha_bar(None)
+    assert "still `None`" in capsys.readouterr().out
+
+
+def test_alpha_bar_reference_matches_the_schedules():
+    for name in ("linear", "cosine", "sigmoid", "quadratic"):
+        s = NoiseSchedule.make(name, 1000)
+        assert torch.allclose(fd.alpha_bar_from_betas(s.betas), s.alpha_bar, rtol=1e-6, atol=1e-12)
+
+
+def test_show_schedules_labels_axes_and_end_values():
+    fig = fd.show_schedules()
+    a, b = fig.axes
+    assert a.get_xlabel() and a.get_ylabel() and b.get_ylabel()
+    labels = [line.get_label() for line in b.get_lines()]
+    assert any(label.startswith("cosine") and "-19.8" in label for label in labels)
+    assert labels[-2].startswith("cosine")  # drawn last (the axhline at 0 comes after), so no curve hides it
+
+
+def test_demo_widget_controls_change_the_figure():
+    widgets = fd.demo_widgets()
+    live = widgets["forward"]
+    for name, value in (("t", 500), ("schedule", "cosine"), ("T", 100)):
+        before = live.image.value
+        live.controls[name].value = value
+        assert live.image.value != before, name
+        assert live.status.value == ""

@@ -1,0 +1,186 @@
+"""Notebook 05's lesson module: the eps-loss and training-loop checks (diagnoses, tiers, stubs), the widgets
+(each control changes the figure; training runs only on the button) and the figures."""
+
+import pytest
+import torch
+
+from course_lib import diffusion_loss, q_sample
+from course_lib.lessons import grading
+from course_lib.lessons import training as tr
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    grading.attempts.clear()
+    yield
+    grading.attempts.clear()
+
+
+def per_example(v, x):
+    return v.view(-1, *[1] * (x.dim() - 1))
+
+
+def loss_with(x_t_of, target="noise"):
+    def eps_loss(model, x0, t, noise, schedule):
+        x_t = x_t_of(x0, t, schedule, noise)
+        return ((model(x_t, t) - (noise if target == "noise" else x0)) ** 2).mean()
+    return eps_loss
+
+
+def right(x0, t, s, n):
+    ab = per_example(s.alpha_bar[t], x0)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * n
+
+
+def with_alpha(x0, t, s, n):
+    a = per_example(s.alphas[t], x0)
+    return a.sqrt() * x0 + (1 - a).sqrt() * n
+
+
+def no_square_root(x0, t, s, n):
+    ab = per_example(s.alpha_bar[t], x0)
+    return ab * x0 + (1 - ab) * n
+
+
+def images_only(x0, t, s, n):
+    ab = s.alpha_bar[t].view(-1, 1, 1, 1)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * n
+
+
+def float64_loss(model, x0, t, noise, schedule):
+    ab = per_example(schedule.alpha_bar[t].double(), x0)
+    x_t = ab.sqrt() * x0.double() + (1 - ab).sqrt() * noise.double()
+    return ((model(x_t, t) - noise.double()) ** 2).mean()
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("fn", [tr.eps_loss, float64_loss,
+                                lambda m, x0, t, n, s: diffusion_loss(m, x0, s, t=t, noise=n)])
+def test_eps_loss_check_accepts_correct_answers(fn, capsys):
+    tr.check_eps_loss(fn)
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (loss_with(with_alpha), "built with alpha_t (one step)"),
+    (loss_with(no_square_root), "a square root is missing"),
+    (loss_with(right, target="x0"), "the target is x0"),
+    (loss_with(images_only), "works on images but not on 2-D points"),
+    (lambda m, x0, t, n, s: ((m(right(x0, t, s, n), t) - n) ** 2).sum(), "a sum of squared errors"),
+])
+def test_eps_loss_check_names_the_mistake_then_escalates(fn, diagnosis, capsys):
+    tr.check_eps_loss(fn)
+    first = capsys.readouterr().out
+    assert "Not yet" in first and diagnosis in first and "Hint:" not in first
+    tr.check_eps_loss(fn)
+    second = capsys.readouterr().out
+    assert diagnosis in second and "Hint: x_t = sqrt(alpha_bar[t])" in second
+
+
+def test_eps_loss_check_says_not_yet_on_stubs(capsys):
+    tr.check_eps_loss(stub)
+    assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
+
+
+def make_loop(x_t_of=right, target="noise", step=True, fixed_t=False, use_library=False):
+    def train_loop(model, data, schedule, steps=300, batch_size=256, lr=2e-3, seed=0):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(steps):
+            x0 = data[torch.randint(0, len(data), (batch_size,))]
+            if use_library:
+                loss = diffusion_loss(model, x0, schedule)
+            else:
+                t = torch.full((batch_size,), 500) if fixed_t else torch.randint(0, schedule.T, (batch_size,))
+                noise = torch.randn_like(x0)
+                x_t = x_t_of(x0, t, schedule, noise)
+                loss = ((model(x_t, t) - (noise if target == "noise" else x0)) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            if step:
+                optimizer.step()
+            losses.append(loss.item())
+        return losses
+    return train_loop
+
+
+@pytest.mark.parametrize("fn", [tr.train_loop, make_loop(), make_loop(use_library=True),
+                                make_loop(lambda x0, t, s, n: q_sample(x0.double(), t, s, noise=n.double()))])
+def test_train_loop_check_accepts_correct_loops(fn, capsys):
+    tr.check_train_loop(fn)
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (make_loop(with_alpha), "built with alpha_t (one step)"),
+    (make_loop(no_square_root), "a square root is missing"),
+    (make_loop(target="x0"), "compares the prediction with x0"),
+    (make_loop(images_only), "works on images but not on 2-D points"),
+    (make_loop(step=False), "the weights never changed"),
+    (make_loop(fixed_t=True), "draw a new t for every example"),
+])
+def test_train_loop_check_names_the_mistake_then_escalates(fn, diagnosis, capsys):
+    tr.check_train_loop(fn)
+    first = capsys.readouterr().out
+    assert "Not yet" in first and diagnosis in first and "Hint:" not in first
+    tr.check_train_loop(fn)
+    assert "Hint: for each step" in capsys.readouterr().out
+    tr.check_train_loop(fn)
+    assert "Compare with train_loop" in capsys.readouterr().out
+
+
+def test_train_loop_check_says_not_yet_on_stubs(capsys):
+    tr.check_train_loop(stub)
+    assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def widgets():
+    return tr.demo_widgets()
+
+
+def test_demo_widget_sliders_change_the_figure(widgets):
+    for key, name, value in (("toy_samples", "steps", 5), ("x0_hat", "t", 800)):
+        live = widgets[key]
+        before = live.image.value
+        live.controls[name].value = value
+        assert live.image.value != before, key
+        assert live.status.value == ""
+    assert widgets["toy_samples"].controls["steps"].continuous_update is False
+
+
+def test_train_more_trains_only_on_the_button(widgets):
+    live = widgets["train_more"]
+    trainer = live.view.trainer
+    assert live.controls == {}  # no slider can start training
+    step, before = trainer.step, live.image.value
+    live.more.value = 10
+    live.button.click()
+    assert trainer.step == step + 10
+    assert live.image.value != before
+    assert not live.button.disabled and trainer.progress is False
+
+
+def test_x0_hat_view_is_precomputed_over_the_slider_grid(widgets):
+    view = widgets["x0_hat"].view
+    slider = tr.x0_hat_slider()
+    assert set(range(slider.min, slider.max + 1, slider.step)) <= set(view.frames)
+    assert view.errors[0] < view.errors[max(view.ts)]  # x0-hat is best at little noise
+
+
+def test_figures(widgets):
+    from course_lib.checkpoints import load_denoiser
+    from course_lib.data import load_digits
+
+    model, schedule, _ = load_denoiser()
+    digits = load_digits()
+    fig = tr.show_digit_samples({"EMA": model}, schedule, n=12, steps=5, data=digits)
+    assert len(fig.axes) == 2 and fig.axes[0].images[0].get_interpolation() == "nearest"
+    fig = tr.plot_loss_curves({"a": [1.0, 0.5, 0.2, 0.1], "b": [0.9, 0.4, 0.3, 0.1]}, window=2, logx=True)
+    assert fig.axes[0].get_yscale() == "log" and fig.axes[0].get_xscale() == "log"
+    assert tr.show_x0_hat(model, schedule, digits[:2], t=300).axes
+    toy = widgets["toy_samples"].view
+    assert tr.show_toy_samples(toy.model, toy.schedule, steps=5, n=200).axes
