@@ -45,6 +45,7 @@ from course_lib.lessons.training import (
     train_more_widget,
     x0_hat_slider,
 )
+from course_lib.lessons.training import train_loop as reference_train_loop
 from course_lib.metrics import digit_quality, toy_quality
 from course_lib.mlp_denoiser import MLPDenoiser
 from course_lib.plotting import LiveLossPlot
@@ -134,7 +135,12 @@ check_train_loop(train_loop)
 # Losses from training: their last digits differ between CPUs, so the notebook tests do not compare them.
 moons = make_toy_2d("moons", 8000)
 torch.manual_seed(0)
-loop_losses = train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", 1000), steps=300)
+try:
+    loop_losses = train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", 1000), steps=300)
+except NotImplementedError:  # Exercise 2 not written yet: run course_lib's loop so the rest of the notebook works
+    print("train_loop is still a TODO: showing the losses of course_lib's reference loop instead.")
+    loop_losses = reference_train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", 1000),
+                                       steps=300)
 print(f"first step: loss {loop_losses[0]:.3f}; mean of the last 50 steps: {sum(loop_losses[-50:]) / 50:.3f}")
 plot_loss_curves({"your loop, 2-D points": loop_losses})
 

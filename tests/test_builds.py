@@ -56,7 +56,7 @@ def test_builds_are_valid_and_student_has_no_solutions(built):
         assert solution_lines(instructor) == solution_lines(original)
 
 
-@pytest.mark.parametrize("name", ["00_start_here.ipynb", "04_forward_diffusion.ipynb"])
+@pytest.mark.parametrize("name", ["00_start_here.ipynb", "04_forward_diffusion.ipynb", "05_training.ipynb"])
 def test_student_notebook_runs_and_checks_say_not_yet(built, name):
     nb = nbformat.read(built / "student" / name, as_version=4)
     notebook_client(nb, ROOT / "notebooks").execute()
