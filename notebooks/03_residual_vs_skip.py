@@ -204,7 +204,7 @@ plot_skip_comparison(first, load_digits(split="test"), t=300)
 # %% tags=["nbval-ignore-output"]
 # A live figure of what the trained models compute (all of it computed when it is built): not compared in tests.
 LiveFigure(skip_mode_view(first), mode=ToggleButtons(options=["concat", "add", "none"], value="concat"),
-           t=IntSlider(value=300, min=0, max=950, step=50))
+           t=IntSlider(value=300, min=0, max=950, step=50)).warm()  # each mode's colour bars drawn once, now
 
 # %%
 show_skip_mode(first, "concat", t=300)

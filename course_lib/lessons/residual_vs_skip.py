@@ -379,7 +379,7 @@ def demo_widgets() -> dict:
         models[mode] = UNet(skip=mode)
     view = SkipModeView(models, NoiseSchedule.make("linear", 1000))
     return {"skip_mode": LiveFigure(view, mode=ToggleButtons(options=list(SKIP_MODES), value="concat"),
-                                    t=IntSlider(value=300, min=0, max=950, step=50))}
+                                    t=IntSlider(value=300, min=0, max=950, step=50)).warm()}
 
 
 # ----------------------------------------------------------------------------- exercises
