@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from course_lib import BasicBlock, SmallResNet
-from course_lib.lessons import grading
 from course_lib.lessons import residual_blocks as rb
 from course_lib.lessons.residual_blocks import (
     LesionResults,
@@ -34,13 +33,6 @@ from course_lib.lessons.residual_blocks import (
     show_lesion,
     unraveled_view,
 )
-
-
-@pytest.fixture(autouse=True)
-def fresh_attempts():
-    grading.attempts.clear()
-    yield
-    grading.attempts.clear()
 
 
 @pytest.fixture(scope="module")

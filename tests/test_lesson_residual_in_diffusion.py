@@ -7,16 +7,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from course_lib.lessons import grading
 from course_lib.lessons import residual_in_diffusion as capstone
 from course_lib.lessons.residual_in_diffusion import SWEEP_VARIANTS, SamplesView, Variant, load_results
-
-
-@pytest.fixture(autouse=True)
-def fresh_attempts():
-    grading.attempts.clear()
-    yield
-    grading.attempts.clear()
 
 
 @pytest.fixture(scope="module")

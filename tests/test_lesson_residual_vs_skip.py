@@ -10,7 +10,6 @@ import torch
 
 from course_lib import UNet
 from course_lib.data import load_digits
-from course_lib.lessons import grading
 from course_lib.lessons import residual_vs_skip as rvs
 from course_lib.lessons.residual_vs_skip import (
     SkipModeView,
@@ -31,13 +30,6 @@ from course_lib.lessons.residual_vs_skip import (
 )
 from course_lib.schedules import NoiseSchedule
 from course_lib.unet import combine
-
-
-@pytest.fixture(autouse=True)
-def fresh_attempts():
-    grading.attempts.clear()
-    yield
-    grading.attempts.clear()
 
 
 def test_skip_modes_train_expose_features_and_show_them():

@@ -8,13 +8,6 @@ from course_lib.lessons import grading
 from course_lib.lessons import sampling as S
 
 
-@pytest.fixture(autouse=True)
-def fresh_attempts():
-    grading.attempts.clear()
-    yield
-    grading.attempts.clear()
-
-
 def _parts(schedule, t):
     return (schedule.alpha_bar[t], schedule.alpha_bar_prev[t], schedule.alphas[t], schedule.betas[t])
 

@@ -11,13 +11,6 @@ from course_lib.lessons import grading
 from course_lib.lessons import start_here as lesson
 
 
-@pytest.fixture(autouse=True)
-def fresh_attempts():
-    grading.attempts.clear()
-    yield
-    grading.attempts.clear()
-
-
 def test_plot_wave_is_the_view_at_fixed_values_with_labelled_axes():
     fig = lesson.plot_wave(2.0, 0.5)
     assert isinstance(fig, matplotlib.figure.Figure)
