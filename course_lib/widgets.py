@@ -75,7 +75,9 @@ class LiveFigure:
 
     def __init__(self, view, cache_size: int = 512, fixed: dict | None = None, **controls):
         import ipywidgets
+        import matplotlib.pyplot as plt
 
+        plt.close(view.fig)  # shown through the widget only: the inline backend would draw it a second time
         self.view, self.controls, self.fixed = view, controls, dict(fixed or {})
         self.cache: OrderedDict[tuple, bytes] = OrderedDict()
         self.cache_size = cache_size

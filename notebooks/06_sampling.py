@@ -448,7 +448,7 @@ plot_2d_trajectories(path, mixture, k=50)
 #
 # ## Summary
 # - DDPM: 1000 stochastic steps through the Gaussian posterior; DDIM: a few deterministic jumps through $\hat x_0$.
-# - One loop, `for t in sampler.timesteps: x = sampler.step(model(x, t), t, x)`, serves both; the model is the same,
+# - One loop over `sampler.timesteps`, each step `x = sampler.step(model(x, t), t, x)`, serves both; the model is the same,
 #   because DDIM's processes share DDPM's marginals $q(x_t \mid x_0)$ (Song et al. 2021, §3-4).
 # - $\eta$ moves DDIM from deterministic ($\eta = 0$) to DDPM's noise ($\eta = 1$); at ten steps our 300-digit scores do not
 #   resolve a difference between them (Song et al. do, at scale: $\eta = 0$ is better at few steps).

@@ -124,3 +124,18 @@ def test_figure_png_has_the_figure_size_in_pixels(dpi):
     fig, _ = plt.subplots(figsize=(3, 2), dpi=dpi)
     assert pixels(figure_png(fig)).shape == (2 * dpi, 3 * dpi, 3)
     plt.close(fig)
+
+
+def test_the_view_figure_is_closed_so_a_notebook_shows_it_once():
+    class OpenView:  # a view that forgets to close its figure
+        def __init__(self):
+            self.fig, ax = plt.subplots()
+            (self.line,) = ax.plot([0, 1])
+
+        def update(self, k):
+            self.line.set_ydata([0, k])
+
+    view = OpenView()
+    assert plt.fignum_exists(view.fig.number)
+    LiveFigure(view, k=IntSlider(value=1, min=0, max=5))
+    assert not plt.fignum_exists(view.fig.number)

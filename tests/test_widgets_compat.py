@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from importlib import import_module
 from pathlib import Path
 
@@ -96,6 +97,25 @@ def widget_spec(node, where, widget_names):
     return {"class": node.func.id, "kwargs": literal, "state_kwargs": state, "where": where}
 
 
+def factory_spec(node, namespace, where):
+    """A control built by a course_lib function, e.g. ``toy_steps_slider()``: the constructor call it returns,
+    with the module constants it names (``options=TOY_STEP_COUNTS``) replaced by their values.
+    Returns ``(spec, ipywidgets names the function imports)``, or ``(None, [])`` for anything else."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in namespace):
+        return None, []
+    func = namespace[node.func.id]
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "ipywidgets"
+             for a in n.names]
+    returns = [n.value for n in ast.walk(tree) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)]
+    if len(returns) != 1:
+        return None, []
+    for kw in returns[0].keywords:
+        if isinstance(kw.value, ast.Name) and kw.value.id in func.__globals__:
+            kw.value = ast.Constant(func.__globals__[kw.value.id])
+    return widget_spec(returns[0], f"{where} via {func.__name__}", set(names)), names
+
+
 def params_of(func, namespace):
     if isinstance(func, ast.Lambda):
         return [a.arg for a in func.args.args]
@@ -137,7 +157,11 @@ def notebook_spec(path: Path) -> dict:
                     continue
                 spec = widget_spec(kw.value, where, set(imports))
                 if spec is None:
-                    pytest.fail(f"{where}: LiveFigure control {kw.arg} is not an ipywidgets constructor call")
+                    spec, names = factory_spec(kw.value, namespace, where)
+                    imports += [n for n in names if n not in imports]
+                if spec is None:
+                    pytest.fail(f"{where}: LiveFigure control {kw.arg} is neither an ipywidgets constructor call "
+                                "nor a course_lib function returning one")
                 controls[kw.arg] = spec
             live.append({"controls": controls})
     return {"imports": imports, "interacts": interacts, "live": live}
