@@ -32,6 +32,7 @@ from course_lib.lessons.forward_diffusion import (
     ForwardView,
     chain_vs_closed_form,
     check_alpha_bar,
+    check_alpha_bar_prediction,
     check_q_sample,
     show_forward,
     show_schedules,
@@ -62,6 +63,17 @@ device = setup_notebook(seed=0)
 #
 # ## Watch an image dissolve
 #
+# **Exercise 1 (predict, then run).** Before you touch the widget: the linear schedule of Ho et al. (2020) adds a
+# noise variance $\beta_t$ that grows linearly from $10^{-4}$ to $0.02$ over $T = 1000$ steps. Half-way, at
+# $t = 500$, how much of $x_0$'s variance is left: is $\bar\alpha_{500}$ about `"1/2"`, `"1/10"` or `"1/100"`?
+# The check after the schedules' table compares your answer with the schedule.
+
+# %%
+### BEGIN SOLUTION
+prediction = "1/10"
+### END SOLUTION
+
+# %% [markdown]
 # Move $t$, change the schedule and $T$. The top row shows the clean images $x_0$ and, on the right, $\bar\alpha_t$
 # (blue, how much of $x_0$ is left) and the log-SNR, $\log(\bar\alpha_t / (1 - \bar\alpha_t))$ (orange), with the
 # current $t$ marked. The bottom row shows the same images noised to step $t$, and compares their pixels with
@@ -98,6 +110,9 @@ for name in ("linear", "cosine", "sigmoid", "quadratic"):
     ab = s.alpha_bar
     print(f"{name:>9}: alpha_bar at t = 250: {ab[250]:.3f}, 500: {ab[500]:.3f}, 750: {ab[750]:.3f}, 999: {ab[999]:.1e};"
           f" log-SNR from {s.log_snr[0]:.1f} to {s.log_snr[999]:.1f}; beta_0 = {s.betas[0]:.1e}, largest beta {s.betas.max():.3f}")
+
+# %%
+check_alpha_bar_prediction(prediction)
 
 # %% [markdown]
 # The linear schedule of Ho et al. destroys most of the signal by the middle of the chain; the cosine
@@ -139,7 +154,7 @@ print(f"exact variance {exact_var[0]:.4f}; standard error (SE) over 4000 copies:
 # arithmetic on a fixed random seed, so they are the same on every machine. The closed form is right, and
 # training can sample any $x_t$ in one step instead of $t$.
 #
-# **Exercise 1.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0` and timesteps `t [B]` (integers),
+# **Exercise 2.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0` and timesteps `t [B]` (integers),
 # using `schedule.alpha_bar` (a tensor of length $T$). It must work for images `[B, C, H, W]` *and* for the 2-D
 # points `[B, 2]` of notebook 05: the check runs it on both.
 
@@ -155,7 +170,7 @@ def q_sample(x0, t, schedule, noise):
 check_q_sample(q_sample)
 
 # %% [markdown]
-# **Exercise 2.** The schedule is given by its $\beta_t$, the noise variance each step adds; the closed form needs
+# **Exercise 3.** The schedule is given by its $\beta_t$, the noise variance each step adds; the closed form needs
 # $\bar\alpha_t$. Write `alpha_bar_from_betas(betas)`: a tensor `[T]` of betas in, $\bar\alpha_t$ for every $t$ out
 # (with `course_lib`'s indexing, $\bar\alpha_0$ already includes step 0). One line of PyTorch does it.
 

@@ -35,6 +35,7 @@ from course_lib.lessons.training import (
     ToySamplesView,
     X0HatView,
     check_eps_loss,
+    check_hardest_t,
     check_train_loop,
     plot_ema_study,
     plot_loss_by_t,
@@ -198,15 +199,31 @@ plot_points({"data": moons[:2000], "samples (DDPM, EMA weights)": toy_samples})
 #
 # ## Why the loss curve is so noisy
 #
-# Each batch mixes timesteps, and predicting the noise is easy at large $t$ (the input *is* mostly noise, so
-# $\varepsilon \approx x_t$) and hard at small $t$ (a tiny amount of noise hidden in the data). The `Trainer` keeps the
-# mean loss per tenth of the timestep range of this run:
+# Each batch mixes timesteps, and the network's task is not equally hard at every $t$. The `Trainer` keeps the
+# mean loss per tenth of the timestep range of this run.
+#
+# **Exercise 3 (predict, then run).** Before you run the chart's cell: where is the noise hardest to predict, at
+# `"small"` $t$ (a little noise on the data), in the `"middle"`, or at `"large"` $t$ (almost pure noise)?
+
+# %%
+### BEGIN SOLUTION
+prediction = "small"
+### END SOLUTION
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
 by_t = toy.history.mean_loss_by_t()
 print(f"mean loss in the first tenth of t: {by_t[0]:.3f}, in the last tenth: {by_t[-1]:.3f}")
 plot_loss_by_t(toy.history, toy.schedule.T)
+
+# %%
+check_hardest_t(prediction, by_t)
+
+# %% [markdown]
+# Predicting the noise is easy at large $t$: the input *is* mostly noise, so $\varepsilon \approx x_t$. It is hard at
+# small $t$, where a tiny amount of noise hides in the data. (The check's verdict is the same on every seed we
+# tried: `tests/test_claims_05.py` re-trains with three other seeds and finds the first tenth's loss over 10 times
+# the last tenth's.)
 
 # %% [markdown]
 # ## Digits with the U-Net

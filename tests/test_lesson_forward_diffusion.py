@@ -119,3 +119,28 @@ def test_demo_widget_controls_change_the_figure():
         live.controls[name].value = value
         assert live.image.value != before, name
         assert live.status.value == ""
+
+
+@pytest.mark.parametrize("prediction", ["1/10", " 1/10 ", "0.1", 0.1, 0.078])
+def test_alpha_bar_prediction_accepts_the_linear_schedules_value(prediction, capsys):
+    fd.check_alpha_bar_prediction(prediction)
+    out = capsys.readouterr().out
+    assert out.startswith("✅") and "alpha_bar_500 = 0.078" in out
+
+
+def test_the_prediction_answer_follows_the_schedule_not_a_constant(capsys):
+    assert float(NoiseSchedule.make("linear", 1000).alpha_bar[500]) == pytest.approx(0.078, abs=1e-3)
+    fd.check_alpha_bar_prediction("1/2", t=100)  # early on, half of the variance is still there
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize("prediction, diagnosis", [("1/2", "cosine schedule keeps"), ("1/100", "too little"),
+                                                   ("half", "write the prediction as one of"),
+                                                   (2, "write the prediction as one of")])
+def test_alpha_bar_prediction_diagnoses_then_gives_the_formula(prediction, diagnosis, capsys):
+    fd.check_alpha_bar_prediction(prediction)
+    first = capsys.readouterr().out
+    assert "Not yet" in first and diagnosis in first and "exp(-" not in first
+    fd.check_alpha_bar_prediction(prediction)
+    second = capsys.readouterr().out
+    assert diagnosis in second and ("exp(-" in second or "write the prediction" in second)

@@ -176,3 +176,24 @@ def test_figures(widgets):
     assert tr.show_x0_hat(model, schedule, digits[:2], t=300).axes
     toy = widgets["toy_samples"].view
     assert tr.show_toy_samples(toy.model, toy.schedule, steps=5, n=200).axes
+
+
+def test_hardest_t_reads_the_thirds_of_the_range():
+    assert tr.hardest_t([0.9, 0.5, 0.3, 0.2, 0.1, 0.1, 0.05, 0.03, 0.02, 0.01]) == "small"
+    assert tr.hardest_t([0.1, 0.2, 0.3, 0.4, 0.9, 0.4, 0.3, 0.2, 0.1, 0.1]) == "middle"
+    assert tr.hardest_t([float("nan"), 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5]) == "large"  # empty bucket
+
+
+@pytest.mark.parametrize("prediction, verdict", [("small", "✅"), ("Small t", "✅"), ("large", "x_t ~ eps"),
+                                                 ("middle", "does not peak"), ("early", "write the prediction")])
+def test_hardest_t_check_grades_against_the_measured_losses(prediction, verdict, capsys):
+    by_t = [0.85, 0.4, 0.2, 0.1, 0.08, 0.05, 0.03, 0.02, 0.015, 0.01]
+    tr.check_hardest_t(prediction, by_t)
+    out = capsys.readouterr().out
+    assert verdict in out and ("✅" in out) == (verdict == "✅")
+    if verdict == "✅":
+        assert "over 10 times" in out
+    else:  # the formula comes only with the second miss
+        assert "alpha_bar_t -> 0" not in out
+        tr.check_hardest_t(prediction, by_t)
+        assert ("alpha_bar_t -> 0" in capsys.readouterr().out) == (prediction != "early")

@@ -188,7 +188,8 @@ def test_checks_never_crash_on_todo_stubs(capsys):
     forward_diffusion.check_q_sample(lambda *a: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
     vanishing.check_sigmoid_derivative_max(None)
-    forward_diffusion.check_t_half(forward_diffusion.t_half(NoiseSchedule.make()), NoiseSchedule.make())
+    forward_diffusion.check_alpha_bar_prediction(None)
+    forward_diffusion.check_alpha_bar_prediction("1/10")
     out = capsys.readouterr().out
     assert out.count("✅") == 1 and "Not yet" in out
     assert UNet is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import torch
 
@@ -247,15 +249,47 @@ def check_alpha_bar(fn) -> None:
                   "x_0 by its square root.", "")
 
 
-def t_half(schedule: NoiseSchedule) -> int:
-    """First t with alpha_bar_t < 1/2."""
-    return int(torch.nonzero(schedule.alpha_bar < 0.5)[0])
+ALPHA_BAR_CHOICES = {"1/2": 0.5, "1/10": 0.1, "1/100": 0.01}
+
+
+def _as_choice(prediction) -> str | None:
+    """``prediction`` as one of ``ALPHA_BAR_CHOICES``: "1/10", "0.1" and 0.1 all read as "1/10"; a number
+    between the choices reads as the nearest one on a log scale; anything else is None."""
+    text = str(prediction).strip().strip("'\"").replace(" ", "")
+    if text in ALPHA_BAR_CHOICES:
+        return text
+    try:
+        value = float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        return None
+    if not 0 < value <= 1:
+        return None
+    return min(ALPHA_BAR_CHOICES, key=lambda k: abs(np.log10(ALPHA_BAR_CHOICES[k]) - np.log10(value)))
 
 
 @graded
-def check_t_half(value, schedule: NoiseSchedule) -> None:
-    return report(value == t_half(schedule), f"half of the signal's variance is gone by t = {t_half(schedule)}.",
-                   "find the first index where schedule.alpha_bar < 0.5.")
+def check_alpha_bar_prediction(prediction, t: int = 500, T: int = 1000) -> None:
+    """04, predict-then-run: how much of x_0's variance, alpha_bar_t, is left half-way (t = T/2) through the
+    linear schedule? ``prediction`` is "1/2", "1/10" or "1/100" (or a number); the answer is the choice nearest
+    to the schedule's alpha_bar_t on a log scale."""
+    answer = _as_choice(prediction)
+    if answer is None:
+        return report(False, "", f"write the prediction as one of {', '.join(map(repr, ALPHA_BAR_CHOICES))}; "
+                      f"it is {prediction!r}.")
+    schedules = {name: float(NoiseSchedule.make(name, T).alpha_bar[t]) for name in ("linear", "cosine")}
+    actual = _as_choice(schedules["linear"])
+    why = {"1/2": f"1/2 is what the cosine schedule keeps at t = {t} (alpha_bar = {schedules['cosine']:.3f}); it was "
+                  "designed to. The linear schedule's beta_t grows from 1e-4 to 0.02, and every step multiplies "
+                  "alpha_bar by (1 - beta_t): the small early betas add up faster than they look.",
+           "1/100": "that is too little: the betas of the first half are the small ones (beta_t grows linearly from "
+                    "1e-4 to 0.02), so the second half still has much to destroy."}
+    return report(answer == actual, f"on the linear schedule alpha_bar_{t} = {schedules['linear']:.3f}: the signal "
+                  f"is scaled by sqrt(alpha_bar) = {schedules['linear'] ** 0.5:.2f} half-way through the chain "
+                  f"(the cosine schedule keeps {schedules['cosine']:.3f}).",
+                  why.get(answer, "look at the blue alpha_bar curve of the widget above at the middle of the chain."),
+                  formula="alpha_bar_t = prod_{s<=t} (1 - beta_s), close to exp(-(beta_0 + ... + beta_t)) for small "
+                          "betas, and the linear betas half-way sum to about 500 x 0.005.",
+                  reference="the table of alpha_bar values printed above")
 
 
 # ----------------------------------------------------------------------------- widgets

@@ -43,6 +43,41 @@ def plot_loss_by_t(history: History, T: int):
     return finish(fig)
 
 
+T_REGIONS = ("small", "middle", "large")
+
+
+def hardest_t(by_t) -> str:
+    """Where the largest mean loss of ``by_t`` (a list, one mean per equal bucket of t, small t first) sits:
+    the "small", "middle" or "large" third of the timestep range."""
+    values = torch.as_tensor(by_t, dtype=torch.float64).nan_to_num(nan=-1.0)
+    i = int(values.argmax())
+    return T_REGIONS[min(3 * i // len(values), 2)]
+
+
+@graded
+def check_hardest_t(prediction, by_t) -> None:
+    """05, predict-then-run: at which t is predicting the noise hardest? ``prediction`` is "small", "middle" or
+    "large"; ``by_t`` is the trainer's measured mean loss per tenth of t (``History.mean_loss_by_t()``)."""
+    text = str(prediction).strip().strip("'\"").lower()
+    answer = next((r for r in T_REGIONS if r in text), None)
+    if answer is None:
+        return report(False, "", f"write the prediction as one of {', '.join(map(repr, T_REGIONS))}; "
+                      f"it is {prediction!r}.")
+    actual = hardest_t(by_t)
+    ratio = by_t[0] / by_t[-1]  # trained numbers vary by CPU: the verdict names a margin, not the value
+    margin = "over 10 times" if ratio > 10 else f"{ratio:.1f} times"
+    why = {"large": "at large t the input is almost pure noise, x_t ~ eps, so the network can nearly copy its input: "
+                    "large t is the easy end.",
+           "middle": "the loss does not peak in the middle: it falls steadily as t grows."}
+    return report(answer == actual,
+                  f"the loss is largest at {actual} t ({margin} the loss of the last tenth): a little noise "
+                  "hidden in the data is hard to tell apart from the data itself.",
+                  why.get(answer, f"the bars above peak at {actual} t."),
+                  formula="x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps: as alpha_bar_t -> 0, x_t -> eps, "
+                          "and as alpha_bar_t -> 1 the noise is a vanishing part of x_t.",
+                  reference="the bar chart of the mean loss per tenth of t above")
+
+
 class ToySamplesView:
     """Widget body: DDIM samples of a 2-D model over the toy data ``name``, for a number of DDIM ``steps``,
     with their sliced Wasserstein distance (SWD) to fresh data and its floor (two fresh draws of the data).
