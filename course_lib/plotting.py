@@ -51,17 +51,19 @@ def save_image_grid(x: torch.Tensor, path, nrow: int | None = None) -> None:
 class LiveLossPlot:
     """A ``Trainer`` callback that redraws the loss curve in place while training runs in a notebook.
 
-    >>> trainer = Trainer(model, schedule, data, callback=LiveLossPlot())
+    >>> trainer = Trainer(model, schedule, data, callback=LiveLossPlot(logy=True))
+
+    ``logy=True`` draws the loss on a log axis, for a loss that falls by decades (a diffusion loss does, in
+    its first tens of steps).
     """
 
-    def __init__(self, window: int = 25, figsize=(6, 2.6)):
-        self.window, self.figsize, self.handle, self.fig = window, figsize, None, None
+    def __init__(self, window: int = 25, figsize=(6, 2.6), logy: bool = False):
+        self.window, self.figsize, self.logy, self.handle, self.fig = window, figsize, logy, None, None
         self.shown = False
 
     def __call__(self, trainer) -> None:
         import matplotlib.pyplot as plt
         from IPython.display import display
-
 
         if self.fig is None:
             self.fig, self.ax = plt.subplots(figsize=self.figsize)
@@ -73,7 +75,9 @@ class LiveLossPlot:
         if len(loss) >= self.window:
             ax.plot(range(self.window - 1, len(loss)), smooth(loss, self.window), label=f"moving avg ({self.window})")
         ax.set_xlabel("step")
-        ax.set_ylabel("eps-MSE")
+        ax.set_ylabel("eps-MSE (log scale)" if self.logy else "eps-MSE")
+        if self.logy:
+            ax.set_yscale("log")
         ax.set_title(f"step {trainer.step}, loss {sum(loss[-self.window:]) / len(loss[-self.window:]):.4f}")
         ax.legend(loc="upper right", fontsize=8)
         if not self.shown:  # outside IPython display() returns no handle: show once, then just redraw

@@ -168,7 +168,7 @@ plot_loss_curves({"your loop, 2-D points": loop_losses})
 # Progress bars and the live plot print timings, which change from run to run.
 toy = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", 1000), moons,
               TrainConfig(steps=TOY_STEPS, batch_size=256, lr=2e-3, log_every=100), device=device,
-              callback=LiveLossPlot())
+              callback=LiveLossPlot(logy=True))
 toy.train()
 
 # %% tags=["nbval-ignore-output"]
@@ -238,7 +238,7 @@ digits = load_digits()
 torch.manual_seed(0)
 trainer = Trainer(UNet(base_channels=WIDTH), NoiseSchedule.make("linear", 1000), digits,
                   TrainConfig(steps=DIGIT_STEPS, batch_size=128, lr=2e-3, ema_decay=0.995, log_every=50),
-                  device=device, callback=LiveLossPlot(), checkpoint_path="runs/digits_unet.pt")
+                  device=device, callback=LiveLossPlot(logy=True), checkpoint_path="runs/digits_unet.pt")
 trainer.train()
 
 # %% tags=["nbval-ignore-output"]

@@ -124,6 +124,18 @@ def test_live_loss_plot_callback_redraws_during_training(capsys):
     assert plot.fig is not None and plot.shown
     assert plot.ax.get_title().startswith("step 20, loss")
     assert len(plot.ax.lines) == 2  # batch loss and its moving average
+    assert plot.ax.get_yscale() == "linear"
+
+
+def test_live_loss_plot_draws_a_log_axis_on_request():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.plotting import LiveLossPlot
+
+    plot = LiveLossPlot(window=5, logy=True)
+    toy_trainer(steps=10, callback=plot).train()
+    assert plot.ax.get_yscale() == "log" and "log" in plot.ax.get_ylabel()
 
 
 def test_history_repr_is_one_line_summary():
