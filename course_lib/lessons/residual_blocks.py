@@ -298,7 +298,7 @@ def lesion_claims(res: LesionResults) -> dict[str, np.ndarray]:
     ``"plain minus residual, middle blocks"``: the smallest, over the deletable blocks other than block 0,
     of (plain net's drop - residual net's drop) when that block is deleted;
     ``"plain minus residual, mean of middle blocks"``: the same difference averaged over those blocks;
-    ``"block 0 minus next worst"``: the residual net's drop for block 0 minus its largest drop for any other block;
+    ``"block 0 minus mean of the others"``: the residual net's drop for block 0 minus its mean drop over the others;
     ``"plain smallest drop"``: the plain net's smallest drop over all deletable blocks.
     """
     middle = [k for k, b in enumerate(res.blocks) if b != 0]
@@ -307,22 +307,26 @@ def lesion_claims(res: LesionResults) -> dict[str, np.ndarray]:
     return {
         "plain minus residual, middle blocks": 100 * (d_plain[:, middle] - d_res[:, middle]).min(1),
         "plain minus residual, mean of middle blocks": 100 * (d_plain[:, middle] - d_res[:, middle]).mean(1),
-        "block 0 minus next worst": 100 * (d_res[:, k0] - d_res[:, middle].max(1)),
+        "block 0 minus mean of the others": 100 * (d_res[:, k0] - d_res[:, middle].mean(1)),
         "plain smallest drop": 100 * d_plain.min(1),
     }
 
 
 # What notebook 02 concludes from the lesion experiment: {margin name: (statement, threshold)}. Thresholds
-# from seeds 0-4 and 100-102 at the notebook's settings (smallest margins there: 57.7, 5.1 and 60.0 points);
+# from seeds 0-4 and 100-102 at the notebook's settings (smallest margins there: 57.7, 8.6 and 60.0 points);
 # tests/test_claims_02.py re-runs them on seeds 100-102. Deleting one block other than block 0 hurts the
 # plain net more than the residual net on those 8 seeds too, but on seed 1 by only 7 points (block 1), too
 # close for a claim that must hold on other CPUs; the notebook shows it in the numbers instead.
+# "Block 0 costs more than ANY other block" held natively on all 8 seeds (smallest margin 5.1) but not with
+# PyTorch's SSE4.1 kernels (seed 0: -2.3 points, a run whose intact residual net is worse than its lesioned
+# ones), so the claim compares block 0 with the mean of the others (smallest margin 8.6 natively, 10.5 there).
 LESION_CLAIMS = {
     "plain minus residual, mean of middle blocks": (
         "averaged over the blocks other than block 0, deleting one block costs the plain net over {threshold:g} "
         "points more accuracy than the residual net", 40.0),
-    "block 0 minus next worst": (
-        "in the residual net, deleting block 0 costs more accuracy than deleting any other block", 0.0),
+    "block 0 minus mean of the others": (
+        "in the residual net, deleting block 0 costs more accuracy than deleting one of the other blocks does on "
+        "average", 0.0),
     "plain smallest drop": ("deleting any one block costs the plain net over {threshold:g} points of accuracy",
                             40.0),
 }
