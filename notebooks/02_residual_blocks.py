@@ -223,7 +223,8 @@ check_lesion_prediction(prediction, lesions)
 # block 1 costs the residual net tens of points as well (read its column above). On most seeds block 0 is the
 # single most costly block, but not on every seed and machine: with PyTorch's SSE4.1 kernels one of our three
 # seeds trained a residual net that lost less without block 0 than without another block, so the claim above
-# compares block 0 with the *average* other block. The plain net loses most of its accuracy whichever block
+# compares block 0 with the *average* other block (the runs are in
+# `benchmarks/results/portability.json`; the margins beside `LESION_CLAIMS` in `course_lib/lessons/residual_blocks.py`). The plain net loses most of its accuracy whichever block
 # goes. The experiment does not say *why* block 0 matters most; a guess you can test with the widget below is
 # that the first block does most of the feature extraction, and every later block was trained on its output.
 #

@@ -193,3 +193,10 @@ def test_checks_never_crash_on_todo_stubs(capsys):
     out = capsys.readouterr().out
     assert out.count("✅") == 1 and "Not yet" in out
     assert UNet is not None
+
+
+def test_answer_text_reads_a_prediction_however_it_is_typed():
+    from course_lib.lessons.grading import answer_text
+
+    assert answer_text(" 'Small ' ") == answer_text('"small"') == answer_text("SMALL") == "small"
+    assert answer_text(0.1) == "0.1" and answer_text(None) == "none"

@@ -10,7 +10,7 @@ import torch
 from ..diffusion import q_sample, q_step
 from ..plotting import finish
 from ..schedules import NoiseSchedule
-from .grading import diagnose, graded, report
+from .grading import answer_text, diagnose, graded, report
 
 
 def chain_vs_closed_form(x0: torch.Tensor, t: int, schedule: NoiseSchedule, n: int = 4000, seed: int = 0):
@@ -255,7 +255,7 @@ ALPHA_BAR_CHOICES = {"1/2": 0.5, "1/10": 0.1, "1/100": 0.01}
 def _as_choice(prediction) -> str | None:
     """``prediction`` as one of ``ALPHA_BAR_CHOICES``: "1/10", "0.1" and 0.1 all read as "1/10"; a number
     between the choices reads as the nearest one on a log scale; anything else is None."""
-    text = str(prediction).strip().strip("'\"").replace(" ", "")
+    text = answer_text(prediction).replace(" ", "")
     if text in ALPHA_BAR_CHOICES:
         return text
     try:

@@ -72,6 +72,12 @@ def graded(check: Callable) -> Callable:
     return wrapper
 
 
+def answer_text(prediction) -> str:
+    """A written prediction as plain text: surrounding spaces and quotes dropped, lower case, so that
+    ``"'Small '"`` and ``"small"`` read alike."""
+    return str(prediction).strip().strip("'\"").strip().lower()
+
+
 def as_float64(value) -> torch.Tensor | None:
     """``value`` as a float64 tensor, or None when it is not numbers (a list of tensors and NumPy arrays work)."""
     try:

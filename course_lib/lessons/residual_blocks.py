@@ -22,7 +22,7 @@ from ..blocks import SmallResNet
 from ..claims import check_claims
 from ..classify import accuracy, digits_flat, train_classifier
 from ..plotting import finish
-from .grading import diagnose, graded, report
+from .grading import answer_text, diagnose, graded, report
 
 NETS = ("residual", "plain")
 
@@ -560,7 +560,7 @@ def lesion_answer(res: LesionResults) -> str:
 @graded
 def check_lesion_prediction(prediction, res: LesionResults) -> None:
     """02, predict-then-run: which net loses more accuracy when one block (other than block 0) is deleted?"""
-    answer = str(prediction).strip().lower().replace(" net", "")
+    answer = answer_text(prediction).replace(" net", "")
     if answer not in NETS:
         return report(False, "", f"answer with \"residual\" or \"plain\" (you wrote {prediction!r}).")
     measured = lesion_answer(res)

@@ -59,7 +59,7 @@ from ..schedules import NoiseSchedule
 from ..trainer import TrainConfig, Trainer
 from ..unet import SKIP_MODES, UNet
 from ..utils import count_parameters
-from .grading import as_float64, diagnose, graded, report
+from .grading import answer_text, as_float64, diagnose, graded, report
 
 # ----------------------------------------------------------------------------- the variants (one place)
 
@@ -828,7 +828,7 @@ def largest_cost_skip(rows) -> str:
 @graded
 def check_cost_prediction(prediction, rows) -> None:
     """07, predict-then-run: with which long skip does switching the residual connections off cost the most FD?"""
-    answer = str(prediction).strip().lower().removeprefix("skip=").strip("'\"")
+    answer = answer_text(answer_text(prediction).removeprefix("skip="))
     if answer not in SKIP_MODES:
         return report(False, "", f"answer with one of {', '.join(repr(s) for s in SKIP_MODES)} "
                       f"(you wrote {prediction!r}).")

@@ -22,7 +22,7 @@ from ..schedules import NoiseSchedule
 from ..trainer import TrainConfig, Trainer
 from ..unet import SKIP_MODES, UNet, combine
 from ..utils import count_parameters
-from .grading import diagnose, graded, report
+from .grading import answer_text, diagnose, graded, report
 
 
 def train_variants(variants: dict[str, dict], steps: int = 200, batch_size: int = 64, schedule: str = "linear",
@@ -392,7 +392,7 @@ def skip_parameters(residual: bool = True) -> dict[str, int]:
 @graded
 def check_most_parameters(prediction) -> None:
     """03, predict-then-run: which long-skip mode gives the U-Net the most parameters?"""
-    answer = str(prediction).strip().strip("'\"").lower()
+    answer = answer_text(prediction)
     if answer not in SKIP_MODES:
         return report(False, "", f"answer with one of {', '.join(repr(m) for m in SKIP_MODES)} "
                       f"(you wrote {prediction!r}).")

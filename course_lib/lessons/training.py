@@ -9,7 +9,7 @@ from ..plotting import finish
 from ..samplers import DDIMSampler
 from ..schedules import NoiseSchedule
 from ..trainer import History
-from .grading import diagnose, graded, report
+from .grading import answer_text, diagnose, graded, report
 
 
 def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
@@ -58,7 +58,7 @@ def hardest_t(by_t) -> str:
 def check_hardest_t(prediction, by_t) -> None:
     """05, predict-then-run: at which t is predicting the noise hardest? ``prediction`` is "small", "middle" or
     "large"; ``by_t`` is the trainer's measured mean loss per tenth of t (``History.mean_loss_by_t()``)."""
-    text = str(prediction).strip().strip("'\"").lower()
+    text = answer_text(prediction)
     answer = next((r for r in T_REGIONS if r in text), None)
     if answer is None:
         return report(False, "", f"write the prediction as one of {', '.join(map(repr, T_REGIONS))}; "

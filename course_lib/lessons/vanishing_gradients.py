@@ -30,7 +30,7 @@ from ..classify import digits_flat, train_classifier
 from ..deep_nets import INITS, DeepMLP
 from ..gradients import layer_gradient_norms, shattered_gradients
 from ..plotting import finish, smooth
-from .grading import as_float64, diagnose, graded, report
+from .grading import answer_text, as_float64, diagnose, graded, report
 
 ZERO_LABEL = "exactly 0 in float32"
 
@@ -739,7 +739,7 @@ def smallest_layer(norms) -> str:
 
 
 def _as_prediction(prediction) -> str | None:
-    text = str(prediction).strip().strip("'\"").lower()
+    text = answer_text(prediction)
     aliases = {"first": ("first", "1", "layer 1", "input", "the first", "first layer", "the first layer", "input side"),
                "last": ("last", "output", "the last", "last layer", "the last layer", "output side")}
     for answer, names in aliases.items():
