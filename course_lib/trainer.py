@@ -113,14 +113,21 @@ def amp_settings(amp, device: torch.device) -> tuple[bool, torch.dtype, bool]:
 
 
 def ema_avg_fn(decay: float):
-    """EMA update with warm-up: avg <- avg + (1 - d_n)(param - avg), d_n = min(decay, (1 + n) / (10 + n))."""
+    """EMA update with warm-up: avg <- avg + (1 - d_n)(param - avg), d_n = min(decay, (1 + n) / (10 + n)).
 
-    def avg_fn(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
-        n = float(num_averaged)
-        d = min(decay, (1 + n) / (10 + n))
-        return averaged + (current - averaged) * (1 - d)
+    A ``multi_avg_fn`` of ``AveragedModel``: one foreach update for all tensors of a device, with d_n computed
+    on the device from the update count n (float64, as a Python float would be), so no value is read back to
+    the host.
+    """
 
-    return avg_fn
+    def multi_avg_fn(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        n = num_averaged.to(torch.float64)
+        weight = 1 - torch.clamp((1 + n) / (10 + n), max=decay)
+        diffs = torch._foreach_sub(current, averaged)
+        torch._foreach_mul_(diffs, weight)
+        torch._foreach_add_(averaged, diffs)
+
+    return multi_avg_fn
 
 
 @dataclass
@@ -177,7 +184,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.schedule = schedule
         self.data = data.to(self.device)
-        self.ema = AveragedModel(self.model, avg_fn=ema_avg_fn(self.config.ema_decay), use_buffers=True)
+        self.ema = AveragedModel(self.model, multi_avg_fn=ema_avg_fn(self.config.ema_decay), use_buffers=True)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
         self.generator = torch.Generator().manual_seed(self.config.seed)  # batches, t and noise

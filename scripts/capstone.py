@@ -1,86 +1,81 @@
-"""The capstone's equal-time runs: seven U-Net variants at an *equal wall-clock budget*, several seeds.
+"""The capstone's learning curves: seven U-Net variants x five seeds, each measured at 125 ... 4,000 steps.
 
-    nice -n 10 python scripts/capstone.py [--ref-steps 300] [--seeds 0 1 2 3 4]   (about 12 minutes of CPU)
+    python scripts/capstone.py                          # on a GPU: about 6 minutes with --jobs 14
+    nice -n 10 python scripts/capstone.py --device cpu --jobs 2     # on 2 CPU cores: several hours
 
-1. Calibration: every variant's seconds per training step, timed interleaved on this machine
-   (``lessons.residual_in_diffusion.calibrate``); the reference variant (residual, concat) gets ``--ref-steps`` steps
-   and every other variant the number of steps that takes the same time (``steps_for_budget``).
-2. Training and measurement: each (variant, seed) trains for its step count, so the results depend on
-   (variant, seed, steps) and not on how busy the machine is while they run.
+Every variant trains on the 1,000 "train" digits with the same batch (128), learning rate, EMA schedule and
+step counts, and is measured at every budget of ``CURVE_BUDGETS`` (``measure_at_budget``: training loss, FD of
+300 DDIM-20 samples from the EMA and from the raw weights against the 797 held-out digits, held-out gap and its
+null, held-out x0-MSE at notebook 03's t). Budgets are step counts, never seconds; each variant's seconds per
+step on this machine's CPU (``seconds_per_step``, timed interleaved) are stored beside them, together with the
+score of real digits (the floor, 10 draws) and of Gaussian noise (the ceiling).
 
-Writes course_lib/results/capstone.json (shipped inside the package; calibration and step counts in its
-"meta", 16 samples of every run for notebook 07's samples widget), which notebook 07 loads next to its own
-reduced live run. (The file shipped now was written before samples were kept for every seed: it has them for
-seed 0 only.)
+Writes course_lib/results/capstone_curves.json (shipped inside the package), which notebooks 03 and 07 load.
 """
 
 import argparse
-import multiprocessing
 import platform
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
+import numpy as np
 import torch
 
+from course_lib.data import load_digits
 from course_lib.lessons.residual_in_diffusion import (
-    REFERENCE,
-    RESULTS,
+    CURVE_BATCH,
+    CURVE_BUDGETS,
+    CURVES,
+    PROBE_TS,
     SWEEP_VARIANTS,
-    Variant,
-    calibrate,
-    format_effects,
-    format_table,
-    run_variant,
-    save_results,
-    steps_for_budget,
+    variant_curve,
 )
+from course_lib.metrics import digit_ceiling, digit_classifier, digit_floor
+from course_lib.study import run_study, seconds_per_step
+from course_lib.trainer import TrainConfig
+
+
+def reference_scores(n: int = 300, draws: int = 10) -> dict:
+    """FD of ``n`` real training digits (the floor) and of ``n`` noise images (the ceiling) against the
+    held-out digits, for ``draws`` draws each."""
+    return {"floor": [digit_floor(n, s) for s in range(draws)], "ceiling": [digit_ceiling(n, s) for s in range(draws)]}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--ref-steps", type=int, default=300, help="steps of the reference variant (residual, concat)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run (calibration included)")
-    p.add_argument("--jobs", type=int, default=3, help="runs in parallel (results do not depend on it)")
-    p.add_argument("--eval-draws", type=int, default=24, help="t/noise draws for the held-out gap")
-    p.add_argument("--samples", type=int, default=300, help="DDIM samples per model for the FD")
-    p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--budgets", type=int, nargs="+", default=list(CURVE_BUDGETS))
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (results do not depend on it)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
+    p.add_argument("--timing", choices=["here", "skip"], default="here",
+                   help="time each variant's training step on this machine's CPU (2 threads)")
+    p.add_argument("--out", default=str(CURVES))
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    start = time.time()
-    sec_per_step = calibrate(SWEEP_VARIANTS)
-    steps = steps_for_budget(sec_per_step, args.ref_steps)
-    print("calibration (s/step):", {v.name: round(s, 4) for v, s in sec_per_step.items()}, flush=True)
-    meta = {"reference": [REFERENCE.kind, REFERENCE.skip], "ref_steps": args.ref_steps,
-            "budget_s": args.ref_steps * sec_per_step[REFERENCE], "seeds": args.seeds,
-            "threads": args.threads, "batch_size": 64,
-            "eval_draws": args.eval_draws, "n_samples": args.samples,
-            "calibration_s_per_step": {v.name: s for v, s in sec_per_step.items()},
-            "steps": {v.name: n for v, n in steps.items()},
-            "torch": torch.__version__, "machine": platform.machine(),
-            "command": "nice -n 10 python scripts/capstone.py " + " ".join(
-                f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                for k, v in vars(args).items() if k != "out")}
-    rows = []
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
-        futures = [pool.submit(run_variant, v, steps[v], seed=seed, eval_draws=args.eval_draws,
-                               n_samples=args.samples, keep_samples=16)
-                   for seed in args.seeds for v in SWEEP_VARIANTS]
-        for future in as_completed(futures):
-            r = future.result()
-            rows.append(r)
-            print(f"seed {r['seed']} {r['kind']:>22} {r['skip']:>6}: {r['steps']} steps, loss {r['final_loss']:.4f}, "
-                  f"gap {r['gap']:+.4f} (null {r['null']:+.4f}), FD {r['fd']:.1f}  [{time.time() - start:.0f} s]",
-                  flush=True)
-            save_results(rows, args.out, meta)  # partial results survive an interruption
-    order = {v: i for i, v in enumerate(SWEEP_VARIANTS)}
-    rows.sort(key=lambda r: (r["seed"], order[Variant.of(r)]))
-    meta["wall_s"] = round(time.time() - start)
-    save_results(rows, args.out, meta)
-    print(format_table(rows))
-    print(format_effects(rows))
-    print(f"wrote {args.out}")
+    digit_classifier()  # train and cache the score's classifier once, before the workers start
+    train = load_digits(split="train")
+    meta = {"variants": [[v.kind, v.skip] for v in SWEEP_VARIANTS], "seeds": args.seeds, "budgets": args.budgets,
+            "batch_size": CURVE_BATCH, "lr": TrainConfig().lr, "ema_decay": TrainConfig().ema_decay,
+            "probe_ts": list(PROBE_TS), "n_samples": 300, "sampler": "DDIM-20, clipped x0-hat",
+            "device": args.device, "torch": torch.__version__, "machine": platform.machine(),
+            "reference": reference_scores(), "command": "python scripts/capstone.py " + " ".join(
+                f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items()
+                if k not in ("out", "timing"))}
+    if args.timing == "here":
+        torch.set_num_threads(2)
+        sec = seconds_per_step({v.name: v.build for v in SWEEP_VARIANTS}, train,
+                               TrainConfig(batch_size=CURVE_BATCH), device="cpu")
+        meta["cpu_s_per_step"] = sec
+        print("CPU seconds per step (2 threads):", {k: round(s, 4) for k, s in sec.items()}, flush=True)
+    keys = [{"kind": v.kind, "skip": v.skip} for v in SWEEP_VARIANTS]
+    rows = run_study(variant_curve, keys, args.seeds, args.out, meta, jobs=args.jobs, budgets=args.budgets,
+                     device=args.device, threads=args.threads)
+    top = max(args.budgets)
+    for key in keys:
+        fds = [r["fd_ema"] for r in rows if r["steps"] == top and r["kind"] == key["kind"]
+               and r["skip"] == key["skip"]]
+        print(f"{key['kind']:>22} {key['skip']:>6} at {top} steps: FD {np.mean(fds):.1f} "
+              f"({min(fds):.1f}-{max(fds):.1f})")
+    print(f"floor {np.mean(meta['reference']['floor']):.1f}, ceiling {np.mean(meta['reference']['ceiling']):.1f}; "
+          f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -33,9 +33,15 @@ def test_samples_view_shows_the_chosen_variants_and_seed(rows):
     view.update("residual / skip=add", "plain / skip=add", seed=2)
     a, b = Variant("residual", "add"), Variant("plain", "add")
     _, shown = view.grid(a, 2)
-    assert shown == 0  # the shipped file stores samples of seed 0 only: the grid says which seed it shows
-    assert np.array_equal(view.images[0].get_array(), view.grids[(a, 0)])
-    assert "seed 0" in view.titles[0].get_text() and "seed 2 not stored" in view.titles[0].get_text()
+    assert shown == 2  # the shipped curves store samples of every seed at the largest budget
+    assert np.array_equal(view.images[0].get_array(), view.grids[(a, 2)])
+    assert "seed 2" in view.titles[0].get_text() and "not stored" not in view.titles[0].get_text()
+    # a seed without samples falls back to the first seed that has them, and says so
+    view.update("residual / skip=add", "plain / skip=add", seed=2)
+    partial = [r if r["seed"] == 0 else {k: v for k, v in r.items() if k != "samples"} for r in rows]
+    other = SamplesView(partial)
+    other.update("residual / skip=add", "plain / skip=add", seed=2)
+    assert "seed 0" in other.titles[0].get_text() and "seed 2 not stored" in other.titles[0].get_text()
     fd_a, fd_b = a.by_seed(rows, "fd")[2], b.by_seed(rows, "fd")[2]
     assert list(view.chosen.get_ydata()) == [fd_a, fd_b]
     assert f"seed 2: {fd_a - fd_b:+.0f}" in view.difference.get_text()
@@ -43,7 +49,8 @@ def test_samples_view_shows_the_chosen_variants_and_seed(rows):
 
 
 def test_samples_view_uses_the_chosen_seed_when_it_has_samples(rows):
-    rows = [dict(r) for r in rows]
+    rows = [dict(r) for r in rows if r["seed"] != 1 or (r["kind"], r["skip"]) == ("residual", "concat")]
+    rows = [r if r["seed"] != 1 else {k: v for k, v in r.items() if k != "samples"} for r in rows]
     donor = next(r for r in rows if "samples" in r and r["kind"] == "plain" and r["skip"] == "none")
     target = next(r for r in rows if r["seed"] == 1 and r["kind"] == "residual" and r["skip"] == "concat")
     target["samples"] = donor["samples"]
@@ -132,7 +139,8 @@ def test_paired_interval_accepts_reference_and_other_formulations(rows, capsys):
     low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))  # scipy's own interval
     capstone.check_paired_interval([d.mean(), low, high], rows, "add")
     out = capsys.readouterr().out
-    assert out.count("✅") == 2 and "excludes 0" in out
+    resolved = low > 0 or high < 0  # at 4,000 steps with skip=add the shipped seeds do not resolve the sign
+    assert out.count("✅") == 2 and ("excludes 0" in out) == resolved and ("covers 0" in out) != resolved
 
 
 @pytest.mark.parametrize("mistake", list(capstone.interval_mistakes(load_results()[1], "add")))
@@ -145,7 +153,7 @@ def test_paired_interval_names_each_mistake_then_escalates(mistake, rows, capsys
     second = capsys.readouterr().out
     assert "Hint: with d the list of per-seed differences" in second and "Compare with" not in second
     capstone.check_paired_interval(value, rows, "add")
-    assert "Compare with course_lib.lessons.residual_in_diffusion.t_interval" in capsys.readouterr().out
+    assert "Compare with course_lib.stats.t_interval" in capsys.readouterr().out
 
 
 def test_unpaired_interval_is_diagnosed_as_unpaired(rows, capsys):

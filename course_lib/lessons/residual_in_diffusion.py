@@ -40,19 +40,19 @@ Summaries over seeds: ``paired`` (per-seed differences between two variants with
 
 from __future__ import annotations
 
-import json
+import copy
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .. import stats
 from .._checks import check_choice
 from ..data import load_digits
 from ..diffusion import diffusion_loss
-from ..metrics import digit_fd, digit_quality
+from ..metrics import digit_fd
 from ..plotting import finish
 from ..samplers import DDIMSampler
 from ..schedules import NoiseSchedule
@@ -123,7 +123,6 @@ VARIANTS = [Variant(kind, skip) for kind in KINDS for skip in SKIP_MODES]  # all
 MAIN_VARIANTS = [v for v in VARIANTS if v.kind in ("residual", "plain")]  # the 6 of the live run
 # what scripts/capstone.py runs: the six main variants, and the control where the switch matters most
 SWEEP_VARIANTS = [*MAIN_VARIANTS, Variant("residual, default init", "none")]
-REFERENCE = Variant("residual", "concat")  # the variant whose step count sets the equal-time budget
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,6 @@ COMPARISONS = [
     Comparison("shortcut alone", "residual, default init", "plain"),
     Comparison("zero-init alone", "residual", "residual, default init"),
 ]
-BATCH_SIZE = 64
 
 
 # ----------------------------------------------------------------------------- measurements
@@ -192,109 +190,84 @@ def from_pixels(p) -> torch.Tensor:
     return torch.tensor(p, dtype=torch.float32).unsqueeze(1) / 127.5 - 1.0
 
 
-def run_variant(variant: Variant, steps: int, seed: int = 0, batch_size: int = BATCH_SIZE, device="cpu",
-                n_samples: int = 300, eval_draws: int = 32, keep_samples: int = 0, progress: bool = False) -> dict:
-    """Train ``variant`` for ``steps`` steps from ``seed`` and measure it; one row of plain numbers.
+# ----------------------------------------------------------------------------- learning curves (the budget axis)
 
-    The row depends only on (variant, steps, seed, batch_size, n_samples, eval_draws), up to the last digits
-    that differ between CPUs. ``keep_samples`` > 0 stores that many samples (as 0..255 pixels).
-    """
-    train = load_digits(split="train")
-    torch.manual_seed(seed)
-    schedule = NoiseSchedule.make("linear", 1000)
-    trainer = Trainer(variant.build(), schedule, train,
-                      TrainConfig(steps=steps, batch_size=batch_size, seed=seed), device=device, progress=progress)
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    model = trainer.ema_model.eval()
-    gap = split_gap(model, schedule, draws=eval_draws, seed=seed)
-    model = model.cpu()
-    x = DDIMSampler(schedule, 20, clip_x0=True).sample(model, (n_samples, 1, 8, 8),
-                                                       generator=torch.Generator().manual_seed(seed))
-    q = digit_quality(x, reference="test")
+CURVE_BUDGETS = (125, 250, 500, 1000, 2000, 4000)  # training steps at which every variant is measured
+CURVE_BATCH = 128  # batch size of the curves (and of the shipped checkpoint, which trains 4,000 steps)
+PROBE_TS = (50, 100, 300, 600, 900)  # the t at which notebook 03 scores held-out denoising
+CURVES = Path(__file__).resolve().parents[1] / "results" / "capstone_curves.json"  # shipped
+
+
+@torch.no_grad()
+def measure_at_budget(trainer: Trainer, n_samples: int = 300, eval_draws: int = 16, ts=PROBE_TS,
+                      keep_samples: int = 0) -> dict:
+    """What a curve records at one budget: training loss (mean of the last 50 steps); FD of ``n_samples``
+    DDIM-20 samples (clipped x0-hat, the seed's starting noise) from the EMA weights (``fd_ema``) and from the
+    raw weights (``fd_raw``), against the 797 held-out digits; the held-out gap and its null (``split_gap``);
+    and the held-out x0-MSE at each t in ``ts`` (EMA weights, notebook 03's measure)."""
+    from .residual_vs_skip import denoising_mse
+
+    seed, schedule = trainer.config.seed, trainer.schedule
     last = trainer.history.loss[-50:]
-    row = {"kind": variant.kind, "skip": variant.skip, "seed": seed, "params": count_parameters(model),
-           "steps": trainer.step, "seconds": round(seconds, 2), "final_loss": sum(last) / len(last), **gap,
-           "fd": q["fd"], "floor": q["floor"], "fd_train": digit_fd(x, reference="train")}
-    if keep_samples:
-        row["samples"] = to_pixels(x[:keep_samples])
+    row = {"loss": sum(last) / len(last)}
+    sampler = DDIMSampler(schedule, 20, clip_x0=True)
+    for label, model in (("ema", trainer.ema_model), ("raw", trainer.model)):
+        model.eval()
+        x = sampler.sample(model, (n_samples, 1, 8, 8), generator=torch.Generator().manual_seed(seed),
+                           device=trainer.device).cpu()
+        row[f"fd_{label}"] = digit_fd(x, reference="test")
+        if label == "ema" and keep_samples:
+            row["samples"] = to_pixels(x[:keep_samples])
+    row.update(split_gap(trainer.ema_model, schedule, draws=eval_draws, seed=seed))
+    ema_cpu = copy.deepcopy(trainer.ema_model).cpu().eval()
+    held_out = load_digits(split="test")
+    row["x0_mse"] = [denoising_mse(ema_cpu, held_out, t, schedule) for t in ts]
+    trainer.model.train()
     return row
 
 
-def run_capstone(steps: int | dict[Variant, int], seeds=(0,), variants=MAIN_VARIANTS, **kw) -> list[dict]:
-    """Every variant x seed (``run_variant``'s settings in ``kw``); ``steps``: one number for all variants, or
-    one per variant ``{Variant: steps}`` (from ``steps_for_budget``)."""
-    per_variant = steps if isinstance(steps, dict) else dict.fromkeys(variants, steps)
-    return [run_variant(v, per_variant[v], seed=seed, **kw) for seed in seeds for v in variants]
+def variant_curve(kind: str, skip: str, seed: int = 0, budgets=CURVE_BUDGETS, batch_size: int = CURVE_BATCH,
+                  device="cpu", keep_samples: int = 16, **measure_kw) -> list[dict]:
+    """One variant's learning curve for one seed: a row per budget (``measure_at_budget``), samples kept at the
+    last budget only."""
+    from ..study import learning_curve
+
+    variant, budgets = Variant(kind, skip), list(budgets)
+
+    def measure(trainer):
+        keep = keep_samples if trainer.step == budgets[-1] else 0
+        return measure_at_budget(trainer, keep_samples=keep, **measure_kw)
+
+    return learning_curve(variant.build, load_digits(split="train"), budgets, measure, seed=seed,
+                          config=TrainConfig(batch_size=batch_size, log_every=budgets[-1]), device=device)
 
 
-# ----------------------------------------------------------------------------- equal wall-clock time
-
-def calibrate(variants=SWEEP_VARIANTS, rounds: int = 7, steps_per_round: int = 8, batch_size: int = BATCH_SIZE,
-              device="cpu") -> dict[Variant, float]:
-    """Seconds per training step of each variant, timed *interleaved* (round r times every variant once),
-    median over ``rounds``: a slow spell of the machine then hits all variants alike. ``{variant: s/step}``.
-
-    "residual" and "residual, default init" differ only in initial values, not in the operations they run,
-    so they share one timing (the median over both), rather than differ by the timing's noise.
-    """
-    train = load_digits(split="train")
-    schedule = NoiseSchedule.make("linear", 1000)
-    trainers = {}
-    for v in variants:
-        torch.manual_seed(0)
-        tr = Trainer(v.build(), schedule, train, TrainConfig(batch_size=batch_size), device=device, progress=False)
-        tr._tick = time.perf_counter()
-        for _ in range(3):  # warm-up
-            tr.train_step()
-        trainers[v] = tr
-    times = {v: [] for v in trainers}
-    for _ in range(rounds):
-        for v, tr in trainers.items():
-            start = time.perf_counter()
-            for _ in range(steps_per_round):
-                tr.train_step()
-            times[v].append((time.perf_counter() - start) / steps_per_round)
-    same_ops = lambda v: (KIND_SWITCHES[v.kind][0], v.skip)  # (residual, skip): the operations a step runs
-    pooled = {}
-    for v, seconds in times.items():
-        pooled.setdefault(same_ops(v), []).extend(seconds)
-    return {v: float(np.median(pooled[same_ops(v)])) for v in times}
+def run_curves(budgets, variants=MAIN_VARIANTS, seeds=(0,), device="cpu", eval_draws: int = 2) -> list[dict]:
+    """Notebook 07's live run: ``variant_curve`` for every variant and seed (a cheaper gap: ``eval_draws``)."""
+    return [{"kind": v.kind, "skip": v.skip, "seed": seed, **row} for seed in seeds for v in variants
+            for row in variant_curve(v.kind, v.skip, seed=seed, budgets=budgets, device=device,
+                                     eval_draws=eval_draws)]
 
 
-def steps_for_budget(sec_per_step: dict[Variant, float], ref_steps: int,
-                     reference: Variant = REFERENCE) -> dict[Variant, int]:
-    """Equal wall-clock time -> one step count per variant.
+def curve_rows(rows, steps: int | None = None) -> list[dict]:
+    """The rows at one budget (default: the largest), shaped like the single-budget rows (``fd`` = ``fd_ema``),
+    so that ``summary``, ``effect_rows`` and the tables read them."""
+    steps = max(r["steps"] for r in rows) if steps is None else steps
+    return [{**r, "fd": r["fd_ema"], "final_loss": r["loss"]} for r in rows if r["steps"] == steps]
 
-    The ``reference`` variant gets ``ref_steps`` steps; every other variant v as many as take the same time:
 
-        steps_v = round(ref_steps * s_ref / s_v),    s = seconds per step from ``calibrate``.
+def load_curves(path: str | Path = CURVES) -> tuple[dict, list[dict]]:
+    """(meta, rows) of the shipped learning curves (``scripts/capstone.py``)."""
+    from ..study import load_study
 
-    Only the *ratios* s_ref / s_v enter, and an interleaved timing measures them well even on a busy
-    machine; the budget in seconds, ref_steps * s_ref, is what the reference takes on the timed machine.
-    """
-    s_ref = sec_per_step[reference]
-    return {v: max(1, round(ref_steps * s_ref / s)) for v, s in sec_per_step.items()}
+    return load_study(path)
 
 
 # ----------------------------------------------------------------------------- statistics over seeds
 
-def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the t-interval mean ± t_{df} sd / sqrt(n) over ``values`` (one per seed)."""
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 1 or v.size < 2:
-        raise ValueError(f"values must list at least 2 numbers, one per seed; got {values!r}")
-    from scipy.stats import t as student_t
-
-    half = float(student_t.ppf(0.5 + level / 2, v.size - 1)) * v.std(ddof=1) / math.sqrt(v.size)
-    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
-
-
 def paired(rows, key: str, a: Variant, b: Variant) -> list[float]:
     """Per-seed differences ``key(a) - key(b)``, seed by seed, over the seeds both variants have."""
-    va, vb = a.by_seed(rows, key), b.by_seed(rows, key)
-    return [va[s] - vb[s] for s in sorted(va) if s in vb]
+    return stats.paired(a.by_seed(rows, key), b.by_seed(rows, key))
 
 
 def effect_rows(rows, keys=("fd", "final_loss", "gap")) -> list[dict]:
@@ -308,7 +281,7 @@ def effect_rows(rows, keys=("fd", "final_loss", "gap")) -> list[dict]:
             for key in keys:
                 diffs = paired(rows, key, a, b)
                 entry[key] = diffs
-                entry[key + "_ci"] = t_interval(diffs) if len(diffs) > 1 else (diffs[0],) * 3 if diffs else None
+                entry[key + "_ci"] = stats.t_interval(diffs) if len(diffs) > 1 else (diffs[0],) * 3 if diffs else None
             if entry[keys[0]]:
                 out.append(entry)
     return out
@@ -332,79 +305,259 @@ def format_effects(rows, keys=("fd", "final_loss", "gap")) -> str:
 
 
 def summary(rows) -> list[dict]:
-    """One row per variant: means over seeds of the measurements, and the gap's verdict against its null.
-
-    ``gap_vs_null`` is the t-interval over seeds of (gap - null); ``gap_resolved`` is True when it excludes 0
-    (the held-out gap differs from what two halves of the training set show), else the gap is unresolved.
-    """
+    """One row per variant at one budget: means over seeds of the measurements, and the gap's verdict against its
+    null. ``gap_vs_null`` is the t-interval over seeds of (gap - null); ``gap_resolved`` is True when it excludes 0
+    (the held-out gap differs from what two halves of the training set show), else the gap is unresolved."""
     out = []
     for v in VARIANTS:
         group = v.rows(rows)
         if not group:
             continue
+
         def mean(k, group=group):
             return float(np.mean([r[k] for r in group]))
 
-        entry = {"kind": v.kind, "skip": v.skip, "seeds": len(group), "params": group[0]["params"],
-                 "steps": round(mean("steps")), **{k: mean(k) for k in ("final_loss", "gap", "null", "gap_se",
-                                                                     "fd", "floor", "fd_train")}}
-        entry["fd_sd"] = float(np.std([r["fd"] for r in group], ddof=1)) if len(group) > 1 else 0.0
+        entry = {"kind": v.kind, "skip": v.skip, "seeds": len(group), "params": count_parameters(v.build()),
+                 "steps": round(mean("steps")), **{k: mean(k) for k in ("final_loss", "gap", "null", "fd", "fd_raw")}}
+        fds = [r["fd"] for r in group]
+        entry["fd_min"], entry["fd_max"] = min(fds), max(fds)
         if len(group) > 1:
-            ci = t_interval([r["gap"] - r["null"] for r in group])
+            ci = stats.t_interval([r["gap"] - r["null"] for r in group])
             entry["gap_vs_null"] = ci
             entry["gap_resolved"] = not (ci[1] <= 0.0 <= ci[2])
         out.append(entry)
     return out
 
 
-def format_table(rows, timing: bool = False) -> str:
-    """Means over seeds per variant, fixed width (timings left out unless ``timing``: they vary)."""
-    head = (f"{'kind':>22} {'skip':>6} {'params':>7} {'steps':>5} {'loss':>7} {'gap':>8} {'null':>8} "
-            f"{'gap-null [95% CI]':>24} {'FD':>6} {'FD sd':>5} {'floor':>5} {'FD(train)':>9}")
+def format_table(rows) -> str:
+    """Means over seeds per variant at one budget, fixed width: FD of the EMA weights (min-max over seeds) and
+    of the raw weights, training loss, held-out gap and its null."""
+    head = (f"{'kind':>22} {'skip':>6} {'params':>7} {'steps':>5} {'FD (EMA) [min-max]':>20} {'FD raw':>7} "
+            f"{'loss':>7} {'gap':>8} {'null':>8}")
     lines = [head]
     for e in summary(rows):
-        ci = e.get("gap_vs_null")
-        ci_s = (f"{ci[0]:+.4f} [{ci[1]:+.4f},{ci[2]:+.4f}]" if ci else "")
-        lines.append(f"{e['kind']:>22} {e['skip']:>6} {e['params']:>7,} {e['steps']:>5} {e['final_loss']:>7.4f} "
-                     f"{e['gap']:>+8.4f} {e['null']:>+8.4f} {ci_s:>24} {e['fd']:>6.1f} {e['fd_sd']:>5.1f} "
-                     f"{e['floor']:>5.1f} {e['fd_train']:>9.1f}")
+        fd = f"{e['fd']:.1f} [{e['fd_min']:.0f}-{e['fd_max']:.0f}]"
+        lines.append(f"{e['kind']:>22} {e['skip']:>6} {e['params']:>7,} {e['steps']:>5} {fd:>20} {e['fd_raw']:>7.1f} "
+                     f"{e['final_loss']:>7.4f} {e['gap']:>+8.4f} {e['null']:>+8.4f}")
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- claims and predictions
+def reference_band(meta: dict) -> dict[str, tuple[float, float, float]]:
+    """``{"floor": (mean, min, max), "ceiling": (...)}``: FD of 300 real training digits and of 300 noise images
+    against the held-out digits, over the draws stored with the curves."""
+    return {k: (float(np.mean(v)), float(min(v)), float(max(v))) for k, v in meta["reference"].items()}
 
-# claim name -> (key, variant a, variant b): the claim is "key(a) - key(b) > 0 for every seed"
-CLAIMS = {
-    **{f"plain_worse_fd_{skip}": ("fd", Variant("plain", skip), Variant("residual", skip)) for skip in SKIP_MODES},
-    "shortcut_alone_helps_none": ("fd", Variant("plain", "none"), Variant("residual, default init", "none")),
+
+def curve_table(meta: dict, rows) -> str:
+    """Mean FD (EMA weights) over seeds of every variant at every budget, with the CPU time of one step; the floor
+    and ceiling underneath."""
+    budgets = sorted({r["steps"] for r in rows})
+    n = len({r["seed"] for r in rows})
+    sec = meta.get("cpu_s_per_step", {})
+    lines = [f"FD to the held-out digits (EMA weights), mean of {n} seeds, by training steps (batch "
+             f"{meta['batch_size']})",
+             f"{'variant':<36}" + "".join(f"{b:>7}" for b in budgets) + "   ms/step (CPU)"]
+    for v in SWEEP_VARIANTS:
+        if not v.rows(rows):
+            continue
+        means = [np.mean([r["fd_ema"] for r in v.rows(rows) if r["steps"] == b]) for b in budgets]
+        ms = f"{1000 * sec[v.name]:10.1f}" if v.name in sec else ""
+        lines.append(f"{v.name:<36}" + "".join(f"{m:7.1f}" for m in means) + ms)
+    band = reference_band(meta)
+    for k in ("floor", "ceiling"):
+        m, lo, hi = band[k]
+        what = "300 real training digits" if k == "floor" else "300 noise images"
+        lines.append(f"{k} ({what}): {m:.1f} (min {lo:.1f}, max {hi:.1f} over {len(meta['reference'][k])} draws)")
+    return "\n".join(lines)
+
+
+def plot_curves(meta: dict, rows, title: str = ""):
+    """FD against training steps (both log scales), one line per variant (mean of the seeds, dots: seeds), for
+    the EMA and for the raw weights; the real-data floor (band: min-max of its draws) and the noise ceiling."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    band = reference_band(meta)
+    styles = {"concat": "-", "add": "--", "none": ":"}
+    for ax, key, label in ((axes[0], "fd_ema", "EMA weights"), (axes[1], "fd_raw", "raw weights")):
+        for v in SWEEP_VARIANTS:
+            group = v.rows(rows)
+            if not group:
+                continue
+            budgets = sorted({r["steps"] for r in group})
+            means = [np.exp(np.mean([np.log(r[key]) for r in group if r["steps"] == b])) for b in budgets]
+            color = _COLORS[v.kind]
+            ax.plot(budgets, means, styles[v.skip], color=color, lw=2 if v.kind != "residual, default init" else 1,
+                    label=v.name)
+            ax.plot([r["steps"] for r in group], [r[key] for r in group], ".", color=color, alpha=0.35, ms=4)
+        _, lo, hi = band["floor"]
+        ax.axhspan(lo, hi, color="grey", alpha=0.25, label="floor: real digits (min-max of draws)")
+        ax.axhline(band["ceiling"][0], color="k", lw=1, ls="-.", label="ceiling: noise")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training steps (batch 128; log scale)")
+        ax.set_title(f"FD to held-out digits, {label}", fontsize=10)
+        ax.set_xticks(sorted({r["steps"] for r in rows}), [str(b) for b in sorted({r["steps"] for r in rows})])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks([10, 20, 50, 100, 200, 500], ["10", "20", "50", "100", "200", "500"])
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    axes[0].set_ylabel("FD (log scale; lower = better)")
+    axes[1].legend(fontsize=7, loc="upper right", ncol=1)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return finish(fig)
+
+
+# (name, variant a, variant b): "a vs b" as the FD ratio a / b per seed (below 1: a scores better)
+CURVE_COMPARISONS = [
+    *[(f"residual vs plain, skip={skip}", Variant("residual", skip), Variant("plain", skip)) for skip in SKIP_MODES],
+    ("shortcut alone, skip=none", Variant("residual, default init", "none"), Variant("plain", "none")),
+    ("zero-init alone, skip=none", Variant("residual", "none"), Variant("residual, default init", "none")),
+    ("residual-only vs skip-only", Variant("residual", "none"), Variant("plain", "concat")),
+]
+
+
+def ratio_effects(rows, level: float = 0.95) -> list[dict]:
+    """For each comparison of ``CURVE_COMPARISONS`` and each budget: the per-seed log FD ratios log(a / b), the
+    ratio exp(mean) with its t-interval at ``level`` (exponentiated), the number of seeds where a scored better,
+    and the two-sided sign test's p."""
+    out = []
+    for name, a, b in CURVE_COMPARISONS:
+        for steps in sorted({r["steps"] for r in rows}):
+            at = [r for r in rows if r["steps"] == steps]
+            logs = stats.log_ratios(a.by_seed(at, "fd_ema"), b.by_seed(at, "fd_ema"))
+            if len(logs) < 2:
+                continue
+            m, lo, hi = stats.t_interval(logs, level)
+            out.append({"comparison": name, "steps": steps, "logs": logs, "ratio": math.exp(m),
+                        "low": math.exp(lo), "high": math.exp(hi), "a_better": sum(x < 0 for x in logs),
+                        "n": len(logs), "sign_p": stats.sign_test(logs)})
+    return out
+
+
+def format_ratio_effects(rows, level: float = 0.95) -> str:
+    """``ratio_effects`` as a table: one line per comparison, one column per budget, ``ratio [interval] k/n``."""
+    effects = ratio_effects(rows, level)
+    budgets = sorted({e["steps"] for e in effects})
+    lines = [f"FD ratio a / b (EMA weights; below 1: a is better), geometric mean over seeds [{100 * level:.1f}% "
+             f"t-interval on log FD]; k/n: seeds where a is better. {len(effects)} intervals in all.",
+             f"{'comparison (a vs b)':<30}" + "".join(f"{b:>22}" for b in budgets)]
+    for name, _, _ in CURVE_COMPARISONS:
+        cells = []
+        for b in budgets:
+            e = next((e for e in effects if e["comparison"] == name and e["steps"] == b), None)
+            cells.append(f"{e['ratio']:.2f} [{e['low']:.2f},{e['high']:.2f}] {e['a_better']}/{e['n']}" if e else "")
+        lines.append(f"{name:<30}" + "".join(f"{c:>22}" for c in cells))
+    return "\n".join(lines)
+
+
+def plot_ratio_effects(rows, title: str = ""):
+    """The FD ratio residual / plain per skip mode against the budget (dots: seeds; line: geometric mean)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    effects = ratio_effects(rows)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for k, (name, _, _) in enumerate(CURVE_COMPARISONS[:3] + CURVE_COMPARISONS[-1:]):
+        mine = [e for e in effects if e["comparison"] == name]
+        steps = [e["steps"] for e in mine]
+        shift = 1 + 0.04 * (k - 1.5)
+        ax.plot([s * shift for s in steps], [e["ratio"] for e in mine], "o-", color=f"C{k}", label=name)
+        for e in mine:
+            ax.plot([e["steps"] * shift] * e["n"], np.exp(e["logs"]), ".", color=f"C{k}", alpha=0.4)
+    ax.axhline(1, color="grey", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    steps = sorted({e["steps"] for e in effects})
+    ax.set_xticks(steps, [str(s) for s in steps])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("training steps (log scale)")
+    ax.set_ylabel("FD of a / FD of b (log scale)")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "below 1: a scores better; dots: seeds, line: geometric mean", fontsize=9)
+    fig.tight_layout()
+    return finish(fig)
+
+
+def joint_verdicts(rows, level: float = 0.95) -> str:
+    """How many of the ratio intervals exclude 1 at ``level``, and which still do when each is widened so that
+    all of them hold together (Bonferroni)."""
+    plain = ratio_effects(rows, level)
+    joint_level = stats.bonferroni_level(len(plain), level)
+    joint = ratio_effects(rows, joint_level)
+    resolved = lambda e: e["high"] < 1 or e["low"] > 1
+    names = [f"{e['comparison']} at {e['steps']}" for e in joint if resolved(e)]
+    return (f"{sum(map(resolved, plain))} of {len(plain)} intervals exclude 1 at {100 * level:.0f}%; at the joint "
+            f"level ({100 * joint_level:.2f}% each, so that all {len(plain)} hold together with "
+            f"{100 * level:.0f}%), {len(names)} do:\n  " + "\n  ".join(names))
+
+
+# ----------------------------------------------------------------------------- claims (per-seed margins in log units)
+
+def _logs(rows, steps: int, a: Variant, b: Variant) -> np.ndarray:
+    at = [r for r in rows if r["steps"] == steps]
+    return np.array(stats.log_ratios(a.by_seed(at, "fd_ema"), b.by_seed(at, "fd_ema")))
+
+
+def curve_claims(rows, early=(125, 250, 500), late: int | None = None) -> dict[str, np.ndarray | None]:
+    """Per-seed margins (natural-log units; > 0 where the claim held) of the capstone's claims on learning-curve
+    rows. ``early``: the small budgets of "trains faster"; ``late``: the largest budget (default: the rows' largest).
+    A claim whose budgets or variants are missing from ``rows`` gets ``None`` (not measured).
+
+    - ``faster``: at every early budget and every skip mode, plain's FD is above residual's: min of log(plain / res);
+    - ``none_ends_better``: at the late budget, plain/none's FD is more than twice residual/none's:
+      log(plain / res) - log 2;
+    - ``skips_catch_up``: at the late budget, with concat and with add, plain and residual are within 25% of each
+      other: log 1.25 - max |log(plain / res)|;
+    - ``crossover``: residual-only (residual/none) beats skip-only (plain/concat) at the first early budget, and
+      skip-only beats residual-only at the late budget: min of the two log ratios on the claimed sides.
+    """
+    have = sorted({r["steps"] for r in rows})
+    late = have[-1] if late is None else late
+    early = [b for b in early if b in have]
+
+    def logs(steps, a, b):
+        x = _logs(rows, steps, a, b)
+        return x if len(x) else None
+
+    out: dict[str, np.ndarray | None] = {}
+    parts = [logs(b, Variant("plain", s), Variant("residual", s)) for b in early for s in SKIP_MODES]
+    out["faster"] = np.min(parts, axis=0) if parts and all(p is not None for p in parts) else None
+    x = logs(late, Variant("plain", "none"), Variant("residual", "none"))
+    out["none_ends_better"] = None if x is None else x - math.log(2)
+    parts = [logs(late, Variant("plain", s), Variant("residual", s)) for s in ("concat", "add")]
+    out["skips_catch_up"] = (None if any(p is None for p in parts)
+                             else math.log(1.25) - np.max(np.abs(parts), axis=0))
+    first = logs(early[0], Variant("plain", "concat"), Variant("residual", "none")) if early else None
+    last = logs(late, Variant("residual", "none"), Variant("plain", "concat"))
+    out["crossover"] = None if first is None or last is None or late in early else np.minimum(first, last)
+    return out
+
+
+CLAIM_TEXT = {
+    "faster": "at {early} steps, residual blocks give a lower FD than plain ones under every kind of long skip",
+    "none_ends_better": "without long skips, plain blocks still score more than twice residual's FD at {late} steps",
+    "skips_catch_up": "with long skips (concat, add), plain blocks come within 25% of residual's FD by {late} steps",
+    "crossover": "residual-only (residual, none) beats skip-only (plain, concat) at {first} steps, and loses to it "
+                 "at {late} steps",
 }
 
 
-def capstone_claims(rows) -> dict[str, list[float]]:
-    """Per-seed margins of the capstone's claims ``CLAIMS`` (each > 0 when the claim held for that seed)."""
-    return {name: paired(rows, key, a, b) for name, (key, a, b) in CLAIMS.items()}
+def check_curve_claims(rows, early=(125, 250, 500)) -> None:
+    """Print each claim's verdict seed by seed (``claims.check_claim``); a claim not measured says so."""
+    from ..claims import check_claim
 
-
-def claim_margins(name: str, seeds, **run_kw) -> list[float]:
-    """Re-run the two variants of claim ``name`` with other ``seeds`` (``run_variant``'s settings in ``run_kw``,
-    ``steps`` among them) and return the per-seed margins."""
-    check_choice("name", name, CLAIMS)
-    key, a, b = CLAIMS[name]
-    rows = [run_variant(v, seed=seed, **run_kw) for seed in seeds for v in (a, b)]
-    return paired(rows, key, a, b)
-
-
-# ----------------------------------------------------------------------------- reports (text from the rows)
-
-def describe_budget(meta: dict) -> str:
-    """The equal-time design in words: budget, seeds, and the step count each variant got from its timing."""
-    ref = Variant(*meta["reference"]).name
-    lines = [f"equal time: {ref} gets {meta['ref_steps']} steps ({meta['budget_s']:.1f} s at the timed speed, "
-             f"{meta['threads']} thread), every other variant the steps that take as long; seeds {meta['seeds']}, "
-             f"batch {meta['batch_size']}:"]
-    for name, steps in meta["steps"].items():
-        lines.append(f"  {name:<38} {1000 * meta['calibration_s_per_step'][name]:5.1f} ms/step -> {steps} steps")
-    return "\n".join(lines)
+    have = sorted({r["steps"] for r in rows})
+    early_have = [b for b in early if b in have]
+    words = {"early": ", ".join(map(str, early_have)) or "-", "late": have[-1],
+             "first": early_have[0] if early_have else "-"}
+    for name, margins in curve_claims(rows, early).items():
+        text = CLAIM_TEXT[name].format(**words)
+        if margins is None:
+            print(f"- not measured: {text} (the budgets or variants it needs are not in these rows)")
+        else:
+            check_claim(text, margins)
 
 
 def gap_report(rows, eval_draws: int) -> str:
@@ -425,111 +578,7 @@ def gap_report(rows, eval_draws: int) -> str:
         f"unresolved: {', '.join(unresolved) if unresolved else 'none'}."])
 
 
-def fd_report(rows) -> str:
-    """FD against the training digits vs against the held-out digits, for the same samples."""
-    lower = sum(r["fd_train"] < r["fd"] for r in rows)
-    diff = np.array([r["fd"] - r["fd_train"] for r in rows])
-    return (f"FD against the training digits is lower than against the held-out digits for {lower} of {len(rows)} "
-            f"models (by {diff.min():.1f} to {diff.max():.1f}); the floor, 300 real training digits against the "
-            f"held-out digits, is {np.mean([r['floor'] for r in rows]):.1f}.")
-
-
-def _ci_words(m: float, lo: float, hi: float, fmt: str = "+.1f") -> str:
-    return f"{m:{fmt}} (95% CI {lo:{fmt}} to {hi:{fmt}})"
-
-
-def interpretation(rows) -> str:
-    """The sentences the numbers support, built from the rows (so they cannot contradict the table)."""
-    out = []
-    n = len({r["seed"] for r in rows})
-    for e in effect_rows(rows, keys=("fd", "final_loss", "gap")):
-        m, lo, hi = e["fd_ci"]
-        sign = ("lower (better)" if hi < 0 else "higher (worse)" if lo > 0 else "not resolved (the interval covers 0)")
-        a, b = e["a"].kind, e["b"].kind
-        g = e["gap_ci"]
-        gap_sign = ("smaller" if g[2] < 0 else "larger" if g[1] > 0 else "not resolved")
-        out.append(f"- {a} minus {b}, skip={e['skip']}: FD {_ci_words(m, lo, hi)}: {sign}; "
-                   f"training loss {_ci_words(*e['final_loss_ci'], fmt='+.4f')}; "
-                   f"held-out gap {_ci_words(*g, fmt='+.4f')}: {gap_sign}.")
-    best = min(summary(rows), key=lambda e: e["fd"])
-    out.append(f"- lowest mean FD over the {n} seeds: {Variant.of(best).name} "
-               f"({best['fd']:.1f}, floor {best['floor']:.1f}).")
-    return "\n".join(out)
-
-
-# ----------------------------------------------------------------------------- plots
-
 _COLORS = {"residual": "tab:blue", "residual, default init": "tab:green", "plain": "tab:orange"}
-
-
-def plot_capstone(rows, title: str = ""):
-    """Per-seed points (dots) and means (bars) per variant: FD (held-out reference), training loss, and the
-    held-out gap next to its null (hollow markers)."""
-    import matplotlib.pyplot as plt
-
-    kinds = [k for k in KINDS if any(r["kind"] == k for r in rows)]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    width = 0.8 / len(kinds)
-    for ax, key, label in [(axes[0], "fd", "FD to held-out digits (lower = better)"),
-                           (axes[1], "final_loss", "training loss"),
-                           (axes[2], "gap", "held-out gap (filled) vs null (hollow)")]:
-        for k, kind in enumerate(kinds):
-            for i, skip in enumerate(SKIP_MODES):
-                group = Variant(kind, skip).rows(rows)
-                if not group:
-                    continue
-                x = i + (k - (len(kinds) - 1) / 2) * width
-                vals = [r[key] for r in group]
-                first = kind not in ax.get_legend_handles_labels()[1]
-                ax.bar(x, np.mean(vals), width * 0.9, color=_COLORS[kind], alpha=0.35, label=kind if first else None)
-                jitter = np.linspace(-0.25, 0.25, len(vals)) * width
-                ax.plot(x + jitter, vals, "o", color=_COLORS[kind], ms=3.5)
-                if key == "gap":
-                    ax.plot(x + jitter, [r["null"] for r in group], "o", mfc="none", color="k", ms=3.5, lw=0)
-        ax.set_xticks(range(len(SKIP_MODES)), [f"skip={s}" for s in SKIP_MODES])
-        ax.set_title(label, fontsize=9)
-        ax.set_ylabel({"fd": "FD (log scale)", "final_loss": "eps-MSE", "gap": "eps-MSE difference"}[key])
-        if key == "fd":
-            ax.set_yscale("log")
-            ax.axhline(np.mean([r["floor"] for r in rows]), color="grey", ls="--", lw=1, label="floor (real digits)")
-        if key == "gap":
-            ax.axhline(0, color="grey", lw=0.8)
-        ax.legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return finish(fig)
-
-
-def plot_effects(rows, title: str = ""):
-    """Paired differences (same seed) per skip mode: per-seed points and the 95% t-interval of their mean."""
-    import matplotlib.pyplot as plt
-
-    effects = effect_rows(rows)
-    names = [c.name for c in COMPARISONS if any(e["comparison"] == c.name for e in effects)]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-    for ax, key, label in [(axes[0], "fd", "FD difference (a - b)"),
-                           (axes[1], "gap", "held-out gap difference (a - b)")]:
-        for j, name in enumerate(names):
-            for i, skip in enumerate(SKIP_MODES):
-                e = next((e for e in effects if e["comparison"] == name and e["skip"] == skip), None)
-                if e is None:
-                    continue
-                x = i + (j - (len(names) - 1) / 2) * 0.25
-                m, lo, hi = e[key + "_ci"]
-                first = name not in ax.get_legend_handles_labels()[1]
-                ax.errorbar(x, m, yerr=[[m - lo], [hi - m]], fmt="s", color=f"C{j}", capsize=3,
-                            label=name if first else None)
-                ax.plot(np.full(len(e[key]), x + 0.06), e[key], ".", color=f"C{j}", alpha=0.6)
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xticks(range(len(SKIP_MODES)), [f"skip={s}" for s in SKIP_MODES])
-        ax.set_title(label, fontsize=9)
-        ax.set_ylabel(f"{'FD' if key == 'fd' else 'gap'} of a minus b" + (" (symlog)" if key == "fd" else ""))
-        if key == "fd":
-            ax.set_yscale("symlog", linthresh=10)
-        ax.legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return finish(fig)
 
 
 def plot_sample_grids(samples: dict, title: str = "", n: int = 16):
@@ -675,18 +724,12 @@ def demo_widgets() -> dict:
 
 # ----------------------------------------------------------------------------- shipped results
 
-def save_results(rows: list[dict], path: str | Path, meta: dict) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps({"meta": meta, "rows": rows}, indent=None, separators=(",", ":")) + "\n")
-
-
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "capstone.json"  # shipped, so Colab has it too
-
-
-def load_results(path: str | Path = RESULTS) -> tuple[dict, list[dict]]:
-    """(meta, rows) written by ``save_results``; by default the equal-time runs of ``scripts/capstone.py``."""
-    data = json.loads(Path(path).read_text())
-    return data["meta"], data["rows"]
+def load_results(path: str | Path = CURVES, steps: int | None = None) -> tuple[dict, list[dict]]:
+    """(meta, rows) of the shipped learning curves at one budget (default: the largest), shaped for the tables
+    and the exercises (``curve_rows``)."""
+    meta, rows = load_curves(path)
+    floor = float(np.mean(meta["reference"]["floor"]))
+    return meta, [{**r, "floor": floor} for r in curve_rows(rows, steps)]
 
 
 # ----------------------------------------------------------------------------- exercises
@@ -758,7 +801,7 @@ def _same_values(got, want) -> torch.Tensor | None:
 def paired_interval(rows, skip: str = "add") -> tuple[float, float, float]:
     """07, exercise 2 (reference): (mean, low, high), the 95% t-interval of the per-seed FD differences
     "plain minus residual" at ``skip``."""
-    return t_interval(paired(rows, "fd", Variant("plain", skip), Variant("residual", skip)))
+    return stats.t_interval(paired(rows, "fd", Variant("plain", skip), Variant("residual", skip)))
 
 
 def interval_mistakes(rows, skip: str = "add") -> dict[str, tuple[float, float, float]]:
@@ -805,7 +848,7 @@ def check_paired_interval(value, rows, skip: str = "add") -> None:
     got = as_float64(value)
     formula = ("with d the list of per-seed differences and n = len(d): mean ± t_{0.975, n-1} * sd(d, ddof=1) / "
                "sqrt(n), where t_{0.975, n-1} = scipy.stats.t.ppf(0.975, n - 1).")
-    reference = "course_lib.lessons.residual_in_diffusion.t_interval"
+    reference = "course_lib.stats.t_interval"
     if got is not None and got.shape == (3,) and not (got[1] <= got[0] <= got[2]):
         return report(False, "", "give the tuple as (mean, low, high), the mean between the two bounds.", formula,
                       reference)
@@ -819,8 +862,10 @@ def check_paired_interval(value, rows, skip: str = "add") -> None:
 
 
 def largest_cost_skip(rows) -> str:
-    """The skip mode where switching the residual connections off raises the mean FD the most."""
-    cost = {skip: float(np.mean(paired(rows, "fd", Variant("plain", skip), Variant("residual", skip))))
+    """The skip mode where switching the residual connections off multiplies the FD the most (median over seeds
+    of log(FD plain / FD residual), at the rows' budget)."""
+    cost = {skip: float(np.median(stats.log_ratios(Variant("plain", skip).by_seed(rows, "fd"),
+                                                   Variant("residual", skip).by_seed(rows, "fd"))))
             for skip in SKIP_MODES}
     return max(cost, key=cost.get)
 

@@ -1,0 +1,132 @@
+"""A study: several variants of a model, each trained with several seeds, measured along its learning curve.
+
+One run (``learning_curve``) trains one model with one seed and stops at each budget of an increasing list of
+step counts to measure it (``measure(trainer) -> dict``), so one run of 4,000 steps gives its scores at 250,
+500, ..., 4,000 steps. Every variant gets the *same* step counts, batch size, learning rate and EMA schedule,
+so a comparison at a budget compares equal amounts of training; wall-clock time per step is measured apart
+(``seconds_per_step``) and shown beside it, never used to pick the budgets.
+
+``run_study`` runs every (variant, seed) pair, in parallel processes if asked, and writes the rows to a JSON
+file after each run finishes, so an interrupted study keeps what it has.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._checks import check_positive_int
+from .schedules import NoiseSchedule
+from .trainer import TrainConfig, Trainer
+
+
+def check_budgets(budgets: Sequence[int]) -> list[int]:
+    """``budgets`` as a list of increasing positive step counts, or a clear error."""
+    budgets = list(budgets)
+    if not budgets:
+        raise ValueError("budgets is empty; give increasing step counts, e.g. [250, 500, 1000]")
+    for b in budgets:
+        check_positive_int("budgets", b)
+    if any(b <= a for a, b in zip(budgets, budgets[1:])):
+        raise ValueError(f"budgets={budgets!r} must increase strictly, e.g. [250, 500, 1000]")
+    return budgets
+
+
+def learning_curve(build: Callable[[], torch.nn.Module], data: torch.Tensor, budgets: Sequence[int],
+                   measure: Callable[[Trainer], dict], seed: int = 0, schedule: NoiseSchedule | None = None,
+                   config: TrainConfig | None = None, device="cpu", progress: bool = False) -> list[dict]:
+    """Train ``build()`` (initialised under ``torch.manual_seed(seed)``) on ``data`` and call ``measure`` at each
+    budget; one row ``{"steps", "train_s", **measure(trainer)}`` per budget. ``config`` sets everything but the
+    seed and the step count (default: ``TrainConfig()``'s batch, learning rate and EMA decay)."""
+    budgets = check_budgets(budgets)
+    schedule = schedule or NoiseSchedule.make("linear", 1000)
+    base = config or TrainConfig()
+    cfg = TrainConfig(**{**base.__dict__, "steps": budgets[-1], "seed": seed})
+    torch.manual_seed(seed)
+    trainer = Trainer(build(), schedule, data, cfg, device=device, progress=progress)
+    rows, train_s = [], 0.0
+    for steps in budgets:
+        start = time.perf_counter()
+        trainer.train(steps=steps)
+        train_s += time.perf_counter() - start
+        if trainer.step != steps:
+            raise RuntimeError(f"training stopped at step {trainer.step} of {steps} ({trainer.stop_reason})")
+        rows.append({"steps": steps, "train_s": round(train_s, 2), **measure(trainer)})
+    return rows
+
+
+def seconds_per_step(builds: dict[str, Callable[[], torch.nn.Module]], data: torch.Tensor,
+                     config: TrainConfig | None = None, rounds: int = 7, steps_per_round: int = 8,
+                     device="cpu") -> dict[str, float]:
+    """Median seconds per training step of each model, timed *interleaved* (round r times every model once),
+    so that a busy spell of the machine slows all of them alike. ``{name: seconds}``."""
+    schedule = NoiseSchedule.make("linear", 1000)
+    trainers = {}
+    for name, build in builds.items():
+        torch.manual_seed(0)
+        trainers[name] = Trainer(build(), schedule, data, config or TrainConfig(), device=device, progress=False)
+        for _ in range(3):  # warm-up
+            trainers[name].train_step()
+    times = {name: [] for name in trainers}
+    for _ in range(rounds):
+        for name, tr in trainers.items():
+            start = time.perf_counter()
+            for _ in range(steps_per_round):
+                tr.train_step()
+            times[name].append((time.perf_counter() - start) / steps_per_round)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def _run_one(job: tuple) -> list[dict]:
+    fn, key, seed, kwargs = job
+    torch.set_num_threads(kwargs.pop("threads", 1))
+    return [{**key, "seed": seed, **row} for row in fn(seed=seed, **kwargs)]
+
+
+def run_study(fn: Callable[..., list[dict]], keys: Sequence[dict], seeds: Sequence[int], out: str | Path,
+              meta: dict, jobs: int = 1, **kwargs) -> list[dict]:
+    """``fn(seed=s, **key, **kwargs)`` for every ``key`` in ``keys`` and seed ``s``; each returns rows (one per
+    budget), tagged with the key's fields and the seed. Rows are written to ``out`` as ``{"meta", "rows"}``
+    after every finished run. ``jobs`` > 1 runs that many processes (results do not depend on it)."""
+    check_positive_int("jobs", jobs)
+    tasks = [(fn, dict(key), seed, {**kwargs, **key}) for seed in seeds for key in keys]
+    rows: list[dict] = []
+    start = time.time()
+
+    def done(result):
+        rows.extend(result)
+        last = result[-1]
+        print(f"{ {k: last[k] for k in keys[0]} } seed {last['seed']}: {len(result)} budgets "
+              f"[{time.time() - start:.0f} s]", flush=True)
+        save_study(rows, out, {**meta, "wall_s": round(time.time() - start)})
+
+    if jobs == 1:
+        for task in tasks:
+            done(_run_one(task))
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(_run_one, task) for task in tasks]):
+                done(future.result())
+    return rows
+
+
+def save_study(rows: list[dict], path: str | Path, meta: dict) -> None:
+    """Write ``{"meta", "rows"}`` to ``path`` atomically (a temporary file, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_text(json.dumps({"meta": meta, "rows": rows}, separators=(",", ":")) + "\n")
+    tmp.replace(path)
+
+
+def load_study(path: str | Path) -> tuple[dict, list[dict]]:
+    """``(meta, rows)`` written by ``save_study``."""
+    data = json.loads(Path(path).read_text())
+    return data["meta"], data["rows"]
