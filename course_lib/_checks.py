@@ -67,15 +67,6 @@ def check_finite(name: str, x: torch.Tensor, where: str = "") -> None:
                          f"({x[first].item()}); allowed: finite values only")
 
 
-def check_schedule(name: str, schedule) -> None:
-    """Raise ``TypeError`` unless ``schedule`` is a ``NoiseSchedule`` (not its name)."""
-    from .schedules import NoiseSchedule
-
-    if not isinstance(schedule, NoiseSchedule):
-        raise TypeError(f"{name} must be a NoiseSchedule, got {type(schedule).__name__} {schedule!r}; "
-                        f"build one with NoiseSchedule.make('linear', T=1000)")
-
-
 def check_same_shape(name: str, x: torch.Tensor, like_name: str, like: torch.Tensor) -> None:
     """Raise ``ValueError`` unless ``x.shape == like.shape``."""
     if not isinstance(x, torch.Tensor):

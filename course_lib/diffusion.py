@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_finite, check_float_tensor, check_same_shape, check_schedule, check_timesteps
-from .schedules import NoiseSchedule
+from ._checks import check_finite, check_float_tensor, check_same_shape, check_timesteps
+from .schedules import NoiseSchedule, check_schedule
 
 
 def _check_x(name: str, x, schedule) -> None:

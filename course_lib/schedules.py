@@ -133,3 +133,10 @@ class NoiseSchedule:
 
     def __repr__(self) -> str:
         return f"NoiseSchedule({self.name!r}, T={self.T})"
+
+
+def check_schedule(name: str, schedule) -> None:
+    """Raise ``TypeError`` unless ``schedule`` is a ``NoiseSchedule`` (not its name)."""
+    if not isinstance(schedule, NoiseSchedule):
+        raise TypeError(f"{name} must be a NoiseSchedule, got {type(schedule).__name__} {schedule!r}; "
+                        f"build one with NoiseSchedule.make('linear', T=1000)")

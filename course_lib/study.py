@@ -12,6 +12,7 @@ file after each run finishes, so an interrupted study keeps what it has.
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import time
@@ -26,6 +27,8 @@ from ._checks import check_positive_int
 from .schedules import NoiseSchedule
 from .trainer import TrainConfig, Trainer
 
+SHIPPED_RESULTS = Path(__file__).resolve().parent / "results"  # studies shipped inside the package (Colab has them)
+
 
 def check_budgets(budgets: Sequence[int]) -> list[int]:
     """``budgets`` as a list of increasing positive step counts, or a clear error."""
@@ -34,7 +37,7 @@ def check_budgets(budgets: Sequence[int]) -> list[int]:
         raise ValueError("budgets is empty; give increasing step counts, e.g. [250, 500, 1000]")
     for b in budgets:
         check_positive_int("budgets", b)
-    if any(b <= a for a, b in zip(budgets, budgets[1:])):
+    if any(b <= a for a, b in itertools.pairwise(budgets)):
         raise ValueError(f"budgets={budgets!r} must increase strictly, e.g. [250, 500, 1000]")
     return budgets
 

@@ -33,7 +33,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from ._checks import check_finite, check_float_tensor, check_positive_int, check_schedule
+from ._checks import check_finite, check_float_tensor, check_positive_int
 from .checkpoints import (
     TRAINER_KEYS,
     CheckpointError,
@@ -44,7 +44,7 @@ from .checkpoints import (
     save_checkpoint,
 )
 from .diffusion import diffusion_loss
-from .schedules import NoiseSchedule
+from .schedules import NoiseSchedule, check_schedule
 from .utils import check_device, get_device, max_steps_override
 
 T_BUCKETS = 10

@@ -1,7 +1,8 @@
 """The capstone's learning curves: seven U-Net variants x five seeds, each measured at 125 ... 4,000 steps.
 
-    python scripts/capstone.py                          # on a GPU: about 6 minutes with --jobs 14
-    nice -n 10 python scripts/capstone.py --device cpu --jobs 2     # on 2 CPU cores: several hours
+    bash scripts/gpu_studies.sh OUTDIR         # one GPU and 16 CPU cores: 8 minutes (how the shipped file was made)
+    nice -n 10 python scripts/capstone.py --device cpu --jobs 2     # 2 CPU cores: about 2 hours
+    python scripts/capstone.py --timing only   # re-time the variants' steps on this CPU (a quiet machine)
 
 Every variant trains on the 1,000 "train" digits with the same batch (128), learning rate, EMA schedule and
 step counts, and is measured at every budget of ``CURVE_BUDGETS`` (``measure_at_budget``: training loss, FD of
@@ -29,7 +30,7 @@ from course_lib.lessons.residual_in_diffusion import (
     variant_curve,
 )
 from course_lib.metrics import digit_ceiling, digit_classifier, digit_floor
-from course_lib.study import run_study, seconds_per_step
+from course_lib.study import load_study, run_study, save_study, seconds_per_step
 from course_lib.trainer import TrainConfig
 
 
@@ -39,6 +40,13 @@ def reference_scores(n: int = 300, draws: int = 10) -> dict:
     return {"floor": [digit_floor(n, s) for s in range(draws)], "ceiling": [digit_ceiling(n, s) for s in range(draws)]}
 
 
+def cpu_timing() -> dict[str, float]:
+    """Seconds per training step of every variant on this machine's CPU with 2 threads (interleaved, median)."""
+    torch.set_num_threads(2)
+    return seconds_per_step({v.name: v.build for v in SWEEP_VARIANTS}, load_digits(split="train"),
+                            TrainConfig(batch_size=CURVE_BATCH), rounds=15, device="cpu")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -46,12 +54,18 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (results do not depend on it)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
-    p.add_argument("--timing", choices=["here", "skip"], default="here",
-                   help="time each variant's training step on this machine's CPU (2 threads)")
+    p.add_argument("--timing", choices=["here", "skip", "only"], default="here",
+                   help="time each variant's training step on this machine's CPU (2 threads); 'only': add the "
+                        "timing to an existing --out file and train nothing")
     p.add_argument("--out", default=str(CURVES))
     args = p.parse_args()
+    if args.timing == "only":
+        meta, rows = load_study(args.out)
+        meta["cpu_s_per_step"] = cpu_timing()
+        save_study(rows, args.out, meta)
+        print("CPU seconds per step (2 threads):", {k: round(v, 4) for k, v in meta["cpu_s_per_step"].items()})
+        return
     digit_classifier()  # train and cache the score's classifier once, before the workers start
-    train = load_digits(split="train")
     meta = {"variants": [[v.kind, v.skip] for v in SWEEP_VARIANTS], "seeds": args.seeds, "budgets": args.budgets,
             "batch_size": CURVE_BATCH, "lr": TrainConfig().lr, "ema_decay": TrainConfig().ema_decay,
             "probe_ts": list(PROBE_TS), "n_samples": 300, "sampler": "DDIM-20, clipped x0-hat",
@@ -60,11 +74,8 @@ def main() -> None:
                 f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items()
                 if k not in ("out", "timing"))}
     if args.timing == "here":
-        torch.set_num_threads(2)
-        sec = seconds_per_step({v.name: v.build for v in SWEEP_VARIANTS}, train,
-                               TrainConfig(batch_size=CURVE_BATCH), device="cpu")
-        meta["cpu_s_per_step"] = sec
-        print("CPU seconds per step (2 threads):", {k: round(s, 4) for k, s in sec.items()}, flush=True)
+        meta["cpu_s_per_step"] = cpu_timing()
+        print("CPU seconds per step (2 threads):", {k: round(s, 4) for k, s in meta["cpu_s_per_step"].items()})
     keys = [{"kind": v.kind, "skip": v.skip} for v in SWEEP_VARIANTS]
     rows = run_study(variant_curve, keys, args.seeds, args.out, meta, jobs=args.jobs, budgets=args.budgets,
                      device=args.device, threads=args.threads)

@@ -51,3 +51,23 @@ def test_files_the_notebooks_read_ship_inside_the_package():
         code = "\n".join(line for line in notebook.read_text().splitlines() if not line.startswith("#"))
         found = re.findall(r"\bopen\(|Path\(|np\.load\(|torch\.load\(|\"results/", code)
         assert not found, f"{notebook.name} reads a file next to it ({found}), which Colab will not have"
+
+
+def test_nbval_runs_the_notebooks_on_the_device_of_their_stored_outputs():
+    """``./course test`` pins the notebooks to the CPU configuration their outputs were made with, so a machine
+    with a GPU passes nbval too: COURSE_DEVICE=cpu must win over a GPU that is present."""
+    import subprocess
+    import sys
+
+    script = (ROOT / "course").read_text()
+    branch = script[script.index("    test)"):script.index(";;", script.index("    test)"))]
+    assert "export COURSE_DEVICE=cpu" in branch and "unset COURSE_CONFIG COURSE_MAX_STEPS" in branch
+    assert branch.index("export COURSE_DEVICE=cpu") < branch.index("pytest")
+    probe = ("import torch; torch.cuda.is_available = lambda: True\n"
+             "from course_lib.lessons import setup_notebook; setup_notebook()")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("COURSE_CONFIG", "COURSE_MAX_STEPS", "COURSE_DEVICE")}
+    gpu = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    pinned = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env={**env, "COURSE_DEVICE": "cpu"})
+    assert "device: cuda" in gpu.stdout, gpu.stderr  # what an unpinned run prints on a GPU machine
+    assert pinned.stdout.strip() == "device: cpu", pinned.stderr  # what the stored outputs say
