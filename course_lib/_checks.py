@@ -7,9 +7,33 @@ student who passes a 28x28 image to a depth-3 U-Net, or ``t = 1000`` to a schedu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import torch
+
+_trusted = 0  # > 0 inside ``trusted_values()``
+
+
+@contextlib.contextmanager
+def trusted_values():
+    """Inside this block, checks that read tensor *values* (finite entries, timesteps in range) are skipped: for
+    callers that validated their data once (the ``Trainer`` checks its data set when built and draws t itself),
+    so that a training step never waits for a value to reach the host. Shape and dtype checks still run."""
+    global _trusted
+    _trusted += 1
+    try:
+        yield
+    finally:
+        _trusted -= 1
+
+
+def checking_values() -> bool:
+    """Whether value checks run here: not inside ``trusted_values()``, not while ``torch.compile`` traces and not
+    while a CUDA graph is being captured (where reading a value on the host is impossible)."""
+    if _trusted or torch.compiler.is_compiling():
+        return False
+    return not (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing())
 
 
 def check_choice(name: str, value, allowed: Iterable) -> None:
@@ -37,7 +61,7 @@ def check_timesteps(name: str, t: torch.Tensor, T: int) -> None:
     """Raise ``ValueError`` unless every timestep in ``t`` is an integer in [0, T)."""
     if t.is_floating_point():
         raise ValueError(f"{name} must hold integer timesteps in [0, {T}), got dtype {t.dtype}")
-    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= T):
+    if t.numel() and checking_values() and (int(t.min()) < 0 or int(t.max()) >= T):
         raise ValueError(
             f"{name} holds values in [{int(t.min())}, {int(t.max())}]; allowed: integers in [0, {T}) (T={T})"
         )
@@ -59,6 +83,8 @@ def check_float_tensor(name: str, x, where: str = "") -> None:
 
 def check_finite(name: str, x: torch.Tensor, where: str = "") -> None:
     """Raise ``ValueError`` if ``x`` holds NaN or infinite values (naming how many and the first index)."""
+    if not checking_values():
+        return
     finite = torch.isfinite(x)
     if not bool(finite.all()):
         bad = (~finite).nonzero()

@@ -116,3 +116,23 @@ def test_an_old_checkpoint_config_without_zero_init_still_builds():
            "residual": True, "dropout": 0.0}
     model = build_model({"kind": "unet", "config": old})
     assert model.config.zero_init is None and model.config.channel_mults == (1, 2)
+
+
+def test_forward_compiles_as_one_graph_and_keeps_its_checks_outside():
+    """torch.compile(fullgraph=True) fails on any host read of a tensor value: the U-Net's forward has none
+    while compiling, and still refuses bad input when run eagerly."""
+    from course_lib._checks import trusted_values
+
+    torch.manual_seed(0)
+    model = UNet(base_channels=8)
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    x, t = torch.randn(4, 1, 8, 8), torch.randint(0, 1000, (4,))
+    assert torch.equal(compiled(x, t), model(x, t))
+    bad = x.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        model(bad, t)
+    with trusted_values():  # the trainer's steps: data checked once, no per-step value reads
+        assert torch.isnan(model(bad, t)).any()
+    with pytest.raises(ValueError, match="NaN"):  # and the check is back after the block
+        model(bad, t)
