@@ -33,7 +33,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from ._checks import check_finite, check_float_tensor, check_positive_int
+from ._checks import check_finite, check_float_tensor, check_positive_int, trusted_values
 from .checkpoints import (
     TRAINER_KEYS,
     CheckpointError,
@@ -112,20 +112,19 @@ def amp_settings(amp, device: torch.device) -> tuple[bool, torch.dtype, bool]:
     return True, dtype, dtype == torch.float16
 
 
-def ema_avg_fn(decay: float):
-    """EMA update with warm-up: avg <- avg + (1 - d_n)(param - avg), d_n = min(decay, (1 + n) / (10 + n)).
+def ema_weight(decay: float, n_averaged: torch.Tensor) -> torch.Tensor:
+    """The EMA's step weight 1 - d_n, d_n = min(decay, (1 + n) / (10 + n)), computed on the device from the
+    update count n (float64, as a Python float would be); 1 for the first update (n = 0), which copies."""
+    n = n_averaged.to(torch.float64)
+    return torch.where(n == 0, 1.0, 1 - torch.clamp((1 + n) / (10 + n), max=decay))
 
-    A ``multi_avg_fn`` of ``AveragedModel``: one foreach update for all tensors of a device, with d_n computed
-    on the device from the update count n (float64, as a Python float would be), so no value is read back to
-    the host.
-    """
+
+def ema_avg_fn(decay: float):
+    """EMA update with warm-up, a ``multi_avg_fn`` of ``AveragedModel``: avg <- avg + (1 - d_n)(param - avg)
+    for n >= 1, d_n = min(decay, (1 + n) / (10 + n)); one foreach update for all tensors of a device."""
 
     def multi_avg_fn(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
-        n = num_averaged.to(torch.float64)
-        weight = 1 - torch.clamp((1 + n) / (10 + n), max=decay)
-        diffs = torch._foreach_sub(current, averaged)
-        torch._foreach_mul_(diffs, weight)
-        torch._foreach_add_(averaged, diffs)
+        torch._foreach_lerp_(averaged, current, ema_weight(decay, num_averaged).to(averaged[0].dtype))
 
     return multi_avg_fn
 
@@ -185,9 +184,12 @@ class Trainer:
         self.schedule = schedule
         self.data = data.to(self.device)
         self.ema = AveragedModel(self.model, multi_avg_fn=ema_avg_fn(self.config.ema_decay), use_buffers=True)
+        # fused: one kernel for all tensors, and it skips a step on the device when told to (``found_inf``)
+        self._fused = self.device.type in ("cuda", "cpu")
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
-                                           weight_decay=self.config.weight_decay)
-        self.generator = torch.Generator().manual_seed(self.config.seed)  # batches, t and noise
+                                           weight_decay=self.config.weight_decay, fused=self._fused or None)
+        # batches, t and noise are drawn on the training device (on the CPU: the CPU generator, as before)
+        self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         # dropout draws from the global CPU generator: give it a state of its own, saved with the run
         self._dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in self.model.modules())
         self._dropout_rng = torch.Generator().manual_seed(self.config.seed + 1).get_state() if self._dropout else None
@@ -203,36 +205,46 @@ class Trainer:
         self._signal: int | None = None  # SIGINT / SIGTERM received while training, acted on after the step
         self._updating = False  # inside the lines that change weights, optimiser state, EMA and step
         self._consistent = True  # False if an error escaped while _updating: the state is half-updated
+        self._pending: list[tuple] = []  # steps whose loss and finiteness are still on the device (``_flush``)
+        self._bad: torch.Tensor | None = None  # device flag: a non-finite loss since the last read; skips updates
 
     # ------------------------------------------------------------------ one step
     def train_step(self) -> float:
-        """One AdamW step on a random batch; returns the batch loss. Raises on a non-finite loss.
+        """One AdamW step on a random batch; returns the batch loss (reading it from the device). Raises on a
+        non-finite loss, leaving the state of the last good step.
 
-        An exception before the update (a ``KeyboardInterrupt``, a NaN loss) restores the random
-        generator, so that the trainer's state is still that of ``step``.
+        An exception before the update (a ``KeyboardInterrupt``) restores the random generator, so that the
+        trainer's state is still that of ``step``.
         """
         with self._signals_deferred():
-            loss = self._train_step()
-        return loss
+            self._train_step()
+            self._flush()
+        return self.history.loss[-1]
 
-    def _train_step(self) -> float:
-        cfg, gen = self.config, self.generator
+    def _train_step(self) -> None:
+        """One step that never waits for the device: batch, t and noise drawn there, the loss and the per-t
+        statistics kept there until ``_flush``. A non-finite loss sets a device flag that makes this and every
+        later update a no-op (the fused optimiser's ``found_inf``, a zero EMA weight) until ``_flush`` reads it,
+        rewinds the step counter and the random generators to that step, and raises."""
+        cfg, gen, device = self.config, self.generator, self.device
         rng_before = gen.get_state()
+        dropout_before = self._dropout_rng
         global_rng = None
-        if self._dropout and self.device.type == "cpu":
+        if self._dropout and device.type == "cpu":
             global_rng = torch.get_rng_state()
             torch.set_rng_state(self._dropout_rng)
         try:
-            idx = torch.randint(0, len(self.data), (cfg.batch_size,), generator=gen).to(self.device)
-            x0 = self.data[idx]
-            t = torch.randint(0, self.schedule.T, (cfg.batch_size,), generator=gen).to(self.device)
-            noise = torch.randn(x0.shape, generator=gen).to(self.device)
-            self.model.train()
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-                per_example = diffusion_loss(self.model, x0, self.schedule, t=t, noise=noise, reduction="none")
+            with trusted_values():  # the data was checked when the trainer was built; t is drawn in range
+                idx = torch.randint(0, len(self.data), (cfg.batch_size,), generator=gen, device=device)
+                x0 = self.data[idx]
+                t = torch.randint(0, self.schedule.T, (cfg.batch_size,), generator=gen, device=device)
+                noise = torch.randn(x0.shape, generator=gen, device=device)
+                self.model.train()
+                with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+                    per_example = diffusion_loss(self.model, x0, self.schedule, t=t, noise=noise, reduction="none")
             loss = per_example.float().mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(self._nan_message(loss.item(), x0))
+            bad = ~torch.isfinite(loss)
+            self._bad = bad if self._bad is None else self._bad | bad
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
@@ -247,9 +259,15 @@ class Trainer:
                 torch.set_rng_state(global_rng)
         self._updating = True
         try:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.ema.update_parameters(self.model)
+            if self.scaler.is_enabled():  # float16: the scaler skips steps with inf gradients (it reads them)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            elif self._fused:
+                self.optimizer.grad_scale, self.optimizer.found_inf = None, self._bad.float()
+                self.optimizer.step()
+            elif not bool(self._bad):  # another device (MPS): no fused optimiser to skip on the device
+                self.optimizer.step()
+            self._update_ema(~self._bad)
             if global_rng is not None:
                 self._dropout_rng = dropout_rng
             self.step += 1
@@ -258,12 +276,55 @@ class Trainer:
             raise
         finally:
             self._updating = False
-        value = loss.item()
-        self._record(value, t, per_example.detach())
-        return value
+        self._pending.append((self.step, rng_before, dropout_before, loss.detach(), self._bad.clone(),
+                              (t * T_BUCKETS // self.schedule.T), per_example.detach().float()))
+        now = time.perf_counter()
+        self.history.time_s.append((self.history.time_s[-1] if self.history.time_s else 0.0) + (now - self._tick))
+        self._tick = now
 
-    def _nan_message(self, value: float, x0: torch.Tensor) -> str:
+    def _update_ema(self, good: torch.Tensor) -> None:
+        """The EMA update of ``AveragedModel`` without its host reads: weight 1 - d_n on the device, 0 on a
+        skipped step (which then does not count as an update)."""
+        ema = self.ema
+        averaged = [p.detach() for p in (*ema.module.parameters(), *ema.module.buffers())]
+        current = [p.detach() for p in (*self.model.parameters(), *self.model.buffers())]
+        weight = ema_weight(self.config.ema_decay, ema.n_averaged) * good
+        torch._foreach_lerp_(averaged, current, weight.to(averaged[0].dtype))
+        ema.n_averaged += good.to(ema.n_averaged.dtype)
+
+    def _flush(self) -> None:
+        """Read the pending steps' losses and per-t statistics from the device (one transfer) into ``history``.
+        If a loss was non-finite, the steps from that one on were no-ops: rewind to it and raise."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        losses = torch.stack([p[3] for p in pending]).tolist()
+        bad = torch.stack([p[4] for p in pending]).tolist()
+        buckets = torch.cat([p[5] for p in pending]).tolist()
+        values = torch.cat([p[6] for p in pending]).tolist()
+        first_bad = bad.index(True) if True in bad else len(pending)
+        h, size = self.history, len(pending[0][6])
+        for k in range(first_bad):
+            h.step.append(pending[k][0])
+            h.loss.append(losses[k])
+            for b, value in zip(buckets[k * size:(k + 1) * size], values[k * size:(k + 1) * size]):
+                h.loss_by_t[b] += value
+                h.count_by_t[b] += 1
+        if first_bad == len(pending):
+            return
+        self._bad = None
+        step, rng_before, dropout_before = pending[first_bad][:3]
+        del h.time_s[len(h.time_s) - (len(pending) - first_bad):]
+        self.step = step - 1
+        self.generator.set_state(rng_before)
+        self._dropout_rng = dropout_before
+        raise FloatingPointError(self._nan_message(losses[first_bad]))
+
+    def _nan_message(self, value: float) -> str:
         cfg = self.config
+        replay = torch.Generator(device=self.device)
+        replay.set_state(self.generator.get_state())  # the batch of the step that failed, drawn again
+        x0 = self.data[torch.randint(0, len(self.data), (cfg.batch_size,), generator=replay, device=self.device)]
         head = (f"the loss is {value} at step {self.step}: training stopped before this step's update, "
                 f"so the model holds the weights of step {self.step}")
         if not bool(torch.isfinite(x0).all()):
@@ -274,18 +335,6 @@ class Trainer:
         return (f"{head}. The data and weights are finite, so the model's output overflowed: try a lower lr "
                 f"(now {cfg.lr}), a smaller grad_clip (now {cfg.grad_clip})"
                 + (" or amp=False" if self.use_amp else ""))
-
-    def _record(self, loss: float, t: torch.Tensor, per_example: torch.Tensor) -> None:
-        h = self.history
-        h.step.append(self.step)
-        h.loss.append(loss)
-        now = time.perf_counter()
-        h.time_s.append((h.time_s[-1] if h.time_s else 0.0) + (now - self._tick))
-        self._tick = now
-        buckets = (t * T_BUCKETS // self.schedule.T).tolist()
-        for b, value in zip(buckets, per_example.float().tolist()):
-            h.loss_by_t[b] += value
-            h.count_by_t[b] += 1
 
     # ------------------------------------------------------------------ signals
     @contextlib.contextmanager
@@ -346,10 +395,11 @@ class Trainer:
                     if budget is not None and time.perf_counter() - start >= budget:
                         self.stop_reason = "time budget"
                         break
-                    loss = self._train_step()
+                    self._train_step()
                     bar.update(1)
                     if self.step % self.config.log_every == 0:
-                        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                        self._flush()  # the only read of the device between log points
+                        bar.set_postfix(loss=f"{self.history.loss[-1]:.4f}", refresh=False)
                         if self.callback is not None:
                             self.callback(self)
                     if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
@@ -359,12 +409,15 @@ class Trainer:
                         break
                 else:
                     self.stop_reason = "steps"
+                self._flush()
         except KeyboardInterrupt:
             self.stop_reason = "KeyboardInterrupt"
+            error = self._flush_quietly()
         except FloatingPointError as err:
             self.stop_reason, error = "non-finite loss", err
         except BaseException as err:
             self.stop_reason, error = "error", err
+            self._flush_quietly()
         finally:
             bar.close()
         if self.stop_reason in ("SIGINT", "SIGTERM", "KeyboardInterrupt"):
@@ -384,6 +437,15 @@ class Trainer:
                   f"{where}", file=sys.stderr)
         return self.history
 
+    def _flush_quietly(self) -> FloatingPointError | None:
+        """``_flush`` on a stop: a non-finite loss it finds is returned (to raise after saving), not raised."""
+        try:
+            self._flush()
+        except FloatingPointError as err:
+            self.stop_reason = "non-finite loss"
+            return err
+        return None
+
     def _autosave(self):
         if self.checkpoint_path is None:
             return None
@@ -393,6 +455,7 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         """Everything needed to resume, as plain tensors, numbers, strings and containers."""
+        self._flush()
         return {
             "model": model_spec(self.model),
             "model_state": self.model.state_dict(),

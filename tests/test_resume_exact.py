@@ -68,7 +68,7 @@ INJECTIONS = {
     "SIGINT in the optimiser step": lambda tr, mp: mp.setattr(
         tr.optimizer, "step", counting(tr.optimizer.step, {11}, send(signal.SIGINT))),
     "SIGINT in the EMA update": lambda tr, mp: mp.setattr(
-        tr.ema, "update_parameters", counting(tr.ema.update_parameters, {11}, send(signal.SIGINT))),
+        tr, "_update_ema", counting(tr._update_ema, {11}, send(signal.SIGINT))),
     "SIGTERM in the backward pass": lambda tr, mp: tr.model.out.weight.register_hook(
         counting(lambda g: None, {11}, send(signal.SIGTERM))),
     "two SIGINTs (the second stops at once) in the forward pass": lambda tr, mp: mp.setattr(
