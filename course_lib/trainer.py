@@ -58,7 +58,8 @@ class TrainConfig:
 
     ``amp``: ``True`` uses mixed precision on CUDA only (bfloat16 where supported, else float16 with a
     gradient scaler); ``"bf16"`` / ``"fp16"`` force it on any device (``torch.autocast`` on the CPU too);
-    ``False`` switches it off. ``checkpoint_every``: also save every that many steps.
+    ``False`` switches it off. ``checkpoint_every``: also save every that many steps. ``compile``: run the
+    model's forward through ``torch.compile`` (falls back to eager execution where compilation fails).
     """
 
     steps: int = 2000
@@ -72,6 +73,7 @@ class TrainConfig:
     log_every: int = 25
     checkpoint_every: int | None = None
     amp: bool | str = True
+    compile: bool = False
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "log_every"):
@@ -92,6 +94,8 @@ class TrainConfig:
             raise ValueError(f"weight_decay={self.weight_decay!r} is not allowed; it must be a number >= 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay={self.ema_decay!r} is not allowed; it must lie in [0, 1)")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile={self.compile!r} is not allowed; it must be True or False")
         if not any(self.amp is m or (isinstance(m, str) and self.amp == m) for m in AMP_MODES):
             raise ValueError(f"amp={self.amp!r} is not supported; allowed: True (CUDA only), False, 'bf16', 'fp16'")
 
@@ -181,9 +185,16 @@ class Trainer:
         if checkpoint_path is not None:
             check_writable(checkpoint_path)
         self.model = model.to(self.device)
+        self._net = self.model  # what the step calls: the model, or its compiled forward
+        if self.config.compile:
+            from torch import _dynamo
+
+            _dynamo.config.suppress_errors = True  # no compiler here (e.g. no C compiler): run eagerly
+            self._net = torch.compile(self.model)
         self.schedule = schedule
         self.data = data.to(self.device)
         self.ema = AveragedModel(self.model, multi_avg_fn=ema_avg_fn(self.config.ema_decay), use_buffers=True)
+        self.ema.n_averaged = self.ema.n_averaged.to(self.device)  # counted on the device, next to the weights
         # fused: one kernel for all tensors, and it skips a step on the device when told to (``found_inf``)
         self._fused = self.device.type in ("cuda", "cpu")
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
@@ -241,7 +252,7 @@ class Trainer:
                 noise = torch.randn(x0.shape, generator=gen, device=device)
                 self.model.train()
                 with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-                    per_example = diffusion_loss(self.model, x0, self.schedule, t=t, noise=noise, reduction="none")
+                    per_example = diffusion_loss(self._net, x0, self.schedule, t=t, noise=noise, reduction="none")
             loss = per_example.float().mean()
             bad = ~torch.isfinite(loss)
             self._bad = bad if self._bad is None else self._bad | bad
