@@ -17,11 +17,16 @@ def layer_gradient_norms(model, x: torch.Tensor, y: torch.Tensor, loss_fn=F.cros
 
     Returns an array of shape ``[depth]``; entry 0 is the layer nearest the input. In a plain
     sigmoid network the entries fall geometrically towards the input (vanishing gradients).
+
+    The gradient is computed in the model's dtype (float32), but its norm in float64: the entries of a
+    vanishing gradient can be ~1e-28, whose squares (~1e-56) underflow to 0 in float32, so a float32
+    ``.norm()`` returns 0 for a gradient whose every entry is nonzero. A norm of 0 here means the gradient
+    itself is exactly 0 (every entry underflowed in the float32 backward pass).
     """
     model.zero_grad(set_to_none=True)
     loss = loss_fn(model(x), y)
     loss.backward()
-    norms = [layer.linear.weight.grad.norm().item() for layer in model.layers]
+    norms = [layer.linear.weight.grad.double().norm().item() for layer in model.layers]
     model.zero_grad(set_to_none=True)
     return np.asarray(norms)
 

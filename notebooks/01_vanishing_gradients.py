@@ -9,16 +9,17 @@
 # - **vanishing gradients**: the first layers' gradient shrinks exponentially with depth;
 # - **exploding gradients**: it grows exponentially with depth;
 # - **degradation**: a deeper plain network reaches a *higher training loss* than a shallower one, even
-#   when its gradients are healthy (He et al. 2016, Sec. 4.1, call it an optimisation difficulty).
+#   when its gradients are healthy (He et al. 2016, Sec. 4.1, call it an optimisation difficulty). Our toy
+#   version can only show its first symptom: at an equal training budget the deeper net is far behind.
 #
 # Whether a plain network vanishes depends on its activation *and on its initialisation*, so the
 # initialisation is a variable here, next to depth and the residual connection `h + f(h)` of He et al. (2016).
 #
 # **Learning objectives**
-# 1. Explain with the chain rule why gradients vanish in a deep *plain* network, why sigmoid vanishes under any initialisation, and why ReLU vanishes only under a badly scaled one.
-# 2. Measure per-layer gradient norms and read them on a log scale (an exact zero is not a small number).
+# 1. Explain with the chain rule why gradients vanish in a deep *plain* network, why sigmoid vanishes under the usual initialisations, and why ReLU vanishes only under a badly scaled one.
+# 2. Measure per-layer gradient norms and read them on a log scale, and see why a tiny gradient is not zero, yet can move no float32 weight at all.
 # 3. See that an *unscaled* residual stack explodes, and that real residual networks control the size of the sum.
-# 4. Reproduce degradation with a good initialisation, over several seeds, and tell it apart from vanishing.
+# 4. Reproduce degradation (a deeper plain net training more slowly) with a good initialisation, over several seeds, and tell it apart from vanishing.
 # 5. Write a residual layer $h + s\,f(h)$ and its plain twin $f(h)$, and predict which layer's gradient vanishes first.
 
 # %%
@@ -52,7 +53,10 @@ from course_lib.lessons.vanishing_gradients import (
     depth_table,
     format_activation_table,
     format_depth_table,
+    format_frozen_layers,
     format_margins,
+    frozen_claims,
+    frozen_layers,
     init_variance,
     layer_profile,
     plot_degradation,
@@ -127,8 +131,8 @@ prediction = "first"
 ### END SOLUTION
 
 # %% [markdown]
-# A gradient that underflows to exactly 0 in float32 cannot sit on a log axis: it is drawn as a triangle on the
-# dotted line at the bottom.
+# The y-axis is logarithmic: each grid line is a factor of 10. The norms are computed in float64 from the network's
+# float32 gradients (a float32 norm of numbers this small can itself round to 0, as we will see).
 
 # %%
 show_gradient_profiles(depth=30, activation="sigmoid", init="default")
@@ -138,8 +142,51 @@ check_smallest_layer(prediction, layer_profile(depth=30, residual=False, activat
 
 # %% [markdown]
 # The plain network's gradient falls by many orders of magnitude from the last layer (right) to the first
-# (left); its first layers get a gradient of exactly 0: they cannot learn at all. The residual twin's
-# gradient stays within a small factor across the layers.
+# (left). The residual twin's gradient stays within a small factor across the layers.
+#
+# ### Tiny is not zero, but float32 cannot tell the difference
+#
+# How small is "vanished"? Below, for the same 30-layer plain sigmoid network and three seeds: each layer's gradient
+# norm taken in float32 and in float64 (the gradient itself is the same float32 tensor), the largest step Adam
+# takes on one of the layer's weights at its first update, the smallest gap between one of the layer's float32
+# weights and the next float32 number, and how many of the layer's 4096 weights have changed at all after 200
+# Adam steps of training (learning rate $10^{-3}$).
+
+# %% tags=["nbval-ignore-output"]
+# Float32 gradients of 1e-26 and the training steps: their last digits differ between CPUs, so the notebook
+# tests do not compare this output; the claim check below does the comparing.
+frozen = frozen_layers(depth=30, activation="sigmoid", init="default", seeds=SEEDS, steps=200)
+print(f"seed {SEEDS[0]}:")
+print(format_frozen_layers(frozen))
+margins = frozen_claims(frozen, frozen=10)
+print(format_margins(margins))
+
+# %%
+check_claims(margins, {
+    "nonzero": ("in float64, every layer's gradient norm is above 10^{threshold:g}: none is zero", -30),
+    "float32_norm_zero": "a float32 .norm() returns 0 for some layers whose gradient is not zero",
+    "step_below_spacing": ("layer 1's largest first Adam step is over 10^{threshold:g} times smaller than the "
+                           "smallest gap between its float32 weights", 6),
+    "frozen": "after 200 Adam steps, not one weight of layers 1 to 10 has changed, bit for bit",
+})
+
+
+# %% [markdown]
+# Read the table from the top:
+#
+# - The first layers' gradients are around $10^{-26}$: tiny, but **not zero**; every layer's norm is positive in
+#   float64. A float32 `.norm()` of the same gradient says 0 for the first layers: it sums the squares of entries
+#   near $10^{-28}$, and $10^{-56}$ is far below the smallest positive float32 number, about $1.4 \times 10^{-45}$.
+#   That 0 is an artifact of how the norm was computed, not a property of the network.
+# - What the tiny gradient does to learning is another matter. Adam divides each gradient by its running size
+#   plus $\epsilon = 10^{-8}$; for a gradient entry $g \ll 10^{-8}$ the step is about $\text{lr} \cdot g / \epsilon$,
+#   here around $10^{-22}$ for layer 1. A float32 weight near 0.1 can only move to a neighbouring float32 number,
+#   about $10^{-8}$ away (float32 resolves about $1.2 \times 10^{-7}$ relative to a number's size); even the
+#   smallest weights of layer 1 have neighbours about $10^{-12}$ away (the "fp32 spacing" column), ten orders of
+#   magnitude more than the step. A step that small rounds back to the very same weight. Plain SGD, whose step is $\text{lr} \cdot g$, moves even less.
+# - So after 200 steps the first ten or so layers are bit-for-bit where they started, while the layers near
+#   the loss have changed every weight. The first layers are not learning slowly: in float32 they are not
+#   learning at all, although their gradient is not zero.
 #
 # The article "Residual connection vs Skip connection", one of the course's sources, says that residual
 # connections "help mitigate the vanishing gradient problem by allowing gradients to flow directly through
@@ -191,10 +238,13 @@ print(f"after 32 layers the root-mean-square signal and gradient are multiplied 
 
 # %% [markdown]
 # So a plain ReLU network at PyTorch's default initialisation loses a factor $\sqrt{6}$ per layer, and that,
-# not ReLU, is what kills it. A sigmoid is different: $\sigma'(z) \le 1/4$ for every $z$, and larger weights
-# that would make up for it push $z$ into the sigmoid's flat tails, where $\sigma'$ is smaller still; no choice
-# of weight variance keeps the gradient alive through many layers (Glorot and Bengio 2010, Sec. 3.1, found
-# deep sigmoid networks the hardest to train).
+# not ReLU, is what kills it. A sigmoid is harder: $\sigma'(z) \le 1/4$ for every $z$, so the weights must make up
+# a factor of at least 4 per layer, and larger weights push $z$ into the sigmoid's flat tails, where $\sigma'$ is
+# smaller still (Glorot and Bengio 2010, Sec. 3.1, found deep sigmoid networks the hardest to train). Hard is not
+# impossible: Pennington, Schoenholz and Ganguli (2017, *Resurrecting the sigmoid in deep learning through
+# dynamical isometry*) showed that sigmoidal networks with **orthogonal** weights at a critical weight scale (and
+# small biases) keep the gradient of the same size through very many layers, and train fast. None of the
+# initialisations below is of that kind.
 #
 # **Exercise 4.** The table below compares networks by one number: the first layer's gradient norm divided by
 # the last layer's. Write `gradient_ratio(norms)`, which returns it (the `norms` array is ordered from the input
@@ -211,7 +261,7 @@ def gradient_ratio(norms):
 check_gradient_ratio(gradient_ratio)
 
 # %% [markdown]
-# Below: that ratio in 30-layer *plain* networks, for three activations under three
+# Below: that ratio in 30-layer *plain* networks, for three activations under three common
 # initialisations (median of three seeds). Each claim check below prints only whether the claim held for every
 # seed; the cell above it prints each seed's *margin* (how far that seed lies on the claimed side of the claim's
 # threshold; positive means it held).
@@ -226,14 +276,17 @@ print(format_margins(margins))
 
 # %%
 check_claims(margins, {
-    "sigmoid_vanishes": "a 30-layer plain sigmoid net's first-layer gradient is below 1e-6 of its last layer's under every init",
+    "sigmoid_vanishes": "a 30-layer plain sigmoid net's first-layer gradient is below 1e-6 of its last layer's under "
+                        "each of the three inits tested",
     "relu_kaiming_healthy": "a 30-layer plain ReLU net at Kaiming init keeps it above 1e-2",
 })
 
 
 # %% [markdown]
-# Sigmoid vanishes under every initialisation; ReLU and tanh vanish only at PyTorch's default, which is
-# scaled for neither. This is why sigmoid is the worst activation for deep plain networks.
+# Sigmoid vanishes under each of the three initialisations tested here; ReLU and tanh vanish only at PyTorch's
+# default, which is scaled for neither. Among the three activations and three initialisations here, sigmoid is
+# the worst for deep plain networks; with an orthogonal initialisation at criticality (not tested here) Pennington
+# et al. (2017) find that sigmoidal networks train well.
 #
 # ## How deep can each go? Vanishing, exploding, and two fixes
 #
@@ -262,6 +315,7 @@ check_claims(margins, {
     "batchnorm_grows": "with BatchNorm the plain net's first-layer gradient grows over 1000x from depth 2 to depth 64",
     "unscaled_explodes": "the unscaled residual net h + f(h) grows over 1000x from depth 2 to depth 64 (it explodes)",
     "scaled_flat": "the scaled residual net stays within 10x of its depth-2 value up to depth 128",
+    "default_128_tiny": "default init: at depth 128 the plain net's first-layer gradient is below 1e-40 (or exactly 0)",
 })
 
 
@@ -269,7 +323,8 @@ check_claims(margins, {
 # Read the lines one by one:
 #
 # - **Vanishing is an initialisation effect here.** At the default initialisation the plain network's gradient
-#   collapses (exactly 0 in float32 well before 128 layers). At Kaiming initialisation the *same architecture*
+#   collapses: around $10^{-26}$ at depth 64, and at depth 128 it falls below the smallest float32 number, so the
+#   float32 backward pass itself returns a gradient whose every entry is 0 (the triangles). At Kaiming initialisation the *same architecture*
 #   keeps a first-layer gradient of the same order from 2 to 64 layers; at 128 the seeds spread out (with only
 #   64 units per layer, the product of 128 random matrices fluctuates from one draw to the next).
 # - **A residual connection is a second, independent fix**: at the same bad default initialisation, the scaled
@@ -296,9 +351,12 @@ check_claims(margins, {
 # Balduzzi et al. (2017, *The Shattered Gradients Problem*, Sec. 2 and Fig. 1) looked at another symptom. Take a
 # network with one input and one output (with BatchNorm, as in their paper) and plot $dy/dx$ along a line of
 # 256 inputs. In a deep plain network the gradient at neighbouring inputs is nearly unrelated ("shattered",
-# like white noise); in a residual network it stays smooth. The correlation between gradients at neighbouring
-# inputs measures it (1 = smooth, 0 = noise). Depth 32, width 128; both panels share one y-axis, and the right
-# panel repeats the measurement at every depth from 2 to 32 for three seeds.
+# like white noise): its correlation falls exponentially with depth. Residual networks' gradients decorrelate
+# too, but far more slowly: Balduzzi et al. derive a decay like $1/\sqrt{\text{depth}}$ instead. The correlation
+# between gradients at neighbouring inputs measures it (1 = smooth, 0 = noise). Depth 32, width 128; each of the
+# two left panels has its **own** y-axis (the plain net's $dy/dx$ is much larger, and on a shared axis the
+# residual curve would look like a flat line), and the right panel repeats the measurement at every depth from 2
+# to 32 for three seeds.
 
 # %% tags=["nbval-ignore-output"]
 # Float32 rounding through up to 32 BatchNorm layers: the correlations' last digits differ between CPUs,
@@ -321,8 +379,12 @@ check_claims(margins, {
 
 
 # %% [markdown]
-# With one y-axis for both, the residual net's curve looks flat next to the plain net's: the plain network's
-# gradients are not only rougher, they are much larger (another face of the explosion under BatchNorm above).
+# On its own scale the residual net's $dy/dx$ is not flat: it wanders up and down along the line, but smoothly,
+# with neighbouring inputs seeing nearly the same gradient, where the plain net's jumps from one input to the
+# next. Note the two y-axes: the plain network's gradients are not only rougher, they are much larger (another
+# face of the explosion under BatchNorm above). Residual gradients are not immune to shattering; in the right
+# panel, up to depth 32, their slow decorrelation is small next to the plain net's fall to about 0; Balduzzi et
+# al. follow it over many more layers.
 #
 # ## The degradation problem
 #
@@ -333,9 +395,9 @@ check_claims(margins, {
 # the deep plain nets are simply harder to optimise.
 #
 # At toy scale: plain and residual ReLU MLPs of depth 4, 32 and 64, all at **Kaiming** initialisation, plus the
-# plain 32-layer net at PyTorch's default initialisation; 200 Adam steps each, three seeds. We report the final
-# loss on the whole training split (degradation is about training, not test, error) and the test accuracy.
-# This cell takes most of the notebook's run time.
+# plain 32-layer net at PyTorch's default initialisation; 200 Adam steps each, three seeds: the same budget for
+# every network. We report the loss on the whole training split after those steps (degradation is about
+# training, not test, error) and the test accuracy. This cell takes most of the notebook's run time.
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -349,9 +411,9 @@ plot_degradation(runs)
 check_claims(margins, {
     "default_dead": "at the default init, plain-32 ends at chance (train loss within 0.05 of ln 10)",
     "kaiming_32_trains": "at Kaiming init, plain-32 learns (train loss below ln(10)/2)",
-    "degrades_64": "at Kaiming init, plain-64 ends with a train loss over 10x plain-4's",
+    "degrades_64": "at Kaiming init, after 200 steps plain-64's train loss is over 10x plain-4's",
     "healthy_64": "at step 0, plain-64's first-layer gradient is within 10x of its last layer's (no vanishing)",
-    "residual_64": "residual-64 ends with a train loss over 10x lower than plain-64's",
+    "residual_64": "after 200 steps, residual-64's train loss is over 10x lower than plain-64's",
 })
 
 
@@ -360,10 +422,14 @@ check_claims(margins, {
 #
 # - The default-init plain-32 never leaves chance level: that is the vanishing of the sections above (its signal
 #   and gradient shrink by $\sqrt{6}$ per layer), an initialisation problem.
-# - With Kaiming initialisation the same plain-32 learns; whether its training loss ends above plain-4's varies
-#   from seed to seed (margin `degrades_32` above; it failed for one of the seeds 100-102 the tests use, so the
-#   notebook does not claim it), but plain-64's ends far above plain-4's in every seed. At step 0 plain-64's first-layer gradient is of the same order as its last layer's,
-#   so this is **degradation**, not vanishing: the deeper plain net is harder to optimise, as He et al. argue.
+# - With Kaiming initialisation the same plain-32 learns; whether its training loss after 200 steps is above
+#   plain-4's varies from seed to seed (margin `degrades_32` above), so we draw no conclusion from it. Plain-64's
+#   is far above plain-4's in every seed, although at step 0 its first-layer gradient is of the same order as its
+#   last layer's: this is not vanishing. It is **slower training at an equal budget**: every network got the same
+#   200 steps, and plain-64's loss (left panel) is still far above the others' when they stop. The run does not
+#   say where plain-64 would end if it were trained until its loss stopped falling. He et al. (2016, Sec. 4.1) compared *converged* networks with BatchNorm, found the deeper plain
+#   net's training error higher, and conjectured that deep plain nets "may have exponentially low convergence
+#   rates"; our toy run shows the slow part, not the end point.
 # - The residual nets of the same depths, at the same initialisation, keep a low training loss at every depth (the
 #   printed numbers): the 64-layer one ends with a training loss far below the plain 64-layer one's.
 #
@@ -373,18 +439,22 @@ check_claims(margins, {
 # %% [markdown]
 # ## Summary
 # - In a plain network the gradient of layer $l$ is a product of one Jacobian per layer above it. It **vanishes**
-#   when the factors are below one: always with sigmoid ($\sigma' \le 1/4$), and with ReLU only at a badly
-#   scaled initialisation such as PyTorch's default (variance 6x below Kaiming's $2/\text{fan-in}$).
+#   when the factors are below one: with sigmoid ($\sigma' \le 1/4$) under every initialisation tested here (an
+#   orthogonal one at criticality can rescue it, Pennington et al. 2017), and with ReLU only at a badly scaled
+#   initialisation such as PyTorch's default (variance 6x below Kaiming's $2/\text{fan-in}$).
 # - A residual connection multiplies the gradient by $\prod_l (I + s J_l)$, not by the identity: with an
 #   unscaled branch it **explodes**; branch scaling, normalisation or zero-initialised branches keep it in range.
-# - **Degradation** is a third phenomenon: with healthy gradients a deeper plain net still ends with a higher
-#   training loss; the residual net of the same depth does not.
+# - A vanishing gradient is tiny, not zero (around $10^{-26}$ here; compute norms of tiny numbers in float64), but an
+#   Adam or SGD step that small is far below the spacing of float32 weights: those layers do not move at all.
+# - **Degradation** is a third phenomenon: with healthy gradients a deeper plain net trains more slowly: after the
+#   same 200 steps its training loss is far higher; the residual net of the same depth does not lag like that.
 # - "Plain networks are limited to tens of layers" is true at a bad initialisation, not in general.
 #
 # ## Going further
 # - He, Zhang, Ren, Sun (2016), *Deep Residual Learning for Image Recognition*, Fig. 1 and Sec. 4.1 (degradation is an optimisation difficulty, not vanishing).
 # - He, Zhang, Ren, Sun (2015), *Delving Deep into Rectifiers*, Sec. 2.2 (Kaiming initialisation) and Fig. 3 (a 30-layer plain net).
 # - Glorot and Bengio (2010), *Understanding the difficulty of training deep feedforward neural networks*, Sec. 3.1.
+# - Pennington, Schoenholz, Ganguli (2017), *Resurrecting the sigmoid in deep learning through dynamical isometry: theory and practice* (orthogonal weights at criticality).
 # - Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnets are the answer, then what is the question?*
 # - Yang, Pennington, Rao, Sohl-Dickstein, Schoenholz (2019), *A Mean Field Theory of Batch Normalization*.
 # - Xiao, Bahri, Sohl-Dickstein, Schoenholz, Pennington (2018), *Dynamical Isometry and a Mean Field Theory of CNNs: How to Train 10,000-Layer Vanilla Convolutional Neural Networks*.

@@ -15,6 +15,8 @@ from course_lib.lessons.vanishing_gradients import (
     degradation_experiment,
     depth_claims,
     depth_table,
+    frozen_claims,
+    frozen_layers,
     shattered_claims,
     shattered_vs_depth,
 )
@@ -22,7 +24,7 @@ from course_lib.lessons.vanishing_gradients import (
 SEEDS = (100, 101, 102)
 
 
-def test_sigmoid_vanishes_under_every_init_relu_at_kaiming_does_not():
+def test_sigmoid_vanishes_under_the_three_inits_tested_relu_at_kaiming_does_not():
     margins = activation_claims(activation_table(("sigmoid", "relu"), ("default", "xavier", "kaiming"), depth=30,
                                                  seeds=SEEDS))
     assert set(margins) == {"sigmoid_vanishes", "relu_kaiming_healthy"}
@@ -37,9 +39,20 @@ def depth_margins():
 
 
 @pytest.mark.parametrize("claim", ["vanishing_default", "kaiming_healthy", "batchnorm_grows", "unscaled_explodes",
-                                   "scaled_flat"])
+                                   "scaled_flat", "default_128_tiny"])
 def test_depth_claims(depth_margins, claim):
     assert np.all(depth_margins[claim] > 0), (claim, depth_margins[claim])
+
+
+def test_tiny_gradients_are_not_zero_but_do_not_move_float32_weights():
+    """The notebook's thresholds: smallest float64 norm above 1e-30; some float32 .norm() is 0 where float64 is not;
+    layer 1's first Adam step over 1e6 times below its weights' float32 spacing; layers 1-10 unchanged."""
+    margins = frozen_claims(frozen_layers(depth=30, activation="sigmoid", init="default", seeds=SEEDS, steps=200),
+                            frozen=10)
+    thresholds = {"nonzero": -30, "float32_norm_zero": 0, "step_below_spacing": 6, "frozen": 0}
+    assert set(margins) == set(thresholds)
+    for name, threshold in thresholds.items():
+        assert np.all(margins[name] > threshold), (name, margins[name])
 
 
 def test_shattered_residual_smoother_and_plain_larger():

@@ -20,8 +20,14 @@ def test_gradient_profiles_view_caches_profiles_and_names_its_background():
     key = view.update(depth=30, activation="sigmoid", init="default")
     assert len(view.profiles) == 2  # the plain net and its residual twin
     plain = view.lines["plain"].get_ydata()
-    assert np.isnan(plain[0]) and len(view.zero_marks["plain"].get_xdata()) > 0  # layer 1 underflows to 0
-    assert key[0] == 30 and key[3] is True  # depth, and "there are exact zeros"
+    # float64 norms: layer 1's gradient is ~1e-26, drawn on the line, not as an "exactly 0" triangle
+    assert 0 < plain[0] < 1e-20 and len(view.zero_marks["plain"].get_xdata()) == 0
+    assert key[0] == 30 and key[3] is False  # depth, and "there are no exact zeros"
+    assert lesson.ZERO_LABEL not in [t.get_text() for t in view.ax.get_legend().get_texts()]
+    deep = lesson.GradientProfilesView()
+    assert deep.update(depth=128, activation="relu", init="default", residual=False)[3] is True  # real zeros
+    assert len(deep.zero_marks["plain"].get_xdata()) > 0
+    assert lesson.ZERO_LABEL in [t.get_text() for t in deep.ax.get_legend().get_texts()]
     assert view.update(depth=30, activation="sigmoid", init="default") == key
     assert len(view.profiles) == 2  # nothing recomputed
     view.update(depth=30, activation="sigmoid", init="default", residual=False)
@@ -49,6 +55,28 @@ def test_demo_widget_redraws_for_every_control():
         assert live.image.value != before and not live.status.value, name
 
 
+def test_frozen_layers_tiny_gradients_do_not_move_float32_weights():
+    """Depth 30, sigmoid, default init: float32 .norm() says 0 for the first layers, float64 does not; Adam's
+    first step there is far below the float32 spacing of the weights, and 20 steps leave them bit-for-bit."""
+    fr = lesson.frozen_layers(depth=30, seeds=(0,), steps=20)
+    assert all(v.shape == (1, 30) for v in fr.values())
+    assert (fr["norm64"] > 0).all() and (fr["norm32"][0, :3] == 0).all()
+    np.testing.assert_allclose(fr["norm32"][fr["norm32"] > 1e-15], fr["norm64"][fr["norm32"] > 1e-15], rtol=1e-4)
+    # Adam's first step is lr * |g| / (|g| + eps): lr for a large gradient, about lr * |g| / eps for a tiny one
+    assert fr["step"][0, -1] == pytest.approx(1e-3, rel=1e-3) and (fr["step"][0, :6] < 1e-16).all()
+    assert (fr["step"][0, :6] < fr["spacing"][0, :6] / 2).all()  # rounds back to the same float32 weight
+    assert (fr["changed"][0, :10] == 0).all() and fr["changed"][0, -1] == 4096
+    margins = lesson.frozen_claims(fr)
+    assert margins["nonzero"][0] > -30 and margins["float32_norm_zero"][0] >= 3 and margins["frozen"][0] > 0
+    assert lesson._leading_zeros([0, 0, 3, 0]) == 2 and lesson._leading_zeros([0, 0]) == 2
+
+
+def test_format_frozen_layers_has_one_row_per_layer():
+    fr = {k: np.ones((1, 30)) for k in ("norm32", "norm64", "step", "spacing", "changed")}
+    text = lesson.format_frozen_layers(fr, layers=(1, 30))
+    assert len(text.splitlines()) == 3 and "of 4096 weights" in text
+
+
 def test_layer_profile_restores_the_thread_count():
     threads = torch.get_num_threads()
     lesson.layer_profile(4)
@@ -62,8 +90,13 @@ def test_plot_shattered_shows_every_seed():
                 "plain_std": np.ones((2, 3)), "residual_std": np.ones((2, 3))}
     x = np.linspace(-2, 2, 16)
     curves = {"plain": (x, rng.normal(size=16), 0.0), "residual": (x, x, 1.0)}
-    ax = lesson.plot_shattered(curves, by_depth, depths).axes[-1]
+    fig = lesson.plot_shattered(curves, by_depth, depths)
+    ax = fig.axes[-1]
     assert ax.get_ylim()[0] < -0.6 and ax.get_legend() is not None
+    # each dy/dx panel has its own y-axis, fitted to its own curve (a shared one would flatten the smaller curve)
+    curves = {"plain": (x, 100 * rng.normal(size=16), 0.0), "residual": (x, x, 1.0)}
+    plain_ax, residual_ax = lesson.plot_shattered(curves, by_depth, depths).axes[:2]
+    assert residual_ax.get_ylim()[1] < 3 < 50 < plain_ax.get_ylim()[1] - plain_ax.get_ylim()[0]
 
 
 # ----------------------------------------------------------------------------- exercise 1: sigma' <= 1/4

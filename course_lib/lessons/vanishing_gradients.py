@@ -5,7 +5,11 @@ phenomena, each with its own experiment:
 
 * **vanishing**: the first layer's gradient ||dL/dW_1|| shrinks exponentially with depth. For a
   plain ReLU net this is a property of the *initialisation* (PyTorch's default has a weight variance
-  6x too small for ReLU); for sigmoid it happens under every initialisation (sigma' <= 1/4).
+  6x too small for ReLU); for sigmoid it happens under each of the three initialisations tested here
+  (sigma' <= 1/4), though not under every one: orthogonal weights at criticality keep sigmoidal nets
+  trainable (Pennington, Schoenholz and Ganguli 2017). A vanishing gradient is tiny (1e-26), not zero:
+  the norms are taken in float64, and ``frozen_layers`` shows that Adam steps that small do not move
+  float32 weights at all.
 * **explosion**: it grows exponentially with depth (an unscaled residual stack h + f(h); BatchNorm in
   a deep plain net, Yang et al. 2019).
 * **degradation**: a deeper plain net reaches a *higher training loss* than a shallower one even with
@@ -32,7 +36,9 @@ from ..gradients import layer_gradient_norms, shattered_gradients
 from ..plotting import finish, smooth
 from .grading import answer_text, as_float64, diagnose, graded, report
 
-ZERO_LABEL = "exactly 0 in float32"
+# A gradient norm of 0 is drawn as a triangle with this label. Norms are taken in float64
+# (``layer_gradient_norms``), so 0 means every entry of the float32 gradient is 0: the backward pass underflowed.
+ZERO_LABEL = "exactly 0 (the float32 gradient underflowed)"
 
 # The networks of the depth table: ReLU MLPs of width 64 that differ in shortcut, branch scale,
 # initialisation and normalisation. s = 1/sqrt(depth) is the branch scale of the scaled residual net.
@@ -129,7 +135,8 @@ def _legend_outside(ax, **kw):
 def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=None):
     """Log-scale gradient norm against layer index (1 = next to the input), one line per network.
 
-    Exact zeros (float32 underflow) are drawn as triangles on a dotted line labelled "exactly 0 in float32".
+    Exact zeros (every entry of the float32 gradient underflowed) are drawn as triangles on a dotted line
+    labelled ``ZERO_LABEL``.
     """
     import matplotlib.pyplot as plt
 
@@ -159,8 +166,9 @@ class GradientProfilesView:
 
     ``update(depth, activation, init, residual, scale_branch, norm)`` computes the profiles it has not seen
     (one forward and backward pass per network, cached by their settings) and sets the lines' data; exact zeros
-    (float32 underflow) are triangles on a dotted line. The axis limits, the zero line and the legend depend
-    on the depth and on the decades the data span: ``update`` returns them as the name of the background.
+    (a float32 gradient whose every entry underflowed) are triangles on a dotted line. The axis limits, the zero
+    line and the legend depend on the depth and on the decades the data span: ``update`` returns them as the name
+    of the background.
     """
 
     def __init__(self, width: int = 64, n: int = 256, seed: int = 0):
@@ -271,6 +279,85 @@ def demo_widgets() -> dict:
     return {"gradient_profiles": gradient_profiles_widget()}
 
 
+# ----------------------------------------------------------------------------- tiny, not zero: what float32 does
+
+def _leading_zeros(counts) -> int:
+    """How many entries at the start of ``counts`` are 0 (all of them if none is positive)."""
+    positive = np.flatnonzero(np.asarray(counts) > 0)
+    return int(positive[0]) if positive.size else len(counts)
+
+
+def frozen_layers(depth: int = 30, activation: str = "sigmoid", init: str = "default", seeds=(0, 1, 2),
+                  steps: int = 200, lr: float = 1e-3, eps: float = 1e-8, n: int = 256) -> dict[str, np.ndarray]:
+    """What a vanishing (tiny, not zero) gradient does to learning in float32, per seed and layer.
+
+    For each seed, a fresh plain ``DeepMLP`` (as in ``layer_profile``) and the float32 gradient of the loss on
+    the first ``n`` digits. Returns ``{name: [len(seeds), depth]}`` with
+
+    * ``"norm32"``: ``grad.norm()`` taken in float32 (0 where the squares of entries ~1e-28 underflow);
+    * ``"norm64"``: the norm of the same float32 gradient taken in float64 (``layer_gradient_norms``);
+    * ``"step"``: the largest first Adam step of a weight of the layer, lr |g| / (|g| + eps) in float64
+      (at step 1 Adam's bias-corrected moments are m = g and v = g^2);
+    * ``"spacing"``: the smallest gap between a weight of the layer and the next float32 number
+      (``np.spacing``); a step below half that gap rounds back to the same weight;
+    * ``"changed"``: how many of the layer's weights differ, bit for bit, from their initial values after
+      ``steps`` Adam steps of ``train_classifier`` (lr ``lr``, PyTorch's eps 1e-8).
+    """
+    x, y = first_digits(n)
+    out = {k: np.zeros((len(seeds), depth)) for k in ("norm32", "norm64", "step", "spacing", "changed")}
+    with one_thread():
+        for i, seed in enumerate(seeds):
+            torch.manual_seed(seed)
+            net = DeepMLP(depth=depth, activation=activation, init=init)
+            out["norm64"][i] = layer_gradient_norms(net, x, y)
+            net.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x), y).backward()
+            before = [layer.linear.weight.detach().clone() for layer in net.layers]
+            for j, (layer, w) in enumerate(zip(net.layers, before)):
+                g = layer.linear.weight.grad
+                out["norm32"][i, j] = g.norm().item()
+                g64 = g.double().abs()
+                out["step"][i, j] = (lr * g64 / (g64 + eps)).max().item()
+                out["spacing"][i, j] = np.spacing(np.abs(w.numpy())).min()
+            net.zero_grad(set_to_none=True)
+            train_classifier(net, steps=steps, lr=lr, seed=seed)
+            out["changed"][i] = [(layer.linear.weight.detach() != w).sum().item()
+                                 for layer, w in zip(net.layers, before)]
+    return out
+
+
+def format_frozen_layers(fr: dict[str, np.ndarray], layers=(1, 2, 3, 4, 5, 6, 10, 15, 20, 30), seed_index: int = 0,
+                         steps: int = 200) -> str:
+    """A table for one seed: per layer, the float32 and float64 gradient norms, Adam's largest first step, the
+    smallest float32 spacing of the weights, and how many weights changed in ``steps`` Adam steps."""
+    weights = "weights"
+    lines = [f"{'layer':>5} {'norm, float32':>14} {'norm, float64':>14} {'Adam step 1':>12} {'fp32 spacing':>13} "
+             f"{'changed after ' + str(steps) + ' steps':>26}"]
+    for layer in layers:
+        j = layer - 1
+        lines.append(f"{layer:>5} {fr['norm32'][seed_index, j]:>14.1e} {fr['norm64'][seed_index, j]:>14.1e} "
+                     f"{fr['step'][seed_index, j]:>12.1e} {fr['spacing'][seed_index, j]:>13.1e} "
+                     f"{int(fr['changed'][seed_index, j]):>12d} of 4096 {weights}")
+    return "\n".join(lines)
+
+
+def frozen_claims(fr: dict[str, np.ndarray], frozen: int = 10) -> dict[str, np.ndarray]:
+    """Per-seed margins (a claim holds for a seed when its margin is > 0 or above the stated threshold):
+
+    * ``nonzero``: log10 of the smallest float64 layer norm (the notebook's threshold: -30);
+    * ``float32_norm_zero``: how many layers have a float32 ``.norm()`` of 0 but a positive float64 norm;
+    * ``step_below_spacing``: orders of magnitude by which layer 1's smallest float32 weight spacing exceeds
+      its largest first Adam step (threshold 6);
+    * ``frozen``: how many leading layers have no changed weight after training, minus ``frozen - 0.5``
+      (> 0 when layers 1 to ``frozen`` are all bit-for-bit unchanged).
+    """
+    zero32 = ((fr["norm32"] == 0) & (fr["norm64"] > 0)).sum(axis=1)
+    return {"nonzero": _log_ratio(fr["norm64"].min(axis=1), 1.0),
+            "float32_norm_zero": zero32.astype(float),
+            "step_below_spacing": _log_ratio(fr["spacing"][:, 0], fr["step"][:, 0]),
+            "frozen": np.array([_leading_zeros(c) for c in fr["changed"]], dtype=float) - (frozen - 0.5)}
+
+
 # ----------------------------------------------------------------------------- initialisation, exact math
 
 def init_variance(fan_in: int = 64, depth: int = 32) -> dict[str, float]:
@@ -367,19 +454,25 @@ def depth_claims(table: dict[str, np.ndarray], depths) -> dict[str, np.ndarray]:
     * ``batchnorm_grows``: orders of magnitude the BatchNorm plain net *gains* from depth 2 to 64, minus 3.
     * ``unscaled_explodes``: orders the unscaled residual net gains from depth 2 to 64, minus 3.
     * ``scaled_flat``: 1 minus the largest |orders| the scaled residual net moves from its depth-2 value.
+    * ``default_128_tiny`` (only when 128 is in ``depths``): orders of magnitude by which the default-init plain
+      net's first-layer gradient at depth 128 lies below 1e-40 (+inf where it is exactly 0: every entry of the
+      float32 gradient underflowed).
     """
     depths = list(depths)
     i2, i32, i64 = depths.index(2), depths.index(32), depths.index(64)
     names = list(NETWORKS)
     plain_d, plain_k, plain_bn, res_u, res_s = (np.asarray(table[k]) for k in names)
     upto64 = [i for i, d in enumerate(depths) if d <= 64]
-    return {
+    out = {
         "vanishing_default": _log_ratio(plain_d[:, i2], plain_d[:, i32]) - 6,
         "kaiming_healthy": 2 - np.abs(_log_ratio(plain_k[:, upto64], plain_k[:, [i2]])).max(axis=1),
         "batchnorm_grows": _log_ratio(plain_bn[:, i64], plain_bn[:, i2]) - 3,
         "unscaled_explodes": _log_ratio(res_u[:, i64], res_u[:, i2]) - 3,
         "scaled_flat": 1 - np.abs(_log_ratio(res_s, res_s[:, [i2]])).max(axis=1),
     }
+    if 128 in depths:
+        out["default_128_tiny"] = _log_ratio(1e-40, plain_d[:, depths.index(128)])
+    return out
 
 
 # ----------------------------------------------------------------------------- activations under every init
@@ -406,8 +499,10 @@ def format_activation_table(table: dict[tuple[str, str], np.ndarray]) -> str:
 
 
 def activation_claims(table: dict[tuple[str, str], np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-seed margins: ``sigmoid_vanishes`` (orders of magnitude below 1e-6 under the *worst* init for
-    sigmoid, i.e. the largest ratio) and ``relu_kaiming_healthy`` (orders above 1e-2 of ReLU at Kaiming)."""
+    """Per-seed margins: ``sigmoid_vanishes`` (orders of magnitude below 1e-6 under the *worst* of the inits in
+    ``table`` for sigmoid, i.e. the largest ratio; it says nothing about inits not tested, such as orthogonal
+    weights at criticality, Pennington et al. 2017) and ``relu_kaiming_healthy`` (orders above 1e-2 of ReLU at
+    Kaiming)."""
     sig = np.stack([v for (a, _), v in table.items() if a == "sigmoid"])
     return {"sigmoid_vanishes": -6 - _log_ratio(sig.max(axis=0), 1.0),
             "relu_kaiming_healthy": _log_ratio(table[("relu", "kaiming")], 1.0) + 2}
@@ -418,11 +513,12 @@ def activation_claims(table: dict[tuple[str, str], np.ndarray]) -> dict[str, np.
 def shattered_gradient_curves(depth: int = 32, width: int = 128, seed: int = 0) -> dict[str, tuple]:
     """``{"plain": (x, dy/dx, correlation), "residual": ...}`` for 1-input BatchNorm MLPs (Balduzzi et al.)."""
     out = {}
-    for name, residual in (("plain", False), ("residual", True)):
-        torch.manual_seed(seed)
-        net = DeepMLP(in_features=1, out_features=1, depth=depth, width=width, residual=residual,
-                      scale_branch=False, norm="batch")
-        out[name] = shattered_gradients(net)
+    with one_thread():  # small matrices: see ``layer_profile``
+        for name, residual in (("plain", False), ("residual", True)):
+            torch.manual_seed(seed)
+            net = DeepMLP(in_features=1, out_features=1, depth=depth, width=width, residual=residual,
+                          scale_branch=False, norm="batch")
+            out[name] = shattered_gradients(net)
     return out
 
 
@@ -438,22 +534,18 @@ def shattered_vs_depth(depths=(2, 4, 8, 16, 32), seeds=(0, 1, 2), width: int = 1
 
 
 def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | None = None, depths=None):
-    """dy/dx along the input line for each net, on a *shared* y-axis; with ``by_depth``, a third panel
-    of neighbour correlation against depth (one dot per seed)."""
+    """dy/dx along the input line for each net, each on its own y-axis (the plain net's dy/dx is far larger,
+    and on a shared axis the residual curve would look flat); with ``by_depth``, a third panel of neighbour
+    correlation against depth (one dot per seed)."""
     import matplotlib.pyplot as plt
 
     n = len(curves) + (by_depth is not None)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 2.9))
-    for ax, (name, (x, g, corr)) in zip(axes, curves.items()):
-        ax.plot(x, g, lw=1)
+    for k, (ax, (name, (x, g, corr))) in enumerate(zip(axes, curves.items())):
+        ax.plot(x, g, lw=1, color=f"C{k}")
         ax.set_title(f"{name}: corr {corr:.2f}, std {np.std(g):.2g}", fontsize=9)
         ax.set_xlabel("input x")
-    lo = min(min(g) for _, g, _ in curves.values())
-    hi = max(max(g) for _, g, _ in curves.values())
-    pad = 0.05 * (hi - lo)
-    for ax in axes[:len(curves)]:
-        ax.set_ylim(lo - pad, hi + pad)  # one scale for both: the plain net's gradients are larger
-    axes[0].set_ylabel("dy/dx (same scale)")
+        ax.set_ylabel(f"dy/dx, {name} (own scale)")
     if by_depth is not None:
         ax = axes[-1]
         for name in ("plain", "residual"):
@@ -503,7 +595,8 @@ def degradation_experiment(runs=DEGRADATION_RUNS, seeds=(0, 1, 2), steps: int = 
 
     Returns one row per run and seed: ``{"shortcut", "init", "depth", "seed", "loss": [steps] batch losses,
     "train_loss": final loss on the whole train split, "accuracy": test accuracy, "grad_ratio":
-    ||dL/dW_1|| / ||dL/dW_depth|| at step 0}``.
+    ||dL/dW_1|| / ||dL/dW_depth|| at step 0}``. Trains on one thread: the matrices are ``[128, width]``, and on a
+    busy 2-core machine two threads that wait for each other at every layer are many times slower.
     """
     rows = []
     x, y = digits_flat("train")
@@ -514,8 +607,9 @@ def degradation_experiment(runs=DEGRADATION_RUNS, seeds=(0, 1, 2), steps: int = 
             torch.manual_seed(seed)
             net = DeepMLP(depth=depth, width=width, activation=activation, init=init,
                           residual=shortcut == "residual")
-            g = layer_gradient_norms(net, x[:256], y[:256])
-            losses, acc = train_classifier(net, steps=steps, seed=seed)
+            with one_thread():
+                g = layer_gradient_norms(net, x[:256], y[:256])
+                losses, acc = train_classifier(net, steps=steps, seed=seed)
             rows.append({"shortcut": shortcut, "init": init, "depth": depth, "seed": seed, "loss": losses,
                          "train_loss": train_loss(net), "accuracy": acc,
                          "grad_ratio": float(g[0] / g[-1]) if g[-1] > 0 else 0.0})
@@ -544,8 +638,8 @@ def degradation_summary(rows) -> str:
 
 
 def plot_degradation(rows, steps_window: int = 20):
-    """Left: batch-loss curves (one thin line per seed); right: final training loss against depth,
-    one dot per seed (log scale), for the plain nets at each init and the residual nets."""
+    """Left: batch-loss curves (one thin line per seed); right: training loss after the run's steps against
+    depth, one dot per seed (log scale), for the plain nets at each init and the residual nets."""
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
@@ -573,7 +667,9 @@ def plot_degradation(rows, steps_window: int = 20):
     ax2.set_xscale("log", base=2)
     all_depths = sorted({r["depth"] for r in rows})
     ax2.set_xticks(all_depths, [str(d) for d in all_depths])
-    ax2.set(xlabel="depth", ylabel="final loss on the train split", title="after training (dots: seeds)")
+    steps = len(rows[0]["loss"])
+    ax2.set(xlabel="depth", ylabel=f"train-split loss after {steps} steps",
+            title=f"after {steps} Adam steps (dots: seeds)")
     ax2.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     fig.tight_layout()
     return finish(fig)
@@ -585,7 +681,7 @@ def degradation_claims(rows) -> dict[str, np.ndarray]:
     * ``default_dead``: 0.05 minus |final train loss - ln 10| of plain-32 at the default init (chance).
     * ``kaiming_32_trains``: ln 10 / 2 minus plain-32's final train loss at Kaiming init (it learns).
     * ``degrades_32``: orders of magnitude by which plain-32's final train loss exceeds plain-4's (Kaiming).
-    * ``degrades_64``: the same for plain-64 against plain-4, minus 1 (over 10x).
+    * ``degrades_64``: the same for plain-64 against plain-4, minus 1 (over 10x), after the same number of steps.
     * ``residual_64``: orders by which plain-64's train loss exceeds residual-64's, minus 1 (over 10x).
     * ``healthy_64``: 1 minus |log10(||dL/dW_1|| / ||dL/dW_64||)| of plain-64 at Kaiming init, step 0.
     """
@@ -733,7 +829,7 @@ PREDICTIONS = ("first", "middle", "last")
 
 def smallest_layer(norms) -> str:
     """Where the smallest gradient norm sits in ``norms`` ``[depth]``: "first", "middle" or "last" third (the
-    first of equal values, so layers that all underflow to 0 count from the input side)."""
+    first of equal values, so that several layers whose gradient is exactly 0 count from the input side)."""
     i = int(np.argmin(np.asarray(norms)))
     return PREDICTIONS[min(3 * i // len(norms), 2)]
 
@@ -765,7 +861,7 @@ def check_smallest_layer(prediction, norms) -> None:
                   "between it and the loss multiplies it by a factor below one.",
                   why.get(answer, f"the figure shows the smallest gradient in the {actual} layers."),
                   formula="dL/dW_1 carries one factor diag(sigma'(z_l)) W_l per layer above it, with sigma' <= 1/4.",
-                  reference="the figure above (triangles mark gradients that are exactly 0)")
+                  reference="the figure above (a log axis: each grid line is a factor of 10)")
 
 
 def gradient_ratio(norms) -> float:
