@@ -37,6 +37,9 @@ if "google.colab" in sys.modules:
     output.enable_custom_widget_manager()
 
 # %%
+import numpy as np
+from scipy.stats import t as student_t
+
 from course_lib.lessons import residual_in_diffusion as capstone
 from course_lib.lessons import setup_notebook
 from course_lib.utils import use_large_config
@@ -123,8 +126,8 @@ capstone.plot_curves(meta, curves, title="7 variants x 5 seeds (lines: geometric
 
 # %% [markdown]
 # Read the figure from left to right. At 125 steps every residual variant is already far below the noise ceiling
-# while the plain ones sit near it; by 1,000 steps the plain variants *with* long skips have caught up, and at 4,000
-# steps the four long-skip variants end at the same FD, within 2x of the floor's band. Plain blocks *without* long
+# while the plain ones sit near it; by 1,000 to 2,000 steps the plain variants *with* long skips have caught up,
+# and at 4,000 steps the four long-skip variants end at about the same FD, within twice the floor's mean. Plain blocks *without* long
 # skips are still far above everything else at 4,000 steps. The raw weights (right) score worse than their EMA
 # (left) at most budgets: the EMA averages out the noise of the last steps.
 #
@@ -186,9 +189,6 @@ capstone.check_paired_differences(paired_differences, end)
 
 # %%
 ### BEGIN SOLUTION
-import numpy as np  # noqa: E402
-from scipy.stats import t as student_t  # noqa: E402
-
 diffs = np.array(paired_differences(end, "fd", capstone.Variant("plain", "add"), capstone.Variant("residual", "add")))
 half_width = student_t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs))
 interval = (diffs.mean(), diffs.mean() - half_width, diffs.mean() + half_width)
@@ -251,7 +251,7 @@ capstone.check_curve_claims(curves)
 #
 # - **Train faster: yes.** At 125 to 500 steps residual blocks beat plain ones under every kind of long skip, on
 #   every seed.
-# - **End better: only without long skips.** With `concat` or `add`, the plain U-Net catches up by about 1,000
+# - **End better: only without long skips.** With `concat` or `add`, the plain U-Net catches up by 1,000 to 2,000
 #   steps, and at 4,000 steps no interval on the residual-vs-plain ratio excludes 1: at this budget, the long skips
 #   give the plain U-Net the short paths the residual connections would. Without long skips, the plain U-Net is
 #   still several times worse at 4,000 steps: there the residual connections are the only short path.

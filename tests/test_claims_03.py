@@ -1,18 +1,27 @@
-"""Notebook 03's claims, re-run with seeds the notebook does not use (it uses 0, 1, 2).
+"""Notebook 03's claims, re-run with seeds neither the notebook nor the shipped curves use (100-102).
 
-Each test trains the three U-Nets (long skips concat, add, none) for one new seed at the notebook's CPU
-settings and checks every claim of ``SKIP_CLAIMS``: its direction, and that it holds with the notebook's
-threshold.
+The notebook checks its claims on the shipped 4,000-step runs (five seeds). Here the two U-Nets with equal
+parameter counts (long skips add and none) are trained again from new seeds for 500 steps at batch 128, and the
+claims are checked where they speak: at the t where both models beat the linear denoiser.
 """
 
-import pytest
+import numpy as np
 
-from course_lib.lessons.residual_vs_skip import SKIP_CLAIMS, skip_claims, skip_mode_experiment
+from course_lib.lessons.residual_in_diffusion import Variant, run_curves
+from course_lib.lessons.residual_vs_skip import SkipResults, baseline_mse, shipped_skip_claims, working_ts
+
+SEEDS = (100, 101, 102)
 
 
-@pytest.mark.parametrize("seed", [100, 101, 102])
-def test_skip_claims_hold_for_new_seeds(seed):
-    margins = skip_claims(skip_mode_experiment(seeds=(seed,), steps=150, batch_size=64))
-    for key, (statement, threshold) in SKIP_CLAIMS.items():
-        margin = float(margins[key][0])
-        assert margin > threshold, f"seed {seed}: {statement.format(threshold=threshold)!r}: margin {margin:.1f}"
+def test_none_is_worse_than_add_where_the_models_work():
+    rows = run_curves((500,), variants=[Variant("residual", "add"), Variant("residual", "none")], seeds=SEEDS)
+    res = SkipResults(list(SEEDS), [50, 100, 300, 600, 900])
+    for mode in ("add", "none"):
+        res.mse[mode] = [r["x0_mse"] for r in sorted(rows, key=lambda r: r["seed"]) if r["skip"] == mode]
+
+    res.mse = {k: np.array(v) for k, v in res.mse.items()}
+    baselines = baseline_mse(res.ts)
+    assert working_ts(res, baselines), "at 500 steps both models should beat the linear denoiser at small t"
+    margins = shipped_skip_claims(res, baselines)
+    for name, m in margins.items():
+        assert m is not None and (m > 0).all(), f"{name}: margins {m} (%) for seeds {SEEDS}"

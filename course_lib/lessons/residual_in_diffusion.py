@@ -56,6 +56,7 @@ from ..metrics import digit_fd
 from ..plotting import finish
 from ..samplers import DDIMSampler
 from ..schedules import NoiseSchedule
+from ..study import SHIPPED_RESULTS
 from ..trainer import TrainConfig, Trainer
 from ..unet import SKIP_MODES, UNet
 from ..utils import count_parameters
@@ -195,7 +196,7 @@ def from_pixels(p) -> torch.Tensor:
 CURVE_BUDGETS = (125, 250, 500, 1000, 2000, 4000)  # training steps at which every variant is measured
 CURVE_BATCH = 128  # batch size of the curves (and of the shipped checkpoint, which trains 4,000 steps)
 PROBE_TS = (50, 100, 300, 600, 900)  # the t at which notebook 03 scores held-out denoising
-CURVES = Path(__file__).resolve().parents[1] / "results" / "capstone_curves.json"  # shipped
+CURVES = SHIPPED_RESULTS / "capstone_curves.json"  # shipped inside the package
 
 
 @torch.no_grad()
@@ -377,7 +378,7 @@ def plot_curves(meta: dict, rows, title: str = ""):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     band = reference_band(meta)
     styles = {"concat": "-", "add": "--", "none": ":"}
     for ax, key, label in ((axes[0], "fd_ema", "EMA weights"), (axes[1], "fd_raw", "raw weights")):
@@ -403,9 +404,10 @@ def plot_curves(meta: dict, rows, title: str = ""):
         ax.set_yticks([10, 20, 50, 100, 200, 500], ["10", "20", "50", "100", "200", "500"])
         ax.yaxis.set_minor_formatter(NullFormatter())
     axes[0].set_ylabel("FD (log scale; lower = better)")
-    axes[1].legend(fontsize=7, loc="upper right", ncol=1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=5, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return finish(fig)
 
 
@@ -882,6 +884,7 @@ def check_cost_prediction(prediction, rows) -> None:
            "the encoder and the middle: the residual connections are its only short path. With long skips "
            "(add or concat) the encoder's features reach the decoder directly, so the blocks' own shortcuts "
            "matter less.")
-    return report(answer == measured, f"the FD cost is largest with skip={measured!r} (read the first lines of the "
-                  f"table). {why}", f"you predicted skip={answer!r}; the shipped seeds say skip={measured!r}: read "
-                  "the rows \"residual on - off\" of the table.", why)
+    return report(answer == measured, f"the FD cost is largest with skip={measured!r} (the median ratio of FDs, plain "
+                  f"over residual, at this budget). {why}",
+                  f"you predicted skip={answer!r}; the shipped seeds say skip={measured!r}: read the ratios "
+                  "\"residual vs plain\" above.", why)
