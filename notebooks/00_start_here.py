@@ -41,7 +41,7 @@ from course_lib.widgets import LiveFigure
 device = setup_notebook(seed=0)
 
 # %% tags=["nbval-ignore-output"]
-# Versions and thread counts differ from machine to machine, so this output is not compared in tests.
+# Versions and thread counts differ from machine to machine, so your output will differ from the one shown here.
 for key, value in environment_report().items():
     print(f"{key:>14}: {value}")
 
@@ -59,7 +59,7 @@ for key, value in environment_report().items():
 # the sliders' starting values, and so does `plot_wave`, called below with those same values.
 
 # %% tags=["nbval-ignore-output"]
-# A live figure: built once, only its curves redrawn on a move. Widget output is not compared in tests.
+# A live figure: built once, only its curves redrawn on a move.
 LiveFigure(WaveView(), frequency=FloatSlider(value=2.0, min=0.5, max=5.0, step=0.5),
            damping=FloatSlider(value=0.5, min=0.0, max=3.0, step=0.5))
 
@@ -74,7 +74,8 @@ plot_wave(frequency=2.0, damping=0.5)  # the widget's starting values, as a plai
 # are not handed the answer at once: the first miss says *what* is wrong, the second adds the formula, and
 # from the third on the check also says where the course's own version lives (the worked solution is in the
 # instructor build). An answer computed another way (in float64, say) passes too. Nothing breaks if you get
-# it wrong, so experiment freely. Here is what three wrong tries at the first exercise look like:
+# it wrong, so experiment freely. Here is what three wrong tries look like, on a small demonstration exercise
+# that is none of this notebook's (the number of seconds in an hour):
 
 # %%
 demo_hint_tiers()
@@ -125,6 +126,6 @@ check_wave(wave)
 #   where the reference is.
 #
 # ## Going further
-# - The course's source: `course_lib/` (one concept per file) and the tests in `tests/`.
+# - The course's source, `course_lib/` (one concept per file): every check and widget of these notebooks lives there.
 # - [ipywidgets documentation](https://ipywidgets.readthedocs.io/) for building your own controls.
 # - Next: **01 · Vanishing gradients**.

@@ -36,6 +36,7 @@ from course_lib.lessons.forward_diffusion import (
     check_q_sample,
     show_forward,
     show_schedules,
+    t_follows_T,
 )
 from course_lib.widgets import LiveFigure
 
@@ -66,53 +67,66 @@ device = setup_notebook(seed=0)
 # **Exercise 1 (predict, then run).** Before you touch the widget: the linear schedule of Ho et al. (2020) adds a
 # noise variance $\beta_t$ that grows linearly from $10^{-4}$ to $0.02$ over $T = 1000$ steps. Half-way, at
 # $t = 500$, how much of $x_0$'s variance is left: is $\bar\alpha_{500}$ about `"1/2"`, `"1/10"` or `"1/100"`?
-# The check after the schedules' table compares your answer with the schedule.
+# Write your prediction first; the check right after it compares it with the schedule.
 
 # %%
 ### BEGIN SOLUTION
 prediction = "1/10"
 ### END SOLUTION
 
+# %%
+check_alpha_bar_prediction(prediction)
+
 # %% [markdown]
-# Move $t$, change the schedule and $T$. The top row shows the clean images $x_0$ and, on the right, $\bar\alpha_t$
-# (blue, how much of $x_0$ is left) and the log-SNR, $\log(\bar\alpha_t / (1 - \bar\alpha_t))$ (orange), with the
-# current $t$ marked. The bottom row shows the same images noised to step $t$, and compares their pixels with
-# $\mathcal{N}(0, 1)$.
+# The rest of the notebook uses the schedule and the number of steps $T$ set in the next cell. Change them (try
+# `T = 50` or `SCHEDULE = "cosine"`) and run the notebook again from that cell: every figure, table and slider
+# follows. The prose describes the settings as shipped, the linear schedule with $T = 1000$.
+
+# %%
+T = 1000             # number of diffusion steps
+SCHEDULE = "linear"  # "linear", "cosine", "sigmoid" or "quadratic"
+schedule = NoiseSchedule.make(SCHEDULE, T)
+
+# %% [markdown]
+# Move $t$, change the schedule and $T$ (the $t$ slider always runs from 0 to $T - 1$). The top row shows the
+# clean images $x_0$ and, on the right, $\bar\alpha_t$ (blue, how much of $x_0$ is left) and the log-SNR,
+# $\log(\bar\alpha_t / (1 - \bar\alpha_t))$ (orange), with the current $t$ marked. The bottom row shows the same
+# images noised to step $t$, and compares their pixels with $\mathcal{N}(0, 1)$.
 
 # %% tags=["nbval-ignore-output"]
-# A live figure: built once, only its changing parts redrawn (about 30 ms a move). Not compared in tests.
-LiveFigure(ForwardView(), t=IntSlider(value=100, min=0, max=999, step=10),
-           schedule=Dropdown(options=["linear", "cosine", "sigmoid", "quadratic"], value="linear"),
-           T=Dropdown(options=[50, 100, 250, 500, 1000], value=1000)).warm()
+# A live figure: built once, only its changing parts redrawn (about 30 ms a move).
+live = LiveFigure(ForwardView(), t=IntSlider(value=T // 10, min=0, max=T - 1, step=max(1, T // 100)),
+                  schedule=Dropdown(options=["linear", "cosine", "sigmoid", "quadratic"], value=SCHEDULE),
+                  T=Dropdown(options=sorted({50, 100, 250, 500, 1000, T}), value=T))
+t_follows_T(live).warm()  # the t slider's range follows the T menu
+
+# %% [markdown]
+# The widget above starts at $t = T/10$, where much of the photo is still there. Further along the chain, at
+# $t = 3T/5$ (600 with $T = 1000$):
 
 # %%
-show_forward(t=100, schedule="linear", T=1000)
+show_forward(t=3 * T // 5, schedule=SCHEDULE, T=T)
 
 # %%
-show_forward(t=600, schedule="linear", T=1000)
-
-# %%
-ab = NoiseSchedule.make("linear", 1000).alpha_bar
-for t in (100, 600):
+ab = schedule.alpha_bar
+for t in (T // 10, 3 * T // 5):
     print(f"t = {t}: x_t = {ab[t].sqrt():.3f} x_0 + {(1 - ab[t]).sqrt():.3f} eps  (alpha_bar = {ab[t]:.4f})")
 
 # %% [markdown]
-# At $t = 600$ on the linear schedule the signal is scaled by less than a fifth (printed above) while the noise
-# has almost unit variance: next to the clean $x_0$ in the top row, almost nothing of the photo is left, and the
-# pixel histogram is close to the standard normal. The schedules differ in *how fast* they get there:
+# With the settings as shipped, at $t = 600$ on the linear schedule, the signal is scaled by less than a fifth
+# (printed above) while the noise has almost unit variance: next to the clean $x_0$ in the top row, almost nothing
+# of the photo is left, and the pixel histogram is close to the standard normal. The schedules differ in *how fast* they get there:
 
 # %%
-show_schedules()
+show_schedules(T=T)
 
 # %%
+steps = [T // 4, T // 2, 3 * T // 4, T - 1]  # a quarter, half and three quarters of the chain, and its end
 for name in ("linear", "cosine", "sigmoid", "quadratic"):
-    s = NoiseSchedule.make(name, 1000)
+    s = NoiseSchedule.make(name, T)
     ab = s.alpha_bar
-    print(f"{name:>9}: alpha_bar at t = 250: {ab[250]:.3f}, 500: {ab[500]:.3f}, 750: {ab[750]:.3f}, 999: {ab[999]:.1e};"
-          f" log-SNR from {s.log_snr[0]:.1f} to {s.log_snr[999]:.1f}; beta_0 = {s.betas[0]:.1e}, largest beta {s.betas.max():.3f}")
-
-# %%
-check_alpha_bar_prediction(prediction)
+    print(f"{name:>9}: alpha_bar at t = " + ", ".join(f"{t}: {ab[t]:.3f}" for t in steps[:-1]) + f", {T - 1}: {ab[-1]:.1e};"
+          f" log-SNR from {s.log_snr[0]:.1f} to {s.log_snr[-1]:.1f}; beta_0 = {s.betas[0]:.1e}, largest beta {s.betas.max():.3f}")
 
 # %% [markdown]
 # The linear schedule of Ho et al. destroys most of the signal by the middle of the chain; the cosine
@@ -131,14 +145,13 @@ check_alpha_bar_prediction(prediction)
 #
 # ## Chain and closed form agree
 #
-# Take one digit, make 4,000 copies, and noise them to $t = 300$ twice: by 301 applications of
-# $q(x_t \mid x_{t-1})$, and in one jump with the closed form. Compare the per-pixel means and variances with the
-# exact values $\sqrt{\bar\alpha_t}\, x_0$ and $1 - \bar\alpha_t$.
+# Take one digit, make 4,000 copies, and noise them to $t = 3T/10$ (300 with $T = 1000$) twice: by $t + 1$
+# applications of $q(x_t \mid x_{t-1})$, and in one jump with the closed form. Compare the per-pixel means and
+# variances with the exact values $\sqrt{\bar\alpha_t}\, x_0$ and $1 - \bar\alpha_t$.
 
 # %%
-schedule = NoiseSchedule.make("linear", 1000)
 digit = load_digits()[0]
-stats = chain_vs_closed_form(digit, t=300, schedule=schedule, n=4000)
+stats = chain_vs_closed_form(digit, t=3 * T // 10, schedule=schedule, n=4000)
 exact_mean, exact_var = stats["exact"]
 for how in ("chain", "closed"):
     mean, var = stats[how]
@@ -192,9 +205,11 @@ check_alpha_bar(alpha_bar_from_betas)
 
 # %%
 betas = schedule.betas.double()
-for t in (10, 100, 250, 999):
+for t in sorted({T // 100, T // 10, T // 4, T - 1}):
     print(f"t = {t:>3}: product alpha_bar_t = {torch.prod(1 - betas[:t + 1]):.4f}, 1 - sum of betas = {1 - betas[:t + 1].sum():.4f}")
-print(f"1 - sum of betas is negative from t = {int(torch.nonzero(1 - betas.cumsum(0) < 0)[0])} on")
+negative = torch.nonzero(1 - betas.cumsum(0) < 0).flatten()
+print(f"1 - sum of betas is negative from t = {int(negative[0])} on" if len(negative) else
+      "1 - sum of betas stays positive on this schedule")
 
 # %% [markdown]
 # ## Summary

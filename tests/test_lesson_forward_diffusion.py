@@ -121,6 +121,36 @@ def test_demo_widget_controls_change_the_figure():
         assert live.status.value == ""
 
 
+def test_the_t_slider_follows_T():
+    live = fd.demo_widgets()["forward"]
+    t, menu = live.controls["t"], live.controls["T"]
+    assert (t.min, t.max, t.value, t.step) == (0, 999, 100, 10)
+    t.value = 700
+    menu.value = 50
+    assert (t.max, t.value, t.step) == (49, 49, 1)  # no t past the schedule's end is offered
+    assert "t = 49" in live.view.noised_titles[0].get_text()
+    menu.value = 500
+    assert (t.max, t.value, t.step) == (499, 49, 5)
+    assert live.status.value == ""
+
+
+@pytest.mark.parametrize("T, schedule", [(50, "linear"), (200, "cosine"), (7, "quadratic")])
+def test_controls_fit_any_T_and_schedule(T, schedule):
+    live = fd.demo_widgets(T=T, schedule=schedule)["forward"]
+    t, menu = live.controls["t"], live.controls["T"]
+    assert (t.max, t.value, menu.value, live.controls["schedule"].value) == (T - 1, T // 10, T, schedule)
+    assert list(menu.options) == sorted(menu.options) and T in menu.options
+    t.value = t.max
+    assert live.status.value == "" and f"T = {T}:" in live.view.curve_title.get_text()
+
+
+@pytest.mark.parametrize("T", [50, 200])
+def test_show_schedules_and_show_forward_take_any_T(T):
+    fig = fd.show_schedules(T=T)
+    assert fig.axes[0].get_lines()[0].get_xdata().shape == (T,)
+    fd.show_forward(t=T - 1, schedule="cosine", T=T)
+
+
 @pytest.mark.parametrize("prediction", ["1/10", " 1/10 ", "0.1", 0.1, 0.078])
 def test_alpha_bar_prediction_accepts_the_linear_schedules_value(prediction, capsys):
     fd.check_alpha_bar_prediction(prediction)

@@ -63,10 +63,24 @@ def test_check_hello_escalates_and_says_not_yet_on_none(capsys):
 def test_demo_hint_tiers_shows_three_tiers_and_forgets_them(capsys):
     lesson.demo_hint_tiers()
     out = capsys.readouterr().out
-    assert out.count("Not yet") == 3 and "Hint:" in out and "instructor build" in out
-    assert "check_hello" not in grading.attempts
-    lesson.check_hello(5)
+    assert out.count("Not yet") == 3 and "Hint: answer = 60 * 60" in out and "instructor build" in out
+    assert "check_demo" not in grading.attempts and "check_hello" not in grading.attempts
+    lesson.check_demo(5)
     assert "Hint:" not in capsys.readouterr().out
+
+
+def test_demo_hint_tiers_gives_away_no_exercise_of_the_notebook(capsys):
+    lesson.demo_hint_tiers()
+    out = capsys.readouterr().out
+    assert "check_hello" not in out and "2 + 2" not in out and "= 4" not in out  # exercise 1
+    assert "sin" not in out and "exp" not in out and "pi" not in out  # exercise 2
+
+
+def test_check_demo_accepts_3600_and_names_a_minute(capsys):
+    lesson.check_demo(60)
+    assert "seconds in a minute" in capsys.readouterr().out
+    lesson.check_demo(60 * 60)
+    assert capsys.readouterr().out.startswith("✅")
 
 
 def test_check_wave_accepts_reference_and_other_formulations(capsys):

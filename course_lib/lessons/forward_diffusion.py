@@ -286,25 +286,46 @@ def check_alpha_bar_prediction(prediction, t: int = 500, T: int = 1000) -> None:
     return report(answer == actual, f"on the linear schedule alpha_bar_{t} = {schedules['linear']:.3f}: the signal "
                   f"is scaled by sqrt(alpha_bar) = {schedules['linear'] ** 0.5:.2f} half-way through the chain "
                   f"(the cosine schedule keeps {schedules['cosine']:.3f}).",
-                  why.get(answer, "look at the blue alpha_bar curve of the widget above at the middle of the chain."),
+                  why.get(answer, "the widget below draws alpha_bar_t in blue: look at the middle of the chain."),
                   formula="alpha_bar_t = prod_{s<=t} (1 - beta_s), close to exp(-(beta_0 + ... + beta_t)) for small "
                           "betas, and the linear betas half-way sum to about 500 x 0.005.",
-                  reference="the table of alpha_bar values printed above")
+                  reference="the table of alpha_bar values under the schedules' figure, further down")
 
 
 # ----------------------------------------------------------------------------- widgets
 
-def forward_controls() -> dict:
-    """The controls of notebook 04's widget: t (view-only: about 30 ms a move), the schedule and T."""
+SCHEDULE_NAMES = ["linear", "cosine", "sigmoid", "quadratic"]
+T_CHOICES = [50, 100, 250, 500, 1000]
+
+
+def fit_t_slider(slider, T: int) -> None:
+    """Give the t slider the range of a schedule with ``T`` steps: 0 to T - 1, in steps of about T / 100
+    (ipywidgets moves a value past the new end to T - 1)."""
+    slider.step = max(1, int(T) // 100)
+    slider.max = int(T) - 1
+
+
+def t_follows_T(live):
+    """Make a ``ForwardView`` widget's t slider follow its T menu: whenever T changes, the slider's range
+    becomes 0 to T - 1 (so no t past the schedule's end is offered). Returns ``live``."""
+    slider, menu = live.controls["t"], live.controls["T"]
+    fit_t_slider(slider, menu.value)
+    menu.observe(lambda change: fit_t_slider(slider, change["new"]), names="value")
+    return live
+
+
+def forward_controls(T: int = 1000, schedule: str = "linear") -> dict:
+    """The controls of notebook 04's widget for a schedule ``schedule`` with ``T`` steps: t (view-only: about
+    30 ms a move) from 0 to T - 1, starting at T / 10; the schedule; and T (the choices, plus ``T``)."""
     from ipywidgets import Dropdown, IntSlider
 
-    return {"t": IntSlider(value=100, min=0, max=999, step=10),
-            "schedule": Dropdown(options=["linear", "cosine", "sigmoid", "quadratic"], value="linear"),
-            "T": Dropdown(options=[50, 100, 250, 500, 1000], value=1000)}
+    return {"t": IntSlider(value=T // 10, min=0, max=T - 1, step=max(1, T // 100)),
+            "schedule": Dropdown(options=SCHEDULE_NAMES, value=schedule),
+            "T": Dropdown(options=sorted({*T_CHOICES, T}), value=T)}
 
 
-def demo_widgets() -> dict:
+def demo_widgets(T: int = 1000, schedule: str = "linear") -> dict:
     """Notebook 04's widget (``ForwardView`` over the photo and a digit), with the notebook's controls."""
     from ..widgets import LiveFigure
 
-    return {"forward": LiveFigure(ForwardView(), **forward_controls()).warm()}
+    return {"forward": t_follows_T(LiveFigure(ForwardView(), **forward_controls(T, schedule))).warm()}

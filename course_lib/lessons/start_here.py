@@ -80,18 +80,34 @@ def demo_widgets() -> dict:
 
 # ----------------------------------------------------------------------------- exercises
 
+def _number_diagnosis(answer, words: str) -> str:
+    """What is wrong with ``answer``, an attempt at a number described by ``words`` ("two plus two")."""
+    if isinstance(answer, str):
+        return (f"`answer` is the text {answer!r}, not a number: quotes make text (and + glues texts together: "
+                "'1' + '1' is '11'). Write the numbers without quotes.")
+    if not isinstance(answer, (int, float)) or isinstance(answer, bool):
+        return f"`answer` should be a number, it is a {type(answer).__name__}."
+    return f"`answer` is {answer}, which is not {words}."
+
+
 @graded
 def check_hello(answer) -> None:
     """00, exercise 1: the answer is 2 + 2. Shows the tiers: what is wrong, then the formula, then where to look."""
-    if isinstance(answer, str):
-        diagnosis = (f"`answer` is the text {answer!r}, not a number: quotes make text (and + glues texts "
-                     "together: '2' + '2' is '22'). Write the numbers without quotes.")
-    elif not isinstance(answer, (int, float)) or isinstance(answer, bool):
-        diagnosis = f"`answer` should be a number, it is a {type(answer).__name__}."
-    else:
-        diagnosis = f"`answer` is {answer}, which is not two plus two."
-    return report(not isinstance(answer, (str, bool)) and answer == 4, "You know how exercises work.", diagnosis,
-                  formula="answer = 2 + 2", reference="`check_hello` in course_lib/lessons/start_here.py")
+    return report(not isinstance(answer, (str, bool)) and answer == 4, "You know how exercises work.",
+                  _number_diagnosis(answer, "two plus two"), formula="answer = 2 + 2",
+                  reference="`check_hello` in course_lib/lessons/start_here.py")
+
+
+@graded
+def check_demo(answer) -> None:
+    """The exercise of ``demo_hint_tiers`` (none of the notebook's): ``answer`` is the number of seconds in an
+    hour, 60 * 60."""
+    diagnosis = _number_diagnosis(answer, "the number of seconds in an hour")
+    if isinstance(answer, int) and not isinstance(answer, bool) and answer == 60:
+        diagnosis += " That is the number of seconds in a minute (or of minutes in an hour)."
+    return report(not isinstance(answer, (str, bool)) and answer == 3600, "That is 60 minutes of 60 seconds.",
+                  diagnosis, formula="answer = 60 * 60  (60 minutes of 60 seconds each)",
+                  reference="`check_demo` in course_lib/lessons/start_here.py")
 
 
 @graded
@@ -120,8 +136,10 @@ def check_wave(fn) -> None:
 
 def demo_hint_tiers() -> None:
     """Show how a check answers three wrong tries in a row (first what is wrong, then the formula, then where
-    the reference is), then forget those tries so that the real exercise starts afresh."""
-    for wrong in ("2" + "2", 5, 3):
-        print(f">>> check_hello({wrong!r})")
-        check_hello(wrong)
-    attempts.pop("check_hello", None)
+    the reference is) on a demonstration exercise that is none of the notebook's (the number of seconds in an
+    hour), then forget those tries."""
+    print("Demonstration exercise: set `answer` to the number of seconds in an hour.\n")
+    for wrong in ("60 * 60", 60, 360):
+        print(f">>> check_demo({wrong!r})")
+        check_demo(wrong)
+    attempts.pop("check_demo", None)
