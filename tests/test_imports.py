@@ -48,7 +48,7 @@ def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
             if nxt == node.rpartition(".")[0] or node.startswith(nxt + "."):
                 continue  # a module importing its own package's __init__ is Python's normal order, not a loop
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return [*stack[stack.index(nxt):], nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()

@@ -65,7 +65,8 @@ def test_nbval_runs_the_notebooks_on_the_device_of_their_stored_outputs():
     assert branch.index("export COURSE_DEVICE=cpu") < branch.index("pytest")
     probe = ("import torch; torch.cuda.is_available = lambda: True\n"
              "from course_lib.lessons import setup_notebook; setup_notebook()")
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("COURSE_CONFIG", "COURSE_MAX_STEPS", "COURSE_DEVICE")}
+    unset = ("COURSE_CONFIG", "COURSE_MAX_STEPS", "COURSE_DEVICE")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in unset}
     gpu = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
     pinned = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             env={**env, "COURSE_DEVICE": "cpu"})
