@@ -4,14 +4,18 @@ The eps-MSE is largest at small t: notebook 05's prediction check reads the per-
 (seed 0). The test re-trains that run (same MLP, data size, schedule and optimiser) with seeds 100-102 and asserts
 the check's verdict ("small") and a margin: the first tenth's loss over 10 times the last tenth's.
 
-Notebook 05 checks, over the five shipped seeds of ``scripts/sampling_studies.py``, that after 500 steps at a
-constant learning rate (U-Net width 16, EMA decay 0.995) the EMA weights score a lower Fréchet distance than the
-raw weights. This test re-runs exactly that setting for seeds 100-102 (about a minute per seed on 2 CPU cores, so
-it runs only with ``COURSE_SLOW_TESTS=1``).
+Notebook 05 reads, from the five shipped seeds of ``scripts/sampling_studies.py`` (500 steps at a constant learning
+rate, U-Net width 16, EMA decay 0.995, the 1,000 "train" digits, Fréchet distance against the held-out digits),
+that the EMA weights score better than the raw weights in most seeds but not in every one (seed 3: raw 43.5, EMA
+49.3), and that across seeds their FD is lower on average and moves much less than the raw weights'. This test
+re-runs exactly that setting for seeds 100-102 (about a minute per seed on 2 CPU cores, so it runs only with
+``COURSE_SLOW_TESTS=1``) and asserts the across-seed claim: a lower mean and a smaller spread for the EMA weights.
 
-A smaller setting is NOT the same claim: with 300 steps at width 8, seed 102 gave EMA FD 109 against raw FD 81.
-The EMA with decay 0.995 averages over roughly the last 1 / (1 - 0.995) = 200 steps, so in a run that short it
-still holds early, worse weights. The notebook states that condition; this test keeps the notebook's setting.
+A smaller setting is NOT the same claim: with 300 steps at width 8 (trained on all 1,797 digits then), seed 102 gave
+EMA FD 109 against raw FD 81. With the trainer's warm-up d_n = min(0.995, (1 + n) / (10 + n)) the EMA spans roughly
+the last 1 / (1 - d_n) steps: about 34 at step 300 and 57 at step 500 (d_n reaches 0.995, a 200-step horizon, only
+after 1,790 updates), and in a short run the weights still improve fast over that span. The notebook prints the
+horizon of its run; this test keeps the notebook's setting.
 """
 
 import os
@@ -30,11 +34,11 @@ slow = pytest.mark.skipif(os.environ.get("COURSE_SLOW_TESTS") != "1",
 
 
 @slow
-@pytest.mark.parametrize("seed", [100, 101, 102])
-def test_ema_weights_beat_raw_weights_after_500_constant_lr_steps(seed):
-    trainer = train_digit_unet(seed, steps=500, width=16)
-    r = raw_vs_ema(trainer, n=300, steps=50)
-    assert r["ema"] < r["raw"], r
+def test_ema_weights_score_better_on_average_and_vary_less_after_500_constant_lr_steps():
+    rows = [raw_vs_ema(train_digit_unet(seed, steps=500, width=16), n=300, sample_seed=seed, steps=50)
+            for seed in (100, 101, 102)]
+    raw, ema = torch.tensor([r["raw"] for r in rows]), torch.tensor([r["ema"] for r in rows])
+    assert ema.mean() < raw.mean() and ema.std() < raw.std(), rows
 
 
 @pytest.mark.parametrize("seed", [100, 101, 102])

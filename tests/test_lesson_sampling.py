@@ -197,3 +197,23 @@ def test_static_figures_come_from_the_views():
     fig = S.plot_2d_trajectories(path, torch.randn(50, 2), n_paths=10)
     assert fig.axes[0].get_title() == "10 of the 100 reverse paths"
     assert "x_0 (the samples)" in fig.axes[1].get_title()
+
+
+def test_floor_by_n_draws_training_digits_against_the_held_out_ones():
+    from course_lib.metrics import digit_floor
+
+    floors = S.floor_by_n(ns=(60, 1000), seeds=(5, 6))
+    assert floors[60] == [digit_floor(60, 5), digit_floor(60, 6)] and floors[60][0] != floors[60][1]
+    assert floors[1000][0] == pytest.approx(floors[1000][1], rel=1e-9)  # all 1,000 training digits
+    assert all(small > large for small, large in zip(floors[60], floors[1000]))
+    with pytest.raises(ValueError, match=r"ns contains 1001; each sample size must lie in \[2, 1000\]"):
+        S.floor_by_n(ns=(1001,))
+
+
+def test_plot_sweep_seeds_shows_the_floors_range():
+    sweep = {"fd": {5: [40.0, 44.0], 50: [20.0, 25.0]}, "seconds": {5: [0.1, 0.1], 50: [1.0, 1.1]},
+             "floor": [13.5, 22.5]}
+    ax = S.plot_sweep_seeds(sweep).axes[0]
+    band = ax.patches[0].get_extents().transformed(ax.transData.inverted())
+    assert (band.y0, band.y1) == pytest.approx((13.5, 22.5))
+    assert any("2 draws" in t.get_text() for t in ax.get_legend().get_texts())

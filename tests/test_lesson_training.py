@@ -168,7 +168,7 @@ def test_figures(widgets):
     from course_lib.data import load_digits
 
     model, schedule, _ = load_denoiser()
-    digits = load_digits()
+    digits = load_digits(split="train")
     fig = tr.show_digit_samples({"EMA": model}, schedule, n=12, steps=5, data=digits)
     assert len(fig.axes) == 2 and fig.axes[0].images[0].get_interpolation() == "nearest"
     fig = tr.plot_loss_curves({"a": [1.0, 0.5, 0.2, 0.1], "b": [0.9, 0.4, 0.3, 0.1]}, window=2, logx=True)
@@ -197,3 +197,37 @@ def test_hardest_t_check_grades_against_the_measured_losses(prediction, verdict,
         assert "alpha_bar_t -> 0" not in out
         tr.check_hardest_t(prediction, by_t)
         assert ("alpha_bar_t -> 0" in capsys.readouterr().out) == (prediction != "early")
+
+
+@pytest.mark.parametrize("n", [1, 9, 499, 1789, 1790, 5000])
+def test_ema_decay_at_is_the_trainers_update_rule(n):
+    from course_lib.trainer import ema_avg_fn
+
+    averaged, current = [torch.zeros(3, dtype=torch.float64)], [torch.ones(3, dtype=torch.float64)]
+    ema_avg_fn(0.995)(averaged, current, torch.tensor(n))
+    assert averaged[0][0].item() == pytest.approx(1 - tr.ema_decay_at(n, 0.995), rel=1e-12)
+
+
+def test_ema_horizon_reads_the_warm_up_from_the_trainer():
+    from types import SimpleNamespace
+
+    assert tr.ema_warmup_updates(0.995) == 1790 and tr.ema_warmup_updates(0.9) == 80
+    assert tr.ema_decay_at(1789, 0.995) < 0.995 == tr.ema_decay_at(1790, 0.995)
+    fake = SimpleNamespace(ema=SimpleNamespace(n_averaged=torch.tensor(500)), config=SimpleNamespace(ema_decay=0.995))
+    h = tr.ema_horizon(fake)  # notebook 05's CPU run: 500 steps, far from the 200-step horizon of d = 0.995
+    assert h["updates"] == 500 and round(h["decay"], 3) == 0.982 and 56 < h["horizon"] < 57
+    assert h["warmup"] == 1790 and h["full_decay"] == 0.995
+    trainer = tr.train_digit_unet(seed=0, steps=3, width=8)
+    h = tr.ema_horizon(trainer)
+    assert h["updates"] == 3 and h["decay"] == pytest.approx(3 / 12)  # update n = 2 of a fresh average
+
+
+def test_ema_study_rows_carry_a_floor_drawn_with_their_seed():
+    from course_lib.metrics import digit_floor
+
+    rows = tr.ema_study(seeds=(0, 1), steps=2, width=8, n=40)
+    assert [r["seed"] for r in rows] == [0, 1]
+    assert [r["floor"] for r in rows] == [digit_floor(40, 0), digit_floor(40, 1)]
+    assert rows[0]["floor"] != rows[1]["floor"]
+    fig = tr.plot_ema_study(rows)
+    assert fig.axes[0].patches and "2 draws" in fig.axes[0].get_legend().get_texts()[0].get_text()

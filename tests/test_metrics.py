@@ -1,10 +1,13 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
 from course_lib.data import load_digits, make_toy_2d
 from course_lib.metrics import (
     classifier_accuracy,
+    digit_ceiling,
     digit_fd,
+    digit_floor,
     digit_quality,
     frechet_distance,
     mmd,
@@ -30,13 +33,32 @@ def test_classifier_is_accurate_on_held_out_digits():
 
 
 def test_digit_score_orders_real_blurred_noise():
-    real = load_digits(split="test")[:400]
+    real = load_digits(split="train")[-400:]  # real digits that are not the (held-out) reference
     blurred = F.avg_pool2d(F.pad(real, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
     noise = torch.rand(400, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
     q = digit_quality(real)
     assert q["fd"] < digit_fd(blurred) < digit_fd(noise)
     assert q["floor"] < 3 * q["fd"] and q["fd"] < q["ceiling"] / 5
-    assert digit_fd(load_digits(16, split="test")[:400]) < digit_fd(blurred)
+    assert digit_fd(load_digits(16, split="train")[-400:]) < digit_fd(blurred)
+
+
+def test_the_reference_is_the_held_out_split_by_default():
+    held_out, train = load_digits(split="test"), load_digits(split="train")
+    assert digit_fd(held_out) < 1e-6 and digit_fd(train, reference="train") < 1e-6  # a set against itself
+    assert digit_fd(train) == digit_fd(train, reference="test") > 1.0
+
+
+def test_the_floor_is_drawn_with_the_seed_and_moves_between_draws():
+    floors = [digit_floor(300, seed) for seed in range(4)]
+    assert floors[0] == digit_floor(300, 0)  # the same draw for the same seed
+    assert len(set(floors)) == 4 and max(floors) - min(floors) > 1.0  # one draw is not the floor
+    full = digit_floor(1000, 0)  # all 1,000 training digits: only the summation order changes with the seed
+    assert digit_floor(1000, 3) == pytest.approx(full, rel=1e-9) == digit_floor(5000, 1)
+    real = load_digits(split="train")[:300]
+    for seed in (0, 2):
+        q = digit_quality(real, seed=seed)
+        assert q["floor"] == digit_floor(300, seed) and q["ceiling"] == digit_ceiling(300, seed)
+    assert digit_ceiling(300, 0) != digit_ceiling(300, 1) and digit_ceiling(300, 0) > 20 * max(floors)
 
 
 def test_2d_scores_order_real_blurred_noise():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..diffusion import q_sample
@@ -343,7 +345,7 @@ def demo_widgets() -> dict:
                   TrainConfig(steps=200, batch_size=256, lr=2e-3, log_every=100), device="cpu", progress=False)
     toy.train()
     model, schedule, _ = load_denoiser()
-    digits = load_digits()
+    digits = load_digits(split="train")
     small = Trainer(UNet(base_channels=8), linear, digits, TrainConfig(steps=10, batch_size=32, log_every=10),
                     device="cpu", progress=False)
     return {
@@ -373,6 +375,30 @@ def x0_hat_slider():
 
 # ----------------------------------------------------------------------------- EMA over seeds
 
+def ema_decay_at(n: int, decay: float) -> float:
+    """The decay d_n = min(decay, (1 + n) / (10 + n)) of the EMA update number ``n`` (counted from 0, as in
+    ``course_lib.trainer.ema_avg_fn``)."""
+    return min(decay, (1 + n) / (10 + n))
+
+
+def ema_warmup_updates(decay: float) -> int:
+    """The first update count n at which the warm-up (1 + n) / (10 + n) reaches ``decay``."""
+    n = math.ceil((10 * decay - 1) / (1 - decay) - 1e-9)
+    return n if ema_decay_at(n, decay) >= decay else n + 1
+
+
+def ema_horizon(trainer) -> dict[str, float]:
+    """Where a ``Trainer``'s EMA stands now: ``{"updates", "decay", "horizon", "full_decay", "warmup"}``.
+    ``decay`` is the d_n of its latest update (from ``trainer.ema.n_averaged``, with ``ema_decay_at``),
+    ``horizon`` = 1 / (1 - d_n), roughly how many recent steps the average spans; ``full_decay`` is
+    ``trainer.config.ema_decay`` and ``warmup`` the number of updates after which d_n reaches it."""
+    updates = int(trainer.ema.n_averaged)  # the first of them copies the weights; the average starts after it
+    full = float(trainer.config.ema_decay)
+    decay = ema_decay_at(max(updates - 1, 0), full) if updates > 1 else 0.0
+    return {"updates": updates, "decay": decay, "horizon": 1 / (1 - decay), "full_decay": full,
+            "warmup": ema_warmup_updates(full)}
+
+
 def train_digit_unet(seed: int = 0, steps: int = 500, width: int = 16, lr: float = 2e-3, ema_decay: float = 0.995,
                      device="cpu", progress: bool = False, **trainer_kwargs):
     """The digits run of notebook 05 for one ``seed`` (U-Net init and batches): ``steps`` AdamW steps at a
@@ -383,7 +409,7 @@ def train_digit_unet(seed: int = 0, steps: int = 500, width: int = 16, lr: float
     from ..unet import UNet
 
     torch.manual_seed(seed)
-    trainer = Trainer(UNet(base_channels=width), NoiseSchedule.make("linear", 1000), load_digits(),
+    trainer = Trainer(UNet(base_channels=width), NoiseSchedule.make("linear", 1000), load_digits(split="train"),
                       TrainConfig(steps=steps, batch_size=128, lr=lr, ema_decay=ema_decay, seed=seed, log_every=50),
                       device=device, progress=progress, **trainer_kwargs)
     trainer.train()
@@ -401,36 +427,43 @@ def raw_vs_ema(trainer, n: int = 300, sample_seed: int = 0, steps: int = 50) -> 
     out = {}
     for label, model in (("raw", trainer.model), ("ema", trainer.ema_model)):
         x = sampler.sample(model.cpu().eval(), (n, 1, 8, 8), generator=torch.Generator().manual_seed(sample_seed))
-        q = digit_quality(x)
+        q = digit_quality(x, seed=sample_seed)
         out[label] = q["fd"]
     out.update(floor=q["floor"], ceiling=q["ceiling"])
     return out
 
 
 def ema_study(seeds=(0, 1, 2), steps: int = 500, width: int = 16, n: int = 300) -> list[dict]:
-    """``raw_vs_ema`` for one training run per seed: ``[{"seed", "steps", "width", "raw", "ema", "floor"}, ...]``.
-    The margin of the claim "EMA samples score better than the raw weights" is ``raw / ema``."""
+    """``raw_vs_ema`` for one training run per seed, sampled and floored with the same seed:
+    ``[{"seed", "steps", "width", "n", "raw", "ema", "floor", "ceiling"}, ...]`` (``floor``: ``n`` real training
+    digits drawn with ``seed`` against the held-out ones, so the rows show the floor's spread across draws).
+    The margin of the claim "EMA samples score better than the raw weights" is ``raw - ema``."""
     rows = []
     for seed in seeds:
         trainer = train_digit_unet(seed, steps=steps, width=width)
-        rows.append({"seed": seed, "steps": steps, "width": width, "n": n, **raw_vs_ema(trainer, n)})
+        rows.append({"seed": seed, "steps": steps, "width": width, "n": n,
+                     **raw_vs_ema(trainer, n, sample_seed=seed)})
     return rows
 
 
 def plot_ema_study(rows: list[dict]):
-    """FD of the raw and the EMA weights, one line per seed (rows of ``ema_study``), with the floor."""
+    """FD of the raw and the EMA weights, one line per seed (rows of ``ema_study``), with the rows' floors: their
+    range (band) and mean (dashed)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.2, 3))
     for r in rows:
         ax.plot([0, 1], [r["raw"], r["ema"]], "o-", color="C0", alpha=0.6)
-    floor = sum(r["floor"] for r in rows) / len(rows)
-    ax.axhline(floor, color="grey", ls="--", label="floor (real held-out digits)")
+    floors = [r["floor"] for r in rows]
+    ax.axhspan(min(floors), max(floors), color="grey", alpha=0.2, lw=0,
+               label=f"floor: real training digits, {len(floors)} draws (min to max)")
+    ax.axhline(sum(floors) / len(floors), color="grey", ls="--", lw=1)
     ax.set_xticks([0, 1], ["raw weights", "EMA weights"])
     ax.set_xlim(-0.4, 1.4)
     ax.set_ylabel("Fréchet distance (lower is better)")
     ax.set_title(f"{len(rows)} seeds, {rows[0]['steps']} steps, constant lr")
-    ax.legend(fontsize=8)
+    ax.set_ylim(0, 1.3 * max(max(r["raw"], r["ema"]) for r in rows))  # headroom for the legend
+    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return finish(fig)
 
