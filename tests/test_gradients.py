@@ -32,16 +32,20 @@ def test_norm_is_exact_for_a_known_gradient():
     assert norm == pytest.approx(5 ** 0.5 * h.norm().item(), rel=1e-6)
 
 
-def test_tiny_float32_gradients_keep_a_positive_float64_norm(digits):
-    """Depth 30, sigmoid, default init, seed 0: the first layers' entries are ~1e-28, nonzero, and a float32
-    .norm() of them underflows to 0 (their squares, ~1e-56, are below float32's smallest number 1.4e-45)."""
-    x, y = digits
+def norms_and_grads(depth: int, activation: str, x, y):
+    """``layer_gradient_norms`` of a seed-0 ``DeepMLP`` and the float32 weight gradients of the same batch."""
     torch.manual_seed(0)
-    net = DeepMLP(depth=30, activation="sigmoid")
+    net = DeepMLP(depth=depth, activation=activation)
     norms = layer_gradient_norms(net, x, y)
     net.zero_grad()
     F.cross_entropy(net(x), y).backward()
-    grads = [layer.linear.weight.grad for layer in net.layers]
+    return norms, [layer.linear.weight.grad for layer in net.layers]
+
+
+def test_tiny_float32_gradients_keep_a_positive_float64_norm(digits):
+    """Depth 30, sigmoid, default init, seed 0: the first layers' entries are ~1e-28, nonzero, and a float32
+    .norm() of them underflows to 0 (their squares, ~1e-56, are below float32's smallest number 1.4e-45)."""
+    norms, grads = norms_and_grads(30, "sigmoid", *digits)
     float32_norms = np.array([g.norm().item() for g in grads])
     assert (float32_norms[:6] == 0).all()  # the artifact the float64 norm avoids
     assert (norms > 0).all() and norms[0] < 1e-20
@@ -55,12 +59,7 @@ def test_tiny_float32_gradients_keep_a_positive_float64_norm(digits):
 def test_zero_only_where_the_float32_gradient_is_all_zero(digits):
     """Depth 128, ReLU, default init: the float32 backward pass itself underflows; those layers' norms are 0
     exactly when every entry of their gradient is 0."""
-    x, y = digits
-    torch.manual_seed(0)
-    net = DeepMLP(depth=128, activation="relu")
-    norms = layer_gradient_norms(net, x, y)
-    net.zero_grad()
-    F.cross_entropy(net(x), y).backward()
-    all_zero = np.array([bool((layer.linear.weight.grad == 0).all()) for layer in net.layers])
+    norms, grads = norms_and_grads(128, "relu", *digits)
+    all_zero = np.array([bool((g == 0).all()) for g in grads])
     assert all_zero.any() and not all_zero.all()
     np.testing.assert_array_equal(norms == 0, all_zero)
