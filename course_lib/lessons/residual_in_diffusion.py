@@ -4,12 +4,13 @@ The module, in the order of its sections:
 
 1. **the variants**, listed in one place: a ``Variant(kind, skip)`` is a kind of ResBlock (``KIND_SWITCHES``)
    and a long-skip mode of ``UNet``; ``VARIANTS`` (all 9), ``MAIN_VARIANTS`` (6), ``SWEEP_VARIANTS`` (the 7 of
-   the shipped sweep) and ``COMPARISONS`` (which kinds are subtracted from which);
-2. **one run**: ``run_variant`` trains one variant for a fixed number of steps and measures it (one row);
-3. **equal time**: ``calibrate`` and ``steps_for_budget`` turn a wall-clock budget into step counts;
-4. **statistics over seeds**: ``t_interval``, ``paired``, ``effect_rows``, ``summary``;
-5. **reports, claims, plots, the samples widget** (``SamplesView``), the **shipped results**
-   (``load_results``) and the notebook's **exercises**.
+   the shipped curves) and ``COMPARISONS`` (which kinds are subtracted from which);
+2. **learning curves**: ``variant_curve`` trains one variant with one seed and measures it at each budget
+   (``measure_at_budget``), through ``course_lib.study.learning_curve``; ``run_curves`` is the live run;
+3. **statistics over seeds** (``course_lib.stats``): ``paired``, ``effect_rows``, ``summary``, and the ratio
+   of FDs along the budget axis (``ratio_effects``, ``joint_verdicts``);
+4. **tables, claims, plots, the samples widget** (``SamplesView``), the **shipped curves** (``load_curves``,
+   ``load_results`` at one budget) and the notebook's **exercises**.
 
 Three *kinds* of ResBlock times the three long-skip modes of ``UNet``:
 
@@ -19,23 +20,17 @@ Three *kinds* of ResBlock times the three long-skip modes of ``UNet``:
 * ``"residual, default init"``: the shortcut kept, the zero-init dropped (``UNet(residual=True,
   zero_init=False)``), the control that separates the two.
 
-Each variant trains on the 1,000 "train" digits for a number of *steps* fixed in advance; the script
-``scripts/capstone.py`` turns an equal wall-clock budget into one step count per variant by timing each
-variant's steps interleaved (``calibrate``, ``steps_for_budget``), so the stored results depend on
-(variant, seed, steps) only, not on how busy the machine was while they trained.
-Each trained model is measured by (``run_variant``):
+Each variant trains on the 1,000 "train" digits with the same batch, learning rate, EMA schedule and step counts
+(``CURVE_BUDGETS``); budgets are step counts, never seconds, so the stored results depend on (variant, seed,
+steps) only. At each budget (``measure_at_budget``):
 
-* ``final_loss``: training eps-MSE, mean of the last 50 steps;
+* ``loss``: training eps-MSE, mean of the last 50 steps;
+* ``fd_ema``, ``fd_raw``: Fréchet distance of 300 DDIM-20 samples from the EMA and the raw weights to the 797
+  *held-out* digits (the floor and ceiling are stored once, in the curves' meta);
 * ``gap`` (overfitting): eps-MSE on 500 held-out digits minus on 500 training digits ("train half A"),
-  with the *same* t and noise for both, averaged over ``eval_draws`` draws (new t, noise and subsets each
-  draw); ``null``: the same statistic between two disjoint halves of the training digits (B minus A),
-  whose expectation is exactly 0; ``gap_se``, ``null_se``: their standard errors over the draws;
-* ``fd``: Fréchet distance of ``n_samples`` DDIM-20 samples (EMA weights) to the 797 *held-out* digits,
-  with its ``floor`` (as many real training digits, same reference) and ``fd_train`` (the same samples
-  against the training digits, which rewards memorisation).
-
-Summaries over seeds: ``paired`` (per-seed differences between two variants with the same seed),
-``t_interval`` (a 95% t-interval over seeds), ``effect_rows`` / ``format_effects`` (the capstone's table).
+  with the *same* t and noise for both, averaged over draws; ``null``: the same statistic between two
+  disjoint halves of the training digits (B minus A), whose expectation is exactly 0;
+* ``x0_mse``: held-out x0-MSE at notebook 03's t (``PROBE_TS``).
 """
 
 from __future__ import annotations
