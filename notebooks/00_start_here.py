@@ -71,9 +71,9 @@ plot_wave(frequency=2.0, damping=0.5)  # the widget's starting values, as a plai
 #
 # Each notebook has 2-4 exercises. You write a few lines of code, then run the `check_...()` cell below
 # them. It prints a ✅ when your answer is right. When it is not, the hints come in tiers, so that you
-# are not handed the answer at once: the first miss says *what* is wrong, the second adds the formula, and
-# from the third on the check also says where the course's own version lives (the worked solution is in the
-# instructor build). An answer computed another way (in float64, say) passes too. Nothing breaks if you get
+# are not handed the answer at once: the first miss says *what* is wrong, the second adds a hint (the idea to
+# use, never the code), and from the third on the check names what to read: the course's own version, or the
+# figure that holds the answer. An answer computed another way (in float64, say) passes too. Nothing breaks if you get
 # it wrong, so experiment freely. Here is what three wrong tries look like, on a small demonstration exercise
 # that is none of this notebook's (the number of seconds in an hour):
 
@@ -122,7 +122,7 @@ check_wave(wave)
 # ## Summary
 # - `setup_notebook()` seeds everything and picks the device; your outputs will match the stored ones on a CPU.
 # - Widgets are live figures over views in `course_lib` (`WaveView` here): built once, redrawn in place.
-# - Exercises come with `check_...()` cells whose hints come in tiers: what is wrong, then the formula, then
+# - Exercises come with `check_...()` cells whose hints come in tiers: what is wrong, then a hint, then
 #   where the reference is.
 #
 # ## Going further

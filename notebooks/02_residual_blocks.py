@@ -171,8 +171,8 @@ for nonlinear in (False, True):
 #
 # Veit et al. (2016, Section 4) tested the ensemble view with a **lesion**: delete one block from a trained
 # network at test time and measure its accuracy. Deleting block $i$ of a residual network replaces
-# $h + F_i(h)$ by $h$: every path through $F_i$ is gone, the others remain. In a plain network the same
-# deletion feeds block $i + 1$ with an input it never saw in training.
+# $h + F_i(h)$ by $h$: every path through $F_i$ is gone, the others remain. In the plain twin, deleting block $i$
+# replaces $F_i(h)$ by $h$.
 #
 # We train a small 8-block ResNet and its plain twin (same blocks, no shortcuts) on the digits' train split,
 # on three seeds, then delete each block in turn and measure the accuracy on the 797 held-out test digits.
@@ -216,14 +216,16 @@ print(f"Plain net: intact {mean_spread(summary['plain intact'], '.1f', 100, '%')
 # %%
 plot_lesion_seeds(lesions)
 
+# %%
+check_lesion_prediction(prediction, lesions)
+
 # %% [markdown]
+# Why the two differ: in the plain net every path goes through every block, so a deletion feeds block $i + 1$ with
+# an input it never saw in training; in the residual net the paths that skip block $i$ carry on as they were trained.
 # Read the numbers above, then the claims the prose draws from them, each checked seed by seed:
 
 # %%
 check_lesion_claims(lesions)
-
-# %%
-check_lesion_prediction(prediction, lesions)
 
 # %% [markdown]
 # So "deleting a block costs little" holds for most of the residual net's blocks, not for all of them:

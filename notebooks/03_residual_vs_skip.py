@@ -236,7 +236,7 @@ plot_relative_gaps(shipped, working_ts(shipped, baselines),
 check_shipped_skip_claims(shipped, baselines)
 
 # %% [markdown]
-# What the models of seed 0 make of six held-out digits noised to $t = 300$ (in each panel: the clean digits,
+# What the models of the first seed in `SEEDS` make of six held-out digits noised to $t = 300$ (in each panel: the clean digits,
 # their noisy version, and below them the model's estimate $\hat x_0$), and their loss curves:
 
 # %%
@@ -245,7 +245,7 @@ plot_skip_comparison(first, load_digits(split="test"), t=300)
 
 # %% [markdown]
 # Switch the mode and the noise level to look inside. The top panel shows six held-out digits clean, noised
-# to $t$ and denoised by the seed-0 model of that mode. The two rows below are the feature maps the top decoder
+# to $t$ and denoised by that mode's model of the first seed. The two rows below are the feature maps the top decoder
 # level receives for the first digit: the upsampled decoder path, and (except for `none`) the encoder's
 # features carried by the long skip, in red and blue for positive and negative activations (the colour bars
 # give the scale, one per mode, shared by both rows).
@@ -253,7 +253,7 @@ plot_skip_comparison(first, load_digits(split="test"), t=300)
 # %% tags=["nbval-ignore-output"]
 # A live figure of what the trained models compute (all of it computed when it is built): not compared in tests.
 LiveFigure(skip_mode_view(first), mode=ToggleButtons(options=["concat", "add", "none"], value="concat"),
-           t=IntSlider(value=300, min=0, max=950, step=50)).warm()  # each mode's colour bars drawn once, now
+           t=IntSlider(value=300, min=0, max=first["concat"].schedule.T - 1, step=50)).warm()  # each mode's colour bars drawn once, now
 
 # %%
 show_skip_mode(first, "concat", t=300)

@@ -60,6 +60,7 @@ GPU = use_large_config(device)  # True on a GPU (COURSE_CONFIG=large forces it o
 TOY_STEPS = 4000 if GPU else 1000
 DIGIT_STEPS = 5000 if GPU else 500
 WIDTH = 64 if GPU else 16  # a wider U-Net when a GPU is present
+T = 1000  # diffusion steps of every schedule below (Ho et al. 2020)
 
 # %% [markdown]
 # ## The objective
@@ -138,10 +139,10 @@ check_train_loop(train_loop)
 moons = make_toy_2d("moons", 8000)
 torch.manual_seed(0)
 try:
-    loop_losses = train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", 1000), steps=300)
+    loop_losses = train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", T), steps=300)
 except NotImplementedError:  # Exercise 2 not written yet: run course_lib's loop so the rest of the notebook works
     print("train_loop is still a TODO: showing the losses of course_lib's reference loop instead.")
-    loop_losses = reference_train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", 1000),
+    loop_losses = reference_train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", T),
                                        steps=300)
 print(f"first step: loss {loop_losses[0]:.3f}; mean of the last 50 steps: {sum(loop_losses[-50:]) / 50:.3f}")
 plot_loss_curves({"your loop, 2-D points": loop_losses})
@@ -167,7 +168,7 @@ plot_loss_curves({"your loop, 2-D points": loop_losses})
 
 # %% tags=["nbval-ignore-output"]
 # Progress bars and the live plot print timings, which change from run to run.
-toy = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", 1000), moons,
+toy = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", T), moons,
               TrainConfig(steps=TOY_STEPS, batch_size=256, lr=2e-3, log_every=100), device=device,
               callback=LiveLossPlot(logy=True))
 toy.train()
@@ -237,7 +238,7 @@ check_hardest_t(prediction, by_t)
 # Progress bars and the live plot print timings, which change from run to run.
 digits = load_digits(split="train")  # the 1,000 training digits; the 797 "test" digits stay held out
 torch.manual_seed(0)
-trainer = Trainer(UNet(base_channels=WIDTH), NoiseSchedule.make("linear", 1000), digits,
+trainer = Trainer(UNet(base_channels=WIDTH), NoiseSchedule.make("linear", T), digits,
                   TrainConfig(steps=DIGIT_STEPS, batch_size=128, lr=2e-3, ema_decay=0.995, log_every=50),
                   device=device, callback=LiveLossPlot(logy=True), checkpoint_path="runs/digits_unet.pt")
 trainer.train()
@@ -267,7 +268,8 @@ show_digit_samples({f"EMA samples, {trainer.step} steps": trainer.ema_model}, tr
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: every t of the slider is computed once when the cell runs; moving it only swaps images.
-LiveFigure(X0HatView(trainer.ema_model, trainer.schedule, digits[:4]), t=x0_hat_slider())
+view = X0HatView(trainer.ema_model, trainer.schedule, digits[:4])
+LiveFigure(view, t=x0_hat_slider(view))
 
 # %% [markdown]
 # ## Train N more steps

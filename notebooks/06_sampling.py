@@ -68,6 +68,7 @@ from course_lib.lessons.sampling import (
     show_samples_at,
     show_trajectory_step,
     show_trajectory_steps,
+    spacing_timesteps,
     sweep_over_seeds,
 )
 from course_lib.mlp_denoiser import MLPDenoiser
@@ -111,7 +112,8 @@ print(f"{ckpt['model']['kind']} trained {ckpt['step']} steps, schedule {schedule
 #   exercise below leaves it out; the samplers do it with `clip_x0=True`.
 
 # %%
-for t in (1, 10, 100, 500, 999):
+T = schedule.T  # the checkpoint's number of diffusion steps
+for t in sorted({1, 10, T // 10, T // 2, T - 1}):
     print(f"t = {t:>3}: beta_t = {schedule.betas[t]:.5f}, beta_tilde_t = {schedule.posterior_variance[t]:.5f}, "
           f"ratio {schedule.posterior_variance[t] / schedule.betas[t]:.3f}")
 
@@ -349,9 +351,10 @@ show_samples_at(model, schedule, steps=10, eta=0.0, spacing="leading")
 
 # %%
 two = sample_both_spacings(model, schedule, steps=2)
-print(f"signal left at the first visited step: sqrt(alpha_bar_500) = {schedule.alpha_bar[500].sqrt():.3f}, "
-      f"sqrt(alpha_bar_999) = {schedule.alpha_bar[999].sqrt():.3f}")
-plot_sample_grids({"leading, 2 steps: t = 500, 0": two["leading"], "trailing, 2 steps: t = 999, 499": two["trailing"]},
+visited = spacing_timesteps(schedule, steps=2)
+print("signal left at the first visited step: " + ", ".join(
+    f"sqrt(alpha_bar_{ts[0]}) = {schedule.alpha_bar[ts[0]].sqrt():.3f}" for ts in visited.values()))
+plot_sample_grids({f"{sp}, 2 steps: t = {ts[0]}, {ts[1]}": two[sp] for sp, ts in visited.items()},
                   n=16, nrow=4, score=False)
 
 # %% [markdown]
@@ -411,7 +414,7 @@ _, trajectory = DDIMSampler(schedule, num_steps=50, clip_x0=True).sample(
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: every frame precomputed, only the images swapped on a move. Not compared in tests.
-LiveFigure(TrajectoryView(trajectory), i=IntSlider(value=0, min=0, max=49))
+LiveFigure(TrajectoryView(trajectory), i=IntSlider(value=0, min=0, max=len(trajectory.timesteps) - 1))
 
 # %%
 show_trajectory_step(trajectory, 0)
@@ -421,7 +424,7 @@ show_trajectory_steps(trajectory, (5, 25, 40))
 
 # %%
 ab = schedule.alpha_bar
-for t in (880, 480, 180):
+for t in (trajectory.timesteps[i] for i in (5, 25, 40)):
     print(f"t = {t}: x0_hat = (x_t - {(1 - ab[t]).sqrt():.3f} eps_hat) / {ab[t].sqrt():.3f}; "
           f"an error in eps_hat is multiplied by {((1 - ab[t]) / ab[t]).sqrt():.1f}")
 
@@ -455,7 +458,7 @@ _, path = DDIMSampler(toy.schedule, num_steps=50).sample(toy.ema_model.eval(), (
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: the paths are precomputed, a move only sets point positions. Not compared in tests.
-LiveFigure(CloudView(path, mixture), k=IntSlider(value=0, min=0, max=50))
+LiveFigure(CloudView(path, mixture), k=IntSlider(value=0, min=0, max=len(path.timesteps)))
 
 # %%
 plot_2d_trajectories(path, mixture, k=50)

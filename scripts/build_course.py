@@ -1,26 +1,40 @@
-"""Build the student and instructor versions of the course from the same notebooks.
+"""Write the student copy of the course from the instructor copy (the one source).
 
-    python scripts/build_course.py [--out build]          (or: ./course build)
+    python scripts/build_course.py            (or: ./course build)
+    python scripts/build_course.py --check    exit 1 if a committed student copy is out of date
 
-* ``build/student/``: every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block replaced by a TODO stub
-  (``raise NotImplementedError`` inside a function, ``name = None`` at the top level, so that the notebook
-  still runs top to bottom and its ``check_...()`` cells answer "Not yet"), and the outputs of exercise and
-  check cells cleared.
-* ``build/instructor/``: the notebooks with their solutions and outputs, as committed.
+* ``notebooks/``: the **instructor copy**, paired with jupytext: solutions, every output. The maintained source.
+* ``student/``: the **student copy**, committed, and what every badge, the Binder link, the nbgitpuller link
+  and the README's table open. Made from the instructor copy by ``student_notebook``:
+
+  - every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block becomes a TODO stub (``raise
+    NotImplementedError`` inside a function, ``name = None`` at the top level), so that the notebook still runs
+    top to bottom and its checks answer "Not yet";
+  - the outputs of every cell from an exercise up to its check are cleared (the check, and anything in
+    between that would give the answer away: a prediction's figure, a table of results);
+  - the outputs of cells tagged ``spoiler`` are cleared too;
+  - every other output (figures, tables, claim verdicts) is kept, so the student copy reads like the lesson.
+
+``tests/test_builds.py`` fails when a committed student copy differs from what this script writes.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import re
-import shutil
+import sys
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "notebooks"
+STUDENT = ROOT / "student"
 BLOCK = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n(?P<body>.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
+CHECK_CALL = re.compile(r"^(?:\w+\.)?check_\w+\((?P<args>.*)", re.M | re.S)
+SPOILER = "spoiler"
 
 
 def stub_for(indent: str, body: str) -> str:
@@ -38,43 +52,92 @@ def studentize(source: str) -> str:
     return BLOCK.sub(lambda m: stub_for(m["indent"], m["body"]), source)
 
 
-def is_check_cell(source: str) -> bool:
-    return bool(re.search(r"^check_\w+\(", source, re.M))
+def is_exercise(cell) -> bool:
+    return cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source
+
+
+def defined_names(source: str) -> set[str]:
+    """The names an exercise cell defines at its top level (functions, classes and assigned names)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        for target in getattr(node, "targets", [getattr(node, "target", None)]):
+            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)} if target is not None else set()
+    return names
+
+
+def check_of(cells, i: int) -> int | None:
+    """Index of the cell that checks exercise ``cells[i]``: the first later code cell calling a ``check_...``
+    function on one of the names the exercise defines."""
+    names = defined_names(cells[i].source)
+    for j in range(i + 1, len(cells)):
+        cell = cells[j]
+        if cell.cell_type != "code":
+            continue
+        call = CHECK_CALL.search(cell.source)
+        if call and names & set(re.findall(r"\b\w+\b", call["args"])):
+            return j
+    return None
 
 
 def student_notebook(nb):
-    nb = nbformat.from_dict(nb)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if "### BEGIN SOLUTION" in cell.source or is_check_cell(cell.source):
+    """The student copy of the instructor notebook ``nb`` (a new object; ``nb`` is not changed)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cells = nb.cells
+    clear = {i for i, cell in enumerate(cells) if SPOILER in cell.get("metadata", {}).get("tags", [])}
+    for i, cell in enumerate(cells):
+        if is_exercise(cell):
+            end = check_of(cells, i)
+            if end is None:
+                raise ValueError(f"cell {i}: an exercise without a check_...() cell that uses what it defines")
+            clear |= set(range(i, end + 1))
             cell.source = studentize(cell.source)
-            cell.outputs, cell.execution_count = [], None
+    for i in clear:
+        if cells[i].cell_type == "code":
+            cells[i].outputs, cells[i].execution_count = [], None
+    nb.metadata.pop("jupytext", None)  # the student copy is not paired with a .py file
     return nb
 
 
-def build(out: Path) -> list[Path]:
+def instructor_notebooks(source: Path = SOURCE) -> list[Path]:
+    return sorted(source.glob("[0-9][0-9]_*.ipynb"))
+
+
+def student_text(path: Path) -> str:
+    """What ``student/<name>`` must hold for the instructor notebook at ``path``."""
+    return nbformat.writes(student_notebook(nbformat.read(path, as_version=4))) + "\n"
+
+
+def build(out: Path = STUDENT, source: Path = SOURCE) -> list[Path]:
+    """Write the student copy of every notebook of ``source`` into ``out``; returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind in ("student", "instructor"):
-        (out / kind).mkdir(parents=True, exist_ok=True)
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        nbformat.write(student_notebook(nb), out / "student" / path.name)
-        shutil.copy(path, out / "instructor" / path.name)
-        written += [out / "student" / path.name, out / "instructor" / path.name]
-    for kind in ("student", "instructor"):  # data the notebooks read
-        if (ROOT / "notebooks" / "results").exists():
-            shutil.copytree(ROOT / "notebooks" / "results", out / kind / "results", dirs_exist_ok=True)
+    for path in instructor_notebooks(source):
+        (out / path.name).write_text(student_text(path))
+        written.append(out / path.name)
     return written
 
 
-def main() -> None:
+def stale(out: Path = STUDENT) -> list[str]:
+    """Names of the student notebooks in ``out`` that are missing or differ from what ``build`` writes."""
+    return [p.name for p in instructor_notebooks()
+            if not (out / p.name).exists() or (out / p.name).read_text() != student_text(p)]
+
+
+def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "build")
+    p.add_argument("--out", type=Path, default=STUDENT)
+    p.add_argument("--check", action="store_true", help="only say whether the student copy is up to date")
     args = p.parse_args()
+    if args.check:
+        names = stale(args.out)
+        print(f"out of date: {', '.join(names)} (run ./course build)" if names else "student copy up to date")
+        return 1 if names else 0
     written = build(args.out)
-    print(f"wrote {len(written)} notebooks to {args.out}/student and {args.out}/instructor")
+    print(f"wrote {len(written)} student notebooks to {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,6 +4,9 @@
                                               and, for a JupyterHub at HUB, the nbgitpuller link for a class
     python scripts/links.py set-repo URL      point everything at another repository (or: ./course set-repo URL)
 
+Every link opens the **student copy** (``student/``, written by ``./course build`` from the instructor copy in
+``notebooks/``): exercises as TODOs, no solutions.
+
 The repository's public address is written once, in ``pyproject.toml`` (``[project.urls] Repository``).
 The README's badges and the first code cell of every notebook are derived from it and
 ``tests/test_links.py`` checks that they agree, so a fork (an instructor's copy, say) runs
@@ -21,6 +24,7 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 BRANCH = "main"
+STUDENT_DIR = "student"  # what students open (scripts/build_course.py writes it)
 GITHUB = re.compile(r"^https://github\.com/(?P<slug>[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+)$")
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -45,12 +49,12 @@ def notebooks() -> list[Path]:
 
 
 def colab_url(notebook: str, url: str) -> str:
-    return f"https://colab.research.google.com/github/{slug(url)}/blob/{BRANCH}/notebooks/{notebook}"
+    return f"https://colab.research.google.com/github/{slug(url)}/blob/{BRANCH}/{STUDENT_DIR}/{notebook}"
 
 
 def binder_url(notebook: str, url: str) -> str:
-    """Binder builds the repository from ``binder/`` and opens JupyterLab on ``notebook``."""
-    return f"https://mybinder.org/v2/gh/{slug(url)}/{BRANCH}?urlpath=lab/tree/notebooks/{notebook}"
+    """Binder builds the repository from ``binder/`` and opens JupyterLab on the student copy of ``notebook``."""
+    return f"https://mybinder.org/v2/gh/{slug(url)}/{BRANCH}?urlpath=lab/tree/{STUDENT_DIR}/{notebook}"
 
 
 def colab_badge(notebook: str, url: str) -> str:
@@ -64,7 +68,7 @@ def binder_badge(notebook: str, url: str) -> str:
 def nbgitpuller_url(hub: str, url: str, notebook: str = "00_start_here.ipynb") -> str:
     """A link that clones (later: updates) the repository into a JupyterHub user's home and opens ``notebook``."""
     query = urlencode({"repo": url, "branch": BRANCH,
-                       "urlpath": f"lab/tree/{slug(url).split('/')[1]}/notebooks/{notebook}"})
+                       "urlpath": f"lab/tree/{slug(url).split('/')[1]}/{STUDENT_DIR}/{notebook}"})
     return f"https://{hub.removeprefix('https://').rstrip('/')}/hub/user-redirect/git-pull?{query}"
 
 
@@ -82,7 +86,8 @@ if "google.colab" in sys.modules:
 
 
 def set_repo(new_url: str) -> list[Path]:
-    """Replace the repository's address everywhere it appears; returns the files changed."""
+    """Replace the repository's address everywhere it appears (the student copy is rebuilt from the instructor
+    copy's new Colab cells); returns the files changed."""
     old, new = slug(repo_url()), slug(new_url)
     files = [ROOT / "pyproject.toml", ROOT / "README.md", *notebooks(), *(p.with_suffix(".py") for p in notebooks())]
     changed = []
@@ -91,6 +96,9 @@ def set_repo(new_url: str) -> list[Path]:
         if old in text:
             path.write_text(text.replace(old, new))
             changed.append(path)
+    if changed:
+        import build_course  # scripts/, next to this file
+        changed += build_course.build(out=ROOT / STUDENT_DIR, source=ROOT / "notebooks")
     return changed
 
 

@@ -4,7 +4,7 @@
 
 Uses the settings CI uses for nbval (OMP_NUM_THREADS=2, the CPU), so the stored outputs are what a
 fresh run prints there. The .py file is the source of truth; edit it (or the notebook in JupyterLab,
-which saves both) and re-run this.
+which saves both) and re-run this. The student copy (``student/``) is rewritten afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import build_course
 import jupytext
 import nbformat
 from nbexec import notebook_client
@@ -52,6 +53,8 @@ def main(argv: list[str]) -> int:
     for path in paths:
         print(f"running {path.name} ...", flush=True)
         print(f"  done in {execute(path.resolve()):.1f} s", flush=True)
+    build_course.build()
+    print(f"student copy rewritten in {build_course.STUDENT}")
     return 0
 
 

@@ -141,7 +141,7 @@ def test_check_block_forward_names_each_mistake_and_escalates(wrong, diagnosis, 
     first = capsys.readouterr().out
     assert "Not yet" in first and diagnosis in first and "Hint:" not in first
     check_block_forward(wrong)
-    assert "Hint: residual: block.post(block.branch(x) + block.shortcut(x))" in capsys.readouterr().out
+    assert "Hint: the residual block applies its post-activation" in capsys.readouterr().out
 
 
 def test_checks_say_not_yet_on_stubs(capsys):

@@ -107,9 +107,9 @@ def test_paired_differences_names_each_mistake_then_escalates(fn, diagnosis, row
     assert "Not yet" in first and diagnosis in first and "Hint:" not in first
     capstone.check_paired_differences(fn, rows)
     second = capsys.readouterr().out
-    assert "Hint: for every seed s that both variants have" in second and "Compare with" not in second
+    assert "Hint: pair the rows by seed" in second and "Read " not in second
     capstone.check_paired_differences(fn, rows)
-    assert "Compare with course_lib.lessons.residual_in_diffusion.paired" in capsys.readouterr().out
+    assert "Read course_lib.lessons.residual_in_diffusion.paired" in capsys.readouterr().out
 
 
 def test_paired_differences_stub_says_not_yet(rows, capsys):
@@ -151,9 +151,9 @@ def test_paired_interval_names_each_mistake_then_escalates(mistake, rows, capsys
     assert mistake in first and "Hint:" not in first
     capstone.check_paired_interval(value, rows, "add")
     second = capsys.readouterr().out
-    assert "Hint: with d the list of per-seed differences" in second and "Compare with" not in second
+    assert "Hint: a t-interval is centred on the mean difference" in second and "Read " not in second
     capstone.check_paired_interval(value, rows, "add")
-    assert "Compare with course_lib.stats.t_interval" in capsys.readouterr().out
+    assert "Read course_lib.stats.t_interval" in capsys.readouterr().out
 
 
 def test_unpaired_interval_is_diagnosed_as_unpaired(rows, capsys):

@@ -55,7 +55,7 @@ def test_check_hello_escalates_and_says_not_yet_on_none(capsys):
     lesson.check_hello(None)
     assert "still `None`" in capsys.readouterr().out
     lesson.check_hello(5)
-    assert "Hint: answer = 2 + 2" in capsys.readouterr().out  # second miss: the formula
+    assert "Hint: what does Python give for two plus two?" in capsys.readouterr().out  # second miss: the formula
     lesson.check_hello(3)
     assert "start_here.py" in capsys.readouterr().out  # third: where the reference is
 
@@ -63,7 +63,7 @@ def test_check_hello_escalates_and_says_not_yet_on_none(capsys):
 def test_demo_hint_tiers_shows_three_tiers_and_forgets_them(capsys):
     lesson.demo_hint_tiers()
     out = capsys.readouterr().out
-    assert out.count("Not yet") == 3 and "Hint: answer = 60 * 60" in out and "instructor build" in out
+    assert out.count("Not yet") == 3 and "Hint: an hour has 60 minutes" in out and "Read `check_demo`" in out
     assert "check_demo" not in grading.attempts and "check_hello" not in grading.attempts
     lesson.check_demo(5)
     assert "Hint:" not in capsys.readouterr().out
@@ -103,7 +103,7 @@ def test_check_wave_names_each_mistake_then_escalates(wrong, diagnosis, capsys):
     out = capsys.readouterr().out
     assert diagnosis in out and "Hint:" not in out
     lesson.check_wave(wrong)
-    assert "Hint: y = exp(-damping * x)" in capsys.readouterr().out
+    assert "Hint: a sine that makes `frequency` full turns" in capsys.readouterr().out
 
 
 def test_check_wave_says_not_yet_on_stub(capsys):

@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from course_lib import diffusion_loss, q_sample
+from course_lib import NoiseSchedule, UNet, diffusion_loss, q_sample
 from course_lib.lessons import training as tr
 
 
@@ -69,7 +69,7 @@ def test_eps_loss_check_names_the_mistake_then_escalates(fn, diagnosis, capsys):
     assert "Not yet" in first and diagnosis in first and "Hint:" not in first
     tr.check_eps_loss(fn)
     second = capsys.readouterr().out
-    assert diagnosis in second and "Hint: x_t = sqrt(alpha_bar[t])" in second
+    assert diagnosis in second and "Hint: noise x0 to x_t with notebook 04's closed form" in second
 
 
 def test_eps_loss_check_says_not_yet_on_stubs(capsys):
@@ -119,9 +119,9 @@ def test_train_loop_check_names_the_mistake_then_escalates(fn, diagnosis, capsys
     first = capsys.readouterr().out
     assert "Not yet" in first and diagnosis in first and "Hint:" not in first
     tr.check_train_loop(fn)
-    assert "Hint: for each step" in capsys.readouterr().out
+    assert "Hint: each step draws a batch of data" in capsys.readouterr().out
     tr.check_train_loop(fn)
-    assert "Compare with train_loop" in capsys.readouterr().out
+    assert "Read train_loop" in capsys.readouterr().out
 
 
 def test_train_loop_check_says_not_yet_on_stubs(capsys):
@@ -158,9 +158,20 @@ def test_train_more_trains_only_on_the_button(widgets):
 
 def test_x0_hat_view_is_precomputed_over_the_slider_grid(widgets):
     view = widgets["x0_hat"].view
-    slider = tr.x0_hat_slider()
-    assert set(range(slider.min, slider.max + 1, slider.step)) <= set(view.frames)
+    slider = tr.x0_hat_slider(view)
+    assert set(range(slider.min, slider.max + 1, slider.step)) == set(view.frames)
+    assert slider.max == view.ts[-1] < 1000 and slider.value == 300
     assert view.errors[0] < view.errors[max(view.ts)]  # x0-hat is best at little noise
+
+
+@pytest.mark.parametrize("T", [50, 200])
+def test_x0_hat_slider_follows_the_schedule(T):
+    from course_lib.data import load_digits
+
+    view = tr.X0HatView(UNet(base_channels=8), NoiseSchedule.make("linear", T), load_digits(split="train")[:2])
+    slider = tr.x0_hat_slider(view)
+    assert slider.max <= T - 1 and set(range(slider.min, slider.max + 1, slider.step)) == set(view.frames)
+    view.update(slider.max)  # the last t of the grid exists in the schedule
 
 
 def test_figures(widgets):

@@ -34,8 +34,9 @@ def test_repository_address_is_a_github_repository():
 def test_readme_has_a_binder_badge_on_notebook_00_and_a_colab_badge_per_notebook():
     readme = (ROOT / "README.md").read_text()
     assert links.binder_badge("00_start_here.ipynb", URL) in readme
-    assert "urlpath=lab/tree/notebooks/00_start_here.ipynb" in links.binder_url("00_start_here.ipynb", URL)
-    row = re.compile(r"\| \d\d \| \[.*?\]\(notebooks/(\S+)\)")
+    assert "urlpath=lab/tree/student/00_start_here.ipynb" in links.binder_url("00_start_here.ipynb", URL)
+    assert "/blob/main/student/00_start_here.ipynb" in links.colab_url("00_start_here.ipynb", URL)
+    row = re.compile(r"\| \d\d \| \[.*?\]\(student/(\S+)\)")
     rows = {m[1]: line for line in readme.splitlines() if (m := row.match(line))}
     assert sorted(rows) == [p.name for p in NOTEBOOKS], "the README's table lists every notebook"
     for name, row in rows.items():
@@ -89,7 +90,7 @@ def test_nbgitpuller_link_clones_the_repository_and_opens_notebook_00():
     assert (parts.netloc, parts.path) == ("hub.example.edu", "/hub/user-redirect/git-pull")
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
     name = links.slug(URL).split("/")[1]
-    assert query == {"repo": URL, "branch": "main", "urlpath": f"lab/tree/{name}/notebooks/00_start_here.ipynb"}
+    assert query == {"repo": URL, "branch": "main", "urlpath": f"lab/tree/{name}/student/00_start_here.ipynb"}
 
 
 def test_set_repo_moves_every_link_to_a_fork(tmp_path, monkeypatch):
@@ -99,10 +100,12 @@ def test_set_repo_moves_every_link_to_a_fork(tmp_path, monkeypatch):
     monkeypatch.setattr(links, "ROOT", tmp_path)
     fork = "https://github.com/a-teacher/course-fork"
     changed = links.set_repo(fork)
-    assert len(changed) == 2 + 2 * len(NOTEBOOKS)
+    assert len(changed) == 2 + 3 * len(NOTEBOOKS)  # README, pyproject, each notebook's .ipynb, .py and student copy
     assert links.repo_url() == fork
     readme = (tmp_path / "README.md").read_text()
     assert links.binder_badge("00_start_here.ipynb", fork) in readme
     for path in links.notebooks():
         assert first_code_cell(path) == links.colab_cell(fork)
         assert set(LINK.findall(path.read_text())) == {"a-teacher/course-fork"}
+        student = tmp_path / "student" / path.name
+        assert first_code_cell(student) == links.colab_cell(fork), "the student copy follows the fork"

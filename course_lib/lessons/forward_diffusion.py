@@ -154,9 +154,9 @@ def show_schedules(names=("linear", "cosine", "sigmoid", "quadratic"), T: int = 
 
 # ----------------------------------------------------------------------------- exercises
 
-Q_SAMPLE_FORMULA = ("x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * noise, with alpha_bar[t] of shape [B] "
-                    "reshaped to [B, 1, ..., 1]: one trailing 1 per dimension of x0 after the batch, "
-                    "alpha_bar[t].view(-1, *[1] * (x0.dim() - 1)).")
+Q_SAMPLE_FORMULA = ("the closed form above, with one alpha_bar per example: alpha_bar[t] has shape [B], so give it "
+                    "one trailing dimension of size 1 for every dimension of x0 after the batch, whatever x0's "
+                    "number of dimensions (images have three, 2-D points one).")
 
 
 def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -225,7 +225,8 @@ def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
 @graded
 def check_alpha_bar(fn) -> None:
     """Compare ``fn(betas)`` with ``alpha_bar`` on the linear and the cosine schedule (T = 1000)."""
-    formula = "alpha_bar_t = (1 - beta_0)(1 - beta_1)...(1 - beta_t): torch.cumprod(1 - betas, dim=0)."
+    formula = ("alpha_bar_t is a running product: multiply what each step keeps, 1 - beta_s, over every step s up to "
+               "and including t (torch has a cumulative version of prod).")
     reference = "course_lib.schedules.NoiseSchedule (its alpha_bar)"
     for name in ("linear", "cosine"):
         betas = NoiseSchedule.make(name, 1000).betas.clone()

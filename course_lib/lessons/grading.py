@@ -5,9 +5,8 @@ formula at once:
 
 1. the first failure says *what* is wrong (a shape, ``alpha`` where ``alpha_bar`` belongs, a missing square
    root, a broadcast that works on images but not on 2-D points), without the formula;
-2. the second failure adds the formula;
-3. from the third on, it also says where the reference lives (the worked solution is in the instructor
-   build, ``./course build``).
+2. the second failure adds a hint: the idea to use, never the solution's code;
+3. from the third on, it also names the reference to read (the library's version, or the figure to look at).
 
 An answer computed another way (float64, log space, another order of operations) passes: answers are
 compared in float64 with a tolerance. Student stubs (``raise NotImplementedError``, ``answer = None``)
@@ -29,8 +28,8 @@ _current: list[str] = []  # the exercise being graded (set by ``graded``)
 def report(ok: bool, success: str, diagnosis: str, formula: str = "", reference: str = "") -> None:
     """Print the verdict for the exercise being graded. Returns nothing, so a cell shows only the message.
 
-    ``diagnosis`` names what is wrong without giving the answer; ``formula`` is added from the second failed
-    attempt on, and ``reference`` (where the library's version lives) from the third.
+    ``diagnosis`` names what is wrong without giving the answer; ``formula`` (a hint: the idea, not code) is
+    added from the second failed attempt on, and ``reference`` (where the library's version lives) from the third.
     """
     exercise = _current[-1] if _current else "exercise"
     if ok:
@@ -43,10 +42,9 @@ def report(ok: bool, success: str, diagnosis: str, formula: str = "", reference:
     if n >= 2 and formula:
         lines.append(f"   Hint: {formula}")
     elif formula:
-        lines.append("   (Run the check again after your next try: a second miss shows the formula.)")
+        lines.append("   (Run the check again after your next try: a second miss adds a hint.)")
     if n >= 3:
-        lines.append("   Compare with " + (reference or "the reference") + "; the worked solution is in the "
-                     "instructor build (./course build).")
+        lines.append("   Read " + (reference or "the reference") + ".")
     print("\n".join(lines))
 
 

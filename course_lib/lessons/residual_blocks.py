@@ -514,8 +514,8 @@ def _exercise_blocks():
 @graded
 def check_block_forward(fn) -> None:
     """02: ``fn(block, x, residual)`` against the block (``residual=True``) and its plain twin (``False``)."""
-    formula = ("residual: block.post(block.branch(x) + block.shortcut(x)); "
-               "plain twin: block.post(block.branch(x)).")
+    formula = ("the residual block applies its post-activation to the sum of its branch and its shortcut; the plain "
+               "twin applies it to the branch alone.")
     with torch.no_grad():
         for residual in (True, False):
             for block, twin, x in _exercise_blocks():

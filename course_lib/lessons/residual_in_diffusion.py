@@ -750,8 +750,8 @@ def exercise_rows(rows) -> list[dict]:
 def check_paired_differences(fn, rows) -> None:
     """07, exercise 1: ``fn(rows, key, a, b)`` returns the per-seed differences of ``key``, a minus b."""
     shuffled = exercise_rows(rows)
-    formula = ("for every seed s that both variants have, in increasing order of s: row(a, s)[key] - "
-               "row(b, s)[key], where row(v, s) is the row with kind v.kind, skip v.skip and seed s.")
+    formula = ("pair the rows by seed: only the seeds both variants ran, in increasing order, and for each the value "
+               "of a minus the value of b (a row belongs to a variant by its kind and its skip).")
     for key, a, b in [("fd", Variant("plain", "add"), Variant("residual", "add")),
                       ("gap", Variant("residual", "none"), Variant("residual, default init", "none"))]:
         want = paired(shuffled, key, a, b)
@@ -843,8 +843,9 @@ def check_paired_interval(value, rows, skip: str = "add") -> None:
     """07, exercise 2: ``value`` = (mean, low, high), the paired 95% t-interval of "plain minus residual" FD."""
     want = torch.tensor(paired_interval(rows, skip), dtype=torch.float64)
     got = as_float64(value)
-    formula = ("with d the list of per-seed differences and n = len(d): mean ± t_{0.975, n-1} * sd(d, ddof=1) / "
-               "sqrt(n), where t_{0.975, n-1} = scipy.stats.t.ppf(0.975, n - 1).")
+    formula = ("a t-interval is centred on the mean difference; its half-width is the standard error of that mean "
+               "(the sample sd, with n - 1, over the square root of n) times the Student-t quantile that leaves "
+               "2.5% in each tail at n - 1 degrees of freedom.")
     reference = "course_lib.stats.t_interval"
     if got is not None and got.shape == (3,) and not (got[1] <= got[0] <= got[2]):
         return report(False, "", "give the tuple as (mean, low, high), the mean between the two bounds.", formula,
@@ -881,5 +882,5 @@ def check_cost_prediction(prediction, rows) -> None:
            "matter less.")
     return report(answer == measured, f"the FD cost is largest with skip={measured!r} (the median ratio of FDs, plain "
                   f"over residual, at this budget). {why}",
-                  f"you predicted skip={answer!r}; the shipped seeds say skip={measured!r}: read the ratios "
-                  "\"residual vs plain\" above.", why)
+                  f"you predicted skip={answer!r}; the shipped seeds say skip={measured!r}: the ratios "
+                  "\"residual vs plain\" in the shipped learning curves below show it.", why)

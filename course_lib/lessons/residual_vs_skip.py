@@ -422,7 +422,8 @@ def _same(got, value, want) -> bool:
 @graded
 def check_combine(fn) -> None:
     """03: ``fn(h, skip, mode)`` against ``course_lib.unet.combine`` on the same inputs, for each mode."""
-    formula = "concat: torch.cat([h, skip], dim=1); add: h + skip; none: h."
+    formula = ("concat stacks the two maps along the channel dimension of [B, C, H, W]; add sums them element by "
+               "element; none leaves the skip out.")
     reference = "course_lib.unet.combine"
     dims = {0: "the batch", 2: "the height", 3: "the width", -1: "the width", -2: "the height"}
     for mode, h, skip in _combine_cases():

@@ -34,6 +34,14 @@ def time_and_score(model, schedule, name: str = "ddim", steps: int = 50, n: int 
 SPACINGS = ("leading", "trailing")
 
 
+def spacing_timesteps(schedule, steps: int) -> dict[str, list[int]]:
+    """The timesteps DDIM with ``steps`` steps visits under "leading" and "trailing" spacing (the warning that
+    leading spacing starts far below T - 1 is silenced: the notebook's figure titles say where it starts)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return {sp: DDIMSampler(schedule, steps, spacing=sp).timesteps for sp in SPACINGS}
+
+
 def sample_both_spacings(model, schedule, steps: int, eta: float = 0.0, n: int = 16, seed: int = 0,
                          clip_x0: bool = True) -> dict[str, torch.Tensor]:
     """DDIM samples with ``steps`` steps for "leading" and "trailing" spacing from the same starting noise
@@ -375,11 +383,9 @@ def check_ddpm_step(fn) -> None:
         if problem:
             where = f"with x_t of shape {list(shape)} at t = {t}"
             return report(False, "", f"{where}: {problem}",
-                          "x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t); "
-                          "mean = sqrt(ab_prev) beta_t / (1 - ab_t) x0_hat "
-                          "+ sqrt(alpha_t) (1 - ab_prev) / (1 - ab_t) x_t; "
-                          "var = (1 - ab_prev) / (1 - ab_t) beta_t; return mean + sqrt(var) z "
-                          "(ab = schedule.alpha_bar, ab_prev = schedule.alpha_bar_prev).",
+                          "three stages: solve the closed form of q(x_t | x_0) for x_0 with eps in place of the noise; "
+                          "the posterior mean is a weighted sum of that x0_hat and x_t (the weights in the equation "
+                          "above the exercise); add the posterior's standard deviation times z.",
                           "course_lib.diffusion.p_mean_variance_from_eps and DDPMSampler.step")
     return report(True, "one ancestral step: estimate x_0, take the posterior's mean, draw around it with the "
                   "posterior's variance (zero at t = 0).", "")
@@ -429,9 +435,9 @@ def check_sample_loop(fn) -> None:
             "cannot be reproduced.": x})
         if problem:
             return report(False, "", f"with {name} and shape {list(shape)}: {problem}",
-                          "x = torch.randn(shape, generator=generator); for t in sampler.timesteps: "
-                          "eps = model(x, torch.full((shape[0],), t)); "
-                          "x, _ = sampler.step(eps, t, x, generator=generator)",
+                          "start from Gaussian noise drawn with the generator; visit the sampler's timesteps in the "
+                          "order it gives them; at each, ask the model for eps (one t per image) and let the "
+                          "sampler's step turn x into the next x, with the same generator.",
                           "course_lib.samplers.Sampler.sample")
     return report(True, "one loop serves every sampler: DDPM and DDIM differ only in their timesteps and step.", "")
 
@@ -464,8 +470,8 @@ def check_ddim_step(fn) -> None:
         if problem:
             return report(False, "", f"with x_t of shape {list(shape)}, alpha_bar_t = {a}, alpha_bar_prev = {b}: "
                           f"{problem}",
-                          "x0_hat = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t); "
-                          "return sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev) eps.",
+                          "estimate x_0 from x_t and eps as in the DDPM step; then put x0_hat back at the noise level "
+                          "alpha_bar_prev with the closed form of q(x_t | x_0), using eps itself as the noise.",
                           "course_lib.samplers.DDIMSampler.step")
     return report(True, "deterministic DDIM: estimate x_0, then re-noise it to the previous level with the same "
                   "eps.", "")

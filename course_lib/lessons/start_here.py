@@ -92,9 +92,10 @@ def _number_diagnosis(answer, words: str) -> str:
 
 @graded
 def check_hello(answer) -> None:
-    """00, exercise 1: the answer is 2 + 2. Shows the tiers: what is wrong, then the formula, then where to look."""
+    """00, exercise 1: the answer is 2 + 2. Shows the tiers: what is wrong, then a hint, then what to read."""
     return report(not isinstance(answer, (str, bool)) and answer == 4, "You know how exercises work.",
-                  _number_diagnosis(answer, "two plus two"), formula="answer = 2 + 2",
+                  _number_diagnosis(answer, "two plus two"),
+                  formula="what does Python give for two plus two? Store that number (not a string) in `answer`.",
                   reference="`check_hello` in course_lib/lessons/start_here.py")
 
 
@@ -106,7 +107,7 @@ def check_demo(answer) -> None:
     if isinstance(answer, int) and not isinstance(answer, bool) and answer == 60:
         diagnosis += " That is the number of seconds in a minute (or of minutes in an hour)."
     return report(not isinstance(answer, (str, bool)) and answer == 3600, "That is 60 minutes of 60 seconds.",
-                  diagnosis, formula="answer = 60 * 60  (60 minutes of 60 seconds each)",
+                  diagnosis, formula="an hour has 60 minutes, and each minute 60 seconds.",
                   reference="`check_demo` in course_lib/lessons/start_here.py")
 
 
@@ -130,7 +131,8 @@ def check_wave(fn) -> None:
     }
     diagnosis = diagnose(got, want, mistakes)
     return report(diagnosis is None, "that is the wave the sliders above draw.", diagnosis or "",
-                  formula="y = exp(-damping * x) * sin(2 * pi * frequency * x)  (torch.exp, torch.sin, math.pi)",
+                  formula=("a sine that makes `frequency` full turns (of 2 pi radians) per unit of x, multiplied by an "
+                           "envelope that decays exponentially at the rate `damping`."),
                   reference="`wave` in course_lib/lessons/start_here.py")
 
 

@@ -41,7 +41,7 @@ def plot_loss_by_t(history: History, T: int):
     ax.set_yscale("log")
     ax.set_xlabel("timestep t")
     ax.set_ylabel("mean eps-MSE (log scale)")
-    ax.set_title("the loss depends on t: small t (little noise) is hardest")
+    ax.set_title("mean training loss per tenth of t")
     return finish(fig)
 
 
@@ -272,11 +272,13 @@ class X0HatView:
     ``update(t)`` only swaps images and text."""
 
     @torch.no_grad()
-    def __init__(self, model, schedule: NoiseSchedule, digits: torch.Tensor, ts=range(0, 1000, 20), seed: int = 0):
+    def __init__(self, model, schedule: NoiseSchedule, digits: torch.Tensor, ts=None, seed: int = 0):
         import matplotlib.pyplot as plt
 
         from ..diffusion import predict_x0
 
+        if ts is None:  # about 50 values of t from 0 to T - 1, whatever T the schedule has
+            ts = range(0, schedule.T, max(1, schedule.T // 50))
         self.ts = [int(t) for t in ts]
         k = len(digits)
         x0 = digits.float().cpu()
@@ -300,7 +302,7 @@ class X0HatView:
                                                     interpolation="nearest"))
             for ax in row:
                 ax.axis("off")
-        axes[0, 0].set_title("x_0 (training digit)", fontsize=10)
+        axes[0, 0].set_title("x_0\n(training digit)", fontsize=10)
         self.x_t_title = axes[0, 1].set_title(" ", fontsize=10)
         self.x0_hat_title = axes[0, 2].set_title(" ", fontsize=10)
         self.fig.tight_layout()
@@ -313,8 +315,8 @@ class X0HatView:
             image.set_data(_unit(x))
         for image, x in zip(self.x0_hat_images, x0_hat):
             image.set_data(_unit(x))
-        self.x_t_title.set_text(f"x_t, t = {t} (alpha_bar {self.alpha_bar[t]:.3f})")
-        self.x0_hat_title.set_text(f"x0-hat (MSE to x_0: {self.errors[t]:.3f})")
+        self.x_t_title.set_text(f"x_t, t = {t}\nalpha_bar {self.alpha_bar[t]:.3f}")
+        self.x0_hat_title.set_text(f"x0-hat\nMSE to x_0: {self.errors[t]:.3f}")
 
 
 def _unit(x: torch.Tensor):
@@ -351,7 +353,7 @@ def demo_widgets() -> dict:
     return {
         "toy_samples": LiveFigure(ToySamplesView(toy.ema_model, linear, "moons"),
                                   steps=toy_steps_slider()),
-        "x0_hat": LiveFigure(X0HatView(model, schedule, digits[:4]), t=x0_hat_slider()),
+        "x0_hat": LiveFigure(view := X0HatView(model, schedule, digits[:4]), t=x0_hat_slider(view)),
         "train_more": train_more_widget(small, n_more=10),
     }
 
@@ -366,11 +368,13 @@ def toy_steps_slider():
     return SelectionSlider(options=TOY_STEP_COUNTS, value=20, continuous_update=False, description="steps")
 
 
-def x0_hat_slider():
-    """The t control of the x0-hat widget: its grid is the view's precomputed ``ts``."""
+def x0_hat_slider(view: X0HatView):
+    """The t control of ``view``: its grid is the view's precomputed ``ts`` (it starts near 3/10 of the chain)."""
     from ipywidgets import IntSlider
 
-    return IntSlider(value=300, min=0, max=980, step=20, description="t")
+    step = view.ts[1] - view.ts[0] if len(view.ts) > 1 else 1
+    start = min(view.ts, key=lambda s: abs(s - 0.3 * (view.ts[-1] + step)))
+    return IntSlider(value=start, min=view.ts[0], max=view.ts[-1], step=step, description="t")
 
 
 # ----------------------------------------------------------------------------- EMA over seeds
@@ -476,8 +480,9 @@ def eps_loss(model, x0, t, noise, schedule: NoiseSchedule):
     return ((model(x_t, t) - noise) ** 2).mean()
 
 
-EPS_LOSS_FORMULA = ("x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * noise (alpha_bar[t] reshaped to "
-                    "[B, 1, ..., 1]), then ((model(x_t, t) - noise) ** 2).mean().")
+EPS_LOSS_FORMULA = ("noise x0 to x_t with notebook 04's closed form (one alpha_bar per example, shaped to broadcast "
+                    "over x0's other dimensions), ask the model for the noise at (x_t, t), and average the squared "
+                    "error against the noise that was really added.")
 
 
 def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -597,10 +602,10 @@ def check_train_loop(fn) -> None:
     torch.manual_seed(0)
     spy = _SpyDenoiser()
     before = [p.detach().clone() for p in spy.parameters()]
-    formula = ("for each step: x0 = a random batch of data; t = torch.randint(0, T, (B,)); "
-               "noise = torch.randn_like(x0); x_t = q_sample(x0, t, schedule, noise=noise); "
-               "loss = ((model(x_t, t) - noise) ** 2).mean(); "
-               "optimizer.zero_grad(); loss.backward(); optimizer.step(); keep loss.item().")
+    formula = ("each step draws a batch of data, one random t per example and Gaussian noise of the batch's shape; "
+               "noises the batch to x_t with the closed form of notebook 04; takes the mean squared error between "
+               "the model's output at (x_t, t) and that noise; then clears the gradients, backpropagates, updates, "
+               "and records the loss as a number.")
     reference = "train_loop in course_lib/lessons/training.py, or Trainer._train_step in course_lib/trainer.py"
     fail = lambda why: report(False, "", why, formula, reference)
     try:

@@ -457,21 +457,26 @@ def depth_claims(table: dict[str, np.ndarray], depths) -> dict[str, np.ndarray]:
     * ``default_128_tiny`` (only when 128 is in ``depths``): orders of magnitude by which the default-init plain
       net's first-layer gradient at depth 128 lies below 1e-40 (+inf where it is exactly 0: every entry of the
       float32 gradient underflowed).
+
+    A claim whose depths are not all in ``depths`` is left out (``check_claims`` then says "not measured").
     """
     depths = list(depths)
-    i2, i32, i64 = depths.index(2), depths.index(32), depths.index(64)
-    names = list(NETWORKS)
-    plain_d, plain_k, plain_bn, res_u, res_s = (np.asarray(table[k]) for k in names)
-    upto64 = [i for i, d in enumerate(depths) if d <= 64]
-    out = {
-        "vanishing_default": _log_ratio(plain_d[:, i2], plain_d[:, i32]) - 6,
-        "kaiming_healthy": 2 - np.abs(_log_ratio(plain_k[:, upto64], plain_k[:, [i2]])).max(axis=1),
-        "batchnorm_grows": _log_ratio(plain_bn[:, i64], plain_bn[:, i2]) - 3,
-        "unscaled_explodes": _log_ratio(res_u[:, i64], res_u[:, i2]) - 3,
-        "scaled_flat": 1 - np.abs(_log_ratio(res_s, res_s[:, [i2]])).max(axis=1),
-    }
+    plain_d, plain_k, plain_bn, res_u, res_s = (np.asarray(table[k]) for k in NETWORKS)
+    out = {}
     if 128 in depths:
         out["default_128_tiny"] = _log_ratio(1e-40, plain_d[:, depths.index(128)])
+    if 2 not in depths:  # the other claims are relative to depth 2
+        return out
+    i2 = depths.index(2)
+    if 32 in depths:
+        out["vanishing_default"] = _log_ratio(plain_d[:, i2], plain_d[:, depths.index(32)]) - 6
+    if 64 in depths:
+        i64, upto64 = depths.index(64), [i for i, d in enumerate(depths) if d <= 64]
+        out["kaiming_healthy"] = 2 - np.abs(_log_ratio(plain_k[:, upto64], plain_k[:, [i2]])).max(axis=1)
+        out["batchnorm_grows"] = _log_ratio(plain_bn[:, i64], plain_bn[:, i2]) - 3
+        out["unscaled_explodes"] = _log_ratio(res_u[:, i64], res_u[:, i2]) - 3
+    if 128 in depths:
+        out["scaled_flat"] = 1 - np.abs(_log_ratio(res_s, res_s[:, [i2]])).max(axis=1)
     return out
 
 
@@ -503,9 +508,13 @@ def activation_claims(table: dict[tuple[str, str], np.ndarray]) -> dict[str, np.
     ``table`` for sigmoid, i.e. the largest ratio; it says nothing about inits not tested, such as orthogonal
     weights at criticality, Pennington et al. 2017) and ``relu_kaiming_healthy`` (orders above 1e-2 of ReLU at
     Kaiming)."""
-    sig = np.stack([v for (a, _), v in table.items() if a == "sigmoid"])
-    return {"sigmoid_vanishes": -6 - _log_ratio(sig.max(axis=0), 1.0),
-            "relu_kaiming_healthy": _log_ratio(table[("relu", "kaiming")], 1.0) + 2}
+    out = {}
+    sigmoid = [v for (a, _), v in table.items() if a == "sigmoid"]
+    if sigmoid:
+        out["sigmoid_vanishes"] = -6 - _log_ratio(np.stack(sigmoid).max(axis=0), 1.0)
+    if ("relu", "kaiming") in table:
+        out["relu_kaiming_healthy"] = _log_ratio(table[("relu", "kaiming")], 1.0) + 2
+    return out
 
 
 # ----------------------------------------------------------------------------- shattered gradients
@@ -568,6 +577,8 @@ def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | N
 def shattered_claims(by_depth: dict[str, np.ndarray], depths, at: int = 32) -> dict[str, np.ndarray]:
     """Per-seed margins at depth ``at``: ``smoother`` (residual minus plain correlation, minus 0.3) and
     ``larger`` (orders of magnitude by which the plain net's dy/dx spread exceeds the residual's, minus 1)."""
+    if at not in depths:
+        return {}
     j = list(depths).index(at)
     return {"smoother": by_depth["residual"][:, j] - by_depth["plain"][:, j] - 0.3,
             "larger": _log_ratio(by_depth["plain_std"][:, j], by_depth["residual_std"][:, j]) - 1}
@@ -749,7 +760,8 @@ def check_sigmoid_derivative_max(value) -> None:
                      "few z and see where it peaks.")
     return report(diagnosis is None, "sigma'(z) <= 1/4, so the slopes of 30 sigmoid layers multiply a gradient by at "
                   "most (1/4)^30 ~ 1e-18, before the weights have their say.", diagnosis or "",
-                  formula="sigma'(z) = sigma(z) (1 - sigma(z)), largest where sigma(z) = 1/2, i.e. at z = 0.",
+                  formula=("sigma'(z) = sigma(z) (1 - sigma(z)): a product of two numbers that add up to 1. When is it "
+                           "largest?"),
                   reference="`sigmoid_derivative_max` in course_lib/lessons/vanishing_gradients.py")
 
 
@@ -820,7 +832,8 @@ def check_residual_layers(residual_fn, plain_fn=None) -> None:
                 diagnosis = f"plain_layer: {diagnosis}"
     return report(diagnosis is None, "through 6 layers your twins match course_lib's DeepMLP: the same layers f_l, "
                   "and only the + h differs.", diagnosis or "",
-                  formula="residual: h + s * f(h); plain: f(h)",
+                  formula=("a residual layer adds its input back to its branch's output (the branch scaled by s); a "
+                           "plain layer has only the branch."),
                   reference="`DeepNet.hidden` in course_lib/deep_nets.py")
 
 
@@ -894,5 +907,6 @@ def check_gradient_ratio(fn) -> None:
         diagnosis = (f"for norms = {norms.tolist()} your function returns {got.item():.3g}; look again at which "
                      "entries it divides.")
     return report(diagnosis is None, "a ratio << 1 means the first layers barely learn.", diagnosis or "",
-                  formula="norms[0] / norms[-1]  (first layer, the input side, over the last, the output side)",
+                  formula=("the first layer (the input side) over the last (the output side): which end of `norms` is "
+                           "which?"),
                   reference="`gradient_ratio` in course_lib/lessons/vanishing_gradients.py")
