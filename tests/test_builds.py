@@ -127,7 +127,8 @@ def test_student_notebook_runs_with_edited_settings_and_checks_say_not_yet(name,
     nb = edited(nbformat.read(ROOT / "student" / name, as_version=4), EDITS[name])
     notebook_client(nb, ROOT / "student", timeout=300).execute()  # raises CellExecutionError on any error
     out = printed(nb)
-    assert "Traceback" not in out and "Error" not in out
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert "Traceback (most recent call last)" not in out
     n_checks = len(re.findall(r"^❌ Not yet", out, re.M))
     n_exercises = sum("TODO: your code here" in c.source for c in nb.cells)
     assert n_checks >= n_exercises > 0 and "✅" not in out
