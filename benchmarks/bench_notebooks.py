@@ -62,7 +62,7 @@ def run(path: Path) -> dict:
 def main(argv: list[str]) -> int:
     os.environ["OMP_NUM_THREADS"] = "2"
     os.environ["COURSE_DEVICE"] = "cpu"
-    paths = [Path(p) for p in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p) for p in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
     results = []
     for path in paths:
         results.append(run(path.resolve()))

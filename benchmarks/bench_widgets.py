@@ -82,7 +82,7 @@ def sweep(live, name: str, repeat: int = 1) -> dict:
 
 def before_for(before: dict, module: str, control: str) -> dict | None:
     """The "before" row of the same notebook and control name (the old widgets had other names)."""
-    number = next((p.name[:2] for p in (ROOT / "notebooks").glob(f"[0-9][0-9]_{module}.py")), None)
+    number = next((p.name.split("_")[0] for p in (ROOT / "notebooks").glob(f"[0-9][0-9]*_{module}.py")), None)
     rows = [controls[control] for name, controls in before.items() if name[:2] == number and control in controls]
     return rows[0] if len(rows) == 1 else None
 

@@ -75,3 +75,9 @@ def mean_spread(values: Sequence[float], fmt: str = ".3g", scale: float = 1.0, u
     sd, sd_fmt = (v.std(ddof=1) if v.size > 1 else 0.0), fmt.replace("+", "")  # a spread has no sign
     return (f"{v.mean():{fmt}}{unit} ± {sd:{sd_fmt}} ({v.min():{fmt}} to {v.max():{fmt}}, "
             f"{v.size} seed{'s' if v.size > 1 else ''})")
+
+
+def format_margins(margins: dict[str, np.ndarray], fmt: str = ".2f") -> str:
+    """One line per claim: its per-seed margins (the claim holds for a seed when its margin is > 0)."""
+    return "\n".join(f"margin {name}: " + ", ".join(f"{m:{fmt}}" for m in np.asarray(values, dtype=float))
+                     for name, values in margins.items())

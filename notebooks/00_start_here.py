@@ -35,7 +35,7 @@ from ipywidgets import FloatSlider
 
 from course_lib import environment_report
 from course_lib.lessons import setup_notebook
-from course_lib.lessons.start_here import WaveView, check_hello, check_wave, demo_hint_tiers, plot_wave
+from course_lib.lessons import start_here as lesson
 from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
@@ -60,11 +60,11 @@ for key, value in environment_report().items():
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: built once, only its curves redrawn on a move.
-LiveFigure(WaveView(), frequency=FloatSlider(value=2.0, min=0.5, max=5.0, step=0.5),
+LiveFigure(lesson.WaveView(), frequency=FloatSlider(value=2.0, min=0.5, max=5.0, step=0.5),
            damping=FloatSlider(value=0.5, min=0.0, max=3.0, step=0.5))
 
 # %%
-plot_wave(frequency=2.0, damping=0.5)  # the widget's starting values, as a plain figure
+lesson.plot_wave(frequency=2.0, damping=0.5)  # the widget's starting values, as a plain figure
 
 # %% [markdown]
 # ## How exercises work
@@ -78,7 +78,7 @@ plot_wave(frequency=2.0, damping=0.5)  # the widget's starting values, as a plai
 # that is none of this notebook's (the number of seconds in an hour):
 
 # %%
-demo_hint_tiers()
+lesson.demo_hint_tiers()
 
 # %% [markdown]
 # **Exercise 1.** Set `answer` to the value of `2 + 2`.
@@ -89,7 +89,7 @@ answer = 2 + 2
 ### END SOLUTION
 
 # %%
-check_hello(answer)
+lesson.check_hello(answer)
 
 # %% [markdown]
 # **Exercise 2.** Write the widget's curve yourself: `wave(x, frequency, damping)` returns
@@ -110,7 +110,7 @@ def wave(x, frequency, damping):
 
 
 # %%
-check_wave(wave)
+lesson.check_wave(wave)
 
 # %% [markdown]
 # ## Where to run the course

@@ -27,17 +27,8 @@ from ipywidgets import Dropdown, IntSlider
 
 from course_lib import NoiseSchedule
 from course_lib.data import load_digits
+from course_lib.lessons import forward_diffusion as lesson
 from course_lib.lessons import setup_notebook
-from course_lib.lessons.forward_diffusion import (
-    ForwardView,
-    chain_vs_closed_form,
-    check_alpha_bar,
-    check_alpha_bar_prediction,
-    check_q_sample,
-    show_forward,
-    show_schedules,
-    t_follows_T,
-)
 from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
@@ -75,7 +66,7 @@ prediction = "1/10"
 ### END SOLUTION
 
 # %%
-check_alpha_bar_prediction(prediction)
+lesson.check_alpha_bar_prediction(prediction)
 
 # %% [markdown]
 # The rest of the notebook uses the schedule and the number of steps $T$ set in the next cell. Change them (try
@@ -95,17 +86,17 @@ schedule = NoiseSchedule.make(SCHEDULE, T)
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: built once, only its changing parts redrawn (about 30 ms a move).
-live = LiveFigure(ForwardView(), t=IntSlider(value=T // 10, min=0, max=T - 1, step=max(1, T // 100)),
+live = LiveFigure(lesson.ForwardView(), t=IntSlider(value=T // 10, min=0, max=T - 1, step=max(1, T // 100)),
                   schedule=Dropdown(options=["linear", "cosine", "sigmoid", "quadratic"], value=SCHEDULE),
                   T=Dropdown(options=sorted({50, 100, 250, 500, 1000, T}), value=T))
-t_follows_T(live).warm()  # the t slider's range follows the T menu
+lesson.t_follows_T(live).warm()  # the t slider's range follows the T menu
 
 # %% [markdown]
 # The widget above starts at $t = T/10$, where much of the photo is still there. Further along the chain, at
 # $t = 3T/5$ (600 with $T = 1000$):
 
 # %%
-show_forward(t=3 * T // 5, schedule=SCHEDULE, T=T)
+lesson.show_forward(t=3 * T // 5, schedule=SCHEDULE, T=T)
 
 # %%
 ab = schedule.alpha_bar
@@ -118,7 +109,7 @@ for t in (T // 10, 3 * T // 5):
 # of the photo is left, and the pixel histogram is close to the standard normal. The schedules differ in *how fast* they get there:
 
 # %%
-show_schedules(T=T)
+lesson.show_schedules(T=T)
 
 # %%
 steps = [T // 4, T // 2, 3 * T // 4, T - 1]  # a quarter, half and three quarters of the chain, and its end
@@ -151,7 +142,7 @@ for name in ("linear", "cosine", "sigmoid", "quadratic"):
 
 # %%
 digit = load_digits()[0]
-stats = chain_vs_closed_form(digit, t=3 * T // 10, schedule=schedule, n=4000)
+stats = lesson.chain_vs_closed_form(digit, t=3 * T // 10, schedule=schedule, n=4000)
 exact_mean, exact_var = stats["exact"]
 for how in ("chain", "closed"):
     mean, var = stats[how]
@@ -180,7 +171,7 @@ def q_sample(x0, t, schedule, noise):
 
 
 # %%
-check_q_sample(q_sample)
+lesson.check_q_sample(q_sample)
 
 # %% [markdown]
 # **Exercise 3.** The schedule is given by its $\beta_t$, the noise variance each step adds; the closed form needs
@@ -195,7 +186,7 @@ def alpha_bar_from_betas(betas):
 
 
 # %%
-check_alpha_bar(alpha_bar_from_betas)
+lesson.check_alpha_bar(alpha_bar_from_betas)
 
 # %% [markdown]
 # Why a product and not a sum? Each step keeps the fraction $1 - \beta_t$ of the signal's variance, so after

@@ -101,7 +101,7 @@ def student_notebook(nb):
 
 
 def instructor_notebooks(source: Path = SOURCE) -> list[Path]:
-    return sorted(source.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(source.glob("[0-9][0-9]*_*.ipynb"))
 
 
 def student_text(path: Path) -> str:

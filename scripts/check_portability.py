@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     p.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (SSE4.1 is several times slower)")
     args = p.parse_args(argv)
-    notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
+    notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("notebooks/[0-9][0-9]*_*.ipynb"))
     rows = []
     print("| setting | notebook | cells passed | failed | seconds |\n|---|---|---|---|---|", flush=True)
     for name in args.settings:

@@ -45,7 +45,7 @@ def slug(url: str) -> str:
 
 
 def notebooks() -> list[Path]:
-    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 
 
 def colab_url(notebook: str, url: str) -> str:

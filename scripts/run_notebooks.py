@@ -49,7 +49,7 @@ def execute(py_path: Path, timeout: int = 300) -> float:
 
 def main(argv: list[str]) -> int:
     ci_environment()
-    paths = [Path(p).with_suffix(".py") for p in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+    paths = [Path(p).with_suffix(".py") for p in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.py"))
     for path in paths:
         print(f"running {path.name} ...", flush=True)
         print(f"  done in {execute(path.resolve()):.1f} s", flush=True)

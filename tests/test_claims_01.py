@@ -1,6 +1,7 @@
-"""Notebook 01's claims, re-run with seeds the notebook does not use (100, 101, 102).
+"""Notebooks 01's and 01b's claims, re-run with seeds the notebooks do not use (100, 101, 102).
 
-Each test recomputes the per-seed margins with ``course_lib.lessons.vanishing_gradients``'s claim functions and asserts
+Each test recomputes the per-seed margins with the claim functions of ``course_lib.lessons.vanishing_gradients``
+and ``course_lib.lessons.gradient_pathologies`` and asserts
 that the claim holds for every seed with the notebook's threshold (margin > 0). A claim that fails here
 is reworded in the notebook, never tuned.
 """
@@ -8,17 +9,19 @@ is reworded in the notebook, never tuned.
 import numpy as np
 import pytest
 
-from course_lib.lessons.vanishing_gradients import (
-    activation_claims,
-    activation_table,
-    degradation_claims,
-    degradation_experiment,
+from course_lib.lessons.gradient_pathologies import (
     depth_claims,
     depth_table,
     frozen_claims,
     frozen_layers,
     shattered_claims,
     shattered_vs_depth,
+)
+from course_lib.lessons.vanishing_gradients import (
+    activation_claims,
+    activation_table,
+    degradation_claims,
+    degradation_experiment,
 )
 
 SEEDS = (100, 101, 102)

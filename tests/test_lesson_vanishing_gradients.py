@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib.lessons import gradient_pathologies as pathologies
 from course_lib.lessons import vanishing_gradients as lesson
 
 
@@ -58,7 +59,7 @@ def test_demo_widget_redraws_for_every_control():
 def test_frozen_layers_tiny_gradients_do_not_move_float32_weights():
     """Depth 30, sigmoid, default init: float32 .norm() says 0 for the first layers, float64 does not; Adam's
     first step there is far below the float32 spacing of the weights, and 20 steps leave them bit-for-bit."""
-    fr = lesson.frozen_layers(depth=30, seeds=(0,), steps=20)
+    fr = pathologies.frozen_layers(depth=30, seeds=(0,), steps=20)
     assert all(v.shape == (1, 30) for v in fr.values())
     assert (fr["norm64"] > 0).all() and (fr["norm32"][0, :3] == 0).all()
     np.testing.assert_allclose(fr["norm32"][fr["norm32"] > 1e-15], fr["norm64"][fr["norm32"] > 1e-15], rtol=1e-4)
@@ -66,14 +67,14 @@ def test_frozen_layers_tiny_gradients_do_not_move_float32_weights():
     assert fr["step"][0, -1] == pytest.approx(1e-3, rel=1e-3) and (fr["step"][0, :6] < 1e-16).all()
     assert (fr["step"][0, :6] < fr["spacing"][0, :6] / 2).all()  # rounds back to the same float32 weight
     assert (fr["changed"][0, :10] == 0).all() and fr["changed"][0, -1] == 4096
-    margins = lesson.frozen_claims(fr)
+    margins = pathologies.frozen_claims(fr)
     assert margins["nonzero"][0] > -30 and margins["float32_norm_zero"][0] >= 3 and margins["frozen"][0] > 0
-    assert lesson._leading_zeros([0, 0, 3, 0]) == 2 and lesson._leading_zeros([0, 0]) == 2
+    assert pathologies._leading_zeros([0, 0, 3, 0]) == 2 and pathologies._leading_zeros([0, 0]) == 2
 
 
 def test_format_frozen_layers_has_one_row_per_layer():
     fr = {k: np.ones((1, 30)) for k in ("norm32", "norm64", "step", "spacing", "changed")}
-    text = lesson.format_frozen_layers(fr, layers=(1, 30))
+    text = pathologies.format_frozen_layers(fr, layers=(1, 30))
     assert len(text.splitlines()) == 3 and "of 4096 weights" in text
 
 
@@ -90,12 +91,12 @@ def test_plot_shattered_shows_every_seed():
                 "plain_std": np.ones((2, 3)), "residual_std": np.ones((2, 3))}
     x = np.linspace(-2, 2, 16)
     curves = {"plain": (x, rng.normal(size=16), 0.0), "residual": (x, x, 1.0)}
-    fig = lesson.plot_shattered(curves, by_depth, depths)
+    fig = pathologies.plot_shattered(curves, by_depth, depths)
     ax = fig.axes[-1]
     assert ax.get_ylim()[0] < -0.6 and ax.get_legend() is not None
     # each dy/dx panel has its own y-axis, fitted to its own curve (a shared one would flatten the smaller curve)
     curves = {"plain": (x, 100 * rng.normal(size=16), 0.0), "residual": (x, x, 1.0)}
-    plain_ax, residual_ax = lesson.plot_shattered(curves, by_depth, depths).axes[:2]
+    plain_ax, residual_ax = pathologies.plot_shattered(curves, by_depth, depths).axes[:2]
     assert residual_ax.get_ylim()[1] < 3 < 50 < plain_ax.get_ylim()[1] - plain_ax.get_ylim()[0]
 
 
@@ -193,34 +194,43 @@ def test_check_smallest_layer(sigmoid_profile, capsys):
     assert "still `None`" in capsys.readouterr().out
 
 
-# ----------------------------------------------------------------------------- exercise 4: the gradient ratio
+# ----------------------------------------------------------------------------- exercise 4: powers of ten per layer
 
-def test_check_gradient_ratio_accepts_reference_and_other_forms(capsys):
-    lesson.check_gradient_ratio(lesson.gradient_ratio)
-    lesson.check_gradient_ratio(lambda n: torch.tensor(n)[0] / torch.tensor(n)[-1])
-    lesson.check_gradient_ratio(lambda n: 10 ** (np.log10(n[0]) - np.log10(n[-1])))
+def test_orders_per_layer_counts_the_slope_of_a_geometric_profile():
+    norms = 10.0 ** np.linspace(-30, 0, 31)  # one power of ten per step
+    assert lesson.orders_per_layer(norms) == pytest.approx(1.0)
+    assert lesson.orders_per_layer(norms[::-1]) == pytest.approx(-1.0)  # growing towards the input
+
+
+def test_check_orders_per_layer_accepts_reference_and_other_forms(capsys):
+    lesson.check_orders_per_layer(lesson.orders_per_layer)
+    lesson.check_orders_per_layer(lambda n: float(np.mean(np.diff(np.log10(n)))))
+    lesson.check_orders_per_layer(lambda n: (torch.tensor(n).log10()[-1] - torch.tensor(n).log10()[0]) / (len(n) - 1))
     assert capsys.readouterr().out.count("✅") == 3
 
 
 @pytest.mark.parametrize("wrong, diagnosis", [
-    (lambda n: n[-1] / n[0], "you divided the last layer's norm by the first's"),
-    (lambda n: n[1] / n[-2], "off by one"),
-    (lambda n: n[0] / n[-2], "the denominator is not the last layer"),
-    (lambda n: n[1] / n[-1], "the numerator is not the first layer"),
-    (lambda n: n[0] - n[-1], "you subtracted"),
-    (lambda n: np.log10(n[0] / n[-1]), "the logarithm of the ratio"),
-    (lambda n: 3.0, "look again at which entries"),
+    (lambda n: np.log10(n[0] / n[-1]) / (len(n) - 1), "the sign is flipped"),
+    (lambda n: np.log(n[-1] / n[0]) / (len(n) - 1), "natural logarithm"),
+    (lambda n: np.log10(n[-1] / n[0]) / len(n), "n - 1 steps"),
+    (lambda n: np.log10(n[-1] / n[0]), "the total over the whole path"),
+    (lambda n: n[0] / n[-1], "take a logarithm"),
+    (lambda n: np.log10(n.max() / n.min()) / (len(n) - 1), "the largest and the smallest norm"),
+    (lambda n: 3.0, "the same number for two different profiles"),
+    (lambda n: np.log10(n[-2] / n[0]), "which ends of the profile"),
     (lambda n: n, "one number"),
 ])
-def test_check_gradient_ratio_names_each_mistake_then_escalates(wrong, diagnosis, capsys):
-    lesson.check_gradient_ratio(wrong)
+def test_check_orders_per_layer_names_each_mistake_then_escalates(wrong, diagnosis, capsys):
+    lesson.check_orders_per_layer(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and diagnosis in out and "Hint:" not in out
-    lesson.check_gradient_ratio(wrong)
-    if diagnosis != "one number":
-        assert "Hint: the first layer (the input side) over the last" in capsys.readouterr().out
+    assert "log10(norms[-1]" not in out  # never the solution
+    lesson.check_orders_per_layer(wrong)
+    lesson.check_orders_per_layer(wrong)
+    out = capsys.readouterr().out
+    assert "Hint: powers of ten are counted by log10" in out and "Read the gradient profiles above" in out
 
 
-def test_check_gradient_ratio_says_not_yet_on_stub(capsys):
-    lesson.check_gradient_ratio(stub)
+def test_check_orders_per_layer_says_not_yet_on_stub(capsys):
+    lesson.check_orders_per_layer(stub)
     assert "replace the `raise NotImplementedError`" in capsys.readouterr().out

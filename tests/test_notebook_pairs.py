@@ -5,13 +5,13 @@ from pathlib import Path
 import jupytext
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 
 
 def test_every_notebook_has_a_pair_and_vice_versa():
     folder = Path(__file__).resolve().parents[1] / "notebooks"
-    ipynb = {p.stem for p in folder.glob("[0-9][0-9]_*.ipynb")}
-    py = {p.stem for p in folder.glob("[0-9][0-9]_*.py")}
+    ipynb = {p.stem for p in folder.glob("[0-9][0-9]*_*.ipynb")}
+    py = {p.stem for p in folder.glob("[0-9][0-9]*_*.py")}
     assert ipynb == py, f"unpaired: {sorted(ipynb ^ py)}"
     assert len(ipynb) >= 1
 

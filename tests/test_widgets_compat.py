@@ -21,7 +21,7 @@ import ipywidgets
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.py"))
 IPYWIDGETS7 = ROOT / ".venv" / "ipywidgets7"
 
 PROBE = r'''

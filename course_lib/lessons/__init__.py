@@ -5,11 +5,13 @@ notebook                              module
 ====================================  ====================================
 ``00_start_here``                     ``lessons.start_here``
 ``01_vanishing_gradients``            ``lessons.vanishing_gradients``
+``01b_gradient_pathologies``          ``lessons.gradient_pathologies``
 ``02_residual_blocks``                ``lessons.residual_blocks``
 ``03_residual_vs_skip``               ``lessons.residual_vs_skip``
 ``04_forward_diffusion``              ``lessons.forward_diffusion``
 ``05_training``                       ``lessons.training``
 ``06_sampling``                       ``lessons.sampling``
+``06b_sample_quality``                ``lessons.sample_quality``
 ``07_residual_in_diffusion``          ``lessons.residual_in_diffusion``
 ====================================  ====================================
 

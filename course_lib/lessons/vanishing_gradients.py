@@ -1,17 +1,14 @@
-"""The experiments of notebook 01 (vanishing gradients, explosion, degradation), as plain functions.
+"""The experiments of notebook 01 (vanishing gradients and degradation), as plain functions.
 
-Widgets call these with the values of their controls; tests call them directly. Three separate
-phenomena, each with its own experiment:
+Widgets call these with the values of their controls; tests call them directly. Notebook 01b (optional,
+``lessons.gradient_pathologies``) measures explosion, frozen float32 weights and shattered gradients.
 
 * **vanishing**: the first layer's gradient ||dL/dW_1|| shrinks exponentially with depth. For a
   plain ReLU net this is a property of the *initialisation* (PyTorch's default has a weight variance
   6x too small for ReLU); for sigmoid it happens under each of the three initialisations tested here
   (sigma' <= 1/4), though not under every one: orthogonal weights at criticality keep sigmoidal nets
   trainable (Pennington, Schoenholz and Ganguli 2017). A vanishing gradient is tiny (1e-26), not zero:
-  the norms are taken in float64, and ``frozen_layers`` shows that Adam steps that small do not move
-  float32 weights at all.
-* **explosion**: it grows exponentially with depth (an unscaled residual stack h + f(h); BatchNorm in
-  a deep plain net, Yang et al. 2019).
+  the norms are taken in float64.
 * **degradation**: a deeper plain net reaches a *higher training loss* than a shallower one even with
   healthy gradients (He et al. 2016, Sec. 4.1): an optimisation difficulty, not vanishing.
 
@@ -32,23 +29,13 @@ import torch.nn.functional as F
 from .._checks import check_choice
 from ..classify import digits_flat, train_classifier
 from ..deep_nets import INITS, DeepMLP
-from ..gradients import layer_gradient_norms, shattered_gradients
+from ..gradients import layer_gradient_norms
 from ..plotting import finish, smooth
 from .grading import answer_text, as_float64, diagnose, graded, report
 
 # A gradient norm of 0 is drawn as a triangle with this label. Norms are taken in float64
 # (``layer_gradient_norms``), so 0 means every entry of the float32 gradient is 0: the backward pass underflowed.
 ZERO_LABEL = "exactly 0 (the float32 gradient underflowed)"
-
-# The networks of the depth table: ReLU MLPs of width 64 that differ in shortcut, branch scale,
-# initialisation and normalisation. s = 1/sqrt(depth) is the branch scale of the scaled residual net.
-NETWORKS = {
-    "plain, default init": dict(residual=False, init="default"),
-    "plain, Kaiming init": dict(residual=False, init="kaiming"),
-    "plain, default init + BatchNorm": dict(residual=False, init="default", norm="batch"),
-    "residual h + f(h), default init": dict(residual=True, init="default", scale_branch=False),
-    "residual h + s f(h), default init": dict(residual=True, init="default", scale_branch=True),
-}
 
 
 # ----------------------------------------------------------------------------- gradient profiles
@@ -281,82 +268,6 @@ def demo_widgets() -> dict:
 
 # ----------------------------------------------------------------------------- tiny, not zero: what float32 does
 
-def _leading_zeros(counts) -> int:
-    """How many entries at the start of ``counts`` are 0 (all of them if none is positive)."""
-    positive = np.flatnonzero(np.asarray(counts) > 0)
-    return int(positive[0]) if positive.size else len(counts)
-
-
-def frozen_layers(depth: int = 30, activation: str = "sigmoid", init: str = "default", seeds=(0, 1, 2),
-                  steps: int = 200, lr: float = 1e-3, eps: float = 1e-8, n: int = 256) -> dict[str, np.ndarray]:
-    """What a vanishing (tiny, not zero) gradient does to learning in float32, per seed and layer.
-
-    For each seed, a fresh plain ``DeepMLP`` (as in ``layer_profile``) and the float32 gradient of the loss on
-    the first ``n`` digits. Returns ``{name: [len(seeds), depth]}`` with
-
-    * ``"norm32"``: ``grad.norm()`` taken in float32 (0 where the squares of entries ~1e-28 underflow);
-    * ``"norm64"``: the norm of the same float32 gradient taken in float64 (``layer_gradient_norms``);
-    * ``"step"``: the largest first Adam step of a weight of the layer, lr |g| / (|g| + eps) in float64
-      (at step 1 Adam's bias-corrected moments are m = g and v = g^2);
-    * ``"spacing"``: the smallest gap between a weight of the layer and the next float32 number
-      (``np.spacing``); a step below half that gap rounds back to the same weight;
-    * ``"changed"``: how many of the layer's weights differ, bit for bit, from their initial values after
-      ``steps`` Adam steps of ``train_classifier`` (lr ``lr``, PyTorch's eps 1e-8).
-    """
-    x, y = first_digits(n)
-    out = {k: np.zeros((len(seeds), depth)) for k in ("norm32", "norm64", "step", "spacing", "changed")}
-    with one_thread():
-        for i, seed in enumerate(seeds):
-            torch.manual_seed(seed)
-            net = DeepMLP(depth=depth, activation=activation, init=init)
-            out["norm64"][i] = layer_gradient_norms(net, x, y)
-            net.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x), y).backward()
-            before = [layer.linear.weight.detach().clone() for layer in net.layers]
-            for j, (layer, w) in enumerate(zip(net.layers, before)):
-                g = layer.linear.weight.grad
-                out["norm32"][i, j] = g.norm().item()
-                g64 = g.double().abs()
-                out["step"][i, j] = (lr * g64 / (g64 + eps)).max().item()
-                out["spacing"][i, j] = np.spacing(np.abs(w.numpy())).min()
-            net.zero_grad(set_to_none=True)
-            train_classifier(net, steps=steps, lr=lr, seed=seed)
-            out["changed"][i] = [(layer.linear.weight.detach() != w).sum().item()
-                                 for layer, w in zip(net.layers, before)]
-    return out
-
-
-def format_frozen_layers(fr: dict[str, np.ndarray], layers=(1, 2, 3, 4, 5, 6, 10, 15, 20, 30), seed_index: int = 0,
-                         steps: int = 200) -> str:
-    """A table for one seed: per layer, the float32 and float64 gradient norms, Adam's largest first step, the
-    smallest float32 spacing of the weights, and how many weights changed in ``steps`` Adam steps."""
-    weights = "weights"
-    lines = [f"{'layer':>5} {'norm, float32':>14} {'norm, float64':>14} {'Adam step 1':>12} {'fp32 spacing':>13} "
-             f"{'changed after ' + str(steps) + ' steps':>26}"]
-    for layer in layers:
-        j = layer - 1
-        lines.append(f"{layer:>5} {fr['norm32'][seed_index, j]:>14.1e} {fr['norm64'][seed_index, j]:>14.1e} "
-                     f"{fr['step'][seed_index, j]:>12.1e} {fr['spacing'][seed_index, j]:>13.1e} "
-                     f"{int(fr['changed'][seed_index, j]):>12d} of 4096 {weights}")
-    return "\n".join(lines)
-
-
-def frozen_claims(fr: dict[str, np.ndarray], frozen: int = 10) -> dict[str, np.ndarray]:
-    """Per-seed margins (a claim holds for a seed when its margin is > 0 or above the stated threshold):
-
-    * ``nonzero``: log10 of the smallest float64 layer norm (the notebook's threshold: -30);
-    * ``float32_norm_zero``: how many layers have a float32 ``.norm()`` of 0 but a positive float64 norm;
-    * ``step_below_spacing``: orders of magnitude by which layer 1's smallest float32 weight spacing exceeds
-      its largest first Adam step (threshold 6);
-    * ``frozen``: how many leading layers have no changed weight after training, minus ``frozen - 0.5``
-      (> 0 when layers 1 to ``frozen`` are all bit-for-bit unchanged).
-    """
-    zero32 = ((fr["norm32"] == 0) & (fr["norm64"] > 0)).sum(axis=1)
-    return {"nonzero": _log_ratio(fr["norm64"].min(axis=1), 1.0),
-            "float32_norm_zero": zero32.astype(float),
-            "step_below_spacing": _log_ratio(fr["spacing"][:, 0], fr["step"][:, 0]),
-            "frozen": np.array([_leading_zeros(c) for c in fr["changed"]], dtype=float) - (frozen - 0.5)}
-
 
 # ----------------------------------------------------------------------------- initialisation, exact math
 
@@ -376,67 +287,8 @@ def init_variance(fan_in: int = 64, depth: int = 32) -> dict[str, float]:
             "rms_factor_default": gain_default ** (depth / 2), "rms_factor_kaiming": gain_kaiming ** (depth / 2)}
 
 
-def format_margins(margins: dict[str, np.ndarray], fmt: str = ".2f") -> str:
-    """One line per claim: its per-seed margins (the claim holds for a seed when its margin is > 0)."""
-    return "\n".join(f"margin {name}: " + ", ".join(f"{m:{fmt}}" for m in np.asarray(values, dtype=float))
-                     for name, values in margins.items())
 
-
-# ----------------------------------------------------------------------------- first-layer gradient vs depth
-
-def first_layer_gradient(depth: int, residual: bool = False, init: str = "default", norm: str = "none",
-                         scale_branch: bool = True, activation: str = "relu", width: int = 64, seed: int = 0,
-                         n: int = 256) -> float:
-    """||dL/dW_1|| at initialisation for one network, on the first ``n`` digits (cross-entropy)."""
-    return float(layer_profile(depth, residual, activation, init, scale_branch, norm, width, seed, n)[0])
-
-
-def depth_table(depths=(2, 8, 16, 32, 64, 128), seeds=(0, 1, 2), networks=None) -> dict[str, np.ndarray]:
-    """First-layer gradient norm at initialisation: ``{network: [len(seeds), len(depths)]}``.
-
-    ``networks`` maps a name to ``DeepMLP`` settings (default: ``NETWORKS``); the seed sets the weights.
-    """
-    networks = NETWORKS if networks is None else networks
-    return {name: np.array([[first_layer_gradient(d, seed=s, **kw) for d in depths] for s in seeds])
-            for name, kw in networks.items()}
-
-
-def format_depth_table(table: dict[str, np.ndarray], depths) -> str:
-    """The median over seeds of each network (rows) at each depth (columns); exact zeros print as 0."""
-    width = max(len(name) for name in table) + 1
-    lines = [f"{'depth':<{width}}" + "".join(f"{d:>10}" for d in depths)]
-    for name, values in table.items():
-        med = np.median(values, axis=0)
-        lines.append(f"{name:<{width}}" + "".join(f"{v:>10.1e}" if v > 0 else f"{'0':>10}" for v in med))
-    return "\n".join(lines)
-
-
-def plot_depth_table(table: dict[str, np.ndarray], depths, ax=None):
-    """First-layer gradient norm against depth, log-log: one point per seed, a line through the median."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(10, 4))
-    depths = np.asarray(depths)
-    zero_y = _zero_floor(table.values())
-    for name, values in table.items():
-        line = _log_plot_with_zeros(ax, depths, np.median(values, axis=0), "-", name, zero_y=zero_y, alpha=0.8)
-        for row in values:
-            _log_plot_with_zeros(ax, depths, row, "o", None, color=line.get_color(), zero_y=zero_y, ms=3,
-                                 linestyle="none")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    _mark_zero_row(ax, zero_y)
-    ax.set_xticks(depths, [str(d) for d in depths])
-    ax.set_xlabel("depth (hidden layers)")
-    ax.set_ylabel("||dL/dW_1|| at init")
-    ax.set_title(f"first layer's gradient vs depth (ReLU, width 64; dots: {len(next(iter(table.values())))} seeds)",
-                 fontsize=10)
-    _legend_outside(ax)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.figure.tight_layout()
-    return finish(ax.figure)
-
+# ----------------------------------------------------------------------------- activation and initialisation
 
 def _log_ratio(a, b) -> np.ndarray:
     """log10(a / b) elementwise, with log10(0) = -inf (an exact zero is infinitely small)."""
@@ -444,40 +296,6 @@ def _log_ratio(a, b) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.log10(a) - np.log10(b)
 
-
-def depth_claims(table: dict[str, np.ndarray], depths) -> dict[str, np.ndarray]:
-    """Per-seed margins of the depth table's claims (each claim holds for a seed when its margin > 0).
-
-    * ``vanishing_default``: orders of magnitude the default-init plain net loses from depth 2 to 32, minus 6.
-    * ``kaiming_healthy``: 2 minus the largest |orders of magnitude| the Kaiming plain net moves from
-      its depth-2 value at any depth up to 64 (it stays within 100x).
-    * ``batchnorm_grows``: orders of magnitude the BatchNorm plain net *gains* from depth 2 to 64, minus 3.
-    * ``unscaled_explodes``: orders the unscaled residual net gains from depth 2 to 64, minus 3.
-    * ``scaled_flat``: 1 minus the largest |orders| the scaled residual net moves from its depth-2 value.
-    * ``default_128_tiny`` (only when 128 is in ``depths``): orders of magnitude by which the default-init plain
-      net's first-layer gradient at depth 128 lies below 1e-40 (+inf where it is exactly 0: every entry of the
-      float32 gradient underflowed).
-
-    A claim whose depths are not all in ``depths`` is left out (``check_claims`` then says "not measured").
-    """
-    depths = list(depths)
-    plain_d, plain_k, plain_bn, res_u, res_s = (np.asarray(table[k]) for k in NETWORKS)
-    out = {}
-    if 128 in depths:
-        out["default_128_tiny"] = _log_ratio(1e-40, plain_d[:, depths.index(128)])
-    if 2 not in depths:  # the other claims are relative to depth 2
-        return out
-    i2 = depths.index(2)
-    if 32 in depths:
-        out["vanishing_default"] = _log_ratio(plain_d[:, i2], plain_d[:, depths.index(32)]) - 6
-    if 64 in depths:
-        i64, upto64 = depths.index(64), [i for i, d in enumerate(depths) if d <= 64]
-        out["kaiming_healthy"] = 2 - np.abs(_log_ratio(plain_k[:, upto64], plain_k[:, [i2]])).max(axis=1)
-        out["batchnorm_grows"] = _log_ratio(plain_bn[:, i64], plain_bn[:, i2]) - 3
-        out["unscaled_explodes"] = _log_ratio(res_u[:, i64], res_u[:, i2]) - 3
-    if 128 in depths:
-        out["scaled_flat"] = 1 - np.abs(_log_ratio(res_s, res_s[:, [i2]])).max(axis=1)
-    return out
 
 
 # ----------------------------------------------------------------------------- activations under every init
@@ -515,73 +333,6 @@ def activation_claims(table: dict[tuple[str, str], np.ndarray]) -> dict[str, np.
     if ("relu", "kaiming") in table:
         out["relu_kaiming_healthy"] = _log_ratio(table[("relu", "kaiming")], 1.0) + 2
     return out
-
-
-# ----------------------------------------------------------------------------- shattered gradients
-
-def shattered_gradient_curves(depth: int = 32, width: int = 128, seed: int = 0) -> dict[str, tuple]:
-    """``{"plain": (x, dy/dx, correlation), "residual": ...}`` for 1-input BatchNorm MLPs (Balduzzi et al.)."""
-    out = {}
-    with one_thread():  # small matrices: see ``layer_profile``
-        for name, residual in (("plain", False), ("residual", True)):
-            torch.manual_seed(seed)
-            net = DeepMLP(in_features=1, out_features=1, depth=depth, width=width, residual=residual,
-                          scale_branch=False, norm="batch")
-            out[name] = shattered_gradients(net)
-    return out
-
-
-def shattered_vs_depth(depths=(2, 4, 8, 16, 32), seeds=(0, 1, 2), width: int = 128) -> dict[str, np.ndarray]:
-    """Neighbour correlation of dy/dx and the spread (standard deviation) of dy/dx:
-    ``{"plain": [seeds, depths], "residual": ..., "plain_std": ..., "residual_std": ...}``."""
-    out = {k: np.zeros((len(seeds), len(depths))) for k in ("plain", "residual", "plain_std", "residual_std")}
-    for i, s in enumerate(seeds):
-        for j, d in enumerate(depths):
-            for name, (_, g, corr) in shattered_gradient_curves(depth=d, width=width, seed=s).items():
-                out[name][i, j], out[f"{name}_std"][i, j] = corr, float(np.std(g))
-    return out
-
-
-def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | None = None, depths=None):
-    """dy/dx along the input line for each net, each on its own y-axis (the plain net's dy/dx is far larger,
-    and on a shared axis the residual curve would look flat); with ``by_depth``, a third panel of neighbour
-    correlation against depth (one dot per seed)."""
-    import matplotlib.pyplot as plt
-
-    n = len(curves) + (by_depth is not None)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 2.9))
-    for k, (ax, (name, (x, g, corr))) in enumerate(zip(axes, curves.items())):
-        ax.plot(x, g, lw=1, color=f"C{k}")
-        ax.set_title(f"{name}: corr {corr:.2f}, std {np.std(g):.2g}", fontsize=9)
-        ax.set_xlabel("input x")
-        ax.set_ylabel(f"dy/dx, {name} (own scale)")
-    if by_depth is not None:
-        ax = axes[-1]
-        for name in ("plain", "residual"):
-            values = by_depth[name]
-            (line,) = ax.plot(depths, np.median(values, axis=0), "-", label=name)
-            for row in values:
-                ax.plot(depths, row, "o", color=line.get_color(), ms=3)
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(depths, [str(d) for d in depths])
-        ax.set_xlabel("depth")
-        ax.set_ylabel("neighbour correlation")
-        lowest = min(float(np.min(by_depth[name])) for name in ("plain", "residual"))
-        ax.set_ylim(min(-0.1, lowest - 0.1), 1.05)  # every seed's dot stays inside
-        ax.set_title("smoothness vs depth (dots: seeds)", fontsize=9)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-    fig.tight_layout()
-    return finish(fig)
-
-
-def shattered_claims(by_depth: dict[str, np.ndarray], depths, at: int = 32) -> dict[str, np.ndarray]:
-    """Per-seed margins at depth ``at``: ``smoother`` (residual minus plain correlation, minus 0.3) and
-    ``larger`` (orders of magnitude by which the plain net's dy/dx spread exceeds the residual's, minus 1)."""
-    if at not in depths:
-        return {}
-    j = list(depths).index(at)
-    return {"smoother": by_depth["residual"][:, j] - by_depth["plain"][:, j] - 0.3,
-            "larger": _log_ratio(by_depth["plain_std"][:, j], by_depth["residual_std"][:, j]) - 1}
 
 
 # ----------------------------------------------------------------------------- degradation
@@ -834,7 +585,7 @@ def check_residual_layers(residual_fn, plain_fn=None) -> None:
                   "and only the + h differs.", diagnosis or "",
                   formula=("a residual layer adds its input back to its branch's output (the branch scaled by s); a "
                            "plain layer has only the branch."),
-                  reference="`DeepNet.hidden` in course_lib/deep_nets.py")
+                  reference="He et al. (2016), Deep Residual Learning, Sec. 3.1 and 3.2 (Eq. 1)")
 
 
 PREDICTIONS = ("first", "middle", "last")
@@ -877,36 +628,59 @@ def check_smallest_layer(prediction, norms) -> None:
                   reference="the figure above (a log axis: each grid line is a factor of 10)")
 
 
-def gradient_ratio(norms) -> float:
-    """First-layer over last-layer gradient norm, ||dL/dW_1|| / ||dL/dW_L|| (<< 1: the first layers barely learn)."""
-    return float(norms[0] / norms[-1])
+def orders_per_layer(norms) -> float:
+    """Powers of ten the gradient loses per layer on its way from the last layer down to the first:
+    log10(norms[-1] / norms[0]) / (depth - 1), with ``norms`` ``[depth]`` ordered input side first."""
+    norms = np.asarray(norms, dtype=np.float64)
+    return float(np.log10(norms[-1] / norms[0]) / (len(norms) - 1))
 
 
 @graded
-def check_gradient_ratio(fn) -> None:
-    """01, exercise 3: ``fn(norms)`` is norms[0] / norms[-1] (``norms`` ``[depth]``, input side first)."""
-    norms = np.array([1e-6, 1e-3, 1.0, 2.0])
-    first, last = norms[0], norms[-1]
-    mistakes = {
-        "you divided the last layer's norm by the first's: the ratio is first over last, so that a vanishing "
-        "gradient gives a number far below 1.": last / first,
-        "off by one: norms[0] is the first layer and norms[-1] the last.": norms[1] / norms[-2],
-        "the numerator is right but the denominator is not the last layer (norms[-1]).": first / norms[-2],
-        "the denominator is right but the numerator is not the first layer (norms[0]).": norms[1] / last,
-        "you subtracted: the ratio divides the two norms.": first - last,
-        "that is the logarithm of the ratio; return the ratio itself.": np.log10(first / last),
-        "that is the natural logarithm of the ratio; return the ratio itself.": np.log(first / last),
-    }
-    got = as_float64(fn(norms.copy()))
-    if got is None or got.numel() != 1:
-        return report(False, "", "gradient_ratio should return one number (a float).")
-    diagnosis = diagnose(got.reshape(()), torch.tensor(gradient_ratio(norms), dtype=torch.float64),
-                         {k: torch.tensor(float(v), dtype=torch.float64) for k, v in mistakes.items()},
-                         atol=1e-12, rtol=1e-6)
-    if diagnosis is not None and diagnosis not in mistakes:
-        diagnosis = (f"for norms = {norms.tolist()} your function returns {got.item():.3g}; look again at which "
-                     "entries it divides.")
-    return report(diagnosis is None, "a ratio << 1 means the first layers barely learn.", diagnosis or "",
-                  formula=("the first layer (the input side) over the last (the output side): which end of `norms` is "
-                           "which?"),
-                  reference="`gradient_ratio` in course_lib/lessons/vanishing_gradients.py")
+def check_orders_per_layer(fn) -> None:
+    """01, exercise 4: ``fn(norms)`` is the mean loss of log10 gradient norm per layer, from the last layer to the
+    first. Tried on two profiles (a geometric one and an uneven one), so a constant copied from an output fails."""
+    profiles = [10.0 ** np.linspace(-30, 0, 11), np.array([1e-6, 1e-3, 1.0, 1e-1])]
+    hints = dict(formula=("powers of ten are counted by log10; the gradient's total change over the path is shared "
+                          "out between the steps from one layer to the next."),
+                 reference=("the gradient profiles above: on their log axis each grid line is a power of ten, so "
+                            "count the grid lines between the two ends and the layers between them"))
+    got = []
+    for norms in profiles:
+        value = as_float64(fn(norms.copy()))
+        if value is None or value.numel() != 1:
+            return report(False, "", "orders_per_layer should return one number (a float).", **hints)
+        got.append(float(value))
+    if not all(np.isfinite(got)):
+        return report(False, "", f"for the profile {profiles[1].tolist()} your function returns {got[1]}: "
+                      "every norm there is positive, so the answer is a finite number.", **hints)
+    if np.isclose(got[0], got[1], rtol=1e-9) and not np.isclose(orders_per_layer(profiles[0]),
+                                                                  orders_per_layer(profiles[1])):
+        return report(False, "", "your function returns the same number for two different profiles: compute it "
+                      "from `norms`, not from a value read off an output.", **hints)
+    diagnoses = []
+    for norms, value in zip(profiles, got):
+        first, last, depth = norms[0], norms[-1], len(norms)
+        mistakes = {
+            "the sign is flipped: a gradient that shrinks towards the input loses a positive number of powers of "
+            "ten per layer.": -orders_per_layer(norms),
+            "that is the natural logarithm; a power of ten is a step of log10.": np.log(last / first) / (depth - 1),
+            "you divided by the number of layers; a profile of n layers has n - 1 steps between its ends.":
+                np.log10(last / first) / depth,
+            "that is the total over the whole path; divide by the number of steps between layers.":
+                np.log10(last / first),
+            "that is a ratio of norms, not a number of powers of ten: take a logarithm.": first / last,
+            "you used the largest and the smallest norm; the path runs from the last layer (norms[-1]) to the "
+            "first (norms[0]), whatever happens in between.": np.log10(norms.max() / norms.min()) / (depth - 1),
+        }
+        diagnosis = diagnose(torch.tensor(value, dtype=torch.float64),
+                             torch.tensor(orders_per_layer(norms), dtype=torch.float64),
+                             {k: torch.tensor(float(v), dtype=torch.float64) for k, v in mistakes.items()},
+                             atol=1e-9, rtol=1e-6)
+        if diagnosis is not None and diagnosis not in mistakes:
+            diagnosis = (f"for norms = {norms.tolist()} your function returns {value:.4g}; which ends of the "
+                         "profile does it compare, with which logarithm, over how many steps?")
+        diagnoses.append(diagnosis)
+    diagnosis = next((d for d in diagnoses if d is not None), None)
+    return report(diagnosis is None, "a profile that loses k powers of ten per layer has lost 29 k of them between "
+                  "the last and the first of 30 layers.", diagnosis or "",
+                  **hints)

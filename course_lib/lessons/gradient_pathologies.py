@@ -1,0 +1,328 @@
+"""The experiments of notebook 01b (optional): gradient pathologies beyond vanishing, as plain functions.
+
+* **tiny is not zero**: ``frozen_layers`` measures what a vanishing gradient (1e-26) does to learning in
+  float32: Adam steps far below the spacing of float32 weights, so the first layers do not move at all.
+* **how deep can each go**: the first layer's gradient against depth for plain nets at the default and at
+  Kaiming initialisation, with BatchNorm (it grows, Yang et al. 2019), and residual twins with an unscaled
+  branch (it explodes) and a scaled one (flat).
+* **shattered gradients** (Balduzzi et al. 2017): dy/dx along a line of inputs decorrelates exponentially
+  with depth in a plain BatchNorm net, far more slowly in a residual one.
+
+``*_claims`` functions return the per-seed margins that ``course_lib.claims.check_claim`` turns into a verdict.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..classify import train_classifier
+from ..deep_nets import DeepMLP
+from ..gradients import layer_gradient_norms, shattered_gradients
+from ..plotting import finish
+from .grading import answer_text, graded, report
+from .vanishing_gradients import (  # the gradient profiles of notebook 01
+    _legend_outside,
+    _log_plot_with_zeros,
+    _log_ratio,
+    _mark_zero_row,
+    _zero_floor,
+    first_digits,
+    layer_profile,
+    one_thread,
+)
+
+# The networks of the depth table: ReLU MLPs of width 64 that differ in shortcut, branch scale,
+# initialisation and normalisation. s = 1/sqrt(depth) is the branch scale of the scaled residual net.
+NETWORKS = {
+    "plain, default init": dict(residual=False, init="default"),
+    "plain, Kaiming init": dict(residual=False, init="kaiming"),
+    "plain, default init + BatchNorm": dict(residual=False, init="default", norm="batch"),
+    "residual h + f(h), default init": dict(residual=True, init="default", scale_branch=False),
+    "residual h + s f(h), default init": dict(residual=True, init="default", scale_branch=True),
+}
+
+
+# ----------------------------------------------------------------------------- tiny is not zero
+
+def _leading_zeros(counts) -> int:
+    """How many entries at the start of ``counts`` are 0 (all of them if none is positive)."""
+    positive = np.flatnonzero(np.asarray(counts) > 0)
+    return int(positive[0]) if positive.size else len(counts)
+
+
+def frozen_layers(depth: int = 30, activation: str = "sigmoid", init: str = "default", seeds=(0, 1, 2),
+                  steps: int = 200, lr: float = 1e-3, eps: float = 1e-8, n: int = 256) -> dict[str, np.ndarray]:
+    """What a vanishing (tiny, not zero) gradient does to learning in float32, per seed and layer.
+
+    For each seed, a fresh plain ``DeepMLP`` (as in ``layer_profile``) and the float32 gradient of the loss on
+    the first ``n`` digits. Returns ``{name: [len(seeds), depth]}`` with
+
+    * ``"norm32"``: ``grad.norm()`` taken in float32 (0 where the squares of entries ~1e-28 underflow);
+    * ``"norm64"``: the norm of the same float32 gradient taken in float64 (``layer_gradient_norms``);
+    * ``"step"``: the largest first Adam step of a weight of the layer, lr |g| / (|g| + eps) in float64
+      (at step 1 Adam's bias-corrected moments are m = g and v = g^2);
+    * ``"spacing"``: the smallest gap between a weight of the layer and the next float32 number
+      (``np.spacing``); a step below half that gap rounds back to the same weight;
+    * ``"changed"``: how many of the layer's weights differ, bit for bit, from their initial values after
+      ``steps`` Adam steps of ``train_classifier`` (lr ``lr``, PyTorch's eps 1e-8).
+    """
+    x, y = first_digits(n)
+    out = {k: np.zeros((len(seeds), depth)) for k in ("norm32", "norm64", "step", "spacing", "changed")}
+    with one_thread():
+        for i, seed in enumerate(seeds):
+            torch.manual_seed(seed)
+            net = DeepMLP(depth=depth, activation=activation, init=init)
+            out["norm64"][i] = layer_gradient_norms(net, x, y)
+            net.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x), y).backward()
+            before = [layer.linear.weight.detach().clone() for layer in net.layers]
+            for j, (layer, w) in enumerate(zip(net.layers, before)):
+                g = layer.linear.weight.grad
+                out["norm32"][i, j] = g.norm().item()
+                g64 = g.double().abs()
+                out["step"][i, j] = (lr * g64 / (g64 + eps)).max().item()
+                out["spacing"][i, j] = np.spacing(np.abs(w.numpy())).min()
+            net.zero_grad(set_to_none=True)
+            train_classifier(net, steps=steps, lr=lr, seed=seed)
+            out["changed"][i] = [(layer.linear.weight.detach() != w).sum().item()
+                                 for layer, w in zip(net.layers, before)]
+    return out
+
+
+def format_frozen_layers(fr: dict[str, np.ndarray], layers=(1, 2, 3, 4, 5, 6, 10, 15, 20, 30), seed_index: int = 0,
+                         steps: int = 200) -> str:
+    """A table for one seed: per layer, the float32 and float64 gradient norms, Adam's largest first step, the
+    smallest float32 spacing of the weights, and how many weights changed in ``steps`` Adam steps."""
+    weights = "weights"
+    lines = [f"{'layer':>5} {'norm, float32':>14} {'norm, float64':>14} {'Adam step 1':>12} {'fp32 spacing':>13} "
+             f"{'changed after ' + str(steps) + ' steps':>26}"]
+    for layer in layers:
+        j = layer - 1
+        lines.append(f"{layer:>5} {fr['norm32'][seed_index, j]:>14.1e} {fr['norm64'][seed_index, j]:>14.1e} "
+                     f"{fr['step'][seed_index, j]:>12.1e} {fr['spacing'][seed_index, j]:>13.1e} "
+                     f"{int(fr['changed'][seed_index, j]):>12d} of 4096 {weights}")
+    return "\n".join(lines)
+
+
+def frozen_claims(fr: dict[str, np.ndarray], frozen: int = 10) -> dict[str, np.ndarray]:
+    """Per-seed margins (a claim holds for a seed when its margin is > 0 or above the stated threshold):
+
+    * ``nonzero``: log10 of the smallest float64 layer norm (the notebook's threshold: -30);
+    * ``float32_norm_zero``: how many layers have a float32 ``.norm()`` of 0 but a positive float64 norm;
+    * ``step_below_spacing``: orders of magnitude by which layer 1's smallest float32 weight spacing exceeds
+      its largest first Adam step (threshold 6);
+    * ``frozen``: how many leading layers have no changed weight after training, minus ``frozen - 0.5``
+      (> 0 when layers 1 to ``frozen`` are all bit-for-bit unchanged).
+    """
+    zero32 = ((fr["norm32"] == 0) & (fr["norm64"] > 0)).sum(axis=1)
+    return {"nonzero": _log_ratio(fr["norm64"].min(axis=1), 1.0),
+            "float32_norm_zero": zero32.astype(float),
+            "step_below_spacing": _log_ratio(fr["spacing"][:, 0], fr["step"][:, 0]),
+            "frozen": np.array([_leading_zeros(c) for c in fr["changed"]], dtype=float) - (frozen - 0.5)}
+
+
+# ----------------------------------------------------------------------------- first-layer gradient vs depth
+
+def first_layer_gradient(depth: int, residual: bool = False, init: str = "default", norm: str = "none",
+                         scale_branch: bool = True, activation: str = "relu", width: int = 64, seed: int = 0,
+                         n: int = 256) -> float:
+    """||dL/dW_1|| at initialisation for one network, on the first ``n`` digits (cross-entropy)."""
+    return float(layer_profile(depth, residual, activation, init, scale_branch, norm, width, seed, n)[0])
+
+
+def depth_table(depths=(2, 8, 16, 32, 64, 128), seeds=(0, 1, 2), networks=None) -> dict[str, np.ndarray]:
+    """First-layer gradient norm at initialisation: ``{network: [len(seeds), len(depths)]}``.
+
+    ``networks`` maps a name to ``DeepMLP`` settings (default: ``NETWORKS``); the seed sets the weights.
+    """
+    networks = NETWORKS if networks is None else networks
+    return {name: np.array([[first_layer_gradient(d, seed=s, **kw) for d in depths] for s in seeds])
+            for name, kw in networks.items()}
+
+
+def format_depth_table(table: dict[str, np.ndarray], depths) -> str:
+    """The median over seeds of each network (rows) at each depth (columns); exact zeros print as 0."""
+    width = max(len(name) for name in table) + 1
+    lines = [f"{'depth':<{width}}" + "".join(f"{d:>10}" for d in depths)]
+    for name, values in table.items():
+        med = np.median(values, axis=0)
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>10.1e}" if v > 0 else f"{'0':>10}" for v in med))
+    return "\n".join(lines)
+
+
+def plot_depth_table(table: dict[str, np.ndarray], depths, ax=None):
+    """First-layer gradient norm against depth, log-log: one point per seed, a line through the median."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4))
+    depths = np.asarray(depths)
+    zero_y = _zero_floor(table.values())
+    for name, values in table.items():
+        line = _log_plot_with_zeros(ax, depths, np.median(values, axis=0), "-", name, zero_y=zero_y, alpha=0.8)
+        for row in values:
+            _log_plot_with_zeros(ax, depths, row, "o", None, color=line.get_color(), zero_y=zero_y, ms=3,
+                                 linestyle="none")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _mark_zero_row(ax, zero_y)
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.set_xlabel("depth (hidden layers)")
+    ax.set_ylabel("||dL/dW_1|| at init")
+    ax.set_title(f"first layer's gradient vs depth (ReLU, width 64; dots: {len(next(iter(table.values())))} seeds)",
+                 fontsize=10)
+    _legend_outside(ax)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.figure.tight_layout()
+    return finish(ax.figure)
+
+
+def depth_claims(table: dict[str, np.ndarray], depths) -> dict[str, np.ndarray]:
+    """Per-seed margins of the depth table's claims (each claim holds for a seed when its margin > 0).
+
+    * ``vanishing_default``: orders of magnitude the default-init plain net loses from depth 2 to 32, minus 6.
+    * ``kaiming_healthy``: 2 minus the largest |orders of magnitude| the Kaiming plain net moves from
+      its depth-2 value at any depth up to 64 (it stays within 100x).
+    * ``batchnorm_grows``: orders of magnitude the BatchNorm plain net *gains* from depth 2 to 64, minus 3.
+    * ``unscaled_explodes``: orders the unscaled residual net gains from depth 2 to 64, minus 3.
+    * ``scaled_flat``: 1 minus the largest |orders| the scaled residual net moves from its depth-2 value.
+    * ``default_128_tiny`` (only when 128 is in ``depths``): orders of magnitude by which the default-init plain
+      net's first-layer gradient at depth 128 lies below 1e-40 (+inf where it is exactly 0: every entry of the
+      float32 gradient underflowed).
+
+    A claim whose depths are not all in ``depths`` is left out (``check_claims`` then says "not measured").
+    """
+    depths = list(depths)
+    plain_d, plain_k, plain_bn, res_u, res_s = (np.asarray(table[k]) for k in NETWORKS)
+    out = {}
+    if 128 in depths:
+        out["default_128_tiny"] = _log_ratio(1e-40, plain_d[:, depths.index(128)])
+    if 2 not in depths:  # the other claims are relative to depth 2
+        return out
+    i2 = depths.index(2)
+    if 32 in depths:
+        out["vanishing_default"] = _log_ratio(plain_d[:, i2], plain_d[:, depths.index(32)]) - 6
+    if 64 in depths:
+        i64, upto64 = depths.index(64), [i for i, d in enumerate(depths) if d <= 64]
+        out["kaiming_healthy"] = 2 - np.abs(_log_ratio(plain_k[:, upto64], plain_k[:, [i2]])).max(axis=1)
+        out["batchnorm_grows"] = _log_ratio(plain_bn[:, i64], plain_bn[:, i2]) - 3
+        out["unscaled_explodes"] = _log_ratio(res_u[:, i64], res_u[:, i2]) - 3
+    if 128 in depths:
+        out["scaled_flat"] = 1 - np.abs(_log_ratio(res_s, res_s[:, [i2]])).max(axis=1)
+    return out
+
+
+# ----------------------------------------------------------------------------- shattered gradients
+
+def shattered_gradient_curves(depth: int = 32, width: int = 128, seed: int = 0) -> dict[str, tuple]:
+    """``{"plain": (x, dy/dx, correlation), "residual": ...}`` for 1-input BatchNorm MLPs (Balduzzi et al.)."""
+    out = {}
+    with one_thread():  # small matrices: see ``layer_profile``
+        for name, residual in (("plain", False), ("residual", True)):
+            torch.manual_seed(seed)
+            net = DeepMLP(in_features=1, out_features=1, depth=depth, width=width, residual=residual,
+                          scale_branch=False, norm="batch")
+            out[name] = shattered_gradients(net)
+    return out
+
+
+def shattered_vs_depth(depths=(2, 4, 8, 16, 32), seeds=(0, 1, 2), width: int = 128) -> dict[str, np.ndarray]:
+    """Neighbour correlation of dy/dx and the spread (standard deviation) of dy/dx:
+    ``{"plain": [seeds, depths], "residual": ..., "plain_std": ..., "residual_std": ...}``."""
+    out = {k: np.zeros((len(seeds), len(depths))) for k in ("plain", "residual", "plain_std", "residual_std")}
+    for i, s in enumerate(seeds):
+        for j, d in enumerate(depths):
+            for name, (_, g, corr) in shattered_gradient_curves(depth=d, width=width, seed=s).items():
+                out[name][i, j], out[f"{name}_std"][i, j] = corr, float(np.std(g))
+    return out
+
+
+def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | None = None, depths=None):
+    """dy/dx along the input line for each net, each on its own y-axis (the plain net's dy/dx is far larger,
+    and on a shared axis the residual curve would look flat); with ``by_depth``, a third panel of neighbour
+    correlation against depth (one dot per seed)."""
+    import matplotlib.pyplot as plt
+
+    n = len(curves) + (by_depth is not None)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 2.9))
+    for k, (ax, (name, (x, g, corr))) in enumerate(zip(axes, curves.items())):
+        ax.plot(x, g, lw=1, color=f"C{k}")
+        ax.set_title(f"{name}: corr {corr:.2f}, std {np.std(g):.2g}", fontsize=9)
+        ax.set_xlabel("input x")
+        ax.set_ylabel(f"dy/dx, {name} (own scale)")
+    if by_depth is not None:
+        ax = axes[-1]
+        for name in ("plain", "residual"):
+            values = by_depth[name]
+            (line,) = ax.plot(depths, np.median(values, axis=0), "-", label=name)
+            for row in values:
+                ax.plot(depths, row, "o", color=line.get_color(), ms=3)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(depths, [str(d) for d in depths])
+        ax.set_xlabel("depth")
+        ax.set_ylabel("neighbour correlation")
+        lowest = min(float(np.min(by_depth[name])) for name in ("plain", "residual"))
+        ax.set_ylim(min(-0.1, lowest - 0.1), 1.05)  # every seed's dot stays inside
+        ax.set_title("smoothness vs depth (dots: seeds)", fontsize=9)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+    fig.tight_layout()
+    return finish(fig)
+
+
+def shattered_claims(by_depth: dict[str, np.ndarray], depths, at: int = 32) -> dict[str, np.ndarray]:
+    """Per-seed margins at depth ``at``: ``smoother`` (residual minus plain correlation, minus 0.3) and
+    ``larger`` (orders of magnitude by which the plain net's dy/dx spread exceeds the residual's, minus 1)."""
+    if at not in depths:
+        return {}
+    j = list(depths).index(at)
+    return {"smoother": by_depth["residual"][:, j] - by_depth["plain"][:, j] - 0.3,
+            "larger": _log_ratio(by_depth["plain_std"][:, j], by_depth["residual_std"][:, j]) - 1}
+
+
+# ----------------------------------------------------------------------------- exercise
+
+BATCHNORM_CHOICES = ("vanish", "stay", "grow")
+
+
+def batchnorm_trend(table: dict[str, np.ndarray], depths, deep: int = 64) -> str | None:
+    """How the BatchNorm net's first-layer gradient changes from the shallowest depth in ``depths`` to ``deep`` (or
+    the deepest below it): "vanish" (over 1000x smaller, median of seeds), "grow" (over 1000x larger) or "stay";
+    ``None`` if the table holds no BatchNorm net or fewer than two depths."""
+    name = "plain, default init + BatchNorm"
+    depths = list(depths)
+    shallow = int(np.argmin(depths))
+    candidates = [i for i, d in enumerate(depths) if d <= deep and i != shallow] or \
+        [i for i in range(len(depths)) if i != shallow]
+    if name not in table or not candidates:
+        return None
+    j = max(candidates, key=lambda i: depths[i])
+    change = np.median(_log_ratio(table[name][:, j], table[name][:, shallow]))
+    return "grow" if change > 3 else "vanish" if change < -3 else "stay"
+
+
+@graded
+def check_batchnorm_prediction(prediction, table: dict[str, np.ndarray], depths) -> None:
+    """01b, predict-then-run: does the BatchNorm plain net's first-layer gradient vanish, stay or grow with depth?"""
+    answer = answer_text(prediction).removesuffix("s")
+    answer = {"vanishe": "vanish", "stays the same": "stay", "same": "stay"}.get(answer, answer)
+    if answer not in BATCHNORM_CHOICES:
+        return report(False, "", f"write the prediction as one of {', '.join(map(repr, BATCHNORM_CHOICES))}; "
+                      f"it is {prediction!r}.")
+    actual = batchnorm_trend(table, depths)
+    if actual is None:
+        return print(f"Your prediction: {answer!r}. Not measured: the depth table above holds no BatchNorm net or "
+                     "only one depth; put them back and run it again.")
+    why = {"vanish": "normalising each layer's input stops the signal from shrinking layer after layer, so the "
+                     "product of Jacobians no longer collapses.",
+           "stay": "normalisation removes the shrinking, but each BatchNorm layer also divides by the batch's "
+                   "standard deviation, and its Jacobian amplifies the gradient a little at every layer."}
+    return report(answer == actual,
+                  f"the BatchNorm net's first-layer gradient does {actual} from the shallowest depth to the deepest up "
+                  "to 64 (median of the seeds): normalisation cures vanishing, and at initialisation deep "
+                  "batch-normalised networks' gradients grow with depth (Yang et al. 2019).",
+                  why.get(answer, f"the table shows it does {actual}."),
+                  formula="compare the BatchNorm row of the table at the smallest and the largest depth.",
+                  reference="Yang et al. (2019), A Mean Field Theory of Batch Normalization, Sec. 1")
+
