@@ -173,4 +173,7 @@ class LiveFigure:
     def _ipython_display_(self) -> None:  # ipywidgets 7.7 and 8 alike
         from IPython.display import display
 
+        from .frames import export_if_asked
+
         display(self.mimebundle(), raw=True)
+        export_if_asked(self)  # static frames for the website, only where COURSE_FRAMES_DIR is set

@@ -44,6 +44,12 @@ def slug(url: str) -> str:
     return match["slug"]
 
 
+def site_url(url: str) -> str:
+    """Where GitHub Pages publishes the course website of the repository at ``url`` (.github/workflows/pages.yml)."""
+    owner, name = slug(url).split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
 def notebooks() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 
@@ -89,12 +95,13 @@ def set_repo(new_url: str) -> list[Path]:
     """Replace the repository's address everywhere it appears (the student copy is rebuilt from the instructor
     copy's new Colab cells); returns the files changed."""
     old, new = slug(repo_url()), slug(new_url)
+    old_site, new_site = site_url(repo_url()), site_url(new_url)
     files = [ROOT / "pyproject.toml", ROOT / "README.md", *notebooks(), *(p.with_suffix(".py") for p in notebooks())]
     changed = []
     for path in files:
         text = path.read_text()
-        if old in text:
-            path.write_text(text.replace(old, new))
+        if old in text or old_site in text:
+            path.write_text(text.replace(old_site, new_site).replace(old, new))
             changed.append(path)
     if changed:
         import build_course  # scripts/, next to this file

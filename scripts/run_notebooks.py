@@ -4,12 +4,14 @@
 
 Uses the settings CI uses for nbval (OMP_NUM_THREADS=2, the CPU), so the stored outputs are what a
 fresh run prints there. The .py file is the source of truth; edit it (or the notebook in JupyterLab,
-which saves both) and re-run this. The student copy (``student/``) is rewritten afterwards.
+which saves both) and re-run this. The student copy (``student/``) is rewritten afterwards, and each live
+figure's frames for the website are written to ``site/frames/<notebook>/`` (``course_lib/frames.py``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from nbexec import notebook_client
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+FRAMES = ROOT / "site" / "frames"  # the live figures' static frames (course_lib/frames.py), for the website
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -37,6 +40,10 @@ def ci_environment() -> None:
 
 
 def execute(py_path: Path, timeout: int = 300) -> float:
+    """Run one notebook, store its outputs, and export its live figures' frames for the website."""
+    frames = FRAMES / py_path.stem
+    shutil.rmtree(frames, ignore_errors=True)
+    os.environ["COURSE_FRAMES_DIR"] = str(frames)  # course_lib.frames: read by the kernel when a LiveFigure shows
     nb = jupytext.read(py_path)
     nb.metadata["kernelspec"] = KERNELSPEC
     start = time.perf_counter()

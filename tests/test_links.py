@@ -43,6 +43,11 @@ def test_readme_has_a_binder_badge_on_notebook_00_and_a_colab_badge_per_notebook
         assert links.colab_badge(name, URL) in row, f"{name}: Colab badge missing from its README row"
 
 
+def test_readme_links_the_website_where_pages_publishes_it():
+    assert f"<{links.site_url(links.repo_url())}>" in (ROOT / "README.md").read_text()
+    assert links.site_url("https://github.com/Some-Org/course") == "https://some-org.github.io/course/"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_starts_with_the_colab_cell(path):
     assert first_code_cell(path) == links.colab_cell(URL)
@@ -104,6 +109,7 @@ def test_set_repo_moves_every_link_to_a_fork(tmp_path, monkeypatch):
     assert links.repo_url() == fork
     readme = (tmp_path / "README.md").read_text()
     assert links.binder_badge("00_start_here.ipynb", fork) in readme
+    assert "https://a-teacher.github.io/course-fork/" in readme and "course-lib.github.io" not in readme
     for path in links.notebooks():
         assert first_code_cell(path) == links.colab_cell(fork)
         assert set(LINK.findall(path.read_text())) == {"a-teacher/course-fork"}

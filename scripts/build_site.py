@@ -1,0 +1,185 @@
+"""Build the course website into build/site/ from the student copy's stored outputs, offline.
+
+    python scripts/build_site.py            (or: ./course site)
+
+Nothing is executed and nothing is downloaded: Sphinx with myst-nb renders ``student/*.ipynb`` as they are
+stored (the exercises unsolved, the outputs the student copy keeps), the README becomes the landing page and
+the notebooks' titles and objectives the syllabus page. Each live figure becomes a static slider over the
+frames ``./course notebooks`` rendered (``site/frames/``, ``course_lib/frames.py``); a live figure without
+frames stays the static picture stored in the notebook. Widget state and widget views are dropped (they need
+a kernel, and their JavaScript would come from a CDN). Every page has launch buttons (Binder, Colab) that open
+its student copy. Prints the build time, the site's size and how many live figures became sliders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import links
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "site"  # conf.py, _static/ (the slider's script and style) and frames/
+SOURCE = ROOT / "build" / "site_src"
+OUT = ROOT / "build" / "site"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+BADGE_LINK = re.compile(r"\[!\[(?P<alt>[^\]]*)\]\([^)]*\)\]\((?P<url>[^)]*)\)")  # [![alt](image)](url)
+LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
+
+
+def notebooks() -> list[Path]:
+    return sorted((ROOT / links.STUDENT_DIR).glob("[0-9][0-9]*_*.ipynb"))
+
+
+# ----------------------------------------------------------------------------- pages
+
+def landing_page(readme: str, repo: str) -> str:
+    """The README as the site's first page: badges become plain links, links to the student copy point at the
+    site's pages, and other files of the repository at GitHub."""
+    text = BADGE_LINK.sub(lambda m: f"[{m['alt']}]({m['url']})", readme)
+
+    def relink(m: re.Match) -> str:
+        target = m["target"]
+        if re.match(r"^[a-z]+:|^#", target):
+            return m[0]
+        if target.startswith(f"{links.STUDENT_DIR}/") and target.endswith(".ipynb"):
+            return f"[{m['text']}]({Path(target).stem}.ipynb)"
+        return f"[{m['text']}]({repo}/blob/{links.BRANCH}/{target})"
+
+    text = LINK.sub(relink, text)
+    pages = "\n".join(p.stem for p in notebooks())
+    return (text.rstrip() + "\n\n```{toctree}\n:hidden:\n:maxdepth: 1\n:caption: Notebooks\n\n" + pages +
+            "\n```\n\n```{toctree}\n:hidden:\n:caption: About\n\nsyllabus\n```\n")
+
+
+def objectives(nb) -> tuple[str, list[str]]:
+    """A notebook's title and learning objectives, from its first markdown cell."""
+    first = next(c.source for c in nb.cells if c.cell_type == "markdown")
+    title = next((line.lstrip("# ").strip() for line in first.splitlines() if line.startswith("# ")), "")
+    items = re.findall(r"^\d+\. (.+)$", first.split("Learning objectives")[-1], re.M)
+    return title, items
+
+
+def syllabus_page(nbs: dict[str, nbformat.NotebookNode]) -> str:
+    lines = ["# Syllabus", "",
+             "What each notebook teaches: its learning objectives, as the notebook states them. Notebooks with a "
+             "letter (01b, 06b) are optional.", ""]
+    for stem, nb in nbs.items():
+        title, items = objectives(nb)
+        lines += [f"## [{title}]({stem}.ipynb)", ""] + [f"{i}. {item}" for i, item in enumerate(items, 1)] + [""]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- static sliders
+
+def slider_html(index: dict, base: str, title: str) -> str:
+    default = "|".join(c["default"] for c in index["controls"])
+    first = index["frames"].get(default) or next(iter(index["frames"].values()))
+    data = json.dumps(index).replace("</", "<\\/")
+    return (f'<div class="course-frames" data-base="{html.escape(base)}">'
+            f'<script type="application/json">{data}</script>'
+            f'<img src="{html.escape(base + first)}" alt="{html.escape(title)}" loading="lazy"></div>')
+
+
+def static_sliders(nb, stem: str, frames_root: Path, static: Path) -> tuple[int, list[str]]:
+    """Replace each shown live figure's output by a static slider over its frames; returns how many were
+    replaced and what was left static (and why)."""
+    replaced, left = 0, []
+    k = -1
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "LiveFigure(" not in cell.source:
+            continue
+        k += 1
+        shown = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        if not shown:
+            continue  # cleared in the student copy (it would give an answer away)
+        index_path = frames_root / stem / str(k) / "index.json"
+        if not index_path.exists():
+            left.append(f"{stem} live figure {k}: no frames (run ./course notebooks)")
+            continue
+        index = json.loads(index_path.read_text())
+        dest = static / "frames" / stem / str(k)
+        shutil.copytree(index_path.parent, dest, dirs_exist_ok=True)
+        (dest / "index.json").unlink()
+        title = shown[0]["data"].get("text/plain", "live figure")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={
+            "text/html": slider_html(index, f"_static/frames/{stem}/{k}/", title), "text/plain": title})]
+        replaced += 1
+    return replaced, left
+
+
+def without_widgets(nb) -> None:
+    """Drop widget state and widget views: a static page has no kernel for them."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
+
+
+# ----------------------------------------------------------------------------- build
+
+def write_source(frames_root: Path = SITE / "frames") -> dict:
+    """Write build/site_src/: conf.py and static files, the landing page, the syllabus, the notebooks."""
+    shutil.rmtree(SOURCE, ignore_errors=True)
+    shutil.copytree(SITE, SOURCE, ignore=shutil.ignore_patterns("frames", "__pycache__"))
+    repo = links.repo_url()
+    (SOURCE / "settings.json").write_text(json.dumps({
+        "repository_url": repo, "branch": links.BRANCH, "student_dir": links.STUDENT_DIR}))
+    (SOURCE / "index.md").write_text(landing_page((ROOT / "README.md").read_text(), repo))
+    nbs, report = {}, {"sliders": 0, "left_static": []}
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        without_widgets(nb)
+        replaced, left = static_sliders(nb, path.stem, frames_root, SOURCE / "_static")
+        report["sliders"] += replaced
+        report["left_static"] += left
+        nbformat.write(nb, SOURCE / path.name)
+        nbs[path.stem] = nb
+    (SOURCE / "syllabus.md").write_text(syllabus_page(nbs))
+    report["pages"] = len(nbs) + 2
+    return report
+
+
+def size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def build(out: Path = OUT, quiet: bool = True) -> dict:
+    start = time.perf_counter()
+    report = write_source()
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-j", "2", "-W", "--keep-going", str(SOURCE), str(out)]
+    result = subprocess.run(cmd + (["-q"] if quiet else []), capture_output=quiet, text=True)
+    if result.returncode:
+        raise RuntimeError(f"sphinx-build failed:\n{result.stdout or ''}{result.stderr or ''}")
+    (out / ".nojekyll").write_text("")  # GitHub Pages: serve _static/ as it is
+    report.update(seconds=round(time.perf_counter() - start, 1), size_mb=round(size_mb(out), 1),
+                  frames_mb=round(size_mb(out / "_static" / "frames"), 1) if (out / "_static" / "frames").exists()
+                  else 0.0, out=str(out))
+    return report
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--verbose", action="store_true", help="show Sphinx's output")
+    args = p.parse_args(argv)
+    report = build(args.out, quiet=not args.verbose)
+    print(f"built {report['pages']} pages into {report['out']} in {report['seconds']} s: {report['size_mb']} MB "
+          f"({report['frames_mb']} MB of frames); {report['sliders']} live figures as static sliders")
+    for line in report["left_static"]:
+        print(f"  left static: {line}")
+    print(f"published at {links.site_url(links.repo_url())} by .github/workflows/pages.yml")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
