@@ -20,7 +20,8 @@ import platform
 import torch
 
 from course_lib.checkpoints import load_denoiser
-from course_lib.lessons.sampling import RESULTS, ddpm_vs_ddim
+from course_lib.lessons.sample_quality import ddpm_vs_ddim
+from course_lib.lessons.sampling import RESULTS
 from course_lib.lessons.training import ema_study
 
 SEEDS = (0, 1, 2, 3, 4)

@@ -103,6 +103,7 @@ EDITS = {
     "04_forward_diffusion.ipynb": {r"^T = 1000\b": "T = 200", r'^SCHEDULE = "linear"': 'SCHEDULE = "cosine"'},
     "05_training.ipynb": {r"^T = 1000\b": "T = 200", r"^DIGIT_STEPS = .*": "DIGIT_STEPS = 30"},
     "06_sampling.ipynb": {},
+    "06b_sample_quality.ipynb": {r"^SEEDS = \(0, 1, 2\)": "SEEDS = (3, 4)"},
     "07_residual_in_diffusion.ipynb": {r"^LIVE_BUDGETS = .*": "LIVE_BUDGETS = (10, 20)"},
 }
 

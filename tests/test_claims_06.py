@@ -1,11 +1,12 @@
-"""Notebook 06's claims, re-run with seeds the notebook does not use (the shipped checkpoint, fresh sampling
-seeds 100-102; the floor's draws of real training digits with seeds 100-102). Every FD is against the held-out
-digits, which the shipped checkpoint never saw."""
+"""The claims of notebook 06b (the score's floor, quality against DDIM steps; notebook 06 itself claims none),
+re-run with seeds the notebook does not use (the shipped checkpoint, fresh sampling seeds 100-102; the floor's
+draws of real training digits with seeds 100-102). Every FD is against the held-out digits, which the shipped
+checkpoint never saw."""
 
 import pytest
 
 from course_lib.checkpoints import load_denoiser
-from course_lib.lessons.sampling import floor_by_n, sweep_over_seeds
+from course_lib.lessons.sample_quality import floor_by_n, sweep_over_seeds
 
 SEEDS = (100, 101, 102)
 
@@ -15,7 +16,7 @@ def test_fd_floor_falls_as_the_sample_size_grows():
     assert all(a > b for a, b in zip(floors[100], floors[300])), floors
     assert all(a > b for a, b in zip(floors[100], floors[1000])), floors
     # not claimed: 300 against all 1,000. A draw of 300 moves by several points, and seed 102 lands below it
-    # (11.0 against 13.4); notebook 06 says that the spread at n = 300 is as large as that gap.
+    # (11.0 against 13.4); notebook 06b says that the spread at n = 300 is as large as that gap.
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ def _parts(schedule, t):
     return (schedule.alpha_bar[t], schedule.alpha_bar_prev[t], schedule.alphas[t], schedule.betas[t])
 
 
-def ddpm_variant(x0_rule="ok", var_rule="ok", swap=False):
+def ddpm_variant(x0_rule="ok", var_rule="ok", swap=False, weights="ok", returns="step"):
     """A student's DDPM step with one mistake switched on."""
     def step(x_t, eps, t, schedule, z):
         ab, ab_prev, a, beta = _parts(schedule, t)
@@ -20,15 +20,41 @@ def ddpm_variant(x0_rule="ok", var_rule="ok", swap=False):
             x0 = (x_t - (1 - a).sqrt() * eps) / a.sqrt()
         elif x0_rule == "sign":
             x0 = (x_t + (1 - ab).sqrt() * eps) / ab.sqrt()
+        elif x0_rule == "no_sqrt":
+            x0 = (x_t - (1 - ab).sqrt() * eps) / ab
         else:
             x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
         c1, c2 = ab_prev.sqrt() * beta / (1 - ab), a.sqrt() * (1 - ab_prev) / (1 - ab)
+        if weights == "alpha_bar_for_alpha":  # sqrt(alpha_bar_t) where sqrt(alpha_t) belongs
+            c2 = ab.sqrt() * (1 - ab_prev) / (1 - ab)
+        elif weights == "alpha_for_alpha_bar_prev":
+            c1 = a.sqrt() * beta / (1 - ab)
+        elif weights == "alpha_bar_for_alpha_bar_prev":
+            c1, c2 = ab.sqrt() * beta / (1 - ab), a.sqrt() * (1 - ab) / (1 - ab)
         if swap:
             c1, c2 = c2, c1
         var = (1 - ab_prev) / (1 - ab) * beta
-        std = {"ok": var.sqrt(), "no_sqrt": var, "beta": beta.sqrt(), "none": 0.0}[var_rule]
+        std = {"ok": var.sqrt(), "no_sqrt": var, "beta": beta.sqrt(), "none": 0.0, "minus": -var.sqrt()}[var_rule]
+        if returns == "x0_hat":
+            return x0
         return c1 * x0 + c2 * x_t + std * z
     return step
+
+
+def noise_at_zero_only(x_t, eps, t, schedule, z):
+    """Right for t > 0; at t = 0 it adds sqrt(beta_0) z."""
+    out = S.ddpm_step(x_t, eps, t, schedule, z)
+    return out + schedule.betas[0].sqrt() * z if t == 0 else out
+
+
+# What a hint or a diagnosis must never print: pieces of the solution's code.
+SOLUTION_CODE = ("** 0.5", ".sqrt()", "sqrt(alpha_bar", "sqrt(1 -", "sqrt(ab", "(1 - ab", "* eps", "* z", "x0_hat +",
+                 "alpha_bar_prev) x0", "= (x_t")
+
+
+def assert_no_solution_code(text):
+    for piece in SOLUTION_CODE:
+        assert piece not in text, f"the check printed {piece!r}: {text}"
 
 
 def test_ddpm_reference_is_one_step_of_the_library_sampler():
@@ -49,22 +75,32 @@ def test_check_ddpm_step_accepts_reference_and_float64(capsys):
 
 
 @pytest.mark.parametrize("wrong, text", [
-    (ddpm_variant(x0_rule="alpha"), "alpha_t where alpha_bar_t belongs"),
+    (ddpm_variant(x0_rule="alpha"), "x0_hat uses alpha_t where alpha_bar_t belongs"),
     (ddpm_variant(x0_rule="sign"), "sign of the noise term"),
+    (ddpm_variant(x0_rule="no_sqrt"), "not by its square root"),
+    (ddpm_variant(returns="x0_hat"), "that is x0_hat, the estimate of x_0"),
+    (ddpm_variant(weights="alpha_bar_for_alpha"), "weight of x_t in the posterior mean uses alpha_bar_t"),
+    (ddpm_variant(weights="alpha_for_alpha_bar_prev"), "weight of x0_hat in the posterior mean uses alpha_t"),
+    (ddpm_variant(weights="alpha_bar_for_alpha_bar_prev"), "uses alpha_bar_t where alpha_bar_{t-1} belongs"),
+    (ddpm_variant(swap=True), "swapped"),
     (ddpm_variant(var_rule="no_sqrt"), "missing square root"),
     (ddpm_variant(var_rule="beta"), "variance beta_t, the other choice"),
     (ddpm_variant(var_rule="none"), "no noise was added"),
-    (ddpm_variant(swap=True), "swapped"),
+    (ddpm_variant(var_rule="minus"), "the noise term is subtracted"),
+    (noise_at_zero_only, "noise was added at t = 0"),
 ])
 def test_check_ddpm_step_names_each_mistake_then_escalates(wrong, text, capsys):
     S.check_ddpm_step(wrong)
     first = capsys.readouterr().out
-    assert "Not yet" in first and text in first and "Hint:" not in first and "sqrt(ab_prev)" not in first
+    assert "Not yet" in first and text in first and "Hint:" not in first, first
     S.check_ddpm_step(wrong)
     second = capsys.readouterr().out
     assert text in second and "Hint:" in second and "Read " not in second
     S.check_ddpm_step(wrong)
-    assert "p_mean_variance_from_eps" in capsys.readouterr().out
+    third = capsys.readouterr().out
+    assert "Ho, Jain and Abbeel (2020)" in third and "Eq. 6-7" in third
+    for out in (first, second, third):
+        assert_no_solution_code(out)
 
 
 def loop_variant(kind):
@@ -101,19 +137,34 @@ def test_check_sample_loop_matches_library_sample_for_both_samplers():
         assert torch.equal(got, want)
 
 
+def _x0(x, e, a):
+    return (x - (1 - a) ** 0.5 * e) / a ** 0.5
+
+
 @pytest.mark.parametrize("wrong, text", [
     (lambda x, e, a, b: b ** 0.5 * (x + (1 - a) ** 0.5 * e) / a ** 0.5 + (1 - b) ** 0.5 * e, "sign of the noise"),
     (lambda x, e, a, b: b ** 0.5 * (x - (1 - a) ** 0.5 * e) / a + (1 - b) ** 0.5 * e, "not by its square root"),
     (lambda x, e, a, b: S.ddim_step(x, e, b, a), "swapped"),
-    (lambda x, e, a, b: b ** 0.5 * (x - (1 - a) ** 0.5 * e) / a ** 0.5 + (1 - b) * e, "misses a square root"),
-    (lambda x, e, a, b: (x - (1 - a) ** 0.5 * e) / a ** 0.5, "that is x0_hat itself"),
+    (lambda x, e, a, b: _x0(x, e, a), "that is x0_hat itself"),
+    (lambda x, e, a, b: x, "x_t came back unchanged"),
+    (lambda x, e, a, b: b ** 0.5 * _x0(x, e, a), "the predicted noise was dropped"),
+    (lambda x, e, a, b: b ** 0.5 * _x0(x, e, a) + (1 - b) * e, "the noise part misses a square root"),
+    (lambda x, e, a, b: b * _x0(x, e, a) + (1 - b) ** 0.5 * e, "the signal part misses a square root"),
+    (lambda x, e, a, b: b ** 0.5 * _x0(x, e, a) + (1 - a) ** 0.5 * e, "kept the size it had at level t"),
+    (lambda x, e, a, b: a ** 0.5 * _x0(x, e, a) + (1 - b) ** 0.5 * e, "x0_hat kept the scale it had at level t"),
 ])
 def test_check_ddim_step_names_each_mistake_then_escalates(wrong, text, capsys):
     S.check_ddim_step(wrong)
     first = capsys.readouterr().out
-    assert "Not yet" in first and text in first and "Hint:" not in first
+    assert "Not yet" in first and text in first and "Hint:" not in first, first
     S.check_ddim_step(wrong)
-    assert "Hint:" in capsys.readouterr().out
+    second = capsys.readouterr().out
+    assert "Hint:" in second and "Read " not in second
+    S.check_ddim_step(wrong)
+    third = capsys.readouterr().out
+    assert "Song, Meng and Ermon (2021)" in third and "Eq. 12" in third
+    for out in (first, second, third):
+        assert_no_solution_code(out)
 
 
 def test_check_ddim_step_accepts_reference_and_float64(capsys):
@@ -131,19 +182,6 @@ def test_checks_say_not_yet_on_stubs(capsys):
         check(None)
     out = capsys.readouterr().out
     assert out.count("replace the `raise NotImplementedError`") == 3 and out.count("still `None`") == 3
-    S.check_eta_prediction(None, True)
-    assert "still `None`" in capsys.readouterr().out
-
-
-def test_check_eta_prediction(capsys):
-    S.check_eta_prediction("eta=0", True)
-    assert "✅" in capsys.readouterr().out
-    S.check_eta_prediction("eta=1", True)
-    assert "Not yet" in capsys.readouterr().out and "eta=0" in "eta=0"
-    S.check_eta_prediction("first", True)
-    assert "one of" in capsys.readouterr().out
-    S.check_eta_prediction("eta=1", False)
-    assert "did not settle it" in capsys.readouterr().out
 
 
 def test_sample_both_spacings_is_ddim_from_one_starting_noise():
@@ -210,10 +248,19 @@ def test_floor_by_n_draws_training_digits_against_the_held_out_ones():
         S.floor_by_n(ns=(1001,))
 
 
-def test_plot_sweep_seeds_shows_the_floors_range():
-    sweep = {"fd": {5: [40.0, 44.0], 50: [20.0, 25.0]}, "seconds": {5: [0.1, 0.1], 50: [1.0, 1.1]},
-             "floor": [13.5, 22.5]}
-    ax = S.plot_sweep_seeds(sweep).axes[0]
-    band = ax.patches[0].get_extents().transformed(ax.transData.inverted())
-    assert (band.y0, band.y1) == pytest.approx((13.5, 22.5))
-    assert any("2 draws" in t.get_text() for t in ax.get_legend().get_texts())
+def test_timed_sample_times_a_seeded_run():
+    s = NoiseSchedule.make("linear", 50)
+    x, seconds = S.timed_sample(DDIMSampler(s, 5), S._toy_eps_model, n=3, seed=4, shape=(2,))
+    want = DDIMSampler(s, 5).sample(S._toy_eps_model, (3, 2), generator=torch.Generator().manual_seed(4))
+    assert torch.equal(x, want) and seconds > 0
+
+
+def test_step_options_follow_the_schedule():
+    assert S.step_options(NoiseSchedule.make("linear", 1000)) == list(S.STEP_OPTIONS)
+    assert S.step_options(NoiseSchedule.make("linear", 100)) == [s for s in S.STEP_OPTIONS if s <= 100]
+
+
+def test_train_toy_2d_trains_without_a_progress_bar(capsys):
+    trainer, data = S.train_toy_2d(steps=3, n_data=500)
+    assert trainer.step == 3 and data.shape == (500, 2) and trainer.progress is False
+    assert "training" not in capsys.readouterr().err

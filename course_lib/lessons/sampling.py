@@ -1,5 +1,9 @@
-"""Notebook 06: sampling experiments as plain functions (timing and scoring samplers, the scrubber,
-2-D trajectories)."""
+"""Notebook 06: sampling with DDPM and DDIM. The exercises' references and checks, timing a sampler, the live
+samples view (steps, eta, spacing), the reverse-process scrubber and the 2-D trajectories.
+
+``floor_by_n`` and ``load_studies`` (the score's floor, the shipped multi-seed studies) live here too: notebook 05
+reads them, and the optional notebook 06b (``lessons.sample_quality``) builds on them.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +21,11 @@ from ..samplers import DDIMSampler, DDPMSampler, Trajectory, ddim_timesteps
 from .grading import diagnose, graded, report
 
 
-def sampler_for(name: str, schedule, steps: int | None = None, clip_x0: bool = True):
-    """``"ddpm"`` (all T steps) or ``"ddim"`` with ``steps`` steps."""
-    return DDPMSampler(schedule, clip_x0=clip_x0) if name == "ddpm" else DDIMSampler(schedule, steps, clip_x0=clip_x0)
-
-
-def time_and_score(model, schedule, name: str = "ddim", steps: int = 50, n: int = 300, seed: int = 0) -> dict:
-    """Sample ``n`` digits; return ``{"seconds", "fd", "floor", "ceiling", "samples"}``."""
-    sampler = sampler_for(name, schedule, steps)
+def timed_sample(sampler, model, n: int = 64, seed: int = 0, shape=(1, 8, 8)) -> tuple[torch.Tensor, float]:
+    """``(samples [n, *shape], seconds)``: ``sampler.sample`` from starting noise drawn with ``seed``, timed."""
     start = time.perf_counter()
-    x = sampler.sample(model, (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, **digit_quality(x, seed=seed), "samples": x}
+    x = sampler.sample(model, (n, *shape), generator=torch.Generator().manual_seed(seed))
+    return x, time.perf_counter() - start
 
 
 SPACINGS = ("leading", "trailing")
@@ -221,6 +218,23 @@ class CloudView:
         self.title.set_text(f"step {k} of {len(self.path) - 1}: {self.label(k)}")
 
 
+def train_toy_2d(steps: int = 1500, n_data: int = 8000, seed: int = 0):
+    """A small MLP denoiser (hidden 128, depth 3) trained ``steps`` steps on the 2-D Gaussian mixture (eight
+    clusters on a circle), T = 1000, linear schedule, on the CPU, without a progress bar:
+    ``(trainer, data)``; sample from ``trainer.ema_model`` with ``trainer.schedule``."""
+    from ..data import make_toy_2d
+    from ..mlp_denoiser import MLPDenoiser
+    from ..schedules import NoiseSchedule
+    from ..trainer import TrainConfig, Trainer
+
+    data = make_toy_2d("gaussian_mixture", n_data)
+    torch.manual_seed(seed)
+    trainer = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", 1000), data,
+                      TrainConfig(steps=steps, batch_size=256, lr=2e-3), device="cpu", progress=False)
+    trainer.train()
+    return trainer, data
+
+
 def plot_2d_trajectories(trajectory: Trajectory, data: torch.Tensor, n_paths: int = 40, k: int | None = None):
     """The figure of ``CloudView`` at step ``k`` (default: the end, the samples), as a static figure."""
     view = CloudView(trajectory, data, n_paths)
@@ -266,61 +280,6 @@ def floor_by_n(ns=(100, 300, 1000), seeds=(0, 1, 2)) -> dict[int, list[float]]:
     return out
 
 
-def sweep_over_seeds(model, schedule, steps=(5, 10, 20, 50), n: int = 300, seeds=(0, 1, 2)) -> dict:
-    """``time_and_score`` with DDIM for each number of ``steps`` and each sampling seed (same model, fresh
-    starting noise):
-    ``{"fd": {steps: [FD per seed]}, "seconds": {steps: [s per seed]}, "floor": [floor per seed]}`` (each seed's
-    floor is drawn with that seed)."""
-    fd, seconds, floors = {s: [] for s in steps}, {s: [] for s in steps}, []
-    for seed in seeds:
-        for s in steps:
-            r = time_and_score(model, schedule, "ddim", s, n, seed)
-            fd[s].append(r["fd"])
-            seconds[s].append(r["seconds"])
-        floors.append(r["floor"])
-    return {"fd": fd, "seconds": seconds, "floor": floors}
-
-
-def plot_sweep_seeds(result: dict):
-    """FD against DDIM steps, one dot per seed and the mean, with the floors of the same seeds (band: their range,
-    dashed: their mean), and seconds against steps."""
-    import matplotlib.pyplot as plt
-
-    steps = list(result["fd"])
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
-    for s in steps:
-        a.plot([s] * len(result["fd"][s]), result["fd"][s], "o", color="C0", alpha=0.5, ms=4)
-    a.plot(steps, [sum(v) / len(v) for v in result["fd"].values()], "-", color="C0", label="samples (dots: seeds)")
-    floors = result["floor"]
-    a.axhspan(min(floors), max(floors), color="grey", alpha=0.2, lw=0,
-              label=f"floor: real training digits, {len(floors)} draws (min to max)")
-    a.axhline(sum(floors) / len(floors), color="grey", ls="--", lw=1)
-    a.set_ylabel("Fréchet distance (lower is better)")
-    a.legend(fontsize=8)
-    b.plot(steps, [sum(v) / len(v) for v in result["seconds"].values()], "o-")
-    for ax in (a, b):
-        ax.set_xscale("log")
-        ax.set_xticks(steps, [str(s) for s in steps])
-        ax.minorticks_off()
-        ax.set_xlabel("DDIM steps")
-    b.set_ylabel("seconds")
-    fig.tight_layout()
-    return finish(fig)
-
-
-def ddpm_vs_ddim(model, schedule, seeds=(0, 1, 2), n: int = 300, ddim_steps: int = 50) -> list[dict]:
-    """DDPM (all T steps, sigma_t^2 = beta_tilde_t) against DDIM-``ddim_steps`` (eta = 0), both with clipped
-    x0-hat, ``n`` samples per seed: ``[{"seed", "n", "ddpm", "ddim", "floor"}, ...]`` (Fréchet distances against the
-    held-out digits; ``floor``: ``n`` real training digits drawn with the row's seed)."""
-    rows = []
-    for seed in seeds:
-        ddpm = time_and_score(model, schedule, "ddpm", None, n, seed)
-        ddim = time_and_score(model, schedule, "ddim", ddim_steps, n, seed)
-        rows.append({"seed": seed, "n": n, "ddpm": ddpm["fd"], "ddim": ddim["fd"], "floor": ddim["floor"],
-                     "ddpm_seconds": ddpm["seconds"], "ddim_seconds": ddim["seconds"]})
-    return rows
-
-
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "sampling_studies.json"  # shipped, so Colab has it too
 
 
@@ -340,32 +299,53 @@ def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t: int, schedule, z: torch.T
 
 
 def _ddpm_step_mistakes(x_t, eps, t, schedule, z) -> dict:
-    """What the common mistakes in one DDPM step give, by the tier-1 diagnosis that names each."""
+    """What the common mistakes in one DDPM step give, by the tier-1 diagnosis that names each (none of the
+    diagnoses writes the step: they say what is wrong, not what to write)."""
     ab, a, beta = schedule.alpha_bar[t], schedule.alphas[t], schedule.betas[t]
     ab_prev = schedule.alpha_bar_prev[t]
     x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
-
     c1, c2 = ab_prev.sqrt() * beta / (1 - ab), a.sqrt() * (1 - ab_prev) / (1 - ab)
     var = (1 - ab_prev) / (1 - ab) * beta
 
-    def step(x0_hat, c1=c1, c2=c2, var=var, std=None):
+    def step(x0_hat, c1=c1, c2=c2, std=None):
         return c1 * x0_hat + c2 * x_t + (var.sqrt() if std is None else std) * z
 
+    beta_noise = (
+        "noise was added at t = 0: the posterior's variance beta_tilde_0 is 0 there, so the last step adds no "
+        "noise. beta_t, the other choice of Ho et al., is not 0 at t = 0; this exercise asks for beta_tilde_t."
+        if t == 0 else
+        "the noise has variance beta_t, the other choice of Ho et al.: this exercise asks for the posterior's own "
+        "variance beta_tilde_t (it differs from beta_t at small t, and is 0 at t = 0).")
     return {
-        "x0_hat uses alpha_t where alpha_bar_t belongs (x_t holds sqrt(alpha_bar_t) x_0, the product of all the "
-        "alphas up to t).": step((x_t - (1 - a).sqrt() * eps) / a.sqrt()),
+        "x0_hat uses alpha_t where alpha_bar_t belongs: x_t is x_0 noised through all t steps at once, so its "
+        "signal is scaled by the product of all the alphas up to t.": step((x_t - (1 - a).sqrt() * eps) / a.sqrt()),
         "the sign of the noise term in x0_hat is flipped: x_t is the signal plus noise, so x0_hat removes "
         "the noise.": step((x_t + (1 - ab).sqrt() * eps) / ab.sqrt()),
         "x0_hat divides by alpha_bar_t, not by its square root.": step((x_t - (1 - ab).sqrt() * eps) / ab),
-        "the noise is scaled by the variance sigma_t^2 instead of the standard deviation sigma_t (a missing "
-        "square root).": step(x0, std=var),
-        "the noise has variance beta_t, the other choice of Ho et al.: this exercise asks for the posterior's "
-        "variance beta_tilde_t.": step(x0, var=beta),
-        "the coefficients of x0_hat and x_t in the posterior mean are swapped.": step(x0, c1=c2, c2=c1),
+        "that is x0_hat, the estimate of x_0: the step goes one level down, to x_{t-1}, drawn from the posterior "
+        "q(x_{t-1} | x_t, x0_hat).": x0,
+        "the weight of x_t in the posterior mean uses alpha_bar_t where alpha_t belongs: that weight involves "
+        "the one step from t-1 to t, not all t steps.": step(x0, c2=ab.sqrt() * (1 - ab_prev) / (1 - ab)),
+        "the weight of x0_hat in the posterior mean uses alpha_t where alpha_bar_{t-1} belongs: x_{t-1} holds "
+        "x_0 scaled through all the steps up to t-1.": step(x0, c1=a.sqrt() * beta / (1 - ab)),
         "the posterior mean uses alpha_bar_t where alpha_bar_{t-1} belongs.":
             step(x0, c1=ab.sqrt() * beta / (1 - ab), c2=a.sqrt() * (1 - ab) / (1 - ab)),
-        "no noise was added: that is the mean of x_{t-1}, the step then draws around it.": step(x0, std=0.0 * var),
+        "the coefficients of x0_hat and x_t in the posterior mean are swapped.": step(x0, c1=c2, c2=c1),
+        "the noise is scaled by the variance sigma_t^2 instead of the standard deviation sigma_t (a missing "
+        "square root).": step(x0, std=var),
+        beta_noise: step(x0, std=beta.sqrt()),
+        "no noise was added: that is the posterior's mean; the step draws x_{t-1} around it, with the given z.":
+            step(x0, std=0.0 * var),
+        "the noise term is subtracted: -z is as random as z, but with z given the step adds sigma_t z, so that "
+        "runs can be reproduced.": step(x0, std=-var.sqrt()),
     }
+
+
+DDPM_HINT = ("three stages: solve the forward closed form q(x_t | x_0) for x_0, with the model's eps in place of "
+             "the noise; put that estimate where x_0 stands in the posterior's mean; add the posterior's standard "
+             "deviation times z (its variance is 0 at t = 0).")
+DDPM_REFERENCE = ("Ho, Jain and Abbeel (2020), Denoising Diffusion Probabilistic Models: Eq. 4 (x_t from x_0), "
+                  "Eq. 6-7 (the posterior q(x_{t-1} | x_t, x_0)) and §3.2 (the two choices of sigma_t^2)")
 
 
 @graded
@@ -382,11 +362,7 @@ def check_ddpm_step(fn) -> None:
                            _ddpm_step_mistakes(x_t.double(), eps.double(), t, schedule, z.double()))
         if problem:
             where = f"with x_t of shape {list(shape)} at t = {t}"
-            return report(False, "", f"{where}: {problem}",
-                          "three stages: solve the closed form of q(x_t | x_0) for x_0 with eps in place of the noise; "
-                          "the posterior mean is a weighted sum of that x0_hat and x_t (the weights in the equation "
-                          "above the exercise); add the posterior's standard deviation times z.",
-                          "course_lib.diffusion.p_mean_variance_from_eps and DDPMSampler.step")
+            return report(False, "", f"{where}: {problem}", DDPM_HINT, DDPM_REFERENCE)
     return report(True, "one ancestral step: estimate x_0, take the posterior's mean, draw around it with the "
                   "posterior's variance (zero at t = 0).", "")
 
@@ -438,7 +414,7 @@ def check_sample_loop(fn) -> None:
                           "start from Gaussian noise drawn with the generator; visit the sampler's timesteps in the "
                           "order it gives them; at each, ask the model for eps (one t per image) and let the "
                           "sampler's step turn x into the next x, with the same generator.",
-                          "course_lib.samplers.Sampler.sample")
+                          "Ho, Jain and Abbeel (2020), Algorithm 2 (Sampling): the loop, with their step inside it")
     return report(True, "one loop serves every sampler: DDPM and DDIM differ only in their timesteps and step.", "")
 
 
@@ -448,69 +424,51 @@ def ddim_step(x_t, eps, alpha_bar_t: float, alpha_bar_prev: float):
     return alpha_bar_prev ** 0.5 * x0 + (1 - alpha_bar_prev) ** 0.5 * eps
 
 
+def _ddim_step_mistakes(x_t, eps, a: float, b: float) -> dict:
+    """What the common mistakes in one deterministic DDIM step give (``a``: alpha_bar_t, ``b``: alpha_bar_prev)."""
+    x0 = (x_t - (1 - a) ** 0.5 * eps) / a ** 0.5
+    return {
+        "the sign of the noise term in x0_hat is flipped: x0_hat removes the predicted noise from x_t.":
+            b ** 0.5 * (x_t + (1 - a) ** 0.5 * eps) / a ** 0.5 + (1 - b) ** 0.5 * eps,
+        "x0_hat divides by alpha_bar_t, not by its square root.":
+            b ** 0.5 * (x_t - (1 - a) ** 0.5 * eps) / a + (1 - b) ** 0.5 * eps,
+        "alpha_bar_t and alpha_bar_prev are swapped: x0_hat is estimated at the current level t; the result "
+        "sits at the next level.": ddim_step(x_t, eps, b, a),
+        "that is x0_hat itself: the step goes only to the level alpha_bar_prev, not all the way to x_0.": x0,
+        "x_t came back unchanged.": x_t,
+        "the predicted noise was dropped: with eta = 0 DDIM adds no *fresh* noise, but it keeps the predicted "
+        "noise direction, at the size the new level gives it.": b ** 0.5 * x0,
+        "the noise part misses a square root: in the forward closed form the noise is scaled by a standard "
+        "deviation, not by a variance.": b ** 0.5 * x0 + (1 - b) * eps,
+        "the signal part misses a square root: in the forward closed form x_0 is scaled by the square root of "
+        "alpha_bar.": b * x0 + (1 - b) ** 0.5 * eps,
+        "the predicted noise kept the size it had at level t: at the new level alpha_bar_prev its size changes "
+        "too.": b ** 0.5 * x0 + (1 - a) ** 0.5 * eps,
+        "x0_hat kept the scale it had at level t: at the new level its scale is set by alpha_bar_prev.":
+            a ** 0.5 * x0 + (1 - b) ** 0.5 * eps,
+    }
+
+
+DDIM_HINT = ("two stages: estimate x_0 from x_t and eps, as in the DDPM step; then write the point at the level "
+             "alpha_bar_prev whose clean part is x0_hat and whose noise is the same eps (the forward closed form at "
+             "that level, with eps as its noise).")
+DDIM_REFERENCE = ("Song, Meng and Ermon (2021), Denoising Diffusion Implicit Models: §4.1, Eq. 12, with sigma_t = 0 "
+                  "(the deterministic sampler)")
+
+
 @graded
 def check_ddim_step(fn) -> None:
     """06: one deterministic DDIM step, on images ``[4, 1, 8, 8]`` and on 2-D points ``[6, 2]``."""
     gen = torch.Generator().manual_seed(0)
     for shape, a, b in [((4, 1, 8, 8), 0.1, 0.3), ((4, 1, 8, 8), 0.5, 0.9), ((6, 2), 0.99, 1.0), ((6, 2), 0.02, 0.2)]:
         x_t, eps = torch.randn(shape, generator=gen), torch.randn(shape, generator=gen)
-        x0 = (x_t - (1 - a) ** 0.5 * eps) / a ** 0.5
-        problem = diagnose(fn(x_t.clone(), eps.clone(), a, b), ddim_step(x_t, eps, a, b), {
-            "the sign of the noise term in x0_hat is flipped: x0_hat removes the predicted noise from x_t.":
-                b ** 0.5 * (x_t + (1 - a) ** 0.5 * eps) / a ** 0.5 + (1 - b) ** 0.5 * eps,
-            "x0_hat divides by alpha_bar_t, not by its square root.":
-                b ** 0.5 * (x_t - (1 - a) ** 0.5 * eps) / a + (1 - b) ** 0.5 * eps,
-            "alpha_bar_t and alpha_bar_prev are swapped: x0_hat uses the current level t, the re-noising the "
-            "next one.": ddim_step(x_t, eps, b, a),
-            "the re-noising misses a square root: x_{t'} mixes sqrt(alpha_bar_prev) x0_hat and "
-            "sqrt(1 - alpha_bar_prev) eps.": b ** 0.5 * x0 + (1 - b) * eps,
-            "the re-noising adds fresh noise or none: with eta = 0, DDIM re-uses the *predicted* eps.": b ** 0.5 * x0,
-            "that is x0_hat itself: re-noise it to the level alpha_bar_prev.": x0,
-        })
+        problem = diagnose(fn(x_t.clone(), eps.clone(), a, b), ddim_step(x_t, eps, a, b),
+                           _ddim_step_mistakes(x_t.double(), eps.double(), a, b))
         if problem:
             return report(False, "", f"with x_t of shape {list(shape)}, alpha_bar_t = {a}, alpha_bar_prev = {b}: "
-                          f"{problem}",
-                          "estimate x_0 from x_t and eps as in the DDPM step; then put x0_hat back at the noise level "
-                          "alpha_bar_prev with the closed form of q(x_t | x_0), using eps itself as the noise.",
-                          "course_lib.samplers.DDIMSampler.step")
-    return report(True, "deterministic DDIM: estimate x_0, then re-noise it to the previous level with the same "
-                  "eps.", "")
-
-
-PREDICTION_CHOICES = ("eta=0", "eta=1")
-
-
-def eta_study(model, schedule, steps: int = 10, etas=(0.0, 1.0), n: int = 300, seeds=(0, 1, 2)) -> dict:
-    """DDIM with ``steps`` steps at each ``eta`` on the same model, the same starting noise per seed:
-    ``{eta: [FD per seed]}`` (and ``"floor"``: the floor at ``n`` per seed). eta = 1 is DDPM's noise level."""
-    out: dict = {eta: [] for eta in etas}
-    out["floor"] = []
-    for seed in seeds:
-        for eta in etas:
-            x = DDIMSampler(schedule, steps, eta=eta, clip_x0=True).sample(
-                model, (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
-            q = digit_quality(x, seed=seed)
-            out[eta].append(q["fd"])
-        out["floor"].append(q["floor"])
-    return out
-
-
-@graded
-def check_eta_prediction(prediction, held: bool) -> None:
-    """06: the student's prediction ("eta=0" or "eta=1") of which scores the better FD at few steps; ``held``
-    is whether eta = 0 scored better for every seed."""
-    if prediction not in PREDICTION_CHOICES:
-        return report(False, "", f"write the prediction as one of {PREDICTION_CHOICES}, got {prediction!r}.")
-    answer = "eta=0" if held else "eta=1"
-    why = ("with few steps, each jump is large; eta = 1 adds fresh noise of DDPM's size at every jump, and the few "
-           "remaining steps cannot remove it all, while eta = 0 moves along the model's own estimate")
-    if not held:
-        return print(f"The measurement did not settle it this time (the scores did not agree for every seed); "
-                     f"your prediction was {prediction!r}. Song et al. (2021, Table 1) find eta = 0 better at few "
-                     f"steps: {why}.")
-    return report(prediction == answer,
-                  f"{answer} scored better in every seed here, as Song et al. find at scale: {why}.",
-                  f"the measurement says {answer}. Look at the FDs above: {why}.")
+                          f"{problem}", DDIM_HINT, DDIM_REFERENCE)
+    return report(True, "deterministic DDIM: estimate x_0, then put it at the next noise level with the same "
+                  "predicted noise.", "")
 
 
 # ----------------------------------------------------------------------------- widgets, for benchmarks and tests
@@ -535,13 +493,20 @@ def demo_widgets() -> dict:
         toy, (1000, 2), generator=torch.Generator().manual_seed(0), return_trajectory=True)
     return {
         "samples": LiveFigure(SamplesView(model, schedule),
-                              steps=SelectionSlider(options=STEP_OPTIONS, value=10, continuous_update=False),
+                              steps=SelectionSlider(options=step_options(schedule), value=10,
+                                                    continuous_update=False),
                               eta=FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, continuous_update=False),
                               spacing=ToggleButtons(options=list(SPACINGS), value="leading")),
-        "trajectory": LiveFigure(TrajectoryView(trajectory), i=IntSlider(value=0, min=0, max=49)),
+        "trajectory": LiveFigure(TrajectoryView(trajectory),
+                                 i=IntSlider(value=0, min=0, max=len(trajectory.timesteps) - 1)),
         "cloud": LiveFigure(CloudView(path, make_toy_2d("gaussian_mixture", 2000)),
-                            k=IntSlider(value=0, min=0, max=50)),
+                            k=IntSlider(value=0, min=0, max=len(path.timesteps))),
     }
 
 
 STEP_OPTIONS = (1, 2, 5, 10, 20, 50, 100, 200)  # the samples widget's steps: one sampling run per value, on a log grid
+
+
+def step_options(schedule) -> list[int]:
+    """The samples widget's numbers of steps: those of ``STEP_OPTIONS`` that the schedule's T allows."""
+    return [s for s in STEP_OPTIONS if s <= schedule.T]

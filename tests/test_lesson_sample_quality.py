@@ -1,0 +1,91 @@
+"""Notebook 06b's lesson module: the eta prediction's three verdicts, the FD-against-steps figure, the studies."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+from course_lib.lessons import grading, sampling
+from course_lib.lessons import sample_quality as Q
+
+ETA0_WINS = ([34.6, 36.1, 37.2], [37.4, 38.0, 41.7])  # (FD at eta = 0, FD at eta = 1), one per seed
+ETA1_WINS = ([40.0, 39.5, 41.0], [38.0, 39.0, 40.2])
+MIXED = ([34.6, 39.0, 37.2], [37.4, 38.0, 41.7])
+
+
+@pytest.fixture(autouse=True)
+def fresh_attempts():
+    grading.attempts.clear()
+
+
+def test_eta_verdict_names_a_winner_only_when_every_seed_agrees():
+    assert Q.eta_verdict(*ETA0_WINS) == ("eta=0", 3, 0)
+    assert Q.eta_verdict(*ETA1_WINS) == ("eta=1", 0, 3)
+    assert Q.eta_verdict(*MIXED) == (None, 2, 1)
+    assert Q.eta_verdict([1.0, 2.0], [1.0, 3.0]) == (None, 1, 0)  # a tie is nobody's win
+    with pytest.raises(ValueError, match="one FD per seed"):
+        Q.eta_verdict([1.0], [1.0, 2.0])
+
+
+def test_eta_zero_better_in_every_seed(capsys):
+    Q.check_eta_prediction("eta=0", *ETA0_WINS)
+    out = capsys.readouterr().out
+    assert "✅" in out and "eta = 0 scored the better FD in all 3 seeds" in out
+    Q.check_eta_prediction("eta=1", *ETA0_WINS)
+    out = capsys.readouterr().out
+    assert "Not yet" in out and "eta = 0 scored the better FD in all 3 seeds" in out
+
+
+def test_eta_one_better_in_every_seed(capsys):
+    Q.check_eta_prediction("eta=1", *ETA1_WINS)
+    out = capsys.readouterr().out
+    assert "✅" in out and "eta = 1 scored the better FD in all 3 seeds" in out and "opposite" in out
+    Q.check_eta_prediction("eta=0", *ETA1_WINS)
+    out = capsys.readouterr().out
+    assert "Not yet" in out and "eta = 1 scored the better FD in all 3 seeds" in out
+
+
+def test_mixed_seeds_say_how_they_split_and_how_the_prediction_fared(capsys):
+    Q.check_eta_prediction("eta=0", *MIXED)
+    out = capsys.readouterr().out
+    assert "Mixed" in out and "eta = 0 scored the better FD in 2 of 3 seeds, eta = 1 in 1" in out
+    assert "Your prediction, eta=0, held in 2 of 3 seeds" in out and "✅" not in out and "Not yet" not in out
+    Q.check_eta_prediction("eta=1", *MIXED)
+    assert "Your prediction, eta=1, held in 1 of 3 seeds" in capsys.readouterr().out
+    Q.check_eta_prediction("eta=0", [1.0, 2.0], [1.0, 3.0])
+    assert "and 1 tied" in capsys.readouterr().out
+
+
+def test_eta_prediction_must_be_one_of_the_choices(capsys):
+    Q.check_eta_prediction("first", *ETA0_WINS)
+    assert "one of ('eta=0', 'eta=1')" in capsys.readouterr().out
+    Q.check_eta_prediction(None, *ETA0_WINS)
+    assert "still `None`" in capsys.readouterr().out
+
+
+def test_plot_sweep_seeds_shows_the_floors_range_and_plain_step_labels():
+    sweep = {"fd": {5: [40.0, 44.0], 10: [30.0, 31.0], 20: [26.0, 27.0], 50: [20.0, 25.0]},
+             "seconds": {5: [0.1, 0.1], 10: [0.2, 0.2], 20: [0.4, 0.4], 50: [1.0, 1.1]}, "floor": [13.5, 22.5]}
+    fig = Q.plot_sweep_seeds(sweep)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    band = ax.patches[0].get_extents().transformed(ax.transData.inverted())
+    assert (band.y0, band.y1) == pytest.approx((13.5, 22.5))
+    assert any("2 draws" in t.get_text() for t in ax.get_legend().get_texts())
+    for ax in fig.axes:
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "10", "20", "50"]
+        assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+
+
+def test_shared_helpers_are_the_sampling_modules():
+    assert Q.floor_by_n is sampling.floor_by_n and Q.load_studies is sampling.load_studies
+
+
+def test_ddpm_vs_ddim_rows_and_time_and_score():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    rows = Q.ddpm_vs_ddim(model, schedule, seeds=(7,), n=40, ddim_steps=5)
+    assert set(rows[0]) == {"seed", "n", "ddpm", "ddim", "floor", "ddpm_seconds", "ddim_seconds"}
+    assert rows[0]["floor"] == pytest.approx(Q.time_and_score(model, schedule, "ddim", 5, n=40, seed=7)["floor"])
