@@ -4,7 +4,7 @@
 # Notebook 01 used the simplest residual connection, $h + s f(h)$. Real networks wrap a few layers into
 # a **block** with a shortcut around them: $y = F(x) + \text{shortcut}(x)$. This notebook builds the
 # blocks of the ResNet papers, checks what the shortcut does to the Jacobian, and takes trained networks
-# apart to test the "ensemble of paths" view of Veit et al. (2016), on three seeds.
+# apart to test the "ensemble of paths" view of Veit et al. (2016), over several seeds.
 #
 # **Learning objectives**
 # 1. Write $y = F(x) + x$ and explain $\partial y / \partial x = I + \partial F / \partial x$.
@@ -25,32 +25,13 @@ if "google.colab" in sys.modules:
 
 # %%
 import torch
-from ipywidgets import Dropdown, SelectMultiple
 
 from course_lib import BasicBlock, BottleneckBlock, PreActBlock, count_parameters
-from course_lib.claims import mean_spread
+from course_lib.lessons import residual_blocks as lesson
 from course_lib.lessons import setup_notebook
-from course_lib.lessons.residual_blocks import (
-    LesionView,
-    block_jacobian,
-    check_block_forward,
-    check_identity_jacobian,
-    check_lesion_claims,
-    check_lesion_prediction,
-    check_multi_lesion_claims,
-    identity_error,
-    lesion_experiment,
-    lesion_summary,
-    multi_lesion_experiment,
-    plot_lesion_seeds,
-    plot_multi_lesion,
-    show_lesion,
-    unraveled_view,
-)
-from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
-SEEDS, STEPS = (0, 1, 2), 150  # the lesion experiment: three seeds, 150 Adam steps per network (on the CPU)
+SEEDS, STEPS = (0, 1, 2), 150  # the lesion experiment: its seeds, and the Adam steps per network
 
 # %% [markdown]
 # ## The residual block
@@ -58,8 +39,6 @@ SEEDS, STEPS = (0, 1, 2), 150  # the lesion experiment: three seeds, 150 Adam st
 # A residual block computes a *residual* $F(x)$ and adds its input back. If the best thing a block can do
 # is nothing, it only has to learn $F = 0$, which is much easier than learning the identity through a stack
 # of convolutions and nonlinearities.
-#
-# ## Three blocks and their shortcuts
 #
 # - **Basic** (ResNet-18/34): two 3x3 convolutions, each followed by BatchNorm, ReLU after the sum.
 # - **Bottleneck** (ResNet-50 and deeper): 1x1 down to `channels`, 3x3, 1x1 up to `4 * channels`; cheaper at large widths.
@@ -69,7 +48,6 @@ SEEDS, STEPS = (0, 1, 2), 150  # the lesion experiment: three seeds, 150 Adam st
 # shape, and the shortcut becomes a **projection**: a 1x1 convolution with stride (plus BN).
 
 # %%
-x = torch.randn(2, 64, 8, 8)
 blocks = {
     "basic 64->64": BasicBlock(64, 64),
     "basic 64->128, stride 2": BasicBlock(64, 128, stride=2),
@@ -84,15 +62,13 @@ for name, block in blocks.items():
     print(f"{name:>24}: out {list(block(inp).shape)}, {count_parameters(block):>7,} params, shortcut {shortcut}")
 
 # %% [markdown]
-# Note the bottleneck's point: at 256 channels it has about 17 times fewer parameters than a basic block
-# of the same width.
+# The bottleneck's point: at 256 channels it has about 17 times fewer parameters than a basic block.
 #
-# **Exercise 1.** Write the forward pass of these blocks from their parts. Each block of `course_lib` holds
-# `block.branch` (the residual $F$), `block.shortcut` (the identity, or the projection when the shape changes)
-# and `block.post` (what comes after the sum: a ReLU in the basic and bottleneck blocks, nothing in the
-# pre-activation block). `block_forward(block, x)` returns the block's output; with `residual=False` it returns
-# the output of the block's **plain twin**, the same layers without the shortcut. The check compares yours with
-# `course_lib`'s blocks and their plain twins on the same inputs, a projection shortcut included.
+# **Exercise 1.** Write the forward pass of these blocks from their parts: `block.branch` (the residual $F$),
+# `block.shortcut` (the identity, or the projection) and `block.post` (what comes after the sum: a ReLU in the
+# basic and bottleneck blocks, nothing in the pre-activation block). `block_forward(block, x)` returns the
+# block's output; with `residual=False`, the output of its **plain twin**, the same layers without the shortcut.
+# The check runs yours on blocks and twins of `course_lib`, a projection shortcut included.
 
 # %%
 def block_forward(block, x, residual=True):
@@ -105,57 +81,62 @@ def block_forward(block, x, residual=True):
 
 
 # %%
-check_block_forward(block_forward)
+lesson.check_block_forward(block_forward)
 
 # %% [markdown]
-#
 # ## A zero-initialised block is the identity
 #
 # If the last layer of $F$ starts at zero (the last BatchNorm's scale $\gamma = 0$, or the last convolution
-# for the pre-activation block), then $F(x) = 0$ and the block is exactly $y = x$ at initialisation, with
-# Jacobian $I$. A deep network of such blocks starts as a shallow one and grows into its depth (Goyal et al.
-# 2017 use this to train ResNets with large batches). Positive inputs below, because in a ResNet a basic
-# block's input comes out of a ReLU.
+# of the pre-activation block), then $F(x) = 0$: the block should be exactly $y = x$ at initialisation, with
+# Jacobian $I$. A deep network of such blocks would start as a shallow one and grow into its depth (Goyal et al.
+# 2017 use this to train ResNets with large batches).
+#
+# **Exercise 2.** Show it numerically. Write `block_jacobian(block, x)`: the Jacobian
+# $J_{ij} = \partial y_i / \partial x_j$ of a block at one input `x` `[1, C, H, W]`, with $y$ and $x$ read as
+# vectors of $n = CHW$ numbers, for the block as it runs at test time. The check builds its own blocks, one
+# zero-initialised and two not, hands each to your function, and says how far each $J$ is from $I$.
+
+# %%
+def block_jacobian(block, x):
+    ### BEGIN SOLUTION
+    block.eval()  # BatchNorm with its running statistics, as at test time
+    n = x.numel()
+    J = torch.autograd.functional.jacobian(lambda v: block(v.view_as(x)).flatten(), x.flatten())
+    return J.reshape(n, n)
+    ### END SOLUTION
+
+
+# %%
+lesson.check_block_jacobian(block_jacobian)
+
+# %% [markdown]
+# The same measurement with `course_lib`'s Jacobian, on both kinds of block, with and without the zero
+# initialisation, and the output's distance from the input. Positive inputs, because in a ResNet a basic block's
+# input comes out of a ReLU:
 
 # %%
 x = torch.rand(4, 16, 8, 8) + 0.1
 for cls in (BasicBlock, PreActBlock):
     for zero_init in (False, True):
-        out_err, jac_err = identity_error(cls(16, 16, zero_init=zero_init), x)
+        out_err, jac_err = lesson.identity_error(cls(16, 16, zero_init=zero_init), x)
         print(f"{cls.__name__:>12} zero_init={zero_init!s:>5}: max|y - x| = {out_err:.1e}, max|J - I| = {jac_err:.1e}")
-
-# %% [markdown]
-# **Exercise 2.** Build a zero-initialised `PreActBlock(2, 2, zero_init=True)` in eval mode, and compute its
-# Jacobian at the input `x_small` with `block_jacobian(block, x_small)`. Store it in `J`; the check
-# compares it with the identity matrix.
-
-# %%
-x_small = torch.randn(1, 2, 3, 3)
-### BEGIN SOLUTION
-J = block_jacobian(PreActBlock(2, 2, zero_init=True).eval(), x_small)
-### END SOLUTION
-
-# %%
-check_identity_jacobian(J)
 
 # %% [markdown]
 # ## Residual networks as ensembles of paths
 #
 # Unroll three residual blocks: $h_1 = x + F_1(x)$, $h_2 = h_1 + F_2(h_1)$, $y = h_2 + F_3(h_2)$. If every
-# $F_i$ were a *linear* map, $y = (I + F_3)(I + F_2)(I + F_1)\,x$ would multiply out into $2^3 = 8$ terms,
-# one per subset of blocks: the identity path $x$, the three one-block paths $F_1 x$, $F_2 x$, $F_3 x$, and so
-# on up to $F_3 F_2 F_1 x$. Veit, Wilber and Belongie (2016, Section 3) draw this **unraveled view** for real
-# networks: the computation graph has $2^n$ paths from input to output. With nonlinear blocks it is a picture,
-# not an identity: $F_3(h_1 + F_2(h_1)) \neq F_3(h_1) + F_3(F_2(h_1))$, so the output is *not* the sum of what
-# the paths compute on their own. What does expand exactly is the **gradient**: at a given input the Jacobian
-# is a product of linear maps, $\partial y / \partial x = (I + J_3)(I + J_2)(I + J_1)$ with
-# $J_i = \partial F_i / \partial h$ evaluated where the chain passes, and that product splits into one term per
-# path (Veit et al., Section 5, measure how much gradient paths of each length carry). Check both on a
-# three-block chain with random $6 \times 6$ matrices $W_i$, in float64:
+# $F_i$ were *linear*, $y = (I + F_3)(I + F_2)(I + F_1)\,x$ would multiply out into $2^3 = 8$ terms, one per
+# subset of blocks: the identity path $x$, the one-block paths $F_1 x$, $F_2 x$, $F_3 x$, and so on up to
+# $F_3 F_2 F_1 x$. Veit, Wilber and Belongie (2016, Section 3) call this the **unraveled view**: $2^n$ paths
+# from input to output. With nonlinear blocks it is a picture, not an identity:
+# $F_3(h_1 + F_2(h_1)) \neq F_3(h_1) + F_3(F_2(h_1))$. What does expand exactly is the **gradient**: at a given
+# input, $\partial y / \partial x = (I + J_3)(I + J_2)(I + J_1)$ with $J_i = \partial F_i / \partial h$ where
+# the chain passes, a product of linear maps that splits into one term per path. Check both on three blocks
+# with random $6 \times 6$ matrices $W_i$, in float64:
 
 # %%
 for nonlinear in (False, True):
-    gaps = unraveled_view(nonlinear=nonlinear)
+    gaps = lesson.unraveled_view(nonlinear=nonlinear)
     verdicts = {k: "exact (< 1e-12)" if g < 1e-12 else f"off by {g:.0%}" for k, g in gaps.items()}
     print(f"F(h) = {'tanh(W h)' if nonlinear else 'W h      '}: y vs sum of 8 paths: {verdicts['forward']:>15}; "
           f"dy/dx vs sum of 8 path products: {verdicts['jacobian']}")
@@ -172,23 +153,18 @@ for nonlinear in (False, True):
 # Veit et al. (2016, Section 4) tested the ensemble view with a **lesion**: delete one block from a trained
 # network at test time and measure its accuracy. Deleting block $i$ of a residual network replaces
 # $h + F_i(h)$ by $h$: every path through $F_i$ is gone, the others remain. In the plain twin, deleting block $i$
-# replaces $F_i(h)$ by $h$.
+# replaces $F_i(h)$ by $h$. A block whose shortcut is a projection cannot be deleted: $h$ would reach the next
+# block with the wrong shape.
 #
 # We train a small 8-block ResNet and its plain twin (same blocks, no shortcuts) on the digits' train split,
-# on three seeds, then delete each block in turn and measure the accuracy on the 797 held-out test digits.
-# Every block can be deleted except block 4: it halves the resolution and doubles the channels, so
-# its shortcut is a projection (a strided 1x1 convolution), not the identity, and replacing $h + F_4(h)$ by $h$
-# would hand block 5 a tensor of the wrong shape. That leaves 7 deletable blocks: 0, 1, 2, 3, 5, 6 and 7.
-#
-# This is Veit et al.'s experiment at toy scale, and the scale matters. They deleted one of the 54 blocks of a
-# ResNet-110 trained to convergence on CIFAR-10: one small piece of a very deep network. Here one deletion removes
-# one of only 7 deletable blocks, a far larger share of the network, from networks trained for just 150 Adam
-# steps. Do not expect their numbers; what carries over is the comparison between the residual net and its
-# plain twin.
+# once per seed in `SEEDS`, then delete each block in turn and measure the accuracy on the held-out test digits.
+# This is Veit et al.'s experiment at toy scale: they deleted one of the 54 blocks of a ResNet-110 trained to
+# convergence on CIFAR-10; here one deletion removes a far larger share of a network trained briefly. What
+# carries over is the comparison between the residual net and its plain twin.
 #
 # **Exercise 3 (predict, then run).** Before you run the experiment: when one block other than block 0 is
-# deleted, which network loses more test accuracy on average, `"residual"` or `"plain"`? Write your
-# prediction; a check after the experiment compares it with what the networks did.
+# deleted, which network loses more test accuracy on average, `"residual"` or `"plain"`? A check after the
+# experiment compares your prediction with what the networks did.
 
 # %%
 ### BEGIN SOLUTION
@@ -196,84 +172,60 @@ prediction = "plain"
 ### END SOLUTION
 
 # %% tags=["nbval-ignore-output"]
-# Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
-lesions = lesion_experiment(seeds=SEEDS, steps=STEPS)
-summary = lesion_summary(lesions)
-for k, seed in enumerate(lesions.seeds):
-    for name in ("residual", "plain"):
-        row = " ".join(f"{a:4.0%}" for a in lesions.lesioned[name][k])
-        print(f"seed {seed} {name:>8}: intact {lesions.intact[name][k]:4.0%}; block deleted {lesions.blocks}: {row}")
-print(f"\nResidual net: intact {mean_spread(summary['residual intact'], '.1f', 100, '%')}; mean drop when one "
-      f"block is deleted {mean_spread(summary['residual mean drop'], '.1f', 100, '%')}; worst drop "
-      f"{mean_spread(summary['residual worst drop'], '.1f', 100, '%')}, at block(s) "
-      f"{sorted(set(summary['residual worst block'].tolist()))}.")
-print(f"Residual net with one block other than block 0 deleted keeps at least "
-      f"{mean_spread(summary['residual keeps, middle'], '.1f', 100, '%')}.")
-print(f"Plain net: intact {mean_spread(summary['plain intact'], '.1f', 100, '%')}; mean drop "
-      f"{mean_spread(summary['plain mean drop'], '.1f', 100, '%')}; the best it keeps with one block deleted "
-      f"(other than block 0): {mean_spread(summary['plain keeps, middle'], '.1f', 100, '%')}.")
+lesions = lesson.lesion_experiment(seeds=SEEDS, steps=STEPS)
+lesson.print_lesion_report(lesions)
 
 # %%
-plot_lesion_seeds(lesions)
+lesson.plot_lesion_seeds(lesions)
 
 # %%
-check_lesion_prediction(prediction, lesions)
+lesson.check_lesion_prediction(prediction, lesions)
 
 # %% [markdown]
 # Why the two differ: in the plain net every path goes through every block, so a deletion feeds block $i + 1$ with
 # an input it never saw in training; in the residual net the paths that skip block $i$ carry on as they were trained.
-# Read the numbers above, then the claims the prose draws from them, each checked seed by seed:
+# The claims the prose draws from these numbers, checked seed by seed:
 
 # %%
-check_lesion_claims(lesions)
+lesson.check_lesion_claims(lesions)
 
 # %% [markdown]
 # So "deleting a block costs little" holds for most of the residual net's blocks, not for all of them:
 # block 0, the first block after the one-convolution stem, is the exception, and on some seeds deleting
-# block 1 costs the residual net tens of points as well (read its column above). On most seeds block 0 is the
-# single most costly block, but not on every seed and every machine (training differs in its last digits from
-# one CPU to another), so the claim above compares block 0 with the *average* other block. The plain net loses
-# most of its accuracy whichever block goes. The experiment does not say *why* block 0 matters more; a guess you can test with the widget below is
-# that the first block does most of the feature extraction, and every later block was trained on its output.
+# block 1 costs the residual net tens of points as well (its column in the table and the figure). Block 0 is not the most costly
+# block on every seed, so the claim compares it with the *average* other block. The plain net loses most of its
+# accuracy whichever block goes. Why block 0 matters more, the experiment does not say; a guess: the first block
+# does most of the feature extraction, and every later block was trained on its output.
 #
 # ## Deleting several blocks at once
 #
 # If a residual network behaves like an ensemble of many paths, deleting $k$ blocks removes the paths through
 # any of them and leaves the rest, so the accuracy should fall gradually as $k$ grows; Veit et al. (2016,
-# Section 4.2, Fig. 5a) report just that for ResNets on CIFAR-10. Here every set of $k$ blocks from blocks 1, 2,
-# 3, 5, 6 and 7 (block 0 kept, as we saw it is special; block 4 cannot be deleted) is deleted in turn, for
-# $k = 0, \dots, 6$, and the test accuracy is averaged over the sets of each size: $2^6 = 64$ sets in all (the
-# count for each $k$ is printed below). The widget further down also offers the sets that include block 0,
-# $2^7 = 128$ in all. Sets that share their first blocks share those blocks' forward passes, so all 128 are measured
-# for a fraction of the cost of 128 separate passes.
+# Section 4.2, Fig. 5a) report just that for ResNets on CIFAR-10. Here every set of $k$ deletable blocks other
+# than block 0 is deleted in turn, for every $k$, and the test accuracy is averaged over the sets of each size.
 
 # %%
-several = multi_lesion_experiment(lesions)
+several = lesson.multi_lesion_experiment(lesions)
 print(f"blocks that can be deleted: {several.pool}; sets of k blocks tried, k = 0 to {several.sizes[-1]}: "
       f"{several.n_sets}, {sum(several.n_sets)} sets in all")
 
 # %%
-plot_multi_lesion(several)
+lesson.plot_multi_lesion(several)
 
 # %% [markdown]
 # Read the two curves: how fast does each fall, and where does each reach chance? The claim the notebook draws,
 # checked seed by seed:
 
 # %%
-check_multi_lesion_claims(several)
+lesson.check_multi_lesion_claims(several)
 
 # %% [markdown]
-# Now pick a seed and one or several blocks to delete (hold Ctrl or Shift to select several, block 0 and the
-# blocks of the second half included), and compare the two networks. Every set was measured above, so the
-# figure follows the selection at once.
+# Now pick a seed and one or several blocks to delete (Ctrl or Shift selects several), block 0 included. The
+# widget opens on the first seed with a typical block deleted: of the blocks other than block 0, the one whose
+# deletion costs the residual net the median drop (its number is in the title). Then try block 0 and block 1.
 
 # %% tags=["nbval-ignore-output"]
-# A live figure of trained accuracies (every set of deleted blocks measured above): not compared in tests.
-LiveFigure(LesionView(lesions), seed=Dropdown(options=lesions.seeds, value=lesions.seeds[0], description="seed"),
-           blocks=SelectMultiple(options=lesions.blocks, value=(1,), description="delete", rows=len(lesions.blocks)))
-
-# %%
-show_lesion(lesions, seed=lesions.seeds[0], blocks=(1,))
+lesson.lesion_widget(lesions)
 
 # %% [markdown]
 # ## Summary
@@ -281,9 +233,7 @@ show_lesion(lesions, seed=lesions.seeds[0], blocks=(1,))
 # - Basic, bottleneck and pre-activation blocks differ in what $F$ is and in what happens after the sum; a projection shortcut handles a change of shape.
 # - Zero-initialising the last layer of $F$ makes a block start as the exact identity (we measured $|y - x| = 0$ and $J = I$).
 # - Expanding $(I + F_3)(I + F_2)(I + F_1)x$ into $2^3$ paths is exact only for linear $F$; for real blocks the "unraveled view" is a picture of the graph, while the Jacobian's expansion into paths is exact.
-# - Additive identity paths predate ResNet: the LSTM's constant error carousel (1997), Highway Networks' gated shortcuts (2015).
-# - Over three seeds, deleting one block other than block 0 costs the plain net far more accuracy than the residual net on average; block 0 of the residual net is the exception, costing more than the other blocks on average. The verdicts above say whether this held on your machine.
-# - Deleting several blocks at once: the residual net with two blocks gone still keeps more accuracy than the plain net with one gone (the verdict above), as the ensemble view predicts.
+# - Deleting one block other than block 0 costs the plain net far more accuracy than the residual net on average; block 0 of the residual net is the exception. With two blocks gone, the residual net keeps more than the plain net with one gone, as the ensemble view predicts. The verdicts above say whether this held on your run.
 #
 # ## Going further
 # - He et al. (2016b), *Identity Mappings in Deep Residual Networks* (pre-activation blocks, ResNet-1001).

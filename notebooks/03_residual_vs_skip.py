@@ -6,9 +6,9 @@
 # opens with "Residual connections, also known as skip connections, are a fundamental neural network
 # architecture component". Both cannot be right, and neither is quite:
 # **skip connection** is the umbrella term for any path that lets a signal bypass some layers, and a
-# residual connection is one kind of skip. This notebook sorts out the names, counts what each kind costs,
-# measures what each does to the paths through a U-Net, and makes the comparison executable: U-Nets that
-# differ only in their long skips, trained for the same budget on three seeds and scored on held-out digits.
+# residual connection is one kind of skip. This notebook sorts out the names, counts what each kind costs and
+# what it does to the paths through a U-Net, and trains U-Nets that differ only in their long skips for the
+# same budget, over several seeds.
 #
 # **Learning objectives**
 # 1. Use the names precisely: a *skip connection* bypasses layers; a *residual* (identity, short) skip adds a block's input to its output, $h = x + F(x)$; a *long* skip carries encoder features to the decoder level of the same resolution, by concatenation or addition.
@@ -28,32 +28,11 @@ if "google.colab" in sys.modules:
 
 # %%
 import torch
-from ipywidgets import IntSlider, ToggleButtons
 
 from course_lib import UNet, count_parameters
-from course_lib.claims import mean_spread
-from course_lib.data import load_digits
+from course_lib.lessons import residual_vs_skip as lesson
 from course_lib.lessons import setup_notebook
-from course_lib.lessons.residual_vs_skip import (
-    baseline_mse,
-    baseline_table,
-    check_combine,
-    check_concat_channels,
-    check_most_parameters,
-    check_shipped_skip_claims,
-    conv_path_lengths,
-    plot_relative_gaps,
-    plot_skip_comparison,
-    plot_skip_seeds,
-    shipped_skip_results,
-    show_skip_mode,
-    skip_claims,
-    skip_mode_experiment,
-    skip_mode_view,
-    working_ts,
-)
 from course_lib.utils import use_large_config
-from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 SEEDS = (0, 1, 2)
@@ -78,11 +57,10 @@ STEPS = 1000 if use_large_config(device) else 150  # a larger budget on a GPU
 # question is what each one adds to a model that already has the other. Notebook 07 answers it for
 # diffusion; here we look at the long skips, with the residual connections on.
 #
-# **Exercise 1.** Write the long skip's merge, `combine(h, skip, mode)`: `h` is the decoder's feature map
-# `[B, C_h, H, W]` arriving from the level below, `skip` the encoder's `[B, C_s, H, W]` at the same resolution.
-# For `"concat"` stack them along the channels, `h` first; for `"add"` sum them (only possible when the shapes
-# agree); for `"none"` pass `h` on. The check compares yours with the `combine` that `course_lib.UNet` calls,
-# on the same inputs.
+# **Exercise 1.** Write the long skip's merge of the table above, `combine(h, skip, mode)`: `h` is the decoder's
+# feature map `[B, C_h, H, W]` arriving from the level below, `skip` the encoder's `[B, C_s, H, W]` at the same
+# resolution, `mode` one of `"concat"` (`h` first), `"add"`, `"none"`. The check compares yours with the merge
+# `course_lib.UNet` uses, on the same inputs.
 
 # %%
 def combine(h, skip, mode):
@@ -96,14 +74,14 @@ def combine(h, skip, mode):
 
 
 # %%
-check_combine(combine)
+lesson.check_combine(combine)
 
 # %% [markdown]
 # ## What each costs
 #
 # **Exercise 2 (predict, then run).** Which long-skip mode gives the U-Net the most parameters: `"concat"`,
-# `"add"` or `"none"`? Think about what each merge hands to the first decoder block of a level, write your
-# answer, then run the parameter count below and the check after it.
+# `"add"` or `"none"`? Think about what each merge hands to the first decoder block of a level; then run the
+# count and the check.
 
 # %%
 ### BEGIN SOLUTION
@@ -116,26 +94,32 @@ for skip in ("concat", "add", "none"):
         print(f"skip={skip!r:>9}, residual={residual!s:>5}: {count_parameters(UNet(skip=skip, residual=residual)):>7,} parameters")
 
 # %%
-check_most_parameters(most_parameters)
+lesson.check_most_parameters(most_parameters)
 
 # %% [markdown]
-# Concatenation doubles the channels entering the first decoder block of each level; addition keeps them.
-# Residual connections cost almost nothing: a 1x1 projection only where a block changes its channels.
-#
-# **Exercise 3.** Write `concat_channels(decoder_channels, skip_channels, mode)`: the number of channels
-# entering the decoder block after the long skip, for `mode` in `"concat"`, `"add"`, `"none"`.
+# **Exercise 3.** The first block of each decoder level must be built for the number of channels it receives.
+# Write `channels_after_skip(c_dec, c_skip, mode)`: the channels entering that block when `c_dec` channels
+# arrive from the level below and the long skip carries `c_skip`, for each mode. Where a mode cannot merge the
+# two, the U-Net cannot be built: raise a `ValueError`. The check tries equal and unequal counts.
 
 # %%
-def concat_channels(decoder_channels, skip_channels, mode):
+def channels_after_skip(c_dec, c_skip, mode):
     ### BEGIN SOLUTION
-    return decoder_channels + skip_channels if mode == "concat" else decoder_channels
+    if mode == "concat":
+        return c_dec + c_skip
+    if mode == "add" and c_dec != c_skip:
+        raise ValueError(f"skip='add' needs c_skip == c_dec, got {c_skip} and {c_dec}")
+    return c_dec
     ### END SOLUTION
 
 
 # %%
-check_concat_channels(concat_channels)
+lesson.check_channels_after_skip(channels_after_skip)
 
 # %% [markdown]
+# Residual connections cost almost nothing (the parameter table above): a 1x1 projection only where a block
+# changes its channels.
+#
 # ## Skips shorten the paths
 #
 # Every skip lets a signal, and on the way back its gradient, pass some layers without going through them.
@@ -145,7 +129,7 @@ check_concat_channels(concat_channels)
 # %%
 for skip in ("concat", "add", "none"):
     for residual in (True, False):
-        shortest, longest = conv_path_lengths(UNet(skip=skip, residual=residual))
+        shortest, longest = lesson.conv_path_lengths(UNet(skip=skip, residual=residual))
         print(f"skip={skip!r:>9}, residual={residual!s:>5}: convolutions on a path from input to output: "
               f"shortest {shortest:>2}, longest {longest}")
 
@@ -161,26 +145,14 @@ for skip in ("concat", "add", "none"):
 # ## Same budget, three kinds of long skip
 #
 # Three U-Nets, identical except for `skip`, are trained with the diffusion objective (predict the noise
-# added to a digit; notebook 05 derives it) for the same number of steps and batches, on the first 1,000
-# digits (the train split), once per seed. Each is then scored on the other 797 digits, which no model saw:
-# noise each held-out digit to level $t$, let the model estimate the clean digit $\hat x_0$, and measure the
-# mean squared error against the true one, at five noise levels.
+# added to a digit; notebook 05 derives it) for `STEPS` steps on the same batches of the digits' train split,
+# once per seed in `SEEDS`. Each is then scored on the held-out test digits, which no model saw: noise each
+# digit to level $t$, let the model estimate the clean digit $\hat x_0$, and measure the mean squared error
+# against the true one, at several noise levels (the columns below).
 
 # %% tags=["nbval-ignore-output"]
-# Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
-skips = skip_mode_experiment(seeds=SEEDS, steps=STEPS, batch_size=64, device=device)
-print(f"{'skip':>7} {'seed':>4} {'final loss':>11} " + " ".join(f"{'MSE t=' + str(t):>10}" for t in skips.ts))
-for mode, mse in skips.mse.items():
-    for k, seed in enumerate(skips.seeds):
-        print(f"{mode:>7} {seed:>4} {skips.final_loss[mode][k]:>11.4f} " + " ".join(f"{m:>10.4f}" for m in mse[k]))
-margins = skip_claims(skips)
-for t in skips.ts:
-    print(f"t = {t:>3}: MSE of `none` above the better of concat/add by "
-          f"{mean_spread(margins[f'none vs best skip at t={t}'], '.0f', unit='%')}; "
-          f"`add` above `concat` by {mean_spread(margins[f'concat vs add at t={t}'], '.0f', unit='%')}")
-
-# %%
-plot_skip_seeds(skips)
+skips = lesson.skip_mode_experiment(seeds=SEEDS, steps=STEPS, batch_size=64, device=device)
+lesson.print_skip_results(skips)
 
 # %% [markdown]
 # ## Are these models any good? Two baselines
@@ -192,32 +164,27 @@ plot_skip_seeds(skips)
 # - the **linear denoiser** (the Wiener filter): the best *linear* estimate of $x_0$ from $x_t$, from the mean
 #   $\mu$ and covariance $\Sigma$ of the training digits,
 #   $\hat x_0 = \mu + \sqrt{\bar\alpha_t}\,\Sigma(\bar\alpha_t\Sigma + (1-\bar\alpha_t)I)^{-1}(x_t - \sqrt{\bar\alpha_t}\mu)$.
-#
-# A star marks a t where every seed of a mode scores below the linear denoiser.
 
 # %% tags=["nbval-ignore-output"]
-# Compares this run's trained numbers: not compared by the notebook tests.
-baselines = baseline_mse(skips.ts)
-print(baseline_table(skips, baselines, f" after {STEPS} steps of batch 64 (this run)"))
+baselines = lesson.baseline_mse(skips.ts)
+print(lesson.baseline_table(skips, baselines))
 
 # %% [markdown]
-# At this budget the models are not yet useful at large t. `scripts/capstone.py` trained the same three U-Nets
-# (residual blocks on) with five seeds for 4,000 steps of batch 128 and stored their scores with the package:
+# At this budget the models are not yet useful at large t. The same three U-Nets (residual blocks on), trained
+# longer on more seeds, with their scores shipped with the course:
 
 # %%
-shipped = shipped_skip_results()
-print(baseline_table(shipped, baselines, " after 4,000 steps (shipped, 5 seeds)"))
+shipped = lesson.shipped_skip_results()
+print(lesson.baseline_table(shipped, baselines))
 
 # %% [markdown]
-# Even the longer-trained models lose to the linear denoiser at $t = 600$ and $t = 900$. That is the
-# parameterisation, not the skips: these models predict the noise, and their estimate of the clean digit is
+# Even the longer-trained models lose to the linear denoiser at large t (no star). That is the parameterisation,
+# not the skips: these models predict the noise, and their estimate of the clean digit is
 # $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\epsilon)/\sqrt{\bar\alpha_t}$, so an error in $\hat\epsilon$
 # reaches $\hat x_0$ multiplied by $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$:
 
 # %%
-alpha_bar = skips.trainers["add"][0].schedule.alpha_bar
-for t in skips.ts:
-    print(f"t = {t:>3}: an error in eps reaches x0_hat multiplied by {((1 - alpha_bar[t]) / alpha_bar[t]).sqrt().item():6.1f}")
+lesson.print_eps_amplification(skips)
 
 # %% [markdown]
 # Sampling never uses $\hat x_0$ at large t on its own (it takes small steps), but a comparison of $\hat x_0$ there
@@ -226,37 +193,30 @@ for t in skips.ts:
 #
 # One more confound: `concat` has more parameters than `add` and `none` (exercise 2), so a better `concat`
 # model could owe it to its size. `add` and `none` have the same parameter count, so "does a long skip help?" is
-# asked of them. Relative gaps per t, one dot per seed (shaded: t where the models do not do the task):
+# asked of them. Relative gaps per t, one dot per seed:
 
 # %%
-plot_relative_gaps(shipped, working_ts(shipped, baselines),
-                   title="4,000 steps, 5 seeds: held-out x0-MSE of a over b, minus 1")
+lesson.plot_relative_gaps(shipped, baselines)
 
 # %%
-check_shipped_skip_claims(shipped, baselines)
+lesson.check_shipped_skip_claims(shipped, baselines)
 
 # %% [markdown]
-# What the models of the first seed in `SEEDS` make of six held-out digits noised to $t = 300$ (in each panel: the clean digits,
-# their noisy version, and below them the model's estimate $\hat x_0$), and their loss curves:
+# What the models of the first seed in `SEEDS` make of six held-out digits noised to $t = 300$ (in each panel: the
+# clean digits, their noisy version, and below them the model's estimate $\hat x_0$), and their loss curves:
 
 # %%
 first = {mode: trainers[0] for mode, trainers in skips.trainers.items()}
-plot_skip_comparison(first, load_digits(split="test"), t=300)
+lesson.plot_skip_comparison(first, t=300)
 
 # %% [markdown]
-# Switch the mode and the noise level to look inside. The top panel shows six held-out digits clean, noised
-# to $t$ and denoised by that mode's model of the first seed. The two rows below are the feature maps the top decoder
-# level receives for the first digit: the upsampled decoder path, and (except for `none`) the encoder's
-# features carried by the long skip, in red and blue for positive and negative activations (the colour bars
-# give the scale, one per mode, shared by both rows).
+# Switch the mode and the noise level to look inside; the widget opens on `concat` at $t = 300$. Top: the same
+# six digits clean, noised and denoised. Below: the feature maps the top decoder level receives for the first
+# digit, the upsampled decoder path and (except for `none`) the encoder's features carried by the long skip,
+# red positive, blue negative (one colour scale per mode).
 
 # %% tags=["nbval-ignore-output"]
-# A live figure of what the trained models compute (all of it computed when it is built): not compared in tests.
-LiveFigure(skip_mode_view(first), mode=ToggleButtons(options=["concat", "add", "none"], value="concat"),
-           t=IntSlider(value=300, min=0, max=first["concat"].schedule.T - 1, step=50)).warm()  # each mode's colour bars drawn once, now
-
-# %%
-show_skip_mode(first, "concat", t=300)
+lesson.skip_mode_widget(first, mode="concat", t=300)
 
 # %% [markdown]
 # ## The naming confusion, resolved
@@ -265,20 +225,17 @@ show_skip_mode(first, "concat", t=300)
 # residual connections and skip connections as rivals. With the names of this notebook:
 # - every residual connection is a skip connection, but not every skip is residual: a concatenated long skip
 #   adds nothing, it hands the decoder extra channels to use as it likes;
-# - an *additive* long skip is residual in form: the top level of `UNet(skip="add")` computes $e + G(e)$, a
-#   residual connection around the inner U-Net;
+# - an *additive* long skip is residual in form: $e + G(e)$ around the inner U-Net;
 # - the U-Net of DDPM (Ho et al. 2020, Appendix B) has both kinds: residual blocks *and* concatenated long skips.
 #
 # When you read a claim about "skip connections" or "residual connections in U-Nets", first ask which
 # connection it means.
 #
 # ## Summary
-# - "Skip connection" is the umbrella; residual connections are short additive identity skips inside blocks, long skips carry encoder features to the decoder at the same resolution.
-# - Concatenation costs parameters (wider decoder blocks); addition and no skip cost none.
-# - Both kinds shorten the paths from input to output (and back, for the gradient); additive long skips are residual connections around the inner levels.
-# - A comparison needs models that do the task: beside a trivial baseline (the mean digit) and a linear one (the Wiener filter). Trained 4,000 steps, the U-Nets beat both at small and medium t and lose to them at large t, where an eps-predicting model's estimate of $x_0$ amplifies its errors.
+# - "Skip connection" is the umbrella; residual connections are short additive skips inside blocks, long skips carry encoder features to the decoder at the same resolution.
+# - Concatenation costs parameters (wider decoder blocks); addition and no skip cost none. Both kinds of skip shorten the paths from input to output.
+# - A comparison needs models that do the task, measured against the mean digit and the linear denoiser. Trained longer, the U-Nets beat both at small and medium t and lose at large t, where an eps-predicting model's estimate of $x_0$ amplifies its errors.
 # - Where the models work, the U-Net without long skips denoised held-out digits worse than the one with additive skips, which has the same number of parameters, on every shipped seed; concatenation and addition were within a few percent of each other.
-# - "Residual vs skip" is not a contest: they can be switched independently (notebook 07 does it for diffusion).
 #
 # ## Going further
 # - Ronneberger, Fischer, Brox (2015), *U-Net: Convolutional Networks for Biomedical Image Segmentation*.

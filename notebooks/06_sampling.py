@@ -58,7 +58,7 @@ device = setup_notebook(seed=0)
 
 # %%
 MY_CHECKPOINT = None
-model, schedule, ckpt = load_denoiser(MY_CHECKPOINT)
+model, schedule, ckpt = load_denoiser(MY_CHECKPOINT, device=device)
 print(f"{ckpt['model']['kind']} trained {ckpt['step']} steps, schedule {schedule}")
 
 # %% [markdown]
@@ -184,7 +184,8 @@ lesson.check_ddim_step(ddim_step)
 
 # %%
 lesson.plot_sample_grids({f"DDIM, {s} steps": DDIMSampler(schedule, s, clip_x0=True).sample(
-    model, (16, 1, 8, 8), generator=torch.Generator().manual_seed(0)) for s in (5, 10, 20, 50)}, n=16, nrow=4, score=False)
+    model, (16, 1, 8, 8), generator=torch.Generator().manual_seed(0), device=device).cpu() for s in (5, 10, 20, 50)},
+    n=16, nrow=4, score=False)
 
 # %% [markdown]
 # ## Steps, eta and spacing, live
@@ -231,7 +232,7 @@ lesson.plot_sample_grids({f"{sp}, 2 steps: t = {ts[0]}, {ts[1]}": two[sp] for sp
 
 # %%
 _, trajectory = DDIMSampler(schedule, num_steps=50, clip_x0=True).sample(
-    model, (8, 1, 8, 8), generator=torch.Generator().manual_seed(1), return_trajectory=True)
+    model, (8, 1, 8, 8), generator=torch.Generator().manual_seed(1), device=device, return_trajectory=True)
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: every frame precomputed, only the images swapped on a move. Not compared in tests.
@@ -265,8 +266,9 @@ for t in (trajectory.timesteps[i] for i in shown):
 # Move $k$ from 0 (pure noise) to the end (the samples).
 
 # %%
-toy, mixture = lesson.train_toy_2d(steps=1500)  # a few seconds on a CPU
-_, path = DDIMSampler(toy.schedule, num_steps=50).sample(toy.ema_model.eval(), (1000, 2),
+TOY_STEPS = 3000 if lesson.use_large_config(device) else 1500  # a few seconds on a CPU; longer on a GPU
+toy, mixture = lesson.train_toy_2d(steps=TOY_STEPS, device=device)
+_, path = DDIMSampler(toy.schedule, num_steps=50).sample(toy.ema_model.eval(), (1000, 2), device=device,
                                                          generator=torch.Generator().manual_seed(0), return_trajectory=True)
 
 # %% tags=["nbval-ignore-output"]

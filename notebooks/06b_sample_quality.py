@@ -53,7 +53,7 @@ SEEDS = (0, 1, 2)  # sampling seeds: every measurement below is repeated for eac
 
 # %%
 MY_CHECKPOINT = None
-model, schedule, ckpt = load_denoiser(MY_CHECKPOINT)
+model, schedule, ckpt = load_denoiser(MY_CHECKPOINT, device=device)
 print(f"{ckpt['model']['kind']} trained {ckpt['step']} steps, schedule {schedule}")
 
 # %% [markdown]

@@ -102,7 +102,7 @@ EDITS = {
     "03_residual_vs_skip.ipynb": {r"^SEEDS = \(0, 1, 2\)": "SEEDS = (4,)", r"^STEPS = .*": "STEPS = 20"},
     "04_forward_diffusion.ipynb": {r"^T = 1000\b": "T = 200", r'^SCHEDULE = "linear"': 'SCHEDULE = "cosine"'},
     "05_training.ipynb": {r"^T = 1000\b": "T = 200", r"^DIGIT_STEPS = .*": "DIGIT_STEPS = 30"},
-    "06_sampling.ipynb": {},
+    "06_sampling.ipynb": {r"^TOY_STEPS = .*": "TOY_STEPS = 200"},
     "06b_sample_quality.ipynb": {r"^SEEDS = \(0, 1, 2\)": "SEEDS = (3, 4)"},
     "07_residual_in_diffusion.ipynb": {r"^LIVE_BUDGETS = .*": "LIVE_BUDGETS = (10, 20)"},
 }

@@ -18,8 +18,9 @@ from course_lib.lessons.residual_blocks import (
     accuracy_for_every_deletion,
     accuracy_without,
     block_forward,
+    block_jacobian,
     check_block_forward,
-    check_identity_jacobian,
+    check_block_jacobian,
     check_lesion_prediction,
     identity_error,
     lesion_claims,
@@ -30,7 +31,9 @@ from course_lib.lessons.residual_blocks import (
     multi_lesion_experiment,
     plot_lesion_seeds,
     plot_multi_lesion,
+    print_lesion_report,
     show_lesion,
+    typical_block,
     unraveled_view,
 )
 
@@ -57,6 +60,23 @@ def test_lesion_experiment_shapes_summaries_and_figures(small_res):
     assert plot_lesion_seeds(res).axes
     with pytest.raises(ValueError, match="seeds"):
         lesion_experiment(seeds=())
+
+
+def test_lesion_report_prints_the_settings_it_was_run_with(small_res, capsys):
+    print_lesion_report(small_res)
+    out = capsys.readouterr().out
+    assert "4 blocks per net, trained 20 Adam steps; test accuracy on 797 held-out digits" in out
+    assert f"Deletable blocks: {small_res.blocks}" in out and "seed 1    plain" in out
+
+
+def test_lesion_widget_opens_on_a_typical_block(small_res):
+    block = typical_block(small_res)
+    middle = [b for b in small_res.blocks if b != 0]
+    drops = small_res.drops("residual")[:, 1:].mean(0)
+    assert block in middle and abs(drops[middle.index(block)] - np.median(drops)) == min(abs(drops - np.median(drops)))
+    live = rb.lesion_widget(small_res)
+    assert live.controls["blocks"].value == (block,) and live.controls["seed"].value == small_res.seeds[0]
+    assert list(live.controls["blocks"].options) == small_res.blocks
 
 
 def test_every_deletion_shares_passes_and_matches_one_by_one():
@@ -135,6 +155,7 @@ def test_check_block_forward_accepts_reference_and_float64(capsys):
     (lambda b, x, r: b.branch(x) + b.shortcut(x) if r else b.post(b.branch(x)), "block.post (the ReLU after the sum"),
     (lambda b, x, r: block_forward(b, x, True), "that is the residual block's output"),
     (lambda b, x, r: block_forward(b, x, r) if r else b.branch(x), "block.post (the ReLU after F"),
+    (lambda b, x, r: x.repeat(1, 2, 1, 1), "a block's output keeps the batch, has out_channels channels"),
 ])
 def test_check_block_forward_names_each_mistake_and_escalates(wrong, diagnosis, capsys):
     check_block_forward(wrong)
@@ -142,6 +163,10 @@ def test_check_block_forward_names_each_mistake_and_escalates(wrong, diagnosis, 
     assert "Not yet" in first and diagnosis in first and "Hint:" not in first
     check_block_forward(wrong)
     assert "Hint: the residual block applies its post-activation" in capsys.readouterr().out
+    check_block_forward(wrong)
+    last = capsys.readouterr().out
+    assert "Read He et al. (2016), Deep Residual Learning, Sec. 3.2" in last and "course_lib." not in last
+    assert "expected" not in first + last
 
 
 def test_checks_say_not_yet_on_stubs(capsys):
@@ -150,16 +175,74 @@ def test_checks_say_not_yet_on_stubs(capsys):
 
     check_block_forward(stub)
     check_block_forward(None)
+    check_block_jacobian(stub)
+    check_block_jacobian(None)
     check_lesion_prediction(None, None)
     out = capsys.readouterr().out
-    assert out.count("Not yet") == 3 and "Traceback" not in out
+    assert out.count("Not yet") == 5 and "Traceback" not in out
 
 
-def test_check_identity_jacobian(capsys):
-    check_identity_jacobian(torch.eye(3))
-    check_identity_jacobian(2 * torch.eye(3))
+def reference_jacobian(block, x):
+    block.eval()
+    n = x.numel()
+    return torch.autograd.functional.jacobian(lambda v: block(v.view_as(x)).flatten(), x.flatten()).reshape(n, n)
+
+
+def train_mode_jacobian(block, x):
+    n = x.numel()
+    return torch.autograd.functional.jacobian(lambda v: block(v.view_as(x)).flatten(), x.flatten()).reshape(n, n)
+
+
+def branch_jacobian(block, x):
+    block.eval()
+    n = x.numel()
+    return torch.autograd.functional.jacobian(lambda v: block.branch(v.view_as(x)).flatten(),
+                                              x.flatten()).reshape(n, n)
+
+
+def test_check_block_jacobian_accepts_reference_float64_and_the_library(capsys):
+    check_block_jacobian(reference_jacobian)
+    check_block_jacobian(lambda b, x: reference_jacobian(b.double(), x.double()))
+    check_block_jacobian(lambda b, x: block_jacobian(b.eval(), x).numpy())
     out = capsys.readouterr().out
-    assert "✅" in out and "Not yet" in out
+    assert out.count("✅") == 3 and "zero-initialised PreActBlock(2, 2): max|J - I| = 0.0e+00" in out
+
+
+SOLUTION_TEXT = ("autograd.functional", ".eval()", "reshape(", "view_as", "torch.eye", "jacrev")
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda b, x: torch.eye(x.numel()), "returns the identity matrix, and that block is not the identity"),
+    (lambda b, x: np.eye(18), "returns the identity matrix, and that block is not the identity"),
+    (lambda b, x: reference_jacobian(b, x).T, "your matrix is the transpose of the Jacobian"),
+    (train_mode_jacobian, "ran the block in training mode: its BatchNorm normalised with the statistics"),
+    (lambda b, x: torch.autograd.functional.jacobian(b.eval(), x), "has shape (1, 2, 3, 3, 1, 2, 3, 3)"),
+    (lambda b, x: reference_jacobian(b, x)[:9], "has shape (9, 18): J has one row per entry of y"),
+    (branch_jacobian, "the Jacobian of the branch F alone"),
+    (lambda b, x: reference_jacobian(b, x) - torch.eye(18), "the Jacobian of the branch F alone"),
+    (lambda b, x: None, "returns None"),
+    (lambda b, x: "I", "returns a str, not a matrix"),
+    (lambda b, x: 1.1 * reference_jacobian(b, x), "your J differs from the block's Jacobian"),
+])
+def test_check_block_jacobian_names_each_mistake_without_the_solution(wrong, diagnosis, capsys):
+    for _ in range(3):
+        check_block_jacobian(wrong)
+    out = capsys.readouterr().out
+    assert out.count("Not yet") == 3 and diagnosis in out and "✅" not in out
+    assert "Hint: the Jacobian is a matrix" in out and "He et al. (2016b)" in out and "Ioffe and Szegedy" in out
+    assert not [text for text in SOLUTION_TEXT if text in out]
+
+
+def test_check_block_jacobian_rejects_a_function_that_ignores_its_block(capsys):
+    seen = []
+
+    def stuck_after_two_blocks(block, x):  # right for the first two blocks, then repeats the second answer
+        seen.append(reference_jacobian(block, x))
+        return seen[min(len(seen), 2) - 1]
+
+    check_block_jacobian(stuck_after_two_blocks)
+    out = capsys.readouterr().out
+    assert "for a PreActBlock(2, 2) that is not zero-initialised as for an earlier, different block" in out
 
 
 def fake_lesions(plain_drop: float) -> LesionResults:

@@ -1,5 +1,7 @@
 """Notebook 03's lesson module: the skip-mode experiment, the skip-mode widget and the exercises' checks."""
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,19 +15,22 @@ from course_lib.data import load_digits
 from course_lib.lessons import residual_vs_skip as rvs
 from course_lib.lessons.residual_vs_skip import (
     SkipModeView,
+    channels_after_skip,
+    check_channels_after_skip,
     check_combine,
-    check_concat_channels,
     check_most_parameters,
-    concat_channels,
     conv_path_lengths,
     decoder_inputs,
     denoise,
     plot_skip_comparison,
     plot_skip_seeds,
+    print_eps_amplification,
+    print_skip_results,
     show_skip_mode,
     skip_claims,
     skip_mode_experiment,
     skip_parameters,
+    t_grid,
     train_skip_modes,
 )
 from course_lib.schedules import NoiseSchedule
@@ -47,9 +52,15 @@ def test_skip_modes_train_expose_features_and_show_them():
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["clean x_0", "noisy x_t (t=300)",
                                                                     "denoised x0_hat"]
     assert all(im.get_interpolation() == "nearest" for ax in fig.axes for im in ax.images)
+    loss_x = fig.axes[3].get_lines()[0].get_xdata()
+    assert loss_x[-1] == 5  # the moving average ends at the last training step
+    assert plot_skip_comparison(trainers).axes  # the held-out digits by default
+    live = rvs.skip_mode_widget(trainers, mode="add", t=310)
+    assert live.controls["mode"].value == "add" and live.controls["t"].value == 300
+    assert live.controls["t"].max == 950 and live.controls["t"].step == 50
 
 
-def test_skip_mode_experiment_shapes_and_claims():
+def test_skip_mode_experiment_shapes_and_claims(capsys):
     res = skip_mode_experiment(seeds=(0, 1), ts=(100, 600), steps=3, batch_size=8)
     assert set(res.mse) == {"concat", "add", "none"}
     assert all(m.shape == (2, 2) and (m > 0).all() for m in res.mse.values())
@@ -59,6 +70,15 @@ def test_skip_mode_experiment_shapes_and_claims():
     best = min(res.mse["concat"][0, 1], res.mse["add"][0, 1])
     assert margins["none vs best skip at t=600"][0] == pytest.approx(100 * (res.mse["none"][0, 1] - best) / best)
     assert plot_skip_seeds(res).axes
+    print_skip_results(res)
+    print_eps_amplification(res)
+    out = capsys.readouterr().out
+    assert "3 steps of batch 8, 2 seeds; held-out x0-MSE on 797 test digits" in out
+    assert "t = 600: MSE of `none` above the better of concat/add by" in out
+    assert "t = 600: an error in eps reaches x0_hat multiplied by" in out
+    res.mse.pop("none")
+    print_skip_results(res)
+    assert "not measured" in capsys.readouterr().out
     with pytest.raises(ValueError, match="modes"):
         skip_mode_experiment(seeds=(0,), modes=("concat", "sum"), steps=1)
 
@@ -141,6 +161,7 @@ def test_check_combine_accepts_reference_and_float64(capsys):
     (lambda h, s, m: s if m == "none" else combine(h, s, m), "you returned the encoder's skip"),
     (lambda h, s, m: h, "you returned h unchanged"),
     (lambda h, s, m: h.add_(s) if m == "add" else combine(h, s, m), "changed its input in place"),
+    (lambda h, s, m: torch.stack([h, s]) if m == "concat" else combine(h, s, m), "it should be one feature map"),
 ])
 def test_check_combine_names_each_mistake_and_escalates(wrong, diagnosis, capsys):
     check_combine(wrong)
@@ -150,7 +171,13 @@ def test_check_combine_names_each_mistake_and_escalates(wrong, diagnosis, capsys
     check_combine(wrong)
     later = capsys.readouterr().out
     assert "Hint: concat stacks the two maps along the channel dimension" in later
-    assert "course_lib.unet.combine" in later
+    assert "Read Ronneberger et al. (2015), U-Net, Sec. 2 and Fig. 1" in later and "course_lib." not in later
+
+
+def test_check_combine_never_prints_the_expected_shape(capsys):
+    check_combine(lambda h, s, m: torch.stack([h, s]) if m == "concat" else combine(h, s, m))
+    out = capsys.readouterr().out
+    assert "(2, 2, 4, 4, 4)" in out and "(2, 8, 4, 4)" not in out and "expected" not in out
 
 
 def test_check_most_parameters(capsys):
@@ -163,23 +190,69 @@ def test_check_most_parameters(capsys):
     out = capsys.readouterr().out
     assert "Not yet" in out and "adding two tensors has no weights" in out and "Hint:" not in out
     check_most_parameters("none")
-    assert "Hint: the first ResBlock of each decoder level" in capsys.readouterr().out
+    assert "Hint: under concat the first ResBlock of each decoder level" in capsys.readouterr().out
     check_most_parameters("sum")
     assert "answer with one of 'concat', 'add', 'none'" in capsys.readouterr().out
 
 
-def test_check_concat_channels(capsys):
-    check_concat_channels(concat_channels)
-    assert "✅" in capsys.readouterr().out
-    check_concat_channels(lambda a, b, m: a + b)
-    assert "concat_channels(32, 32, 'add') returned 64, expected 32" in capsys.readouterr().out
+def test_t_grid_follows_the_schedule():
+    assert t_grid(NoiseSchedule.make("linear", 1000)) == range(0, 1000, 50)
+    assert t_grid(NoiseSchedule.make("linear", 200)) == range(0, 200, 10)
+
+
+def test_check_channels_after_skip_accepts_reference(capsys):
+    check_channels_after_skip(channels_after_skip)
+    check_channels_after_skip(lambda a, b, m: float(channels_after_skip(a, b, m)))
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def raising(a, b):
+    raise ValueError("cannot merge")
+
+
+def reference_or(wrong_mode, wrong):
+    """The reference answer, except for ``wrong_mode`` where ``wrong(c_dec, c_skip)`` answers."""
+    return lambda a, b, m: wrong(a, b) if m == wrong_mode else channels_after_skip(a, b, m)
+
+
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (reference_or("concat", lambda a, b: a), "you counted the decoder's channels only"),
+    (reference_or("concat", lambda a, b: b), "you counted the skip's channels only"),
+    (reference_or("concat", lambda a, b: 2 * a), "with c_dec=48, c_skip=32 you doubled the decoder's channels"),
+    (reference_or("add", lambda a, b: a + b), "you counted the channels of both inputs, as if they were stacked"),
+    (reference_or("add", lambda a, b: a), "with c_dec=48, c_skip=32 your function returned 48: can two maps"),
+    (reference_or("add", lambda a, b: 1 / 0 if a != b else a), "raised ZeroDivisionError: the merge is impossible"),
+    (reference_or("none", lambda a, b: a + b), "with no long skip nothing of the encoder reaches this block"),
+    (reference_or("none", lambda a, b: b), "with no long skip the decoder's h goes on alone"),
+    (reference_or("none", raising), "your function raised ValueError, but that merge can run"),
+    (reference_or("concat", lambda a, b: str(a + b)), "return a whole number of channels"),
+    (reference_or("concat", lambda a, b: a + b + 1), "count the channels of what the merge produces"),
+])
+def test_check_channels_after_skip_names_each_mistake_never_the_count(wrong, diagnosis, capsys):
+    for _ in range(3):
+        check_channels_after_skip(wrong)
+    out = capsys.readouterr().out
+    assert out.count("Not yet") == 3 and diagnosis in out and "✅" not in out
+    assert "Hint: write down the shape [B, C, H, W]" in out and "Read Ronneberger et al. (2015)" in out
+    assert "expected" not in out and "c_dec + c_skip" not in out
+    first = out.split("\n")[0]
+    case = re.search(r"c_dec=(\d+), c_skip=(\d+)", first)
+    mode = re.search(r"mode '(\w+)'", first)[1]
+    c_dec, c_skip = int(case[1]), int(case[2])
+    try:
+        count = channels_after_skip(c_dec, c_skip, mode)
+        got = wrong(c_dec, c_skip, mode)
+    except (ValueError, ZeroDivisionError):
+        return
+    shown = first.replace(f"c_dec={c_dec}", "").replace(f"c_skip={c_skip}", "").replace(f"returned {got!r}", "")
+    assert str(count) not in shown  # the right count is never printed
 
 
 def test_checks_say_not_yet_on_stubs(capsys):
     def stub(*args):
         raise NotImplementedError
 
-    for check in (check_combine, check_concat_channels):
+    for check in (check_combine, check_channels_after_skip):
         check(stub)
         check(None)
     check_most_parameters(None)

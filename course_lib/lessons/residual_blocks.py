@@ -19,10 +19,10 @@ import torch
 
 from .._checks import check_positive_int
 from ..blocks import SmallResNet
-from ..claims import check_claims
+from ..claims import check_claims, mean_spread
 from ..classify import accuracy, digits_flat, train_classifier
 from ..plotting import finish
-from .grading import answer_text, diagnose, graded, report
+from .grading import answer_text, as_float64, diagnose, graded, report
 
 NETS = ("residual", "plain")
 
@@ -121,6 +121,7 @@ class LesionResults:
     lesioned: dict[str, np.ndarray] = field(default_factory=dict)
     nets: dict[str, list[SmallResNet]] = field(default_factory=dict)
     measured: dict[tuple[str, int, frozenset], float] = field(default_factory=dict, repr=False)
+    steps: int | None = None  # Adam steps each net was trained for
 
     def drops(self, name: str) -> np.ndarray:
         """``[S, K]`` accuracy lost when block ``blocks[k]`` is deleted: intact - lesioned."""
@@ -156,7 +157,7 @@ def lesion_experiment(seeds: Sequence[int] = (0, 1, 2), num_blocks: int = 8, wid
             net, acc = train_small_resnet(name == "residual", num_blocks, width, steps, block, seed, batch_size)
             lesions = lesion_study(net)
             if res is None:
-                res = LesionResults(list(seeds), list(lesions))
+                res = LesionResults(list(seeds), list(lesions), steps=steps)
             accs.append(acc)
             rows.append([lesions[b] for b in res.blocks])
             nets.append(net)
@@ -291,6 +292,52 @@ def lesion_summary(res: LesionResults) -> dict[str, np.ndarray]:
     out["residual keeps, middle"] = res.lesioned["residual"][:, middle].min(1)
     out["plain keeps, middle"] = res.lesioned["plain"][:, middle].max(1)
     return out
+
+
+def print_lesion_report(res: LesionResults) -> None:
+    """The lesion experiment as notebook 02 reads it: its settings, each net's test accuracy per seed (intact and
+    with each deletable block deleted), then the means over the seeds (min to max) that the prose quotes."""
+    n_test = len(_test_images()[1])
+    n_blocks = len(res.nets[NETS[0]][0].blocks)
+    fixed = [b for b in range(n_blocks) if b not in res.blocks]
+    summary = lesion_summary(res)
+
+    def pct(key):
+        return mean_spread(summary[key], ".1f", 100, "%")
+
+    print(f"{n_blocks} blocks per net, trained {res.steps} Adam steps; test accuracy on {n_test} held-out digits. "
+          f"Deletable blocks: {res.blocks} (not {fixed}: the shape changes there).")
+    for k, seed in enumerate(res.seeds):
+        for name in NETS:
+            row = " ".join(f"{a:4.0%}" for a in res.lesioned[name][k])
+            print(f"seed {seed} {name:>8}: intact {res.intact[name][k]:4.0%}; block deleted {res.blocks}: {row}")
+    print(f"\nResidual net: intact {pct('residual intact')}; mean drop when one block is deleted "
+          f"{pct('residual mean drop')}; worst drop {pct('residual worst drop')}, at block(s) "
+          f"{sorted(set(summary['residual worst block'].tolist()))}.")
+    print(f"Residual net with one block other than block 0 deleted keeps at least {pct('residual keeps, middle')}.")
+    print(f"Plain net: intact {pct('plain intact')}; mean drop {pct('plain mean drop')}; the best it keeps with one "
+          f"block deleted (other than block 0): {pct('plain keeps, middle')}.")
+
+
+def typical_block(res: LesionResults) -> int:
+    """The deletable block other than block 0 whose deletion costs the residual net the median drop (mean over
+    the seeds): the block the lesion widget opens on."""
+    middle = [k for k, b in enumerate(res.blocks) if b != 0] or list(range(len(res.blocks)))
+    drops = res.drops("residual")[:, middle].mean(0)
+    return res.blocks[middle[int(np.argmin(np.abs(drops - np.median(drops))))]]
+
+
+def lesion_widget(res: LesionResults, blocks: Iterable[int] | None = None):
+    """Notebook 02's widget: a seed menu and a multiple choice of blocks to delete, over ``LesionView``.
+    It opens on the first seed with ``blocks`` deleted (default: ``typical_block(res)``)."""
+    from ipywidgets import Dropdown, SelectMultiple
+
+    from ..widgets import LiveFigure
+
+    blocks = (typical_block(res),) if blocks is None else tuple(blocks)
+    return LiveFigure(LesionView(res), seed=Dropdown(options=res.seeds, value=res.seeds[0], description="seed"),
+                      blocks=SelectMultiple(options=res.blocks, value=blocks, description="delete",
+                                            rows=len(res.blocks)))
 
 
 def lesion_claims(res: LesionResults) -> dict[str, np.ndarray]:
@@ -449,13 +496,7 @@ def demo_widgets() -> dict:
             if res is None:
                 res = LesionResults([0, 1, 2], net.lesionable_blocks())
             res.nets.setdefault(name, []).append(net)
-    from ipywidgets import Dropdown, SelectMultiple
-
-    from ..widgets import LiveFigure
-
-    return {"lesion": LiveFigure(LesionView(res), seed=Dropdown(options=res.seeds, value=0, description="seed"),
-                                 blocks=SelectMultiple(options=res.blocks, value=(1,), description="delete",
-                                                       rows=len(res.blocks)))}
+    return {"lesion": lesion_widget(res, blocks=(1,))}
 
 
 # ----------------------------------------------------------------------------- identity at initialisation
@@ -511,6 +552,11 @@ def _exercise_blocks():
     return cases
 
 
+FORWARD_REFERENCE = ("He et al. (2016), Deep Residual Learning, Sec. 3.2 and 3.3 (Eq. 1 and 2, Fig. 2: the ReLU comes "
+                     "after the addition; projection shortcuts when the shape changes); He et al. (2016b), Fig. 1b "
+                     "(the pre-activation block: nothing after the addition)")
+
+
 @graded
 def check_block_forward(fn) -> None:
     """02: ``fn(block, x, residual)`` against the block (``residual=True``) and its plain twin (``False``)."""
@@ -542,12 +588,17 @@ def check_block_forward(fn) -> None:
                         return report(False, "", f"{kind}: adding x itself fails when the block changes the shape "
                                       f"(x is {list(x.shape)}, F(x) is {list(f.shape)}): the shortcut must bring x "
                                       f"to F(x)'s shape first (a 1x1 convolution with stride).", formula,
-                                      "course_lib.blocks.ResidualBlock.forward")
+                                      FORWARD_REFERENCE)
                     raise
-                wrong = diagnose(got, want, mistakes)
+                g = as_float64(got)
+                if g is not None and g.shape != want.shape:  # named without the expected shape
+                    wrong = (f"the output has shape {tuple(g.shape)} for x {list(x.shape)}: a block's output keeps the "
+                             f"batch, has out_channels channels, and its height and width divided by the stride.")
+                else:
+                    wrong = diagnose(got, want, mistakes)
                 if wrong:
                     return report(False, "", f"{kind}, residual={residual}: {wrong}", formula,
-                                  "course_lib.blocks.ResidualBlock.forward")
+                                  FORWARD_REFERENCE)
     return report(True, "your forward matches course_lib's blocks and their plain twins, projection shortcut "
                   "included: y = post(F(x) + shortcut(x)) against y = post(F(x)).", "")
 
@@ -570,13 +621,111 @@ def check_lesion_prediction(prediction, res: LesionResults) -> None:
            "block i + 1 receives an input it never saw.")
     return report(answer == measured, f"the {measured} net lost more on average (read the table above): {why}",
                   f"you predicted the {answer} net; on average over the seeds the {measured} net lost more. "
-                  f"Think about which net still has a path that avoids the deleted block.", why)
+                  f"Think about which net still has a path that avoids the deleted block.", why,
+                  "the figure above, then Veit et al. (2016), Sec. 4.1 and Fig. 3 (deleting single blocks of a "
+                  "ResNet and of VGG)")
+
+
+def _jacobian_cases():
+    """(description, block in training mode as built, input ``[1, 2, 3, 3]``) for ``check_block_jacobian``: a
+    zero-initialised pre-activation block (its Jacobian is I), then a basic and a pre-activation block that are
+    not, with trained-looking BatchNorm statistics (their Jacobians are not I, and differ between training and
+    test mode)."""
+    from ..blocks import BasicBlock, PreActBlock
+
+    gen = torch.Generator().manual_seed(1)
+    torch.manual_seed(1)
+    cases = []
+    for what, block in [("a zero-initialised PreActBlock(2, 2)", PreActBlock(2, 2, zero_init=True)),
+                        ("a BasicBlock(2, 2) that is not zero-initialised", BasicBlock(2, 2)),
+                        ("a PreActBlock(2, 2) that is not zero-initialised", PreActBlock(2, 2))]:
+        for m in block.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.data.uniform_(0.5, 1.5, generator=gen)
+                m.bias.data.normal_(0, 0.2, generator=gen)
+                m.running_mean.normal_(0, 0.5, generator=gen)
+                m.running_var.uniform_(0.3, 2.0, generator=gen)
+        cases.append((what, block.train(), torch.rand(1, 2, 3, 3, generator=gen) + 0.1))
+    return cases
+
+
+def _jacobian_in_mode(block, x: torch.Tensor, train: bool, part: str = "block") -> torch.Tensor:
+    """``block_jacobian`` of a copy of ``block`` in training (``train=True``) or test mode; of its branch F
+    alone with ``part="branch"``."""
+    import copy
+
+    twin = copy.deepcopy(block).train(train)
+    return block_jacobian(twin.branch if part == "branch" else twin, x).detach()
 
 
 @graded
-def check_identity_jacobian(jacobian) -> None:
-    """02: the Jacobian of a zero-initialised residual block is the identity."""
-    j = torch.as_tensor(jacobian)
-    ok = j.dim() == 2 and j.shape[0] == j.shape[1] and torch.allclose(j, torch.eye(len(j)), atol=1e-5)
-    return report(ok, "dy/dx = I + dF/dx = I when F starts at zero.",
-                   "use torch.autograd.functional.jacobian on the zero-initialised block; expect torch.eye(n).")
+def check_block_jacobian(fn) -> None:
+    """02: ``fn(block, x)`` returns the Jacobian of the block at one input, as the block runs at test time. Run
+    on blocks the check builds (one zero-initialised, two not), each handed over in training mode."""
+    import copy
+
+    formula = ("the Jacobian is a matrix: flatten y = block(x) and x into vectors of n = C*H*W numbers and "
+               "differentiate every output entry with respect to every input entry (autograd can do it for a "
+               "function of one flat vector). At test time BatchNorm normalises with its running statistics.")
+    reference = ("He et al. (2016b), Identity Mappings in Deep Residual Networks, Sec. 3 (Eqs. 4 and 5: the "
+                 "derivative through an identity shortcut is 1 plus the branch's); Ioffe and Szegedy (2015), "
+                 "Sec. 3.1 (BatchNorm at inference)")
+    seen, gaps = [], []
+    for what, block, x in _jacobian_cases():
+        n = x.numel()
+        want = _jacobian_in_mode(block, x, train=False)
+        eye = torch.eye(n)
+        got = fn(copy.deepcopy(block), x.clone())
+        g = as_float64(got)
+        if got is None:
+            return report(False, "", "your function returns None: end it with `return` and the matrix.",
+                          formula, reference)
+        if g is None:
+            return report(False, "", f"your function returns a {type(got).__name__}, not a matrix of numbers.",
+                          formula, reference)
+        if g.shape != (n, n):
+            if g.numel() == n * n:
+                return report(False, "", f"for {what} your Jacobian has shape {tuple(g.shape)}: it holds the right "
+                              f"number of entries, but J is a matrix, one row per entry of y and one column per "
+                              f"entry of x (x {list(x.shape)} has C*H*W = {n} entries, and so has y).",
+                              formula, reference)
+            return report(False, "", f"for {what} your Jacobian has shape {tuple(g.shape)}: J has one row per "
+                          f"entry of y and one column per entry of x, and x {list(x.shape)} has C*H*W = {n} "
+                          f"entries, as has y. Did you pass a batch, or only part of the input?", formula, reference)
+        if not torch.isfinite(g).all():
+            return report(False, "", f"for {what} your Jacobian contains NaN or inf values.", formula, reference)
+        zero_init = torch.allclose(want, eye, atol=1e-6)
+        ok = torch.allclose(g, want.double(), atol=1e-4, rtol=1e-4)
+        if not ok:
+            train = _jacobian_in_mode(block, x, train=True).double()
+            branch = _jacobian_in_mode(block, x, train=False, part="branch").double()
+            mistakes = [
+                (not zero_init and torch.allclose(g, eye.double(), atol=1e-4),
+                 f"for {what} your function returns the identity matrix, and that block is not the identity: "
+                 f"J has to be computed from the block, it cannot be typed in."),
+                (any(torch.allclose(g, s, atol=1e-4) for s in seen),
+                 f"your function returns the same matrix for {what} as for an earlier, different block: compute "
+                 f"J from the block it is given."),
+                (torch.allclose(g, want.T.double(), atol=1e-4, rtol=1e-4),
+                 f"for {what} your matrix is the transpose of the Jacobian: row i holds the derivatives of the "
+                 f"output entry y_i, column j the derivatives with respect to the input entry x_j."),
+                (torch.allclose(g, train, atol=1e-4, rtol=1e-4) or torch.allclose(g, train.T, atol=1e-4, rtol=1e-4),
+                 f"for {what} your function ran the block in training mode: its BatchNorm normalised with the "
+                 f"statistics of this one input instead of the running statistics it uses at test time."),
+                (torch.allclose(g, branch, atol=1e-4, rtol=1e-4)
+                 or torch.allclose(g, want.double() - eye.double(), atol=1e-4, rtol=1e-4),
+                 f"for {what} you returned the Jacobian of the branch F alone (or J - I): the block's output "
+                 f"y = F(x) + x includes its shortcut."),
+            ]
+            wrong = next((text for hit, text in mistakes if hit), None)
+            if wrong is None:
+                diff = (g - want.double()).abs()
+                i, j = divmod(int(diff.argmax()), n)
+                wrong = (f"for {what} your J differs from the block's Jacobian (largest difference "
+                         f"{diff.max().item():.3g}, at row {i}, column {j}).")
+            return report(False, "", wrong, formula, reference)
+        seen.append(g)
+        gaps.append((what, (g - eye.double()).abs().max().item()))
+    lines = "; ".join(f"{what}: max|J - I| = {gap:.1e}" for what, gap in gaps)
+    return report(True, f"{lines}. Only the block whose F starts at zero is the identity map, with J = I + dF/dx = I.",
+                  "")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice
+from ..claims import mean_spread
 from ..data import load_digits
 from ..diffusion import predict_x0, q_sample
 from ..plotting import finish, smooth
@@ -21,7 +22,7 @@ from ..schedules import NoiseSchedule
 from ..trainer import TrainConfig, Trainer
 from ..unet import SKIP_MODES, UNet, combine
 from ..utils import count_parameters
-from .grading import answer_text, diagnose, graded, report
+from .grading import answer_text, as_float64, diagnose, graded, report
 
 
 def train_variants(variants: dict[str, dict], steps: int = 200, batch_size: int = 64, schedule: str = "linear",
@@ -62,6 +63,14 @@ class SkipResults:
     mse: dict[str, np.ndarray] = field(default_factory=dict)
     final_loss: dict[str, np.ndarray] = field(default_factory=dict)
     trainers: dict[str, list[Trainer]] = field(default_factory=dict)
+    steps: int | None = None  # the training budget: steps of ``batch_size`` digits
+    batch_size: int | None = None
+
+    def budget(self) -> str:
+        """``"4,000 steps of batch 128, 5 seeds"`` (the parts that are known)."""
+        parts = [f"{self.steps:,} steps" + (f" of batch {self.batch_size}" if self.batch_size else "")
+                 if self.steps else "", f"{len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}"]
+        return ", ".join(p for p in parts if p)
 
 
 def skip_mode_experiment(seeds: Sequence[int] = (0, 1, 2), ts: Sequence[int] = (50, 100, 300, 600, 900),
@@ -73,7 +82,7 @@ def skip_mode_experiment(seeds: Sequence[int] = (0, 1, 2), ts: Sequence[int] = (
     if len(seeds) == 0:
         raise ValueError(f"seeds={seeds!r} is not allowed; give at least one seed, e.g. (0, 1, 2)")
     x_test = load_digits(split="test")
-    res = SkipResults(list(seeds), list(ts))
+    res = SkipResults(list(seeds), list(ts), steps=steps, batch_size=batch_size)
     for mode in modes:
         check_choice("modes", mode, SKIP_MODES)
     for mode in modes:
@@ -111,6 +120,33 @@ def skip_claims(res: SkipResults) -> dict[str, np.ndarray]:
     out["none worse at every t"] = gap_none.min(1)
     out["having a skip vs which skip"] = (gap_none - gap_choice).min(1)
     return out
+
+
+def print_skip_results(res: SkipResults) -> None:
+    """Per mode and seed: the final training loss and the held-out x0-MSE at each t; then, per t, how much worse
+    ``none`` is than the better of concat and add, and ``add`` than ``concat`` (mean over the seeds, min to max)."""
+    print(f"{res.budget()}; held-out x0-MSE on {len(load_digits(split='test'))} test digits")
+    print(f"{'skip':>7} {'seed':>4} {'final loss':>11} " + " ".join(f"{'MSE t=' + str(t):>10}" for t in res.ts))
+    for mode, mse in res.mse.items():
+        for k, seed in enumerate(res.seeds):
+            print(f"{mode:>7} {seed:>4} {res.final_loss[mode][k]:>11.4f} " + " ".join(f"{m:>10.4f}" for m in mse[k]))
+    if not all(m in res.mse for m in ("concat", "add", "none")):
+        print("(the comparison of the modes needs all three: not measured)")
+        return
+    margins = skip_claims(res)
+    for t in res.ts:
+        print(f"t = {t:>3}: MSE of `none` above the better of concat/add by "
+              f"{mean_spread(margins[f'none vs best skip at t={t}'], '.0f', unit='%')}; "
+              f"`add` above `concat` by {mean_spread(margins[f'concat vs add at t={t}'], '.0f', unit='%')}")
+
+
+def print_eps_amplification(res: SkipResults) -> None:
+    """For each t of ``res``: the factor sqrt((1 - alpha_bar_t) / alpha_bar_t) by which an error in the predicted
+    noise reaches x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t)."""
+    alpha_bar = next(iter(res.trainers.values()))[0].schedule.alpha_bar
+    for t in res.ts:
+        gain = ((1 - alpha_bar[t]) / alpha_bar[t]).sqrt().item()
+        print(f"t = {t:>3}: an error in eps reaches x0_hat multiplied by {gain:6.1f}")
 
 
 def plot_skip_seeds(res: SkipResults, ax=None):
@@ -196,12 +232,15 @@ def decoder_inputs(model: UNet, x: torch.Tensor, t: int) -> dict[str, torch.Tens
     return seen
 
 
-def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int = 300, n: int = 6):
-    """One panel per variant: ``n`` clean digits x_0 (top row), noised to step t (x_t, middle) and denoised
-    (x0_hat, bottom), so each estimate sits under its clean digit; below, the loss curves."""
+def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor | None = None, t: int = 300, n: int = 6):
+    """One panel per variant: ``n`` clean digits x_0 (top row; default: the first held-out digits), noised to step
+    t (x_t, middle) and denoised (x0_hat, bottom), so each estimate sits under its clean digit; below, the loss
+    curves (a moving average, plotted at the last step of its window)."""
     import matplotlib.pyplot as plt
 
     from ..plotting import image_grid
+
+    x0 = load_digits(split="test") if x0 is None else x0
 
     k = len(trainers)
     fig = plt.figure(figsize=(4 * k, 5.2))
@@ -217,7 +256,9 @@ def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor, t: int 
         ax.set_title(f"skip={name!r}")
     ax = fig.add_subplot(grid[1, :])
     for name, tr in trainers.items():
-        ax.plot(smooth(tr.history.loss, 25), label=f"skip={name!r} ({count_parameters(tr.model):,} params)")
+        curve = smooth(tr.history.loss, 25)
+        ax.plot(np.arange(len(curve)) + len(tr.history.loss) - len(curve) + 1, curve,
+                label=f"skip={name!r} ({count_parameters(tr.model):,} params)")
     ax.set_xlabel("training step")
     ax.set_ylabel("eps-MSE (moving avg of 25)")
     ax.legend(loc="upper right", fontsize=8)
@@ -331,9 +372,31 @@ def show_skip_mode(trainers: dict[str, Trainer], mode: str = "concat", t: int = 
     return finish(view.fig)
 
 
+def t_grid(schedule: NoiseSchedule, points: int = 20) -> range:
+    """The widget's t slider values: about ``points`` steps from 0 to T - 1 (0, 50, ..., 950 for T = 1000)."""
+    step = max(1, schedule.T // points)
+    return range(0, schedule.T, step)
+
+
 def skip_mode_view(trainers: dict[str, Trainer], n: int = 6) -> SkipModeView:
-    """``SkipModeView`` of the trainers' EMA models, for the slider's t grid (0, 50, ..., 950)."""
-    return SkipModeView(*_models(trainers), n=n)
+    """``SkipModeView`` of the trainers' EMA models, for the slider's t grid (``t_grid``)."""
+    models, schedule = _models(trainers)
+    return SkipModeView(models, schedule, n=n, ts=t_grid(schedule))
+
+
+def skip_mode_widget(trainers: dict[str, Trainer], mode: str = "concat", t: int = 300):
+    """Notebook 03's widget: mode buttons and a t slider over ``skip_mode_view(trainers)``; the slider's range
+    follows the schedule (``t_grid``), and it opens on the grid's t nearest ``t``."""
+    from ipywidgets import IntSlider, ToggleButtons
+
+    from ..widgets import LiveFigure
+
+    view = skip_mode_view(trainers)
+    grid = t_grid(view.schedule)
+    t = min(grid, key=lambda s: abs(s - t))
+    return LiveFigure(view, mode=ToggleButtons(options=list(trainers), value=mode if mode in trainers else
+                                               next(iter(trainers))),
+                      t=IntSlider(value=t, min=grid[0], max=grid[-1], step=grid.step)).warm()
 
 
 def demo_widgets() -> dict:
@@ -346,9 +409,11 @@ def demo_widgets() -> dict:
     for mode in SKIP_MODES:
         torch.manual_seed(0)
         models[mode] = UNet(skip=mode)
-    view = SkipModeView(models, NoiseSchedule.make("linear", 1000))
+    schedule = NoiseSchedule.make("linear", 1000)
+    grid = t_grid(schedule)
+    view = SkipModeView(models, schedule, ts=grid)
     return {"skip_mode": LiveFigure(view, mode=ToggleButtons(options=list(SKIP_MODES), value="concat"),
-                                    t=IntSlider(value=300, min=0, max=950, step=50)).warm()}
+                                    t=IntSlider(value=300, min=grid[0], max=grid[-1], step=grid.step)).warm()}
 
 
 # ----------------------------------------------------------------------------- exercises
@@ -367,31 +432,94 @@ def check_most_parameters(prediction) -> None:
                       f"(you wrote {prediction!r}).")
     counts = skip_parameters()
     most = max(counts, key=counts.get)
-    why = ("the first ResBlock of each decoder level receives c_dec + c_skip channels under concat, so its first "
-           "3x3 convolution and its GroupNorm grow, and since its input and output channels now differ its "
-           "shortcut becomes a 1x1 convolution; add and none hand it c_dec channels and cost the same.")
+    why = ("under concat the first ResBlock of each decoder level receives the skip's channels on top of the "
+           "decoder's, so its first 3x3 convolution and its GroupNorm grow, and since its input and output channels "
+           "now differ its shortcut becomes a 1x1 convolution; add and none have no weights of their own and do not "
+           "widen the block.")
     if answer == most:
         return report(True, f"{most!r} has the most ({counts[most]:,}; add and none: {counts['add']:,}): {why}", "")
     hint = {"add": "adding two tensors has no weights: h + skip has as many channels as h.",
             "none": "no skip has no weights, but neither does adding: h + skip has as many channels as h."}
     return report(False, "", f"{hint.get(answer, '')} Look at the number of channels entering the decoder's "
-                  f"first block in each mode (the parameter table above).", why)
+                  f"first block in each mode (the parameter table above).", why,
+                  "the parameter table above, and Ronneberger et al. (2015), U-Net, Sec. 2 and Fig. 1")
 
 
-def concat_channels(decoder_channels: int, skip_channels: int, mode: str) -> int:
-    """Channels entering the decoder block after the long skip."""
-    return decoder_channels + skip_channels if mode == "concat" else decoder_channels
+def channels_after_skip(c_dec: int, c_skip: int, mode: str) -> int:
+    """Channels entering the first decoder block of a level after its long skip: h has ``c_dec`` channels, the
+    encoder's features ``c_skip``. ``ValueError`` when the mode cannot merge them (add with different counts)."""
+    if mode == "concat":
+        return c_dec + c_skip
+    if mode == "add" and c_dec != c_skip:
+        raise ValueError(f"skip='add' needs as many skip channels as decoder channels; got {c_skip} and {c_dec}")
+    return c_dec
+
+
+CHANNEL_CASES = [(48, 32, "concat"), (32, 32, "concat"), (32, 32, "add"), (48, 32, "add"), (16, 16, "none"),
+                 (16, 32, "none")]
 
 
 @graded
-def check_concat_channels(fn) -> None:
-    cases = [(32, 32, "concat"), (32, 32, "add"), (64, 32, "concat"), (16, 16, "none")]
-    for case in cases:
-        got, want = fn(*case), concat_channels(*case)
-        if got != want:
-            return report(False, "", f"concat_channels{case} returned {got!r}, expected {want}.",
-                          "concat: c_dec + c_skip; add and none: c_dec.")
-    return report(True, "concatenation stacks channels; addition keeps them (and needs equal shapes).", "")
+def check_channels_after_skip(fn) -> None:
+    """03: ``fn(c_dec, c_skip, mode)``: the channels entering the decoder block after the long skip, and a
+    ValueError where the merge is impossible. Each typical miscount is named; the expected count never is."""
+    formula = ("write down the shape [B, C, H, W] of what each merge makes of h [B, c_dec, H, W] and skip "
+               "[B, c_skip, H, W] (your combine of exercise 1 does the merge); a merge that cannot run means the "
+               "U-Net cannot be built.")
+    reference = ("Ronneberger et al. (2015), U-Net, Sec. 2 and Fig. 1 (the channel counts of the expansive path), "
+                 "and the parameter table above")
+    for c_dec, c_skip, mode in CHANNEL_CASES:
+        case = f"for mode {mode!r} with c_dec={c_dec}, c_skip={c_skip}"
+        try:
+            want = channels_after_skip(c_dec, c_skip, mode)
+        except ValueError:
+            want = None
+        try:
+            got = fn(c_dec, c_skip, mode)
+        except NotImplementedError:
+            raise
+        except ValueError:
+            if want is None:
+                continue
+            return report(False, "", f"{case} your function raised ValueError, but that merge can run.", formula,
+                          reference)
+        except Exception as err:
+            if want is None:
+                return report(False, "", f"{case} your function raised {type(err).__name__}: the merge is "
+                              f"impossible here, so raising is right, but raise a ValueError.", formula, reference)
+            raise
+        if want is None:
+            return report(False, "", f"{case} your function returned {got!r}: can two maps with different numbers "
+                          f"of channels be added entry by entry? Where the merge cannot run, raise a ValueError.",
+                          formula, reference)
+        if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
+            return report(False, "", f"{case} your function returned {got!r}: return a whole number of channels.",
+                          formula, reference)
+        if got == want:
+            continue
+        mistakes = {
+            "concat": [(c_dec, "you counted the decoder's channels only: what does stacking along the channels "
+                        "add to them?"),
+                       (c_skip, "you counted the skip's channels only: the decoder's h is stacked with them."),
+                       (2 * c_dec, "you doubled the decoder's channels: that counts the skip right only when it has "
+                        "as many channels as h, and here it has not."),
+                       (2 * c_skip, "you doubled the skip's channels: that counts h right only when it has as many "
+                        "channels as the skip, and here it has not.")],
+            "add": [(c_dec + c_skip, "you counted the channels of both inputs, as if they were stacked: adding two "
+                     "maps sums them entry by entry. How many channels does h + skip have?"),
+                    (2 * c_dec, "you doubled the channels, as if the maps were stacked: adding two maps sums them "
+                     "entry by entry.")],
+            "none": [(c_dec + c_skip, "you counted the skip's channels, but with no long skip nothing of the encoder "
+                      "reaches this block."),
+                     (c_skip, "you counted the skip's channels, but with no long skip the decoder's h goes on "
+                      "alone.")],
+        }.get(mode, [])
+        wrong = next((text for value, text in mistakes if got == value),
+                     f"your function returned {got!r}: count the channels of what the merge produces.")
+        return report(False, "", f"{case} {wrong}", formula, reference)
+    return report(True, "concatenation stacks the skip's channels behind the decoder's, so the decoder block "
+                  "widens (and costs parameters); addition keeps the channel count and needs equal counts; none "
+                  "passes h on.", "")
 
 
 def _combine_cases():
@@ -424,7 +552,8 @@ def check_combine(fn) -> None:
     """03: ``fn(h, skip, mode)`` against ``course_lib.unet.combine`` on the same inputs, for each mode."""
     formula = ("concat stacks the two maps along the channel dimension of [B, C, H, W]; add sums them element by "
                "element; none leaves the skip out.")
-    reference = "course_lib.unet.combine"
+    reference = ("Ronneberger et al. (2015), U-Net, Sec. 2 and Fig. 1 (the concatenation in the expansive path), "
+                 "and the table above (what each long skip does)")
     dims = {0: "the batch", 2: "the height", 3: "the width", -1: "the width", -2: "the height"}
     for mode, h, skip in _combine_cases():
         want = combine(h, skip, mode)
@@ -459,6 +588,11 @@ def check_combine(fn) -> None:
                 lambda h=h, skip=skip: torch.cat([h, skip], dim=1),
         })
         wrong = next((what for what, value in mistakes.items() if _same(got, _try(value), want)), None)
+        g = as_float64(got)
+        if not wrong and g is not None and g.shape != want.shape:  # named without the expected shape
+            wrong = (f"your merge has shape {tuple(g.shape)} for h {list(h.shape)} and skip {list(skip.shape)}: "
+                     f"it should be one feature map [B, C, H, W], with the batch, height and width of its inputs "
+                     f"and as many channels as this mode makes.")
         wrong = wrong or diagnose(got, want)
         if wrong:
             return report(False, "", f"mode {mode!r}: {wrong}", formula, reference)
@@ -519,7 +653,7 @@ def shipped_skip_results(steps: int | None = None) -> SkipResults:
 
     meta, rows = load_study(SHIPPED_RESULTS / "capstone_curves.json")
     steps = max(meta["budgets"]) if steps is None else steps
-    res = SkipResults(list(meta["seeds"]), list(meta["probe_ts"]))
+    res = SkipResults(list(meta["seeds"]), list(meta["probe_ts"]), steps=steps, batch_size=meta.get("batch_size"))
     for mode in SKIP_MODES:
         mine = sorted((r for r in rows if r["kind"] == "residual" and r["skip"] == mode and r["steps"] == steps),
                       key=lambda r: r["seed"])
@@ -528,10 +662,11 @@ def shipped_skip_results(steps: int | None = None) -> SkipResults:
     return res
 
 
-def baseline_table(res: SkipResults, baselines: dict[str, list[float]], label: str = "") -> str:
+def baseline_table(res: SkipResults, baselines: dict[str, list[float]], label: str | None = None) -> str:
     """Held-out x0-MSE per t: each baseline, and each mode's mean over seeds (min-max), with ``*`` where every
-    seed of the mode beats the linear denoiser."""
+    seed of the mode beats the linear denoiser. ``label`` defaults to the budget of ``res``."""
     linear = np.array(baselines["linear (Wiener)"])
+    label = f" after {res.budget()}" if label is None else label
     lines = [f"held-out x0-MSE by t{label} (* every seed below the linear denoiser)",
              f"{'':>24}" + "".join(f"{'t=' + str(t):>22}" for t in res.ts)]
     for name, values in baselines.items():
@@ -554,11 +689,13 @@ def relative_gaps(res: SkipResults, a: str, b: str) -> np.ndarray:
     return 100 * (res.mse[a] / res.mse[b] - 1)
 
 
-def plot_relative_gaps(res: SkipResults, working: Sequence[int], title: str = ""):
+def plot_relative_gaps(res: SkipResults, baselines: dict[str, list[float]], title: str | None = None):
     """Relative held-out x0-MSE gaps per t, one dot per seed: none vs add (equal parameter counts) and concat vs
-    add; the t where the models do not beat the linear denoiser are shaded."""
+    add; the t where the models do not beat the linear denoiser (``working_ts``) are shaded."""
     import matplotlib.pyplot as plt
 
+    working = working_ts(res, baselines)
+    title = f"{res.budget()}: held-out x0-MSE of a over b, minus 1" if title is None else title
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     x = np.arange(len(res.ts))
     for k, (a, b) in enumerate((("none", "add"), ("concat", "add"))):

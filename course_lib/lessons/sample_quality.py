@@ -14,7 +14,7 @@ from ..metrics import digit_quality
 from ..plotting import finish
 from ..samplers import DDIMSampler, DDPMSampler
 from .grading import graded, report
-from .sampling import floor_by_n, load_studies, plot_sample_grids, timed_sample
+from .sampling import floor_by_n, load_studies, model_device, plot_sample_grids, timed_sample
 
 __all__ = ["PREDICTION_CHOICES", "check_eta_prediction", "ddpm_vs_ddim", "eta_study", "eta_verdict",
            "floor_by_n", "load_studies", "plot_sample_grids", "plot_sweep_seeds", "sampler_for",
@@ -105,7 +105,7 @@ def eta_study(model, schedule, steps: int = 10, etas=(0.0, 1.0), n: int = 300, s
     for seed in seeds:
         for eta in etas:
             x = DDIMSampler(schedule, steps, eta=eta, clip_x0=True).sample(
-                model, (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+                model, (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed), device=model_device(model)).cpu()
             q = digit_quality(x, seed=seed)
             out[eta].append(q["fd"])
         out["floor"].append(q["floor"])

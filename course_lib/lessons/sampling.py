@@ -18,13 +18,21 @@ from ..diffusion import p_mean_variance_from_eps
 from ..metrics import digit_quality
 from ..plotting import finish
 from ..samplers import DDIMSampler, DDPMSampler, Trajectory, ddim_timesteps
+from ..utils import use_large_config  # noqa: F401  (the notebook calls lesson.use_large_config)
 from .grading import diagnose, graded, report
 
 
+def model_device(model) -> torch.device:
+    """The device a model's weights live on (where its samples are drawn)."""
+    return next(model.parameters()).device
+
+
 def timed_sample(sampler, model, n: int = 64, seed: int = 0, shape=(1, 8, 8)) -> tuple[torch.Tensor, float]:
-    """``(samples [n, *shape], seconds)``: ``sampler.sample`` from starting noise drawn with ``seed``, timed."""
+    """``(samples [n, *shape] on the CPU, seconds)``: ``sampler.sample`` on the model's device from starting
+    noise drawn with ``seed`` (on the CPU, so a GPU draws the same samples), timed to the last step's end."""
+    device = model_device(model)
     start = time.perf_counter()
-    x = sampler.sample(model, (n, *shape), generator=torch.Generator().manual_seed(seed))
+    x = sampler.sample(model, (n, *shape), generator=torch.Generator().manual_seed(seed), device=device).cpu()
     return x, time.perf_counter() - start
 
 
@@ -51,17 +59,17 @@ def sample_both_spacings(model, schedule, steps: int, eta: float = 0.0, n: int =
     with warnings.catch_warnings():  # leading spacing at 1 or 2 steps starts far below T - 1: the title says so
         warnings.simplefilter("ignore", UserWarning)
         samplers = {sp: DDIMSampler(schedule, steps, eta=eta, spacing=sp, clip_x0=clip_x0) for sp in SPACINGS}
-    x_T = torch.randn((n, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+    x_T = torch.randn((n, 1, 8, 8), generator=torch.Generator().manual_seed(seed)).to(model_device(model))
     xs = {sp: x_T.clone() for sp in SPACINGS}
     noise = {sp: torch.Generator().manual_seed(seed + 1) for sp in SPACINGS}
     with torch.no_grad():
         for k in range(steps):
             ts = {sp: samplers[sp].timesteps[k] for sp in SPACINGS}
-            t = torch.cat([torch.full((n,), ts[sp]) for sp in SPACINGS])
+            t = torch.cat([torch.full((n,), ts[sp]) for sp in SPACINGS]).to(x_T.device)
             eps = model(torch.cat([xs[sp] for sp in SPACINGS]), t).split(n)
             for sp, e in zip(SPACINGS, eps):
                 xs[sp], _ = samplers[sp].step(e, ts[sp], xs[sp], generator=noise[sp])
-    return xs
+    return {sp: x.cpu() for sp, x in xs.items()}
 
 
 class SamplesView:
@@ -218,9 +226,9 @@ class CloudView:
         self.title.set_text(f"step {k} of {len(self.path) - 1}: {self.label(k)}")
 
 
-def train_toy_2d(steps: int = 1500, n_data: int = 8000, seed: int = 0):
+def train_toy_2d(steps: int = 1500, n_data: int = 8000, seed: int = 0, device="cpu"):
     """A small MLP denoiser (hidden 128, depth 3) trained ``steps`` steps on the 2-D Gaussian mixture (eight
-    clusters on a circle), T = 1000, linear schedule, on the CPU, without a progress bar:
+    clusters on a circle), T = 1000, linear schedule, on ``device``, without a progress bar:
     ``(trainer, data)``; sample from ``trainer.ema_model`` with ``trainer.schedule``."""
     from ..data import make_toy_2d
     from ..mlp_denoiser import MLPDenoiser
@@ -230,7 +238,7 @@ def train_toy_2d(steps: int = 1500, n_data: int = 8000, seed: int = 0):
     data = make_toy_2d("gaussian_mixture", n_data)
     torch.manual_seed(seed)
     trainer = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", 1000), data,
-                      TrainConfig(steps=steps, batch_size=256, lr=2e-3), device="cpu", progress=False)
+                      TrainConfig(steps=steps, batch_size=256, lr=2e-3), device=device, progress=False)
     trainer.train()
     return trainer, data
 
