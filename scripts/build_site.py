@@ -89,15 +89,19 @@ def slider_html(index: dict, base: str, title: str) -> str:
             f'<img src="{html.escape(base + first)}" alt="{html.escape(title)}" loading="lazy"></div>')
 
 
-def static_sliders(nb, stem: str, frames_root: Path, static: Path) -> tuple[int, list[str]]:
-    """Replace each shown live figure's output by a static slider over its frames; returns how many were
+def live_figure_cells(instructor) -> list[int]:
+    """Indices of the cells whose output is a live figure, in the order the kernel showed them (the k-th is the
+    one ``course_lib.frames`` exported as ``<k>/``): a ``LiveFigure``'s plain-text output names it."""
+    return [i for i, cell in enumerate(instructor.cells) if cell.cell_type == "code"
+            for o in cell.get("outputs", []) if o.get("data", {}).get("text/plain", "").startswith("LiveFigure(")]
+
+
+def static_sliders(nb, instructor, stem: str, frames_root: Path, static: Path) -> tuple[int, list[str]]:
+    """Replace each live figure the student copy shows by a static slider over its frames; returns how many were
     replaced and what was left static (and why)."""
     replaced, left = 0, []
-    k = -1
-    for cell in nb.cells:
-        if cell.cell_type != "code" or "LiveFigure(" not in cell.source:
-            continue
-        k += 1
+    for k, i in enumerate(live_figure_cells(instructor)):
+        cell = nb.cells[i]
         shown = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
         if not shown:
             continue  # cleared in the student copy (it would give an answer away)
@@ -138,7 +142,8 @@ def write_source(frames_root: Path = SITE / "frames") -> dict:
     for path in notebooks():
         nb = nbformat.read(path, as_version=4)
         without_widgets(nb)
-        replaced, left = static_sliders(nb, path.stem, frames_root, SOURCE / "_static")
+        instructor = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+        replaced, left = static_sliders(nb, instructor, path.stem, frames_root, SOURCE / "_static")
         report["sliders"] += replaced
         report["left_static"] += left
         nbformat.write(nb, SOURCE / path.name)

@@ -72,8 +72,8 @@ def test_launch_buttons_open_the_student_copy(site):
 def test_live_figures_become_static_sliders(site):
     out, report = site
     shown = sum(1 for p in build_site.notebooks() for c in json.loads(p.read_text())["cells"]
-                if c["cell_type"] == "code" and "LiveFigure(" in "".join(c["source"])
-                and any("image/png" in o.get("data", {}) for o in c.get("outputs", [])))
+                if c["cell_type"] == "code" and any("image/png" in o.get("data", {}) and "".join(
+                    o["data"].get("text/plain", "")).startswith("LiveFigure(") for o in c.get("outputs", [])))
     assert report["sliders"] + len(report["left_static"]) == shown
     assert report["sliders"] >= 5, report["left_static"]
     page = (out / "04_forward_diffusion.html").read_text()
