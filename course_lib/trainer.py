@@ -376,7 +376,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def _bar(self, target: int):
-        interactive = getattr(tqdm, "__module__", "").startswith("tqdm.notebook") or sys.stderr.isatty()
+        from tqdm.notebook import tqdm as notebook_bar  # what tqdm.auto picks in a notebook
+
+        interactive = issubclass(tqdm, notebook_bar) or sys.stderr.isatty()
         return tqdm(total=target, initial=self.step, desc="training", disable=not self.progress, leave=True,
                     mininterval=0.1 if interactive else 30.0, file=sys.stderr)
 

@@ -109,7 +109,8 @@ def test_paired_differences_names_each_mistake_then_escalates(fn, diagnosis, row
     second = capsys.readouterr().out
     assert "Hint: pair the rows by seed" in second and "Read " not in second
     capstone.check_paired_differences(fn, rows)
-    assert "Read course_lib.lessons.residual_in_diffusion.paired" in capsys.readouterr().out
+    third = capsys.readouterr().out
+    assert "Read the paragraph above the exercise" in third and "course_lib" not in third
 
 
 def test_paired_differences_stub_says_not_yet(rows, capsys):
@@ -129,7 +130,7 @@ def test_exercise_rows_defeat_pairing_by_position(rows):
     assert len(capstone.paired(shuffled, "fd", a, b)) == len(load_results()[0]["seeds"]) - 1
 
 
-# ----------------------------------------------------------------------------- exercise 2: the paired interval
+# ----------------------------------------------------------------------------- exercise 3: the paired interval
 
 def test_paired_interval_accepts_reference_and_other_formulations(rows, capsys):
     from scipy import stats
@@ -151,9 +152,12 @@ def test_paired_interval_names_each_mistake_then_escalates(mistake, rows, capsys
     assert mistake in first and "Hint:" not in first
     capstone.check_paired_interval(value, rows, "add")
     second = capsys.readouterr().out
-    assert "Hint: a t-interval is centred on the mean difference" in second and "Read " not in second
+    assert "Hint: the per-seed differences are n numbers" in second and "Read " not in second
     capstone.check_paired_interval(value, rows, "add")
-    assert "Read course_lib.stats.t_interval" in capsys.readouterr().out
+    third = capsys.readouterr().out
+    assert "Read Student (1908)" in third and "course_lib" not in third
+    for out in (first, second, third):
+        assert_no_solution(out, rows)
 
 
 def test_unpaired_interval_is_diagnosed_as_unpaired(rows, capsys):
@@ -173,7 +177,63 @@ def test_paired_interval_stubs_and_shapes_say_not_yet(rows, capsys):
     capstone.check_paired_interval((1.0, 2.0), rows, "add")
     capstone.check_paired_interval((5.0, 9.0, 1.0), rows, "add")
     out = capsys.readouterr().out
-    assert out.count("Not yet") == 3 and "shape is (2,)" in out and "(mean, low, high)" in out
+    assert out.count("Not yet") == 3 and "three numbers" in out and "(mean, low, high)" in out
+
+
+def assert_no_solution(out, rows):
+    """A check's message names no solution code and no expected bound."""
+    assert "ppf" not in out and "std(" not in out and "sqrt(" not in out and "t_interval" not in out
+    _, low, high = capstone.paired_interval(rows, "add")
+    for bound in (low, high):
+        for digits in (1, 2, 3):
+            assert f"{bound:.{digits}f}" not in out
+
+
+DIFFS = lambda rows: np.array(capstone.paired(rows, "fd", Variant("plain", "add"), Variant("residual", "add")))
+
+
+def normal_interval(rows):
+    d = DIFFS(rows)
+    half = 1.959963984540054 * d.std(ddof=1) / np.sqrt(len(d))
+    return d.mean(), d.mean() - half, d.mean() + half
+
+
+def t_with(rows, df_offset=-1, spread="se"):
+    from scipy import stats
+
+    d = DIFFS(rows)
+    sd = d.std(ddof=1)
+    half = stats.t.ppf(0.975, len(d) + df_offset) * (sd / np.sqrt(len(d)) if spread == "se" else sd)
+    return d.mean(), d.mean() - half, d.mean() + half
+
+
+def bootstrap(rows, resamples=2000, seed=0):
+    d = DIFFS(rows)
+    means = d[np.random.default_rng(seed).integers(0, len(d), (resamples, len(d)))].mean(axis=1)
+    return (d.mean(), *np.percentile(means, [2.5, 97.5]))
+
+
+@pytest.mark.parametrize("answer, diagnosis", [
+    (normal_interval, "normal quantile (1.96)"),
+    (lambda rows: t_with(rows, df_offset=0), "the degrees of freedom are n = 5"),
+    (lambda rows: t_with(rows, spread="sd"), "the spread of one difference (the standard deviation)"),
+    (bootstrap, "percentile bootstrap"),
+    (lambda rows: bootstrap(rows, resamples=500, seed=3), "percentile bootstrap"),
+    (lambda rows: (lambda m, lo, hi: (m, m - 0.6 * (m - lo), m + 0.6 * (hi - m)))(*t_with(rows)), "too narrow"),
+    (lambda rows: (lambda m, lo, hi: (m, m - 2 * (m - lo), m + 2 * (hi - m)))(*t_with(rows)), "wider than"),
+    (lambda rows: (lambda m, lo, hi: (m + 0.3 * (hi - m), lo, hi))(*t_with(rows)), "the centre"),
+])
+def test_paired_interval_diagnoses_the_method_without_giving_it(answer, diagnosis, rows, capsys):
+    capstone.check_paired_interval(answer(rows), rows, "add")
+    out = capsys.readouterr().out
+    assert "Not yet" in out and diagnosis in out, out
+    assert_no_solution(out, rows)
+
+
+def test_exact_bootstrap_is_narrower_than_the_t_interval(rows):
+    _, lo, hi = capstone.bootstrap_interval(DIFFS(rows))
+    _, tlo, thi = capstone.paired_interval(rows, "add")
+    assert tlo < lo < hi < thi
 
 
 # ----------------------------------------------------------------------------- predict, then run
@@ -188,6 +248,8 @@ def test_cost_prediction(rows, capsys):
     assert "you predicted skip='add'" in first and "without long skips" not in first
     capstone.check_cost_prediction("add", rows)
     assert "without long skips" in capsys.readouterr().out
+    capstone.check_cost_prediction("add", rows)
+    assert "Read the figure of FD ratios below" in capsys.readouterr().out
     capstone.check_cost_prediction("resnet", rows)
     capstone.check_cost_prediction(None, rows)
     out = capsys.readouterr().out

@@ -70,6 +70,39 @@ def test_eps_loss_check_names_the_mistake_then_escalates(fn, diagnosis, capsys):
     tr.check_eps_loss(fn)
     second = capsys.readouterr().out
     assert diagnosis in second and "Hint: noise x0 to x_t with notebook 04's closed form" in second
+    tr.check_eps_loss(fn)
+    third = capsys.readouterr().out
+    assert "Read notebook 04's closed form" in third and "Ho et al. 2020, Section 3.4" in third
+    for out in (first, second, third):
+        assert_no_solution(out)
+
+
+def assert_no_solution(out):
+    """A check's message shows no solution code and no expected loss."""
+    for code in ("sqrt()", ".sqrt", "** 2", ".mean()", "view(", "q_sample(", "diffusion_loss"):
+        assert code not in out, code
+
+
+def one_alpha_bar(pick):
+    def eps_loss(model, x0, t, noise, schedule):
+        ab = pick(schedule.alpha_bar[t])
+        return ((model(ab.sqrt() * x0 + (1 - ab).sqrt() * noise, t) - noise) ** 2).mean()
+    return eps_loss
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (loss_with(lambda x0, t, s, n: (lambda ab: (1 - ab).sqrt() * x0 + ab.sqrt() * n)(per_example(s.alpha_bar[t], x0))),
+     "the two weights of x_t are swapped"),
+    (one_alpha_bar(lambda ab: ab[0]), "the one of the first example's t"),
+    (one_alpha_bar(lambda ab: ab.mean()), "an average over the batch's t"),
+    (one_alpha_bar(lambda ab: ab), "a shape error"),  # alpha_bar[t] of shape [B], not broadcast per example
+    (loss_with(lambda x0, t, s, n: x0 + 0 * n), "the model is given x0"),
+])
+def test_eps_loss_check_names_more_mistakes(fn, diagnosis, capsys):
+    tr.check_eps_loss(fn)
+    out = capsys.readouterr().out
+    assert "Not yet" in out and diagnosis in out, out
+    assert_no_solution(out)
 
 
 def test_eps_loss_check_says_not_yet_on_stubs(capsys):
@@ -121,7 +154,8 @@ def test_train_loop_check_names_the_mistake_then_escalates(fn, diagnosis, capsys
     tr.check_train_loop(fn)
     assert "Hint: each step draws a batch of data" in capsys.readouterr().out
     tr.check_train_loop(fn)
-    assert "Read train_loop" in capsys.readouterr().out
+    third = capsys.readouterr().out
+    assert "Read Ho et al. 2020, Algorithm 1" in third and "course_lib/" not in third
 
 
 def test_train_loop_check_says_not_yet_on_stubs(capsys):
@@ -242,3 +276,10 @@ def test_ema_study_rows_carry_a_floor_drawn_with_their_seed():
     assert rows[0]["floor"] != rows[1]["floor"]
     fig = tr.plot_ema_study(rows)
     assert fig.axes[0].patches and "2 draws" in fig.axes[0].get_legend().get_texts()[0].get_text()
+
+
+@pytest.mark.parametrize("T", [1000, 200, 50, 10])
+def test_toy_steps_slider_follows_the_schedule(T):
+    slider = tr.toy_steps_slider(T)
+    options = list(slider.options)
+    assert max(options) == T and slider.value in options and options == sorted(options)

@@ -14,16 +14,15 @@ from course_lib.diffusion import q_sample
 from course_lib.lessons import forward_diffusion, sampling, training
 from course_lib.lessons import vanishing_gradients as vanishing
 from course_lib.lessons.forward_diffusion import chain_vs_closed_form, show_forward, show_schedules
+from course_lib.lessons.gradient_pathologies import depth_claims, depth_table, format_depth_table, plot_depth_table
+from course_lib.lessons.sample_quality import plot_sweep_seeds, sweep_over_seeds, time_and_score
 from course_lib.lessons.sampling import (
     floor_by_n,
     load_studies,
     plot_2d_trajectories,
     plot_sample_grids,
-    plot_sweep_seeds,
     show_trajectory_step,
     show_trajectory_steps,
-    sweep_over_seeds,
-    time_and_score,
 )
 from course_lib.lessons.start_here import plot_wave
 from course_lib.lessons.training import plot_ema_study, raw_vs_ema, train_digit_unet
@@ -32,13 +31,9 @@ from course_lib.lessons.vanishing_gradients import (
     degradation_claims,
     degradation_experiment,
     degradation_summary,
-    depth_claims,
-    depth_table,
-    format_depth_table,
     gradient_profiles,
     init_variance,
     plot_degradation,
-    plot_depth_table,
     plot_gradient_profiles,
     show_gradient_profiles,
 )
@@ -168,7 +163,7 @@ def test_shipped_studies_have_five_seeds():
 
 
 @pytest.mark.parametrize("check, good, bad", [
-    (vanishing.check_gradient_ratio, vanishing.gradient_ratio, lambda n: n[-1] / n[0]),
+    (vanishing.check_orders_per_layer, vanishing.orders_per_layer, lambda n: n[-1] / n[0]),
     (forward_diffusion.check_q_sample, lambda x0, t, s, n: q_sample(x0, t, s, noise=n), lambda x0, t, s, n: x0 + n),
     (training.check_eps_loss, training.eps_loss, lambda m, x0, t, n, s: torch.tensor(0.0)),
     (sampling.check_ddim_step, sampling.ddim_step, lambda x, e, a, b: x),

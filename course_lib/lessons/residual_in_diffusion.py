@@ -661,7 +661,7 @@ class SamplesView:
         ax.set_xlim(-0.4, 1.4)
         ax.set_xticks([0, 1], ["a (left)", "b (middle)"])
         ax.set_ylabel("FD to held-out digits (log scale; lower = better)")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper right")
         self.difference = ax.set_title("FD a - b\nseed", fontsize=10)
         self.fig.tight_layout()
         plt.close(self.fig)  # shown by LiveFigure or show_samples, not a second time by the inline backend
@@ -765,7 +765,8 @@ def check_paired_differences(fn, rows) -> None:
                      "lacks a seed); leave such seeds out.")
         if wrong:
             return report(False, "", f"{key}, {a} minus {b}: {wrong}", formula,
-                          "course_lib.lessons.residual_in_diffusion.paired")
+                          "the paragraph above the exercise (what two runs with the same seed share), and the table "
+                          "above it: one row per variant and seed")
     return report(True, "each difference compares two runs that shared their seed: the same batches, the same t "
                   "and noise at every step, the same starting noise for the samples.", "")
 
@@ -796,13 +797,25 @@ def _same_values(got, want) -> torch.Tensor | None:
 
 
 def paired_interval(rows, skip: str = "add") -> tuple[float, float, float]:
-    """07, exercise 2 (reference): (mean, low, high), the 95% t-interval of the per-seed FD differences
+    """07, exercise 3 (reference): (mean, low, high), the 95% t-interval of the per-seed FD differences
     "plain minus residual" at ``skip``."""
     return stats.t_interval(paired(rows, "fd", Variant("plain", skip), Variant("residual", skip)))
 
 
+INTERVAL_IDEA = ("the per-seed differences are n numbers; their mean has a standard error of their sample sd over "
+                 "the square root of n. With n this small the sd itself is uncertain, so the multiplier of the "
+                 "standard error must come from a distribution that accounts for it (with n - 1 degrees of "
+                 "freedom), not from the normal.")
+INTERVAL_REFERENCE = ("Student (1908), 'The Probable Error of a Mean', Biometrika 6(1), or the one-sample "
+                      "interval for a mean in any statistics text; the paired differences are your one sample")
+BOOTSTRAP = ("that looks like a percentile bootstrap of the mean. With {n} seeds it can only resample {n} numbers, "
+             "and its interval is too narrow: it covers the true mean less often than 95% (Efron and Tibshirani "
+             "1993, An Introduction to the Bootstrap, Chapter 13, on percentile intervals in small samples). With "
+             "this few seeds, use an interval built for a small sample.")
+
+
 def interval_mistakes(rows, skip: str = "add") -> dict[str, tuple[float, float, float]]:
-    """What the common mistakes give for exercise 2, by the diagnosis a student sees (no formula in it)."""
+    """What the common mistakes give for exercise 3, by the diagnosis a student sees (no formula in it)."""
     from scipy.stats import t as student_t
 
     a, b = Variant("plain", skip), Variant("residual", skip)
@@ -818,45 +831,87 @@ def interval_mistakes(rows, skip: str = "add") -> dict[str, tuple[float, float, 
     pooled_var = ((len(xa) - 1) * xa.var(ddof=1) + (len(xb) - 1) * xb.var(ddof=1)) / (len(xa) + len(xb) - 2)
     pooled_se = math.sqrt(pooled_var * (1 / len(xa) + 1 / len(xb)))
     unpaired = ("the mean is right but the interval is not the paired one: it treats the two variants as "
-                "independent groups{}; take the interval of the per-seed differences (one number per seed).")
+                "independent groups{}, so the spread between seeds, which the two runs of a seed share, counts "
+                "against the difference; build it from the per-seed differences (one number per seed).")
     return {
         unpaired.format(""): interval(float(student_t.ppf(0.975, welch_df)) * welch_se),
         unpaired.format(" (a pooled variance)"): interval(float(student_t.ppf(0.975, len(xa) + len(xb) - 2))
                                                           * pooled_se),
-        "the interval uses the normal quantile (1.96); with this few seeds it must be Student's t, which is "
-        "wider.": interval(1.959963984540054 * d.std(ddof=1) / math.sqrt(n)),
-        "the t quantile has the wrong degrees of freedom (the interval is a little too narrow).":
+        f"the interval uses the normal quantile (1.96), as if the spread were known; it is estimated from only "
+        f"{n} seeds, and an interval that ignores that is too narrow (it covers less than 95%).":
+            interval(1.959963984540054 * d.std(ddof=1) / math.sqrt(n)),
+        f"the degrees of freedom are n = {n}; the spread is estimated around the sample mean, which uses one of "
+        f"them up (the interval is a little too narrow).":
             interval(float(student_t.ppf(0.975, n)) * d.std(ddof=1) / math.sqrt(n)),
         "the standard deviation is the population one (it divides by n); the sample one divides by n - 1.":
             interval(q * d.std(ddof=0) / math.sqrt(n)),
         "the half-width is far too narrow: the standard error of a mean divides the sd by the square root of "
         "n, not by n.": interval(q * d.std(ddof=1) / n),
-        "the half-width is too wide: it uses the spread of one difference, not the standard error of their "
-        "mean.": interval(q * d.std(ddof=1)),
+        "the half-width is too wide: it uses the spread of one difference (the standard deviation), not the "
+        "standard error of their mean.": interval(q * d.std(ddof=1)),
+        "the half-width is too wide: it uses the spread of one difference (the standard deviation), not the "
+        "standard error of their mean, and the normal quantile.": interval(1.959963984540054 * d.std(ddof=1)),
         "the sign is flipped: the exercise asks for plain minus residual (positive = plain is worse).":
             (-m, -m - q * d.std(ddof=1) / math.sqrt(n), -m + q * d.std(ddof=1) / math.sqrt(n)),
     }
 
 
+def bootstrap_interval(diffs, level: float = 0.95) -> tuple[float, float, float] | None:
+    """The percentile-bootstrap interval of the mean of ``diffs``, exact (every one of the n^n equally likely
+    resamples) for n <= 7, else None: what a student's bootstrap estimates."""
+    d = np.asarray(diffs, dtype=float)
+    n = len(d)
+    if not 2 <= n <= 7:
+        return None
+    idx = np.stack(np.meshgrid(*[np.arange(n)] * n, indexing="ij"), -1).reshape(-1, n)
+    means = np.sort(d[idx].mean(axis=1))
+    tail = (1 - level) / 2
+    return float(d.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def _interval_shape(got, want, d) -> str:
+    """A diagnosis for an interval that matches no listed mistake: its centre, or its width."""
+    m, _, hi = (float(v) for v in want)
+    g = [float(v) for v in got]
+    scale = max(hi - m, 1e-12)
+    if abs(g[0] - m) > 1e-3 * scale:
+        return "the centre (the first number) is not the mean of the per-seed differences, plain minus residual."
+    half = (g[2] - g[1]) / 2
+    if half < (hi - m) * (1 - 1e-3):
+        return (f"the interval is too narrow for {len(d)} seeds: it would cover the true mean difference less often "
+                "than 95%.")
+    return "the interval is wider than a 95% interval from these seeds needs to be."
+
+
 @graded
 def check_paired_interval(value, rows, skip: str = "add") -> None:
-    """07, exercise 2: ``value`` = (mean, low, high), the paired 95% t-interval of "plain minus residual" FD."""
+    """07, exercise 3: ``value`` = (mean, low, high), a 95% interval of the mean per-seed FD difference "plain minus
+    residual". Accepts the paired t-interval; names the normal quantile, n degrees of freedom, the sd for the
+    standard error, unpaired intervals and a percentile bootstrap (too narrow for five seeds)."""
     want = torch.tensor(paired_interval(rows, skip), dtype=torch.float64)
     got = as_float64(value)
-    formula = ("a t-interval is centred on the mean difference; its half-width is the standard error of that mean "
-               "(the sample sd, with n - 1, over the square root of n) times the Student-t quantile that leaves "
-               "2.5% in each tail at n - 1 degrees of freedom.")
-    reference = "course_lib.stats.t_interval"
-    if got is not None and got.shape == (3,) and not (got[1] <= got[0] <= got[2]):
-        return report(False, "", "give the tuple as (mean, low, high), the mean between the two bounds.", formula,
-                      reference)
+    if got is None or got.shape != (3,):
+        return report(False, "", "give `interval` as a tuple of three numbers, (mean, low, high).", INTERVAL_IDEA,
+                      INTERVAL_REFERENCE)
+    if not (got[1] <= got[0] <= got[2]):
+        return report(False, "", "give the tuple as (mean, low, high), the mean between the two bounds.",
+                      INTERVAL_IDEA, INTERVAL_REFERENCE)
     mistakes = {k: torch.tensor(v, dtype=torch.float64) for k, v in interval_mistakes(rows, skip).items()}
-    wrong = diagnose(value, want, mistakes=mistakes, atol=1e-6, rtol=1e-6)
-    return report(wrong is None, "pairing by seed removes what the two variants share (the seed's batches, t and "
-                  "noise), so the interval is about the switch alone; it excludes 0, so the data resolve the "
-                  "difference." if want[1] > 0 or want[2] < 0 else "pairing by seed removes what the two variants "
-                  "share; this interval covers 0, so these seeds cannot tell the sign.",
-                  wrong or "", formula, reference)
+    wrong = diagnose(got, want, mistakes=mistakes, atol=1e-6, rtol=1e-4)
+    d = paired(rows, "fd", Variant("plain", skip), Variant("residual", skip))
+    if wrong is not None and wrong not in mistakes:
+        boot = bootstrap_interval(d)
+        spread = float(np.std(d, ddof=0)) / math.sqrt(len(d))  # the bootstrap distribution's sd
+        if boot is not None and abs(float(got[0]) - boot[0]) < 0.1 * spread and \
+                max(abs(float(got[1]) - boot[1]), abs(float(got[2]) - boot[2])) < 0.35 * spread:
+            wrong = BOOTSTRAP.format(n=len(d))
+        else:
+            wrong = _interval_shape(got, want, d)
+    return report(wrong is None, "a t-interval of the per-seed differences: pairing by seed removes what the two "
+                  "variants share (the seed's batches, t and noise), so the interval is about the switch alone; "
+                  + ("it excludes 0, so the data resolve the difference." if want[1] > 0 or want[2] < 0 else
+                     "it covers 0, so these seeds cannot tell which of the two is better."),
+                  wrong or "", INTERVAL_IDEA, INTERVAL_REFERENCE)
 
 
 def largest_cost_skip(rows) -> str:
@@ -883,4 +938,5 @@ def check_cost_prediction(prediction, rows) -> None:
     return report(answer == measured, f"the FD cost is largest with skip={measured!r} (the median ratio of FDs, plain "
                   f"over residual, at this budget). {why}",
                   f"you predicted skip={answer!r}; the shipped seeds say skip={measured!r}: the ratios "
-                  "\"residual vs plain\" in the shipped learning curves below show it.", why)
+                  "\"residual vs plain\" in the shipped learning curves below show it.", why,
+                  "the figure of FD ratios below, residual vs plain, one line per kind of long skip")

@@ -1,17 +1,55 @@
-"""Figures of notebook 05: points, loss per timestep bucket, toy samples for a number of DDIM steps."""
+"""Notebook 05 (training), imported there as ``lesson``: its figures, widgets and experiments, the reference
+solutions and ``check_...`` functions of its exercises, and the names its code cells call (``Trainer``,
+``LiveLossPlot``, ``load_denoiser``, ``use_large_config``)."""
 
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 
+from ..checkpoints import load_denoiser  # the notebook calls lesson.load_denoiser
 from ..diffusion import q_sample
-from ..plotting import finish
-from ..samplers import DDIMSampler
+from ..plotting import LiveLossPlot, finish  # noqa: F401  (the notebook calls lesson.LiveLossPlot)
+from ..samplers import DDIMSampler, DDPMSampler
 from ..schedules import NoiseSchedule
 from ..trainer import History
+from ..trainer import Trainer as _Trainer
+from ..utils import use_large_config  # noqa: F401  (the notebook calls lesson.use_large_config)
 from .grading import answer_text, diagnose, graded, report
+from .sampling import load_studies  # noqa: F401  (the notebook calls lesson.load_studies)
+
+
+class Trainer(_Trainer):
+    """``course_lib.trainer.Trainer`` with one change, for notebooks: its progress-bar widget is drawn again when
+    training ends, so that a saved notebook's text copy of the bar shows where it stopped (100%, or the step of a
+    stop), not the 0% it had when first drawn; the widget also refreshes ten times a second while it runs.
+    Outside a notebook (or without ipywidgets) the bar is the library's."""
+
+    def _bar(self, target: int):
+        from ..trainer import tqdm as bar_class
+
+        try:
+            from IPython.display import display
+            from tqdm.notebook import tqdm as notebook_bar
+        except ImportError:
+            return super()._bar(target)
+        if not self.progress or not issubclass(bar_class, notebook_bar):
+            return super()._bar(target)
+        bar = bar_class(total=target, initial=self.step, desc="training", leave=True, mininterval=0.1,
+                        file=sys.stderr, display=False)
+        handle = display(bar.container, display_id=True)
+        close = bar.close
+
+        def close_and_redraw():
+            del bar.close  # once: a later close (tqdm's own, when the bar is collected) must not redraw
+            close()
+            if handle is not None:
+                handle.update(bar.container)  # the text copy is written now, at the bar's last state
+
+        bar.close = close_and_redraw
+        return bar
 
 
 def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
@@ -28,6 +66,21 @@ def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
         ax.set_aspect("equal")
     fig.tight_layout()
     return finish(fig)
+
+
+@torch.no_grad()
+def toy_result(model, schedule: NoiseSchedule, data: torch.Tensor, name: str = "moons", n: int = 2000, seed: int = 0):
+    """Notebook 05's toy result: ``n`` DDPM samples of ``model`` (fixed noise), their sliced Wasserstein distance
+    and MMD to fresh points of ``name`` with the floors of two fresh draws (printed), beside the data."""
+    from ..metrics import toy_quality
+
+    device = next(model.parameters()).device
+    x = DDPMSampler(schedule).sample(model.eval(), (n, 2), device=device,
+                                     generator=torch.Generator().manual_seed(seed)).cpu()
+    q = toy_quality(x, name)
+    print(f"sliced Wasserstein distance {q['swd']:.3f} (floor {q['swd_floor']:.3f}: {q['swd'] / q['swd_floor']:.1f} "
+          f"times it), MMD {q['mmd']:.4f} (floor {q['mmd_floor']:.4f})")
+    return plot_points({"data": data[:n], f"{n} samples (DDPM, EMA weights)": x})
 
 
 def plot_loss_by_t(history: History, T: int):
@@ -120,6 +173,13 @@ class ToySamplesView:
         self.points.set_offsets(x.numpy())
         self.title.set_text(f"DDIM, {steps} trailing steps: SWD {sliced_wasserstein(x, self.reference):.3f} "
                             f"(floor {self.floor:.3f})")
+
+
+def toy_samples_widget(model, schedule: NoiseSchedule, name: str = "moons"):
+    """Notebook 05's DDIM step-count widget: ``ToySamplesView`` under ``toy_steps_slider``."""
+    from ..widgets import LiveFigure
+
+    return LiveFigure(ToySamplesView(model, schedule, name), steps=toy_steps_slider(schedule.T))
 
 
 def show_toy_samples(model, schedule, name: str = "moons", steps: int = 20, n: int = 1000, seed: int = 0):
@@ -324,6 +384,14 @@ def _unit(x: torch.Tensor):
     return ((x.clamp(-1, 1) + 1) / 2)[0].numpy()
 
 
+def x0_hat_widget(model, schedule: NoiseSchedule, digits: torch.Tensor):
+    """Notebook 05's x0-hat widget: ``X0HatView`` under its t slider (``x0_hat_slider``, from ``schedule.T``)."""
+    from ..widgets import LiveFigure
+
+    view = X0HatView(model, schedule, digits)
+    return LiveFigure(view, t=x0_hat_slider(view))
+
+
 def show_x0_hat(model, schedule: NoiseSchedule, digits: torch.Tensor, t: int = 300):
     """``X0HatView`` at one ``t``, as a static figure."""
     view = X0HatView(model, schedule, digits, ts=[t])
@@ -334,7 +402,6 @@ def show_x0_hat(model, schedule: NoiseSchedule, digits: torch.Tensor, t: int = 3
 def demo_widgets() -> dict:
     """Notebook 05's widgets, same controls and ranges, on stand-ins: a 2-D MLP trained 200 steps, the shipped
     digits checkpoint for x0-hat, and a width-8 U-Net trainer for "train N more steps"."""
-    from ..checkpoints import load_denoiser
     from ..data import load_digits, make_toy_2d
     from ..mlp_denoiser import MLPDenoiser
     from ..trainer import TrainConfig, Trainer
@@ -361,11 +428,14 @@ def demo_widgets() -> dict:
 TOY_STEP_COUNTS = (1, 2, 5, 10, 20, 50, 100, 200)  # log-spaced: what changes is few steps against many
 
 
-def toy_steps_slider():
-    """The DDIM step-count control of notebook 05 (it samples: ``continuous_update=False``)."""
+def toy_steps_slider(T: int | None = None):
+    """The DDIM step-count control of notebook 05 (it samples: ``continuous_update=False``); with ``T``, only the
+    counts a schedule of ``T`` steps allows (``T`` itself at most)."""
     from ipywidgets import SelectionSlider
 
-    return SelectionSlider(options=TOY_STEP_COUNTS, value=20, continuous_update=False, description="steps")
+    options = [s for s in TOY_STEP_COUNTS if T is None or s < T] + ([T] if T is not None else [])
+    value = min(options, key=lambda s: abs(s - 20))
+    return SelectionSlider(options=options, value=value, continuous_update=False, description="steps")
 
 
 def x0_hat_slider(view: X0HatView):
@@ -430,11 +500,41 @@ def raw_vs_ema(trainer, n: int = 300, sample_seed: int = 0, steps: int = 50) -> 
     sampler = DDIMSampler(trainer.schedule, num_steps=steps, clip_x0=True)
     out = {}
     for label, model in (("raw", trainer.model), ("ema", trainer.ema_model)):
-        x = sampler.sample(model.cpu().eval(), (n, 1, 8, 8), generator=torch.Generator().manual_seed(sample_seed))
+        device = next(model.parameters()).device  # sampled where the model is: a trainer can go on training
+        x = sampler.sample(model.eval(), (n, 1, 8, 8), generator=torch.Generator().manual_seed(sample_seed),
+                           device=device).cpu()
         q = digit_quality(x, seed=sample_seed)
         out[label] = q["fd"]
+    trainer.model.train()
     out.update(floor=q["floor"], ceiling=q["ceiling"])
     return out
+
+
+def print_raw_vs_ema(trainer, n: int = 300, floor_draws: int = 5) -> None:
+    """Notebook 05: ``raw_vs_ema`` of this trainer (seed 0), and the floor (``n`` real training digits) over
+    ``floor_draws`` draws."""
+    from ..claims import mean_spread
+    from .sampling import floor_by_n
+
+    r = raw_vs_ema(trainer, n)
+    for label in ("raw", "ema"):
+        print(f"{label.upper() if label == 'ema' else label} weights: Fréchet distance {r[label]:.1f}")
+    print(f"floor, {n} real training digits, {floor_draws} draws: FD "
+          f"{mean_spread(floor_by_n(ns=(n,), seeds=range(floor_draws))[n], '.1f')}; pure noise: {r['ceiling']:.1f}")
+
+
+def ema_study_report(rows: list[dict]) -> str:
+    """The shipped EMA study (rows of ``ema_study``) seed by seed, with the mean and spread of each column and
+    how many seeds the EMA weights won."""
+    from ..claims import mean_spread
+
+    lines = [f"seed {r['seed']}: raw FD {r['raw']:6.1f}, EMA FD {r['ema']:5.1f}, raw / EMA = {r['raw'] / r['ema']:.2f}"
+             f"  (floor {r['floor']:.1f})" for r in rows]
+    for label, key in (("raw weights", "raw"), ("EMA weights", "ema"), ("floor", "floor")):
+        lines.append(f"{label + ':':<13}FD {mean_spread([r[key] for r in rows], '.1f')}")
+    wins = sum(r["raw"] > r["ema"] for r in rows)
+    lines.append(f"the EMA weights scored the lower FD in {wins} of {len(rows)} seeds")
+    return "\n".join(lines)
 
 
 def ema_study(seeds=(0, 1, 2), steps: int = 500, width: int = 16, n: int = 300) -> list[dict]:
@@ -506,6 +606,14 @@ def eps_loss_mistakes(model, x0, t, noise, schedule: NoiseSchedule) -> dict:
         "that is a sum of squared errors; L_simple is their mean (the same minimiser, a scale that depends on "
         "the batch size and the image size).": ((model(x_t, t) - noise) ** 2).sum(),
         "the error is not squared.": (model(x_t, t) - noise).mean(),
+        "the two weights of x_t are swapped: at small t, x_t is almost all x0 and only a little noise.":
+            mse(model((1 - ab).sqrt() * x0 + ab.sqrt() * noise, t), noise),
+        "every example of the batch got the same alpha_bar (the one of the first example's t); each example has "
+        "its own t, so each needs its own alpha_bar_t.":
+            mse(model(ab[:1].sqrt() * x0 + (1 - ab[:1]).sqrt() * noise, t), noise),
+        "every example of the batch got the same alpha_bar (an average over the batch's t); each example has its "
+        "own t, so each needs its own alpha_bar_t.":
+            mse(model(ab.mean().sqrt() * x0 + (1 - ab.mean()).sqrt() * noise, t), noise),
     } | ({} if x0.dim() != 2 else {
         "it works on images but not on 2-D points: alpha_bar[t] reshaped to [B, 1, 1, 1] turns x_t of points "
         "[B, 2] into a [B, 1, B, 2] tensor, and the mean hides it.": mse(model(
@@ -521,7 +629,8 @@ def check_eps_loss(fn) -> None:
     model = lambda x, tt: 0.5 * x
     cases = {"images [B, C, H, W]": (torch.randn(4, 1, 8, 8, generator=gen), torch.tensor([3, 250, 600, 990])),
              "2-D points [B, 2]": (torch.randn(8, 2, generator=gen), torch.tensor([0, 1, 10, 100, 300, 500, 800, 999]))}
-    reference = "course_lib.diffusion.diffusion_loss (and eps_loss in course_lib/lessons/training.py)"
+    reference = ("notebook 04's closed form q(x_t | x_0) (Ho et al. 2020, Eq. 4), then Ho et al. 2020, Section 3.4 "
+                 "and Algorithm 1 (line 5), the objective this loss computes")
     for label, (x0, t) in cases.items():
         noise = torch.randn(x0.shape, generator=gen)
         try:
@@ -606,7 +715,7 @@ def check_train_loop(fn) -> None:
                "noises the batch to x_t with the closed form of notebook 04; takes the mean squared error between "
                "the model's output at (x_t, t) and that noise; then clears the gradients, backpropagates, updates, "
                "and records the loss as a number.")
-    reference = "train_loop in course_lib/lessons/training.py, or Trainer._train_step in course_lib/trainer.py"
+    reference = "Ho et al. 2020, Algorithm 1 (Training): one pass of its loop is one step of yours"
     fail = lambda why: report(False, "", why, formula, reference)
     try:
         losses = fn(spy, data, s, steps=20, batch_size=64)
