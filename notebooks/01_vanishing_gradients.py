@@ -178,14 +178,15 @@ def orders_per_layer(norms):
 lesson.check_orders_per_layer(orders_per_layer)
 
 # %% [markdown]
-# With it, the 30-layer plain sigmoid network above loses this many powers of ten per layer, and the same network
+# With the course's version of it, the 30-layer plain sigmoid network above loses this many powers of ten per
+# layer, and the same network
 # at Kaiming initialisation with ReLU:
 
 # %% tags=["nbval-ignore-output"]
 # Float32 products of 30 layers: their last digits differ between CPUs, so the tests do not compare this output.
 for activation, init in (("sigmoid", "default"), ("relu", "kaiming")):
     norms = lesson.layer_profile(depth=30, residual=False, activation=activation, init=init)
-    print(f"{activation}, {init} init: {round(orders_per_layer(norms), 1) + 0.0:.1f} powers of ten per layer")
+    print(f"{activation}, {init} init: {round(lesson.orders_per_layer(norms), 1) + 0.0:.1f} powers of ten per layer")
 
 # %% [markdown]
 # Below, for 30-layer *plain* networks under three activations and three common initialisations (median of three

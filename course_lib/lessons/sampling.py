@@ -23,8 +23,9 @@ from .grading import diagnose, graded, report
 
 
 def model_device(model) -> torch.device:
-    """The device a model's weights live on (where its samples are drawn)."""
-    return next(model.parameters()).device
+    """The device a model's weights live on (where its samples are drawn); the CPU for a plain function."""
+    weight = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return weight.device if weight is not None else torch.device("cpu")
 
 
 def timed_sample(sampler, model, n: int = 64, seed: int = 0, shape=(1, 8, 8)) -> tuple[torch.Tensor, float]:
