@@ -27,9 +27,14 @@ def _noise_like(x: torch.Tensor, noise: torch.Tensor | None, generator: torch.Ge
 
 
 def randn(shape, generator: torch.Generator | None, device, dtype=torch.float32) -> torch.Tensor:
-    """N(0, I) noise drawn on the generator's device (a CPU generator works for a CUDA x), then moved."""
+    """N(0, I) noise drawn on the generator's device (a CPU generator works for a CUDA x: the same seed gives
+    the same noise on every device), then moved; to a GPU through pinned memory, so the host does not wait."""
+    device = torch.device(device)
     gen_device = generator.device if generator is not None else device
-    return torch.randn(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
+    z = torch.randn(shape, generator=generator, device=gen_device, dtype=dtype)
+    if z.device.type == "cpu" and device.type == "cuda":
+        return z.pin_memory().to(device, non_blocking=True)
+    return z.to(device)
 
 
 def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, noise=None, generator=None):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from ._checks import check_choice, check_positive_int
+from ._checks import check_choice, check_positive_int, trusted_values
 from .diffusion import p_mean_variance_from_eps, predict_x0, randn
 from .schedules import NoiseSchedule
 
@@ -38,9 +38,19 @@ class Sampler:
 
     def __init__(self, schedule: NoiseSchedule, clip_x0: bool = False):
         self.schedule, self.clip_x0 = schedule, clip_x0
+        self._on_device: tuple = (None, None, None)  # (schedule, device, the schedule on that device)
+
+    def _schedule_on(self, device: torch.device) -> NoiseSchedule:
+        """``self.schedule`` with its tensors on ``device`` (kept): coefficients are picked where x_t lives, so a
+        step on a GPU copies nothing to the host."""
+        schedule, on, _ = self._on_device
+        if schedule is not self.schedule or on != device:
+            self._on_device = (self.schedule, device, self.schedule.to(device))
+        return self._on_device[2]
 
     def _x0(self, x_t, t, eps):
-        x0 = predict_x0(x_t, self._t(t, x_t), eps, self.schedule)
+        with trusted_values():  # t is one of this sampler's timesteps, checked by ``step``
+            x0 = predict_x0(x_t, self._t(t, x_t), eps, self._schedule_on(x_t.device))
         return x0.clamp(-1, 1) if self.clip_x0 else x0
 
     def _t(self, t: int, x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +65,8 @@ class Sampler:
         x = randn(tuple(shape), generator, torch.device(device))
         trajectory = Trajectory()
         for t in tqdm(self.timesteps, desc=type(self).__name__, disable=not progress, leave=False):
-            eps = model(x, self._t(t, x))
+            with trusted_values():  # x_T was drawn here and t is ours: the model's value checks would wait
+                eps = model(x, self._t(t, x))  # for the GPU at every step
             x_next, x0 = self.step(eps, t, x, generator=generator)
             if return_trajectory:
                 trajectory.timesteps.append(int(t))
@@ -94,7 +105,9 @@ class DDPMSampler(Sampler):
         """One reverse step from x_t to x_{t-1}. Returns ``(x_{t-1}, x0_hat)``."""
         if not 0 <= int(t) < self.schedule.T:
             raise ValueError(f"t={t} is not one of this sampler's timesteps; it must lie in [0, {self.schedule.T})")
-        mean, variance, x0 = p_mean_variance_from_eps(x_t, self._t(t, x_t), eps, self.schedule, self.clip_x0)
+        with trusted_values():  # t was checked above
+            mean, variance, x0 = p_mean_variance_from_eps(x_t, self._t(t, x_t), eps, self._schedule_on(x_t.device),
+                                                          self.clip_x0)
         if t == 0:
             return mean, x0
         return mean + variance.sqrt() * randn(x_t.shape, generator, x_t.device, x_t.dtype), x0
@@ -145,6 +158,7 @@ class DDIMSampler(Sampler):
 
     def set_timesteps(self, num_steps: int, spacing: str = "leading") -> None:
         self.timesteps = ddim_timesteps(self.schedule.T, num_steps, spacing)
+        self._alpha_bar = self.schedule.alpha_bar.tolist()  # Python floats: a step reads no tensor
         self._prev = dict(zip(self.timesteps, [*self.timesteps[1:], -1]))
 
     def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator=None):
@@ -152,9 +166,9 @@ class DDIMSampler(Sampler):
         if t not in self._prev:
             raise ValueError(f"t={t} is not one of this sampler's timesteps; call set_timesteps first")
         t_prev = self._prev[t]
-        alpha_bar = self.schedule.alpha_bar
-        ab_t = float(alpha_bar[t])
-        ab_prev = float(alpha_bar[t_prev]) if t_prev >= 0 else 1.0
+        alpha_bar = self._alpha_bar
+        ab_t = alpha_bar[t]
+        ab_prev = alpha_bar[t_prev] if t_prev >= 0 else 1.0
         x0 = self._x0(x_t, t, eps)
         if self.clip_x0:  # re-derive eps from the clipped x0, as diffusers does
             eps = (x_t - ab_t ** 0.5 * x0) / (1 - ab_t) ** 0.5

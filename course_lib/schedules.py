@@ -88,6 +88,12 @@ class NoiseSchedule:
     def T(self) -> int:
         return len(self.betas)
 
+    def to(self, device) -> NoiseSchedule:
+        """The same schedule with its tensors on ``device``, so that ``at`` picks coefficients where ``t`` lives
+        (a CPU schedule indexed with a CUDA ``t`` copies ``t`` to the host, which waits for the GPU)."""
+        device = torch.device(device)
+        return self if self.betas.device == device else NoiseSchedule(self.name, self.betas.to(device))
+
     @property
     def alphas(self) -> torch.Tensor:
         return 1.0 - self.betas

@@ -17,6 +17,11 @@ that lose nothing:
 * ``Trainer.from_checkpoint`` resumes the same run: on the CPU with a fixed seed, a run stopped at any
   point and resumed equals an uninterrupted one, bit for bit.
 
+No step reads a value back from the device: batches, t and noise are drawn there, and losses are read every
+``log_every`` steps. On CUDA each step after its random draws is one captured CUDA graph
+(``TrainConfig.cuda_graph``), so a small model trains at the GPU's speed rather than at the speed of launching
+its hundreds of kernels one by one.
+
 ``COURSE_MAX_STEPS=N`` (environment) caps every ``train`` call at N steps, to smoke-test a configuration.
 """
 
@@ -27,6 +32,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -60,6 +66,10 @@ class TrainConfig:
     gradient scaler); ``"bf16"`` / ``"fp16"`` force it on any device (``torch.autocast`` on the CPU too);
     ``False`` switches it off. ``checkpoint_every``: also save every that many steps. ``compile``: run the
     model's forward through ``torch.compile`` (falls back to eager execution where compilation fails).
+    ``cuda_graph``: on CUDA, capture each step after the random draws (forward, backward, clipping, AdamW, EMA,
+    and float16's gradient scaler) as one CUDA graph at the first step and replay it, so that a step costs one
+    launch instead of hundreds. The graph holds the hyper-parameters it was
+    captured with: change them only between runs. Where capture fails, training runs eagerly.
     """
 
     steps: int = 2000
@@ -74,6 +84,7 @@ class TrainConfig:
     checkpoint_every: int | None = None
     amp: bool | str = True
     compile: bool = False
+    cuda_graph: bool = True
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "log_every"):
@@ -94,8 +105,9 @@ class TrainConfig:
             raise ValueError(f"weight_decay={self.weight_decay!r} is not allowed; it must be a number >= 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay={self.ema_decay!r} is not allowed; it must lie in [0, 1)")
-        if not isinstance(self.compile, bool):
-            raise ValueError(f"compile={self.compile!r} is not allowed; it must be True or False")
+        for name in ("compile", "cuda_graph"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; it must be True or False")
         if not any(self.amp is m or (isinstance(m, str) and self.amp == m) for m in AMP_MODES):
             raise ValueError(f"amp={self.amp!r} is not supported; allowed: True (CUDA only), False, 'bf16', 'fp16'")
 
@@ -108,7 +120,8 @@ def amp_settings(amp, device: torch.device) -> tuple[bool, torch.dtype, bool]:
     if amp is True:
         if device.type != "cuda":
             return False, torch.float32, False
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # bfloat16 where the GPU computes it natively (Ampere on); emulated it is slower than float16 (T4, V100)
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     elif amp is False:
         return False, torch.float32, False
     else:
@@ -123,12 +136,19 @@ def ema_weight(decay: float, n_averaged: torch.Tensor) -> torch.Tensor:
     return torch.where(n == 0, 1.0, 1 - torch.clamp((1 + n) / (10 + n), max=decay))
 
 
+def lerp_towards(averaged: list[torch.Tensor], current: list[torch.Tensor], weight: torch.Tensor) -> None:
+    """averaged <- averaged + weight (current - averaged), for every pair, with ``weight`` a 0-dim tensor on the
+    device: passed as a list of tensors, since a single tensor would be read on the host as a Python number."""
+    weight = weight.to(averaged[0].dtype)
+    torch._foreach_lerp_(averaged, current, [weight] * len(averaged))
+
+
 def ema_avg_fn(decay: float):
     """EMA update with warm-up, a ``multi_avg_fn`` of ``AveragedModel``: avg <- avg + (1 - d_n)(param - avg)
     for n >= 1, d_n = min(decay, (1 + n) / (10 + n)); one foreach update for all tensors of a device."""
 
     def multi_avg_fn(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
-        torch._foreach_lerp_(averaged, current, ema_weight(decay, num_averaged).to(averaged[0].dtype))
+        lerp_towards(averaged, current, ema_weight(decay, num_averaged))
 
     return multi_avg_fn
 
@@ -192,13 +212,16 @@ class Trainer:
             _dynamo.config.suppress_errors = True  # no compiler here (e.g. no C compiler): run eagerly
             self._net = torch.compile(self.model)
         self.schedule = schedule
+        self._schedule = schedule.to(self.device)  # coefficients next to t: the step copies nothing to the host
         self.data = data.to(self.device)
         self.ema = AveragedModel(self.model, multi_avg_fn=ema_avg_fn(self.config.ema_decay), use_buffers=True)
         self.ema.n_averaged = self.ema.n_averaged.to(self.device)  # counted on the device, next to the weights
         # fused: one kernel for all tensors, and it skips a step on the device when told to (``found_inf``)
         self._fused = self.device.type in ("cuda", "cpu")
+        # capturable: its state may be updated inside a CUDA graph (the fused kernels are the same either way)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
-                                           weight_decay=self.config.weight_decay, fused=self._fused or None)
+                                           weight_decay=self.config.weight_decay, fused=self._fused or None,
+                                           capturable=self.device.type == "cuda")
         # batches, t and noise are drawn on the training device (on the CPU: the CPU generator, as before)
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         # dropout draws from the global CPU generator: give it a state of its own, saved with the run
@@ -217,7 +240,14 @@ class Trainer:
         self._updating = False  # inside the lines that change weights, optimiser state, EMA and step
         self._consistent = True  # False if an error escaped while _updating: the state is half-updated
         self._pending: list[tuple] = []  # steps whose loss and finiteness are still on the device (``_flush``)
-        self._bad: torch.Tensor | None = None  # device flag: a non-finite loss since the last read; skips updates
+        self._bad = torch.zeros((), dtype=torch.bool, device=self.device)  # a non-finite loss since the last read
+        # the step's inputs live in fixed tensors, drawn into every step (a CUDA graph replays fixed addresses)
+        self._idx = torch.empty(self.config.batch_size, dtype=torch.long, device=self.device)
+        self._t = torch.empty(self.config.batch_size, dtype=torch.long, device=self.device)
+        self._noise = torch.empty((self.config.batch_size, *self.data.shape[1:]), device=self.device)
+        self._graph = None  # the captured step (CUDA), made at the first step so that a resumed state is in it
+        self._graph_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._use_graph = self.config.cuda_graph and self.device.type == "cuda"
 
     # ------------------------------------------------------------------ one step
     def train_step(self) -> float:
@@ -236,33 +266,30 @@ class Trainer:
         """One step that never waits for the device: batch, t and noise drawn there, the loss and the per-t
         statistics kept there until ``_flush``. A non-finite loss sets a device flag that makes this and every
         later update a no-op (the fused optimiser's ``found_inf``, a zero EMA weight) until ``_flush`` reads it,
-        rewinds the step counter and the random generators to that step, and raises."""
-        cfg, gen, device = self.config, self.generator, self.device
+        rewinds the step counter and the random generators to that step, and raises.
+
+        On CUDA the work after the draws (forward, backward, clipping, AdamW, EMA) is one CUDA graph, captured
+        at the first step and replayed after (``TrainConfig.cuda_graph``); elsewhere the same code runs eagerly.
+        """
+        gen = self.generator
         rng_before = gen.get_state()
         dropout_before = self._dropout_rng
         global_rng = None
-        if self._dropout and device.type == "cpu":
+        if self._dropout and self.device.type == "cpu":
             global_rng = torch.get_rng_state()
             torch.set_rng_state(self._dropout_rng)
         try:
-            with trusted_values():  # the data was checked when the trainer was built; t is drawn in range
-                idx = torch.randint(0, len(self.data), (cfg.batch_size,), generator=gen, device=device)
-                x0 = self.data[idx]
-                t = torch.randint(0, self.schedule.T, (cfg.batch_size,), generator=gen, device=device)
-                noise = torch.randn(x0.shape, generator=gen, device=device)
-                self.model.train()
-                with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-                    per_example = diffusion_loss(self._net, x0, self.schedule, t=t, noise=noise, reduction="none")
-            loss = per_example.float().mean()
-            bad = ~torch.isfinite(loss)
-            self._bad = bad if self._bad is None else self._bad | bad
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self._draw()
+            self.model.train()
+            if self._graph is None and self._use_graph:
+                self._capture()
+            if self._graph is None:
+                self.optimizer.zero_grad(set_to_none=True)
+                loss, per_example = self._forward_backward()
         except BaseException:
             gen.set_state(rng_before)  # the state stays that of `step`
-            self.optimizer.zero_grad(set_to_none=True)
+            if self._graph is None:
+                self.optimizer.zero_grad(set_to_none=True)
             raise
         finally:
             if global_rng is not None:
@@ -270,15 +297,11 @@ class Trainer:
                 torch.set_rng_state(global_rng)
         self._updating = True
         try:
-            if self.scaler.is_enabled():  # float16: the scaler skips steps with inf gradients (it reads them)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            elif self._fused:
-                self.optimizer.grad_scale, self.optimizer.found_inf = None, self._bad.float()
-                self.optimizer.step()
-            elif not bool(self._bad):  # another device (MPS): no fused optimiser to skip on the device
-                self.optimizer.step()
-            self._update_ema(~self._bad)
+            if self._graph is not None:
+                self._graph.replay()
+                loss, per_example = self._graph_outputs
+            else:
+                self._update()
             if global_rng is not None:
                 self._dropout_rng = dropout_rng
             self.step += 1
@@ -287,11 +310,103 @@ class Trainer:
             raise
         finally:
             self._updating = False
-        self._pending.append((self.step, rng_before, dropout_before, loss.detach(), self._bad.clone(),
-                              (t * T_BUCKETS // self.schedule.T), per_example.detach().float()))
+        # copies: a graph's outputs are overwritten by its next replay
+        self._pending.append((self.step, rng_before, dropout_before, loss.detach().clone(), self._bad.clone(),
+                              self._t * T_BUCKETS // self.schedule.T, per_example.detach().float().clone()))
         now = time.perf_counter()
         self.history.time_s.append((self.history.time_s[-1] if self.history.time_s else 0.0) + (now - self._tick))
         self._tick = now
+
+    def _draw(self) -> None:
+        """This step's batch indices, t and noise, drawn on the device into the step's fixed input tensors."""
+        gen, device = self.generator, self.device
+        torch.randint(0, len(self.data), self._idx.shape, generator=gen, device=device, out=self._idx)
+        torch.randint(0, self.schedule.T, self._t.shape, generator=gen, device=device, out=self._t)
+        torch.randn(self._noise.shape, generator=gen, device=device, out=self._noise)
+
+    def _forward_backward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss on the drawn batch, its gradients (unscaled, clipped) and the non-finite flag. Returns
+        ``(loss, per_example)``. No value is read on the host, so this can be captured in a CUDA graph."""
+        with trusted_values():  # the data was checked when the trainer was built; t is drawn in range
+            x0 = self.data[self._idx]
+            # no autocast weight cache: a captured graph must recast the weights every replay
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp, cache_enabled=False):
+                per_example = diffusion_loss(self._net, x0, self._schedule, t=self._t, noise=self._noise,
+                                             reduction="none")
+        loss = per_example.float().mean()
+        self._bad.logical_or_(~torch.isfinite(loss))
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        return loss, per_example
+
+    def _update(self) -> None:
+        """AdamW and EMA, both skipped on the device while the non-finite flag is set."""
+        if self.scaler.is_enabled():  # float16: the scaler skips steps with inf gradients (it reads them)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        elif self._fused:
+            self.optimizer.grad_scale, self.optimizer.found_inf = None, self._bad.float()
+            self.optimizer.step()
+        elif not bool(self._bad):  # another device (MPS): no fused optimiser to skip on the device
+            self.optimizer.step()
+        self._update_ema(~self._bad)
+
+    def _capture(self) -> None:
+        """Capture ``_forward_backward`` and ``_update`` as one CUDA graph (PyTorch's whole-network recipe: warm
+        up on a side stream, then capture). The warm-up steps are undone, so the run is the one eager training
+        would give. If capture fails, training goes on eagerly, with a warning saying why."""
+        try:
+            with self._undone():
+                stream = torch.cuda.Stream(self.device)
+                stream.wait_stream(torch.cuda.current_stream(self.device))
+                with torch.cuda.stream(stream):
+                    for _ in range(3):
+                        self.optimizer.zero_grad(set_to_none=True)
+                        self._forward_backward()
+                        self._update()
+                torch.cuda.current_stream(self.device).wait_stream(stream)
+                graph = torch.cuda.CUDAGraph()
+                self.optimizer.zero_grad(set_to_none=True)
+                with torch.cuda.graph(graph):
+                    outputs = self._forward_backward()
+                    self._update()
+            self._graph, self._graph_outputs = graph, outputs
+        except Exception as err:  # e.g. an operation that cannot be captured on this GPU or driver
+            self._use_graph = False
+            self.optimizer.zero_grad(set_to_none=True)
+            warnings.warn(f"training runs without a CUDA graph (capturing the step failed: "
+                          f"{type(err).__name__}: {str(err).strip()[:200]})", RuntimeWarning, stacklevel=3)
+
+    @contextlib.contextmanager
+    def _undone(self):
+        """Undo, in place, every change the steps inside this block make to the run's state (weights, EMA,
+        optimiser, loss scale, non-finite flag), whether the block ends or raises. In place: tensors keep their
+        addresses, which a graph captured inside the block refers to."""
+        if self.scaler.is_enabled():
+            self.scaler.scale(self._bad.float())  # creates the loss scale now, so that it is saved and restored
+        saved = self._state_tensors()
+        copies = [t.clone() for t in saved]
+        fresh_optimizer = not self.optimizer.state
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for tensor, copy in zip(saved, copies):
+                    tensor.copy_(copy)
+                if fresh_optimizer:  # moments and step counts created inside start again from zero
+                    for state in self.optimizer.state.values():
+                        for value in state.values():
+                            value.zero_()
+
+    def _state_tensors(self) -> list[torch.Tensor]:
+        """Every tensor a step changes: weights, buffers, EMA, optimiser state and the non-finite flag."""
+        tensors = [*self.model.parameters(), *self.model.buffers(), *self.ema.module.parameters(),
+                   *self.ema.module.buffers(), self.ema.n_averaged, self._bad]
+        if self.scaler.is_enabled():  # the loss scale and its growth counter (made by the first step)
+            tensors += [t for t in (self.scaler._scale, self.scaler._growth_tracker) if t is not None]
+        tensors += [v for state in self.optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
+        return [t.data if isinstance(t, torch.nn.Parameter) else t for t in tensors]
 
     def _update_ema(self, good: torch.Tensor) -> None:
         """The EMA update of ``AveragedModel`` without its host reads: weight 1 - d_n on the device, 0 on a
@@ -300,7 +415,7 @@ class Trainer:
         averaged = [p.detach() for p in (*ema.module.parameters(), *ema.module.buffers())]
         current = [p.detach() for p in (*self.model.parameters(), *self.model.buffers())]
         weight = ema_weight(self.config.ema_decay, ema.n_averaged) * good
-        torch._foreach_lerp_(averaged, current, weight.to(averaged[0].dtype))
+        lerp_towards(averaged, current, weight)
         ema.n_averaged += good.to(ema.n_averaged.dtype)
 
     def _flush(self) -> None:
@@ -323,7 +438,7 @@ class Trainer:
                 h.count_by_t[b] += 1
         if first_bad == len(pending):
             return
-        self._bad = None
+        self._bad.zero_()
         step, rng_before, dropout_before = pending[first_bad][:3]
         del h.time_s[len(h.time_s) - (len(pending) - first_bad):]
         self.step = step - 1
@@ -511,6 +626,8 @@ class Trainer:
             trainer.ema.module.load_state_dict(ckpt["ema"])
             trainer.ema.n_averaged.copy_(ckpt["ema_n_averaged"])
             trainer.optimizer.load_state_dict(ckpt["optimizer"])
+            for group in trainer.optimizer.param_groups:  # a CPU run resumed on CUDA may be captured, and back
+                group["capturable"] = trainer.device.type == "cuda"
             if ckpt.get("scaler"):
                 trainer.scaler.load_state_dict(ckpt["scaler"])
             trainer.generator.set_state(ckpt["generator"])

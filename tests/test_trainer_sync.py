@@ -1,8 +1,11 @@
 """A training step never reads a value back from the device: counted on the CPU, where a host read is a method
 call on a tensor. A non-finite loss found only at the next read still leaves the last good state."""
 
+import contextlib
+
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from course_lib import NoiseSchedule
 from course_lib.data import load_digits, make_toy_2d
@@ -11,9 +14,26 @@ from course_lib.trainer import TrainConfig, Trainer
 from course_lib.unet import UNet
 
 HOST_READS = ("item", "tolist", "__bool__", "__float__", "__int__", "__index__")
+# every host read inside PyTorch ends in one of these operators, also where no Python method is called (a 0-dim
+# tensor passed where a number is expected, for instance)
+READING_OPS = ("aten::_local_scalar_dense", "aten::nonzero", "aten::equal", "aten::is_nonzero")
 
 
-def counted(monkeypatch) -> dict[str, int]:
+class ReadingOps(TorchDispatchMode):
+    def __init__(self, calls: dict[str, int]):
+        super().__init__()
+        self.calls = calls
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._schema.name
+        if name in READING_OPS:
+            self.calls[name] = self.calls.get(name, 0) + 1
+        return func(*args, **(kwargs or {}))
+
+
+@contextlib.contextmanager
+def counted(monkeypatch):
+    """Count host reads inside the block: Python's tensor methods and PyTorch's reading operators."""
     calls = dict.fromkeys(HOST_READS, 0)
     for name in HOST_READS:
         original = getattr(torch.Tensor, name)
@@ -23,7 +43,11 @@ def counted(monkeypatch) -> dict[str, int]:
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(torch.Tensor, name, wrapper)
-    return calls
+    try:
+        with ReadingOps(calls):
+            yield calls
+    finally:
+        monkeypatch.undo()
 
 
 @pytest.mark.parametrize("make", [
@@ -31,15 +55,16 @@ def counted(monkeypatch) -> dict[str, int]:
                     TrainConfig(batch_size=16, log_every=1000), device="cpu", progress=False),
     lambda: Trainer(MLPDenoiser(hidden=32, depth=2), NoiseSchedule.make("linear", 100), make_toy_2d("moons", 256),
                     TrainConfig(batch_size=32, log_every=1000, amp="bf16"), device="cpu", progress=False),
-], ids=["unet", "mlp-bf16"])
+    lambda: Trainer(UNet(base_channels=8), NoiseSchedule.make("cosine", 100), load_digits(split="train")[:256],
+                    TrainConfig(batch_size=16, log_every=1000, amp="fp16"), device="cpu", progress=False),
+], ids=["unet", "mlp-bf16", "unet-fp16-scaler"])
 def test_a_training_step_reads_nothing_from_the_device(make, monkeypatch):
     trainer = make()
     trainer._train_step()  # warm-up outside the count
-    calls = counted(monkeypatch)
-    for _ in range(10):
-        trainer._train_step()
+    with counted(monkeypatch) as calls:
+        for _ in range(10):
+            trainer._train_step()
     assert sum(calls.values()) == 0, calls
-    monkeypatch.undo()
     trainer._flush()  # the read happens here, once per log point
     assert trainer.step == len(trainer.history.loss) == 11
     assert sum(trainer.history.count_by_t) == 11 * trainer.config.batch_size
@@ -73,3 +98,109 @@ def test_a_nan_found_at_the_next_read_leaves_the_state_of_the_last_good_step():
     stopped.train(steps=20)
     good.train(steps=20)
     assert stopped.history.loss == good.history.loss
+
+
+def state_of(trainer) -> list[torch.Tensor]:
+    return [t.detach().clone() for t in trainer._state_tensors()]
+
+
+@pytest.mark.parametrize("amp", [False, "fp16"])
+@pytest.mark.parametrize("before", [0, 5], ids=["fresh", "mid-run"])
+def test_steps_run_inside_undone_leave_no_trace(amp, before):
+    """The CUDA graph's warm-up runs three real steps and undoes them in place (``_undone``): the run that
+    follows is the one a trainer that never warmed up gives, bit for bit (checked here on the CPU)."""
+    def make():
+        torch.manual_seed(0)
+        return Trainer(UNet(base_channels=8), NoiseSchedule.make("linear", 100), load_digits(split="train")[:256],
+                       TrainConfig(batch_size=16, log_every=5, amp=amp), device="cpu", progress=False)
+
+    plain, warmed = make(), make()
+    if before:
+        plain.train(steps=before)
+        warmed.train(steps=before)
+    rng = warmed.generator.get_state()
+    warmed._draw()
+    with warmed._undone():
+        for _ in range(3):
+            warmed.optimizer.zero_grad(set_to_none=True)
+            warmed._forward_backward()
+            warmed._update()
+        assert any(not torch.equal(a, b) for a, b in zip(state_of(warmed), state_of(plain)))
+    warmed.generator.set_state(rng)
+    for a, b in zip(state_of(warmed), state_of(plain)):
+        assert torch.equal(a, b)
+    plain.train(steps=before + 10)
+    warmed.train(steps=before + 10)
+    assert warmed.history.loss == plain.history.loss
+    for a, b in zip(state_of(warmed), state_of(plain)):
+        assert torch.equal(a, b)
+
+
+def test_sampling_reads_nothing_from_the_device(monkeypatch):
+    """DDPM and DDIM steps (the model included) read no tensor value on the host: on a GPU each would wait."""
+    from course_lib.samplers import DDIMSampler, DDPMSampler
+
+    torch.manual_seed(0)
+    model = UNet(base_channels=8).eval()
+    schedule = NoiseSchedule.make("linear", 20)
+    for sampler in (DDPMSampler(schedule), DDIMSampler(schedule, 10, eta=0.5), DDIMSampler(schedule, 10, eta=0.0)):
+        sampler.sample(model, (4, 1, 8, 8))  # warm-up outside the count
+        with counted(monkeypatch) as calls:
+            sampler.sample(model, (4, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+        assert sum(calls.values()) == 0, (type(sampler).__name__, calls)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def digits_trainer(**config) -> Trainer:
+    torch.manual_seed(0)
+    return Trainer(UNet(base_channels=16), NoiseSchedule.make("linear", 1000), load_digits(split="train"),
+                   TrainConfig(batch_size=64, log_every=10, **config), device="cuda", progress=False)
+
+
+@cuda
+@pytest.mark.parametrize("amp", [True, False, "fp16"])
+def test_the_captured_step_trains_as_the_eager_step_does(amp):
+    graphed, eager = digits_trainer(amp=amp), digits_trainer(amp=amp, cuda_graph=False)
+    graphed.train(steps=30)
+    eager.train(steps=30)
+    assert graphed._graph is not None and eager._graph is None
+    assert graphed.history.loss == pytest.approx(eager.history.loss, rel=1e-3, abs=1e-4)
+    assert graphed.history.count_by_t == eager.history.count_by_t  # the same draws
+    for p, q in zip(graphed.ema_model.parameters(), eager.ema_model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)
+
+
+@cuda
+@pytest.mark.parametrize("cuda_graph", [True, False])
+def test_no_step_synchronises_with_the_gpu(cuda_graph):
+    """``set_sync_debug_mode("error")`` raises on any operation that makes the host wait for the GPU."""
+    from course_lib.samplers import DDIMSampler, DDPMSampler
+
+    trainer = digits_trainer(cuda_graph=cuda_graph)
+    trainer._train_step()  # capture (or warm-up) outside
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(5):
+            trainer._train_step()
+        for sampler in (DDPMSampler(NoiseSchedule.make("linear", 50)), DDIMSampler(trainer.schedule, 10, eta=1.0)):
+            sampler.sample(trainer.ema_model.eval(), (8, 1, 8, 8), device="cuda",
+                           generator=torch.Generator().manual_seed(0))
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    trainer._flush()
+    assert trainer.step == len(trainer.history.loss) == 6
+
+
+@cuda
+def test_a_nan_on_the_gpu_stops_with_the_state_of_the_last_good_step():
+    graphed = digits_trainer()
+    graphed.train(steps=12)
+    good = [p.detach().clone() for p in graphed.model.parameters()]
+    graphed.data[:] = float("nan")
+    with pytest.raises(FloatingPointError, match="at step 12"):
+        graphed.train(steps=20)
+    assert graphed.step == 12
+    for p, q in zip(graphed.model.parameters(), good):
+        assert torch.equal(p, q)
