@@ -33,7 +33,7 @@ from torch import nn
 from course_lib import DDIMSampler, DDPMSampler, NoiseSchedule, UNet, count_parameters
 from course_lib.data import load_digits
 from course_lib.metrics import digit_quality
-from course_lib.trainer import TrainConfig, Trainer
+from course_lib.trainer import TrainConfig, Trainer, amp_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEED_CONFIGS = ((16, 128), (64, 256))
@@ -83,7 +83,7 @@ def bare_step(width: int, batch: int, device: torch.device, graph: bool):
     data = load_digits(split="train").to(device)
     ab = NoiseSchedule.make("linear", 1000).alpha_bar.float().to(device)
     gen = torch.Generator(device=device).manual_seed(0)
-    dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported(False) else torch.float16
+    dtype = amp_settings(True, device)[1] if device.type == "cuda" else torch.float32
     idx = torch.empty(batch, dtype=torch.long, device=device)
     t = torch.empty(batch, dtype=torch.long, device=device)
     eps = torch.empty(batch, 1, 8, 8, device=device)

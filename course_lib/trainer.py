@@ -120,8 +120,9 @@ def amp_settings(amp, device: torch.device) -> tuple[bool, torch.dtype, bool]:
     if amp is True:
         if device.type != "cuda":
             return False, torch.float32, False
-        # bfloat16 where the GPU computes it natively (Ampere on); emulated it is slower than float16 (T4, V100)
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+        # bfloat16 where the GPU computes it natively (compute capability 8.0 on: Ampere and later); emulated, it is
+        # slower than float16 (T4, V100)
+        dtype = torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
     elif amp is False:
         return False, torch.float32, False
     else:
@@ -391,6 +392,8 @@ class Trainer:
         try:
             yield
         finally:
+            if self.device.type == "cuda":  # the block's work may still run on a side stream (a failed capture)
+                torch.cuda.synchronize(self.device)
             with torch.no_grad():
                 for tensor, copy in zip(saved, copies):
                     tensor.copy_(copy)

@@ -204,3 +204,33 @@ def test_a_nan_on_the_gpu_stops_with_the_state_of_the_last_good_step():
     assert graphed.step == 12
     for p, q in zip(graphed.model.parameters(), good):
         assert torch.equal(p, q)
+
+
+def test_where_capture_fails_training_goes_on_eagerly_with_a_warning_and_loses_nothing():
+    """Forced on the CPU, capturing fails (no CUDA): one warning saying why, then the eager run, bit for bit."""
+    def make():
+        torch.manual_seed(0)
+        return Trainer(UNet(base_channels=8), NoiseSchedule.make("linear", 100), load_digits(split="train")[:256],
+                       TrainConfig(batch_size=16, log_every=5), device="cpu", progress=False)
+
+    eager, failed = make(), make()
+    failed._use_graph = True
+    with pytest.warns(RuntimeWarning, match="without a CUDA graph"):
+        failed.train(steps=10)
+    eager.train(steps=10)
+    assert failed._graph is None and not failed._use_graph
+    assert failed.history.loss == eager.history.loss
+    for a, b in zip(state_of(failed), state_of(eager)):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("capability, dtype, scaler", [((7, 5), torch.float16, True), ((8, 0), torch.bfloat16, False),
+                                                       ((9, 0), torch.bfloat16, False)], ids=["T4", "A100", "H100"])
+def test_mixed_precision_uses_bfloat16_only_where_the_gpu_has_it(capability, dtype, scaler, monkeypatch):
+    """On a T4 (compute capability 7.5) bfloat16 is emulated and slow: float16 with a loss scaler instead."""
+    from course_lib.trainer import amp_settings
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert amp_settings(True, torch.device("cuda")) == (True, dtype, scaler)
+    assert amp_settings(True, torch.device("cpu")) == (False, torch.float32, False)  # automatic: CUDA only
+    assert amp_settings("fp16", torch.device("cpu")) == (True, torch.float16, True)
