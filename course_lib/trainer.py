@@ -494,9 +494,28 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def _bar(self, target: int):
+        """The progress bar. In a notebook it is a widget that refreshes ten times a second and is drawn again when
+        training ends, so that the saved notebook's text copy shows where it stopped (100%, or the step of a stop),
+        not the 0% it had when first drawn. Elsewhere it writes to stderr (every 30 s at most to a log)."""
         from tqdm.notebook import tqdm as notebook_bar  # what tqdm.auto picks in a notebook
 
-        interactive = issubclass(tqdm, notebook_bar) or sys.stderr.isatty()
+        if self.progress and issubclass(tqdm, notebook_bar):
+            from IPython.display import display
+
+            bar = tqdm(total=target, initial=self.step, desc="training", leave=True, mininterval=0.1,
+                       file=sys.stderr, display=False)
+            handle = display(bar.container, display_id=True)
+            close = bar.close
+
+            def close_and_redraw():
+                del bar.close  # once: a later close (tqdm's own, when the bar is collected) must not redraw
+                close()
+                if handle is not None:
+                    handle.update(bar.container)  # the text copy is written now, at the bar's last state
+
+            bar.close = close_and_redraw
+            return bar
+        interactive = sys.stderr.isatty()
         return tqdm(total=target, initial=self.step, desc="training", disable=not self.progress, leave=True,
                     mininterval=0.1 if interactive else 30.0, file=sys.stderr)
 

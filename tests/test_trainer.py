@@ -315,3 +315,41 @@ def test_large_configuration_can_be_forced_on_the_cpu(monkeypatch):
     monkeypatch.setenv("COURSE_MAX_STEPS", "two")
     with pytest.raises(ValueError, match=r"COURSE_MAX_STEPS='two' is not allowed"):
         trainer.train()
+
+
+def test_in_a_notebook_the_bar_is_drawn_again_at_its_last_state(monkeypatch):
+    """A saved notebook keeps the text copy of the bar's widget as last drawn: it must read 100% (or the step of a
+    stop), not the 0% of its first drawing."""
+    import IPython.display
+    from tqdm.notebook import tqdm as notebook_bar
+
+    import course_lib.trainer as trainer_module
+
+    drawn = []
+
+    class Handle:
+        def update(self, obj):
+            drawn.append((obj, bar_state()))
+
+    def display(obj, display_id=False):
+        drawn.append((obj, bar_state()))
+        return Handle()
+
+    monkeypatch.setattr(trainer_module, "tqdm", notebook_bar)
+    monkeypatch.setattr(IPython.display, "display", display)
+    trainer = Trainer(MLPDenoiser(hidden=16, depth=1), NoiseSchedule.make("linear", 50), make_toy_2d("moons", 64),
+                      TrainConfig(steps=30, batch_size=16, log_every=10), device="cpu")
+    bars = []
+    original = trainer._bar
+
+    def bar_state():
+        return bars[-1].n if bars else None
+
+    def spy(target):
+        bars.append(original(target))
+        return bars[-1]
+
+    trainer._bar = spy
+    trainer.train()
+    assert len(drawn) == 2 and drawn[0][0] is drawn[1][0] is bars[0].container
+    assert drawn[1][1] == 30  # redrawn once, at the end, with all 30 steps

@@ -5,7 +5,6 @@ solutions and ``check_...`` functions of its exercises, and the names its code c
 from __future__ import annotations
 
 import math
-import sys
 
 import torch
 
@@ -14,42 +13,10 @@ from ..diffusion import q_sample
 from ..plotting import LiveLossPlot, finish  # noqa: F401  (the notebook calls lesson.LiveLossPlot)
 from ..samplers import DDIMSampler, DDPMSampler
 from ..schedules import NoiseSchedule
-from ..trainer import History
-from ..trainer import Trainer as _Trainer
+from ..trainer import History, Trainer
 from ..utils import use_large_config  # noqa: F401  (the notebook calls lesson.use_large_config)
 from .grading import answer_text, diagnose, graded, report
 from .sampling import load_studies  # noqa: F401  (the notebook calls lesson.load_studies)
-
-
-class Trainer(_Trainer):
-    """``course_lib.trainer.Trainer`` with one change, for notebooks: its progress-bar widget is drawn again when
-    training ends, so that a saved notebook's text copy of the bar shows where it stopped (100%, or the step of a
-    stop), not the 0% it had when first drawn; the widget also refreshes ten times a second while it runs.
-    Outside a notebook (or without ipywidgets) the bar is the library's."""
-
-    def _bar(self, target: int):
-        from ..trainer import tqdm as bar_class
-
-        try:
-            from IPython.display import display
-            from tqdm.notebook import tqdm as notebook_bar
-        except ImportError:
-            return super()._bar(target)
-        if not self.progress or not issubclass(bar_class, notebook_bar):
-            return super()._bar(target)
-        bar = bar_class(total=target, initial=self.step, desc="training", leave=True, mininterval=0.1,
-                        file=sys.stderr, display=False)
-        handle = display(bar.container, display_id=True)
-        close = bar.close
-
-        def close_and_redraw():
-            del bar.close  # once: a later close (tqdm's own, when the bar is collected) must not redraw
-            close()
-            if handle is not None:
-                handle.update(bar.container)  # the text copy is written now, at the bar's last state
-
-        bar.close = close_and_redraw
-        return bar
 
 
 def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
@@ -404,7 +371,7 @@ def demo_widgets() -> dict:
     digits checkpoint for x0-hat, and a width-8 U-Net trainer for "train N more steps"."""
     from ..data import load_digits, make_toy_2d
     from ..mlp_denoiser import MLPDenoiser
-    from ..trainer import TrainConfig, Trainer
+    from ..trainer import TrainConfig
     from ..unet import UNet
     from ..widgets import LiveFigure
 
@@ -479,7 +446,7 @@ def train_digit_unet(seed: int = 0, steps: int = 500, width: int = 16, lr: float
     constant learning rate ``lr``, batch 128, with EMA weights of decay ``ema_decay``. Returns the ``Trainer``."""
     from ..data import load_digits
     from ..schedules import NoiseSchedule
-    from ..trainer import TrainConfig, Trainer
+    from ..trainer import TrainConfig
     from ..unet import UNet
 
     torch.manual_seed(seed)
