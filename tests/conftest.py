@@ -20,3 +20,18 @@ def fresh_attempts():
     grading.attempts.clear()
     yield
     grading.attempts.clear()
+
+
+@pytest.fixture
+def three_tries(capsys):
+    """``three_tries(check, *args)``: call an exercise's check three times with the same answer and return the
+    three messages it prints (the hint tiers: diagnosis, hint, reading)."""
+
+    def run(check, *args):
+        messages = []
+        for _ in range(3):
+            check(*args)
+            messages.append(capsys.readouterr().out)
+        return messages
+
+    return run

@@ -89,15 +89,10 @@ def test_check_ddpm_step_accepts_reference_and_float64(capsys):
     (ddpm_variant(var_rule="minus"), "the noise term is subtracted"),
     (noise_at_zero_only, "noise was added at t = 0"),
 ])
-def test_check_ddpm_step_names_each_mistake_then_escalates(wrong, text, capsys):
-    S.check_ddpm_step(wrong)
-    first = capsys.readouterr().out
+def test_check_ddpm_step_names_each_mistake_then_escalates(wrong, text, three_tries):
+    first, second, third = three_tries(S.check_ddpm_step, wrong)
     assert "Not yet" in first and text in first and "Hint:" not in first, first
-    S.check_ddpm_step(wrong)
-    second = capsys.readouterr().out
     assert text in second and "Hint:" in second and "Read " not in second
-    S.check_ddpm_step(wrong)
-    third = capsys.readouterr().out
     assert "Ho, Jain and Abbeel (2020)" in third and "Eq. 6-7" in third
     for out in (first, second, third):
         assert_no_solution_code(out)
@@ -153,15 +148,10 @@ def _x0(x, e, a):
     (lambda x, e, a, b: b ** 0.5 * _x0(x, e, a) + (1 - a) ** 0.5 * e, "kept the size it had at level t"),
     (lambda x, e, a, b: a ** 0.5 * _x0(x, e, a) + (1 - b) ** 0.5 * e, "x0_hat kept the scale it had at level t"),
 ])
-def test_check_ddim_step_names_each_mistake_then_escalates(wrong, text, capsys):
-    S.check_ddim_step(wrong)
-    first = capsys.readouterr().out
+def test_check_ddim_step_names_each_mistake_then_escalates(wrong, text, three_tries):
+    first, second, third = three_tries(S.check_ddim_step, wrong)
     assert "Not yet" in first and text in first and "Hint:" not in first, first
-    S.check_ddim_step(wrong)
-    second = capsys.readouterr().out
     assert "Hint:" in second and "Read " not in second
-    S.check_ddim_step(wrong)
-    third = capsys.readouterr().out
     assert "Song, Meng and Ermon (2021)" in third and "Eq. 12" in third
     for out in (first, second, third):
         assert_no_solution_code(out)

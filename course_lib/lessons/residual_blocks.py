@@ -529,6 +529,18 @@ def block_forward(block, x: torch.Tensor, residual: bool = True) -> torch.Tensor
     return block.post(out)
 
 
+def randomise_batchnorm(block: torch.nn.Module, gen: torch.Generator, mean_sd: float, var_range: tuple) -> None:
+    """Give every BatchNorm of ``block`` random affine weights and running statistics (a fresh one has 1, 0, 0, 1,
+    under which some mistakes would go unseen): weight U(0.5, 1.5), bias N(0, 0.2), running mean N(0, mean_sd),
+    running variance U(*var_range)."""
+    for m in block.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.5, generator=gen)
+            m.bias.data.normal_(0, 0.2, generator=gen)
+            m.running_mean.normal_(0, mean_sd, generator=gen)
+            m.running_var.uniform_(*var_range, generator=gen)
+
+
 def _exercise_blocks():
     """Three residual blocks (identity shortcut, projection shortcut, pre-activation) in eval mode with
     non-trivial BatchNorm statistics, their plain twins (same weights, no shortcut), and an input for each."""
@@ -539,12 +551,7 @@ def _exercise_blocks():
     cases = []
     for cls, c_in, c_out, stride in [(BasicBlock, 4, 4, 1), (BasicBlock, 4, 8, 2), (PreActBlock, 4, 4, 1)]:
         block = cls(c_in, c_out, stride=stride)
-        for m in block.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.data.uniform_(0.5, 1.5, generator=gen)
-                m.bias.data.normal_(0, 0.2, generator=gen)
-                m.running_mean.normal_(0, 0.2, generator=gen)
-                m.running_var.uniform_(0.5, 1.5, generator=gen)
+        randomise_batchnorm(block, gen, mean_sd=0.2, var_range=(0.5, 1.5))
         twin = cls(c_in, c_out, stride=stride, residual=False)
         twin.branch.load_state_dict(block.branch.state_dict())
         x = torch.randn(2, c_in, 6, 6, generator=gen)
@@ -639,12 +646,7 @@ def _jacobian_cases():
     for what, block in [("a zero-initialised PreActBlock(2, 2)", PreActBlock(2, 2, zero_init=True)),
                         ("a BasicBlock(2, 2) that is not zero-initialised", BasicBlock(2, 2)),
                         ("a PreActBlock(2, 2) that is not zero-initialised", PreActBlock(2, 2))]:
-        for m in block.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.data.uniform_(0.5, 1.5, generator=gen)
-                m.bias.data.normal_(0, 0.2, generator=gen)
-                m.running_mean.normal_(0, 0.5, generator=gen)
-                m.running_var.uniform_(0.3, 2.0, generator=gen)
+        randomise_batchnorm(block, gen, mean_sd=0.5, var_range=(0.3, 2.0))
         cases.append((what, block.train(), torch.rand(1, 2, 3, 3, generator=gen) + 0.1))
     return cases
 
