@@ -219,10 +219,11 @@ class Trainer:
         self.ema.n_averaged = self.ema.n_averaged.to(self.device)  # counted on the device, next to the weights
         # fused: one kernel for all tensors, and it skips a step on the device when told to (``found_inf``)
         self._fused = self.device.type in ("cuda", "cpu")
+        self._use_graph = self.config.cuda_graph and self.device.type == "cuda"
         # capturable: its state may be updated inside a CUDA graph (the fused kernels are the same either way)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay, fused=self._fused or None,
-                                           capturable=self.device.type == "cuda")
+                                           capturable=self._use_graph)
         # batches, t and noise are drawn on the training device (on the CPU: the CPU generator, as before)
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         # dropout draws from the global CPU generator: give it a state of its own, saved with the run
@@ -248,7 +249,6 @@ class Trainer:
         self._noise = torch.empty((self.config.batch_size, *self.data.shape[1:]), device=self.device)
         self._graph = None  # the captured step (CUDA), made at the first step so that a resumed state is in it
         self._graph_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._use_graph = self.config.cuda_graph and self.device.type == "cuda"
 
     # ------------------------------------------------------------------ one step
     def train_step(self) -> float:
@@ -291,6 +291,7 @@ class Trainer:
             gen.set_state(rng_before)  # the state stays that of `step`
             if self._graph is None:
                 self.optimizer.zero_grad(set_to_none=True)
+                self._reset_scaler()
             raise
         finally:
             if global_rng is not None:
@@ -338,6 +339,9 @@ class Trainer:
         self._bad.logical_or_(~torch.isfinite(loss))
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)
+        if self.scaler.is_enabled():  # float16: the scaler skips on inf gradients; make it skip while the flag is set
+            for found_inf in self.scaler._per_optimizer_states[id(self.optimizer)]["found_inf_per_device"].values():
+                torch.maximum(found_inf, self._bad.to(found_inf.dtype), out=found_inf)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         return loss, per_example
 
@@ -369,7 +373,8 @@ class Trainer:
                 torch.cuda.current_stream(self.device).wait_stream(stream)
                 graph = torch.cuda.CUDAGraph()
                 self.optimizer.zero_grad(set_to_none=True)
-                with torch.cuda.graph(graph):
+                # the outer block restores the current stream even if ending an invalidated capture raises
+                with torch.cuda.stream(torch.cuda.current_stream(self.device)), torch.cuda.graph(graph):
                     outputs = self._forward_backward()
                     self._update()
             self._graph, self._graph_outputs = graph, outputs
@@ -387,20 +392,30 @@ class Trainer:
         if self.scaler.is_enabled():
             self.scaler.scale(self._bad.float())  # creates the loss scale now, so that it is saved and restored
         saved = self._state_tensors()
-        copies = [t.clone() for t in saved]
-        fresh_optimizer = not self.optimizer.state
+        copies = [t.detach().clone() for t in saved]
+        before = {id(t) for t in saved}  # the same objects each call (parameters, state tensors)
         try:
             yield
         finally:
-            if self.device.type == "cuda":  # the block's work may still run on a side stream (a failed capture)
-                torch.cuda.synchronize(self.device)
-            with torch.no_grad():
-                for tensor, copy in zip(saved, copies):
-                    tensor.copy_(copy)
-                if fresh_optimizer:  # moments and step counts created inside start again from zero
-                    for state in self.optimizer.state.values():
-                        for value in state.values():
-                            value.zero_()
+            self._updating = True  # a second Ctrl-C waits until the state is whole again
+            try:
+                if self.device.type == "cuda":  # the block's work may still run on a side stream (a failed capture)
+                    torch.cuda.synchronize(self.device)
+                with torch.no_grad():
+                    for tensor, copy in zip(saved, copies):
+                        tensor.copy_(copy)
+                    for tensor in self._state_tensors():  # optimiser state made inside: from zero, as when new
+                        if id(tensor) not in before:
+                            tensor.zero_()
+                self._reset_scaler()
+            finally:
+                self._updating = False
+
+    def _reset_scaler(self) -> None:
+        """float16: forget the scaler's bookkeeping of a step stopped between ``unscale_`` and ``update`` (it would
+        refuse every later step), as ``update`` does."""
+        if self.scaler.is_enabled():
+            self.scaler._per_optimizer_states.clear()
 
     def _state_tensors(self) -> list[torch.Tensor]:
         """Every tensor a step changes: weights, buffers, EMA, optimiser state and the non-finite flag."""
@@ -409,7 +424,7 @@ class Trainer:
         if self.scaler.is_enabled():  # the loss scale and its growth counter (made by the first step)
             tensors += [t for t in (self.scaler._scale, self.scaler._growth_tracker) if t is not None]
         tensors += [v for state in self.optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
-        return [t.data if isinstance(t, torch.nn.Parameter) else t for t in tensors]
+        return tensors
 
     def _update_ema(self, good: torch.Tensor) -> None:
         """The EMA update of ``AveragedModel`` without its host reads: weight 1 - d_n on the device, 0 on a
@@ -647,9 +662,12 @@ class Trainer:
             trainer.model.load_state_dict(ckpt["model_state"])
             trainer.ema.module.load_state_dict(ckpt["ema"])
             trainer.ema.n_averaged.copy_(ckpt["ema_n_averaged"])
-            trainer.optimizer.load_state_dict(ckpt["optimizer"])
-            for group in trainer.optimizer.param_groups:  # a CPU run resumed on CUDA may be captured, and back
-                group["capturable"] = trainer.device.type == "cuda"
+            saved = ckpt["optimizer"]
+            for group, fresh in zip(saved["param_groups"], trainer.optimizer.param_groups):
+                # the implementation of this device (a run saved on another device may have used another); set
+                # before loading, which places the step counts where that implementation keeps them
+                group.update(fused=fresh["fused"], capturable=fresh["capturable"])
+            trainer.optimizer.load_state_dict(saved)
             if ckpt.get("scaler"):
                 trainer.scaler.load_state_dict(ckpt["scaler"])
             trainer.generator.set_state(ckpt["generator"])

@@ -180,13 +180,19 @@ def test_no_step_synchronises_with_the_gpu(cuda_graph):
 
     trainer = digits_trainer(cuda_graph=cuda_graph)
     trainer._train_step()  # capture (or warm-up) outside
+    samplers = (DDPMSampler(NoiseSchedule.make("linear", 50)), DDIMSampler(trainer.schedule, 10, eta=1.0))
+
+    def sample_all():
+        for sampler in samplers:
+            sampler.sample(trainer.ema_model.eval(), (8, 1, 8, 8), device="cuda",
+                           generator=torch.Generator().manual_seed(0))
+
+    sample_all()  # outside: moving each schedule to the GPU once copies (and waits)
     torch.cuda.set_sync_debug_mode("error")
     try:
         for _ in range(5):
             trainer._train_step()
-        for sampler in (DDPMSampler(NoiseSchedule.make("linear", 50)), DDIMSampler(trainer.schedule, 10, eta=1.0)):
-            sampler.sample(trainer.ema_model.eval(), (8, 1, 8, 8), device="cuda",
-                           generator=torch.Generator().manual_seed(0))
+        sample_all()
     finally:
         torch.cuda.set_sync_debug_mode(0)
     trainer._flush()
@@ -234,3 +240,54 @@ def test_mixed_precision_uses_bfloat16_only_where_the_gpu_has_it(capability, dty
     assert amp_settings(True, torch.device("cuda")) == (True, dtype, scaler)
     assert amp_settings(True, torch.device("cpu")) == (False, torch.float32, False)  # automatic: CUDA only
     assert amp_settings("fp16", torch.device("cpu")) == (True, torch.float16, True)
+
+
+@pytest.mark.parametrize("amp", [False, "fp16"])
+def test_after_a_non_finite_loss_no_update_happens_until_the_read(amp):
+    """The flag is sticky: finite batches after the bad one update nothing (float16's scaler included), so the read
+    rewinds to the state of the last good step."""
+    def make():
+        torch.manual_seed(0)
+        return Trainer(MLPDenoiser(hidden=32, depth=2), NoiseSchedule.make("linear", 100), make_toy_2d("moons", 256),
+                       TrainConfig(batch_size=32, log_every=1000, amp=amp), device="cpu", progress=False)
+
+    stopped, good = make(), make()
+    stopped.train(steps=5)
+    good.train(steps=5)
+    clean = stopped.data.clone()
+    stopped.data[:] = float("nan")
+    stopped._train_step()  # step 6: non-finite loss, not read yet
+    stopped.data.copy_(clean)
+    for _ in range(3):
+        stopped._train_step()  # finite batches: must change nothing
+    with pytest.raises(FloatingPointError, match="at step 5"):
+        stopped._flush()
+    assert stopped.step == 5
+    for p, q in zip([*stopped.model.parameters(), *stopped.ema_model.parameters()],
+                    [*good.model.parameters(), *good.ema_model.parameters()]):
+        assert torch.equal(p, q)
+
+
+def test_a_float16_step_stopped_after_unscaling_does_not_block_the_next(monkeypatch):
+    """A Ctrl-C between the scaler's ``unscale_`` and ``update`` would leave it refusing every later step."""
+    def make():
+        torch.manual_seed(0)
+        return Trainer(MLPDenoiser(hidden=32, depth=2), NoiseSchedule.make("linear", 100), make_toy_2d("moons", 256),
+                       TrainConfig(batch_size=32, log_every=5, amp="fp16"), device="cpu", progress=False)
+
+    stopped, good = make(), make()
+    clip = torch.nn.utils.clip_grad_norm_
+    calls = {"n": 0}
+
+    def interrupted_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return clip(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", interrupted_once)
+    stopped.train(steps=10)  # stops at step 3 (the interrupt is kept: history.interrupted)
+    assert stopped.step == 3 and stopped.history.interrupted
+    stopped.train(steps=10)
+    good.train(steps=10)
+    assert stopped.history.loss == good.history.loss
