@@ -68,8 +68,8 @@ class TrainConfig:
     model's forward through ``torch.compile`` (falls back to eager execution where compilation fails).
     ``cuda_graph``: on CUDA, capture each step after the random draws (forward, backward, clipping, AdamW, EMA,
     and float16's gradient scaler) as one CUDA graph at the first step and replay it, so that a step costs one
-    launch instead of hundreds. The graph holds the hyper-parameters it was
-    captured with: change them only between runs. Where capture fails, training runs eagerly.
+    launch instead of hundreds. The graph holds the hyper-parameters it was captured with: change them only
+    between runs. Where capture fails, training runs eagerly.
     """
 
     steps: int = 2000
@@ -347,7 +347,7 @@ class Trainer:
 
     def _update(self) -> None:
         """AdamW and EMA, both skipped on the device while the non-finite flag is set."""
-        if self.scaler.is_enabled():  # float16: the scaler skips steps with inf gradients (it reads them)
+        if self.scaler.is_enabled():  # float16: the scaler skips on its found_inf, on the device (fused AdamW)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         elif self._fused:
