@@ -24,6 +24,7 @@ from .data import TOY_2D, load_digits, load_mnist, make_toy_2d
 from .mlp_denoiser import MLPDenoiser
 from .samplers import DDIMSampler, DDPMSampler
 from .schedules import SCHEDULES, NoiseSchedule
+from .study_runner import STUDIES, get_study, run_study
 from .trainer import TrainConfig, Trainer
 from .unet import SKIP_MODES, UNet
 from .utils import check_device
@@ -109,6 +110,21 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--out", type=Path, required=True, metavar="FILE.pt",
                    help="checkpoint file to write (required); checked before training starts")
+
+    r = sub.add_parser("study", help="run (or continue) one of the course's shipped studies on Ray",
+                       description="Run the (variant, seed) runs of a shipped study that its output file does not "
+                                   "hold yet, on a local Ray instance or a cluster; stopped, it keeps every finished "
+                                   "run, and the same command continues. Needs Ray: pip install 'course-lib[studies]'.")
+    r.add_argument("name", choices=sorted(STUDIES), help="the study")
+    r.add_argument("--seeds", type=int, nargs="+", default=None, help="(default: the study's own)")
+    r.add_argument("--out", type=Path, default=None,
+                   help="(default: the shipped file inside the package, which the notebooks read)")
+    r.add_argument("--address", default=None,
+                   help="a Ray cluster to run on ('auto', 'ray://HOST:10001'); default: a local instance")
+    r.add_argument("--jobs", type=int, default=None, help="CPUs of the local instance (default: all)")
+    r.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (default: 1)")
+    r.add_argument("--gpus-per-run", type=float, default=None,
+                   help="fraction of a GPU each run asks for where there are GPUs (default: 0.25)")
 
     s = sub.add_parser("sample", help="sample from a checkpoint; writes a tensor file and a PNG grid")
     s.add_argument("--checkpoint", type=Path, default=None,
@@ -259,6 +275,16 @@ def _sigterm(signum, frame):
     raise Interrupted(143)
 
 
+def study(args) -> int:
+    """``python -m course_lib study NAME``: the study's missing runs on Ray (``study_runner.run_study``)."""
+    spec = get_study(args.name)
+    out = args.out or spec.out
+    rows = run_study(spec, out=out, seeds=args.seeds, address=args.address, jobs=args.jobs, threads=args.threads,
+                     gpus_per_run=args.gpus_per_run)
+    print(f"{args.name}: {len(rows)} rows in {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     previous = None
@@ -267,11 +293,11 @@ def main(argv=None) -> int:
     except ValueError:  # not the main thread
         pass
     try:
-        return {"train": train, "sample": sample}[args.command](args)
+        return {"train": train, "sample": sample, "study": study}[args.command](args)
     except FloatingPointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except (ValueError, TypeError, OSError, RuntimeError) as err:  # CheckpointError is a ValueError
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as err:  # CheckpointError is a ValueError
         text = " ".join(str(err).split()) or type(err).__name__
         print(f"error: {text}", file=sys.stderr)
         return 2

@@ -49,7 +49,7 @@ from ..data import load_digits
 from ..diffusion import diffusion_loss
 from ..metrics import digit_fd
 from ..plotting import finish
-from ..samplers import DDIMSampler
+from ..samplers import DDIMSampler, DDPMSampler
 from ..schedules import NoiseSchedule
 from ..study import SHIPPED_RESULTS
 from ..trainer import TrainConfig, Trainer
@@ -192,15 +192,19 @@ CURVE_BUDGETS = (125, 250, 500, 1000, 2000, 4000)  # training steps at which eve
 CURVE_BATCH = 128  # batch size of the curves (and of the shipped checkpoint, which trains 4,000 steps)
 PROBE_TS = (50, 100, 300, 600, 900)  # the t at which notebook 03 scores held-out denoising
 CURVES = SHIPPED_RESULTS / "capstone_curves.json"  # shipped inside the package
+LONG_BUDGETS = (*CURVE_BUDGETS, 8000)  # the variants without long skips train on: still improving at 4,000
+SAMPLER_BUDGET = 4000  # where every run's samples are also scored with DDIM-50 and DDPM
 
 
 @torch.no_grad()
 def measure_at_budget(trainer: Trainer, n_samples: int = 300, eval_draws: int = 16, ts=PROBE_TS,
-                      keep_samples: int = 0) -> dict:
+                      keep_samples: int = 0, samplers: bool = False) -> dict:
     """What a curve records at one budget: training loss (mean of the last 50 steps); FD of ``n_samples``
     DDIM-20 samples (clipped x0-hat, the seed's starting noise) from the EMA weights (``fd_ema``) and from the
     raw weights (``fd_raw``), against the 797 held-out digits; the held-out gap and its null (``split_gap``);
-    and the held-out x0-MSE at each t in ``ts`` (EMA weights, notebook 03's measure)."""
+    and the held-out x0-MSE at each t in ``ts`` (EMA weights, notebook 03's measure). ``samplers``: also the FD
+    of the EMA weights' samples from the same starting noise with DDIM-50 (``fd_ddim50``) and DDPM-1000
+    (``fd_ddpm``), to measure the sampler's own share of the score."""
     from .residual_vs_skip import denoising_mse
 
     seed, schedule = trainer.config.seed, trainer.schedule
@@ -214,6 +218,12 @@ def measure_at_budget(trainer: Trainer, n_samples: int = 300, eval_draws: int = 
         row[f"fd_{label}"] = digit_fd(x, reference="test")
         if label == "ema" and keep_samples:
             row["samples"] = to_pixels(x[:keep_samples])
+    if samplers:
+        for label, other in (("ddim50", DDIMSampler(schedule, 50, clip_x0=True)),
+                             ("ddpm", DDPMSampler(schedule, clip_x0=True))):
+            x = other.sample(trainer.ema_model, (n_samples, 1, 8, 8), device=trainer.device,
+                             generator=torch.Generator().manual_seed(seed)).cpu()
+            row[f"fd_{label}"] = digit_fd(x, reference="test")
     row.update(split_gap(trainer.ema_model, schedule, draws=eval_draws, seed=seed))
     ema_cpu = copy.deepcopy(trainer.ema_model).cpu().eval()
     held_out = load_digits(split="test")
@@ -223,19 +233,44 @@ def measure_at_budget(trainer: Trainer, n_samples: int = 300, eval_draws: int = 
 
 
 def variant_curve(kind: str, skip: str, seed: int = 0, budgets=CURVE_BUDGETS, batch_size: int = CURVE_BATCH,
-                  device="cpu", keep_samples: int = 16, **measure_kw) -> list[dict]:
+                  device="cpu", keep_samples: int = 16, samplers: bool = False, **measure_kw) -> list[dict]:
     """One variant's learning curve for one seed: a row per budget (``measure_at_budget``), samples kept at the
-    last budget only."""
+    last budget only; ``samplers``: DDIM-50 and DDPM scored too at ``SAMPLER_BUDGET`` and the last budget."""
     from ..study import learning_curve
 
     variant, budgets = Variant(kind, skip), list(budgets)
 
     def measure(trainer):
-        keep = keep_samples if trainer.step == budgets[-1] else 0
-        return measure_at_budget(trainer, keep_samples=keep, **measure_kw)
+        last = trainer.step == budgets[-1]
+        return measure_at_budget(trainer, keep_samples=keep_samples if last else 0,
+                                 samplers=samplers and (last or trainer.step == SAMPLER_BUDGET), **measure_kw)
 
     return learning_curve(variant.build, load_digits(split="train"), budgets, measure, seed=seed,
                           config=TrainConfig(batch_size=batch_size, log_every=budgets[-1]), device=device)
+
+
+def capstone_study():
+    """The shipped learning curves (``python -m course_lib study capstone``): ``SWEEP_VARIANTS`` x 5 seeds, each
+    measured at ``CURVE_BUDGETS``; the variants without long skips, still improving at 4,000 steps, train on to
+    ``LONG_BUDGETS``, and their samples are also scored with DDIM-50 and DDPM at 4,000 steps and at the end (the
+    sampler's own share of the score)."""
+    from ..metrics import digit_ceiling, digit_classifier, digit_floor
+    from ..study_runner import Study
+
+    digit_classifier()  # train and cache the score's classifier once, before the workers start
+    order = sorted(SWEEP_VARIANTS, key=lambda v: v.skip != "none")  # the long runs first
+    variants = [{"kind": v.kind, "skip": v.skip, **({"budgets": LONG_BUDGETS, "kwargs": {"samplers": True}}
+                                                    if v.skip == "none" else {})} for v in order]
+    meta = {"variants": [[v.kind, v.skip] for v in SWEEP_VARIANTS], "seeds": [0, 1, 2, 3, 4],
+            "budgets": list(CURVE_BUDGETS), "long_budgets": list(LONG_BUDGETS), "batch_size": CURVE_BATCH,
+            "lr": TrainConfig().lr, "ema_decay": TrainConfig().ema_decay, "probe_ts": list(PROBE_TS),
+            "n_samples": 300, "sampler": "DDIM-20, clipped x0-hat (fd_ddim50, fd_ddpm: the same EMA weights and "
+            "starting noise with DDIM-50 and DDPM-1000)", "torch": torch.__version__,
+            "reference": {"floor": [digit_floor(300, s) for s in range(10)],
+                          "ceiling": [digit_ceiling(300, s) for s in range(10)]},
+            "command": "python -m course_lib study capstone"}
+    return Study("capstone", variant_curve, variants, seeds=range(5), budgets=CURVE_BUDGETS, out=CURVES,
+                 meta=meta, required=("fd_ema", "x0_mse"))
 
 
 def run_curves(budgets, variants=MAIN_VARIANTS, seeds=(0,), device="cpu", eval_draws: int = 2) -> list[dict]:
@@ -450,31 +485,50 @@ def format_ratio_effects(rows, level: float = 0.95) -> str:
 
 
 def plot_ratio_effects(rows, title: str = ""):
-    """The FD ratio residual / plain per skip mode against the budget (dots: seeds; line: geometric mean)."""
+    """Every comparison of ``CURVE_COMPARISONS`` against the budget: the FD ratio a / b (geometric mean over
+    seeds) with its 95% t-interval as a bar, one panel per comparison (below 1: a scores better)."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
     effects = ratio_effects(rows)
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    for k, (name, _, _) in enumerate(CURVE_COMPARISONS[:3] + CURVE_COMPARISONS[-1:]):
+    fig, axes = plt.subplots(2, 3, figsize=(11, 5.6), sharex=True, sharey=True)
+    steps_all = sorted({e["steps"] for e in effects})
+    for ax, (name, _, _) in zip(axes.flat, CURVE_COMPARISONS):
         mine = [e for e in effects if e["comparison"] == name]
-        steps = [e["steps"] for e in mine]
-        shift = 1 + 0.04 * (k - 1.5)
-        ax.plot([s * shift for s in steps], [e["ratio"] for e in mine], "o-", color=f"C{k}", label=name)
+        x = [e["steps"] for e in mine]
+        ratio = np.array([e["ratio"] for e in mine])
+        err = [ratio - [e["low"] for e in mine], [e["high"] for e in mine] - ratio]
+        ax.errorbar(x, ratio, yerr=err, fmt="o-", color="C0", ms=4, capsize=3, label="ratio, 95% t-interval")
         for e in mine:
-            ax.plot([e["steps"] * shift] * e["n"], np.exp(e["logs"]), ".", color=f"C{k}", alpha=0.4)
-    ax.axhline(1, color="grey", lw=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    steps = sorted({e["steps"] for e in effects})
-    ax.set_xticks(steps, [str(s) for s in steps])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("training steps (log scale)")
-    ax.set_ylabel("FD of a / FD of b (log scale)")
-    ax.legend(fontsize=7)
-    ax.set_title(title or "below 1: a scores better; dots: seeds, line: geometric mean", fontsize=9)
+            ax.plot([e["steps"]] * e["n"], np.exp(e["logs"]), ".", color="0.5", ms=3)
+        ax.axhline(1, color="black", lw=0.8)
+        ax.set_title(name, fontsize=9)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(steps_all, [f"{s:,}" for s in steps_all], fontsize=7, rotation=45)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    for ax in axes[1]:
+        ax.set_xlabel("training steps (log scale)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("FD(a) / FD(b)")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title or "FD ratio a / b per comparison (below 1: a better; grey dots: seeds; bars: 95% t-interval)",
+                 fontsize=10)
     fig.tight_layout()
     return finish(fig)
+
+
+def live_table(live) -> str:
+    """The live run's FD (EMA weights) and training loss, per variant and budget."""
+    budgets = sorted({r["steps"] for r in live})
+    lines = [f"{'variant':<36}" + "".join(f"{'FD @' + str(b):>10}{'loss @' + str(b):>12}" for b in budgets)]
+    for v in SWEEP_VARIANTS:
+        mine = v.rows(live)
+        if mine:
+            cells = "".join(f"{r['fd_ema']:>10.1f}{r['loss']:>12.4f}" for b in budgets for r in mine
+                            if r["steps"] == b)
+            lines.append(f"{v.name:<36}" + cells)
+    return "\n".join(lines)
 
 
 def joint_verdicts(rows, level: float = 0.95) -> str:
@@ -499,11 +553,12 @@ def _logs(rows, steps: int, a: Variant, b: Variant) -> np.ndarray:
 
 def curve_claims(rows, early=(125, 250, 500), late: int | None = None) -> dict[str, np.ndarray | None]:
     """Per-seed margins (natural-log units; > 0 where the claim held) of the capstone's claims on learning-curve
-    rows. ``early``: the small budgets of "trains faster"; ``late``: the largest budget (default: the rows' largest).
+    rows. ``early``: the small budgets of "trains faster"; ``late``: the largest budget every variant reached
+    (default ``common_budget``); the variants without long skips are compared at their own last budget.
     A claim whose budgets or variants are missing from ``rows`` gets ``None`` (not measured).
 
     - ``faster``: at every early budget and every skip mode, plain's FD is above residual's: min of log(plain / res);
-    - ``none_ends_better``: at the late budget, plain/none's FD is more than twice residual/none's:
+    - ``none_ends_better``: at their last budget, plain/none's FD is more than twice residual/none's:
       log(plain / res) - log 2;
     - ``skips_catch_up``: at the late budget, with concat and with add, plain and residual are within 25% of each
       other: log 1.25 - max |log(plain / res)|;
@@ -511,7 +566,9 @@ def curve_claims(rows, early=(125, 250, 500), late: int | None = None) -> dict[s
       skip-only beats residual-only at the late budget: min of the two log ratios on the claimed sides.
     """
     have = sorted({r["steps"] for r in rows})
-    late = have[-1] if late is None else late
+    late = common_budget(rows) if late is None else late
+    none_rows = Variant("plain", "none").rows(rows) + Variant("residual", "none").rows(rows)
+    late_none = max(r["steps"] for r in none_rows) if none_rows else late
     early = [b for b in early if b in have]
 
     def logs(steps, a, b):
@@ -521,7 +578,7 @@ def curve_claims(rows, early=(125, 250, 500), late: int | None = None) -> dict[s
     out: dict[str, np.ndarray | None] = {}
     parts = [logs(b, Variant("plain", s), Variant("residual", s)) for b in early for s in SKIP_MODES]
     out["faster"] = np.min(parts, axis=0) if parts and all(p is not None for p in parts) else None
-    x = logs(late, Variant("plain", "none"), Variant("residual", "none"))
+    x = logs(late_none, Variant("plain", "none"), Variant("residual", "none"))
     out["none_ends_better"] = None if x is None else x - math.log(2)
     parts = [logs(late, Variant("plain", s), Variant("residual", s)) for s in ("concat", "add")]
     out["skips_catch_up"] = (None if any(p is None for p in parts)
@@ -534,7 +591,8 @@ def curve_claims(rows, early=(125, 250, 500), late: int | None = None) -> dict[s
 
 CLAIM_TEXT = {
     "faster": "at {early} steps, residual blocks give a lower FD than plain ones under every kind of long skip",
-    "none_ends_better": "without long skips, plain blocks still score more than twice residual's FD at {late} steps",
+    "none_ends_better": "without long skips, plain blocks still score more than twice residual's FD at {late_none} "
+                        "steps",
     "skips_catch_up": "with long skips (concat, add), plain blocks come within 25% of residual's FD by {late} steps",
     "crossover": "residual-only (residual, none) beats skip-only (plain, concat) at {first} steps, and loses to it "
                  "at {late} steps",
@@ -547,7 +605,9 @@ def check_curve_claims(rows, early=(125, 250, 500)) -> None:
 
     have = sorted({r["steps"] for r in rows})
     early_have = [b for b in early if b in have]
-    words = {"early": ", ".join(map(str, early_have)) or "-", "late": have[-1],
+    none_steps = [r["steps"] for r in Variant("plain", "none").rows(rows)]
+    words = {"early": ", ".join(map(str, early_have)) or "-", "late": f"{common_budget(rows):,}",
+             "late_none": f"{max(none_steps, default=common_budget(rows)):,}",
              "first": early_have[0] if early_have else "-"}
     for name, margins in curve_claims(rows, early).items():
         text = CLAIM_TEXT[name].format(**words)
@@ -603,13 +663,110 @@ def plot_sample_grids(samples: dict, title: str = "", n: int = 16):
 
 
 def shipped_samples(rows, seed: int | None = None) -> dict[Variant, torch.Tensor]:
-    """``{Variant: samples [B, 1, 8, 8]}`` from rows that stored samples (the first seed that has them, by
-    default)."""
+    """``{Variant: samples [B, 1, 8, 8]}`` from rows that stored samples (each run stores them at its last
+    budget; the first seed that has them, by default)."""
     out = {}
     for r in rows:
         if "samples" in r and (seed is None or r["seed"] == seed) and Variant.of(r) not in out:
             out[Variant.of(r)] = from_pixels(r["samples"])
     return out
+
+
+# ----------------------------------------------------------------------------- curves with the live run drawn on
+
+_STYLES = {"concat": "-", "add": "--", "none": ":"}
+
+
+def curve_panels(rows) -> dict[str, dict]:
+    """The shipped curves by panel: FD (EMA weights) with long skips, FD without, and the training loss."""
+    from ..curves import Curve
+
+    def curves(variants, score):
+        return {v.name: Curve.of(rows, {"kind": v.kind, "skip": v.skip}, score, label=v.name) for v in variants
+                if v.rows(rows)}
+
+    return {"FD, with long skips": curves([v for v in SWEEP_VARIANTS if v.skip != "none"], "fd_ema"),
+            "FD, without long skips": curves([v for v in SWEEP_VARIANTS if v.skip == "none"], "fd_ema"),
+            "training loss (mean of the last 50 steps)": curves(SWEEP_VARIANTS, "loss")}
+
+
+def live_points(live, score: str) -> dict[str, list[tuple[int, float]]]:
+    """The live run's rows as points ``(steps, score)`` per variant name."""
+    out: dict[str, list] = {}
+    for r in live:
+        out.setdefault(Variant.of(r).name, []).append((r["steps"], r[score]))
+    return out
+
+
+def capstone_curves_widget(meta: dict, rows, live=None, budget: int | None = None):
+    """Every variant's learning curve (5 seeds: line = geometric mean, band = where a new seed lands 95% of the
+    time) of FD and of training loss, the floor (real digits) and the noise ceiling, the live run as crosses, and
+    a budget slider."""
+    from ipywidgets import SelectionSlider
+
+    from ..curves import CurvesView
+    from ..widgets import LiveFigure
+
+    panels = curve_panels(rows)
+    band = reference_band(meta)
+    fd_lines = {"floor: 300 real digits": band["floor"][0], "ceiling: 300 noise images": band["ceiling"][0]}
+    colors = {v.name: _COLORS[v.kind] for v in SWEEP_VARIANTS}
+    styles = {v.name: _STYLES[v.skip] for v in SWEEP_VARIANTS}
+    points = {title: live_points(live, "loss" if title.startswith("training") else "fd_ema") if live else {}
+              for title in panels}
+    view = CurvesView(panels, colors, {k: fd_lines for k in panels if k.startswith("FD")}, points,
+                      ylabel={k: "training loss" if k.startswith("training") else "FD to held-out digits (log)"
+                              for k in panels}, fmt=".3g", width=4.6, styles=styles)
+    budgets = sorted({r["steps"] for r in rows})
+    return LiveFigure(view, budget=SelectionSlider(options=budgets, value=budget or budgets[0],
+                                                   description="budget"))
+
+
+def check_live_run(rows, live) -> None:
+    """Whether the live run lands inside the shipped bands (FD and training loss), and whether it shows, on its
+    own, the early verdict "residual blocks train faster", in words."""
+    from ..curves import agreement, describe_agreement
+
+    panels = curve_panels(rows)
+    for score, what, key in (("fd_ema", "FD", "FD"), ("loss", "training loss", "training")):
+        curves = {label: c for title, p in panels.items() if title.startswith(key) for label, c in p.items()}
+        print(f"{what}: " + describe_agreement(agreement(curves, live_points(live, score)), what=what))
+    for steps in sorted({r["steps"] for r in live}):
+        at = [r for r in live if r["steps"] == steps]
+        won = [s for s in SKIP_MODES if Variant("residual", s).rows(at) and Variant("plain", s).rows(at)
+               and Variant("residual", s).rows(at)[0]["fd_ema"] < Variant("plain", s).rows(at)[0]["fd_ema"]]
+        print(f"In your run at {steps:,} steps, residual blocks scored a lower FD than plain ones under "
+              f"{len(won)} of {len(SKIP_MODES)} kinds of long skip ({', '.join(won) or 'none'}).")
+
+
+def curve_verdicts(rows, early: int = 125) -> str:
+    """Each comparison of ``CURVE_COMPARISONS`` read where the curves allow: at the first budget (paired by seed)
+    and at the end ("ends better" only where both curves have stopped moving, else "not settled by N steps")."""
+    from ..curves import ends_verdict, faster_verdict
+
+    curves = {label: c for p in list(curve_panels(rows).values())[:2] for label, c in p.items()}
+    lines = []
+    for name, a, b in CURVE_COMPARISONS:
+        lines.append(f"{name}:\n    early: {faster_verdict(curves[a.name], curves[b.name], early)}"
+                     f"\n    end:   {ends_verdict(curves[a.name], curves[b.name])}")
+    return "\n".join(lines)
+
+
+def sampler_table(rows) -> str:
+    """The sampler's own share of the score: FD of the same EMA weights from the same starting noise with DDIM-20
+    (the curves' sampler), DDIM-50 and DDPM-1000, for every run that stored them, mean over seeds [min-max]."""
+    lines = [f"{'variant':<36}{'steps':>7}{'DDIM-20':>20}{'DDIM-50':>20}{'DDPM-1000':>20}   DDPM / DDIM-20"]
+    for v in SWEEP_VARIANTS:
+        for steps in sorted({r["steps"] for r in v.rows(rows) if "fd_ddpm" in r}):
+            at = [r for r in v.rows(rows) if r["steps"] == steps and "fd_ddpm" in r]
+            cells = []
+            for key in ("fd_ema", "fd_ddim50", "fd_ddpm"):
+                x = np.array([r[key] for r in at])
+                cells.append(f"{x.mean():.1f} [{x.min():.1f}-{x.max():.1f}]")
+            ratio = np.exp(np.mean([np.log(r["fd_ddpm"] / r["fd_ema"]) for r in at]))
+            lines.append(f"{v.name:<36}{steps:>7}" + "".join(f"{c:>20}" for c in cells) + f"   {ratio:.2f} "
+                         f"({len(at)} seeds)")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- the samples widget
@@ -722,11 +879,28 @@ def demo_widgets() -> dict:
 # ----------------------------------------------------------------------------- shipped results
 
 def load_results(path: str | Path = CURVES, steps: int | None = None) -> tuple[dict, list[dict]]:
-    """(meta, rows) of the shipped learning curves at one budget (default: the largest), shaped for the tables
-    and the exercises (``curve_rows``)."""
+    """(meta, rows) of the shipped learning curves at one budget (default: the largest every variant reached),
+    shaped for the tables and the exercises (``curve_rows``)."""
     meta, rows = load_curves(path)
     floor = float(np.mean(meta["reference"]["floor"]))
-    return meta, [{**r, "floor": floor} for r in curve_rows(rows, steps)]
+    return meta, [{**r, "floor": floor} for r in curve_rows(rows, common_budget(rows) if steps is None else steps)]
+
+
+def last_rows(rows) -> list[dict]:
+    """Each variant's rows at its own last budget (where its samples are stored), shaped like ``load_results``'s."""
+    out = []
+    for v in SWEEP_VARIANTS:
+        mine = v.rows(rows)
+        if mine:
+            top = max(r["steps"] for r in mine)
+            out += [{**r, "fd": r["fd_ema"], "final_loss": r["loss"]} for r in mine if r["steps"] == top]
+    return out
+
+
+def common_budget(rows) -> int:
+    """The largest budget that every variant in ``rows`` reached (4,000 in the shipped curves; the variants
+    without long skips go on to 8,000)."""
+    return min(max(r["steps"] for r in v.rows(rows)) for v in SWEEP_VARIANTS if v.rows(rows))
 
 
 # ----------------------------------------------------------------------------- exercises

@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_choice
-from ..classify import digits_flat, train_classifier
+from ..classify import classifier_curve, digits_flat, linear_baseline, train_classifier
 from ..deep_nets import INITS, DeepMLP
 from ..gradients import layer_gradient_norms
 from ..plotting import finish, smooth
+from ..study import SHIPPED_RESULTS
 from .grading import answer_text, as_float64, diagnose, graded, report
 
 # A gradient norm of 0 is drawn as a triangle with this label. Norms are taken in float64
@@ -138,7 +139,12 @@ def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=
     ax.set_ylabel("||dL/dW_l||")
     ax.set_title(title, fontsize=10)
     _legend_outside(ax)
-    ax.grid(True, which="major", alpha=0.3)
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(1.0,), numticks=200))  # a grid line at every power of ten
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.grid(True, which="minor", axis="y", alpha=0.25, lw=0.6)
+    ax.grid(True, which="major", alpha=0.45)
     ax.figure.tight_layout()
     return finish(ax.figure)
 
@@ -376,6 +382,152 @@ def degradation_experiment(runs=DEGRADATION_RUNS, seeds=(0, 1, 2), steps: int = 
                          "train_loss": train_loss(net), "accuracy": acc,
                          "grad_ratio": float(g[0] / g[-1]) if g[-1] > 0 else 0.0})
     return rows
+
+
+DEGRADATION_BUDGETS = (50, 100, 200, 400, 800, 1600, 3200)  # Adam steps at which the shipped curves are measured
+DEGRADATION_CURVES = SHIPPED_RESULTS / "degradation_curves.json"  # ``python -m course_lib study degradation``
+
+
+def degradation_curve(seed: int, shortcut: str, init: str, depth: int, budgets=DEGRADATION_BUDGETS,
+                      width: int = 64, activation: str = "relu", device="cpu") -> list[dict]:
+    """One net of ``degradation_experiment`` along its learning curve: a row per budget
+    (``classify.classifier_curve``: train-split loss, test loss and accuracy) with the net's gradient ratio
+    ||dL/dW_1|| / ||dL/dW_depth|| at step 0. Runs on the CPU (``device`` is accepted for the study runner)."""
+    check_choice("shortcut", shortcut, ("plain", "residual"))
+    check_choice("init", init, INITS)
+    torch.manual_seed(seed)
+    net = DeepMLP(depth=depth, width=width, activation=activation, init=init, residual=shortcut == "residual")
+    x, y = digits_flat("train")
+    with one_thread():
+        g = layer_gradient_norms(net, x[:256], y[:256])
+        rows = classifier_curve(net, list(budgets), seed=seed)
+    ratio = float(g[0] / g[-1]) if g[-1] > 0 else 0.0
+    return [{**row, "grad_ratio": ratio} for row in rows]
+
+
+def degradation_study():
+    """The shipped degradation curves: plain and residual MLPs (width 64, ReLU, Kaiming init) at depths 4 to 64
+    and plain-32 at the default init, 5 seeds, each to 3,200 Adam steps (the deep plain ones to 12,800)."""
+    from ..study_runner import Study
+
+    variants = [{"shortcut": "plain", "init": "default", "depth": 32}]
+    for shortcut in ("plain", "residual"):
+        for depth in (4, 16, 32, 64):
+            variant = {"shortcut": shortcut, "init": "kaiming", "depth": depth}
+            if shortcut == "plain" and depth >= 32:
+                variant["budgets"] = (*DEGRADATION_BUDGETS, 6400, 12800)
+            variants.append(variant)
+    return Study("degradation", degradation_curve, variants, seeds=range(5), budgets=DEGRADATION_BUDGETS,
+                 out=DEGRADATION_CURVES, required=("train_loss", "accuracy", "grad_ratio"),
+                 meta={"width": 64, "activation": "relu", "optimizer": "Adam, lr 1e-3, batch 128",
+                       "baselines": linear_baseline(), "torch": torch.__version__,
+                       "command": "python -m course_lib study degradation"})
+
+
+DEPTH_COLORS = {4: "tab:blue", 16: "tab:green", 32: "tab:orange", 64: "tab:red"}
+
+
+def load_degradation_curves(path=DEGRADATION_CURVES) -> tuple[dict, list[dict]]:
+    """``(meta, rows)`` of the shipped degradation curves (``degradation_study``)."""
+    from ..study import load_study
+
+    return load_study(path)
+
+
+def degradation_panels(rows, score: str = "train_loss") -> dict[str, dict]:
+    """The shipped curves of ``score`` by panel: plain and residual nets at Kaiming init, one curve per depth."""
+    from ..curves import Curve
+
+    panels = {}
+    for shortcut in ("plain", "residual"):
+        depths = sorted({r["depth"] for r in rows if (r["shortcut"], r["init"]) == (shortcut, "kaiming")})
+        panels[f"{shortcut}, Kaiming init"] = {
+            f"{shortcut}-{d}": Curve.of(rows, {"shortcut": shortcut, "init": "kaiming", "depth": d}, score,
+                                        label=f"{shortcut}-{d}") for d in depths}
+    return panels
+
+
+def live_points(runs, score: str = "train_loss") -> dict[str, list[tuple[int, float]]]:
+    """The notebook's own runs (``degradation_experiment``) as points ``(steps, score)`` per curve label."""
+    out: dict[str, list] = {}
+    for r in runs:
+        if r["init"] == "kaiming":
+            out.setdefault(f"{r['shortcut']}-{r['depth']}", []).append((len(r["loss"]), r[score]))
+    return out
+
+
+def degradation_curves_widget(meta: dict, rows, runs=None, budget: int = 200):
+    """The shipped training-loss curves (5 seeds: line = geometric mean, band = where a new seed lands 95% of the
+    time) beside a linear classifier and chance, the notebook's runs as crosses, and a budget slider."""
+    from ipywidgets import SelectionSlider
+
+    from ..curves import CurvesView
+    from ..widgets import LiveFigure
+
+    base = meta["baselines"]
+    lines = {"linear classifier (converged)": base["linear_train_loss"], "chance (ln 10)": base["chance_loss"]}
+    panels = degradation_panels(rows)
+    colors = {label: DEPTH_COLORS.get(int(label.split("-")[1]), "0.3") for p in panels.values() for label in p}
+    points = live_points(runs) if runs else {}
+    view = CurvesView(panels, colors, {title: lines for title in panels}, {title: points for title in panels},
+                      ylabel="loss on the whole train split")
+    budgets = sorted({int(s) for p in panels.values() for c in p.values() for s in c.steps})
+    return LiveFigure(view, budget=SelectionSlider(options=budgets, value=budget, description="budget"))
+
+
+def check_live_degradation(rows, runs) -> None:
+    """Whether the notebook's runs land inside the shipped curves' bands, in words."""
+    from ..curves import agreement, describe_agreement
+
+    curves = {label: c for p in degradation_panels(rows).values() for label, c in p.items()}
+    print(describe_agreement(agreement(curves, live_points(runs)), what="train loss"))
+
+
+def degradation_verdicts(rows) -> str:
+    """What the shipped curves say, worded as far as they reach: deeper plain nets at a budget, and at the end."""
+    from ..curves import ends_verdict, faster_verdict
+
+    plain, residual = degradation_panels(rows).values()
+    lines = [faster_verdict(plain["plain-4"], plain["plain-64"], 200),
+             faster_verdict(residual["residual-64"], plain["plain-64"], 200)]
+    for deep in ("plain-32", "plain-64"):
+        lines.append(ends_verdict(plain["plain-4"], plain[deep]))
+    lines.append(ends_verdict(residual["residual-64"], plain["plain-64"]))
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def jacobian_spectrum(depths=(4, 16, 32, 64), seeds=(0, 1, 2), n_inputs: int = 8, width: int = 64) -> list[dict]:
+    """The input-output Jacobian dh_L/dh_0 of the hidden layers of plain and residual ReLU MLPs at Kaiming init,
+    at ``n_inputs`` training digits, in float64: the mean of its squared singular values (what the gradient's
+    norm sees) and the share of its singular values above a tenth of their root mean square (how many
+    directions it keeps). Pennington et al. (2017, Sec. 2.3 and 4) show that ReLU networks cannot keep the whole
+    spectrum near 1 ("dynamical isometry"). One row per (shortcut, depth): medians over inputs and seeds."""
+    x, _ = digits_flat("train")
+    out = []
+    for shortcut in ("plain", "residual"):
+        for depth in depths:
+            mean_sq, kept = [], []
+            for seed in seeds:
+                torch.manual_seed(seed)
+                net = DeepMLP(depth=depth, width=width, activation="relu", init="kaiming",
+                              residual=shortcut == "residual").double()
+                for i in range(n_inputs):
+                    h0 = net.stem(x[i:i + 1].double())[0].detach()
+                    jac = torch.autograd.functional.jacobian(lambda h, net=net: net.hidden(h[None])[0], h0)
+                    sv = torch.linalg.svdvals(jac)
+                    rms = sv.pow(2).mean().sqrt()
+                    mean_sq.append(sv.pow(2).mean().item())
+                    kept.append((sv > rms / 10).double().mean().item())
+            out.append({"shortcut": shortcut, "depth": depth, "mean_sq": float(np.median(mean_sq)),
+                        "kept": float(np.median(kept))})
+    return out
+
+
+def format_jacobian_spectrum(rows) -> str:
+    lines = [f"{'net':>12} | mean squared singular value | share of directions kept (> RMS/10)"]
+    for r in rows:
+        lines.append(f"{r['shortcut'] + '-' + str(r['depth']):>12} | {r['mean_sq']:>26.2f} | {r['kept']:>10.0%}")
+    return "\n".join(lines)
 
 
 def _select(rows, shortcut, init, depth) -> list[dict]:
@@ -625,7 +777,7 @@ def check_smallest_layer(prediction, norms) -> None:
                   "between it and the loss multiplies it by a factor below one.",
                   why.get(answer, f"the figure shows the smallest gradient in the {actual} layers."),
                   formula="dL/dW_1 carries one factor diag(sigma'(z_l)) W_l per layer above it, with sigma' <= 1/4.",
-                  reference="the figure above (a log axis: each grid line is a factor of 10)")
+                  reference="the figure above (a log axis: each faint grid line is a factor of 10)")
 
 
 def orders_per_layer(norms) -> float:
@@ -642,8 +794,9 @@ def check_orders_per_layer(fn) -> None:
     profiles = [10.0 ** np.linspace(-30, 0, 11), np.array([1e-6, 1e-3, 1.0, 1e-1])]
     hints = dict(formula=("powers of ten are counted by log10; the gradient's total change over the path is shared "
                           "out between the steps from one layer to the next."),
-                 reference=("the gradient profiles above: on their log axis each grid line is a power of ten, so "
-                            "count the grid lines between the two ends and the layers between them"))
+                 reference=("the gradient profiles above: on their log axis each faint grid line is one power of ten "
+                            "(the labels skip some), so count the powers of ten between the two ends and the steps "
+                            "between the layers"))
     got = []
     for norms in profiles:
         value = as_float64(fn(norms.copy()))
