@@ -84,10 +84,12 @@ class Curve:
                 float(np.exp(np.interp(math.log(steps), x, np.log(hi)))))
 
 
-def ratio_interval(a: Curve, b: Curve, steps: int, level: float = 0.95) -> tuple[float, float, float, int, int]:
-    """a / b at ``steps``, paired by seed: ``(geometric-mean ratio, low, high, seeds where a < b, seeds)``."""
+def ratio_interval(a: Curve, b: Curve, steps: int, level: float = 0.95,
+                   steps_b: int | None = None) -> tuple[float, float, float, int, int]:
+    """a at ``steps`` over b at ``steps_b`` (default the same), paired by seed: ``(geometric-mean ratio, low, high,
+    seeds where a < b, seeds)``."""
     pa = dict(zip(a.seeds, a.values[:, int(np.searchsorted(a.steps, steps))]))
-    pb = dict(zip(b.seeds, b.values[:, int(np.searchsorted(b.steps, steps))]))
+    pb = dict(zip(b.seeds, b.values[:, int(np.searchsorted(b.steps, steps if steps_b is None else steps_b))]))
     pa = {s: v for s, v in pa.items() if not np.isnan(v)}
     pb = {s: v for s, v in pb.items() if not np.isnan(v)}
     logs = stats.log_ratios(pa, pb)
@@ -127,29 +129,28 @@ def faster_verdict(a: Curve, b: Curve, steps: int, level: float = 0.95) -> str:
     return f"{head}: no difference resolved"
 
 
-def _upto(curve: Curve, steps: int) -> Curve:
-    keep = curve.steps <= steps
-    return Curve(curve.label, curve.steps[keep], curve.seeds, curve.values[:, keep])
-
-
 def ends_verdict(a: Curve, b: Curve, level: float = 0.95) -> str:
-    """At the last budget both curves reached: "ends better" (or "end level") only where both are on a plateau
-    (``on_plateau``); otherwise "not settled by N steps", naming the curves still moving, with where the two
-    stand at N steps."""
-    common = int(max(set(a.steps.tolist()) & set(b.steps.tolist())))
-    a, b = _upto(a, common), _upto(b, common)
+    """"ends better" (or "end level") only where both curves are on a plateau at their last budgets
+    (``on_plateau``), comparing those plateaus; otherwise "not settled by N steps", naming the curves still moving,
+    with where the two stand at the last budget both reached."""
     moving = []
     for c in (a, b):
         if not on_plateau(c, level):
             ratio, lo, hi = last_change(c, level)
-            moving.append(f"{c.label} {ratio - 1:+.0%} over its last doubling ({lo - 1:+.0%} to {hi - 1:+.0%})")
-    ratio, lo, hi, wins, n = ratio_interval(a, b, common, level)
-    lead = (f"{a.label} ahead" if hi < 1 else f"{b.label} ahead" if lo > 1 else "no difference resolved")
-    stand = f"[{a.label}] / [{b.label}] = {ratio:.2f} ({lo:.2f}-{hi:.2f}, lower in {wins} of {n} seeds): {lead}"
+            moving.append(f"{c.label} {ratio - 1:+.0%} from {int(c.steps[-2]):,} to {int(c.steps[-1]):,} steps "
+                          f"({lo - 1:+.0%} to {hi - 1:+.0%})")
+    common = int(max(set(a.steps.tolist()) & set(b.steps.tolist())))
     if moving:
-        return f"not settled by {common:,} steps ({'; '.join(moving)}); at {common:,} steps {stand}"
+        ratio, lo, hi, wins, n = ratio_interval(a, b, common, level)
+        lead = f"{a.label} ahead" if hi < 1 else f"{b.label} ahead" if lo > 1 else "no difference resolved"
+        return (f"not settled by {max(int(a.steps[-1]), int(b.steps[-1])):,} steps ({'; '.join(moving)}); at "
+                f"{common:,} steps [{a.label}] / [{b.label}] = {ratio:.2f} ({lo:.2f}-{hi:.2f}, lower in {wins} of "
+                f"{n} seeds): {lead}")
+    end_a, end_b = int(a.steps[-1]), int(b.steps[-1])
+    ratio, lo, hi, wins, n = ratio_interval(a, b, end_a, level, steps_b=end_b)
     verdict = (f"{a.label} ends better" if hi < 1 else f"{b.label} ends better" if lo > 1 else "they end level")
-    return f"both on a plateau at {common:,} steps: {stand}; {verdict}"
+    return (f"both on a plateau ({a.label} at {end_a:,} steps, {b.label} at {end_b:,}): [{a.label}] / [{b.label}] = "
+            f"{ratio:.2f} ({lo:.2f}-{hi:.2f}, lower in {wins} of {n} seeds): {verdict}")
 
 
 def agreement(curves: Mapping[str, Curve], live: Mapping[str, Sequence[tuple[int, float]]],
@@ -205,13 +206,20 @@ def plot_curves(ax, curves: Mapping[str, Curve], colors: Mapping[str, str] | Non
                 label=f"{label} ({len(c.seeds)} seeds)")
         for steps, score in (live or {}).get(label, ()):
             ax.plot([steps], [score], "X", color=color, ms=10, mec="black", mew=0.8, zorder=5)
-    for j, (name, value) in enumerate((baselines or {}).items()):
+    previous = None
+    for j, (name, value) in enumerate(sorted((baselines or {}).items(), key=lambda kv: -kv[1])):
         ax.axhline(value, color="0.35", ls=(0, (1 + j, 2)), lw=1)
-        ax.annotate(name, (1, value), xycoords=("axes fraction", "data"), xytext=(-3, 2),
-                    textcoords="offset points", ha="right", va="bottom", fontsize=7, color="0.25")
+        below = previous is not None and value > previous / 1.15  # two close lines: the lower one's label under it
+        ax.annotate(name, (1, value), xycoords=("axes fraction", "data"), xytext=(-3, -2 if below else 2),
+                    textcoords="offset points", ha="right", va="top" if below else "bottom", fontsize=7,
+                    color="0.25")
+        previous = value
     steps = sorted({int(s) for c in curves.values() for s in c.steps})
     ax.set_xscale("log")
     ax.set_yscale("log")
+    shown = [v for c in curves.values() for v in c.centre()] + list((baselines or {}).values())
+    shown += [p[1] for points in (live or {}).values() for p in points]
+    ax.set_ylim(min(shown) / 1.6, max(shown) * 1.6)  # a band of few seeds may reach far beyond: it is clipped
     ax.set_xticks(steps, [f"{s:,}" for s in steps], fontsize=7)
     ax.minorticks_off()
     ax.set(xlabel="training steps (log scale)", ylabel=ylabel)

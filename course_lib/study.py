@@ -6,18 +6,16 @@ step counts to measure it (``measure(trainer) -> dict``), so one run of 4,000 st
 so a comparison at a budget compares equal amounts of training; wall-clock time per step is measured apart
 (``seconds_per_step``) and shown beside it, never used to pick the budgets.
 
-``run_study`` runs every (variant, seed) pair, in parallel processes if asked, and writes the rows to a JSON
-file after each run finishes, so an interrupted study keeps what it has.
+``study_runner.run_study`` runs every (variant, seed) pair on Ray and writes the rows to a JSON file after each
+run finishes (``save_study``), so an interrupted study keeps what it has.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -87,39 +85,6 @@ def seconds_per_step(builds: dict[str, Callable[[], torch.nn.Module]], data: tor
                 tr.train_step()
             times[name].append((time.perf_counter() - start) / steps_per_round)
     return {name: float(np.median(t)) for name, t in times.items()}
-
-
-def _run_one(job: tuple) -> list[dict]:
-    fn, key, seed, kwargs = job
-    torch.set_num_threads(kwargs.pop("threads", 1))
-    return [{**key, "seed": seed, **row} for row in fn(seed=seed, **kwargs)]
-
-
-def run_study(fn: Callable[..., list[dict]], keys: Sequence[dict], seeds: Sequence[int], out: str | Path,
-              meta: dict, jobs: int = 1, **kwargs) -> list[dict]:
-    """``fn(seed=s, **key, **kwargs)`` for every ``key`` in ``keys`` and seed ``s``; each returns rows (one per
-    budget), tagged with the key's fields and the seed. Rows are written to ``out`` as ``{"meta", "rows"}``
-    after every finished run. ``jobs`` > 1 runs that many processes (results do not depend on it)."""
-    check_positive_int("jobs", jobs)
-    tasks = [(fn, dict(key), seed, {**kwargs, **key}) for seed in seeds for key in keys]
-    rows: list[dict] = []
-    start = time.time()
-
-    def done(result):
-        rows.extend(result)
-        last = result[-1]
-        print(f"{ {k: last[k] for k in keys[0]} } seed {last['seed']}: {len(result)} budgets "
-              f"[{time.time() - start:.0f} s]", flush=True)
-        save_study(rows, out, {**meta, "wall_s": round(time.time() - start)})
-
-    if jobs == 1:
-        for task in tasks:
-            done(_run_one(task))
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for future in as_completed([pool.submit(_run_one, task) for task in tasks]):
-                done(future.result())
-    return rows
 
 
 def save_study(rows: list[dict], path: str | Path, meta: dict) -> None:

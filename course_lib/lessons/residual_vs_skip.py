@@ -646,6 +646,13 @@ def baseline_mse(ts: Sequence[int] = (50, 100, 300, 600, 900), seed: int = 0,
 
 # ----------------------------------------------------------------------------- the shipped, longer runs
 
+def shipped_curve_rows() -> list[dict]:
+    """The rows of the shipped learning curves (``python -m course_lib study capstone``), every variant."""
+    from ..study import SHIPPED_RESULTS, load_study
+
+    return load_study(SHIPPED_RESULTS / "capstone_curves.json")[1]
+
+
 def shipped_skip_results(steps: int | None = None) -> SkipResults:
     """The residual U-Nets of the shipped learning curves (``scripts/capstone.py``: five seeds, batch 128) at one
     budget (default: the largest, 4,000 steps) as ``SkipResults``: their held-out x0-MSE at the curves' t."""
@@ -698,8 +705,9 @@ def plot_relative_gaps(res: SkipResults, baselines: dict[str, list[float]], titl
     title = f"{res.budget()}: held-out x0-MSE of a over b, minus 1" if title is None else title
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     x = np.arange(len(res.ts))
+    shown = np.array([t in working for t in res.ts])
     for k, (a, b) in enumerate((("none", "add"), ("concat", "add"))):
-        gaps = relative_gaps(res, a, b)
+        gaps = np.where(shown, relative_gaps(res, a, b), np.nan)  # only where the models do the task
         shift = (k - 0.5) * 0.15
         ax.plot(x + shift, gaps.mean(0), "o-", color=f"C{k}", label=f"{a} vs {b} (mean)")
         for row in gaps:
@@ -707,14 +715,112 @@ def plot_relative_gaps(res: SkipResults, baselines: dict[str, list[float]], titl
     for i, t in enumerate(res.ts):
         if t not in working:
             ax.axvspan(i - 0.45, i + 0.45, color="grey", alpha=0.2, lw=0)
+            ax.text(i, 0.5, "no model beats\nthe linear\ndenoiser: not\ncompared", transform=ax.get_xaxis_transform(),
+                    ha="center", va="center", fontsize=7, color="0.3")
     ax.axhline(0, color="grey", lw=1)
     ax.set_xticks(x, [str(t) for t in res.ts])
-    ax.set_xlabel("noise level t (shaded: no model beats the linear denoiser)")
+    ax.set_xlabel("noise level t")
     ax.set_ylabel("MSE_a / MSE_b - 1 (%)")
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return finish(fig)
+
+
+def gap_intervals(res: SkipResults, baselines: dict[str, list[float]], level: float = 0.95) -> str:
+    """At each t where the models do the task: the relative gaps none vs add and concat vs add, mean over seeds
+    with their t-interval (paired by seed), in percent: how large the differences between long skips are."""
+    from .. import stats
+
+    lines = [f"{res.budget()}: MSE_a / MSE_b - 1, mean over seeds [{level:.0%} t-interval], where every model "
+             "beats the linear denoiser"]
+    working = working_ts(res, baselines)
+    for a, b in (("none", "add"), ("concat", "add")):
+        gaps = relative_gaps(res, a, b)
+        cells = []
+        for k, t in enumerate(res.ts):
+            if t in working:
+                m, lo, hi = stats.t_interval(gaps[:, k], level)
+                cells.append(f"t={t}: {m:+.1f}% [{lo:+.1f}, {hi:+.1f}]")
+        lines.append(f"  {a} vs {b}: " + ("; ".join(cells) or "no t where the models work"))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- learning curves per t
+
+CURVE_TS = (100, 300, 900)  # the t of the curves figure: small, medium, large noise
+
+
+def denoiser_panels(rows, ts=CURVE_TS, probe_ts=(50, 100, 300, 600, 900)) -> dict[str, dict]:
+    """The shipped curves of held-out x0-MSE (residual blocks on, each long-skip mode) by panel, one per t."""
+    from ..curves import Curve
+
+    probe = list(probe_ts)
+
+    def at(t):
+        return lambda r: r["x0_mse"][probe.index(t)]
+
+    return {f"t = {t}": {mode: Curve.of(rows, {"kind": "residual", "skip": mode}, at(t), label=mode)
+                         for mode in SKIP_MODES} for t in ts}
+
+
+def _live_denoisers(res: SkipResults | None, ts) -> dict[str, dict]:
+    if res is None:
+        return {}
+    return {f"t = {t}": {mode: [(res.steps, float(v)) for v in mse[:, res.ts.index(t)]]
+                         for mode, mse in res.mse.items()} for t in ts if t in res.ts}
+
+
+def denoiser_curves_widget(rows, baselines: dict[str, list[float]], live: SkipResults | None = None,
+                           ts=CURVE_TS, budget: int | None = None):
+    """Held-out x0-MSE against training steps per t (5 seeds: line = geometric mean, band = where a new seed lands
+    95% of the time), the mean digit and the linear denoiser beside them, your run as crosses, a budget slider."""
+    from ipywidgets import SelectionSlider
+
+    from ..curves import CurvesView
+    from ..widgets import LiveFigure
+
+    probe = [50, 100, 300, 600, 900]
+    lines = {f"t = {t}": {name: values[probe.index(t)] for name, values in baselines.items()} for t in ts}
+    colors = {"concat": "tab:blue", "add": "tab:green", "none": "tab:red"}
+    view = CurvesView(denoiser_panels(rows, ts), colors, lines, _live_denoisers(live, ts),
+                      ylabel="held-out x0-MSE (log)", fmt=".3f", width=4.4)
+    budgets = sorted({r["steps"] for r in rows})
+    return LiveFigure(view, budget=SelectionSlider(options=budgets, value=budget or budgets[0],
+                                                   description="budget"))
+
+
+def check_live_denoisers(rows, live: SkipResults, ts=(50, 100, 300, 600, 900)) -> None:
+    """Whether your run's held-out x0-MSE lands inside the shipped bands at every t, in words."""
+    from ..curves import agreement, describe_agreement
+
+    panels, points = denoiser_panels(rows, ts), _live_denoisers(live, ts)
+    found = []
+    for title, curves in panels.items():
+        found += [{**p, "label": f"{p['label']}, {title}"}
+                  for p in agreement(curves, points.get(title, {}))]
+    print(describe_agreement(found, what="x0-MSE", fmt=".3f"))
+
+
+def where_models_win(rows, baselines: dict[str, list[float]], probe_ts=(50, 100, 300, 600, 900)) -> str:
+    """Per t and long-skip mode: the first shipped budget at which every seed beats the linear denoiser, and
+    the mean digit; "not by N" where none does."""
+    from ..curves import Curve
+
+    lines = ["first budget (steps) at which every seed beats the linear denoiser | the mean digit",
+             f"{'':>7}" + "".join(f"{'t=' + str(t):>27}" for t in probe_ts)]
+    for mode in SKIP_MODES:
+        cells = []
+        for k in range(len(probe_ts)):
+            c = Curve.of(rows, {"kind": "residual", "skip": mode}, lambda r, k=k: r["x0_mse"][k])
+
+            def first(bar, c=c):
+                won = [int(s) for j, s in enumerate(c.steps) if (c.values[:, j] < bar).all()]
+                return f"{won[0]:,}" if won else f"not by {int(c.steps[-1]):,}"
+
+            cells.append(f"{first(baselines['linear (Wiener)'][k])} | {first(baselines['mean digit'][k])}")
+        lines.append(f"{mode:>7}" + "".join(f"{c:>27}" for c in cells))
+    return "\n".join(lines)
 
 
 def shipped_skip_claims(res: SkipResults, baselines: dict[str, list[float]]) -> dict[str, np.ndarray | None]:

@@ -407,7 +407,7 @@ def degradation_curve(seed: int, shortcut: str, init: str, depth: int, budgets=D
 
 def degradation_study():
     """The shipped degradation curves: plain and residual MLPs (width 64, ReLU, Kaiming init) at depths 4 to 64
-    and plain-32 at the default init, 5 seeds, each to 3,200 Adam steps (the deep plain ones to 12,800)."""
+    and plain-32 at the default init, 5 seeds, each to 3,200 Adam steps (the deep plain ones to 6,400)."""
     from ..study_runner import Study
 
     variants = [{"shortcut": "plain", "init": "default", "depth": 32}]
@@ -415,7 +415,7 @@ def degradation_study():
         for depth in (4, 16, 32, 64):
             variant = {"shortcut": shortcut, "init": "kaiming", "depth": depth}
             if shortcut == "plain" and depth >= 32:
-                variant["budgets"] = (*DEGRADATION_BUDGETS, 6400, 12800)
+                variant["budgets"] = (*DEGRADATION_BUDGETS, 6400)
             variants.append(variant)
     return Study("degradation", degradation_curve, variants, seeds=range(5), budgets=DEGRADATION_BUDGETS,
                  out=DEGRADATION_CURVES, required=("train_loss", "accuracy", "grad_ratio"),
@@ -434,8 +434,18 @@ def load_degradation_curves(path=DEGRADATION_CURVES) -> tuple[dict, list[dict]]:
     return load_study(path)
 
 
-def degradation_panels(rows, score: str = "train_loss") -> dict[str, dict]:
-    """The shipped curves of ``score`` by panel: plain and residual nets at Kaiming init, one curve per depth."""
+FIT_LOSS = 1e-3  # a train loss below this is drawn at it: the net fits its training digits, and ratios of smaller
+# losses (1e-5 against 1e-7) say nothing about how well it learned
+
+
+def fitted_loss(row: dict) -> float:
+    """A row's train-split loss, floored at ``FIT_LOSS``."""
+    return max(row["train_loss"], FIT_LOSS)
+
+
+def degradation_panels(rows, score=fitted_loss) -> dict[str, dict]:
+    """The shipped curves of ``score`` (default: the train loss floored at ``FIT_LOSS``) by panel: plain and
+    residual nets at Kaiming init, one curve per depth."""
     from ..curves import Curve
 
     panels = {}
@@ -447,12 +457,12 @@ def degradation_panels(rows, score: str = "train_loss") -> dict[str, dict]:
     return panels
 
 
-def live_points(runs, score: str = "train_loss") -> dict[str, list[tuple[int, float]]]:
-    """The notebook's own runs (``degradation_experiment``) as points ``(steps, score)`` per curve label."""
+def live_points(runs) -> dict[str, list[tuple[int, float]]]:
+    """The notebook's own runs (``degradation_experiment``) as points ``(steps, fitted_loss)`` per curve label."""
     out: dict[str, list] = {}
     for r in runs:
         if r["init"] == "kaiming":
-            out.setdefault(f"{r['shortcut']}-{r['depth']}", []).append((len(r["loss"]), r[score]))
+            out.setdefault(f"{r['shortcut']}-{r['depth']}", []).append((len(r["loss"]), fitted_loss(r)))
     return out
 
 
@@ -470,7 +480,7 @@ def degradation_curves_widget(meta: dict, rows, runs=None, budget: int = 200):
     colors = {label: DEPTH_COLORS.get(int(label.split("-")[1]), "0.3") for p in panels.values() for label in p}
     points = live_points(runs) if runs else {}
     view = CurvesView(panels, colors, {title: lines for title in panels}, {title: points for title in panels},
-                      ylabel="loss on the whole train split")
+                      ylabel=f"loss on the whole train split (floor {FIT_LOSS:g})")
     budgets = sorted({int(s) for p in panels.values() for c in p.values() for s in c.steps})
     return LiveFigure(view, budget=SelectionSlider(options=budgets, value=budget, description="budget"))
 
@@ -494,6 +504,26 @@ def degradation_verdicts(rows) -> str:
         lines.append(ends_verdict(plain["plain-4"], plain[deep]))
     lines.append(ends_verdict(residual["residual-64"], plain["plain-64"]))
     return "\n".join(f"- {line}" for line in lines)
+
+
+def shipped_degradation_claims(rows) -> dict[str, np.ndarray]:
+    """Per-seed margins (powers of ten, > 0 where the claim held) of the claims read from the shipped curves:
+
+    * ``slower_64``: at 200 and at 800 steps plain-64's train loss (floored) is over 10x plain-4's (min of both);
+    * ``fits_64``: at its last budget plain-64's train loss is below ``FIT_LOSS`` (it fits its training digits);
+    * ``residual_64_keeps_up``: at 200 steps residual-64's train loss is within 10x of residual-4's.
+    """
+    plain, residual = degradation_panels(rows).values()
+
+    def at(curve, steps):
+        return curve.values[:, int(np.searchsorted(curve.steps, steps))]
+
+    p4, p64, r4, r64 = plain["plain-4"], plain["plain-64"], residual["residual-4"], residual["residual-64"]
+    raw64 = np.array([r["train_loss"] for r in rows if (r["shortcut"], r["init"], r["depth"]) ==
+                      ("plain", "kaiming", 64) and r["steps"] == int(p64.steps[-1])])
+    return {"slower_64": np.minimum(np.log10(at(p64, 200) / at(p4, 200)), np.log10(at(p64, 800) / at(p4, 800))) - 1,
+            "fits_64": np.log10(FIT_LOSS / raw64),
+            "residual_64_keeps_up": 1 - np.log10(at(r64, 200) / at(r4, 200))}
 
 
 def jacobian_spectrum(depths=(4, 16, 32, 64), seeds=(0, 1, 2), n_inputs: int = 8, width: int = 64) -> list[dict]:
