@@ -54,7 +54,7 @@ class Study:
     seeds: Sequence[int]
     budgets: Sequence[int]
     out: Path
-    meta: dict = field(default_factory=dict)
+    meta: dict | Callable[[], dict] = field(default_factory=dict)  # a function: computed only when runs are due
     kwargs: dict = field(default_factory=dict)
     required: Sequence[str] = ()
 
@@ -143,7 +143,7 @@ def run_study(study: Study, out: str | Path | None = None, seeds: Sequence[int] 
     remote = ray.remote(num_cpus=threads, num_gpus=per_gpu)(_one_run)
     pending = {remote.remote(study.run, tags, seed, budgets, study.run_kwargs(tags), threads): (tags, seed)
                for tags, seed, budgets in todo}
-    meta = {**meta, **study.meta, "study": study.name}
+    meta = {**meta, **(study.meta() if callable(study.meta) else study.meta), "study": study.name}
     start, wall = time.time(), meta.get("wall_s", 0)
     failed = []
     try:

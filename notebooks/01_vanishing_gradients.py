@@ -5,7 +5,8 @@
 # above it, and a product of many factors below one shrinks exponentially. This notebook measures two
 # phenomena that are often lumped together, and keeps them apart:
 #
-# - **vanishing gradients**: the first layers' gradient shrinks exponentially with depth;
+# - **vanishing gradients**: the gradient of some layers becomes many orders of magnitude smaller than that of
+#   others;
 # - **degradation**: a deeper plain network trains worse than a shallower one even when its gradients are
 #   healthy (He et al. 2016, Sec. 4.1, call it an optimisation difficulty).
 #
@@ -15,7 +16,7 @@
 # 1. Explain with the chain rule why gradients vanish in a deep *plain* network, and why that depends on the initialisation as much as on the activation.
 # 2. Measure per-layer gradient norms and read them on a log scale.
 # 3. Write a residual layer and its plain twin, and predict which layer's gradient vanishes first.
-# 4. Reproduce degradation (a deeper plain net training more slowly) at a good initialisation, over several seeds, and tell it apart from vanishing.
+# 4. Reproduce degradation at a good initialisation (a deeper plain net reaching a higher training loss at the same budget), read from learning curves over several seeds where they settle, and tell it apart from vanishing.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -99,8 +100,8 @@ prediction = "first"
 ### END SOLUTION
 
 # %% [markdown]
-# The y-axis is logarithmic: each grid line is a factor of 10. The norms of the float32 gradients are taken in
-# float64.
+# The y-axis is logarithmic: each faint grid line is a factor of 10 (the labels skip some). The norms of the float32
+# gradients are taken in float64.
 
 # %%
 lesson.show_gradient_profiles(depth=30, activation="sigmoid", init="default")
@@ -110,17 +111,22 @@ lesson.check_smallest_layer(prediction, lesson.layer_profile(depth=30, residual=
 
 # %% [markdown]
 # The plain network's gradient falls by many orders of magnitude from the last layer (right) to the first
-# (left); the residual twin's stays within a small factor. Vanished means tiny, not zero. But an Adam step driven by such a gradient is far smaller than the gap
-# between a float32 weight and its nearest float32 neighbour, so it rounds back to the same weight and those layers
-# do not move at all (the optional notebook 01b measures it, weight by weight).
+# (left); the residual twin's stays within a small factor. Vanished means tiny, not zero. Whether such a layer
+# still learns depends on the optimiser: Adam divides by $\sqrt{\hat v} + \epsilon$ with $\epsilon = 10^{-8}$, so a
+# gradient far below $\epsilon$ gives a step of about $\text{lr} \cdot g / \epsilon$, smaller than the gap between a float32
+# weight and its neighbour: the weight rounds back and does not move. With a smaller $\epsilon$ Adam would rescale
+# even a tiny gradient to a step of about lr (the optional notebook 01b measures both).
 #
 # A source article says residual connections let "gradients flow directly through layers". Not quite: the residual layer's Jacobian is $I + s\, J_l$ with $J_l = \partial f_l / \partial h_l$, so the gradient
 # reaching layer 1 is multiplied by $\prod_l (I + s J_l)$, the identity **plus** every product of the $s J_l$. With
-# $s = 1/\sqrt{\text{depth}}$ the extra terms stay of order one; with $s = 1$ they add up and the gradient
-# *explodes* (notebook 01b).
+# $s = 1/\sqrt{\text{depth}}$ the extra terms stay of order one; with $s = 1$ they can add up, and for ReLU layers
+# the gradient *explodes* (notebook 01b measures it).
 #
 # Try it yourself: depth, activation, **initialisation** (`kaiming` is He et al. 2015's variance
 # $2/\text{fan-in}$ for ReLU), normalisation and branch scaling. It starts at 30 ReLU layers, default initialisation.
+# Where a deep plain curve flattens near $10^{-38}$ in the first layers, you see float32, not the network:
+# $1.2 \times 10^{-38}$ is float32's smallest normal number, below which the backward pass loses precision and then
+# underflows to exactly 0 (the triangles).
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: built once, its lines redrawn in place; profiles are computed once per setting. Not compared in tests.
@@ -192,7 +198,7 @@ for activation, init in (("sigmoid", "default"), ("relu", "kaiming")):
 # Below, for 30-layer *plain* networks under three activations and three common initialisations (median of three
 # seeds), the first layer's gradient norm divided by the last layer's. Each claim check below prints only whether
 # the claim held for every seed; the cell above it prints each seed's *margin* (how far that seed lies on the
-# claimed side of the claim's threshold; positive means it held).
+# claimed side of the claim's threshold; positive means it held). Here both margins are in powers of ten.
 
 # %% tags=["nbval-ignore-output"]
 # Float32 products of 30 layers: their last digits (and whether a tiny value underflows to 0) differ between
@@ -226,8 +232,9 @@ check_claims(margins, {
 #
 # At toy scale: plain and residual ReLU MLPs of depth 4, 32 and 64 at **Kaiming** initialisation, plus plain-32 at
 # PyTorch's default; 200 Adam steps each (the same budget for all), three seeds. We report the loss on the whole
-# training split (degradation is about training error) and the test accuracy. This cell takes most of the
-# notebook's run time.
+# training split (degradation is about training error), the test accuracy, and each claim's margin per seed
+# (`default_dead` and `kaiming_32_trains` in units of loss, the others in powers of ten). This cell takes most of
+# the notebook's run time.
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -246,35 +253,78 @@ check_claims(margins, {
     "residual_64": "after 200 steps, residual-64's train loss is over 10x lower than plain-64's",
 })
 
-
 # %% [markdown]
-# Three different stories sit in this figure:
+# The default-init plain-32 never leaves chance level: that is vanishing (its signal and gradient shrink by
+# $\sqrt{6}$ per layer), an initialisation problem. At Kaiming initialisation plain-64 is far behind plain-4 after
+# 200 steps, although at step 0 its first-layer gradient is of the same order as its last layer's. But He et al.
+# compared networks trained to the end, and our losses are still falling. Is plain-64 only *slower*, or does it
+# *end* worse?
 #
-# - The default-init plain-32 never leaves chance level: that is vanishing (its signal and gradient shrink by
-#   $\sqrt{6}$ per layer), an initialisation problem.
-# - At Kaiming initialisation plain-32 learns. It ends above plain-4 for these seeds (margin `degrades_32`), but
-#   not for every seed we tried, so we draw no conclusion from it. Plain-64 ends far above plain-4 in every seed, although at
-#   step 0 its first-layer gradient is of the same order as its last layer's: not vanishing, but **slower training
-#   at an equal budget**. Its loss (left panel) is still falling when the 200 steps end, so the run does not say
-#   where it would settle. He et al. compared *converged* networks and conjectured that deep plain nets "may have
-#   exponentially low convergence rates" (Sec. 4.1); our toy run shows the slow part, not the end point.
-# - The residual nets keep a low training loss at every depth (the printed numbers), residual-64 far below plain-64.
+# ## Learning curves, to the end
+#
+# The same nets at depths 4, 16, 32 and 64, five seeds each, trained to 3,200 Adam steps (the plain-32 and plain-64
+# to 6,400), shipped with the course (`python -m course_lib study degradation`). Each line is the geometric mean
+# over seeds, its band is where a *new* seed lands 95% of the time, and your runs above are the crosses at 200
+# steps. Beside them: chance, and a linear (softmax) classifier fitted to convergence, the trivial baseline every
+# deep net should beat. A loss below 0.001 is drawn at 0.001: the net fits its training digits.
+
+# %% tags=["nbval-ignore-output"]
+# A live figure (widget): built once, only the marker and the values redrawn. Not compared in tests.
+meta, curves = lesson.load_degradation_curves()
+lesson.degradation_curves_widget(meta, curves, runs)
+
+# %% tags=["nbval-ignore-output"]
+# Compares your trained numbers with the shipped bands: not compared in tests.
+lesson.check_live_degradation(curves, runs)
 
 # %% [markdown]
+# What the curves settle: "behind at a budget", paired by seed, and "ends better" only where both curves have
+# stopped moving (their last two budgets agree within the paired interval), otherwise "not settled by N steps".
+
+# %%
+print(lesson.degradation_verdicts(curves))
+check_claims(lesson.shipped_degradation_claims(curves), {
+    "slower_64": "plain-64's train loss is over 10x plain-4's at 200 and at 800 steps",
+    "fits_64": "plain-64 fits its training digits (train loss below 0.001) by its last budget",
+    "residual_64_keeps_up": "residual-64's train loss is within 10x of residual-4's at 200 steps",
+})
+
+# %% [markdown]
+# ## What the gradient norms do not show
+#
+# At initialisation plain-64's gradient norms were healthy, yet it trained far more slowly. A norm averages over
+# directions. Pennington, Schoenholz and Ganguli (2017, Sections 2.3 and 4) look at all of them: the singular
+# values of the input-output Jacobian $\partial h_L / \partial h_0$. Kaiming's initialisation keeps their *mean
+# square* near 1, but for ReLU networks no initialisation keeps them all near 1 ("dynamical isometry"): their
+# spread grows with depth, so a deep plain ReLU net passes back a gradient along only a few directions. Measured
+# here at initialisation (float64, three seeds, eight digits):
+
+# %%
+print(lesson.format_jacobian_spectrum(lesson.jacobian_spectrum(seeds=(0, 1, 2), n_inputs=4)))
+
+# %% [markdown]
+# The plain nets keep a mean square of order one at every depth while the share of directions their Jacobian
+# keeps falls with depth; the residual nets keep most directions. That is a cause of slow training that gradient
+# norms cannot see.
+#
 # ## Summary
 # - In a plain network the gradient of layer $l$ is a product of one Jacobian per layer above it. It **vanishes**
 #   when the factors are below one: with sigmoid under the three initialisations tested here, and with ReLU only at
 #   a badly scaled initialisation such as PyTorch's default (variance 6x below Kaiming's $2/\text{fan-in}$).
-# - A vanishing gradient is tiny, not zero, yet too small to move a float32 weight.
+# - A vanishing gradient is tiny, not zero; whether a weight then moves depends on the optimiser (Adam's
+#   $\epsilon$) and on float32.
 # - A residual layer multiplies the gradient by $I + s J_l$: the identity keeps it alive; the branch scale keeps it
 #   from exploding.
-# - **Degradation** is another phenomenon: with healthy gradients, a deeper plain net trains more slowly; the
-#   residual net of the same depth does not lag like that.
-# - "Plain networks are limited to tens of layers" is true at a bad initialisation, not in general.
+# - **Degradation** is another phenomenon: with healthy gradient norms, a deeper plain net trains far more slowly;
+#   the residual net of the same depth does not lag like that. Read the verdicts above for where it ends at this
+#   scale.
+# - "Plain networks are limited to tens of layers" is true at a bad initialisation; at a good one the limit seen
+#   here is speed, and its cause is in the spread of the Jacobian's singular values, not in the gradient's norm.
 #
 # ## Going further
 # - He, Zhang, Ren, Sun (2016), *Deep Residual Learning for Image Recognition*, Fig. 1 and Sec. 4.1.
 # - He, Zhang, Ren, Sun (2015), *Delving Deep into Rectifiers*, Sec. 2.2 (Kaiming initialisation).
 # - Glorot and Bengio (2010), *Understanding the difficulty of training deep feedforward neural networks*, Sec. 3.1.
-# - Pennington, Schoenholz, Ganguli (2017), *Resurrecting the sigmoid in deep learning through dynamical isometry*.
+# - Pennington, Schoenholz, Ganguli (2017), *Resurrecting the sigmoid in deep learning through dynamical isometry*,
+#   Sections 2.3 and 4 (ReLU networks cannot reach dynamical isometry).
 # - Optional: **01b · Gradient pathologies** (tiny, exploding and shattered gradients). Next: **02 · Residual blocks**.

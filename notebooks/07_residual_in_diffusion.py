@@ -19,7 +19,8 @@
 #
 # **Learning objectives**
 # 1. Design a fair ablation: one change at a time, everything else equal.
-# 2. Read a comparison along a budget axis, next to a floor (real digits) and a ceiling (noise).
+# 2. Read a comparison along learning curves, next to a floor (real digits) and a ceiling (noise): "trains faster"
+#    at a budget, "ends better" only where the curves have stopped moving, otherwise "not settled by N steps".
 # 3. Report a difference with its uncertainty: paired by seed, with an interval you can defend, counting how many
 #    intervals a table holds.
 # 4. Answer the articles' claims with the numbers, and say which the numbers cannot settle.
@@ -42,7 +43,7 @@ from course_lib.lessons import setup_notebook
 from course_lib.utils import use_large_config
 
 device = setup_notebook(seed=0)
-LIVE_BUDGETS = (125, 250, 500) if use_large_config(device) else (50, 100)  # steps of the live run
+LIVE_BUDGETS = (125, 250, 500) if use_large_config(device) else (125,)  # steps of the live run: shipped budgets
 
 # %% [markdown]
 # ## The experiment
@@ -83,34 +84,58 @@ prediction = "none"
 capstone.check_cost_prediction(prediction, capstone.load_results()[1])
 
 # %% [markdown]
-# ## A reduced live run
+# ## Your run
 #
-# The six main variants, one seed, a few small budgets: enough to see the experiment run, far too little to
-# conclude from.
+# The six main variants, one seed, trained for `LIVE_BUDGETS` steps: the first budget of the shipped curves
+# below, so your run can be set against them.
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
 live = capstone.run_curves(LIVE_BUDGETS, variants=capstone.MAIN_VARIANTS, device=device)
-print(capstone.curve_table(capstone.load_curves()[0], live))
+print(capstone.live_table(live))
 
 # %% [markdown]
 # ## The shipped learning curves
 #
-# The same experiment, run to the end: the six main variants and the control (at `skip="none"`, where the switch
-# matters most), five seeds each, stored inside `course_lib`, so everything below is the same on every machine.
+# The same experiment, run further: the six main variants and the control, five seeds each, to 4,000 steps; the
+# three variants without long skips, still falling there, to 8,000 (`python -m course_lib study capstone`). Each
+# line is the geometric mean over seeds; its band is where a *new* seed lands 95% of the time; your run is drawn as
+# crosses. Move the budget to read every curve's value and band.
 
-# %%
+# %% tags=["nbval-ignore-output"]
+# A live figure (widget): built once, only the marker and the values redrawn. Not compared in tests.
 meta, curves = capstone.load_curves()
-print(capstone.curve_table(meta, curves))
+capstone.capstone_curves_widget(meta, curves, live)
 
-# %%
-capstone.plot_curves(meta, curves, title="shipped learning curves (lines: geometric mean over seeds; dots: seeds)")
+# %% tags=["nbval-ignore-output"]
+# Compares your trained numbers with the shipped bands: not compared in tests.
+capstone.check_live_run(curves, live)
 
 # %% [markdown]
-# At the smallest budget every residual variant is already far below the noise ceiling while the plain ones sit
-# near it. The plain variants *with* long skips catch up within the next few budgets, and at the largest budget
-# the four long-skip variants end close together, still above the floor. Plain blocks *without* long skips stay
-# far above everything else. The raw weights (right) mostly score worse than their EMA (left).
+# The shipped numbers (the same on every machine), with each variant's time per training step:
+
+# %%
+print(capstone.curve_table(meta, curves))
+
+# %% [markdown]
+# ## What the curves can settle
+#
+# "Trains faster" is read at one budget, paired by seed. "Ends better" needs both curves on a **plateau**: their
+# last two budgets agree (the paired interval of the change over the last doubling holds zero). Where a curve
+# is still falling, the verdict is "not settled by N steps", with where the two stand at N.
+
+# %%
+print(capstone.curve_verdicts(curves))
+
+# %% [markdown]
+# ## How much of a score is the sampler's?
+#
+# FD is measured on DDIM-20 samples. A better sampler lowers every model's FD, so a sampler that is far from its
+# own floor could hide or fake a difference. For the runs without long skips the shipped study also scored the same
+# weights from the same starting noise with DDIM-50 and DDPM (1,000 steps):
+
+# %%
+print(capstone.sampler_table(curves, meta))
 #
 # ## Is a difference real? Paired by seed
 #
@@ -205,14 +230,15 @@ print(capstone.gap_report(end, 16))
 # Read the gap with the FD next to it: a model that fits its training digits better also shows a larger gap, so a
 # variant that barely learned (plain, `none`) has a small gap for the wrong reason.
 #
-# ## Samples at the largest budget
+# ## Samples at the end of each curve
 #
-# Sixteen samples of each variant (seed 0), from the same starting noise, which is why the same digit often
-# appears in the same place across panels.
+# Sixteen samples of each variant (seed 0) at its last budget (4,000 steps; 8,000 without long skips), from the
+# same starting noise, which is why the same digit often appears in the same place across panels.
 
 # %%
-capstone.plot_sample_grids(capstone.shipped_samples(end, seed=0),
-                           title=f"{end[0]['steps']:,} steps, seed 0: 16 DDIM-20 samples per variant")
+last = capstone.last_rows(curves)
+capstone.plot_sample_grids(capstone.shipped_samples(last, seed=0),
+                           title="seed 0, each variant at its last budget: 16 DDIM-20 samples per variant")
 
 # %% [markdown]
 # The four long-skip variants draw digit-like strokes, several readable (zeros, ones, fours, sevens), many
@@ -222,7 +248,7 @@ capstone.plot_sample_grids(capstone.shipped_samples(end, seed=0),
 
 # %% tags=["nbval-ignore-output"]
 # A live figure (widget): built once, only its images, lines and titles redrawn. Not compared in tests.
-capstone.samples_widget(end, a="residual / skip=none", b="plain / skip=concat")
+capstone.samples_widget(last, a="residual / skip=none", b="plain / skip=concat")
 
 # %% [markdown]
 # ## The claims, seed by seed

@@ -119,6 +119,7 @@ VARIANTS = [Variant(kind, skip) for kind in KINDS for skip in SKIP_MODES]  # all
 MAIN_VARIANTS = [v for v in VARIANTS if v.kind in ("residual", "plain")]  # the 6 of the live run
 # what scripts/capstone.py runs: the six main variants, and the control where the switch matters most
 SWEEP_VARIANTS = [*MAIN_VARIANTS, Variant("residual, default init", "none")]
+LONG_VARIANTS = [Variant("residual", "none"), Variant("residual, default init", "none")]  # to LONG_BUDGETS
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ CURVE_BUDGETS = (125, 250, 500, 1000, 2000, 4000)  # training steps at which eve
 CURVE_BATCH = 128  # batch size of the curves (and of the shipped checkpoint, which trains 4,000 steps)
 PROBE_TS = (50, 100, 300, 600, 900)  # the t at which notebook 03 scores held-out denoising
 CURVES = SHIPPED_RESULTS / "capstone_curves.json"  # shipped inside the package
-LONG_BUDGETS = (*CURVE_BUDGETS, 8000)  # the variants without long skips train on: still improving at 4,000
+LONG_BUDGETS = (*CURVE_BUDGETS, 8000)  # the residual variants without long skips train on: still improving at 4,000
 SAMPLER_BUDGET = 4000  # where every run's samples are also scored with DDIM-50 and DDPM
 
 
@@ -249,26 +250,47 @@ def variant_curve(kind: str, skip: str, seed: int = 0, budgets=CURVE_BUDGETS, ba
                           config=TrainConfig(batch_size=batch_size, log_every=budgets[-1]), device=device)
 
 
+def checkpoint_samplers(n_samples: int = 300, seed: int = 0) -> dict:
+    """The sampler's share on a model *with* long skips: the shipped checkpoint (residual / skip=concat, seed 0,
+    4,000 steps of batch 128: the same run as that variant's seed 0) scored as ``measure_at_budget`` scores every
+    run, with DDIM-20, DDIM-50 and DDPM-1000 from the same starting noise."""
+    from ..checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser(None)
+    model.eval()
+    out = {"variant": "residual / skip=concat", "seed": seed, "steps": 4000}
+    with torch.no_grad():
+        for label, sampler in (("fd_ema", DDIMSampler(schedule, 20, clip_x0=True)),
+                               ("fd_ddim50", DDIMSampler(schedule, 50, clip_x0=True)),
+                               ("fd_ddpm", DDPMSampler(schedule, clip_x0=True))):
+            x = sampler.sample(model, (n_samples, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+            out[label] = digit_fd(x, reference="test")
+    return out
+
+
 def capstone_study():
     """The shipped learning curves (``python -m course_lib study capstone``): ``SWEEP_VARIANTS`` x 5 seeds, each
-    measured at ``CURVE_BUDGETS``; the variants without long skips, still improving at 4,000 steps, train on to
-    ``LONG_BUDGETS``, and their samples are also scored with DDIM-50 and DDPM at 4,000 steps and at the end (the
-    sampler's own share of the score)."""
+    measured at ``CURVE_BUDGETS``; the residual variants without long skips (``LONG_VARIANTS``), still improving
+    at 4,000 steps and close to the long-skip variants, train on to ``LONG_BUDGETS``, and their samples are also
+    scored with DDIM-50 and DDPM at 4,000 steps and at the end (the sampler's own share of the score)."""
     from ..metrics import digit_ceiling, digit_classifier, digit_floor
     from ..study_runner import Study
 
-    digit_classifier()  # train and cache the score's classifier once, before the workers start
     order = sorted(SWEEP_VARIANTS, key=lambda v: v.skip != "none")  # the long runs first
     variants = [{"kind": v.kind, "skip": v.skip, **({"budgets": LONG_BUDGETS, "kwargs": {"samplers": True}}
-                                                    if v.skip == "none" else {})} for v in order]
-    meta = {"variants": [[v.kind, v.skip] for v in SWEEP_VARIANTS], "seeds": [0, 1, 2, 3, 4],
-            "budgets": list(CURVE_BUDGETS), "long_budgets": list(LONG_BUDGETS), "batch_size": CURVE_BATCH,
-            "lr": TrainConfig().lr, "ema_decay": TrainConfig().ema_decay, "probe_ts": list(PROBE_TS),
-            "n_samples": 300, "sampler": "DDIM-20, clipped x0-hat (fd_ddim50, fd_ddpm: the same EMA weights and "
-            "starting noise with DDIM-50 and DDPM-1000)", "torch": torch.__version__,
-            "reference": {"floor": [digit_floor(300, s) for s in range(10)],
-                          "ceiling": [digit_ceiling(300, s) for s in range(10)]},
-            "command": "python -m course_lib study capstone"}
+                                                    if v in LONG_VARIANTS else {})} for v in order]
+
+    def meta():
+        digit_classifier()  # train and cache the score's classifier once, before the workers start
+        return {"variants": [[v.kind, v.skip] for v in SWEEP_VARIANTS], "seeds": [0, 1, 2, 3, 4],
+                "budgets": list(CURVE_BUDGETS), "long_budgets": list(LONG_BUDGETS), "batch_size": CURVE_BATCH,
+                "lr": TrainConfig().lr, "ema_decay": TrainConfig().ema_decay, "probe_ts": list(PROBE_TS),
+                "n_samples": 300, "sampler": "DDIM-20, clipped x0-hat (fd_ddim50, fd_ddpm: the same EMA weights and "
+                "starting noise with DDIM-50 and DDPM-1000)", "torch": torch.__version__,
+                "reference": {"floor": [digit_floor(300, s) for s in range(10)],
+                              "ceiling": [digit_ceiling(300, s) for s in range(10)]},
+                "checkpoint_samplers": checkpoint_samplers(), "command": "python -m course_lib study capstone"}
+
     return Study("capstone", variant_curve, variants, seeds=range(5), budgets=CURVE_BUDGETS, out=CURVES,
                  meta=meta, required=("fd_ema", "x0_mse"))
 
@@ -752,7 +774,7 @@ def curve_verdicts(rows, early: int = 125) -> str:
     return "\n".join(lines)
 
 
-def sampler_table(rows) -> str:
+def sampler_table(rows, meta: dict | None = None) -> str:
     """The sampler's own share of the score: FD of the same EMA weights from the same starting noise with DDIM-20
     (the curves' sampler), DDIM-50 and DDPM-1000, for every run that stored them, mean over seeds [min-max]."""
     lines = [f"{'variant':<36}{'steps':>7}{'DDIM-20':>20}{'DDIM-50':>20}{'DDPM-1000':>20}   DDPM / DDIM-20"]
@@ -766,6 +788,11 @@ def sampler_table(rows) -> str:
             ratio = np.exp(np.mean([np.log(r["fd_ddpm"] / r["fd_ema"]) for r in at]))
             lines.append(f"{v.name:<36}{steps:>7}" + "".join(f"{c:>20}" for c in cells) + f"   {ratio:.2f} "
                          f"({len(at)} seeds)")
+    ref = (meta or {}).get("checkpoint_samplers")
+    if ref:
+        lines.append(f"{ref['variant'] + ', seed ' + str(ref['seed']):<36}{ref['steps']:>7}"
+                     + "".join(f"{ref[k]:>20.1f}" for k in ("fd_ema", "fd_ddim50", "fd_ddpm"))
+                     + f"   {ref['fd_ddpm'] / ref['fd_ema']:.2f} (the shipped checkpoint: one seed)")
     return "\n".join(lines)
 
 
