@@ -79,6 +79,8 @@ class Curve:
         if not self.steps[0] <= steps <= self.steps[-1]:
             return None
         lo, hi = self.band(level)
+        if not (np.all(lo > 0) and np.all(np.isfinite(hi))):  # a budget with a single seed has no band
+            lo, hi = np.maximum(lo, 1e-300), np.minimum(hi, 1e300)
         x = np.log(self.steps)
         return (float(np.exp(np.interp(math.log(steps), x, np.log(lo)))),
                 float(np.exp(np.interp(math.log(steps), x, np.log(hi)))))
