@@ -253,8 +253,8 @@ lesson.skip_mode_widget(first, mode="concat", t=300)
 # ## Summary
 # - "Skip connection" is the umbrella; residual connections are short additive skips inside blocks, long skips carry encoder features to the decoder at the same resolution.
 # - Concatenation costs parameters (wider decoder blocks); addition and no skip cost none. Both kinds of skip shorten the paths from input to output.
-# - A comparison needs models that do the task, measured against the mean digit and the linear denoiser. Trained longer, the U-Nets beat both at small and medium t and lose at large t, where an eps-predicting model's estimate of $x_0$ amplifies its errors.
-# - Where the models work, the U-Net without long skips denoised held-out digits worse than the one with additive skips, which has the same number of parameters, on every shipped seed; concatenation and addition were within a few percent of each other.
+# - A comparison needs models that do the task, measured against the mean digit and the linear denoiser, along learning curves. The U-Nets beat both at small and medium t within a few hundred steps; at large t none beats even the mean digit by 4,000 steps: the noise-prediction loss gives large t little weight.
+# - Where the models work, by 4,000 steps the U-Net without long skips denoised held-out digits a few percent worse than the one with additive skips (the same parameter count) on every shipped seed, and concatenation and addition were within about one percent, a difference the intervals do not resolve.
 #
 # ## Going further
 # - Ronneberger, Fischer, Brox (2015), *U-Net: Convolutional Networks for Biomedical Image Segmentation*.

@@ -261,18 +261,26 @@ capstone.check_curve_claims(curves)
 # %% [markdown]
 # ## What the numbers say
 #
-# - **Train faster: yes**, at the early budgets, under every kind of long skip, on every seed.
-# - **End better: only without long skips.** With `concat` or `add` the plain U-Net catches up (no interval on the
-#   ratio excludes 1 at the largest budget): long skips give it the short paths residual connections would. Without
-#   them it stays several times worse.
-# - **Two switches, not one.** The shortcut alone carries almost all of "residual on − off"; the zero-init adds a
-#   small early advantage that then disappears.
+# - **Train faster: yes.** At 125 steps residual blocks give a lower FD than plain ones under every kind of long
+#   skip, on every seed (the early verdicts and the first claim), and your own run can show it (the line under the
+#   curves).
+# - **End better: not settled, and small where the curves flatten.** With long skips the plain U-Net has caught up
+#   by 4,000 steps (no difference resolved there), but its curve is still falling, so which ends better is not
+#   settled by 4,000 steps. Without long skips plain blocks are still several times worse at 4,000 steps, both
+#   curves still falling.
+# - **Two switches, not one.** At 125 steps the shortcut alone carries almost all of "residual on − off"; the
+#   zero-init alone gives a ratio below 1 at the 95% level, which the joint (Bonferroni) list above does not keep,
+#   and no difference is resolved later.
+# - **The sampler's share.** DDPM scores the same weights about a third lower than DDIM-20 (the table above), far
+#   more than the gaps between the long-skip variants at 4,000 steps, which the curves do not resolve anyway. The
+#   gap between residual blocks without long skips and the checkpoint with them keeps its sign under every sampler.
 #
 # The articles' claims:
 #
 # - **"residual connections outperform skip connections".** Residual-only (residual, `none`) against skip-only
-#   (plain, `concat`): better early, *worse* later, on every seed. The article cites no study, and the two are not
-#   alternatives: the best variants have both.
+#   (plain, `concat`): better early, *worse* by 4,000 steps, on every seed; at 8,000 steps residual-only is still
+#   falling (its verdict above). The article cites no study, and the two are not alternatives: the best variants
+#   have both.
 # - **"reducing the likelihood of overfitting".** With long skips, where both reach the same FD, the residual
 #   variant's gap is smaller by about a thousandth of the loss (the paired table); without them it is larger, but
 #   there the plain net barely learned. A small difference in the claimed direction, not the promised
@@ -283,7 +291,7 @@ capstone.check_curve_claims(curves)
 #
 # ## Summary
 # - One budget can answer "which learns faster" when the question was "which ends better": follow the learning
-#   curves, next to a floor and a ceiling.
+#   curves, next to a floor and a ceiling, and say "not settled by N steps" where they still fall.
 # - A fair ablation changes one switch at a time; `residual=False` changes two, and a control separates them.
 # - Report a difference paired by seed, with an interval that fits the number of seeds.
 #
@@ -293,4 +301,5 @@ capstone.check_curve_claims(curves)
 # - Goyal et al. (2017), *Accurate, Large Minibatch SGD* (zero-init of each residual block's last BatchNorm scale);
 #   Bachlechner et al. (2020), *ReZero is All You Need*.
 # - Student (1908), *The Probable Error of a Mean*; Efron and Tibshirani (1993), *An Introduction to the Bootstrap*.
-# - More seeds or budgets: `python scripts/capstone.py --seeds 5 6 7 --budgets 500 8000` (a GPU helps).
+# - More seeds: `python -m course_lib study capstone --seeds 5 6 7 --out more.json` (on Ray; `--address` for a
+#   cluster, a GPU helps).

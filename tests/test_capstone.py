@@ -142,18 +142,26 @@ def test_shipped_curves_cover_every_variant_seed_and_budget():
     meta, rows = capstone.load_curves()
     seeds, budgets = meta["seeds"], meta["budgets"]
     assert len(seeds) >= 5 and budgets == sorted(budgets) and budgets[-1] >= 4000
-    assert {(Variant.of(r), r["seed"], r["steps"]) for r in rows} == {
-        (v, seed, b) for v in SWEEP_VARIANTS for seed in seeds for b in budgets}
+    long = meta["long_budgets"]
+    assert long[: len(budgets)] == budgets and long[-1] > budgets[-1]
+    want = {(v, seed, b) for v in SWEEP_VARIANTS for seed in seeds
+            for b in (long if v in capstone.LONG_VARIANTS else budgets)}
+    assert {(Variant.of(r), r["seed"], r["steps"]) for r in rows} == want
+    last = {(v, s): max(b for w, t, b in want if (w, t) == (v, s)) for v, s, _ in want}
     for r in rows:
         assert r["gap_se"] < 0.002, "the gap must be stable under the evaluation's draws"
         assert 0 < r["fd_ema"] < 1000 and 0 < r["fd_raw"] < 1000 and len(r["x0_mse"]) == len(meta["probe_ts"])
-        assert ("samples" in r) == (r["steps"] == budgets[-1])
+        assert ("samples" in r) == (r["steps"] == last[(Variant.of(r), r["seed"])])
+        if Variant.of(r) in capstone.LONG_VARIANTS and r["steps"] >= capstone.SAMPLER_BUDGET:
+            assert r["fd_ddpm"] < r["fd_ddim50"] < r["fd_ema"] * 1.05  # the sampler's share, measured
     floor, ceiling = meta["reference"]["floor"], meta["reference"]["ceiling"]
     assert len(floor) >= 5 and max(floor) < min(ceiling) / 10
     # the top budget is a working one: the reference variant scores within 2x of the real-data floor
     top = [r["fd_ema"] for r in rows if r["steps"] == budgets[-1] and Variant.of(r) == Variant("residual", "concat")]
     assert np.mean(top) < 2 * np.mean(floor)
     assert set(meta["cpu_s_per_step"]) == {v.name for v in SWEEP_VARIANTS}
+    assert capstone.common_budget(rows) == budgets[-1]
+    assert {r["steps"] for r in capstone.load_results()[1]} == {budgets[-1]}
 
 
 def test_curve_claims_hold_on_the_shipped_seeds_and_say_when_not_measured(capsys):
@@ -173,7 +181,8 @@ def test_ratio_effects_are_geometric_means_with_intervals_and_counts():
     _, rows = capstone.load_curves()
     effects = capstone.ratio_effects(rows)
     n_budgets = len({r["steps"] for r in rows})
-    assert len(effects) == len(capstone.CURVE_COMPARISONS) * n_budgets
+    # every comparison at every budget both of its variants reached (the long runs add one for "zero-init alone")
+    assert len(effects) == len(capstone.CURVE_COMPARISONS) * (n_budgets - 1) + 1
     for e in effects:
         assert e["low"] <= e["ratio"] <= e["high"]
         assert e["ratio"] == pytest.approx(math.exp(np.mean(e["logs"])))
@@ -193,7 +202,8 @@ def test_capstone_curve_run_and_plots():
     assert len(rows[1]["samples"]) == 16 and "samples" not in rows[0]
     meta, _ = capstone.load_curves()
     assert "residual / skip=add" in capstone.curve_table(meta, rows)
-    assert capstone.plot_curves(meta, rows).axes and capstone.plot_ratio_effects(
+    assert capstone.capstone_curves_widget(*capstone.load_curves(), live=rows).image.value
+    assert capstone.plot_ratio_effects(
         [{**r, "seed": s, "fd_ema": r["fd_ema"] + s} for r in rows for s in (0, 1)]).axes
     end = capstone.curve_rows(rows)
     assert {r["steps"] for r in end} == {4} and "add" in format_table(end)

@@ -424,45 +424,6 @@ def curve_table(meta: dict, rows) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(meta: dict, rows, title: str = ""):
-    """FD against training steps (both log scales), one line per variant (mean of the seeds, dots: seeds), for
-    the EMA and for the raw weights; the real-data floor (band: min-max of its draws) and the noise ceiling."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    band = reference_band(meta)
-    styles = {"concat": "-", "add": "--", "none": ":"}
-    for ax, key, label in ((axes[0], "fd_ema", "EMA weights"), (axes[1], "fd_raw", "raw weights")):
-        for v in SWEEP_VARIANTS:
-            group = v.rows(rows)
-            if not group:
-                continue
-            budgets = sorted({r["steps"] for r in group})
-            means = [np.exp(np.mean([np.log(r[key]) for r in group if r["steps"] == b])) for b in budgets]
-            color = _COLORS[v.kind]
-            ax.plot(budgets, means, styles[v.skip], color=color, lw=2 if v.kind != "residual, default init" else 1,
-                    label=v.name)
-            ax.plot([r["steps"] for r in group], [r[key] for r in group], ".", color=color, alpha=0.35, ms=4)
-        _, lo, hi = band["floor"]
-        ax.axhspan(lo, hi, color="grey", alpha=0.25, label="floor: real digits (min-max of draws)")
-        ax.axhline(band["ceiling"][0], color="k", lw=1, ls="-.", label="ceiling: noise")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("training steps (batch 128; log scale)")
-        ax.set_title(f"FD to held-out digits, {label}", fontsize=10)
-        ax.set_xticks(sorted({r["steps"] for r in rows}), [str(b) for b in sorted({r["steps"] for r in rows})])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_yticks([10, 20, 50, 100, 200, 500], ["10", "20", "50", "100", "200", "500"])
-        ax.yaxis.set_minor_formatter(NullFormatter())
-    axes[0].set_ylabel("FD (log scale; lower = better)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=5, frameon=False)
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
-    return finish(fig)
-
-
 # (name, variant a, variant b): "a vs b" as the FD ratio a / b per seed (below 1: a scores better)
 CURVE_COMPARISONS = [
     *[(f"residual vs plain, skip={skip}", Variant("residual", skip), Variant("plain", skip)) for skip in SKIP_MODES],
