@@ -132,8 +132,9 @@ def faster_verdict(a: Curve, b: Curve, steps: int, level: float = 0.95) -> str:
 
 
 def ends_verdict(a: Curve, b: Curve, level: float = 0.95) -> str:
-    """"ends better" (or "end level") only where both curves are on a plateau at their last budgets
-    (``on_plateau``), comparing those plateaus; otherwise "not settled by N steps", naming the curves still moving,
+    """"ends better" only where both curves are on a plateau at their last budgets (``on_plateau``), comparing
+    those plateaus ("they end level" where the interval holds 1 and spans under 25%, else "no difference
+    resolved"); otherwise "not settled by N steps", naming the curves still moving,
     with where the two stand at the last budget both reached."""
     moving = []
     for c in (a, b):
@@ -150,7 +151,8 @@ def ends_verdict(a: Curve, b: Curve, level: float = 0.95) -> str:
                 f"{n} seeds): {lead}")
     end_a, end_b = int(a.steps[-1]), int(b.steps[-1])
     ratio, lo, hi, wins, n = ratio_interval(a, b, end_a, level, steps_b=end_b)
-    verdict = (f"{a.label} ends better" if hi < 1 else f"{b.label} ends better" if lo > 1 else "they end level")
+    verdict = (f"{a.label} ends better" if hi < 1 else f"{b.label} ends better" if lo > 1
+               else "they end level" if hi / lo < 1.25 else "no difference resolved at the end")
     return (f"both on a plateau ({a.label} at {end_a:,} steps, {b.label} at {end_b:,}): [{a.label}] / [{b.label}] = "
             f"{ratio:.2f} ({lo:.2f}-{hi:.2f}, lower in {wins} of {n} seeds): {verdict}")
 

@@ -85,6 +85,10 @@ def test_verdicts_say_ahead_at_a_budget_and_end_only_on_a_plateau():
     assert verdict.endswith("falling ahead")  # where they stand at the last budget, without calling it the end
     level = Curve("level", flat.steps, flat.seeds, flat.values * np.exp(0.01 * RNG.standard_normal(flat.values.shape)))
     assert ends_verdict(flat, level).endswith("they end level")
+    noisy = Curve("noisy", flat.steps, flat.seeds, flat.values * np.exp(RNG.standard_normal(flat.values.shape)))
+    assert ends_verdict(flat, Curve("noisy", flat.steps, flat.seeds,
+                                    np.concatenate([noisy.values[:, :-1], noisy.values[:, -2:-1]], axis=1))
+                        ).endswith("no difference resolved at the end")
     better = Curve("better", flat.steps, flat.seeds, flat.values / 2)
     assert ends_verdict(better, flat).endswith("better ends better")
 
