@@ -111,12 +111,15 @@ def last_change(curve: Curve, level: float = 0.95) -> tuple[float, float, float]
     return tuple(math.exp(v) for v in stats.t_interval(logs, level))
 
 
+PLATEAU = 1.25  # on a plateau, the last doubling changes the score by less than this factor either way
+
+
 def on_plateau(curve: Curve, level: float = 0.95) -> bool:
-    """Whether the curve's last two budgets agree within their interval: the paired (by seed) interval of the
-    change over the last doubling holds no change. A curve still falling on every seed is not on a plateau, however
-    wide its spread."""
+    """Whether the curve's last two budgets agree: the paired (by seed) interval of the change over the last
+    doubling holds no change *and* lies within a factor ``PLATEAU`` either way. A curve still falling on every seed
+    is not on a plateau, nor is one whose seeds disagree so much that the interval cannot tell."""
     _, lo, hi = last_change(curve, level)
-    return lo <= 1 <= hi
+    return 1 / PLATEAU <= lo <= 1 <= hi <= PLATEAU
 
 
 def faster_verdict(a: Curve, b: Curve, steps: int, level: float = 0.95) -> str:
@@ -177,23 +180,26 @@ def agreement(curves: Mapping[str, Curve], live: Mapping[str, Sequence[tuple[int
 
 def describe_agreement(points: list[dict], what: str = "score", fmt: str = ".3g") -> str:
     """``agreement`` in words: whether the live run agrees with the shipped curves, and where not."""
-    inside = [p for p in points if p["where"] == "inside"]
+    from scipy.stats import binom
+
     compared = [p for p in points if p["where"] != "outside the shipped budgets"]
     budgets = ", ".join(f"{s:,}" for s in sorted({p["steps"] for p in compared})) or "none"
     if not compared:
-        return (f"Your run is outside the shipped budgets ({', '.join(str(p['steps']) for p in points)} steps): "
+        return (f"This run is outside the shipped budgets ({', '.join(str(p['steps']) for p in points)} steps): "
                 f"there is nothing to compare it with.")
-    if len(inside) == len(compared):
-        return (f"Your run agrees with the shipped curves: all {len(compared)} of its points (at {budgets} steps) "
-                f"fall inside the band where a new seed lands 95% of the time.")
-    lines = [f"Your run differs from the shipped curves at {len(compared) - len(inside)} of {len(compared)} points "
-             f"(at {budgets} steps):"]
-    for p in compared:
-        if p["where"] != "inside":
-            lines.append(f"  {p['label']} at {p['steps']:,} steps: {what} {p['score']:{fmt}}, {p['where']} the "
-                         f"band {p['low']:{fmt}}-{p['high']:{fmt}}")
-    lines.append("One point in twenty falls outside by chance. Several outside mean your run differs from the "
-                 "shipped one: a changed setting (steps, batch, learning rate, width) or a bug.")
+    out = [p for p in compared if p["where"] != "inside"]
+    n = len(compared)
+    allowed = int(binom.ppf(0.95, n, 0.05))  # outside points that chance alone explains 95% of the time
+    head = (f"{len(out)} of its {n} points (at {budgets} steps) fall outside the band where a new seed "
+            f"lands 95% of the time; chance alone puts up to {allowed} outside")
+    if len(out) <= allowed:
+        lines = [f"This run agrees with the shipped curves: {head}."]
+    else:
+        lines = [f"This run differs from the shipped curves: {head}. A changed setting (steps, batch, learning rate, "
+                 f"width, seeds) or a bug makes a run differ:"]
+    for p in out:
+        lines.append(f"  {p['label']} at {p['steps']:,} steps: {what} {p['score']:{fmt}}, {p['where']} the "
+                     f"band {p['low']:{fmt}}-{p['high']:{fmt}}")
     return "\n".join(lines)
 
 
@@ -228,7 +234,7 @@ def plot_curves(ax, curves: Mapping[str, Curve], colors: Mapping[str, str] | Non
     ax.minorticks_off()
     ax.set(xlabel="training steps (log scale)", ylabel=ylabel)
     if live:
-        ax.plot([], [], "X", color="0.5", mec="black", ms=9, label="your run")
+        ax.plot([], [], "X", color="0.5", mec="black", ms=9, label="this notebook's run")
 
 
 class CurvesView:

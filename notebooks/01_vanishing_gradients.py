@@ -112,14 +112,14 @@ lesson.check_smallest_layer(prediction, lesson.layer_profile(depth=30, residual=
 # %% [markdown]
 # The plain network's gradient falls by many orders of magnitude from the last layer (right) to the first
 # (left); the residual twin's stays within a small factor. Vanished means tiny, not zero. Whether such a layer
-# still learns depends on the optimiser: Adam divides by $\sqrt{\hat v} + \epsilon$ with $\epsilon = 10^{-8}$, so a
-# gradient far below $\epsilon$ gives a step of about $\text{lr} \cdot g / \epsilon$, smaller than the gap between a float32
-# weight and its neighbour: the weight rounds back and does not move. With a smaller $\epsilon$ Adam would rescale
-# even a tiny gradient to a step of about lr (the optional notebook 01b measures both).
+# still learns depends on the optimiser: Adam divides by $\sqrt{\hat v} + \epsilon$ with $\epsilon = 10^{-8}$
+# (Kingma and Ba 2015, Algorithm 1), so a gradient far below $\epsilon$ gives a step of about
+# $\text{lr} \cdot g / \epsilon$. When that is below half the gap between a float32 weight and its neighbour, the
+# weight rounds back and does not move; the optional notebook 01b measures it, and what a smaller $\epsilon$ does.
 #
 # A source article says residual connections let "gradients flow directly through layers". Not quite: the residual layer's Jacobian is $I + s\, J_l$ with $J_l = \partial f_l / \partial h_l$, so the gradient
 # reaching layer 1 is multiplied by $\prod_l (I + s J_l)$, the identity **plus** every product of the $s J_l$. With
-# $s = 1/\sqrt{\text{depth}}$ the extra terms stay of order one; with $s = 1$ they can add up, and for ReLU layers
+# $s = 1/\sqrt{\text{depth}}$ the extra terms stay moderate; with $s = 1$ they can add up, and for ReLU layers
 # the gradient *explodes* (notebook 01b measures it).
 #
 # Try it yourself: depth, activation, **initialisation** (`kaiming` is He et al. 2015's variance
@@ -164,9 +164,9 @@ print(f"after 32 layers the root-mean-square signal and gradient are multiplied 
 # So a plain ReLU network at PyTorch's default initialisation loses a factor $\sqrt{6}$ per layer, and that,
 # not ReLU, is what kills it. A sigmoid is harder: $\sigma'(z) \le 1/4$, so the weights must make up a factor of
 # at least 4 per layer, and larger weights push $z$ into the flat tails where $\sigma'$ is smaller still (Glorot and
-# Bengio 2010, Sec. 3.1). Hard is not impossible: Pennington, Schoenholz and Ganguli (2017) keep sigmoid networks'
-# gradients alive through many layers with **orthogonal** weights at a critical scale, an initialisation not
-# tested below.
+# Bengio 2010, Sec. 3.1, watch sigmoid units saturate during training). Hard is not impossible: Pennington,
+# Schoenholz and Ganguli (2017) keep zero-centred sigmoidal (tanh-like) networks' gradients alive through many
+# layers with **orthogonal** weights at a critical scale, an initialisation not tested below.
 #
 # **Exercise 4.** Summarise a gradient profile by one number: how many powers of ten the gradient loses, on
 # average, per layer on its way from the last layer down to the first. Write `orders_per_layer(norms)`, where
@@ -220,7 +220,7 @@ check_claims(margins, {
 # Sigmoid vanishes under each of the three initialisations tested here; ReLU and tanh vanish only at PyTorch's
 # default, which is scaled for neither. Among the three activations and three initialisations here, sigmoid is
 # the worst for deep plain networks; with an orthogonal initialisation at criticality (not tested here) Pennington
-# et al. (2017) find that sigmoidal networks train well. How deep each kind of network can go, and what makes a
+# et al. (2017) find that tanh-like networks train well. How deep each kind of network can go, and what makes a
 # gradient *explode* instead, is the subject of the optional notebook 01b.
 #
 # ## The degradation problem
@@ -282,29 +282,33 @@ lesson.check_live_degradation(curves, runs)
 print(lesson.degradation_verdicts(curves))
 check_claims(lesson.shipped_degradation_claims(curves), {
     "slower_64": "plain-64's train loss is over 10x plain-4's at 200 and at 800 steps",
-    "catches_up_64": "by 6,400 steps plain-64's train loss is within 0.1 of plain-4's at 3,200",
     "residual_64_keeps_up": "residual-64's train loss is within 10x of residual-4's at 200 steps",
 })
 
 # %% [markdown]
-# Plain-64 is far slower (over 10x plain-4's loss at 200 and 800 steps, every seed) and unstable (the wide band),
-# but by 6,400 steps four of five seeds fit their training digits and the fifth is close. At this scale
-# degradation is slow, unstable training, not the higher *final* training error He et al. report for plain-56 on
-# CIFAR-10 (Fig. 1): our nets can memorise 1,000 digits. The residual nets keep up at every depth.
+# Plain-64 is far slower: over 10x plain-4's loss at 200 and 800 steps on every seed, its seeds spread over orders
+# of magnitude (the wide band). By 6,400 steps four of five seeds fit their training digits, but the fifth is
+# still above the linear classifier, so where plain-64 ends is *not settled by 6,400 steps*. The slowdown is
+# what He et al. (2016, Sec. 4.1) conjecture ("exponentially low convergence rates"); they also trained 3x longer
+# and still saw their plain-56 end higher on CIFAR-10 (footnote 3), which our small run can neither confirm nor
+# rule out. The residual nets keep up at every depth.
 #
 # ## What the gradient norms do not show
 #
-# A gradient norm averages over directions. Pennington, Schoenholz and Ganguli (2017, Sections 2.3 and 4) look at
-# all of them: the singular values of the Jacobian $\partial h_L / \partial h_0$. Kaiming's initialisation keeps
-# their *mean square* near 1, but for ReLU no initialisation keeps them all near 1 ("dynamical isometry"): their
-# spread grows with depth. Measured at initialisation (float64, three seeds, four digits each):
+# A gradient norm averages over directions. Pennington, Schoenholz and Ganguli (2017) look at all of them: the
+# singular values of the input-output Jacobian $\partial h_L / \partial h_0$. Kaiming's initialisation keeps their
+# *mean square* of order one, but ReLU networks cannot keep them all near 1 ("dynamical isometry"): their spread
+# grows with depth. Measured at initialisation for the ReLU nets at Kaiming init above (float64, three seeds,
+# four input digits each):
 
 # %%
 print(lesson.format_jacobian_spectrum(lesson.jacobian_spectrum(seeds=(0, 1, 2), n_inputs=4)))
 
 # %% [markdown]
-# The plain nets keep a mean square of order one at every depth while the share of directions their Jacobian
-# keeps falls with depth; the residual nets keep far more. Gradient norms cannot see this cause of slow training.
+# The plain nets keep a mean square of order one while the share of directions their Jacobian keeps falls with
+# depth; the residual nets keep far more (their mean square grows with depth: each branch adds to it). This is a
+# candidate cause of the slowdown, consistent with Pennington et al., that gradient norms cannot see; it is not
+# the whole story (plain-4 keeps fewer directions than residual-4 and still trains as fast).
 #
 # ## Summary
 # - In a plain network the gradient of layer $l$ is a product of one Jacobian per layer above it. It **vanishes**
@@ -313,16 +317,15 @@ print(lesson.format_jacobian_spectrum(lesson.jacobian_spectrum(seeds=(0, 1, 2), 
 # - A vanishing gradient is tiny, not zero; whether a weight moves depends on Adam's $\epsilon$ and float32.
 # - A residual layer multiplies the gradient by $I + s J_l$: the identity keeps it alive; the branch scale keeps it
 #   from exploding.
-# - **Degradation** is another phenomenon: with healthy gradient norms, a deeper plain net trains far more slowly
-#   and less stably; the residual net of the same depth does not lag. At this scale the plain nets catch up by
-#   6,400 steps; He et al.'s converged plain nets on CIFAR-10 did not.
+# - **Degradation** is another phenomenon: with healthy gradient norms, a deeper plain net trains far more slowly;
+#   the residual net of the same depth does not lag. Whether plain-64 ends worse is not settled by 6,400 steps here.
 # - "Plain networks are limited to tens of layers" is true at a bad initialisation; at a good one the limit seen
-#   here is speed, and a cause is the spread of the Jacobian's singular values, which the gradient's norm hides.
+#   here is speed, with the spread of the Jacobian's singular values as a candidate cause the norm hides.
 #
 # ## Going further
 # - He, Zhang, Ren, Sun (2016), *Deep Residual Learning for Image Recognition*, Fig. 1 and Sec. 4.1.
 # - He, Zhang, Ren, Sun (2015), *Delving Deep into Rectifiers*, Sec. 2.2 (Kaiming initialisation).
 # - Glorot and Bengio (2010), *Understanding the difficulty of training deep feedforward neural networks*, Sec. 3.1.
 # - Pennington, Schoenholz, Ganguli (2017), *Resurrecting the sigmoid in deep learning through dynamical isometry*,
-#   Sections 2.3 and 4 (ReLU networks cannot reach dynamical isometry).
+#   (ReLU networks cannot reach dynamical isometry; tanh-like ones can, with orthogonal weights).
 # - Optional: **01b · Gradient pathologies** (tiny, exploding and shattered gradients). Next: **02 · Residual blocks**.

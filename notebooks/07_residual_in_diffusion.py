@@ -271,7 +271,7 @@ capstone.check_curve_claims(curves)
 # - **Two switches, not one.** At 125 steps the shortcut alone carries almost all of "residual on − off"; the
 #   zero-init alone gives a ratio below 1 at the 95% level, which the joint (Bonferroni) list above does not keep,
 #   and no difference is resolved later.
-# - **The sampler's share.** DDPM scores the same weights about a third lower than DDIM-20 (the table above), far
+# - **The sampler's share.** DDPM scores the same weights about 40% lower than DDIM-20 (the table above), far
 #   more than the gaps between the long-skip variants at 4,000 steps, which the curves do not resolve anyway. The
 #   gap between residual blocks without long skips and the checkpoint with them keeps its sign under every sampler.
 #

@@ -66,10 +66,14 @@ def test_the_live_run_is_placed_inside_above_below_or_outside_and_described_in_w
     points = agreement(curves, {"falling": [(200, centre[1]), (400, 100.0), (1600, 1.0)], "flat": [(100, 0.01)]})
     assert [p["where"] for p in points] == ["inside", "above", "outside the shipped budgets", "below"]
     text = describe_agreement(points, what="loss")
-    assert "differs from the shipped curves at 2 of 3 points" in text and "falling at 400 steps: loss 100" in text
-    assert "above the band" in text and "below the band" in text
+    assert text.startswith("This run differs from the shipped curves: 2 of its 3 points")
+    assert "falling at 400 steps: loss 100" in text and "above the band" in text and "below the band" in text
     ok = describe_agreement(agreement(curves, {"flat": [(200, curves["flat"].centre()[1])]}))
-    assert ok.startswith("Your run agrees with the shipped curves: all 1 of its points (at 200 steps)")
+    assert ok.startswith("This run agrees with the shipped curves: 0 of its 1 points (at 200 steps)")
+    # one point outside of twenty is chance: the run still agrees, and the point is named
+    many = agreement(curves, {"flat": [(200, curves["flat"].centre()[1])] * 19 + [(200, 100.0)]})
+    text = describe_agreement(many)
+    assert text.startswith("This run agrees") and "chance alone puts up to 3 outside" in text and "flat at 200" in text
     with pytest.raises(ValueError, match="no shipped curve"):
         agreement(curves, {"other": [(100, 1.0)]})
 

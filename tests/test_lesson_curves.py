@@ -50,7 +50,7 @@ def test_the_live_degradation_run_is_placed_on_the_shipped_curves(capsys):
              "loss": [0.0] * 200, "train_loss": r["train_loss"]}
             for r in rows if r["steps"] == 200 and r["seed"] < 3 and r["init"] == "kaiming"]
     lesson.check_live_degradation(rows, same)  # the shipped seeds themselves: inside their own band
-    assert capsys.readouterr().out.startswith("Your run agrees with the shipped curves")
+    assert capsys.readouterr().out.startswith("This run agrees with the shipped curves")
     wrong = [{**r, "train_loss": 50 * r["train_loss"] + 1} for r in same]
     lesson.check_live_degradation(rows, wrong)
     assert "above the band" in capsys.readouterr().out
@@ -80,7 +80,7 @@ def test_the_live_denoisers_are_placed_on_the_shipped_curves(capsys):
         res.mse[mode] = np.array([r["x0_mse"] for r in rows if (r["kind"], r["skip"], r["steps"]) ==
                                   ("residual", mode, 125) and r["seed"] < 2])
     skip_lesson.check_live_denoisers(rows, res)
-    assert capsys.readouterr().out.startswith("Your run agrees")
+    assert capsys.readouterr().out.startswith("This run agrees")
     res.mse["none"] = res.mse["none"] * 3
     skip_lesson.check_live_denoisers(rows, res)
     assert "none, t = 300 at 125 steps" in capsys.readouterr().out
@@ -106,6 +106,6 @@ def test_the_live_capstone_run_is_placed_on_the_shipped_curves(capsys):
     live = [r for r in rows if r["steps"] == 125 and r["seed"] == 0 and r["kind"] != "residual, default init"]
     capstone.check_live_run(rows, live)
     out = capsys.readouterr().out
-    assert "FD: Your run agrees" in out and "training loss: Your run agrees" in out
+    assert "FD: This run agrees" in out and "training loss: This run agrees" in out
     assert "under 3 of 3 kinds of long skip" in out
     assert capstone.live_table(live).count("\n") == 6

@@ -534,6 +534,12 @@ def _logs(rows, steps: int, a: Variant, b: Variant) -> np.ndarray:
     return np.array(stats.log_ratios(a.by_seed(at, "fd_ema"), b.by_seed(at, "fd_ema")))
 
 
+def _last_common(rows, a: Variant, b: Variant) -> int | None:
+    """The last budget both variants reached in ``rows``."""
+    both = {r["steps"] for r in a.rows(rows)} & {r["steps"] for r in b.rows(rows)}
+    return max(both) if both else None
+
+
 def curve_claims(rows, early=(125, 250, 500), late: int | None = None) -> dict[str, np.ndarray | None]:
     """Per-seed margins (natural-log units; > 0 where the claim held) of the capstone's claims on learning-curve
     rows. ``early``: the small budgets of "trains faster"; ``late``: the largest budget every variant reached
@@ -550,8 +556,7 @@ def curve_claims(rows, early=(125, 250, 500), late: int | None = None) -> dict[s
     """
     have = sorted({r["steps"] for r in rows})
     late = common_budget(rows) if late is None else late
-    none_rows = Variant("plain", "none").rows(rows) + Variant("residual", "none").rows(rows)
-    late_none = max(r["steps"] for r in none_rows) if none_rows else late
+    late_none = _last_common(rows, Variant("plain", "none"), Variant("residual", "none")) or late
     early = [b for b in early if b in have]
 
     def logs(steps, a, b):
@@ -588,9 +593,9 @@ def check_curve_claims(rows, early=(125, 250, 500)) -> None:
 
     have = sorted({r["steps"] for r in rows})
     early_have = [b for b in early if b in have]
-    none_steps = [r["steps"] for r in Variant("plain", "none").rows(rows)]
+    late_none = _last_common(rows, Variant("plain", "none"), Variant("residual", "none")) or common_budget(rows)
     words = {"early": ", ".join(map(str, early_have)) or "-", "late": f"{common_budget(rows):,}",
-             "late_none": f"{max(none_steps, default=common_budget(rows)):,}",
+             "late_none": f"{late_none:,}",
              "first": early_have[0] if early_have else "-"}
     for name, margins in curve_claims(rows, early).items():
         text = CLAIM_TEXT[name].format(**words)
