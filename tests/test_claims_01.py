@@ -83,3 +83,14 @@ def test_residual_64_trains_far_better_than_plain_64():
     runs = (("plain", "kaiming", 64), ("residual", "kaiming", 64))
     margins = degradation_claims(degradation_experiment(runs=runs, seeds=SEEDS, steps=200))
     assert np.all(margins["residual_64"] > 0), margins["residual_64"]
+
+
+def test_adam_eps_freezes_and_a_tiny_eps_moves_without_learning():
+    from course_lib.lessons.gradient_pathologies import adam_eps_claims, adam_first_step, adam_tiny_eps_training
+
+    margins = adam_eps_claims(adam_first_step(depth=30, seeds=SEEDS),
+                              adam_tiny_eps_training(depth=30, seeds=SEEDS, steps=200))
+    assert set(margins) == {"eps_freezes", "tiny_eps_moves_all", "tiny_eps_median_is_lr", "float32_overshoots",
+                            "still_chance"}
+    for name, values in margins.items():
+        assert np.all(values > 0), (name, values)

@@ -132,3 +132,15 @@ def test_the_cli_says_when_ray_is_missing(monkeypatch, capsys):
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     assert main(["study", "degradation", "--seeds", "99", "--out", "/tmp/never-written.json"]) == 2
     assert "pip install 'course-lib[studies]'" in capsys.readouterr().err
+
+
+def test_a_cluster_address_goes_to_ray_and_a_local_instance_is_sized_by_jobs(monkeypatch):
+    from course_lib import study_runner
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    study_runner._start_ray("ray://head:10001", None)
+    study_runner._start_ray(None, 3)
+    assert calls[0]["address"] == "ray://head:10001" and "num_cpus" not in calls[0]
+    assert calls[1]["num_cpus"] == 3 and "address" not in calls[1]

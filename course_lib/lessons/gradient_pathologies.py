@@ -1,7 +1,10 @@
 """The experiments of notebook 01b (optional): gradient pathologies beyond vanishing, as plain functions.
 
 * **tiny is not zero**: ``frozen_layers`` measures what a vanishing gradient (1e-26) does to learning in
-  float32: Adam steps far below the spacing of float32 weights, so the first layers do not move at all.
+  float32: with Adam's eps = 1e-8 the step is about lr g / eps, far below the spacing of float32 weights, so the
+  first layers do not move at all. ``adam_first_step`` and ``adam_tiny_eps_training`` show it is eps, not float32:
+  in float64 with eps far below |g| most steps are about lr (Kingma & Ba 2015, Sec. 2.1), though the loss stays at
+  chance; in float32 g^2 underflows, v = 0 and the step is lr g / eps.
 * **how deep can each go**: the first layer's gradient against depth for plain nets at the default and at
   Kaiming initialisation, with BatchNorm (it grows, Yang et al. 2019), and residual twins with an unscaled
   branch (it explodes) and a scaled one (flat).
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..classify import train_classifier
+from ..classify import digits_flat, train_classifier
 from ..deep_nets import DeepMLP
 from ..gradients import layer_gradient_norms, shattered_gradients
 from ..plotting import finish
@@ -121,6 +124,126 @@ def frozen_claims(fr: dict[str, np.ndarray], frozen: int = 10) -> dict[str, np.n
             "float32_norm_zero": zero32.astype(float),
             "step_below_spacing": _log_ratio(fr["spacing"][:, 0], fr["step"][:, 0]),
             "frozen": np.array([_leading_zeros(c) for c in fr["changed"]], dtype=float) - (frozen - 0.5)}
+
+
+# ----------------------------------------------------------------------------- Adam's eps, not float32
+
+# (dtype, eps) of the Adam experiment: PyTorch's default eps, and one far below a gradient entry of ~1e-28.
+ADAM_CASES = (("float32", 1e-8), ("float32", 1e-30), ("float64", 1e-8), ("float64", 1e-30))
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _sigmoid_net(depth: int, seed: int, dtype: str) -> DeepMLP:
+    """The plain sigmoid ``DeepMLP`` of ``frozen_layers`` (default init, weights from ``seed``) in ``dtype``."""
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; it is {dtype!r}")
+    torch.manual_seed(seed)
+    return DeepMLP(depth=depth, activation="sigmoid", init="default").to(_DTYPES[dtype])
+
+
+def adam_first_step(depth: int = 30, seeds=(0, 1, 2), cases=ADAM_CASES, lr: float = 1e-3,
+                    n: int = 256) -> dict[str, np.ndarray]:
+    """One ``torch.optim.Adam`` step on a fresh plain sigmoid net, per seed and ``(dtype, eps)`` case.
+
+    The net and the first ``n`` digits are cast to ``dtype``, so the gradient and Adam's moments are computed in
+    it. Adam's update is lr m_hat / (sqrt(v_hat) + eps) (Kingma & Ba 2015, Algorithm 1); at step 1 m_hat = g and
+    v_hat = g^2, so the step is lr |g| / (|g| + eps) where g^2 does not underflow. Returns
+    ``{name: [len(seeds), len(cases)]}`` for layer 1: ``"grad"`` (its largest |gradient entry|), ``"step_min"``,
+    ``"step_median"`` and ``"step_max"`` (the smallest, median and largest |change| of one of its weights),
+    ``"changed"`` (how many of its weights changed at all, bit for bit) and ``"weights"`` (how many it has).
+    """
+    x, y = first_digits(n)
+    out = {k: np.zeros((len(seeds), len(cases))) for k in ("grad", "step_min", "step_median", "step_max",
+                                                             "changed", "weights")}
+    with one_thread():
+        for i, seed in enumerate(seeds):
+            for j, (dtype, eps) in enumerate(cases):
+                net = _sigmoid_net(depth, seed, dtype)
+                opt = torch.optim.Adam(net.parameters(), lr=lr, eps=eps)
+                weight = net.layers[0].linear.weight
+                before = weight.detach().clone()
+                F.cross_entropy(net(x.to(weight.dtype)), y).backward()
+                out["grad"][i, j] = weight.grad.abs().max().item()
+                opt.step()
+                step = (weight.detach() - before).abs()
+                out["step_min"][i, j], out["step_max"][i, j] = step.min().item(), step.max().item()
+                out["step_median"][i, j] = step.median().item()
+                out["changed"][i, j], out["weights"][i, j] = (step > 0).sum().item(), step.numel()
+    return out
+
+
+def adam_tiny_eps_training(depth: int = 30, seeds=(0, 1, 2), steps: int = 200, lr: float = 1e-3,
+                           eps: float = 1e-30, dtype: str = "float64", batch_size: int = 128) -> dict[str, np.ndarray]:
+    """``frozen_layers``' training (Adam, the same batches of the digits' "train" split) in ``dtype`` with ``eps``.
+
+    Returns ``{"moved": [len(seeds)], "loss": [len(seeds)]}``: the largest total change of a layer-1 weight, and
+    the mean cross-entropy over the whole "train" split after ``steps`` steps (chance: ln 10).
+    """
+    x, y = digits_flat("train")
+    out = {"moved": np.zeros(len(seeds)), "loss": np.zeros(len(seeds))}
+    with one_thread():
+        for i, seed in enumerate(seeds):
+            net = _sigmoid_net(depth, seed, dtype)
+            xs = x.to(_DTYPES[dtype])
+            before = net.layers[0].linear.weight.detach().clone()
+            opt = torch.optim.Adam(net.parameters(), lr=lr, eps=eps)
+            gen = torch.Generator().manual_seed(seed)
+            for _ in range(steps):
+                idx = torch.randint(0, len(x), (batch_size,), generator=gen)
+                opt.zero_grad()
+                F.cross_entropy(net(xs[idx]), y[idx]).backward()
+                opt.step()
+            with torch.no_grad():
+                out["loss"][i] = F.cross_entropy(net(xs), y).item()
+            out["moved"][i] = (net.layers[0].linear.weight.detach() - before).abs().max().item()
+    return out
+
+
+def format_adam_eps(first: dict[str, np.ndarray], trained: dict[str, np.ndarray], cases=ADAM_CASES,
+                    seed_index: int = 0, lr: float = 1e-3, steps: int = 200) -> str:
+    """Layer 1's first Adam step per case for one seed, then the tiny-eps training of every seed."""
+    lines = [f"layer 1, one Adam step (lr {lr:g}):",
+             f"{'dtype':<8} {'eps':>6} {'largest |g|':>12} {'smallest step':>14} {'median step':>12} "
+             f"{'largest step':>13} {'weights changed':>20}"]
+    for j, (dtype, eps) in enumerate(cases):
+        steps_j = (first[k][seed_index, j] for k in ("step_min", "step_median", "step_max"))
+        lines.append(f"{dtype:<8} {eps:>6.0e} {first['grad'][seed_index, j]:>12.1e} "
+                     + " ".join(f"{v:>{w}.1e}" for v, w in zip(steps_j, (14, 12, 13)))
+                     + f" {int(first['changed'][seed_index, j]):>12d} of {int(first['weights'][seed_index, j])}")
+    moved = ", ".join(f"{v:.2f}" for v in trained["moved"])
+    loss = ", ".join(f"{v:.3f}" for v in trained["loss"])
+    lines.append(f"after {steps} Adam steps in float64 with eps 1e-30, per seed: layer 1's largest weight change "
+                 f"{moved}; training loss {loss} (chance, ln 10: {np.log(10):.3f})")
+    return "\n".join(lines)
+
+
+def adam_eps_claims(first: dict[str, np.ndarray], trained: dict[str, np.ndarray], cases=ADAM_CASES,
+                    lr: float = 1e-3) -> dict[str, np.ndarray]:
+    """Per-seed margins (each claim holds for a seed when its margin is > 0):
+
+    * ``eps_freezes``: 0.5 minus the most layer-1 weights one step changes with eps = 1e-8, in either dtype;
+    * ``tiny_eps_moves_all``: in float64 with eps = 1e-30, how many of layer 1's weights changed, minus all but
+      one half (> 0 when every weight moved);
+    * ``tiny_eps_median_is_lr``: log10(2) minus |orders of magnitude| between layer 1's median step and lr, in
+      float64 with eps = 1e-30 (within 2x of lr; weights whose own |g| is below eps move less);
+    * ``float32_overshoots``: orders of magnitude by which layer 1's largest float32 step with eps = 1e-30
+      exceeds lr, minus 2 (over 100x lr);
+    * ``still_chance``: 0.05 minus |training loss - ln 10| after the tiny-eps training.
+
+    A claim whose case is not in ``cases`` is left out (``check_claims`` then says "not measured").
+    """
+    cases, out = list(cases), {}
+    default = [j for j, (_, eps) in enumerate(cases) if eps == 1e-8]
+    if default:
+        out["eps_freezes"] = 0.5 - first["changed"][:, default].max(axis=1)
+    if ("float64", 1e-30) in cases:
+        j = cases.index(("float64", 1e-30))
+        out["tiny_eps_moves_all"] = first["changed"][:, j] - (first["weights"][:, j] - 0.5)
+        out["tiny_eps_median_is_lr"] = np.log10(2) - np.abs(_log_ratio(first["step_median"][:, j], lr))
+    if ("float32", 1e-30) in cases:
+        out["float32_overshoots"] = _log_ratio(first["step_max"][:, cases.index(("float32", 1e-30))], lr) - 2
+    out["still_chance"] = 0.05 - np.abs(trained["loss"] - np.log(10))
+    return out
 
 
 # ----------------------------------------------------------------------------- first-layer gradient vs depth
@@ -237,6 +360,20 @@ def shattered_vs_depth(depths=(2, 4, 8, 16, 32), seeds=(0, 1, 2), width: int = 1
             for name, (_, g, corr) in shattered_gradient_curves(depth=d, width=width, seed=s).items():
                 out[name][i, j], out[f"{name}_std"][i, j] = corr, float(np.std(g))
     return out
+
+
+def format_shattered_vs_depth(by_depth: dict[str, np.ndarray], depths) -> str:
+    """The median over seeds of each net's neighbour correlation at each depth, then how many times larger the plain
+    net's dy/dx spread is than the residual net's at the deepest depth."""
+    n_seeds = len(by_depth["plain"])
+    lines = [f"neighbour correlation of dy/dx, median of {n_seeds} seeds",
+             f"{'depth':<9}" + "".join(f"{d:>7}" for d in depths)]
+    for name in ("plain", "residual"):
+        lines.append(f"{name:<9}" + "".join(f"{v:>7.2f}" for v in np.median(by_depth[name], axis=0)))
+    ratio = np.median(by_depth["plain_std"][:, -1] / by_depth["residual_std"][:, -1])
+    lines.append(f"at depth {depths[-1]} the plain net's dy/dx is {ratio:.0f}x larger than the residual net's "
+                 "(standard deviations, median of the seeds)")
+    return "\n".join(lines)
 
 
 def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | None = None, depths=None):
