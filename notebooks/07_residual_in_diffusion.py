@@ -236,14 +236,14 @@ print(capstone.gap_report(end, 16))
 # same starting noise, which is why the same digit often appears in the same place across panels.
 
 # %%
-last = capstone.last_rows(curves)
+last = capstone.last_rows(meta, curves)
 capstone.plot_sample_grids(capstone.shipped_samples(last, seed=0),
                            title="seed 0, each variant at its last budget: 16 DDIM-20 samples per variant")
 
 # %% [markdown]
 # The four long-skip variants draw digit-like strokes, several readable (zeros, ones, fours, sevens), many
-# ambiguous 8x8 scribbles; residual blocks without long skips draw similar shapes with more broken strokes; plain
-# blocks without long skips draw mostly saturated white blobs and speckle. Compare any two variants below (it opens
+# ambiguous 8x8 scribbles; residual blocks without long skips, after twice the steps, draw much the same shapes;
+# plain blocks without long skips draw mostly saturated white blobs and speckle. Compare any two variants below (it opens
 # on residual-only against skip-only); on the right, one line per seed joins their FDs.
 
 # %% tags=["nbval-ignore-output"]

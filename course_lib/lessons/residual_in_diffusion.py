@@ -723,7 +723,7 @@ def check_live_run(rows, live) -> None:
         at = [r for r in live if r["steps"] == steps]
         won = [s for s in SKIP_MODES if Variant("residual", s).rows(at) and Variant("plain", s).rows(at)
                and Variant("residual", s).rows(at)[0]["fd_ema"] < Variant("plain", s).rows(at)[0]["fd_ema"]]
-        print(f"In your run at {steps:,} steps, residual blocks scored a lower FD than plain ones under "
+        print(f"In this run at {steps:,} steps, residual blocks scored a lower FD than plain ones under "
               f"{len(won)} of {len(SKIP_MODES)} kinds of long skip ({', '.join(won) or 'none'}).")
 
 
@@ -879,14 +879,16 @@ def load_results(path: str | Path = CURVES, steps: int | None = None) -> tuple[d
     return meta, [{**r, "floor": floor} for r in curve_rows(rows, common_budget(rows) if steps is None else steps)]
 
 
-def last_rows(rows) -> list[dict]:
+def last_rows(meta: dict, rows) -> list[dict]:
     """Each variant's rows at its own last budget (where its samples are stored), shaped like ``load_results``'s."""
+    floor = float(np.mean(meta["reference"]["floor"]))
     out = []
     for v in SWEEP_VARIANTS:
         mine = v.rows(rows)
         if mine:
             top = max(r["steps"] for r in mine)
-            out += [{**r, "fd": r["fd_ema"], "final_loss": r["loss"]} for r in mine if r["steps"] == top]
+            out += [{**r, "fd": r["fd_ema"], "final_loss": r["loss"], "floor": floor} for r in mine
+                    if r["steps"] == top]
     return out
 
 

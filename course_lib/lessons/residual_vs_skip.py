@@ -808,7 +808,7 @@ def where_models_win(rows, baselines: dict[str, list[float]], probe_ts=(50, 100,
     from ..curves import Curve
 
     lines = ["first budget (steps) at which every seed beats the linear denoiser | the mean digit",
-             f"{'':>7}" + "".join(f"{'t=' + str(t):>27}" for t in probe_ts)]
+             f"{'':>7}" + "".join(f"{'t=' + str(t):>30}" for t in probe_ts)]
     for mode in SKIP_MODES:
         cells = []
         for k in range(len(probe_ts)):
@@ -819,7 +819,7 @@ def where_models_win(rows, baselines: dict[str, list[float]], probe_ts=(50, 100,
                 return f"{won[0]:,}" if won else f"not by {int(c.steps[-1]):,}"
 
             cells.append(f"{first(baselines['linear (Wiener)'][k])} | {first(baselines['mean digit'][k])}")
-        lines.append(f"{mode:>7}" + "".join(f"{c:>27}" for c in cells))
+        lines.append(f"{mode:>7}" + "".join(f"{c:>30}" for c in cells))
     return "\n".join(lines)
 
 
