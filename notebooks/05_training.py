@@ -40,6 +40,8 @@ DIGIT_STEPS = 5000 if GPU else 500
 DIGIT_SECONDS = 30 if GPU else None  # a slow GPU stops the digit run at 30 s (the title gives the steps)
 WIDTH = 64 if GPU else 16  # a wider U-Net when a GPU is present
 T = 1000  # diffusion steps of every schedule below (Ho et al. 2020)
+print(f"toy MLP: {TOY_STEPS:,} training steps; digit U-Net: width {WIDTH}, {DIGIT_STEPS:,} training steps"
+      + (f" or {DIGIT_SECONDS} s" if DIGIT_SECONDS else ""))
 
 # %% [markdown]
 # ## The objective
@@ -49,10 +51,12 @@ T = 1000  # diffusion steps of every schedule below (Ho et al. 2020)
 # al. (2020, §3.2, Eq. 12) show that with this parameterisation each term of the variational bound is a weighted
 # noise regression, $\lambda_t\, \mathbb{E} \lVert \varepsilon - \varepsilon_\theta(x_t, t) \rVert^2$. Their
 # **simplified** objective $L_\text{simple}$ (§3.4, Eq. 14) sets every $\lambda_t$ to 1, with $t$ uniform on
-# $\{0, \dots, T-1\}$. So it is *not* the bound: it gives less weight to small $t$ (little noise, an easy task).
-# They chose it because it gave better samples (Table 2, lower FID), at the price of a worse likelihood. The
-# course's seed article, *What are Diffusion Models?*, says only "The loss function is typically the mean squared
-# error (MSE) between these two quantities" (the true and the predicted noise).
+# $\{0, \dots, T-1\}$, so it is *not* the bound. The bound's weights
+# $\lambda_t = \beta_t^2 / (2\sigma_t^2 \alpha_t (1-\bar\alpha_t))$ are largest at small $t$, where
+# $1-\bar\alpha_t$ is tiny; *relative to them*, $L_\text{simple}$ down-weights small $t$, whose terms "denoise
+# data with very small amounts of noise", to "focus on more difficult denoising tasks at larger t" (§3.4). Whether
+# the $\varepsilon$ error itself is large at small $t$ is another question (exercise 3). $L_\text{simple}$ gave
+# better samples (Table 2: a lower FID, a sample-quality score) and a worse likelihood (Table 1).
 #
 # **Exercise 1.** Write `eps_loss(model, x0, t, noise, schedule)`, the loss of one batch. The model is shown
 # $x_t$, made from `x0` by the forward process at step `t` (one step per example) with this `noise`, and must
@@ -111,20 +115,21 @@ moons = make_toy_2d("moons", 8000)
 torch.manual_seed(0)
 try:
     loop_losses = train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", T), steps=300)
+    loop_label = "train_loop of exercise 2"
 except NotImplementedError:  # Exercise 2 not written yet: run course_lib's loop so the rest of the notebook works
-    print("train_loop is still a TODO: showing the losses of course_lib's reference loop instead.")
+    loop_label = "course_lib's loop (exercise 2 not solved yet)"
     loop_losses = lesson.train_loop(MLPDenoiser(hidden=128, depth=3), moons, NoiseSchedule.make("linear", T),
                                     steps=300)
-print(f"first step: loss {loop_losses[0]:.3f}; mean of the last 50 steps: {sum(loop_losses[-50:]) / 50:.3f}")
+print(f"{loop_label}: first step: loss {loop_losses[0]:.3f}; mean of the last 50 steps: "
+      f"{sum(loop_losses[-50:]) / 50:.3f}")
 
 # %% [markdown]
 # ## The `Trainer`: that loop, plus what a real run needs
 #
-# `course_lib`'s `Trainer` runs the same loop (`Trainer._train_step` in `course_lib/trainer.py`) and adds
-# **EMA weights** (below), **gradient clipping** (one bad batch cannot throw the weights far), atomic
-# **checkpoints** (a run can be stopped and resumed exactly), a progress bar, a live loss plot, the loss per
-# timestep bucket, and a ■ stop button that keeps everything. Here it trains the same MLP longer, with larger
-# batches and a lower learning rate.
+# `course_lib`'s `Trainer` runs the same loop (`Trainer._train_step`) and adds **EMA weights** (below),
+# **gradient clipping** (one bad batch cannot throw the weights far), atomic **checkpoints** (stop and resume
+# exactly), a progress bar, a live loss plot, the loss per timestep bucket, and a ■ stop button that keeps
+# everything. Here it trains the same MLP longer, with larger batches and a lower learning rate.
 
 # %% tags=["nbval-ignore-output"]
 # Progress bars and the live plot print timings, which change from run to run.
@@ -135,7 +140,7 @@ toy.train()
 
 # %% tags=["nbval-ignore-output"]
 # Losses from training: they differ between CPUs, so the notebook tests do not compare this figure.
-lesson.plot_loss_curves({"your loop": loop_losses, "Trainer": toy.history.loss}, logx=True)
+lesson.plot_loss_curves({loop_label: loop_losses, "Trainer": toy.history.loss}, logx=True)
 
 # %% [markdown]
 # On log axes both curves tell the same story: the loss loses most of its value in the first tens of steps, then
@@ -146,9 +151,15 @@ lesson.plot_loss_curves({"your loop": loop_losses, "Trainer": toy.history.loss},
 lesson.toy_result(toy.ema_model, toy.schedule, moons)
 
 # %% [markdown]
-# The samples follow both moons, with a sprinkle of points between them that the data do not have. The floor is the
-# distance between two fresh draws of real data, the best a perfect model could score; the printed ratio says how
-# far this run is from it. It is one run: another `torch.manual_seed` moves the score.
+# The samples follow both moons, with a sprinkle of points between them that the data do not have. Two scores
+# (lower is better) compare them with 2,000 reference points of the moons. The **sliced Wasserstein distance**
+# (SWD) projects both sets onto random directions and averages how far apart the sorted projections lie. The
+# **maximum mean discrepancy** (MMD) is a kernel two-sample statistic,
+# $\text{MMD}^2 = \mathbb{E}\,k(x, x') + \mathbb{E}\,k(y, y') - 2\,\mathbb{E}\,k(x, y)$ with Gaussian kernels $k$;
+# its printed unbiased estimate leaves out each point's kernel with itself, so it can be negative. The **floor** is
+# what a perfect model scores: 2,000 independent points of the moons, five draws. Its MMD is a little negative
+# because scikit-learn's `make_moons` spaces the reference points evenly along the moons. The samples' MMD lies
+# above every floor draw: the sprinkle is small but real. Another seed moves both scores.
 #
 # ## Why the loss curve is so noisy
 #
@@ -173,13 +184,14 @@ lesson.check_hardest_t(prediction, by_t)
 
 # %% [markdown]
 # At large $t$ the input *is* mostly noise, so $\varepsilon \approx x_t$: an easy copy. At small $t$ a little noise
-# hides in the data.
+# hides in the data, hard to single out. No contradiction with §3.4: Ho et al. weigh $L_\text{simple}$ against the
+# bound, and small $t$ is easy *as denoising*: the estimate of $x_0$ (below) errs by
+# $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ times the $\varepsilon$ error, a tiny factor at small $t$.
 #
 # ## Digits with the U-Net
 #
-# The same trainer, now with the U-Net on the 1,000 digits of the training split; the other 797 stay held out,
-# and the scores below compare samples with them. The package ships a checkpoint trained longer (4,000 steps),
-# which notebook 06 uses.
+# The same trainer, now with the U-Net on the 1,000 training digits; the other 797 stay held out for the scores
+# below. Notebook 06 uses a checkpoint the package ships, trained longer.
 
 # %% tags=["nbval-ignore-output"]
 # Progress bars and the live plot print timings, which change from run to run.
@@ -192,22 +204,26 @@ trainer = lesson.Trainer(UNet(base_channels=WIDTH), NoiseSchedule.make("linear",
 trainer.train()
 
 # %% [markdown]
-# Samples of the EMA weights (DDIM, 50 steps, notebook 06) beside real digits, each pixel drawn as a block:
+# Samples of the EMA weights beside real digits, each pixel drawn as a block. The title gives the *training*
+# steps of this run and the *sampling* steps of the sampler (DDIM, notebook 06):
 
 # %% tags=["nbval-ignore-output"]
 # Samples of a model trained on this machine: the pixels differ between CPUs, so the tests do not compare them.
-lesson.show_digit_samples({f"EMA samples, {trainer.step} steps": trainer.ema_model}, trainer.schedule, data=digits)
+lesson.show_digit_samples({f"EMA weights, {trainer.step} training steps": trainer.ema_model}, trainer.schedule,
+                          data=digits, steps=50)
 
 # %% [markdown]
-# After 500 steps (a CPU's run; the title gives this run's count) the samples have digit-like strokes, and only
-# some of them read as digits; the button below trains on.
+# In a CPU's run (500 training steps, printed at the top; a GPU trains a wider U-Net longer) the samples have
+# digit-like strokes, and only some read as digits; the button below trains on.
 #
 # ## What the noise estimate says about $x_0$
 #
-# Inverting the closed form turns a noise estimate into an estimate $\hat x_0$ of the clean image (`predict_x0`).
-# Move $t$: at small $t$, $\hat x_0$ is sharp; as $t$ grows it turns into a blurry average of the digits that
-# could have produced $x_t$, which is what a squared error rewards when the answer is uncertain. Each row is one
-# training digit, noised with the same noise at every $t$.
+# Inverting the closed form turns a noise estimate into an estimate of the clean image (`predict_x0`),
+# $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$, whose error is the noise
+# estimate's error times $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ (the title's factor). Move $t$: at small $t$,
+# $\hat x_0$ is sharp; half-way it is a blur, an average of the digits that could have produced $x_t$ (what a
+# squared error rewards under uncertainty); near $T$ the factor explodes and $\hat x_0$ is amplified noise,
+# clipped to black and white. Each row is one training digit, noised with the same noise at every $t$.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: every t of the slider is computed once when the cell runs; moving it only swaps images.
@@ -216,8 +232,9 @@ lesson.x0_hat_widget(trainer.ema_model, trainer.schedule, digits[:4])
 # %% [markdown]
 # ## Train N more steps
 #
-# The button trains the same `trainer` N more steps (only when pressed), then redraws the EMA samples, from the
-# same starting noise, so what changes is the model. Watch strokes turn into shapes that read as digits.
+# The button trains the same `trainer` N more steps (only when pressed), then redraws the EMA samples with the
+# grid's sampler and starting noise, so what changes is the model. Watch strokes turn into shapes that read as
+# digits.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure whose button trains the model on this machine; nothing here is the same across CPUs.
@@ -238,9 +255,11 @@ print(f"d_n reaches d = {h['full_decay']} (horizon {1 / (1 - h['full_decay']):.0
       f"only after {h['warmup']:,} updates")
 
 # %% [markdown]
-# Raw against EMA weights, same sampler and seed, scored with the Fréchet distance (FD, notebook 06; lower is
-# better) against the held-out digits. The **floor** is the score of 300 *real* training digits, what a perfect
-# model could expect; it moves from draw to draw, so it is printed over several draws.
+# Raw against EMA weights, same sampler and seed, scored with the **Fréchet distance** (FD, lower is better): fit
+# a Gaussian to the features (32 per image, from a small digit classifier) of 300 samples, another to those of the
+# 797 held-out digits, and take the distance between the two Gaussians; FID does the same with ImageNet features
+# (Heusel et al. 2017). The **floor** is the score of 300 *real* training digits, a perfect model's; it varies
+# between draws, so it is printed over several.
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -257,27 +276,28 @@ lesson.plot_ema_study(ema_rows)
 
 # %% [markdown]
 # In most seeds the EMA weights sample better, but not in every one (the count above): sometimes the raw weights
-# stop at a lucky point. What the EMA removes is that luck: its FD moves much less from seed to seed (the spreads
-# above). Both stay far above the floor (grey band): 500 steps is a short run, at a **constant** learning rate,
-# and the horizon printed above is far shorter than $1/(1-d)$, so the average also lags behind weights that are
-# still improving. Decaying the learning rate is another way to remove the noise of the stopping point; this
-# notebook does not measure it. Large diffusion models use both.
+# stop at a lucky point. The EMA removes that luck: its FD moves much less from seed to seed (the spreads above).
+# Both stay far above the floor (grey band): the study's runs are short (the title gives their steps), at a
+# **constant** learning rate, and their EMA horizon (printed) is far shorter than $1/(1-d)$, so the average lags
+# behind weights that still improve. Decaying the learning rate also removes the noise of the stopping point (not
+# measured here); large diffusion models use both.
 #
 # ## The checkpoint
 #
 # `Trainer` wrote `runs/digits_unet.pt` atomically: model, EMA weights, optimiser, step, configuration and loss
-# history. `load_denoiser` reads it with `torch.load(weights_only=True)`: a plain `torch.load` of a pickle can run
-# any function the file names, while `weights_only=True` only builds tensors, primitive types and a short list of
-# allowed classes. That shrinks the attack surface; it is not a proof of safety, so load only checkpoints you
-# trust. `Trainer.from_checkpoint` resumes the run.
+# history. `load_denoiser` reads it with `torch.load(weights_only=True)`, which builds only tensors, primitive
+# types and a few allowed classes, where a plain `torch.load` can run any function the pickle names. That shrinks
+# the attack surface but proves nothing: load only checkpoints you trust. `Trainer.from_checkpoint` resumes the
+# run.
 
 # %%
 model, schedule, ckpt = lesson.load_denoiser("runs/digits_unet.pt")
 print(f"checkpoint: step {ckpt['step']}, {ckpt['model']['kind']} {ckpt['model']['config']}, schedule {ckpt['schedule']}")
 
 # %% [markdown]
-# How many sampling steps does the toy model need? DDIM (notebook 06) from the same starting noise, scored with the
-# sliced Wasserstein distance (SWD); each step count is sampled once, when the slider is released.
+# How many sampling steps does the toy model need? DDIM (notebook 06) from the same starting noise, scored with SWD
+# as above (floor: the mean of five draws of independent points); each step count is sampled once, when the slider
+# is released.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure that samples at each new step count (a fraction of a second); its numbers come from training.
@@ -287,14 +307,14 @@ lesson.toy_samples_widget(toy.ema_model, toy.schedule)
 # ## Summary
 # - Diffusion training is regression: predict the noise $\varepsilon$ mixed into $x_0$ at a random $t$.
 # - The loss depends strongly on $t$: read it per $t$-bucket, not only as one noisy curve.
-# - $L_\text{simple}$ is the variational bound with its weights $\lambda_t$ dropped (Ho et al. §3.4): better
-#   samples, not a likelihood.
+# - $L_\text{simple}$ drops the bound's weights $\lambda_t$, down-weighting small $t$ relative to the bound (Ho et
+#   al. §3.4): better samples, a worse likelihood.
 # - EMA weights average the raw weights' random walk: in a short run they sampled better in most seeds and varied
 #   much less between seeds; the warm-up sets their horizon.
 # - Checkpoints are written atomically and read with `weights_only=True`.
 #
 # ## Going further
-# - Ho, Jain, Abbeel (2020), Sections 3.2-3.4, Algorithm 1 and Table 2.
+# - Ho, Jain, Abbeel (2020), Sections 3.2-3.4, Algorithm 1 and Tables 1-2.
 # - tiny-diffusion (a whole DDPM on 2-D points in one file), and `python -m course_lib train --help`.
 # - Karras et al. (2022), *Elucidating the Design Space of Diffusion-Based Generative Models* (loss weighting per
 #   noise level).

@@ -274,3 +274,75 @@ def test_toy_steps_slider_follows_the_schedule(T):
     slider = tr.toy_steps_slider(T)
     options = list(slider.options)
     assert max(options) == T and slider.value in options and options == sorted(options)
+
+
+def test_independent_points_are_disjoint_draws_of_the_distribution():
+    sets = tr.independent_points("moons", 500, 3, seed=1)
+    assert [tuple(x.shape) for x in sets] == [(500, 2)] * 3
+    rows = torch.cat(sets).unique(dim=0)
+    assert len(rows) == 1500  # no point is in two sets
+    with pytest.raises(ValueError, match="n \\* draws"):
+        tr.independent_points("moons", 60_000, 2)
+
+
+def test_toy_scores_floor_is_what_independent_points_score():
+    from course_lib.data import make_toy_2d
+    from course_lib.metrics import toy_quality
+
+    perfect = tr.independent_points("moons", 1000, 1, seed=7)[0]  # a perfect sampler, outside the floor's draws
+    q = tr.toy_scores(perfect, "moons", floor_draws=4)
+    assert len(q["swd_floor"]) == len(q["mmd_floor"]) == 4
+    assert min(q["swd_floor"]) / 2 < q["swd"] < 2 * max(q["swd_floor"])
+    blob = 0.3 * torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
+    q_blob = tr.toy_scores(blob, "moons")
+    assert q_blob["swd"] > 3 * max(q["swd_floor"]) and q_blob["mmd"] > 10 * max(q["mmd_floor"])
+    # make_moons spaces its points evenly: a second draw of it (toy_quality's floor) scores below perfect samples
+    assert toy_quality(make_toy_2d("moons", 1000), "moons")["swd_floor"] < min(q["swd_floor"])
+
+
+@pytest.mark.parametrize("alpha_bar, text", [(0.9999, "0.01"), (0.394, "1.2"), (0.026, "6.1"), (5e-5, "141")])
+def test_error_factor_is_the_x0_hat_amplification(alpha_bar, text):
+    assert tr.error_factor(alpha_bar) == text
+
+
+def test_x0_hat_error_is_the_eps_error_times_the_factor():
+    from course_lib.diffusion import predict_x0
+
+    s = NoiseSchedule.make("linear", 1000)
+    gen = torch.Generator().manual_seed(0)
+    x0, eps = torch.rand(4, 1, 8, 8, generator=gen) * 2 - 1, torch.randn(4, 1, 8, 8, generator=gen)
+    t = torch.tensor([10, 300, 600, 980])
+    x_t = q_sample(x0, t, s, noise=eps)
+    error = 0.01 * torch.randn(4, 1, 8, 8, generator=gen)
+    factor = ((1 - s.alpha_bar[t]) / s.alpha_bar[t]).sqrt().float().view(-1, 1, 1, 1)
+    assert torch.allclose(predict_x0(x_t, t, eps + error, s) - x0, -factor * error, rtol=1e-3, atol=1e-3)
+    assert [tr.error_factor(float(s.alpha_bar[i])) for i in t] == ["0.047", "1.2", "6.2", "130"]
+
+
+def test_sample_titles_name_training_and_sampling_steps(widgets):
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    fig = tr.show_digit_samples({"EMA weights, 7 training steps": model}, schedule, n=4, steps=3)
+    assert fig.axes[0].get_title() == "EMA weights, 7 training steps\n(DDIM, 3 sampling steps)"
+    view = widgets["train_more"].view
+    assert view.steps == 50 and view.grid_title.get_text().endswith("(DDIM, 50 sampling steps)")
+    x0_view = widgets["x0_hat"].view
+    x0_view.update(300)
+    assert "eps error ×" in x0_view.x0_hat_title.get_text()
+
+
+def test_ema_study_report_prints_the_horizon_at_the_last_step():
+    rows = [{"seed": 0, "steps": 500, "raw": 80.0, "ema": 50.0, "floor": 15.0},
+            {"seed": 1, "steps": 500, "raw": 60.0, "ema": 55.0, "floor": 18.0}]
+    report = tr.ema_study_report(rows)
+    assert "2 of 2 seeds" in report and report.endswith("EMA horizon at step 500: 1 / (1 - d_n) = 57 steps "
+                                                        "(1 / (1 - d) = 200)")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_mmd_floor_is_a_little_negative_against_the_evenly_spaced_reference(seed):
+    """Notebook 05 says so of its floor (2,000 points, five draws): independent points against the evenly spaced
+    reference of make_moons (over 20 draws: 19 negative, mean -0.0013; against independent points: mean -0.0002)."""
+    q = tr.toy_scores(tr.independent_points("moons", 2000, 1, seed=100 + seed)[0], "moons", seed=seed)
+    assert -0.005 < sum(q["mmd_floor"]) / len(q["mmd_floor"]) < 0, q["mmd_floor"]

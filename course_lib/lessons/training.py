@@ -4,6 +4,7 @@ solutions and ``check_...`` functions of its exercises, and the names its code c
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -35,18 +36,61 @@ def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
     return finish(fig)
 
 
+TOY_POOL = 100_000  # points of one large draw of the toy data; independent sets are random subsets of it
+
+
+@functools.lru_cache(maxsize=4)
+def _toy_pool(name: str, seed: int) -> torch.Tensor:
+    """The ``TOY_POOL`` points ``independent_points`` draws from (made once: about a second for the moons)."""
+    from ..data import make_toy_2d
+
+    return make_toy_2d(name, TOY_POOL, seed=30_000 + seed)
+
+
+def independent_points(name: str, n: int, draws: int, seed: int = 0) -> list[torch.Tensor]:
+    """``draws`` disjoint sets of ``n`` points of the toy distribution ``name``, each a random subset of one draw
+    of ``TOY_POOL`` points: independent samples, as a perfect sampler would give. (``make_toy_2d("moons", n)`` is
+    not: scikit-learn's ``make_moons`` spaces its ``n`` points evenly along the moons and only jitters them, so
+    two of its draws are more alike than independent samples and score below what a perfect sampler can.)"""
+    if n * draws > TOY_POOL:
+        raise ValueError(f"n * draws = {n * draws:,} is more than the {TOY_POOL:,} points of the pool; ask for "
+                         "fewer draws or a smaller n")
+    pool = _toy_pool(name, seed)
+    order = torch.randperm(TOY_POOL, generator=torch.Generator().manual_seed(seed))
+    return [pool[order[i * n:(i + 1) * n]] for i in range(draws)]
+
+
+def toy_scores(samples: torch.Tensor, name: str = "moons", floor_draws: int = 5, seed: int = 0) -> dict:
+    """The scores of 2-D ``samples [n, 2]`` against ``n`` reference points of ``name`` (those of
+    ``metrics.toy_quality``), with a fair floor: ``{"swd", "mmd", "swd_floor", "mmd_floor"}``, the sliced
+    Wasserstein distance and the unbiased estimate of the squared MMD (``course_lib.metrics``). The floors are
+    lists, the scores of ``floor_draws`` sets of ``n`` independent points of ``name`` (``independent_points``)
+    against the same reference: what a perfect sampler scores, draw by draw. (``toy_quality``'s floor, a second
+    ``make_toy_2d`` draw, is lower than that for the moons, whose points are evenly spaced.)"""
+    from ..data import make_toy_2d
+    from ..metrics import mmd, sliced_wasserstein
+
+    samples = samples.detach().float().cpu()
+    reference = make_toy_2d(name, len(samples), seed=10_000 + seed)
+    perfect = independent_points(name, len(samples), floor_draws, seed)
+    return {"swd": sliced_wasserstein(samples, reference), "mmd": mmd(samples, reference),
+            "swd_floor": [sliced_wasserstein(x, reference) for x in perfect],
+            "mmd_floor": [mmd(x, reference) for x in perfect]}
+
+
 @torch.no_grad()
 def toy_result(model, schedule: NoiseSchedule, data: torch.Tensor, name: str = "moons", n: int = 2000, seed: int = 0):
-    """Notebook 05's toy result: ``n`` DDPM samples of ``model`` (fixed noise), their sliced Wasserstein distance
-    and MMD to fresh points of ``name`` with the floors of two fresh draws (printed), beside the data."""
-    from ..metrics import toy_quality
+    """Notebook 05's toy result: ``n`` DDPM samples of ``model`` (fixed noise), their ``toy_scores`` (printed, the
+    floor as mean and spread over its draws), beside the data."""
+    from ..claims import mean_spread
 
     device = next(model.parameters()).device
     x = DDPMSampler(schedule).sample(model.eval(), (n, 2), device=device,
                                      generator=torch.Generator().manual_seed(seed)).cpu()
-    q = toy_quality(x, name)
-    print(f"sliced Wasserstein distance {q['swd']:.3f} (floor {q['swd_floor']:.3f}: {q['swd'] / q['swd_floor']:.1f} "
-          f"times it), MMD {q['mmd']:.4f} (floor {q['mmd_floor']:.4f})")
+    q = toy_scores(x, name, seed=seed)
+    print(f"samples against {n:,} reference points of the {name}: SWD {q['swd']:.3f}, MMD {q['mmd']:.4f}")
+    print(f"floor, {n:,} independent points of the {name}, {len(q['swd_floor'])} draws:\n"
+          f"  SWD {mean_spread(q['swd_floor'], '.3f')}\n  MMD {mean_spread(q['mmd_floor'], '.4f')}")
     return plot_points({"data": data[:n], f"{n} samples (DDPM, EMA weights)": x})
 
 
@@ -102,7 +146,8 @@ def check_hardest_t(prediction, by_t) -> None:
 
 class ToySamplesView:
     """Widget body: DDIM samples of a 2-D model over the toy data ``name``, for a number of DDIM ``steps``,
-    with their sliced Wasserstein distance (SWD) to fresh data and its floor (two fresh draws of the data).
+    with their sliced Wasserstein distance (SWD) to reference points of the data and its floor (the mean SWD
+    of sets of independent points, as in ``toy_scores``).
     Built once (data, reference points and floor included); ``update(steps)`` samples (it computes: its control
     is built with ``continuous_update=False``) and only moves the sample points and the title."""
 
@@ -114,8 +159,9 @@ class ToySamplesView:
 
         self.model, self.schedule, self.name, self.n, self.seed = model.eval(), schedule, name, n, seed
         data = make_toy_2d(name, n, seed=seed)
-        self.reference = make_toy_2d(name, n, seed=10_000 + seed)  # the points toy_quality compares with
-        self.floor = sliced_wasserstein(make_toy_2d(name, n, seed=20_000 + seed), self.reference)
+        self.reference = make_toy_2d(name, n, seed=10_000 + seed)  # the points toy_scores compares with
+        perfect = independent_points(name, n, 5, seed)  # its floor: the mean over 5 draws
+        self.floor = sum(sliced_wasserstein(x, self.reference) for x in perfect) / len(perfect)
         self.fig, ax = plt.subplots(figsize=(4.4, 4.4))
         ax.scatter(data[:, 0], data[:, 1], s=3, alpha=0.3, color="C1", label="data")
         self.points = ax.scatter(data[:, 0], data[:, 1], s=3, alpha=0.6, color="C0", label="samples")
@@ -192,13 +238,15 @@ def ddim_digits(model, schedule: NoiseSchedule, n: int = 36, steps: int = 20, se
 def show_digit_samples(models: dict, schedule: NoiseSchedule, n: int = 36, steps: int = 50, seed: int = 0,
                        data: torch.Tensor | None = None):
     """Grids of ``n`` DDIM samples from each model of ``models`` (``{title: model}``, same noise), beside real
-    digits when ``data`` is given; nearest-neighbour pixels, large enough to read."""
+    digits when ``data`` is given; nearest-neighbour pixels, large enough to read. Each sample grid's title gets
+    a second line naming the sampler and its number of (sampling) ``steps``."""
     import matplotlib.pyplot as plt
 
     from ..plotting import image_grid
 
     panels = ({"real digits": data[:n]} if data is not None else {}) | {
-        title: ddim_digits(m, schedule, n, steps, seed) for title, m in models.items()}
+        f"{title}\n(DDIM, {steps} sampling steps)": ddim_digits(m, schedule, n, steps, seed)
+        for title, m in models.items()}
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6), squeeze=False)
     for ax, (title, x) in zip(axes[0], panels.items()):
         ax.imshow(image_grid(x, nrow=6), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -210,11 +258,12 @@ def show_digit_samples(models: dict, schedule: NoiseSchedule, n: int = 36, steps
 
 class TrainMoreView:
     """Widget body of the "train N more steps" control: a grid of digit samples from a trainer's EMA weights
-    (DDIM, the same noise every time, so a change is the model's) beside its loss curve on log axes.
+    (DDIM with ``steps`` sampling steps, 50 as in ``show_digit_samples``, and the same noise every time, so a
+    change is the model's) beside its loss curve on log axes.
     ``update()`` draws the model as it is now and returns the trainer's step count, which names the
     background (the loss axes' limits change as training goes on)."""
 
-    def __init__(self, trainer, n: int = 36, steps: int = 20, seed: int = 0):
+    def __init__(self, trainer, n: int = 36, steps: int = 50, seed: int = 0):
         import matplotlib.pyplot as plt
 
         from ..plotting import image_grid
@@ -223,7 +272,7 @@ class TrainMoreView:
         self.fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw={"width_ratios": [1, 1.4]})
         self.grid = a.imshow(image_grid(torch.zeros(n, 1, 8, 8), nrow=6), cmap="gray", vmin=0, vmax=1,
                              interpolation="nearest")
-        self.grid_title = a.set_title(" ", fontsize=10)
+        self.grid_title = a.set_title(self.title(), fontsize=10)  # two lines, as update() writes them
         a.axis("off")
         (self.loss_line,) = b.plot([], [], lw=0.6, color="C0", alpha=0.4, label="batch loss")
         (self.smooth_line,) = b.plot([], [], lw=1.5, color="C0", label="mean of 25 steps")
@@ -236,8 +285,11 @@ class TrainMoreView:
         b.set_title("loss so far", fontsize=10)
         b.legend(fontsize=8, loc="upper right")
         self.loss_axes = b
-        self.fig.tight_layout()
+        self.fig.tight_layout(rect=(0, 0, 1, 0.96))  # tight_layout leaves the two-line title a little short
         self.animated = [self.grid, self.grid_title, self.loss_line, self.smooth_line]
+
+    def title(self) -> str:
+        return f"EMA weights, {self.trainer.step} training steps\n(DDIM, {self.steps} sampling steps)"
 
     def update(self) -> int:
         from ..plotting import image_grid, smooth
@@ -245,7 +297,7 @@ class TrainMoreView:
         tr = self.trainer
         x = ddim_digits(tr.ema_model if tr.step else tr.model, tr.schedule, self.n, self.steps, self.seed)
         self.grid.set_data(image_grid(x, nrow=6))
-        self.grid_title.set_text(f"EMA samples after {tr.step} steps (DDIM {self.steps})")
+        self.grid_title.set_text(self.title())
         steps, loss = tr.history.step, tr.history.loss
         if steps:
             smoothed = smooth(loss, 25)
@@ -256,7 +308,7 @@ class TrainMoreView:
         return tr.step
 
 
-def train_more_widget(trainer, n_more: int = 100, n: int = 36, steps: int = 20, seed: int = 0):
+def train_more_widget(trainer, n_more: int = 100, n: int = 36, steps: int = 50, seed: int = 0):
     """The "train N more steps" widget of notebook 05 (see ``TrainMoreView``): a ``LiveFigure`` under a number
     box ``live.more`` (N) and a button ``live.button``. Training runs only on a click: ``trainer.train`` to
     ``trainer.step + N`` (no progress bar, no callback), then the figure is drawn again. The live figure has
@@ -294,7 +346,9 @@ def train_more_widget(trainer, n_more: int = 100, n: int = 36, steps: int = 20, 
 
 class X0HatView:
     """Widget body: for a few training digits x_0, the noised x_t at step t (fixed noise) and the model's
-    estimate x0-hat = predict_x0(x_t, t, eps_theta(x_t, t)), one row per digit, with the error of x0-hat.
+    estimate x0-hat = predict_x0(x_t, t, eps_theta(x_t, t)), one row per digit (clipped to [-1, 1] for display),
+    with the error of x0-hat and the factor sqrt((1 - alpha_bar_t) / alpha_bar_t) by which x0-hat's error is the
+    noise estimate's error: x0-hat - x_0 = -sqrt((1 - alpha_bar_t) / alpha_bar_t) (eps-hat - eps).
     Every t of the slider's grid ``ts`` is computed once in ``__init__`` (one batched forward pass);
     ``update(t)`` only swaps images and text."""
 
@@ -342,8 +396,16 @@ class X0HatView:
             image.set_data(_unit(x))
         for image, x in zip(self.x0_hat_images, x0_hat):
             image.set_data(_unit(x))
-        self.x_t_title.set_text(f"x_t, t = {t}\nalpha_bar {self.alpha_bar[t]:.3f}")
-        self.x0_hat_title.set_text(f"x0-hat\nMSE to x_0: {self.errors[t]:.3f}")
+        alpha_bar = float(self.alpha_bar[t])
+        self.x_t_title.set_text(f"x_t, t = {t}\nalpha_bar {alpha_bar:.2g}")
+        self.x0_hat_title.set_text(f"x0-hat: eps error ×{error_factor(alpha_bar)}\nMSE to x_0: {self.errors[t]:.3f}")
+
+
+def error_factor(alpha_bar: float) -> str:
+    """sqrt((1 - alpha_bar) / alpha_bar), the factor from an error of eps-hat to the error of x0-hat, as text
+    (two significant digits, no exponent)."""
+    factor = math.sqrt((1 - alpha_bar) / alpha_bar) if alpha_bar > 0 else math.inf
+    return f"{factor:.2g}" if factor < 10 else f"{factor:.0f}"
 
 
 def _unit(x: torch.Tensor):
@@ -490,9 +552,10 @@ def print_raw_vs_ema(trainer, n: int = 300, floor_draws: int = 5) -> None:
           f"{mean_spread(floor_by_n(ns=(n,), seeds=range(floor_draws))[n], '.1f')}; pure noise: {r['ceiling']:.1f}")
 
 
-def ema_study_report(rows: list[dict]) -> str:
-    """The shipped EMA study (rows of ``ema_study``) seed by seed, with the mean and spread of each column and
-    how many seeds the EMA weights won."""
+def ema_study_report(rows: list[dict], ema_decay: float = 0.995) -> str:
+    """The shipped EMA study (rows of ``ema_study``) seed by seed, with the mean and spread of each column, how
+    many seeds the EMA weights won, and the EMA horizon 1 / (1 - d_n) at the rows' last step (``ema_decay``: the
+    study's decay d, that of ``train_digit_unet``)."""
     from ..claims import mean_spread
 
     lines = [f"seed {r['seed']}: raw FD {r['raw']:6.1f}, EMA FD {r['ema']:5.1f}, raw / EMA = {r['raw'] / r['ema']:.2f}"
@@ -501,6 +564,9 @@ def ema_study_report(rows: list[dict]) -> str:
         lines.append(f"{label + ':':<13}FD {mean_spread([r[key] for r in rows], '.1f')}")
     wins = sum(r["raw"] > r["ema"] for r in rows)
     lines.append(f"the EMA weights scored the lower FD in {wins} of {len(rows)} seeds")
+    steps = rows[0]["steps"]
+    lines.append(f"EMA horizon at step {steps}: 1 / (1 - d_n) = {1 / (1 - ema_decay_at(steps - 1, ema_decay)):.0f} "
+                 f"steps (1 / (1 - d) = {1 / (1 - ema_decay):.0f})")
     return "\n".join(lines)
 
 
