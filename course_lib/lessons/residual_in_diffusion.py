@@ -407,15 +407,18 @@ def curve_table(meta: dict, rows) -> str:
     budgets = sorted({r["steps"] for r in rows})
     n = len({r["seed"] for r in rows})
     sec = meta.get("cpu_s_per_step", {})
-    lines = [f"FD to the held-out digits (EMA weights), mean of {n} seeds, by training steps (batch "
-             f"{meta['batch_size']})",
+    lines = [f"FD to the held-out digits (EMA weights), geometric mean of {n} seeds, by training steps (batch "
+             f"{meta['batch_size']}; -: not run)",
              f"{'variant':<36}" + "".join(f"{b:>7}" for b in budgets) + "   ms/step (CPU)"]
     for v in SWEEP_VARIANTS:
         if not v.rows(rows):
             continue
-        means = [np.mean([r["fd_ema"] for r in v.rows(rows) if r["steps"] == b]) for b in budgets]
+        cells = []
+        for b in budgets:
+            fds = [r["fd_ema"] for r in v.rows(rows) if r["steps"] == b]
+            cells.append(f"{np.exp(np.mean(np.log(fds))):7.1f}" if fds else f"{'-':>7}")
         ms = f"{1000 * sec[v.name]:10.1f}" if v.name in sec else ""
-        lines.append(f"{v.name:<36}" + "".join(f"{m:7.1f}" for m in means) + ms)
+        lines.append(f"{v.name:<36}" + "".join(cells) + ms)
     band = reference_band(meta)
     for k in ("floor", "ceiling"):
         m, lo, hi = band[k]
