@@ -7,8 +7,9 @@
 
 The shortcut is the identity when shapes match and a projection (1x1 conv with stride,
 plus BN) when channels or stride change. ``zero_init=True`` zeroes the last layer of F
-(its BN's gamma, or its conv for the pre-activation block) so that a block whose
-shortcut is the identity starts as the exact identity: y = x, dy/dx = I.
+(its BN's gamma, or its conv for the pre-activation block) so that F = 0 at the start: with an
+identity shortcut a pre-activation block is then the exact identity (y = x, dy/dx = I), while a basic or
+bottleneck block computes ReLU(x), the identity only on inputs >= 0 (as after an earlier ReLU).
 ``residual=False`` drops the shortcut, giving the matching *plain* block.
 All blocks map ``[B, in_channels, H, W] -> [B, out_channels, H / stride, W / stride]``.
 """

@@ -4,7 +4,8 @@
     alpha_bar_t = prod_{s <= t} alpha_s          (strictly decreasing, inside (0, 1))
     log_snr_t   = log(alpha_bar_t / (1 - alpha_bar_t))
 
-Indexing follows Ho et al. and ``diffusers``: x_t is x_0 after t + 1 noising steps, so
+Indexing follows ``diffusers`` (Ho et al. 2020 number the steps 1..T): timestep t is x_0 after t + 1 noising
+steps, so alpha_bar[t] is Ho et al.'s alpha_bar_{t+1}, so
 alpha_bar[0] = alpha_0 = 1 - beta_0 and x_{T-1} is (almost) pure noise.
 """
 
@@ -104,7 +105,7 @@ class NoiseSchedule:
 
     @property
     def alpha_bar_prev(self) -> torch.Tensor:
-        """alpha_bar_{t-1}, with alpha_bar_{-1} = 1 (x_{-1} is x_0 itself)."""
+        """alpha_bar_{t-1}, with alpha_bar_{-1} = 1 (before timestep 0 comes the clean x_0)."""
         return torch.cat([self.betas.new_ones(1), self.alpha_bar[:-1]])
 
     @property

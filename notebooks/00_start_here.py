@@ -1,10 +1,10 @@
 # %% [markdown]
 # # 00 · Start here
 #
-# Welcome to **From residual connections to diffusion models**. In eight short notebooks you will
-# watch gradients vanish in a deep network and come back with one `+ x`, take trained residual
-# networks apart, compare the two kinds of "skip" inside a U-Net, and finally train and sample a
-# small diffusion model on your own CPU.
+# Welcome to **From residual connections to diffusion models**. In ten short notebooks (00 to 07, with two
+# optional ones, 01b and 06b) you will watch gradients vanish in a deep network and come back with one `+ x`,
+# take trained residual networks apart, compare the two kinds of "skip" inside a U-Net, and finally train and
+# sample a small diffusion model on your own CPU.
 #
 # **Learning objectives**
 # 1. Check that your environment works and see which device (CPU, CUDA GPU or Apple MPS) the course will use.
@@ -28,7 +28,7 @@ if "google.colab" in sys.modules:
 # Everything the course computes comes from `course_lib`, a small PyTorch package that lives next to
 # these notebooks. The cell above installs it when you run on Colab; anywhere else it has nothing to do.
 # The next cell, like the top of every notebook, calls `setup_notebook()`, which seeds every random
-# number generator (so your numbers match the ones printed here) and picks the fastest device.
+# number generator (so a rerun draws the same random numbers) and picks the fastest device.
 
 # %%
 from ipywidgets import FloatSlider
@@ -56,15 +56,13 @@ for key, value in environment_report().items():
 # its figure once, and each slider move only gives its lines new y values, so the picture follows your hand.
 # Every widget in the course works this way, with its logic in `course_lib` where you can read and call it.
 # When you read the notebook without running it (on GitHub, say), the widget cell still shows the figure for
-# the sliders' starting values, and so does `plot_wave`, called below with those same values.
+# the sliders' starting values. Each view also has a plain function that draws one setting without sliders
+# (here `lesson.plot_wave(frequency, damping)`), handy where widgets do not run.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: built once, only its curves redrawn on a move.
 LiveFigure(lesson.WaveView(), frequency=FloatSlider(value=2.0, min=0.5, max=5.0, step=0.5),
            damping=FloatSlider(value=0.5, min=0.0, max=3.0, step=0.5))
-
-# %%
-lesson.plot_wave(frequency=2.0, damping=0.5)  # the widget's starting values, as a plain figure
 
 # %% [markdown]
 # ## How exercises work
@@ -120,7 +118,9 @@ lesson.check_wave(wave)
 # - **Colab**: each notebook's *Open in Colab* badge in the README opens it on Colab. Run its first cell: it installs `course_lib` from the repository (Colab keeps its own PyTorch) and turns on Colab's widget manager. With a GPU runtime the training notebooks pick larger configurations, so your numbers will differ from the stored ones.
 #
 # ## Summary
-# - `setup_notebook()` seeds everything and picks the device; your outputs will match the stored ones on a CPU.
+# - `setup_notebook()` seeds everything and picks the device. On a CPU your printed outputs match the stored ones,
+#   except in cells that say they differ between machines (the environment report above, the last digits of
+#   trained numbers); on a GPU the training notebooks pick larger configurations.
 # - Widgets are live figures over views in `course_lib` (`WaveView` here): built once, redrawn in place.
 # - Exercises come with `check_...()` cells whose hints come in tiers: what is wrong, then a hint, then
 #   where the reference is.

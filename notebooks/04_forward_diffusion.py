@@ -36,12 +36,12 @@ device = setup_notebook(seed=0)
 # %% [markdown]
 # ## One step, and many
 #
-# With $\beta_t$ the noise variance added at step $t$ and $\alpha_t = 1 - \beta_t$:
+# With $\beta_t$ the noise variance added at step $t$ ($t = 1, \dots, T$) and $\alpha_t = 1 - \beta_t$:
 #
 # $$x_t = \sqrt{\alpha_t}\, x_{t-1} + \sqrt{1 - \alpha_t}\, \varepsilon_t, \qquad \varepsilon_t \sim \mathcal{N}(0, I).$$
 #
 # The factor $\sqrt{\alpha_t} < 1$ shrinks the signal as the noise is added, so the total variance stays 1
-# for data of variance 1. Composing Gaussian steps gives a Gaussian, and with $\bar\alpha_t = \prod_{s \le t} \alpha_s$:
+# for data of variance 1. Composing Gaussian steps gives a Gaussian, and with $\bar\alpha_t = \prod_{s=1}^{t} \alpha_s$:
 #
 # $$x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I).$$
 #
@@ -51,13 +51,18 @@ device = setup_notebook(seed=0)
 # a sum of independent Gaussians is Gaussian: after two steps the noise variance is
 # $\alpha_t (1 - \alpha_{t-1}) + (1 - \alpha_t) = 1 - \alpha_t \alpha_{t-1}$, and so on by induction.
 # Below we check it numerically rather than trust it.
-# In `course_lib`, $x_t$ for $t = 0, \dots, T-1$ is $x_0$ after $t + 1$ steps (the indexing of Ho et al. and `diffusers`).
+#
+# **Indexing.** The formulas above number the steps as Ho et al. (2020, Sec. 2 and Algorithm 1) do:
+# $t = 1, \dots, T$, with $x_0$ the clean image, here as everywhere in the course. `course_lib`, like `diffusers`,
+# counts timesteps from 0 instead: `schedule.betas[t]` and `schedule.alpha_bar[t]` are $\beta_{t+1}$ and
+# $\bar\alpha_{t+1}$, and timestep $t$ (the `t` of `q_sample`, of the sliders and of the printouts below) gives
+# $x_{t+1}$. Timestep 0 is one step of noise away from $x_0$; timestep $T - 1$ gives $x_T$.
 #
 # ## Watch an image dissolve
 #
 # **Exercise 1 (predict, then run).** Before you touch the widget: the linear schedule of Ho et al. (2020) adds a
 # noise variance $\beta_t$ that grows linearly from $10^{-4}$ to $0.02$ over $T = 1000$ steps. Half-way, at
-# $t = 500$, how much of $x_0$'s variance is left: is $\bar\alpha_{500}$ about `"1/2"`, `"1/10"` or `"1/100"`?
+# timestep 500, how much of $x_0$'s variance is left: is `alpha_bar[500]` about `"1/2"`, `"1/10"` or `"1/100"`?
 # Write your prediction first; the check right after it compares it with the schedule.
 
 # %%
@@ -80,9 +85,10 @@ schedule = NoiseSchedule.make(SCHEDULE, T)
 
 # %% [markdown]
 # Move $t$, change the schedule and $T$ (the $t$ slider always runs from 0 to $T - 1$). The top row shows the
-# clean images $x_0$ and, on the right, $\bar\alpha_t$ (blue, how much of $x_0$ is left) and the log-SNR,
-# $\log(\bar\alpha_t / (1 - \bar\alpha_t))$ (orange), with the current $t$ marked. The bottom row shows the same
-# images noised to step $t$, and compares their pixels with $\mathcal{N}(0, 1)$.
+# clean images $x_0$ and, on the right, `alpha_bar[t]` (blue, how much of $x_0$ is left) and the log-SNR,
+# $\log(\bar\alpha / (1 - \bar\alpha))$ (orange), with the current $t$ marked. The bottom row shows the same
+# images noised to timestep $t$, and a histogram of the pixel values of both noised images together (the legend
+# counts each image's pixels) against the density of $\mathcal{N}(0, 1)$.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: built once, only its changing parts redrawn (about 30 ms a move).
@@ -92,8 +98,8 @@ live = LiveFigure(lesson.ForwardView(), t=IntSlider(value=T // 10, min=0, max=T 
 lesson.t_follows_T(live).warm()  # the t slider's range follows the T menu
 
 # %% [markdown]
-# The widget above starts at $t = T/10$, where much of the photo is still there. Further along the chain, at
-# $t = 3T/5$ (600 with $T = 1000$):
+# The widget above starts at timestep $T/10$, where much of the photo is still there. Further along the chain,
+# at timestep $3T/5$ (600 with $T = 1000$):
 
 # %%
 lesson.show_forward(t=3 * T // 5, schedule=SCHEDULE, T=T)
@@ -101,12 +107,14 @@ lesson.show_forward(t=3 * T // 5, schedule=SCHEDULE, T=T)
 # %%
 ab = schedule.alpha_bar
 for t in (T // 10, 3 * T // 5):
-    print(f"t = {t}: x_t = {ab[t].sqrt():.3f} x_0 + {(1 - ab[t]).sqrt():.3f} eps  (alpha_bar = {ab[t]:.4f})")
+    print(f"timestep {t}: x_{t + 1} = {ab[t].sqrt():.3f} x_0 + {(1 - ab[t]).sqrt():.3f} eps  "
+          f"(alpha_bar[{t}] = {ab[t]:.4f})")
 
 # %% [markdown]
-# With the settings as shipped, at $t = 600$ on the linear schedule, the signal is scaled by less than a fifth
+# With the settings as shipped, at timestep 600 on the linear schedule, the signal is scaled by less than a fifth
 # (printed above) while the noise has almost unit variance: next to the clean $x_0$ in the top row, almost nothing
-# of the photo is left, and the pixel histogram is close to the standard normal. The schedules differ in *how fast* they get there:
+# of the photo is left, and the histogram of the two images' noised pixels is close to the standard normal. The
+# schedules differ in *how fast* they get there:
 
 # %%
 lesson.show_schedules(T=T)
@@ -117,45 +125,58 @@ for name in ("linear", "cosine", "sigmoid", "quadratic"):
     s = NoiseSchedule.make(name, T)
     ab = s.alpha_bar
     print(f"{name:>9}: alpha_bar at t = " + ", ".join(f"{t}: {ab[t]:.3f}" for t in steps[:-1]) + f", {T - 1}: {ab[-1]:.1e};"
-          f" log-SNR from {s.log_snr[0]:.1f} to {s.log_snr[-1]:.1f}; beta_0 = {s.betas[0]:.1e}, largest beta {s.betas.max():.3f}")
+          f" log-SNR from {s.log_snr[0]:.1f} to {s.log_snr[-1]:.1f}; betas[0] = {s.betas[0]:.1e}, largest {s.betas.max():.3f}")
 
 # %% [markdown]
 # The linear schedule of Ho et al. destroys most of the signal by the middle of the chain; the cosine
-# schedule of Nichol and Dhariwal (2021, §3.2; the thick red curve) keeps $\bar\alpha_t$ near 1/2 at $t = T/2$, so
-# fewer steps are wasted on nearly pure noise. All four end close to 0, so $x_{T-1}$ is practically
-# $\mathcal{N}(0, I)$.
+# schedule of Nichol and Dhariwal (2021, §3.2; the thick red curve) keeps `alpha_bar` near 1/2 half-way, so
+# fewer steps are wasted on nearly pure noise. All four end close to 0, so the last timestep, $T - 1$, gives an
+# $x_T$ that is practically $\mathcal{N}(0, I)$.
 #
-# The log-SNR, $\log(\bar\alpha_t / (1 - \bar\alpha_t))$, spreads both ends out, and both of its limits are finite
-# (the legend and the printout give them). At $t = 0$, $\bar\alpha_0 = 1 - \beta_0$, so the log-SNR is about
-# $-\log \beta_0$: $\beta_0 = 10^{-4}$ gives $\log 10^4 \approx 9.2$ for linear and quadratic. It is finite because
-# even $x_0$ in `course_lib`'s indexing has had one step of noise. At $t = T-1$ the log-SNR is about
-# $\log \bar\alpha_{T-1}$; it would be $-\infty$ only if $\bar\alpha_{T-1}$ were exactly 0, which no schedule here reaches:
-# the linear one stops at $-10$ (a trace of $x_0$ is left in $x_{T-1}$, while sampling starts from pure noise: Lin
-# et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed*, discuss that mismatch), and the cosine one, whose $\beta_t$ Nichol and Dhariwal clip at 0.999 to avoid a singularity at
-# $t = T$, goes down to about $-20$. Where the curve crosses 0, signal and noise have equal variance.
+# The log-SNR, $\log(\bar\alpha / (1 - \bar\alpha))$, spreads both ends out, and both of its limits are finite
+# (the legend and the printout give them). Timestep 0 has had one step, `alpha_bar[0]` $= 1 - \beta_1$, so its
+# log-SNR is about $-\log \beta_1$: $\beta_1 = 10^{-4}$ (`betas[0]` above) gives $\log 10^4 \approx 9.2$ for linear
+# and quadratic. It is finite because timestep 0 already holds one step of noise; the clean $x_0$, with
+# $\bar\alpha_0 = 1$, would have an infinite SNR. At timestep $T-1$ the log-SNR is about $\log \bar\alpha_T$; it
+# would be $-\infty$ only if $\bar\alpha_T$ were exactly 0, which no schedule here reaches:
+# the linear one stops at $-10$ (a trace of $x_0$ is left in $x_T$, while sampling starts from pure noise: Lin
+# et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed*, discuss that mismatch), and the
+# cosine one, whose $\beta_t$ Nichol and Dhariwal clip at 0.999 to avoid a singularity at $t = T$, goes down to
+# about $-20$. Where the curve crosses 0, signal and noise have equal variance.
 #
 # ## Chain and closed form agree
 #
-# Take one digit, make 4,000 copies, and noise them to $t = 3T/10$ (300 with $T = 1000$) twice: by $t + 1$
-# applications of $q(x_t \mid x_{t-1})$, and in one jump with the closed form. Compare the per-pixel means and
-# variances with the exact values $\sqrt{\bar\alpha_t}\, x_0$ and $1 - \bar\alpha_t$.
+# Do $t + 1$ steps of $q(x_t \mid x_{t-1})$ (`q_step`) land exactly on the closed form at timestep $t$, or one
+# step off? One step more or fewer changes $\bar\alpha$ by only $\bar\alpha\,\beta$, so a check must be finer than
+# that. Each column below compares the chain, at $t = T/10$, with the closed form one step early, on time and one
+# step late: a check that can see an off-by-one finds only the middle column at 0. Two checks:
+#
+# - **Exact, in float64.** The chain is linear, $x = c\, x_0 + \sum_s d_s \varepsilon_s$: running `q_step` on
+#   $x_0 = 1$ without noise gives $c$, and on $x_0 = 0$ with noise 1 at step $s$ only gives $d_s$. So its mean is
+#   $c\, x_0$ (signal variance $c^2$) and its noise variance $\sum_s d_s^2$. This sees any error larger than
+#   float64 rounding, but it draws no random numbers, so it says nothing about the noise itself.
+# - **Sampled.** Many copies of one digit go through the chain with random noise. Their pixel variances, pooled
+#   (all pixels have the same exact value), estimate the noise variance; the table gives its difference from
+#   $1 - \bar\alpha$ in standard errors (SE). This also tests the random noise (fresh at each step), but only to
+#   within a few SE.
 
 # %%
 digit = load_digits()[0]
-stats = lesson.chain_vs_closed_form(digit, t=3 * T // 10, schedule=schedule, n=4000)
-exact_mean, exact_var = stats["exact"]
-for how in ("chain", "closed"):
-    mean, var = stats[how]
-    se_mean, se_var = (exact_var[0] / 4000) ** 0.5, exact_var[0] * (2 / 3999) ** 0.5
-    print(f"{how:>6}: max |mean - exact| = {(mean - exact_mean).abs().max():.4f} ({(mean - exact_mean).abs().max() / se_mean:.1f} SE), "
-          f"max |var - exact| = {(var - exact_var).abs().max():.4f} ({(var - exact_var).abs().max() / se_var:.1f} SE)")
-print(f"exact variance {exact_var[0]:.4f}; standard error (SE) over 4000 copies: of a mean {se_mean:.4f}, "
-      f"of a variance {se_var:.4f}")
+t = max(1, T // 10)
+check = lesson.chain_vs_closed_form(digit, t=t, schedule=schedule, n=16000)
+print(f"chain of {t + 1} steps, {check['copies']:,} copies of {check['pixels']} pixels: "
+      f"sampled noise variance {check['sampled variance']:.5f}, SE {check['SE']:.5f}")
+print(f"{'chain minus closed form at timestep':>50}: " + "".join(f"{k:>15}" for k in check["timesteps"]))
+for row, values in check["rows"].items():
+    print(f"{row:>50}: " + "".join(f"{v:>+15.10f}" if row.startswith("exact") else f"{v:>15.1f}" for v in values))
 
 # %% [markdown]
-# The largest deviation over the 64 pixels is under three standard errors for both estimates (printed above;
-# with 64 pixels, a worst case near 2.5 SE is what pure sampling noise gives). These numbers are exact
-# arithmetic on a fixed random seed, so they are the same on every machine. The closed form is right, and
+# Only the middle column is at 0 in the exact rows, to every digit printed: $t + 1$ steps of the chain are the
+# closed form at timestep $t$, in mean and variance, and one step early or late would be off by the amounts in the
+# outer columns. The sampled noise variance is within a few SE of the middle column and many SE from the outer
+# ones, so this sample could have seen an off-by-one too. The noise is drawn in float64 from a seeded generator,
+# so the digits printed do not depend on the CPU's instruction set or thread count (the course's portability
+# check compares them under several); they are still one random draw, hence the SE. The closed form is right, and
 # training can sample any $x_t$ in one step instead of $t$.
 #
 # **Exercise 2.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0` and timesteps `t [B]` (integers),
@@ -175,8 +196,9 @@ lesson.check_q_sample(q_sample)
 
 # %% [markdown]
 # **Exercise 3.** The schedule is given by its $\beta_t$, the noise variance each step adds; the closed form needs
-# $\bar\alpha_t$. Write `alpha_bar_from_betas(betas)`: a tensor `[T]` of betas in, $\bar\alpha_t$ for every $t$ out
-# (with `course_lib`'s indexing, $\bar\alpha_0$ already includes step 0). One line of PyTorch does it.
+# $\bar\alpha_t$. Write `alpha_bar_from_betas(betas)`: the tensor `betas [T]` in, `alpha_bar [T]` out, indexed as
+# in `course_lib` (entry $t$ is what is left after $t + 1$ steps, so entry 0 already includes the first step).
+# One line of PyTorch does it.
 
 # %%
 def alpha_bar_from_betas(betas):
@@ -189,15 +211,16 @@ def alpha_bar_from_betas(betas):
 lesson.check_alpha_bar(alpha_bar_from_betas)
 
 # %% [markdown]
-# Why a product and not a sum? Each step keeps the fraction $1 - \beta_t$ of the signal's variance, so after
-# $t + 1$ steps the fractions multiply. While the betas are tiny the product is close to $1 - \sum_s \beta_s$ (its
-# first-order term), and that is how the early steps look; the sum then overshoots, and on the linear schedule it
-# even turns negative (where, printed below), while the product only approaches 0:
+# Why a product and not a sum? Each step keeps the fraction $1 - \beta_t$ of the signal's variance, so by
+# timestep $t$, after $t + 1$ steps, the fractions multiply. While the betas are tiny the product is close to
+# $1 - \sum_s \beta_s$ (its first-order term), and that is how the early steps look; the sum then overshoots, and
+# on the linear schedule it even turns negative (where, printed below), while the product only approaches 0:
 
 # %%
 betas = schedule.betas.double()
 for t in sorted({T // 100, T // 10, T // 4, T - 1}):
-    print(f"t = {t:>3}: product alpha_bar_t = {torch.prod(1 - betas[:t + 1]):.4f}, 1 - sum of betas = {1 - betas[:t + 1].sum():.4f}")
+    print(f"t = {t:>3}: alpha_bar[t], a product = {torch.prod(1 - betas[:t + 1]):.4f}, "
+          f"1 - sum of betas = {1 - betas[:t + 1].sum():.4f}")
 negative = torch.nonzero(1 - betas.cumsum(0) < 0).flatten()
 print(f"1 - sum of betas is negative from t = {int(negative[0])} on" if len(negative) else
       "1 - sum of betas stays positive on this schedule")
@@ -205,9 +228,10 @@ print(f"1 - sum of betas is negative from t = {int(negative[0])} on" if len(nega
 # %% [markdown]
 # ## Summary
 # - One forward step scales the signal by $\sqrt{\alpha_t}$ and adds noise of variance $1 - \alpha_t$; $t$ steps compose into $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$ (Ho et al. 2020, Eq. 4; the article *What are Diffusion Models?* gives only the one-step form).
-# - A schedule is read through $\bar\alpha_t$ or the log-SNR; cosine keeps more signal in the middle than linear. The log-SNR's limits are finite: about $-\log\beta_0$ at $t = 0$ and $\log\bar\alpha_{T-1}$ at the end.
-# - $\bar\alpha_t$ is a product, $\prod_{s \le t} (1 - \beta_s)$, not $1 - \sum_s \beta_s$ (which turns negative).
-# - Iterating the chain and the closed form agree in mean and variance (measured above).
+# - Ho et al. number the steps $1, \dots, T$; `course_lib` and `diffusers` count timesteps from 0, so timestep $t$ gives $x_{t+1}$ and `alpha_bar[t]` is $\bar\alpha_{t+1}$. $x_0$ is always the clean image.
+# - A schedule is read through $\bar\alpha_t$ or the log-SNR; cosine keeps more signal in the middle than linear. The log-SNR's limits are finite: about $-\log\beta_1$ at timestep 0 and $\log\bar\alpha_T$ at timestep $T - 1$.
+# - $\bar\alpha_t$ is a product, $\prod_{s=1}^{t} (1 - \beta_s)$, not $1 - \sum_s \beta_s$ (which turns negative).
+# - The chain of $t + 1$ steps equals the closed form at timestep $t$: exactly in float64, and in sampled variance to within a few SE, a test fine enough to see one step too many or too few (measured above).
 #
 # ## Going further
 # - Ho, Jain, Abbeel (2020), *Denoising Diffusion Probabilistic Models*, Eq. 2-4.

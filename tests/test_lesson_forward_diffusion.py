@@ -156,7 +156,7 @@ def test_show_schedules_and_show_forward_take_any_T(T):
 def test_alpha_bar_prediction_accepts_the_linear_schedules_value(prediction, capsys):
     fd.check_alpha_bar_prediction(prediction)
     out = capsys.readouterr().out
-    assert out.startswith("✅") and "alpha_bar_500 = 0.078" in out
+    assert out.startswith("✅") and "alpha_bar[500] = 0.078" in out
 
 
 def test_the_prediction_answer_follows_the_schedule_not_a_constant(capsys):
@@ -175,3 +175,45 @@ def test_alpha_bar_prediction_diagnoses_then_gives_the_formula(prediction, diagn
     fd.check_alpha_bar_prediction(prediction)
     second = capsys.readouterr().out
     assert diagnosis in second and ("exp(-" in second or "write the prediction" in second)
+
+
+def test_chain_variances_are_the_closed_form_exactly():
+    for name, T in (("linear", 1000), ("cosine", 200)):
+        s = NoiseSchedule.make(name, T)
+        for t in (0, T // 10, T - 1):
+            signal, noise = fd.chain_variances(t, s)
+            assert signal == pytest.approx(float(s.alpha_bar[t]), abs=1e-13)
+            assert noise == pytest.approx(float(1 - s.alpha_bar[t]), abs=1e-13)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chain_check_could_see_an_off_by_one(seed):
+    """Only the middle column (the same timestep) agrees; one step early or late is visible in the exact rows and,
+    many SE away, in the sampled variance (as the notebook says, for its settings and any seed)."""
+    from course_lib.data import load_digits
+
+    s = NoiseSchedule.make("linear", 1000)
+    check = fd.chain_vs_closed_form(load_digits()[0], t=100, schedule=s, n=16000, seed=seed)
+    assert check["timesteps"] == (99, 100, 101)
+    rows = check["rows"]
+    for label in ("exact signal variance - alpha_bar", "exact noise variance - (1 - alpha_bar)"):
+        early, same, late = rows[label]
+        assert same == 0.0 and abs(early) > 1e-3 and abs(late) > 1e-3
+    early, same, late = rows["sampled noise variance - (1 - alpha_bar), in SE"]
+    assert abs(same) < 3 and early > 8 and late < -8
+
+
+def test_chain_check_needs_a_timestep_on_each_side():
+    s = NoiseSchedule.make("linear", 100)
+    with pytest.raises(ValueError, match="t must be between 1 and T - 2"):
+        fd.chain_vs_closed_form(torch.zeros(1, 2, 2), t=0, schedule=s, n=10)
+
+
+def test_the_histogram_says_whose_pixels_it_pools():
+    view = fd.ForwardView()
+    view.update(t=600)
+    ax = view.histogram.axes
+    assert "photo and digit" in ax.get_title()
+    label = view.histogram.get_label()
+    assert "12,288 of the photo" in label and "64 of the digit" in label
+    assert view.noised_titles[0].get_text() == "photo at timestep t = 600"

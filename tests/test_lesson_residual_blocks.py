@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import BasicBlock, SmallResNet
+from course_lib import BasicBlock, PreActBlock, SmallResNet
 from course_lib.lessons import residual_blocks as rb
 from course_lib.lessons.residual_blocks import (
     LesionResults,
     LesionView,
     accuracy_for_every_deletion,
     accuracy_without,
+    accuracy_without_branch,
     block_forward,
     block_jacobian,
     check_block_forward,
@@ -65,8 +66,22 @@ def test_lesion_experiment_shapes_summaries_and_figures(small_res):
 def test_lesion_report_prints_the_settings_it_was_run_with(small_res, capsys):
     print_lesion_report(small_res)
     out = capsys.readouterr().out
-    assert "4 blocks per net, trained 20 Adam steps; test accuracy on 797 held-out digits" in out
+    assert ("4 blocks per net (8 then 16 channels), trained 20 Adam steps on 1000 training digits; test accuracy on "
+            "797 held-out digits") in out
     assert f"Deletable blocks: {small_res.blocks}" in out and "seed 1    plain" in out
+    assert "Residual net with the branch of block 2 deleted, its projection shortcut kept: " in out
+
+
+def test_deleting_a_branch_keeps_the_shortcut_identity_or_projection(small_res):
+    net = small_res.nets["residual"][0]
+    assert list(small_res.projection_kept) == [2]  # the block that halves the resolution
+    assert small_res.projection_kept[2][0] == accuracy_without_branch(net, 2)
+    for b in small_res.blocks:  # an identity shortcut: the same as deleting the whole block
+        assert accuracy_without_branch(net, b) == accuracy_without(net, {b})
+    with pytest.raises(ValueError, match="block=4"):
+        accuracy_without_branch(net, 4)
+    with pytest.raises(ValueError, match="plain net has no shortcut"):
+        accuracy_without_branch(small_res.nets["plain"][0], 2)
 
 
 def test_lesion_widget_opens_on_a_typical_block(small_res):
@@ -134,9 +149,14 @@ def test_unraveled_view_exact_only_for_linear_branches_but_always_for_the_jacobi
     assert nonlinear["forward"] > 1e-3 and nonlinear["jacobian"] < 1e-12
 
 
-def test_zero_init_identity_error_is_zero():
-    out_err, jac_err = identity_error(BasicBlock(4, 4, zero_init=True), torch.rand(2, 4, 4, 4) + 0.1)
+def test_zero_init_identity_error_is_zero_on_positive_inputs_and_relu_on_signed_ones():
+    block = BasicBlock(4, 4, zero_init=True)
+    out_err, jac_err = identity_error(block, torch.rand(2, 4, 4, 4) + 0.1)
     assert out_err == 0 and jac_err == 0
+    x = torch.randn(2, 4, 4, 4)  # a zero-initialised basic block computes ReLU(x)
+    out_err, jac_err = identity_error(block, x)
+    assert out_err == (-x).clamp(min=0).max().item() and jac_err == 1
+    assert identity_error(PreActBlock(4, 4, zero_init=True), x) == (0, 0)  # nothing after the sum
 
 
 # ----------------------------------------------------------------------------- exercises

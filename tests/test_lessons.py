@@ -92,13 +92,12 @@ def test_depth_table_vanishing_depends_on_init():
 
 
 def test_chain_and_closed_form_agree_in_notebook_helper():
-    stats = chain_vs_closed_form(load_digits()[0], t=50, schedule=NoiseSchedule.make("linear", 100), n=3000)
-    (em, ev) = stats["exact"]
-    se = (ev[0] / 3000) ** 0.5
-    for how in ("chain", "closed"):
-        m, v = stats[how]
-        assert (m - em).abs().max() < 5 * se
-        assert (v - ev).abs().max() < 5 * ev[0] * (2 / 3000) ** 0.5
+    check = chain_vs_closed_form(load_digits()[0], t=10, schedule=NoiseSchedule.make("linear", 100), n=3000)
+    early, same, late = check["rows"]["exact noise variance - (1 - alpha_bar)"]
+    assert same == 0.0 and early > 0 > late  # only the same timestep agrees exactly
+    early, same, late = check["rows"]["sampled noise variance - (1 - alpha_bar), in SE"]
+    assert abs(same) < 4 and early > 4 and late < -4  # the sample is fine enough to see one step off
+
 
 
 def test_sampling_helpers():

@@ -13,27 +13,65 @@ from ..schedules import NoiseSchedule
 from .grading import answer_text, diagnose, graded, report
 
 
-def chain_vs_closed_form(x0: torch.Tensor, t: int, schedule: NoiseSchedule, n: int = 4000, seed: int = 0):
-    """Noise ``n`` copies of one image ``x0 [C, H, W]`` to step ``t`` twice: by iterating q(x_s | x_{s-1})
-    and by the closed form q(x_t | x_0). Returns per-pixel means and variances of both, and the
-    closed form's exact values: ``{"chain": (mean, var), "closed": (mean, var), "exact": (mean, var)}``,
-    each a ``[C*H*W]`` tensor."""
+def chain_variances(t: int, schedule: NoiseSchedule) -> tuple[float, float]:
+    """The variances of the chain's x_t after the t + 1 steps q_step(., 0), ..., q_step(., t), exactly (float64).
+
+    The chain is linear: x_t = c x_0 + sum_s d_s eps_s. Iterating ``q_step`` on x_0 = 1 without noise gives c;
+    on x_0 = 0 with noise 1 at step s only, d_s. Returns (c^2, sum_s d_s^2): the signal and noise variances.
+    """
+    steps = t + 1
+    x = torch.zeros(steps + 1, 1, dtype=torch.float64)  # row 0: x_0 = 1, no noise; row s + 1: noise at step s only
+    x[0] = 1
+    for s in range(steps):
+        unit_noise = torch.zeros_like(x)
+        unit_noise[s + 1] = 1
+        x = q_step(x, torch.tensor(s), schedule, noise=unit_noise)
+    return float(x[0, 0] ** 2), float((x[1:] ** 2).sum())
+
+
+def chain_samples(x0: torch.Tensor, t: int, schedule: NoiseSchedule, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` copies of the image ``x0`` noised by t + 1 steps of the chain, with float64 noise drawn from a
+    generator seeded with ``seed``: ``[n, C*H*W]``."""
     gen = torch.Generator().manual_seed(seed)
-    batch = x0.expand(n, *x0.shape).double()
-    x = batch
+    x = x0.reshape(1, -1).double().expand(n, -1)
     for s in range(t + 1):
-        x = q_step(x, torch.full((n,), s), schedule, generator=gen)
-    direct = q_sample(batch, torch.full((n,), t), schedule, generator=gen)
-    ab = schedule.alpha_bar[t].item()
-    flat = lambda v: v.reshape(n, -1)
-    return {"chain": (flat(x).mean(0), flat(x).var(0)), "closed": (flat(direct).mean(0), flat(direct).var(0)),
-            "exact": (ab ** 0.5 * x0.reshape(-1).double(), torch.full((x0.numel(),), 1 - ab, dtype=torch.float64))}
+        x = q_step(x, torch.tensor(s), schedule, generator=gen)
+    return x
+
+
+def chain_vs_closed_form(x0: torch.Tensor, t: int, schedule: NoiseSchedule, n: int = 16000, seed: int = 0) -> dict:
+    """Compare the chain of t + 1 steps with the closed form at timesteps t - 1, t and t + 1 (one step fewer, the
+    same step, one step more), so that the table shows whether the comparison could see an off-by-one.
+
+    Returns ``{"timesteps": (t - 1, t, t + 1), "copies": n, "pixels": P, "sampled variance": v, "SE": se,
+    "rows": {label: [3 values]}}``: the chain's exact signal and noise variances (``chain_variances``) minus the
+    closed form's, and the noise variance of ``n`` sampled copies of ``x0`` (the pixels' variances pooled: all
+    have the same exact value) minus the closed form's, in standard errors.
+    """
+    if not 1 <= t < schedule.T - 1:
+        raise ValueError(f"t must be between 1 and T - 2 = {schedule.T - 2}, so that t - 1 and t + 1 are timesteps; "
+                         f"it is {t}")
+    signal_var, noise_var = chain_variances(t, schedule)
+    x = chain_samples(x0, t, schedule, n, seed)
+    pixel_vars = x.var(0)
+    sampled_var = float(pixel_vars.mean())
+    se = sampled_var * (2 / (n - 1) / pixel_vars.numel()) ** 0.5  # SE of a variance, pooled over the pixels
+    timesteps = (t - 1, t, t + 1)
+    alpha_bars = [float(schedule.alpha_bar[k]) for k in timesteps]
+    rows = {  # the exact rows to 12 decimals: float64 rounding (about 1e-16, with either sign) is not a difference
+        "exact signal variance - alpha_bar": [round(signal_var - ab, 12) + 0.0 for ab in alpha_bars],
+        "exact noise variance - (1 - alpha_bar)": [round(noise_var - (1 - ab), 12) + 0.0 for ab in alpha_bars],
+        "sampled noise variance - (1 - alpha_bar), in SE": [(sampled_var - (1 - ab)) / se for ab in alpha_bars],
+    }
+    return {"timesteps": timesteps, "copies": n, "pixels": pixel_vars.numel(), "sampled variance": sampled_var,
+            "SE": se, "rows": rows}
 
 
 class ForwardView:
     """Widget body of notebook 04, built once. Top row: each clean image x_0 of ``images`` and the curves
-    alpha_bar_t and log-SNR_t against t, with t marked. Bottom row: each image noised to step t by
-    q(x_t | x_0), and the histogram of the noised pixels against N(0, 1).
+    alpha_bar[t] and log-SNR[t] against the timestep t, with t marked. Bottom row: each image noised to timestep
+    t by ``q_sample`` (t + 1 steps of noise), and the histogram of the pixel values of all noised images pooled
+    (the legend counts each image's), against N(0, 1).
 
     ``update(t, schedule, T)`` changes only ``animated`` artists (noised images, curves, marker, titles,
     histogram), except that T sets the t axis: it returns T as the name of the background to draw on.
@@ -57,13 +95,13 @@ class ForwardView:
             top.set_title(f"{name}: x_0 (clean)")
             self.noised_images.append(bottom.imshow(_to_unit(img), cmap="gray", vmin=0, vmax=1,
                                                     interpolation="nearest"))
-            self.noised_titles.append(bottom.set_title(f"{name}: x_t"))
+            self.noised_titles.append(bottom.set_title(f"{name} at timestep t"))
             top.axis("off")
             bottom.axis("off")
         ax = self.curve_axes = axes[0, -1]
         (self.alpha_bar_line,) = ax.plot([], [], label="alpha_bar")
-        ax.set_xlabel("t")
-        ax.set_ylabel("alpha_bar", color="C0")
+        ax.set_xlabel("timestep t")
+        ax.set_ylabel("alpha_bar[t]", color="C0")
         ax.set_ylim(0, 1)
         self.log_snr_axes = ax.twinx()
         (self.log_snr_line,) = self.log_snr_axes.plot([], [], color="C1", label="log-SNR")
@@ -73,14 +111,16 @@ class ForwardView:
         self.curve_title = ax.set_title("")
         ax = axes[1, -1]
         self.bins = np.linspace(-4, 4, 41)
-        self.histogram = ax.stairs(np.zeros(40), self.bins, fill=True, alpha=0.6, label="pixels of x_t")
+        counts = " + ".join(f"{img.numel():,} of the {name}" for name, img in self.images.items())
+        self.histogram = ax.stairs(np.zeros(40), self.bins, fill=True, alpha=0.6, label=f"{counts}\nat timestep t")
         grid = np.linspace(-4, 4, 200)
         ax.plot(grid, np.exp(-grid ** 2 / 2) / np.sqrt(2 * np.pi), "k", label="N(0, 1)")
         ax.set_xlim(-4, 4)
         ax.set_ylim(0, 1.0)
         ax.set_xlabel("pixel value")
         ax.set_ylabel("density (axis cut at 1)")
-        ax.set_title("pixel histogram of x_t")
+        ax.set_title(f"pixel values of the {' and '.join(self.images)}, noised" if len(self.images) > 1
+                     else f"pixel values of the noised {next(iter(self.images))}")
         ax.legend(fontsize=8, loc="upper right")
         self.fig.tight_layout()
         self.animated = [*self.noised_images, *self.noised_titles, self.alpha_bar_line, self.log_snr_line,
@@ -103,11 +143,11 @@ class ForwardView:
         for (name, img), image, title in zip(self.images.items(), self.noised_images, self.noised_titles):
             x_t = q_sample(img[None], torch.tensor([t]), s, noise=self.noise[name][None])[0]
             image.set_data(_to_unit(x_t))
-            title.set_text(f"{name}: x_t, t = {t}")
+            title.set_text(f"{name} at timestep t = {t}")
             pixels.append(x_t.flatten())
         self.histogram.set_data(np.histogram(torch.cat(pixels).numpy(), bins=self.bins, density=True)[0])
         self.marker.set_xdata([t, t])
-        self.curve_title.set_text(f"{schedule}, T = {T}: alpha_bar_t = {s.alpha_bar[t]:.3f}")
+        self.curve_title.set_text(f"{schedule}, T = {T}: alpha_bar[{t}] = {s.alpha_bar[t]:.3f}")
         return T
 
 
@@ -139,10 +179,10 @@ def show_schedules(names=("linear", "cosine", "sigmoid", "quadratic"), T: int = 
         a.plot(s.alpha_bar.numpy(), color=color, ls=style, lw=width, label=name)
         b.plot(s.log_snr.numpy(), color=color, ls=style, lw=width,
                label=f"{name}: {s.log_snr[0]:.1f} at t = 0, {s.log_snr[-1]:.1f} at t = {T - 1}")
-    a.set_title("signal kept: alpha_bar_t")
-    a.set_ylabel("alpha_bar_t")
-    b.set_title("log-SNR_t = log(alpha_bar_t / (1 - alpha_bar_t))")
-    b.set_ylabel("log-SNR_t")
+    a.set_title("signal kept: alpha_bar[t]")
+    a.set_ylabel("alpha_bar[t]")
+    b.set_title("log-SNR[t] = log(alpha_bar[t] / (1 - alpha_bar[t]))")
+    b.set_ylabel("log-SNR[t]")
     b.axhline(0, color="grey", lw=0.8)
     for ax in (a, b):
         ax.set_xlabel("timestep t")
@@ -178,7 +218,8 @@ def q_sample_mistakes(x0: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule
         "standard deviation).": ab.sqrt() * x0 + (1 - ab) * noise,
         "the square root is missing on the x0 term (alpha_bar_t scales the signal's variance, not the signal).":
             ab * x0 + (1 - ab).sqrt() * noise,
-        "x0 and noise are swapped: at t = 0 x_t should be almost x0.": ab.sqrt() * noise + (1 - ab).sqrt() * x0,
+        "x0 and noise are swapped: at timestep 0 the result should be almost x0.":
+            ab.sqrt() * noise + (1 - ab).sqrt() * x0,
     }
 
 
@@ -240,7 +281,8 @@ def check_alpha_bar(fn) -> None:
                 1 - torch.cumsum(betas.double(), 0),
             "that is a sum where a product belongs.": torch.cumsum(keep, 0),
             "that is alpha_t, what one step keeps; alpha_bar_t accumulates every step up to t.": keep,
-            "off by one step: in course_lib x_t is x_0 after t + 1 steps, so alpha_bar_0 = 1 - beta_0, not 1.":
+            "off by one step: alpha_bar[t] is what is left after t + 1 steps (timestep 0 is the first step), so "
+            "alpha_bar[0] = 1 - betas[0], not 1.":
                 torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(keep, 0)[:-1]]),
         }
         problem = diagnose(fn(betas), want, mistakes, atol=1e-6, rtol=1e-4)
@@ -284,12 +326,12 @@ def check_alpha_bar_prediction(prediction, t: int = 500, T: int = 1000) -> None:
                   "alpha_bar by (1 - beta_t): the small early betas add up faster than they look.",
            "1/100": "that is too little: the betas of the first half are the small ones (beta_t grows linearly from "
                     "1e-4 to 0.02), so the second half still has much to destroy."}
-    return report(answer == actual, f"on the linear schedule alpha_bar_{t} = {schedules['linear']:.3f}: the signal "
+    return report(answer == actual, f"on the linear schedule alpha_bar[{t}] = {schedules['linear']:.3f}: the signal "
                   f"is scaled by sqrt(alpha_bar) = {schedules['linear'] ** 0.5:.2f} half-way through the chain "
                   f"(the cosine schedule keeps {schedules['cosine']:.3f}).",
-                  why.get(answer, "the widget below draws alpha_bar_t in blue: look at the middle of the chain."),
-                  formula="alpha_bar_t = prod_{s<=t} (1 - beta_s), close to exp(-(beta_0 + ... + beta_t)) for small "
-                          "betas, and the linear betas half-way sum to about 500 x 0.005.",
+                  why.get(answer, "the widget below draws alpha_bar[t] in blue: look at the middle of the chain."),
+                  formula="alpha_bar_t = prod_{s<=t} (1 - beta_s), close to exp(-(the sum of the betas up to t)) for "
+                          "small betas, and the linear betas half-way sum to about 500 x 0.005.",
                   reference="the table of alpha_bar values under the schedules' figure, further down")
 
 
