@@ -26,13 +26,14 @@ def local_ray():
 
 
 def logged_run(seed, budgets, device, kind, log, fail_seed=None):
-    """A fake run: appends (kind, seed) to ``log`` and fails once for ``fail_seed`` (a run killed half-way)."""
+    """A fake run: appends (kind, seed) to ``log`` and fails once for kind "a" with ``fail_seed`` (a run killed
+    half-way)."""
     from pathlib import Path
 
     with Path(log).open("a") as f:
         f.write(json.dumps([kind, seed]) + "\n")
-    marker = Path(log).with_suffix(f".failed{seed}")
-    if seed == fail_seed and not marker.exists():
+    marker = Path(log).with_suffix(f".failed-{kind}{seed}")
+    if (kind, seed) == ("a", fail_seed) and not marker.exists():
         marker.touch()
         raise RuntimeError("killed")
     return [{"steps": b, "score": 10 * seed + b + len(kind), "device": device} for b in budgets]
