@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
+import torch
 
 from course_lib.lessons import grading, sampling
 from course_lib.lessons import sample_quality as Q
@@ -84,3 +85,44 @@ def test_ddpm_vs_ddim_rows_and_time_and_score():
     rows = Q.ddpm_vs_ddim(model, schedule, seeds=(7,), n=40, ddim_steps=5)
     assert set(rows[0]) == {"seed", "n", "ddpm", "ddim", "floor", "ddpm_seconds", "ddim_seconds"}
     assert rows[0]["floor"] == pytest.approx(Q.time_and_score(model, schedule, "ddim", 5, n=40, seed=7)["floor"])
+
+
+def test_floor_all_training_is_one_number_and_draws_below_counts_better_draws():
+    from course_lib.metrics import digit_floor
+
+    assert Q.floor_all_training() == pytest.approx(digit_floor(1000, 0)) == pytest.approx(digit_floor(1000, 7))
+    assert Q.draws_below(20.0, [10.0, 19.9, 20.0, 25.0]) == 2
+
+
+def test_nearest_distances_find_a_copy_and_leave_a_digit_out():
+    from course_lib.data import load_digits
+
+    train, held_out = load_digits(split="train"), load_digits(split="test")
+    d = Q.nearest_distances(train[:5])
+    assert d["train"] == pytest.approx([0.0] * 5, abs=1e-6) and (d["held-out"] > 0.5).all()
+    other = Q.nearest_distances(held_out, leave_out="held-out")["held-out"]
+    assert len(other) == len(held_out) and (other > 0).all()
+
+
+def test_nearest_table_rows_and_figure():
+    from course_lib.data import load_digits
+
+    copies = load_digits(split="train")[:50]
+    rows = Q.nearest_table([copies, torch.rand(50, 1, 8, 8) * 2 - 1])
+    assert [r["name"] for r in rows] == ["samples, seed 0", "samples, seed 1", "real training digits",
+                                         "real held-out digits"]
+    assert rows[0]["closest"] == pytest.approx(0.0, abs=1e-6) and rows[0]["train"] < rows[0]["held-out"]
+    assert rows[1]["closest"] > 2 and rows[2]["train"] < rows[2]["held-out"] and rows[3]["held-out"] < rows[3]["train"]
+    fig = Q.plot_nearest(copies, n_pairs=4)
+    assert "the 4 samples nearest" in fig.axes[1].get_title()
+
+
+def test_sweep_keeps_samples_only_when_asked_and_plots_given_floors():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    sweep = Q.sweep_over_seeds(model, schedule, steps=(2, 3), n=40, seeds=(0, 1), keep_samples=True)
+    assert set(sweep) == {"fd", "seconds", "floor", "samples"} and sweep["samples"][1].shape == (40, 1, 8, 8)
+    fig = Q.plot_sweep_seeds(sweep, floors=[12.0, 14.0, 30.0])
+    assert any("3 draws" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert set(Q.eta_study(model, schedule, steps=3, etas=(0.0,), n=40, seeds=(0,))) == {0.0}

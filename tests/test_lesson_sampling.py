@@ -254,3 +254,67 @@ def test_train_toy_2d_trains_without_a_progress_bar(capsys):
     trainer, data = S.train_toy_2d(steps=3, n_data=500)
     assert trainer.step == 3 and data.shape == (500, 2) and trainer.progress is False
     assert "training" not in capsys.readouterr().err
+
+
+def test_eq11_is_the_posterior_mean_at_x0_hat():
+    """Ho et al.'s Eq. 11 written out here, against the x0-hat route of the exercise, in float64."""
+    schedule = NoiseSchedule.make("linear", 1000)
+    x_t, eps = torch.randn(2, 5, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    for t in (999, 400, 1, 0):
+        eq11 = (x_t - schedule.betas[t] / (1 - schedule.alpha_bar[t]).sqrt() * eps) / schedule.alphas[t].sqrt()
+        assert torch.allclose(S.posterior_mean_via_x0(x_t, eps, t, schedule), eq11, rtol=0, atol=1e-12)
+        assert torch.allclose(S.ddpm_step(x_t, eps, t, schedule, torch.zeros_like(x_t)), eq11, rtol=0, atol=1e-12)
+
+
+def test_ddim_from_is_the_library_sampler_from_the_same_noise():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    x_T = torch.randn((3, 1, 8, 8), generator=torch.Generator().manual_seed(4))
+    want = DDIMSampler(schedule, 4, spacing="trailing", clip_x0=True).sample(
+        model, (3, 1, 8, 8), generator=torch.Generator().manual_seed(4))
+    assert torch.allclose(S.ddim_from(model, schedule, x_T, 4, spacing="trailing"), want, atol=1e-5)
+
+
+def test_consistency_study_shapes_and_reference():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    study = S.consistency_study(model, schedule, steps=(2, 4), reference=8, n=3, seeds=(0, 1))
+    assert list(study["samples"]) == [2, 4, 8] and study["samples"][8].shape == (3, 1, 8, 8)
+    assert all(len(v) == 2 for v in study["distance"].values()) and len(study["between"]) == 2
+    # the first seed's reference digits are a plain DDIM run from that seed's noise
+    want = DDIMSampler(schedule, 8, clip_x0=True).sample(model, (3, 1, 8, 8),
+                                                         generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(study["samples"][8], want, atol=1e-5)
+    assert S.rms_distance(want, want).abs().max() == 0
+    with pytest.raises(ValueError, match="must all be below reference=8"):
+        S.consistency_study(model, schedule, steps=(2, 8), reference=8)
+    titles = [ax.get_title() for ax in S.plot_consistency(study).axes]
+    assert titles == ["DDIM, 2 steps", "DDIM, 4 steps", "8 steps (reference)"]
+
+
+def test_spacing_study_scores_both_spacings_from_one_noise():
+    from course_lib.checkpoints import load_denoiser
+    from course_lib.metrics import digit_fd
+
+    model, schedule, _ = load_denoiser()
+    study = S.spacing_study(model, schedule, steps=(2, 3), n=40, seeds=(5, 6))
+    assert set(study) == {"fd", "floor", "ceiling"} and set(study["fd"]) == set(S.SPACINGS)
+    xs = S.sample_both_spacings(model, schedule, 3, n=40, seed=6)
+    assert study["fd"]["trailing"][3][1] == pytest.approx(digit_fd(xs["trailing"]), rel=1e-6)
+    assert len(study["floor"]) == 2 and study["ceiling"] > max(study["floor"])
+    fig = S.plot_spacing_study(study)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[:2] == ["leading spacing", "trailing spacing"] and "2 draws" in labels[2]
+
+
+def test_samples_view_scores_what_it_samples():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    fig = S.show_samples_at(model, schedule, steps=3, n=8, n_scored=40)
+    title = fig.axes[0].get_title()
+    assert "FD of 40 digits" in title and "40 real digits:" in title
+    with pytest.raises(ValueError, match="n_scored=20 is not allowed"):
+        S.SamplesView(model, schedule, n=8, n_scored=20)

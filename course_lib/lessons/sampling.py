@@ -1,5 +1,6 @@
-"""Notebook 06: sampling with DDPM and DDIM. The exercises' references and checks, timing a sampler, the live
-samples view (steps, eta, spacing), the reverse-process scrubber and the 2-D trajectories.
+"""Notebook 06: sampling with DDPM and DDIM. The exercises' references and checks, Ho et al.'s Eq. 11 beside the
+x0-hat route, timing a sampler, DDIM's consistency across step counts, the spacing study, the live samples view
+(steps, eta, spacing, with its score), the reverse-process scrubber and the 2-D trajectories.
 
 ``floor_by_n`` and ``load_studies`` (the score's floor, the shipped multi-seed studies) live here too: notebook 05
 reads them, and the optional notebook 06b (``lessons.sample_quality``) builds on them.
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import torch
 
+from ..claims import check_claim, mean_spread  # noqa: F401  (the notebook calls lesson.check_claim)
 from ..diffusion import p_mean_variance_from_eps
-from ..metrics import digit_quality
+from ..metrics import digit_ceiling, digit_fd, digit_quality
 from ..plotting import finish
 from ..samplers import DDIMSampler, DDPMSampler, Trajectory, ddim_timesteps
 from ..utils import use_large_config  # noqa: F401  (the notebook calls lesson.use_large_config)
@@ -35,6 +37,74 @@ def timed_sample(sampler, model, n: int = 64, seed: int = 0, shape=(1, 8, 8)) ->
     start = time.perf_counter()
     x = sampler.sample(model, (n, *shape), generator=torch.Generator().manual_seed(seed), device=device).cpu()
     return x, time.perf_counter() - start
+
+
+def posterior_mean_via_x0(x_t: torch.Tensor, eps: torch.Tensor, t: int, schedule) -> torch.Tensor:
+    """The DDPM step's mean by the route of Exercise 1 (no clipping): x0_hat from ``eps``, then the posterior
+    mean mu_tilde_t(x_t, x0_hat) of Ho et al. Eq. 7. ``x_t, eps [B, ...]``, ``t`` an integer."""
+    mean, _, _ = p_mean_variance_from_eps(x_t, torch.full((len(x_t),), int(t)), eps, schedule)
+    return mean
+
+
+@torch.no_grad()
+def ddim_from(model, schedule, x_T: torch.Tensor, steps: int, spacing: str = "leading", eta: float = 0.0,
+              seed: int = 0, clip_x0: bool = True) -> torch.Tensor:
+    """DDIM with ``steps`` steps from the given starting noise ``x_T [B, ...]`` (eta's fresh noise, if any, drawn
+    with ``seed``), on the model's device; the samples on the CPU."""
+    with warnings.catch_warnings():  # leading spacing at very few steps starts far below T - 1: callers say so
+        warnings.simplefilter("ignore", UserWarning)
+        sampler = DDIMSampler(schedule, steps, eta=eta, spacing=spacing, clip_x0=clip_x0)
+    x, noise = x_T.to(model_device(model)), torch.Generator().manual_seed(seed)
+    for t in sampler.timesteps:
+        x, _ = sampler.step(model(x, torch.full((len(x),), t, device=x.device)), t, x, generator=noise)
+    return x.cpu()
+
+
+def rms_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per image: the root-mean-square difference of the pixels of ``a [B, ...]`` and ``b [B, ...]`` (in [-1, 1]
+    units): ``[B]``."""
+    return (a - b).flatten(1).pow(2).mean(1).sqrt()
+
+
+def consistency_study(model, schedule, steps=(5, 10, 20, 50), reference: int = 200, n: int = 16,
+                      seeds=(0, 1, 2)) -> dict:
+    """DDIM (eta = 0) from one starting noise x_T per seed (``n`` digits each, drawn with the seed) at each
+    number of ``steps`` and at a fine ``reference`` number of steps. All seeds run as one batch.
+
+    Returns ``{"samples": {steps: [n, 1, 8, 8] of the first seed, ..., reference: ...}, "distance": {steps: [per
+    seed: mean RMS pixel distance to the reference digits from the same x_T]}, "between": [per seed: the same
+    distance between reference digits from *different* x_T (each digit against its neighbour in the batch)]}``.
+    """
+    if any(s >= reference for s in steps):
+        raise ValueError(f"steps={tuple(steps)} must all be below reference={reference}")
+    x_T = torch.cat([torch.randn((n, 1, 8, 8), generator=torch.Generator().manual_seed(s)) for s in seeds])
+    ref = ddim_from(model, schedule, x_T, reference)
+    per_seed = len(seeds), n
+    out = {"samples": {}, "distance": {}}
+    for s in steps:
+        x = ddim_from(model, schedule, x_T, s)
+        out["samples"][s] = x[:n]
+        out["distance"][s] = rms_distance(x, ref).reshape(per_seed).mean(1).tolist()
+    out["samples"][reference] = ref[:n]
+    others = ref.reshape(len(seeds), n, *ref.shape[1:]).roll(1, dims=1).reshape(ref.shape)
+    out["between"] = rms_distance(ref, others).reshape(per_seed).mean(1).tolist()
+    return out
+
+
+def plot_consistency(study: dict, nrow: int = 4):
+    """The first seed's digits at each number of steps, the reference last (one x_T for all), one panel each."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import image_grid
+
+    reference = list(study["samples"])[-1]
+    fig, axes = plt.subplots(1, len(study["samples"]), figsize=(2.2 * len(study["samples"]), 2.6))
+    for ax, (s, x) in zip(axes, study["samples"].items()):
+        ax.imshow(image_grid(x[:nrow * nrow], nrow=nrow), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"{s} steps (reference)" if s == reference else f"DDIM, {s} steps", fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    return finish(fig)
 
 
 SPACINGS = ("leading", "trailing")
@@ -73,56 +143,112 @@ def sample_both_spacings(model, schedule, steps: int, eta: float = 0.0, n: int =
     return {sp: x.cpu() for sp, x in xs.items()}
 
 
-class SamplesView:
-    """Widget body: ``n`` DDIM digits from one fixed starting noise, for a number of ``steps``, ``eta`` and
-    timestep ``spacing``; the title gives the timesteps visited and the time taken.
+def spacing_study(model, schedule, steps=(2, 5, 10, 20), n: int = 300, seeds=(0, 1, 2)) -> dict:
+    """FD against the held-out digits of ``n`` DDIM digits (eta = 0) with "leading" and "trailing" spacing at
+    each number of ``steps``; within a seed both spacings start from the same x_T.
 
-    ``update`` computes when ``(steps, eta)`` is new (one network call per step for both spacings, cached),
-    so those controls are built with ``continuous_update=False``; the spacing then only looks up.
+    Returns ``{"fd": {spacing: {steps: [FD per seed]}}, "floor": [FD of n real training digits, one draw per
+    seed], "ceiling": FD of n noise images}``. The floor's draws only show its spread: they share nothing with
+    the samples of the same seed.
+    """
+    fd = {sp: {s: [] for s in steps} for sp in SPACINGS}
+    for s in steps:
+        for seed in seeds:
+            for sp, x in sample_both_spacings(model, schedule, s, n=n, seed=seed).items():
+                fd[sp][s].append(digit_fd(x))
+    return {"fd": fd, "floor": floor_by_n(ns=(n,), seeds=seeds)[n], "ceiling": digit_ceiling(n)}
+
+
+def plot_spacing_study(study: dict):
+    """FD against the number of steps for both spacings (dots: seeds; line: their mean; log scales), with the
+    floor's draws (band: min to max) and the noise ceiling."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for colour, (sp, by_steps) in zip(("C0", "C1"), study["fd"].items()):
+        steps = list(by_steps)
+        for s, values in by_steps.items():
+            ax.plot([s] * len(values), values, "o", color=colour, alpha=0.5, ms=4)
+        ax.plot(steps, [sum(v) / len(v) for v in by_steps.values()], "-", color=colour, label=f"{sp} spacing")
+    floors = study["floor"]
+    ax.axhspan(min(floors), max(floors), color="grey", alpha=0.25, lw=0,
+               label=f"floor: real digits, {len(floors)} draws (min to max)")
+    ax.axhline(study["ceiling"], color="k", ls=":", lw=1, label="ceiling: noise images")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis, ticks in [(ax.xaxis, steps), (ax.yaxis, [10, 20, 50, 100, 200, 500])]:
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FixedFormatter([str(t) for t in ticks]))
+        axis.set_minor_locator(NullLocator())
+    ax.set_xlabel("DDIM steps (log scale)")
+    ax.set_ylabel("FD (log scale, lower is better)")
+    ax.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1, 0.92))
+    fig.tight_layout()
+    return finish(fig)
+
+
+class SamplesView:
+    """Widget body: ``n`` of ``n_scored`` DDIM digits from one fixed starting noise, for a number of ``steps``,
+    ``eta`` and timestep ``spacing``; the title gives the timesteps visited, the FD of all ``n_scored`` digits
+    against the held-out digits, the range that ``n_scored`` real digits score (three draws), and the time.
+
+    ``update`` computes when ``(steps, eta)`` is new (one network call per step for both spacings, and their two
+    scores, cached), so those controls are built with ``continuous_update=False``; the spacing then only looks up.
     """
 
-    def __init__(self, model, schedule, n: int = 16, seed: int = 0, nrow: int = 8):
+    def __init__(self, model, schedule, n: int = 16, seed: int = 0, nrow: int = 8, n_scored: int = 300):
         import matplotlib.pyplot as plt
 
+        from ..metrics import FEATURE_DIM
         from ..plotting import image_grid
 
+        if not max(n, FEATURE_DIM + 1) <= n_scored:
+            raise ValueError(f"n_scored={n_scored} is not allowed; it must be at least n={n} and at least "
+                             f"{FEATURE_DIM + 1} (the score fits a covariance to {FEATURE_DIM} features)")
         self.model, self.schedule, self.n, self.seed, self.nrow = model, schedule, n, seed, nrow
-        self.cache: dict[tuple, tuple[dict, float]] = {}
+        self.n_scored = n_scored
+        self.floors = floor_by_n(ns=(n_scored,), seeds=(0, 1, 2))[n_scored]
+        self.cache: dict[tuple, tuple[dict, dict, float]] = {}
         rows = -(-n // nrow)
-        self.fig, ax = plt.subplots(figsize=(7.5, 0.95 * rows + 0.8))
+        self.fig, ax = plt.subplots(figsize=(7.5, 0.95 * rows + 0.95))
         self.image = ax.imshow(image_grid(torch.zeros(n, 1, 8, 8), nrow=nrow), cmap="gray", vmin=0, vmax=1,
                                interpolation="nearest")
-        self.title = ax.set_title("\n", fontsize=10)
+        self.title = ax.set_title("\n\n", fontsize=10)
         ax.axis("off")
         self.fig.tight_layout()
         self.animated = [self.image, self.title]
 
-    def samples(self, steps: int, eta: float) -> tuple[dict, float]:
-        """``({spacing: samples}, seconds)`` for ``steps`` and ``eta``, computed once."""
+    def samples(self, steps: int, eta: float) -> tuple[dict, dict, float]:
+        """``({spacing: samples}, {spacing: FD}, seconds)`` for ``steps`` and ``eta``, computed once; the
+        seconds are those of sampling both spacings."""
         key = (int(steps), round(float(eta), 6))
         if key not in self.cache:
             start = time.perf_counter()
-            xs = sample_both_spacings(self.model, self.schedule, key[0], key[1], self.n, self.seed)
-            self.cache[key] = xs, time.perf_counter() - start
+            xs = sample_both_spacings(self.model, self.schedule, key[0], key[1], self.n_scored, self.seed)
+            seconds = time.perf_counter() - start
+            self.cache[key] = xs, {sp: digit_fd(x) for sp, x in xs.items()}, seconds
         return self.cache[key]
 
     def update(self, steps: int = 10, eta: float = 0.0, spacing: str = "leading") -> None:
         from ..plotting import image_grid
 
-        xs, seconds = self.samples(steps, eta)
-        self.image.set_data(image_grid(xs[spacing], nrow=self.nrow))
+        xs, fds, seconds = self.samples(steps, eta)
+        self.image.set_data(image_grid(xs[spacing][:self.n], nrow=self.nrow))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             ts = ddim_timesteps(self.schedule.T, int(steps), spacing)
         visited = ", ".join(map(str, ts)) if len(ts) <= 4 else f"{ts[0]}, {ts[1]}, ..., {ts[-1]}"
         self.title.set_text(f"DDIM, {steps} steps, eta = {eta:.2f}, {spacing}: t = {visited}\n"
-                            f"the same starting noise for every setting ({seconds:.2f} s for both spacings)")
+                            f"FD of {self.n_scored} digits {fds[spacing]:.1f} (lower is better; {self.n_scored} "
+                            f"real digits: {min(self.floors):.1f} to {max(self.floors):.1f})\n"
+                            f"one starting noise for every setting ({seconds:.2f} s for both spacings)")
 
 
 def show_samples_at(model, schedule, steps: int = 10, eta: float = 0.0, spacing: str = "leading", n: int = 16,
-                    seed: int = 0):
+                    seed: int = 0, n_scored: int = 300):
     """The figure of ``SamplesView`` for one setting, as a static figure."""
-    view = SamplesView(model, schedule, n, seed)
+    view = SamplesView(model, schedule, n, seed, n_scored=n_scored)
     view.update(steps, eta, spacing)
     return finish(view.fig)
 
