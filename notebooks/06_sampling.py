@@ -17,15 +17,14 @@
 # # 06 · Sampling: DDPM and DDIM
 #
 # A trained noise predictor $\varepsilon_\theta$ is all a sampler needs. DDPM (Ho et al. 2020) walks back through
-# every one of the $T$ diffusion steps, adding fresh noise at each; DDIM (Song et al. 2021) jumps over most of them,
+# all $T$ diffusion steps, adding fresh noise at each; DDIM (Song et al. 2021) jumps over most of them,
 # deterministically. The article *Architecture of Diffusion Models* names the cost: "Slow Sampling: Generating
-# samples can be slow because of the many steps needed for the reverse diffusion process." This notebook builds both samplers and lets you trade steps for time. The optional notebook **06b**
-# scores that trade with the course's sample-quality score, over several seeds.
+# samples can be slow because of the many steps needed for the reverse diffusion process." This notebook builds both and measures what fewer steps cost; the optional **06b** goes deeper.
 #
 # **Learning objectives**
 # 1. Write one DDPM step from the posterior $q(x_{t-1} \mid x_t, x_0)$, the sampling loop, and one DDIM step.
-# 2. Explain why one trained model serves both samplers, and see what the number of steps, $\eta$ and the spacing of the steps change.
-# 3. Watch the reverse process: $x_t$ and the predicted $\hat x_0$ side by side, and a 2-D point cloud in transport.
+# 2. Explain why one trained model serves both samplers and why fewer DDIM steps give nearly the same digits; measure what the steps and their spacing change.
+# 3. Watch the reverse process: $x_t$ beside the predicted $\hat x_0$, and a 2-D cloud in transport.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -74,8 +73,7 @@ print(f"{ckpt['model']['kind']} trained {ckpt['step']} steps, schedule {schedule
 # We do not know $x_0$. But the network predicts the noise $\hat\varepsilon$ in $x_t$, and the closed form says
 # what that noise implies about $x_0$. Two choices hide in such a step.
 #
-# - **The variance.** We draw with the posterior's own variance $\sigma_t^2 = \tilde\beta_t$ (`diffusers` calls it
-#   `fixed_small`); it is 0 at $t = 0$, so the last step adds no noise. Ho et al. (§3.2) found that
+# - **The variance.** We draw with the posterior's own variance $\sigma_t^2 = \tilde\beta_t$; it is 0 at $t = 0$, so the last step adds no noise. Ho et al. (§3.2) found that
 #   $\sigma_t^2 = \beta_t$ gave similar results with all $T$ steps; the two differ only at small $t$ (printed below).
 #   With *few* steps the choice matters (Nichol and Dhariwal 2021, §3.1).
 # - **The clipping.** Ho et al.'s released code clamps the estimate of $x_0$ to the data range $[-1, 1]$; their
@@ -112,6 +110,27 @@ def ddpm_step(x_t, eps, t, schedule, z):
 lesson.check_ddpm_step(ddpm_step)
 
 # %% [markdown]
+# **The same mean, written with the noise.** Put $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\, \hat\varepsilon) / \sqrt{\bar\alpha_t}$
+# into $\tilde\mu_t$. Since $\sqrt{\bar\alpha_{t-1}} / \sqrt{\bar\alpha_t} = 1 / \sqrt{\alpha_t}$ and
+# $\beta_t + \alpha_t (1 - \bar\alpha_{t-1}) = 1 - \bar\alpha_t$, the weight of $x_t$ becomes $1/\sqrt{\alpha_t}$ and
+#
+# $$\mu_\theta(x_t, t) = \frac{1}{\sqrt{\alpha_t}} \Big( x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\, \hat\varepsilon \Big),$$
+#
+# Ho et al.'s Eq. 11 (line 4 of their Algorithm 2). Two routes, one mean: checked below on random inputs,
+# against the route of your step. Only the route through $\hat x_0$ lets a sampler clip $\hat x_0$.
+
+# %%
+def mean_eq11(x_t, eps, t):  # Ho et al. (2020), Eq. 11
+    return (x_t - schedule.betas[t] / (1 - schedule.alpha_bar[t]).sqrt() * eps) / schedule.alphas[t].sqrt()
+
+
+x_t, eps = torch.randn(2, 100, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+for t in (T - 1, T // 2, 10, 1):
+    via_x0 = lesson.posterior_mean_via_x0(x_t, eps, t, schedule)  # mu_tilde at x0_hat, as in your ddpm_step
+    same = torch.allclose(mean_eq11(x_t, eps, t), via_x0, rtol=0, atol=1e-12)
+    print(f"t = {t:>3}: Eq. 11 and the posterior mean at x0_hat agree to 12 decimals: {same}")
+
+# %% [markdown]
 # **Exercise 2.** The sampling loop. Every sampler in `course_lib` follows the API of `diffusers`' schedulers: a list
 # `sampler.timesteps` (from large $t$ to small) and `sampler.step(eps, t, x_t, generator=...)`, which returns
 # `(x_prev, x0_hat)`. Write `sample_loop(model, sampler, shape, generator)`: draw $x_T \sim \mathcal{N}(0, I)$ with
@@ -132,28 +151,24 @@ def sample_loop(model, sampler, shape, generator):
 lesson.check_sample_loop(sample_loop)
 
 # %% [markdown]
-# That loop is `Sampler.sample` in `course_lib/samplers.py`. Sixty-four digits with DDPM (one network call for each
-# of the $T$ steps) and with DDIM at 50 steps (the next section), from the same starting noise, timed:
-
-# %%
-ddpm, seconds_ddpm = lesson.timed_sample(DDPMSampler(schedule, clip_x0=True), model, n=64, seed=0)
-ddim, seconds_ddim = lesson.timed_sample(DDIMSampler(schedule, num_steps=50, clip_x0=True), model, n=64, seed=0)
-lesson.plot_sample_grids({f"DDPM, {schedule.T} steps": ddpm, "DDIM, 50 steps": ddim}, score=False)
+# That loop is `Sampler.sample` in `course_lib/samplers.py`. Sixty-four digits with DDPM (all $T$ steps) and DDIM
+# at 50 steps (next section), from the same starting noise, timed:
 
 # %% tags=["nbval-ignore-output"]
 # Wall-clock times change from run to run and machine to machine.
+ddpm, seconds_ddpm = lesson.timed_sample(DDPMSampler(schedule, clip_x0=True), model, n=64, seed=0)
+ddim, seconds_ddim = lesson.timed_sample(DDIMSampler(schedule, num_steps=50, clip_x0=True), model, n=64, seed=0)
 print(f"DDPM: {seconds_ddpm:.1f} s for 64 digits; DDIM-50: {seconds_ddim:.2f} s ({seconds_ddpm / seconds_ddim:.0f}x faster)")
+lesson.plot_sample_grids({f"DDPM, {schedule.T} steps": ddpm, "DDIM, 50 steps": ddim}, score=False)
 
 # %% [markdown]
-# Almost all of the time is spent in the network, once per step, so the speed-up is of the order of the ratio of
-# network calls, $T / 50$ (the printout measures it on this machine).
+# Nearly all the time goes to network calls, one per step: $T$ against 50 (timed above).
 #
 # ## DDIM: fewer, deterministic steps, and the same trained model
 #
 # DDIM visits only $S$ of the $T$ timesteps. Between two visited steps $t > t'$ it first does what the DDPM step
 # does, estimate $\hat x_0$; then, with $\eta = 0$, it moves that estimate to the noise level $\bar\alpha_{t'}$ along
-# the *same* predicted noise direction $\hat\varepsilon$, adding no fresh noise. The whole run is then a
-# deterministic function of the starting noise $x_T$.
+# the *same* predicted noise direction $\hat\varepsilon$, adding no fresh noise.
 #
 # **Exercise 3.** Write `ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev)` for $\eta = 0$: one jump from level
 # $\bar\alpha_t$ to level $\bar\alpha_{t'}$, both given as numbers.
@@ -177,28 +192,48 @@ lesson.check_ddim_step(ddim_step)
 # marginals $q(x_t \mid x_0)$, never the step-by-step chain. Song et al. (2021, §3.1, Lemma 1) build a family of
 # non-Markovian forward processes, one for each choice of $\sigma$, that all have exactly these marginals; their
 # Theorem 1 (§3.2) shows the training objective of each is the DDPM loss up to weights and a constant. So one
-# $\varepsilon_\theta$ trained with the DDPM loss serves them all: only the sampler changes, nothing is retrained.
+# $\varepsilon_\theta$ trained with the DDPM loss serves them all.
 #
-# Because DDIM with $\eta = 0$ is deterministic, the *same* starting noise gives recognisably the same digits at any
-# number of steps: more steps refine one map from $x_T$ to $x_0$. Sixteen digits from one $x_T$:
+# **Do fewer steps give the same digits?** Determinism makes each run a function of $x_T$, but a different function
+# for each number of steps $S$. What ties them together: with $\eta = 0$ a DDIM step is an Euler step of one ordinary
+# differential equation, a probability-flow ODE (Song et al. 2021, §4.3, Eq. 13-14, Prop. 1), whatever $S$; more steps integrate it more finely, so
+# the samples converge to its solution from $x_T$. Song et al. (§5.2, Fig. 5) observe this *consistency*: from one $x_T$, runs
+# of different lengths give images with the same high-level features. We measure it: the distance of the digits at
+# $S$ steps to a 200-step run from the same $x_T$ (root-mean-square over pixels, mean of 16 digits), for three
+# seeds, beside that between digits from different $x_T$:
+
+# %% tags=["nbval-ignore-output"]
+# Distances between samples of a network: their last digits differ between CPUs, so the tests do not compare them.
+consistency = lesson.consistency_study(model, schedule, steps=(5, 10, 20, 50), reference=200, seeds=(0, 1, 2))
+for s, d in consistency["distance"].items():
+    print(f"{s:>2} steps: distance to the 200-step digits from the same x_T {lesson.mean_spread(d, '.3f')}")
+print(f"200-step digits from different x_T: {lesson.mean_spread(consistency['between'], '.2f')}")
+lesson.plot_consistency(consistency)
 
 # %%
-lesson.plot_sample_grids({f"DDIM, {s} steps": DDIMSampler(schedule, s, clip_x0=True).sample(
-    model, (16, 1, 8, 8), generator=torch.Generator().manual_seed(0), device=device).cpu() for s in (5, 10, 20, 50)},
-    n=16, nrow=4, score=False)
+d = consistency["distance"]
+lesson.check_claim("the distance to the 200-step digits shrinks with every step count, 5 to 10 to 20 to 50",
+                   [min(d[a][i] - d[b][i] for a, b in [(5, 10), (10, 20), (20, 50)]) for i in range(3)])
+lesson.check_claim("doubling the steps, 5 to 10 and 10 to 20, shrinks it by more than a factor 1.5",
+                   [min(d[5][i] / d[10][i], d[10][i] / d[20][i]) for i in range(3)], threshold=1.5)
+held = lesson.check_claim("at 5 steps the digits are nearer to the 200-step digits from their own x_T than digits "
+                          "from different x_T are to each other", [b - a for a, b in zip(d[5], consistency["between"])])
+
+# %% [markdown]
+# The distance roughly halves as the steps double, like the error of Euler's method; even at 5 steps it is a small
+# fraction of that between different digits.
 
 # %% [markdown]
 # ## Steps, eta and spacing, live
 #
 # Which timesteps should $S$ steps visit? `diffusers`' default, **leading** spacing, takes $t = k \lfloor T/S \rfloor$:
 # with $S = 2$ the run starts by treating pure noise as if it were $x_{T/2}$, which still holds part of the signal.
-# **Trailing** spacing counts back from $T - 1$. Lin et al. (2024, §3.3) show that leading spacing hurts at few
-# steps; with many steps both start near $T - 1$.
+# **Trailing** spacing counts back from $T - 1$, where Lin et al. (2024, §3.3) argue sampling should start.
 #
-# Below, 16 digits from one fixed starting noise (the same for every setting). Each value of the steps slider is
-# one sampling run (200 steps take a few seconds on a CPU), so it samples only when you release it; $\eta$ samples
-# again; the spacing switch only looks up, because each run computes both spacings. The title lists the timesteps
-# visited.
+# Below, 16 of 300 digits from one starting noise, the same for every setting. The title lists the timesteps visited
+# and scores all 300 with the course's quality score, a Fréchet distance (FD) to held-out digits (lower is better;
+# 06b explains it), beside what 300 real digits score. A new steps or $\eta$ value samples 300 digits for both
+# spacings (seconds at 200 steps) when you release the slider; settings seen before, and the spacing, only look up.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure that samples on release (cached per value); its title prints a time, which changes from run to run.
@@ -208,22 +243,29 @@ LiveFigure(lesson.SamplesView(model, schedule),
            spacing=ToggleButtons(options=["leading", "trailing"], value="leading"))
 
 # %% [markdown]
-# The two spacings at $S = 2$, from the same starting noise:
+# **Does the spacing matter here?** Sixteen digits by eye cannot tell. We score 300 digits per spacing at 2 to 20
+# steps, for three seeds; within a seed both spacings start from the same $x_T$:
+
+# %% tags=["nbval-ignore-output"]
+# Scores of samples from a network: their last digits differ between CPUs, so the tests do not compare them.
+spacing = lesson.spacing_study(model, schedule, steps=(2, 5, 10, 20), n=300, seeds=(0, 1, 2))
+lead, trail = spacing["fd"]["leading"], spacing["fd"]["trailing"]
+for s in lead:
+    differences = [a - b for a, b in zip(lead[s], trail[s])]
+    print(f"{s:>2} steps: FD leading {lesson.mean_spread(lead[s], '.1f')}, trailing {lesson.mean_spread(trail[s], '.1f')}; "
+          f"leading - trailing, same x_T: {lesson.mean_spread(differences, '+.1f')}")
+print(f"floor, 300 real digits: {lesson.mean_spread(spacing['floor'], '.1f')}; noise images: {spacing['ceiling']:.0f}")
+lesson.plot_spacing_study(spacing)
 
 # %%
-two = lesson.sample_both_spacings(model, schedule, steps=2)
-visited = lesson.spacing_timesteps(schedule, steps=2)
-print("signal left at the first visited step: " + ", ".join(
-    f"sqrt(alpha_bar_{ts[0]}) = {schedule.alpha_bar[ts[0]].sqrt():.3f}" for ts in visited.values()))
-lesson.plot_sample_grids({f"{sp}, 2 steps: t = {ts[0]}, {ts[1]}": two[sp] for sp, ts in visited.items()},
-                         n=16, nrow=4, score=False)
+lesson.check_claim("at 2 steps trailing spacing scores a better FD than leading", [a - b for a, b in zip(lead[2], trail[2])])
+held = lesson.check_claim("from 5 steps on the two spacings score within 1 FD point of each other",
+                          [1 - max(abs(lead[s][i] - trail[s][i]) for s in (5, 10, 20)) for i in range(3)])
 
 # %% [markdown]
-# On these 8x8 digits the two spacings look much alike at two steps: both give blurry, average-looking digits, the
-# $\hat x_0$ of one long jump from noise, even though leading spacing starts with much more signal (the printout). We
-# do not claim a difference between them at this scale. Lin et al. (2024) see it on large images; move the
-# slider above to see both spacings agree as the number of steps grows. How much quality each setting buys, measured
-# with a score over several seeds, is the subject of the optional notebook 06b.
+# At 2 steps trailing spacing is better in every seed, but both score nearer the noise ceiling than the floor: neither
+# draws digits. From 5 steps on the two spacings differ by less than a point, far less than the seeds differ
+# (printout): here the spacing matters only at very few steps.
 
 # %% [markdown]
 # ## Inside the reverse process
@@ -252,9 +294,8 @@ for t in (trajectory.timesteps[i] for i in shown):
 # %% [markdown]
 # Early on, $\hat x_0$ is *not* a blurry average digit: at $t = 880$ the figure shows black-and-white blotches. The
 # printout says why: $\hat x_0$ divides by $\sqrt{\bar\alpha_t}$, so at $t = 880$ any error in $\hat\varepsilon$ is
-# multiplied by about 50, and the clipping to $[-1, 1]$ turns the result into saturated pixels. (The best possible
-# estimate of $x_0$ from almost pure noise *is* a blurry average, the mean of the data; the network is not that
-# accurate.) By $t = 480$, where the error is amplified about three times, $\hat x_0$ is a blurry grey shape; by
+# multiplied by about 50, and the clipping to $[-1, 1]$ turns the result into saturated pixels. (The best estimate
+# from pure noise would be the mean digit; the network is not that accurate.) By $t = 480$, where the error is amplified about three times, $\hat x_0$ is a blurry grey shape; by
 # $t = 180$ the digits are legible: coarse shape first, details last.
 
 # %% [markdown]
@@ -262,7 +303,7 @@ for t in (trajectory.timesteps[i] for i in shown):
 #
 # A small MLP trained for a few seconds on the Gaussian mixture (eight small clusters on a circle); then 1,000
 # points start as $\mathcal{N}(0, I)$ and follow their 50-step DDIM trajectories. On the left, a few of the paths
-# (grey; drawing all would hide the data), with their points at step $k$; on the right, the whole cloud at step $k$.
+# (grey), with their points at step $k$; on the right, the whole cloud at step $k$.
 # Move $k$ from 0 (pure noise) to the end (the samples).
 
 # %%
@@ -279,27 +320,23 @@ LiveFigure(lesson.CloudView(path, mixture), k=IntSlider(value=0, min=0, max=len(
 lesson.plot_2d_trajectories(path, mixture, k=len(path.timesteps))
 
 # %% [markdown]
-# The cloud contracts from a wide Gaussian onto the circle of the mixture; scrubbing $k$ shows that it stays a blob for
-# most of the steps and takes its shape late, as the digits did. In the last frame (above) the points gather on the
-# circle and mostly in the eight clusters, but some lie between them: that is what an undertrained diffusion model
-# produces. Train it for longer (`steps=6000`, about a
-# minute) and score the samples with `course_lib.metrics.toy_quality(samples, "gaussian_mixture")` before and after:
-# does the MMD approach its floor?
+# The cloud stays a blob for most of the steps and takes its shape late, as the digits did. In the last frame the
+# points gather on the circle, mostly in the eight clusters, some between them, as an undertrained model leaves them.
+# Train longer (`steps=6000`, about a minute) and compare `course_lib.metrics.toy_quality(samples, "gaussian_mixture")`
+# before and after.
 #
 # ## Summary
-# - DDPM: every one of the $T$ steps, each a draw from the Gaussian posterior around $\tilde\mu_t(x_t, \hat x_0)$;
-#   DDIM: a few deterministic jumps through $\hat x_0$, along the predicted noise.
-# - One loop over `sampler.timesteps` serves both, and so does one trained model: DDIM's processes share DDPM's
-#   marginals $q(x_t \mid x_0)$ (Song et al. 2021, §3-4).
-# - Time grows linearly with the number of steps; $\eta$ moves DDIM from deterministic ($\eta = 0$) to DDPM's noise
-#   ($\eta = 1$).
-# - The predicted $\hat x_0$ sharpens as $t$ falls: coarse shape first, details last; at large $t$ it is dominated
-#   by amplified errors.
+# - DDPM: all $T$ steps, each a draw around the posterior mean $\tilde\mu_t(x_t, \hat x_0)$, which is Ho et al.'s
+#   Eq. 11 written through $\hat x_0$; DDIM: a few deterministic jumps through $\hat x_0$.
+# - One loop and one trained model serve both: DDIM's processes share DDPM's marginals (Song et al. 2021, §3).
+# - With $\eta = 0$ every number of steps discretises one ODE, so the digits converge as the steps grow (§4.3, §5.2);
+#   time grows linearly with the steps. The spacing of the steps mattered here only at 2 steps.
+# - $\hat x_0$ sharpens as $t$ falls: coarse shape first.
 #
 # ## Going further
-# - Optional: **06b · Sample quality**, which scores the samplers over seeds: the score's floor, how many steps are
-#   enough, $\eta = 0$ against $\eta = 1$, and DDPM against DDIM.
-# - Song, Meng, Ermon (2021), *Denoising Diffusion Implicit Models*, §3-4 (Lemma 1, Theorem 1), Eq. 12.
+# - Optional: **06b · Sample quality**, which scores the samplers over seeds.
+# - Song, Meng, Ermon (2021), *Denoising Diffusion Implicit Models*, §3-5 (Lemma 1, Theorem 1, Eq. 12-14, Fig. 5).
+# - Ho, Jain, Abbeel (2020), *Denoising Diffusion Probabilistic Models*, Eq. 6-7 and 11, Algorithm 2.
 # - Nichol and Dhariwal (2021), *Improved Denoising Diffusion Probabilistic Models*, §3.1 (learned variances, few steps).
-# - Lu et al. (2022), *DPM-Solver* (even fewer steps); Lin et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed*, §3.3 (leading vs trailing spacing; `ddim_timesteps(..., spacing="trailing")`).
+# - Lin et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed*, §3.3 (`ddim_timesteps(..., spacing="trailing")`).
 # - Next: **07 · Residual connections inside diffusion models**.
