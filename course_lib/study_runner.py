@@ -34,7 +34,10 @@ from .study import check_budgets, load_study, save_study
 STUDIES = {  # name -> the function that returns its ``Study``
     "capstone": "course_lib.lessons.residual_in_diffusion:capstone_study",
     "degradation": "course_lib.lessons.vanishing_gradients:degradation_study",
+    "ema": "course_lib.lessons.training:ema_runs",
+    "ddpm_vs_ddim": "course_lib.lessons.sample_quality:ddpm_vs_ddim_runs",
 }
+OWN_FIELDS = ("budgets", "kwargs", "required")  # a variant's fields that are not written into its rows
 RAY_MISSING = ("studies run on Ray, which is not installed: pip install 'course-lib[studies]' (or pip install ray). "
                "The notebooks never need it: they read the shipped results.")
 
@@ -44,9 +47,9 @@ class Study:
     """``run(seed=s, budgets=..., device=..., **variant, **kwargs) -> rows`` for every variant and seed.
 
     ``variants`` are dicts of the fields that name a variant (written into its rows); a variant may carry its own
-    ``"budgets"`` (trained further than the rest) and ``"kwargs"`` (further arguments of ``run``), which are passed
-    to ``run`` and not written. A run counts as
-    finished when the output file holds its rows at every budget, its last row with every field of ``required``."""
+    ``"budgets"`` (trained further than the rest), ``"kwargs"`` (further arguments of ``run``) and ``"required"``
+    (fields its last row must hold, beside the study's), which are not written. A run counts as finished when
+    the output file holds its rows at every budget, its last row with every field of ``required``."""
 
     name: str
     run: Callable[..., list[dict]]
@@ -63,14 +66,17 @@ class Study:
         out = []
         for variant in self.variants:
             for seed in self.seeds if seeds is None else seeds:
-                tags = {k: v for k, v in variant.items() if k not in ("budgets", "kwargs")}
+                tags = {k: v for k, v in variant.items() if k not in OWN_FIELDS}
                 out.append((tags, seed, check_budgets(variant.get("budgets", self.budgets))))
         return out
 
+    def variant(self, tags: dict) -> dict:
+        """The variant named by ``tags``."""
+        return next(v for v in self.variants if all(v.get(k) == x for k, x in tags.items()))
+
     def run_kwargs(self, tags: dict) -> dict:
         """The arguments of ``run`` for the variant named by ``tags``: the study's, then the variant's own."""
-        variant = next(v for v in self.variants if all(v.get(k) == x for k, x in tags.items()))
-        return {**self.kwargs, **variant.get("kwargs", {})}
+        return {**self.kwargs, **self.variant(tags).get("kwargs", {})}
 
     def finished(self, rows: list[dict], tags: dict, seed: int, budgets: list[int]) -> bool:
         """Whether ``rows`` hold the run ``(tags, seed)`` at every budget, with every required field."""
@@ -78,7 +84,7 @@ class Study:
         if not set(budgets) <= {r.get("steps") for r in mine}:
             return False
         last = max(mine, key=lambda r: r["steps"])
-        return all(k in last for k in self.required)
+        return all(k in last for k in (*self.required, *self.variant(tags).get("required", ())))
 
 
 def get_study(name: str) -> Study:

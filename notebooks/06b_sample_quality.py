@@ -192,7 +192,7 @@ lesson.check_eta_prediction(prediction, fd_eta0, fd_eta1)
 #
 # Is the slower DDPM sampler at least better? It makes one network call per step, all $T$ of them, too many to
 # repeat over seeds here, so the package ships the comparison for five sampling seeds, 300 digits per sampler and
-# seed, with the same checkpoint (`scripts/sampling_studies.py`), each seed with its own floor (300 real training
+# seed, with the same checkpoint (`python -m course_lib study ddpm_vs_ddim`), each seed with its own floor (300 real training
 # digits drawn with that seed):
 
 # %%

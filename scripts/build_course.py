@@ -12,8 +12,14 @@
     top to bottom and its checks answer "Not yet";
   - the outputs of every cell from an exercise up to its check are cleared (the check, and anything in
     between that would give the answer away: a prediction's figure, a table of results);
-  - the outputs of cells tagged ``spoiler`` are cleared too;
+  - the outputs of cells tagged ``spoiler`` are cleared too (a figure or table that answers a question);
+  - cells tagged ``instructor`` (the instructor's plan at the top of each notebook) are dropped;
   - every other output (figures, tables, claim verdicts) is kept, so the student copy reads like the lesson.
+
+**Declared answers.** Every exercise or prediction declares, in its cell's metadata (``# %% answers=["0.078"]``
+in the .py file), the values and words that would answer it. ``answer_leaks`` lists every place of a student
+copy that shows one: any stored output (text, tables, a figure's description), or the prose and code from the
+top of the notebook down to the question's check. The metadata itself is removed from the student copy.
 
 ``tests/test_builds.py`` fails when a committed student copy differs from what this script writes.
 """
@@ -35,6 +41,9 @@ STUDENT = ROOT / "student"
 BLOCK = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n(?P<body>.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
 CHECK_CALL = re.compile(r"^(?:\w+\.)?check_\w+\((?P<args>.*)", re.M | re.S)
 SPOILER = "spoiler"
+INSTRUCTOR = "instructor"  # the instructor's plan: dropped from the student copy
+ANSWERS = "answers"  # cell metadata: what would answer the question the cell asks
+TEXT_OUTPUTS = ("text/plain", "text/html", "text/markdown", "text/latex")
 
 
 def stub_for(indent: str, body: str) -> str:
@@ -69,21 +78,60 @@ def defined_names(source: str) -> set[str]:
 
 def check_of(cells, i: int) -> int | None:
     """Index of the cell that checks exercise ``cells[i]``: the first later code cell calling a ``check_...``
-    function on one of the names the exercise defines."""
-    names = defined_names(cells[i].source)
+    function on one of the names the exercise defines (for a question asked in prose, any ``check_...``)."""
+    names = defined_names(cells[i].source) if cells[i].cell_type == "code" else None
     for j in range(i + 1, len(cells)):
         cell = cells[j]
         if cell.cell_type != "code":
             continue
         call = CHECK_CALL.search(cell.source)
-        if call and names & set(re.findall(r"\b\w+\b", call["args"])):
+        if call and (names is None or names & set(re.findall(r"\b\w+\b", call["args"]))):
             return j
     return None
+
+
+def output_texts(cell) -> list[str]:
+    """Every text a stored output of ``cell`` shows: printed text, tables, and each figure's description."""
+    texts = []
+    for out in cell.get("outputs", []):
+        texts.append(out.get("text", ""))
+        data = out.get("data", {})
+        texts += [str(data.get(kind, "")) for kind in TEXT_OUTPUTS]
+        texts += [str(v) for meta in out.get("metadata", {}).values() if isinstance(meta, dict)
+                  for k, v in meta.items() if k in ("alt", "description")]
+    return [t if isinstance(t, str) else "".join(t) for t in texts if t]
+
+
+def answer_leaks(instructor, student) -> list[str]:
+    """Where the student copy ``student`` shows an answer that a question of ``instructor`` declares (cell
+    metadata ``answers``): in any stored output, or in the prose and code from the top down to the question's
+    check. One line per leak, naming the question's cell, the answer and where it was found."""
+    where = {cell.get("id"): k for k, cell in enumerate(student.cells)}
+    leaks = []
+    for i, cell in enumerate(instructor.cells):
+        answers = [a.lower() for a in cell.get("metadata", {}).get(ANSWERS, [])]
+        if not answers:
+            continue
+        k = where.get(cell.get("id"))
+        end = check_of(student.cells, k) if k is not None else None
+        if end is None:
+            leaks.append(f"cell {i}: a question with declared answers but no check after it in the student copy")
+            continue
+        for j, other in enumerate(student.cells):
+            places = [("output", t) for t in output_texts(other)]
+            if j <= end:
+                places.append(("source", other.source))
+            for kind, text in places:
+                for answer in answers:
+                    if answer in text.lower():
+                        leaks.append(f"cell {i} (answers {answer!r}): shown in the {kind} of student cell {j}")
+    return leaks
 
 
 def student_notebook(nb):
     """The student copy of the instructor notebook ``nb`` (a new object; ``nb`` is not changed)."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.cells = [cell for cell in nb.cells if INSTRUCTOR not in cell.get("metadata", {}).get("tags", [])]
     cells = nb.cells
     clear = {i for i, cell in enumerate(cells) if SPOILER in cell.get("metadata", {}).get("tags", [])}
     for i, cell in enumerate(cells):
@@ -96,6 +144,8 @@ def student_notebook(nb):
     for i in clear:
         if cells[i].cell_type == "code":
             cells[i].outputs, cells[i].execution_count = [], None
+    for cell in cells:
+        cell.metadata.pop(ANSWERS, None)
     nb.metadata.pop("jupytext", None)  # the student copy is not paired with a .py file
     return nb
 

@@ -100,8 +100,11 @@ def static_sliders(nb, instructor, stem: str, frames_root: Path, static: Path) -
     """Replace each live figure the student copy shows by a static slider over its frames; returns how many were
     replaced and what was left static (and why)."""
     replaced, left = 0, []
+    by_id = {c.get("id"): c for c in nb.cells}  # the student copy drops the instructor's plan: match cells by id
     for k, i in enumerate(live_figure_cells(instructor)):
-        cell = nb.cells[i]
+        cell = by_id.get(instructor.cells[i].get("id"))
+        if cell is None:
+            continue
         shown = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
         if not shown:
             continue  # cleared in the student copy (it would give an answer away)
@@ -128,6 +131,37 @@ def without_widgets(nb) -> None:
             output.get("data", {}).pop(WIDGET_VIEW, None)
 
 
+# ----------------------------------------------------------------------------- the instructor's pages
+
+PLAN_TAG = "instructor"
+
+
+def plan_of(instructor) -> str:
+    """The instructor's plan of a notebook: its cells tagged ``instructor`` (dropped from the student copy)."""
+    return "\n\n".join(c.source for c in instructor.cells if PLAN_TAG in c.get("metadata", {}).get("tags", []))
+
+
+def instructor_pages(out: Path) -> int:
+    """``instructor/<notebook>.md`` (each notebook's plan) and ``instructor/index.md``, as orphan pages: built,
+    but in no table of contents, linked from no student page and left out of the search index. Returns how many
+    plans were written."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["---", "orphan: true", "nosearch: true", "---", "", "# Instructor's guide", "",
+             "One plan per notebook, for a 50-minute class: the timeline, what to live-code, where the class "
+             "predicts, the mistakes the checks diagnose, and two questions to ask. The student pages do not link "
+             "here; each plan is also at the top of the instructor copy (`notebooks/`, `./course instructor`).", ""]
+    count = 0
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb")):
+        plan = plan_of(nbformat.read(path, as_version=4))
+        if not plan:
+            continue
+        (out / f"{path.stem}.md").write_text(f"---\norphan: true\nnosearch: true\n---\n\n{plan}\n")
+        lines.append(f"- [{path.stem}]({path.stem}.md)")
+        count += 1
+    (out / "index.md").write_text("\n".join(lines) + "\n")
+    return count
+
+
 # ----------------------------------------------------------------------------- build
 
 def write_source(frames_root: Path = SITE / "frames") -> dict:
@@ -149,6 +183,7 @@ def write_source(frames_root: Path = SITE / "frames") -> dict:
         nbformat.write(nb, SOURCE / path.name)
         nbs[path.stem] = nb
     (SOURCE / "syllabus.md").write_text(syllabus_page(nbs))
+    report["plans"] = instructor_pages(SOURCE / "instructor")
     report["pages"] = len(nbs) + 2
     return report
 

@@ -41,7 +41,8 @@ def import_lines(nb) -> int:
 def measure(path: Path, seconds: dict[str, float] | None = None) -> dict:
     nb = nbformat.read(path, as_version=4)
     return {"notebook": path.name,
-            "words": sum(prose_words(c.source) for c in nb.cells if c.cell_type == "markdown"),
+            "words": sum(prose_words(c.source) for c in nb.cells if c.cell_type == "markdown"
+                         and "instructor" not in c.get("metadata", {}).get("tags", [])),
             "code_cells": sum(c.cell_type == "code" for c in nb.cells),
             "import_lines": import_lines(nb),
             "seconds": (seconds or {}).get(path.name)}

@@ -1,6 +1,7 @@
 """The student copy (``student/``): up to date with the instructor copy, no solutions and no answers in it, and
 every student notebook runs top to bottom, with a student's edits of its settings, without a traceback."""
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -11,10 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_course  # noqa: E402
-from build_course import student_notebook, studentize  # noqa: E402
+from build_course import answer_leaks, student_notebook, studentize  # noqa: E402
 from nbexec import notebook_client  # noqa: E402
 
 INSTRUCTOR = build_course.instructor_notebooks()
+SOURCE_DIR = build_course.SOURCE
 NAMES = [p.name for p in INSTRUCTOR]
 
 
@@ -65,6 +67,68 @@ def test_outputs_from_an_exercise_to_its_check_and_spoilers_are_cleared():
     lone = nbformat.v4.new_notebook(cells=[code("### BEGIN SOLUTION\nanswer = 1\n### END SOLUTION\n", "")])
     with pytest.raises(ValueError, match="an exercise without a check"):
         student_notebook(lone)
+
+
+def test_declared_answers_are_found_wherever_the_student_copy_shows_them():
+    def code(source, text, **metadata):
+        cell = nbformat.v4.new_code_cell(source, metadata=metadata)
+        cell.outputs = [nbformat.v4.new_output("stream", text=text)]
+        return cell
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("Plan: the answer is 0.078", metadata={"tags": ["instructor"]}),
+        nbformat.v4.new_markdown_cell("Predict alpha_bar at t = 500."),
+        code("### BEGIN SOLUTION\nprediction = 0.078\n### END SOLUTION\n", "", answers=["0.078"]),
+        code("lesson.check_alpha_bar_prediction(prediction)", "✅"),
+        nbformat.v4.new_markdown_cell("After the check the prose may say 0.078."),
+        code("plot()", "alpha_bar_500 = 0.078", tags=["spoiler"]),
+    ])
+    student = student_notebook(nb)
+    assert len(student.cells) == len(nb.cells) - 1, "the instructor's plan is dropped"
+    assert "answers" not in student.cells[1].metadata, "the declarations are not in the student copy"
+    assert answer_leaks(nb, student) == []
+    leaky = nbformat.from_dict(json.loads(json.dumps(student)))
+    leaky.cells[-1].outputs = nb.cells[-1].outputs  # a spoiler's output put back
+    leaky.cells[0].source += " (it is 0.078)"  # the answer in the prose before the check
+    leaks = answer_leaks(nb, leaky)
+    assert len(leaks) == 2 and "output of student cell 4" in leaks[1] and "source of student cell 0" in leaks[0]
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.stem)
+def test_no_declared_answer_shows_in_the_student_copy(path):
+    instructor = nbformat.read(path, as_version=4)
+    student = nbformat.read(ROOT / "student" / path.name, as_version=4)
+    assert answer_leaks(instructor, student) == []
+    exercises = [c for c in instructor.cells if build_course.is_exercise(c)]
+    undeclared = [c.source.splitlines()[0] for c in exercises if "answers" not in c.metadata]
+    assert not undeclared, f"exercises that do not declare what would answer them: {undeclared}"
+
+
+PLAN_PARTS = ("Timeline", "Live-code", "Predict", "Common mistakes", "questions to ask")
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.stem)
+def test_every_notebook_has_an_instructors_plan_the_student_never_sees(path):
+    instructor = nbformat.read(path, as_version=4)
+    plans = [c for c in instructor.cells if "instructor" in c.metadata.get("tags", [])]
+    assert plans and plans[0] is instructor.cells[1], "the plan is the cell after the title and objectives"
+    text = "\n".join(c.source for c in plans)
+    assert [part for part in PLAN_PARTS if part.lower() not in text.lower()] == []
+    assert re.search(r"\b0\s*[-–]\s*\d+\b", text), "the timeline gives minutes"
+    student = nbformat.read(ROOT / "student" / path.name, as_version=4)
+    assert not [c for c in student.cells if "instructor" in c.metadata.get("tags", [])]
+
+
+def test_a_leak_put_back_is_found():
+    """Notebook 04's first exercise predicts alpha_bar at t = 500: putting back the outputs the build clears
+    (the stored figures and tables below the prediction) makes the leak test fail."""
+    path = SOURCE_DIR / "04_forward_diffusion.ipynb"
+    instructor = nbformat.read(path, as_version=4)
+    student = student_notebook(instructor)
+    by_id = {c.get("id"): c for c in instructor.cells}
+    for cell in student.cells:
+        if cell.cell_type == "code" and not cell.outputs:
+            cell.outputs = by_id[cell.get("id")].outputs
+    assert any("0.078" in leak for leak in answer_leaks(instructor, student))
 
 
 def test_the_committed_student_copy_is_up_to_date():

@@ -11,7 +11,7 @@ the last tenth's; as a number for "follows the moons", an MMD under 0.005 (seeds
 less well, 1.2 to 1.5 times its floor's mean against 1.9 to 2.1 times); and the MMD above the floor's largest draw
 (which was 0.00015).
 
-Notebook 05 reads, from the five shipped seeds of ``scripts/sampling_studies.py`` (500 steps at a constant learning
+Notebook 05 reads, from the five shipped seeds of ``python -m course_lib study ema`` (500 steps at a constant learning
 rate, U-Net width 16, EMA decay 0.995, the 1,000 "train" digits, Fréchet distance against the held-out digits),
 that the EMA weights score better than the raw weights in most seeds but not in every one (seed 3: raw 43.5, EMA
 49.3), and that across seeds their FD is lower on average and moves much less than the raw weights'. This test

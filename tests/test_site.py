@@ -48,6 +48,19 @@ def test_every_student_notebook_has_a_page_and_no_solution(site):
     assert "TODO: your code here" in (out / "01_vanishing_gradients.html").read_text()  # the exercises, unsolved
 
 
+def test_instructor_pages_are_built_apart_from_the_student_pages(site):
+    out, report = site
+    assert report["plans"] == len(build_site.notebooks())
+    for path in build_site.notebooks():
+        plan = (out / "instructor" / f"{path.stem}.html").read_text()
+        assert "Timeline" in plan and "Common mistakes" in plan, path.stem
+    assert (out / "instructor" / "index.html").exists()
+    for page in out.glob("*.html"):  # no student page, the landing page or the syllabus links to them
+        assert "instructor/" not in page.read_text(), page.name
+    docnames = re.search(r'"docnames":\[(.*?)\]', (out / "searchindex.js").read_text())[1]
+    assert "instructor/" not in docnames, "the search finds the instructor's pages"
+
+
 def test_nothing_is_loaded_from_elsewhere(site):
     out, _ = site
     offenders = []

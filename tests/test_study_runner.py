@@ -94,6 +94,9 @@ def test_a_longer_budget_or_a_missing_field_makes_a_run_unfinished(tmp_path):
                   required=("score", "absent"))
     assert not needs.finished(rows, {"kind": "a"}, 0, [1, 2])
     assert longer.finished(rows, {"kind": "a"}, 0, [1, 2, 4])
+    own = Study("s", logged_run, [{"kind": "a", "required": ("absent",)}, {"kind": "b"}], seeds=[0], budgets=[1, 2],
+                out=out, kwargs={"log": str(log)})  # a field only one variant must hold
+    assert not own.finished(rows, {"kind": "a"}, 0, [1, 2]) and own.tasks()[0][0] == {"kind": "a"}
     assert len(calls(log)) == 2
 
 

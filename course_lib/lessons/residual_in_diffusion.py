@@ -120,6 +120,7 @@ MAIN_VARIANTS = [v for v in VARIANTS if v.kind in ("residual", "plain")]  # the 
 # what scripts/capstone.py runs: the six main variants, and the control where the switch matters most
 SWEEP_VARIANTS = [*MAIN_VARIANTS, Variant("residual, default init", "none")]
 LONG_VARIANTS = [Variant("residual", "none"), Variant("residual, default init", "none")]  # to LONG_BUDGETS
+RESCORED_VARIANTS = [Variant("plain", "concat"), Variant("plain", "none")]  # DDIM-50 and DDPM at SAMPLER_BUDGET too
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ CURVE_BATCH = 128  # batch size of the curves (and of the shipped checkpoint, wh
 PROBE_TS = (50, 100, 300, 600, 900)  # the t at which notebook 03 scores held-out denoising
 CURVES = SHIPPED_RESULTS / "capstone_curves.json"  # shipped inside the package
 LONG_BUDGETS = (*CURVE_BUDGETS, 8000)  # the residual variants without long skips train on: still improving at 4,000
-SAMPLER_BUDGET = 4000  # where every run's samples are also scored with DDIM-50 and DDPM
+SAMPLER_BUDGET = 4000  # where the rescored runs (LONG_ and RESCORED_VARIANTS) are also scored with DDIM-50 and DDPM
 
 
 @torch.no_grad()
@@ -271,14 +272,16 @@ def checkpoint_samplers(n_samples: int = 300, seed: int = 0) -> dict:
 def capstone_study():
     """The shipped learning curves (``python -m course_lib study capstone``): ``SWEEP_VARIANTS`` x 5 seeds, each
     measured at ``CURVE_BUDGETS``; the residual variants without long skips (``LONG_VARIANTS``), still improving
-    at 4,000 steps and close to the long-skip variants, train on to ``LONG_BUDGETS``, and their samples are also
-    scored with DDIM-50 and DDPM at 4,000 steps and at the end (the sampler's own share of the score)."""
+    at 4,000 steps and close to the long-skip variants, train on to ``LONG_BUDGETS``. Their samples, and those of
+    ``RESCORED_VARIANTS`` (plain blocks, the best and the worst skip mode), are also scored with DDIM-50 and DDPM
+    at 4,000 steps and at the end (the sampler's own share of the score)."""
     from ..metrics import digit_ceiling, digit_classifier, digit_floor
     from ..study_runner import Study
 
     order = sorted(SWEEP_VARIANTS, key=lambda v: v.skip != "none")  # the long runs first
-    variants = [{"kind": v.kind, "skip": v.skip, **({"budgets": LONG_BUDGETS, "kwargs": {"samplers": True}}
-                                                    if v in LONG_VARIANTS else {})} for v in order]
+    rescored = {"kwargs": {"samplers": True}, "required": ("fd_ddpm",)}
+    variants = [{"kind": v.kind, "skip": v.skip, **({"budgets": LONG_BUDGETS, **rescored} if v in LONG_VARIANTS
+                                                    else rescored if v in RESCORED_VARIANTS else {})} for v in order]
 
     def meta():
         digit_classifier()  # train and cache the score's classifier once, before the workers start

@@ -187,6 +187,32 @@ def ddpm_vs_ddim(model, schedule, seeds=(0, 1, 2), n: int = 300, ddim_steps: int
     return rows
 
 
+def ddpm_vs_ddim_run(seed: int, budgets=(4000,), device="cpu", n: int = 300) -> list[dict]:
+    """One sampling seed of ``ddpm_vs_ddim`` on the shipped checkpoint, for the study runner: one row, at the
+    checkpoint's training budget (``budgets`` names it: the checkpoint is not retrained)."""
+    from ..checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser(None, device=device)
+    (row,) = ddpm_vs_ddim(model, schedule, (seed,), n=n)
+    return [{"steps": budgets[-1], **{k: v for k, v in row.items() if k != "seed"}}]
+
+
+def ddpm_vs_ddim_runs() -> "Study":  # noqa: F821
+    """The shipped DDPM-1000 against DDIM-50 study of notebook 06b (``python -m course_lib study ddpm_vs_ddim``):
+    the shipped checkpoint (4,000 steps on the "train" digits) sampled with both for 5 sampling seeds, 300 digits
+    each, FD against the held-out digits, each row with its own floor."""
+    import platform
+
+    from ..study import SHIPPED_RESULTS
+    from ..study_runner import Study
+
+    return Study("ddpm_vs_ddim", ddpm_vs_ddim_run, [{"checkpoint": "digits_unet.pt"}], seeds=range(5),
+                 budgets=(4000,), out=SHIPPED_RESULTS / "ddpm_vs_ddim.json", kwargs={"n": 300},
+                 required=("ddpm", "ddim", "floor"),
+                 meta=lambda: {"torch": torch.__version__, "machine": platform.machine(),
+                               "command": "python -m course_lib study ddpm_vs_ddim"})
+
+
 # ----------------------------------------------------------------------------- eta = 0 against eta = 1
 
 PREDICTION_CHOICES = ("eta=0", "eta=1")

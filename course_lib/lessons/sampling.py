@@ -415,13 +415,13 @@ def floor_by_n(ns=(100, 300, 1000), seeds=(0, 1, 2)) -> dict[int, list[float]]:
     return out
 
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "sampling_studies.json"  # shipped, so Colab has it too
+def load_studies() -> dict:
+    """The shipped multi-seed studies of notebooks 05 and 06b (``python -m course_lib study ema`` and
+    ``... study ddpm_vs_ddim``): ``{"ema": [rows], "ddpm_vs_ddim": [rows]}``, each row with its ``seed``."""
+    from ..study import SHIPPED_RESULTS, load_study
 
-
-def load_studies(path: str | Path = RESULTS) -> dict:
-    """The multi-seed studies of notebooks 05 and 06 written by ``scripts/sampling_studies.py``:
-    ``{"meta": {...}, "ema": [rows of training_views.ema_study], "ddpm_vs_ddim": [rows of ddpm_vs_ddim]}``."""
-    return json.loads(Path(path).read_text())
+    return {name: load_study(SHIPPED_RESULTS / f"{file}.json")[1]
+            for name, file in (("ema", "ema_study"), ("ddpm_vs_ddim", "ddpm_vs_ddim"))}
 
 
 # ----------------------------------------------------------------------------- exercises

@@ -583,6 +583,29 @@ def ema_study(seeds=(0, 1, 2), steps: int = 500, width: int = 16, n: int = 300) 
     return rows
 
 
+def ema_run(seed: int, budgets=(500,), device="cpu", width: int = 16, n: int = 300) -> list[dict]:
+    """One seed of the EMA study for the study runner: a row per budget (``ema_study``'s fields but ``seed``).
+    Runs on the CPU (``device`` is accepted for the runner)."""
+    return [{k: v for k, v in row.items() if k != "seed"} for steps in budgets
+            for row in ema_study((seed,), steps=steps, width=width, n=n)]
+
+
+def ema_runs() -> "Study":  # noqa: F821
+    """The shipped EMA study of notebook 05 (``python -m course_lib study ema``): the notebook's 500-step digits
+    run (width 16, constant learning rate 2e-3, EMA decay 0.995, the 1,000 "train" digits) for 5 seeds; FD of 300
+    DDIM-50 samples (sampling seed = training seed) from the raw and the EMA weights against the held-out digits,
+    each row with its own floor (300 real "train" digits drawn with the row's seed)."""
+    import platform
+
+    from ..study import SHIPPED_RESULTS
+    from ..study_runner import Study
+
+    return Study("ema", ema_run, [{"width": 16}], seeds=range(5), budgets=(500,), out=SHIPPED_RESULTS / "ema_study.json",
+                 kwargs={"n": 300}, required=("raw", "ema", "floor"),
+                 meta=lambda: {"torch": torch.__version__, "machine": platform.machine(),
+                               "command": "python -m course_lib study ema"})
+
+
 def plot_ema_study(rows: list[dict]):
     """FD of the raw and the EMA weights, one line per seed (rows of ``ema_study``), with the rows' floors: their
     range (band) and mean (dashed)."""
