@@ -197,7 +197,7 @@ def ddpm_vs_ddim_run(seed: int, budgets=(4000,), device="cpu", n: int = 300) -> 
     return [{"steps": budgets[-1], **{k: v for k, v in row.items() if k != "seed"}}]
 
 
-def ddpm_vs_ddim_runs() -> "Study":  # noqa: F821
+def ddpm_vs_ddim_runs() -> Study:  # noqa: F821
     """The shipped DDPM-1000 against DDIM-50 study of notebook 06b (``python -m course_lib study ddpm_vs_ddim``):
     the shipped checkpoint (4,000 steps on the "train" digits) sampled with both for 5 sampling seeds, 300 digits
     each, FD against the held-out digits, each row with its own floor."""

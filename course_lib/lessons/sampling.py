@@ -8,10 +8,8 @@ reads them, and the optional notebook 06b (``lessons.sample_quality``) builds on
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
-from pathlib import Path
 
 import torch
 

@@ -590,7 +590,7 @@ def ema_run(seed: int, budgets=(500,), device="cpu", width: int = 16, n: int = 3
             for row in ema_study((seed,), steps=steps, width=width, n=n)]
 
 
-def ema_runs() -> "Study":  # noqa: F821
+def ema_runs() -> Study:  # noqa: F821
     """The shipped EMA study of notebook 05 (``python -m course_lib study ema``): the notebook's 500-step digits
     run (width 16, constant learning rate 2e-3, EMA decay 0.995, the 1,000 "train" digits) for 5 seeds; FD of 300
     DDIM-50 samples (sampling seed = training seed) from the raw and the EMA weights against the held-out digits,
@@ -600,8 +600,8 @@ def ema_runs() -> "Study":  # noqa: F821
     from ..study import SHIPPED_RESULTS
     from ..study_runner import Study
 
-    return Study("ema", ema_run, [{"width": 16}], seeds=range(5), budgets=(500,), out=SHIPPED_RESULTS / "ema_study.json",
-                 kwargs={"n": 300}, required=("raw", "ema", "floor"),
+    return Study("ema", ema_run, [{"width": 16}], seeds=range(5), budgets=(500,),
+                 out=SHIPPED_RESULTS / "ema_study.json", kwargs={"n": 300}, required=("raw", "ema", "floor"),
                  meta=lambda: {"torch": torch.__version__, "machine": platform.machine(),
                                "command": "python -m course_lib study ema"})
 
