@@ -88,7 +88,7 @@ class LiveFigure:
         self._on_top = []  # spines of axes that hold animated artists: a full draw puts them over the data
         for artist in getattr(view, "animated", ()):
             artist.set_animated(True)  # left out of full draws, drawn over the stored background
-            if artist.axes is not None:
+            if artist.axes is not None and artist.axes.axison:  # an axis-off panel draws no spines
                 self._on_top += [s for s in artist.axes.spines.values() if s.get_visible() and s not in self._on_top]
         for spine in self._on_top:
             spine.set_animated(True)

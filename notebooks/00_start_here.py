@@ -12,6 +12,46 @@
 # 3. Learn how exercises and their `check_...()` cells work, and how their hints come in tiers.
 # 4. Know where to run the course: Binder, Colab or your laptop.
 
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# The first class: everyone leaves with a working environment and knows how a widget and a check behave. No theory.
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-5 | Welcome | title, objectives | The course's arc in one sentence: `+ x` in a deep net, then in a diffusion model's U-Net. |
+# | 5-20 | Your environment | Colab cell, `setup_notebook`, environment report | Everyone runs the first cells on Binder, Colab or a laptop. Walk the room; fix installs (see "Where to run the course"). |
+# | 20-28 | A widget | the wave's `LiveFigure` | Move the sliders together; show that `WaveView` lives in `course_lib/lessons/start_here.py`. |
+# | 28-33 | How exercises work | `demo_hint_tiers` | Read the three tiers aloud: what is wrong, then a hint, then what to read. |
+# | 33-36 | Exercise 1 | `answer`, `check_hello` | Everyone gets a ✅; someone who types `"4"` sees the text-versus-number diagnosis. |
+# | 36-47 | Exercise 2 | `wave`, `check_wave` | Students build the widget's curve from its properties; encourage a wrong try first. |
+# | 47-50 | Where to run, summary | last cell | Where to work at home; next class: notebook 01. |
+#
+# **Live-code.** Type exercise 2's `wave` with the class, one property at a time, and run the check after each step.
+# Start with `torch.sin(frequency * x)` and read the diagnosis aloud ("off by a factor 2 pi": a full turn is 2 pi
+# radians). Then multiply by the envelope, saying "the shrinking acts on how far the curve swings, so it sits outside
+# the sine". Do not type the environment report or the widget cell: run them.
+#
+# **Predict before running.**
+# - Before moving the damping slider to 3: "what happens to the swings on the right?" Most say they vanish; the
+#   envelope shows they shrink by the same factor per unit of x, never reaching exactly 0.
+# - Before exercise 2's check: "what should `wave` give at x = 0, for any frequency?" Many say 1 (thinking of the
+#   envelope); a sine starts at 0.
+#
+# **Common mistakes** (from the checks' diagnoses):
+# - exercise 1: `answer = "4"` or `"2" + "2"` (text, not a number; `"2" + "2"` is `"22"`);
+# - exercise 2: forgetting the 2 pi (frequency counted in radians, not turns); `exp(+damping x)` (the wave grows);
+#   no damping at all; the envelope inside the sine's angle; a cosine instead of a sine (it starts at 1, not 0).
+#
+# **Two questions to ask.**
+# 1. "Why does the check accept a version computed in NumPy or float64?" A good answer: it compares values with a
+#    tolerance, not code, so any correct computation passes.
+# 2. "Why does the course seed every random generator at the top of a notebook?" A good answer: so a rerun draws the
+#    same numbers and the printed outputs match the stored ones on a CPU, except where a cell says they differ
+#    between machines.
+
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
 import subprocess
@@ -51,8 +91,8 @@ for key, value in environment_report().items():
 #
 # ## A widget
 #
-# Move the sliders: the curve is $y = e^{-\text{damping}\,x} \sin(2\pi\,\text{frequency}\,x)$, drawn between its
-# envelope $\pm e^{-\text{damping}\,x}$. The widget is a `LiveFigure` over a *view*, `WaveView`: the view builds
+# Move the sliders: the curve is a sine wave whose swings die out. `frequency` sets how many full turns it makes
+# per unit of x, `damping` how fast its envelope (the dashed lines) shrinks. The widget is a `LiveFigure` over a *view*, `WaveView`: the view builds
 # its figure once, and each slider move only gives its lines new y values, so the picture follows your hand.
 # Every widget in the course works this way, with its logic in `course_lib` where you can read and call it.
 # When you read the notebook without running it (on GitHub, say), the widget cell still shows the figure for
@@ -70,8 +110,8 @@ LiveFigure(lesson.WaveView(), frequency=FloatSlider(value=2.0, min=0.5, max=5.0,
 # Each notebook has 2-4 exercises. You write a few lines of code, then run the `check_...()` cell below
 # them. It prints a ✅ when your answer is right. When it is not, the hints come in tiers, so that you
 # are not handed the answer at once: the first miss says *what* is wrong, the second adds a hint (the idea to
-# use, never the code), and from the third on the check names what to read: the course's own version, or the
-# figure that holds the answer. An answer computed another way (in float64, say) passes too. Nothing breaks if you get
+# use, never the code), and from the third on the check names what to read: a figure above, or a section of a
+# paper or a book. An answer computed another way (in float64, say) passes too. Nothing breaks if you get
 # it wrong, so experiment freely. Here is what three wrong tries look like, on a small demonstration exercise
 # that is none of this notebook's (the number of seconds in an hour):
 
@@ -81,7 +121,7 @@ lesson.demo_hint_tiers()
 # %% [markdown]
 # **Exercise 1.** Set `answer` to the value of `2 + 2`.
 
-# %%
+# %% answers=["answer = 4", "answer = 2 + 2"]
 ### BEGIN SOLUTION
 answer = 2 + 2
 ### END SOLUTION
@@ -90,12 +130,17 @@ answer = 2 + 2
 lesson.check_hello(answer)
 
 # %% [markdown]
-# **Exercise 2.** Write the widget's curve yourself: `wave(x, frequency, damping)` returns
-# $e^{-\text{damping}\,x} \sin(2\pi\,\text{frequency}\,x)$ for a tensor `x` (use `torch.exp`, `torch.sin` and
-# `math.pi`). The check compares it with `course_lib`'s version on the same inputs; try a wrong version first
-# (leave out the $2\pi$, say) to see what it tells you.
+# **Exercise 2.** Draw the widget's curve yourself: write `wave(x, frequency, damping)` for a tensor `x` of
+# positions. Your curve must
+# - be 0 at $x = 0$ and rise from there;
+# - make `frequency` full turns per unit of x (with `frequency = 1` it is back at 0, rising, at $x = 1$);
+# - swing between -1 and 1 forever when `damping = 0`; with `damping > 0`, shrink its swings by the same factor over
+#   every unit of x, faster for a larger `damping`, and by a factor $e$ per unit of x when `damping = 1`.
+#
+# The check compares your curve with the widget's on the same inputs. Try a version you suspect is wrong first, to
+# see what the check tells you.
 
-# %%
+# %% answers=["2 * math.pi", "exp(-damping", "sin(2 * math.pi"]
 import math
 
 import torch
@@ -123,7 +168,7 @@ lesson.check_wave(wave)
 #   trained numbers); on a GPU the training notebooks pick larger configurations.
 # - Widgets are live figures over views in `course_lib` (`WaveView` here): built once, redrawn in place.
 # - Exercises come with `check_...()` cells whose hints come in tiers: what is wrong, then a hint, then
-#   where the reference is.
+#   what to read.
 #
 # ## Going further
 # - The course's source, `course_lib/` (one concept per file): every check and widget of these notebooks lives there.

@@ -1,22 +1,73 @@
 # %% [markdown]
 # # 01 · Vanishing gradients, degradation, and what `+ x` does about them
 #
-# Deep networks learn by backpropagation: the gradient for layer 1 is a *product* of one factor per layer
-# above it, and a product of many factors below one shrinks exponentially. This notebook measures two
-# phenomena that are often lumped together, and keeps them apart:
+# Backpropagation multiplies one factor per layer on the way down. This notebook measures two phenomena often
+# lumped together, and keeps them apart:
 #
-# - **vanishing gradients**: the gradient of some layers becomes many orders of magnitude smaller than that of
-#   others;
-# - **degradation**: a deeper plain network trains worse than a shallower one even when its gradients are
-#   healthy (He et al. 2016, Sec. 4.1, call it an optimisation difficulty).
-#
-# The initialisation is a variable here, next to depth and the residual connection of He et al. (2016).
+# - **vanishing gradients**: some layers' gradients become many orders of magnitude smaller than others';
+# - **degradation**: a deeper plain network trains worse than a shallower one even with healthy gradients (He et
+#   al. 2016, Sec. 4.1: an optimisation difficulty).
 #
 # **Learning objectives**
-# 1. Explain with the chain rule why gradients vanish in a deep *plain* network, and why that depends on the initialisation as much as on the activation.
+# 1. Use the chain rule to explain how depth, activation and initialisation set each layer's gradient in a *plain* network.
 # 2. Measure per-layer gradient norms and read them on a log scale.
-# 3. Write a residual layer and its plain twin, and predict which layer's gradient vanishes first.
-# 4. Reproduce degradation at a good initialisation (a deeper plain net reaching a higher training loss at the same budget), read from learning curves over several seeds where they settle, and tell it apart from vanishing.
+# 3. Write a residual layer and its plain twin; predict, then measure, where a deep plain net's gradient is smallest.
+# 4. Reproduce degradation at a good initialisation from learning curves over seeds, and tell it apart from vanishing.
+
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# The class separates two things students lump together: vanishing gradients (an initialisation and activation
+# problem, fixed by `+ x`) and degradation (deep plain nets train slowly with healthy gradients). Run the notebook
+# once before class: the degradation cell takes most of its minute.
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-4 | Objectives | title | The two phenomena, named apart. |
+# | 4-8 | The chain rule, exercise 1 | `max_slope`, its check | One factor $\mathrm{diag}(\sigma') W_l$ per layer; the class finds $\max \sigma'$. |
+# | 8-16 | Exercise 2 | `residual_layer`, `plain_layer`, their check | Live-code the twins (below). |
+# | 16-22 | Exercise 3 | `prediction`, the profile figure, its check | Stop, predict, run, discuss the log axis. |
+# | 22-28 | The widget | `GradientProfilesView` | "Flow directly" corrected; init, activation, depth, the float32 floor. |
+# | 28-34 | Activation or initialisation? | `init_variance`, exercise 4 | Default init loses $\sqrt{6}$ per ReLU layer; students write `orders_per_layer`. |
+# | 34-38 | The table of nine | `activation_table`, its claims | Sigmoid vanishes under every init; ReLU and tanh only at the default. |
+# | 38-46 | Degradation | `degradation_experiment`, learning curves, verdicts | Predict, run (about 30 s), read the curves and the verdicts. |
+# | 46-50 | Jacobian, summary | `jacobian_spectrum`, summary | What norms hide; the two questions below. |
+#
+# **Live-code.**
+# - Exercise 2: type `plain_layer` first (`return f(h)`), then `residual_layer` as `h + s * f(h)`. Say: "the twins
+#   share every weight; the only difference is `+ h`. The scale sits on the branch, so `s = 0` gives the identity, and
+#   the Jacobian is $I + s J$." Run the check with `s * (h + f(h))` first to show a diagnosis.
+# - Exercise 4: type `np.log10(norms[-1] / norms[0]) / (len(norms) - 1)`. Say: "powers of ten are log10; n layers
+#   have n - 1 steps between them; the path runs from the last layer to the first, whatever happens in between."
+# - On the board, not in code: $\mathrm{Var}(W) = b^2/3 = 1/(3 \cdot 64)$ for the default init, and the ReLU gain
+#   $64 \cdot \mathrm{Var}(W)/2 = 1/6$, before running `init_variance`.
+#
+# **Predict before running.**
+# - Exercise 3 (where is the plain sigmoid net's gradient smallest?): most say "first"; some say "last", reasoning
+#   from the forward pass (the signal fades on its way up). Ask them where the loss sits.
+# - The 30-layer ReLU profile at Kaiming init: many expect ReLU to vanish like sigmoid; it stays flat.
+# - The degradation run: "at Kaiming init, will plain-64 train as well as plain-4 in 200 steps?" Many say it cannot
+#   train because of vanishing; `healthy_64` shows its gradients are fine at step 0, yet it lags far behind.
+# - The learning curves: "does plain-64 catch up given 32x the steps?" Expect a split; the verdict is "not settled".
+#
+# **Common mistakes** (from the checks' diagnoses):
+# - exercise 1: 0.5 (the sigmoid's value at 0, not its slope), 1, or $\sigma'(1) \approx 0.197$;
+# - exercise 2: the branch not scaled; `s` on the whole sum or on the shortcut; `s` inside `f`; no shortcut; a plain
+#   layer that keeps a shortcut or a branch scale;
+# - exercise 3: "last" (the forward pass in mind) or "middle";
+# - exercise 4: the sign flipped; the natural log; dividing by n instead of n - 1; the total instead of the per-step
+#   loss; the largest over the smallest norm instead of the two ends; a ratio with no logarithm.
+#
+# **Two questions to ask.**
+# 1. "A blog says residual connections let gradients flow directly through layers. What does the chain rule say?"
+#    A good answer: the gradient at layer 1 is multiplied by $\prod_l (I + s J_l)$, the identity plus every product
+#    of branch Jacobians; the identity keeps it alive, and the branch scale keeps the extra terms from exploding.
+# 2. "Plain-64 at Kaiming init has healthy gradient norms and still lags. Is that vanishing? How would you show it
+#    ends worse rather than only slower?" A good answer: no, that is degradation, an optimisation difficulty; a norm
+#    averages over directions (the Jacobian's singular values spread with depth); to show "ends worse" you need
+#    curves that have stopped moving, compared over seeds, which the shipped 6,400 steps do not give for plain-64.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -49,7 +100,7 @@ SEEDS = (0, 1, 2)  # every experiment below is repeated for these seeds (weights
 #
 # **Exercise 1.** What is the largest value of $\sigma'(z)$? Assign it to `max_slope`.
 
-# %%
+# %% answers=["0.25", "1/4", "1 / 4"]
 ### BEGIN SOLUTION
 max_slope = 0.25
 ### END SOLUTION
@@ -61,16 +112,14 @@ lesson.check_sigmoid_derivative_max(max_slope)
 # ## Gradient norms, layer by layer
 #
 # `course_lib.DeepMLP` stacks `depth` identical layers $f_l(h) = \mathrm{act}(W_l h + b_l)$ of width 64 on the
-# 8x8 digits. The *plain* network computes $h_{l+1} = f_l(h_l)$. Its *residual twin* is built from the very same
-# layers (same weights) and differs only in a shortcut around each one, with a branch scale $s = 1/\sqrt{\text{depth}}$.
+# 8x8 digits. The *plain* network computes $h_{l+1} = f_l(h_l)$; its *residual twin* uses the very same layers
+# (same weights) plus a shortcut around each, with a branch scale $s = 1/\sqrt{\text{depth}}$.
 #
-# **Exercise 2.** Write one layer of each twin, for a batch of hidden vectors `h` `[B, 64]` and one layer `f` (an
-# `nn.Module`): `plain_layer(h, f)`, and `residual_layer(h, f, s)`, which must have two properties:
-# with `s = 0` it is the identity (it returns `h` as it is), and its Jacobian is $I + s\,\partial f/\partial h$
-# (the shortcut contributes $I$, the branch is scaled by $s$). The check runs your two functions through all 6 layers
-# of a `DeepMLP` and of its plain twin, with the same weights, and compares them with `course_lib`'s own.
+# **Exercise 2.** Write one layer of each twin, for hidden vectors `h` `[B, 64]` and a layer `f` (an `nn.Module`):
+# `plain_layer(h, f)`, and `residual_layer(h, f, s)`, which must be the identity when `s = 0` and have the Jacobian
+# $I + s\,\partial f/\partial h$. The check compares both with `course_lib`'s twins through 6 layers.
 
-# %%
+# %% answers=["h + s * f(h)", "s * f(h) + h", "h + s*f(h)"]
 def residual_layer(h, f, s):
     ### BEGIN SOLUTION
     return h + s * f(h)
@@ -90,18 +139,17 @@ lesson.check_residual_layers(residual_layer, plain_layer)
 # Next: $\lVert \partial L / \partial W_l \rVert$ for every layer $l$ of 30 sigmoid layers at PyTorch's default
 # initialisation, plain and residual twin, on one batch of 256 digits.
 #
-# **Exercise 3 (predict, then run).** Before you run the figure's cell: in the *plain* network, which layers get
-# the smallest gradient, the `"first"` (next to the input), the `"middle"` or the `"last"` (next to the loss)?
-# Write your prediction; the check after the figure compares it with the measurement.
+# **Exercise 3 (predict, then run).** In the *plain* network, which layers get the smallest gradient: `"first"`
+# (next to the input), `"middle"` or `"last"` (next to the loss)? Write it before running the figure; the check
+# below it compares.
 
-# %%
+# %% answers=["shrinks exponentially", "smallest gradient is in the first", "smallest in the first", "first layers' gradient"]
 ### BEGIN SOLUTION
 prediction = "first"
 ### END SOLUTION
 
 # %% [markdown]
-# The y-axis is logarithmic: each faint grid line is a factor of 10 (the labels skip some). The norms of the float32
-# gradients are taken in float64.
+# The y-axis is logarithmic: each faint grid line is a factor of 10 (the labels skip some).
 
 # %%
 lesson.show_gradient_profiles(depth=30, activation="sigmoid", init="default")
@@ -110,23 +158,19 @@ lesson.show_gradient_profiles(depth=30, activation="sigmoid", init="default")
 lesson.check_smallest_layer(prediction, lesson.layer_profile(depth=30, residual=False, activation="sigmoid", init="default"))
 
 # %% [markdown]
-# The plain network's gradient falls by many orders of magnitude from the last layer (right) to the first
-# (left); the residual twin's stays within a small factor. Vanished means tiny, not zero. Whether such a layer
-# still learns depends on the optimiser: Adam divides by $\sqrt{\hat v} + \epsilon$ with $\epsilon = 10^{-8}$
-# (Kingma and Ba 2015, Algorithm 1), so a gradient far below $\epsilon$ gives a step of about
-# $\text{lr} \cdot g / \epsilon$. When that is below half the gap between a float32 weight and its neighbour, the
-# weight rounds back and does not move; the optional notebook 01b measures it, and what a smaller $\epsilon$ does.
+# The plain network's gradient falls by many orders of magnitude from the last layer (right) to the first (left):
+# each layer it passes multiplies it by a factor below one. The residual twin's stays within a small factor.
+# Vanished means tiny, not zero (Going further: when such a weight still moves).
 #
-# A source article says residual connections let "gradients flow directly through layers". Not quite: the residual layer's Jacobian is $I + s\, J_l$ with $J_l = \partial f_l / \partial h_l$, so the gradient
-# reaching layer 1 is multiplied by $\prod_l (I + s J_l)$, the identity **plus** every product of the $s J_l$. With
-# $s = 1/\sqrt{\text{depth}}$ the extra terms stay moderate; with $s = 1$ they can add up, and for ReLU layers
-# the gradient *explodes* (notebook 01b measures it).
+# A source article says residual connections let "gradients flow directly through layers". Not quite: the residual
+# layer's Jacobian is $I + s\, J_l$ with $J_l = \partial f_l / \partial h_l$, so the gradient reaching layer 1 is
+# multiplied by $\prod_l (I + s J_l)$, the identity **plus** every product of the $s J_l$. With
+# $s = 1/\sqrt{\text{depth}}$ the extra terms stay moderate; with $s = 1$ ReLU layers make the gradient *explode*
+# (notebook 01b).
 #
-# Try it yourself: depth, activation, **initialisation** (`kaiming` is He et al. 2015's variance
-# $2/\text{fan-in}$ for ReLU), normalisation and branch scaling. It starts at 30 ReLU layers, default initialisation.
-# Where a deep plain curve flattens near $10^{-38}$ in the first layers, you see float32, not the network:
-# $1.2 \times 10^{-38}$ is float32's smallest normal number, below which the backward pass loses precision and then
-# underflows to exactly 0 (the triangles).
+# Try depth, activation, **initialisation** (`kaiming`: He et al. 2015's variance $2/\text{fan-in}$), normalisation
+# and branch scaling. A plain curve flattening near $10^{-38}$ shows float32's smallest normal number,
+# $1.2 \times 10^{-38}$, not the network: below it gradients lose precision, then underflow to 0 (triangles).
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: built once, its lines redrawn in place; profiles are computed once per setting. Not compared in tests.
@@ -139,8 +183,8 @@ LiveFigure(lesson.GradientProfilesView(),
            norm=Dropdown(options=["none", "layer", "batch"], value="none"))
 
 # %% [markdown]
-# At the widget's starting setting the plain ReLU network's gradient vanishes too. The same 30 ReLU layers with
-# Kaiming initialisation instead of PyTorch's default: the *plain* network's gradient no longer vanishes.
+# At the widget's starting setting the plain ReLU network's gradient vanishes too. The same 30 ReLU layers at
+# Kaiming initialisation:
 
 # %%
 lesson.show_gradient_profiles(depth=30, activation="relu", init="kaiming")
@@ -161,19 +205,17 @@ print(f"after 32 layers the root-mean-square signal and gradient are multiplied 
       f"{v['rms_factor_default']:.1e} (default) or {v['rms_factor_kaiming']:.1f} (Kaiming)")
 
 # %% [markdown]
-# So a plain ReLU network at PyTorch's default initialisation loses a factor $\sqrt{6}$ per layer, and that,
-# not ReLU, is what kills it. A sigmoid is harder: $\sigma'(z) \le 1/4$, so the weights must make up a factor of
-# at least 4 per layer, and larger weights push $z$ into the flat tails where $\sigma'$ is smaller still (Glorot and
-# Bengio 2010, Sec. 3.1, watch sigmoid units saturate during training). Hard is not impossible: Pennington,
-# Schoenholz and Ganguli (2017) keep zero-centred sigmoidal (tanh-like) networks' gradients alive through many
-# layers with **orthogonal** weights at a critical scale, an initialisation not tested below.
+# So the plain ReLU network at PyTorch's default initialisation loses a factor $\sqrt{6}$ per layer: the
+# initialisation, not ReLU, kills it. A sigmoid is harder: $\sigma'(z) \le 1/4$, so the weights must make up a
+# factor of at least 4 per layer, and larger weights push $z$ into the flat tails where $\sigma'$ is smaller still
+# (Glorot and Bengio 2010, Sec. 3.1). Pennington, Schoenholz and Ganguli (2017) still keep tanh-like networks'
+# gradients alive with **orthogonal** weights at a critical scale (not tested here).
 #
-# **Exercise 4.** Summarise a gradient profile by one number: how many powers of ten the gradient loses, on
-# average, per layer on its way from the last layer down to the first. Write `orders_per_layer(norms)`, where
-# `norms` holds one norm per layer, ordered from the input side to the output side like the profiles above. A
-# profile that falls from 1 at the last layer to $10^{-20}$ at the first, over 11 layers, loses 2 per layer.
+# **Exercise 4.** Write `orders_per_layer(norms)`: the powers of ten the gradient loses, on average, per layer from
+# the last layer down to the first, with `norms` ordered input side first like the profiles. A profile falling from
+# 1 at the last layer to $10^{-20}$ at the first, over 11 layers, loses 2 per layer.
 
-# %%
+# %% answers=["log10(norms[-1] / norms[0])", "log10(norms[-1]/norms[0])", "len(norms) - 1"]
 def orders_per_layer(norms):
     ### BEGIN SOLUTION
     return float(np.log10(norms[-1] / norms[0]) / (len(norms) - 1))
@@ -184,9 +226,7 @@ def orders_per_layer(norms):
 lesson.check_orders_per_layer(orders_per_layer)
 
 # %% [markdown]
-# With the course's version of it, the 30-layer plain sigmoid network above loses this many powers of ten per
-# layer, and the same network
-# at Kaiming initialisation with ReLU:
+# With the course's version: the 30-layer plain sigmoid network above, and the ReLU one at Kaiming initialisation:
 
 # %% tags=["nbval-ignore-output"]
 # Float32 products of 30 layers: their last digits differ between CPUs, so the tests do not compare this output.
@@ -195,10 +235,9 @@ for activation, init in (("sigmoid", "default"), ("relu", "kaiming")):
     print(f"{activation}, {init} init: {round(lesson.orders_per_layer(norms), 1) + 0.0:.1f} powers of ten per layer")
 
 # %% [markdown]
-# Below, for 30-layer *plain* networks under three activations and three common initialisations (median of three
-# seeds), the first layer's gradient norm divided by the last layer's. Each claim check below prints only whether
-# the claim held for every seed; the cell above it prints each seed's *margin* (how far that seed lies on the
-# claimed side of the claim's threshold; positive means it held). Here both margins are in powers of ten.
+# Below: 30-layer *plain* networks, three activations by three initialisations, the first layer's gradient norm over
+# the last layer's (median of three seeds). Each seed's *margin* is how far it lies on the claimed side of a claim's
+# threshold (here in powers of ten; positive: it held); the claim check says whether every seed held.
 
 # %% tags=["nbval-ignore-output"]
 # Float32 products of 30 layers: their last digits (and whether a tiny value underflows to 0) differ between
@@ -217,24 +256,20 @@ check_claims(margins, {
 
 
 # %% [markdown]
-# Sigmoid vanishes under each of the three initialisations tested here; ReLU and tanh vanish only at PyTorch's
-# default, which is scaled for neither. Among the three activations and three initialisations here, sigmoid is
-# the worst for deep plain networks; with an orthogonal initialisation at criticality (not tested here) Pennington
-# et al. (2017) find that tanh-like networks train well. How deep each kind of network can go, and what makes a
-# gradient *explode* instead, is the subject of the optional notebook 01b.
+# Sigmoid, the worst of the three for deep plain networks, vanishes under each initialisation tested; ReLU and tanh
+# only at PyTorch's default, scaled for neither. How deep each can go: optional notebook 01b.
 #
 # ## The degradation problem
 #
-# He et al. (2016, Sec. 1 and Fig. 1) found that *adding* layers to a plain network made it train *worse*:
-# plain-56 reached a higher **training** error than plain-20 on CIFAR-10, although it could in principle copy the
-# shallow one and set its extra layers to the identity. Their plain nets used BatchNorm, so "neither forward nor
-# backward signals vanish" (Sec. 4.1): the deep plain nets are harder to optimise.
+# He et al. (2016, Sec. 1 and Fig. 1) found that *adding* layers to a plain network made it train *worse*: plain-56
+# reached a higher **training** error than plain-20 on CIFAR-10, although it could copy the shallow one and set its
+# extra layers to the identity. With BatchNorm, "neither forward nor backward signals vanish" (Sec. 4.1): deep
+# plain nets are harder to optimise.
 #
 # At toy scale: plain and residual ReLU MLPs of depth 4, 32 and 64 at **Kaiming** initialisation, plus plain-32 at
-# PyTorch's default; 200 Adam steps each (the same budget for all), three seeds. We report the loss on the whole
-# training split (degradation is about training error), the test accuracy, and each claim's margin per seed
-# (`default_dead` and `kaiming_32_trains` in units of loss, the others in powers of ten). This cell takes most of
-# the notebook's run time.
+# the default; 200 Adam steps each, three seeds. We report the training-split loss, test accuracy and each claim's
+# margin per seed (`default_dead` and `kaiming_32_trains` in loss units, the others in powers of ten). This cell
+# takes most of the run time.
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -288,44 +323,44 @@ check_claims(lesson.shipped_degradation_claims(curves), {
 # %% [markdown]
 # Plain-64 is far slower: over 10x plain-4's loss at 200 and 800 steps on every seed, its seeds spread over orders
 # of magnitude (the wide band). By 6,400 steps four of five seeds fit their training digits, but the fifth is
-# still above the linear classifier, so where plain-64 ends is *not settled by 6,400 steps*. The slowdown is
-# what He et al. (2016, Sec. 4.1) conjecture ("exponentially low convergence rates"); they also trained 3x longer
-# and still saw their plain-56 end higher on CIFAR-10 (footnote 3), which our small run can neither confirm nor
-# rule out. The residual nets keep up at every depth.
+# still above the linear classifier: where plain-64 ends is *not settled by 6,400 steps*. The slowdown is what He
+# et al. (2016, Sec. 4.1) conjecture ("exponentially low convergence rates"); their plain-56 still ended higher
+# after 3x longer training (footnote 3), which our small run can neither confirm nor rule out. The residual nets
+# keep up at every depth.
 #
 # ## What the gradient norms do not show
 #
-# A gradient norm averages over directions. Pennington, Schoenholz and Ganguli (2017) look at all of them: the
-# singular values of the input-output Jacobian $\partial h_L / \partial h_0$. Kaiming's initialisation keeps their
-# *mean square* of order one, but ReLU networks cannot keep them all near 1 ("dynamical isometry"): their spread
-# grows with depth. Measured at initialisation for the ReLU nets at Kaiming init above (float64, three seeds,
-# four input digits each):
+# A norm averages over directions. Pennington et al. (2017) look at all of them: the singular values of the
+# input-output Jacobian $\partial h_L / \partial h_0$. Kaiming's initialisation keeps their *mean square* of order
+# one, but ReLU networks cannot keep them all near 1 ("dynamical isometry"). At initialisation, for the Kaiming ReLU
+# nets above (float64, three seeds, four digits each):
 
 # %%
 print(lesson.format_jacobian_spectrum(lesson.jacobian_spectrum(seeds=(0, 1, 2), n_inputs=4)))
 
 # %% [markdown]
-# The plain nets keep a mean square of order one while the share of directions their Jacobian keeps falls with
-# depth; the residual nets keep far more (their mean square grows with depth: each branch adds to it). This is a
-# candidate cause of the slowdown, consistent with Pennington et al., that gradient norms cannot see; it is not
-# the whole story (plain-4 keeps fewer directions than residual-4 and still trains as fast).
+# The plain nets keep a mean square of order one while the share of directions kept falls with depth; the residual
+# nets keep far more (their mean square grows with depth: each branch adds to it). A candidate cause of the slowdown
+# that norms cannot see, consistent with Pennington et al., but not the whole story: plain-4 keeps fewer directions
+# than residual-4 and trains as fast.
 #
 # ## Summary
-# - In a plain network the gradient of layer $l$ is a product of one Jacobian per layer above it. It **vanishes**
-#   when the factors are below one: with sigmoid under the three initialisations tested here, and with ReLU only at
-#   a badly scaled initialisation such as PyTorch's default (variance 6x below Kaiming's $2/\text{fan-in}$).
-# - A vanishing gradient is tiny, not zero; whether a weight moves depends on Adam's $\epsilon$ and float32.
+# - A plain network's gradient at layer $l$ is a product of one Jacobian per layer above it. It **vanishes** with
+#   sigmoid under the three initialisations tested, and with ReLU only at a badly scaled one such as PyTorch's
+#   default (variance 6x below Kaiming's).
 # - A residual layer multiplies the gradient by $I + s J_l$: the identity keeps it alive; the branch scale keeps it
 #   from exploding.
-# - **Degradation** is another phenomenon: with healthy gradient norms, a deeper plain net trains far more slowly;
-#   the residual net of the same depth does not lag. Whether plain-64 ends worse is not settled by 6,400 steps here.
-# - "Plain networks are limited to tens of layers" is true at a bad initialisation; at a good one the limit seen
-#   here is speed, with the spread of the Jacobian's singular values as a candidate cause the norm hides.
+# - **Degradation** is another phenomenon: with healthy gradient norms a deeper plain net trains far more slowly,
+#   the residual net of the same depth does not. Whether plain-64 ends worse is not settled by 6,400 steps.
+# - "Plain networks are limited to tens of layers" holds at a bad initialisation; at a good one the limit here is
+#   speed, with the spread of the Jacobian's singular values a candidate cause.
 #
 # ## Going further
 # - He, Zhang, Ren, Sun (2016), *Deep Residual Learning for Image Recognition*, Fig. 1 and Sec. 4.1.
 # - He, Zhang, Ren, Sun (2015), *Delving Deep into Rectifiers*, Sec. 2.2 (Kaiming initialisation).
 # - Glorot and Bengio (2010), *Understanding the difficulty of training deep feedforward neural networks*, Sec. 3.1.
-# - Pennington, Schoenholz, Ganguli (2017), *Resurrecting the sigmoid in deep learning through dynamical isometry*,
-#   (ReLU networks cannot reach dynamical isometry; tanh-like ones can, with orthogonal weights).
-# - Optional: **01b · Gradient pathologies** (tiny, exploding and shattered gradients). Next: **02 · Residual blocks**.
+# - Pennington, Schoenholz, Ganguli (2017), *Resurrecting the sigmoid in deep learning through dynamical isometry*.
+# - Kingma and Ba (2015), *Adam*, Algorithm 1: a gradient far below $\epsilon = 10^{-8}$ moves a weight by about
+#   $\text{lr} \cdot g / \epsilon$, which float32 may round away (01b measures it).
+# - Optional: **01b · Gradient pathologies** (tiny, exploding and shattered gradients). Next: **02 · Residual
+#   blocks**.

@@ -5,12 +5,69 @@
 #
 # Notebook 01 showed a gradient that vanishes with depth. This notebook looks at three things around it: what
 # a gradient of $10^{-26}$ does to Adam's steps, how deep each kind of network can go before its gradient
-# vanishes or **explodes**, and a subtler symptom of depth, **shattered** gradients.
+# vanishes or **explodes**, and **shattered** gradients.
 #
 # **Learning objectives**
-# 1. Tell a tiny gradient from a zero one, and explain how Adam's $\epsilon$ freezes layers whose gradient is tiny.
+# 1. Tell a tiny gradient from a zero one; explain, and write, how Adam's $\epsilon$ freezes layers whose gradient is tiny.
 # 2. Read the first layer's gradient against depth for plain, normalised and residual networks, and tell vanishing from explosion.
 # 3. Measure how the gradients at neighbouring inputs decorrelate with depth (Balduzzi et al. 2017).
+
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# This notebook is optional. Use it as a **second session of 50 minutes** after notebook 01, or as a **take-home**:
+# students work through Exercises 1-3 alone, and the checks' diagnoses guide them. Run it once before class (about
+# a minute on 2 cores) so that every table is on screen.
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-5 | Recap | title, setup | Recall notebook 01: the first layers of 30 sigmoid layers get a gradient near $10^{-26}$. Ask: is it zero? |
+# | 5-13 | Tiny is not zero | `frozen_layers` table, its claims | Read the columns: float32 norm 0, float64 not; Adam's first step against the float32 gap; 0 of 4096 weights changed. |
+# | 13-18 | Adam's eps, not float32 | `adam_first_step` table, its claims | Predict first (below), then run. Stress: moving is not learning, the loss stays at chance. |
+# | 18-26 | Exercise 1 | sweep printout, `log10_eps`, its check | Pairs estimate $k$ from the printout (3 minutes), then run the check. |
+# | 26-31 | The widget | `LiveFigure(lesson.AdamEpsView(sweep), ...)` | Slide $\epsilon$ down from $10^{-8}$; then float32 at $10^{-30}$: layer 1 overshoots lr. |
+# | 31-41 | Exercise 2 | `adam_changes`, its check | Students try for 4 minutes, then you live-code it. |
+# | 41-47 | Depth table | Exercise 3, the depth table, its check and claims | Vote vanish / stay / grow, run, read the lines one by one. |
+# | 47-50 | Shattered gradients, summary | the shattered figure | Show the figure; the rest is reading for home. |
+#
+# **Live-code**
+# - `adam_changes` (Exercise 2). Type the loop: the running average of the gradient, of its square, their
+#   correction, the change. Say while typing: "m remembers the direction, v the size; dividing makes the step
+#   size-free. At step 1 each average holds only $1 - \beta$ of its signal: without the correction the first step is
+#   about 3.2 lr. $\epsilon$ matters only where $\sqrt{\hat v}$ is as small as it: $10^{-28}$ against $10^{-8}$ here."
+#   Run the check once with the correction left out, to show its diagnosis, then put it back.
+# - The widget call: "the sweep did all the work once; the slider only picks a row, so it answers at once."
+#
+# **Predict before running**
+# - Before the `frozen_layers` table: after 200 Adam steps, how many of layer 1's 4096 weights changed? Likely
+#   "all of them, Adam rescales"; it is 0.
+# - Before the `adam_first_step` table: in float64 with $\epsilon = 10^{-8}$, does layer 1 move? Many say yes
+#   ("float64 has the precision"); it does not.
+# - Exercise 1: expect $k = -28$ ($\epsilon = |g|$) or $-8$ (the default); the sweep says $-14$.
+# - Exercise 3: most say "stay" (BatchNorm normalises), a few "vanish"; it grows.
+#
+# **Common mistakes** (from the checks' diagnoses)
+# - Exercise 1: taking the $\epsilon$ where the step reaches lr ($\epsilon \approx |g|$) for the one where weights
+#   start to move (half the gap); comparing with the float32 gap in a float64 question; writing $\epsilon$ itself
+#   instead of its exponent; staying at or above $10^{-8}$.
+# - Exercise 2: no bias correction (the first change is about 3.2 lr and drifts to lr); correcting one average
+#   only (a tenth, or about 30 times, Adam's first change); dividing by $\hat v$ instead of its root (the step then
+#   depends on the gradient's size); $\epsilon$ under the root; the latest gradient instead of its average; the
+#   gradient's sign instead of its opposite; returning positions instead of changes; float32 arithmetic.
+# - Exercise 3: "stay": normalisation stops the shrinking, but each BatchNorm layer's Jacobian amplifies the
+#   gradient a little, and the product grows.
+#
+# **Two questions to ask**
+# 1. "With $\epsilon = 10^{-30}$ every weight of layer 1 moved by about lr, yet the loss stayed at chance. Why?"
+#    A good answer: to first order a step changes the loss by $g \cdot \Delta w$, and $g \approx 10^{-28}$; moving
+#    is not learning. The cure must change the gradient (initialisation, residual connections, normalisation), not
+#    the optimiser.
+# 2. "BatchNorm cured vanishing here. Why do deep networks still need residual connections?" A good answer: the
+#    BatchNorm net's gradient grows over 1000x by depth 64 and its gradients shatter (neighbour correlation near 0
+#    at depth 32), while the residual net's stay smooth; normalisation and residual connections together keep both
+#    in check.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -23,9 +80,12 @@ if "google.colab" in sys.modules:
     output.enable_custom_widget_manager()
 
 # %%
+from ipywidgets import IntSlider, ToggleButtons
+
 from course_lib.claims import check_claims, format_margins
 from course_lib.lessons import gradient_pathologies as lesson
 from course_lib.lessons import setup_notebook
+from course_lib.widgets import LiveFigure
 
 device = setup_notebook(seed=0)
 SEEDS = (0, 1, 2)  # every experiment below is repeated for these seeds
@@ -61,18 +121,14 @@ check_claims(margins, {
 # %% [markdown]
 # Read the table from the top:
 #
-# - The first layers' gradients are around $10^{-26}$: tiny, but **not zero**; every layer's norm is positive in
-#   float64. A float32 `.norm()` of the same gradient says 0 for the first layers: it sums the squares of entries
-#   near $10^{-28}$, and $10^{-56}$ is far below the smallest positive float32 number, about $1.4 \times 10^{-45}$.
-#   That 0 is an artifact of how the norm was computed, not a property of the network.
+# - The first layers' gradients are around $10^{-26}$: tiny, but **not zero** in float64. A float32 `.norm()` says
+#   0: it sums squares of entries near $10^{-28}$, and $10^{-56}$ is below the smallest float32, $1.4 \times 10^{-45}$.
 # - Adam's update is $\text{lr} \cdot \hat m / (\sqrt{\hat v} + \epsilon)$ with $\epsilon = 10^{-8}$ (Kingma & Ba
 #   2015, *Adam*, Algorithm 1). At the first step $\hat m = g$ and $\hat v = g^2$, so a weight moves by
 #   $\text{lr} \cdot |g| / (|g| + \epsilon)$: about lr where $|g| \gg \epsilon$, about $\text{lr} \cdot |g| / \epsilon$
-#   where $|g| \ll \epsilon$, here around $10^{-22}$ for layer 1. Even the smallest weights of layer 1 have float32
-#   neighbours about $10^{-12}$ away (the "fp32 spacing" column), so the step rounds back to the very same weight.
-#   Plain SGD, whose step is $\text{lr} \cdot g$, moves even less.
-# - So after 200 steps the first ten or so layers are bit-for-bit where they started, while the layers near
-#   the loss have changed every weight, although no gradient is zero.
+#   where $|g| \ll \epsilon$, here around $10^{-22}$ for layer 1. Even its smallest weights have float32
+#   neighbours about $10^{-12}$ away ("fp32 spacing"), so the step rounds back to the very same weight.
+# - So after 200 steps the first ten or so layers are bit-for-bit where they started, although no gradient is zero.
 #
 # Is it float32's spacing or Adam's $\epsilon$? Below, layer 1 after one Adam step in float32 and in float64, with
 # $\epsilon = 10^{-8}$ (PyTorch's default) and with $\epsilon = 10^{-30}$, far below its gradient entries; then the
@@ -108,24 +164,87 @@ check_claims(margins, {
 #   $\text{lr} \cdot g / \epsilon$: up to 2.1 here, for lr = 0.001. And moving is not learning: after 200 float64
 #   steps layer 1's largest weight change is 0.24 to 0.28 across seeds, yet the loss is still at chance: to first
 #   order a step $\Delta w$ changes the loss by $g \cdot \Delta w$, tiny when $g$ is.
+#
+# ## Where $\epsilon$ starts to bite
+#
+# Between $10^{-8}$ and $10^{-30}$ lies a threshold. Below, one real Adam step on every layer of the same network,
+# for $\epsilon = 10^{k}$ with $k$ from $-30$ to $-6$, in float64 and in float32 (a second or two), and layer 1's
+# typical gradient entry and weight, with the gap from that weight to the next number.
+
+# %% tags=["nbval-ignore-output"]
+# Float32 gradients of 1e-28: their last digits differ between CPUs, so the notebook tests do not compare this.
+sweep = lesson.eps_sweep(depth=30, seed=SEEDS[0])
+print(lesson.format_eps_sweep(sweep))
+
+# %% [markdown]
+# **Exercise 1 (predict, then slide).** Rounding puts a weight back unless its step is more than half the gap to
+# the next number. From the table, what is the largest $\epsilon = 10^k$ at which one float64 Adam step changes at
+# least half of layer 1's weights? Write the whole number $k$; the check compares it with the sweep (within one
+# decade) and the widget below lets you see it.
+
+# %% answers=["log10_eps = -14", "eps = 1e-14", "10^{-14}"]
+### BEGIN SOLUTION
+log10_eps = -14
+### END SOLUTION
+
+# %%
+lesson.check_eps_prediction(log10_eps, sweep)
+
+# %% [markdown]
+# The widget: on the left, Adam's first step against a weight's gradient $|g|$ (blue), a dot per layer at its
+# median $|g|$ (layer 1 ringed), lr (dashed), and half the gap of a typical weight (dash-dotted): a dot below it
+# rounds back. On the right, per layer, the share of its 4096 weights that one real Adam step changes. At PyTorch's
+# $\epsilon = 10^{-8}$ in float64, layers 1-3 do not move at all. Slide $\epsilon$ down: the curve's bend follows
+# it and the dots climb; layer 1 crosses the dash-dotted line near $\epsilon = 10^{-14}$, long before its step
+# reaches lr. In float32 the gap is far wider, and at tiny $\epsilon$ the dots left of the jump overshoot lr.
+
+# %% tags=["nbval-ignore-output"]
+# A live figure: built once over the sweep above, only its curve, dots and bars redrawn. Not compared in tests.
+LiveFigure(lesson.AdamEpsView(sweep),
+           log10_eps=IntSlider(value=-8, min=-30, max=-6, step=1, description="log10 eps"),
+           dtype=ToggleButtons(options=["float64", "float32"], value="float64"))
+
+# %% [markdown]
+# **Exercise 2 (write the mechanism).** For each weight Adam keeps two running averages, of its gradients and of
+# their squares: exponential moving averages with coefficients `beta1` and `beta2`, both started at 0. Write
+# `adam_changes`: given one weight's gradients at steps 1, 2, ... (a float64 tensor), return the change Adam makes
+# to the weight at each step (a list or a tensor). The check compares it with `torch.optim.Adam`: for a
+# constant gradient far above $\epsilon$, every change is $-\text{lr}$ **from the first step on**, whatever the
+# gradient's size; far below $\epsilon$, it is about $-\text{lr} \cdot g / \epsilon$; a gradient that flips sign
+# is smoothed, not followed.
+
+# %% answers=["1 - beta1 ** t", "1 - beta2 ** t", "(1 - beta2) * g * g"]
+def adam_changes(grads, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """The change Adam makes to one weight at each step, given that weight's gradients (a 1-D float64 tensor)."""
+    ### BEGIN SOLUTION
+    m = v = 0.0
+    changes = []
+    for t, g in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        changes.append(-lr * m_hat / (v_hat.sqrt() + eps))
+    return changes
+    ### END SOLUTION
+
+
+# %%
+lesson.check_adam_changes(adam_changes)
 
 # %% [markdown]
 # ## How deep can each go? Vanishing, exploding, and two fixes
 #
-# The course's source article on residual connections (the one that opens "Residual connections, also known
-# as skip connections, are a fundamental neural network architecture component") says in its comparison
-# table that a traditional deep network is "limited to tens of layers before performance drops" while a
-# residual one "can train hundreds or thousands of layers effectively". Here is the first layer's gradient at
-# initialisation against depth, for ReLU networks of width 64: plain at the default and at Kaiming
-# initialisation, plain with a BatchNorm before every linear layer, and the residual twins with an unscaled
-# ($h + f(h)$) and a scaled ($h + s f(h)$) branch. Dots are seeds; the line goes through their median.
+# A source article on residual connections says a traditional deep network is "limited to tens of layers before
+# performance drops", while a residual one "can train hundreds or thousands of layers effectively". Below, the first
+# layer's gradient at initialisation against depth, for ReLU networks of width 64: plain at the default and at
+# Kaiming initialisation, plain with a BatchNorm before every linear layer, and residual twins with an unscaled
+# ($h + f(h)$) and a scaled ($h + s f(h)$) branch. Dots are seeds; the line is their median.
 #
-# **Exercise 1 (predict, then run).** BatchNorm rescales every layer's input to zero mean and unit variance. In a
+# **Exercise 3 (predict, then run).** BatchNorm rescales every layer's input to zero mean and unit variance. In a
 # plain ReLU network at PyTorch's default initialisation with a BatchNorm before every linear layer, does the first
-# layer's gradient `"vanish"`, `"stay"` about the same, or `"grow"` from depth 2 to depth 64? The check after the
-# figure compares your answer with the measurement.
+# layer's gradient `"vanish"`, `"stay"` about the same, or `"grow"` from depth 2 to depth 64?
 
-# %%
+# %% answers=["prediction = \"grow\"", "gradient does grow"]
 ### BEGIN SOLUTION
 prediction = "grow"
 ### END SOLUTION
@@ -141,6 +260,9 @@ print(format_margins(margins))
 lesson.plot_depth_table(table, depths)
 
 # %%
+lesson.check_batchnorm_prediction(prediction, table, depths)
+
+# %%
 check_claims(margins, {
     "vanishing_default": "default init: the plain net's first-layer gradient is over 1e6 times smaller at depth 32 than at depth 2",
     "kaiming_healthy": "Kaiming init: the plain net's first-layer gradient stays within 100x of its depth-2 value up to depth 64",
@@ -150,49 +272,37 @@ check_claims(margins, {
     "default_128_tiny": "default init: at depth 128 the plain net's first-layer gradient is below 1e-40 (or exactly 0)",
 })
 
-# %%
-lesson.check_batchnorm_prediction(prediction, table, depths)
-
 
 # %% [markdown]
 # Read the lines one by one:
 #
 # - **Vanishing is an initialisation effect here.** At the default initialisation the plain network's gradient
-#   collapses: around $10^{-26}$ at depth 64, and at depth 128 it falls below the smallest float32 number, so the
-#   float32 backward pass itself returns a gradient whose every entry is 0 (the triangles). At Kaiming initialisation the *same architecture*
-#   keeps a first-layer gradient of the same order from 2 to 64 layers; at 128 the seeds spread out (with only
-#   64 units per layer, the product of 128 random matrices fluctuates from one draw to the next).
-# - **A residual connection is a second, independent fix**: at the same bad default initialisation, the scaled
-#   residual twin's gradient stays flat up to 128 layers.
-# - **Explosion is its own phenomenon.** The unscaled residual net $h + f(h)$ grows: every layer adds a branch of
-#   similar size, so the signal and its gradient grow with depth. Real residual networks control the size of the
-#   sum with normalisation in every block, a zero-initialised last layer per block (notebook 02), or a branch
-#   scale like our $s$.
-# - **Normalisation removes vanishing but not explosion.** With BatchNorm the plain net's gradient does not
-#   vanish (He et al. 2016, Sec. 4.1, checked the same for their plain nets); it grows with depth, as Yang et al.
-#   (2019, *A Mean Field Theory of Batch Normalization*) predicted for deep batch-normalised networks at
-#   initialisation.
+#   collapses: around $10^{-26}$ at depth 64, exactly 0 in float32 at 128 (triangles). At Kaiming initialisation
+#   the *same architecture* keeps its gradient's order from 2 to 64 layers; at 128 the seeds spread out.
+# - **A residual connection is a second, independent fix**: at the same bad initialisation, the scaled residual
+#   twin's gradient stays flat up to 128 layers.
+# - **Explosion is its own phenomenon.** In $h + f(h)$ every layer adds a branch of similar size, so the signal and
+#   its gradient grow with depth. Real residual networks tame the sum with normalisation, a zero-initialised last
+#   layer per block (notebook 02), or a branch scale like our $s$.
+# - **Normalisation removes vanishing but not explosion.** With BatchNorm the plain net's gradient does not vanish
+#   (He et al. 2016, Sec. 4.1, saw the same); it grows with depth, as Yang et al. (2019, *A Mean Field Theory of
+#   Batch Normalization*) predicted at initialisation.
 #
-# So the article's "limited to tens of layers" holds for a plain network at a bad initialisation, and this
-# experiment shows where: the default-init plain net dies within tens of layers. It is not a law of plain
-# networks. He et al. (2015, Sec. 2.2 and Fig. 3) trained a 30-layer plain network from scratch with their
-# initialisation where the Xavier-initialised one stalled, and Xiao et al. (2018, *Dynamical Isometry and a
-# Mean Field Theory of CNNs*) trained plain convolutional networks of 10,000 layers with an orthogonal
-# initialisation. What residual networks gave was depth *plus* ease of optimisation: notebook 01's degradation
-# section and notebook 02 take that up.
+# So "limited to tens of layers" holds for a plain network at a bad initialisation, not for plain networks in
+# general: He et al. (2015, Sec. 2.2, Fig. 3) trained a 30-layer plain network with their initialisation, and Xiao
+# et al. (2018) plain CNNs of 10,000 layers with an orthogonal one. Residual networks gave depth *plus* ease of
+# optimisation (notebooks 01 and 02).
 
 # %% [markdown]
 # ## Shattered gradients
 #
-# Balduzzi et al. (2017, *The Shattered Gradients Problem*, Sec. 2 and Fig. 1) looked at another symptom. Take a
-# network with one input and one output (with BatchNorm, as in their paper) and plot $dy/dx$ along a line of
-# 256 inputs: in a deep plain network the gradients at nearby inputs are nearly unrelated ("shattered", like
-# white noise). Their Sec. 3 derives the correlation between the gradients at two inputs over random weights:
-# it falls exponentially with depth in feedforward networks, like $1/\sqrt{\text{depth}}$ in residual networks
-# with BatchNorm. We measure something simpler: the correlation of $dy/dx$ between neighbouring inputs on our
-# line (1 = smooth, 0 = noise). Depth 32, width 128; each left panel has its **own** y-axis (on a shared one
-# the residual curve would look flat), and the right panel repeats the measurement at depths 2 to 32 for three
-# seeds.
+# Balduzzi et al. (2017, *The Shattered Gradients Problem*, Sec. 2 and Fig. 1) plot $dy/dx$ of a one-input,
+# one-output BatchNorm network along a line of 256 inputs: in a deep plain network the gradients at nearby inputs
+# are nearly unrelated ("shattered", like white noise). Their Sec. 3 derives the correlation between gradients
+# at two inputs: it falls exponentially with depth in feedforward networks, like $1/\sqrt{\text{depth}}$ in
+# residual ones. We measure something simpler: the correlation of $dy/dx$ between neighbouring inputs (1 = smooth,
+# 0 = noise). Depth 32, width 128; each left panel has its **own** y-axis, and the right panel repeats the
+# measurement at depths 2 to 32 for three seeds.
 
 # %% tags=["nbval-ignore-output"]
 # Float32 rounding through up to 32 BatchNorm layers: the correlations' last digits differ between CPUs,
@@ -212,30 +322,25 @@ check_claims(margins, {
 
 
 # %% [markdown]
-# On its own scale the residual net's $dy/dx$ is not flat: it wanders up and down, but smoothly, where the plain
-# net's jumps from one input to the next. Note the two y-axes: the plain network's gradients are also much
-# larger (another face of the explosion under BatchNorm above).
-#
-# The right panel cannot show the $1/\sqrt{\text{depth}}$ rate: the residual net's median neighbour correlation
-# stays between 0.92 and 0.96 from depth 2 to 32, where $1/\sqrt{\text{depth}}$ would fall fourfold. Our
-# neighbours are so close that any curve smooth at that scale scores nearly 1: the proxy measures smoothness at
-# the grid's scale, not the theorem's correlation over random weights. It shows the contrast only: the residual
-# gradients stay smooth while the plain net's correlation falls to about 0.
+# The residual net's $dy/dx$ wanders, but smoothly, where the plain net's jumps from one input to the next; the
+# plain net's is also much larger (the explosion under BatchNorm again). The right panel cannot show the
+# $1/\sqrt{\text{depth}}$ rate: the residual net's median correlation stays between 0.92 and 0.96 from depth 2 to
+# 32. Our neighbours are so close that any curve smooth at that scale scores nearly 1: the proxy shows the
+# contrast, not the theorem's rate.
 
 # %% [markdown]
 # ## Summary
-# - A vanishing gradient is tiny, not zero: compute norms of tiny numbers in float64. With Adam's
-#   $\epsilon = 10^{-8}$ its step is about $\text{lr} \cdot g / \epsilon$, too small to move a float32 or float64
-#   weight. A far smaller $\epsilon$ gives steps of about lr in float64, yet the loss stays at chance.
-# - At a bad initialisation a plain network's gradient vanishes within tens of layers; at Kaiming's it keeps its
-#   size much deeper. An unscaled residual stack $h + f(h)$ **explodes**; a scaled branch stays flat. BatchNorm
-#   removes vanishing but makes the gradient grow with depth.
-# - Gradients at neighbouring inputs decorrelate quickly with depth in a plain BatchNorm network ("shattered"),
-#   slowly in a residual one; our neighbour correlation shows the contrast, not the rate.
+# - A vanishing gradient is tiny, not zero. Adam's step is about $\text{lr} \cdot g / \epsilon$ while
+#   $|g| \ll \epsilon$, and with $\epsilon = 10^{-8}$ it rounds back. A smaller $\epsilon$ moves the weights,
+#   yet the loss stays at chance.
+# - A plain network's gradient vanishes at a bad initialisation, not at Kaiming's; $h + f(h)$ **explodes**, a scaled
+#   branch stays flat, BatchNorm makes the gradient grow.
+# - Gradients at neighbouring inputs decorrelate quickly with depth in a plain BatchNorm network, slowly in a
+#   residual one.
 #
 # ## Going further
-# - Kingma & Ba (2015), *Adam: A Method for Stochastic Optimization*, Sec. 2.1 and Algorithm 1.
-# - He, Zhang, Ren, Sun (2015), *Delving Deep into Rectifiers*, Sec. 2.2 and Fig. 3 (a 30-layer plain net).
-# - Xiao et al. (2018), *Dynamical Isometry and a Mean Field Theory of CNNs* (plain CNNs of 10,000 layers).
+# - Kingma & Ba (2015), *Adam: A Method for Stochastic Optimization*, Sec. 2.1, 3 and Algorithm 1.
+# - He, Zhang, Ren, Sun (2015), *Delving Deep into Rectifiers*, Sec. 2.2 and Fig. 3.
+# - Xiao et al. (2018), *Dynamical Isometry and a Mean Field Theory of CNNs*.
 # - Yang, Pennington, Rao, Sohl-Dickstein, Schoenholz (2019), *A Mean Field Theory of Batch Normalization*.
 # - Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnets are the answer, then what is the question?*

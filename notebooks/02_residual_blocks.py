@@ -11,7 +11,45 @@
 # 2. Know the basic, bottleneck and pre-activation blocks, and when a projection shortcut is needed.
 # 3. Verify numerically when a block with a zero-initialised last layer is the identity.
 # 4. State what Veit et al.'s "unraveled view" says, and when a residual net is a sum of separate paths.
-# 5. Measure, over seeds, what deleting one block, then several, costs a trained residual net and its plain twin, and why ours is far from "it costs little".
+# 5. Predict, then measure over seeds, what deleting one block, then several, costs a trained residual net and its plain twin, and compare with Veit et al.'s much deeper nets.
+
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-5 | the residual block | title, block table | $y = F(x) + \text{shortcut}(x)$; read the parameter counts: why the bottleneck is cheap, where a projection appears |
+# | 5-15 | exercise 1 | `block_forward` | live-code the forward from `branch`, `shortcut`, `post`; students run the check |
+# | 15-25 | zero-initialised blocks | exercise 2, identity table | `block_jacobian` with autograd; read the table: identity on $x \ge 0$ only for the basic block |
+# | 25-30 | unraveled view | the float64 check | the forward splits into paths only for linear $F$; the gradient always does |
+# | 30-42 | lesion study | exercise 3, lesion cells | prediction first (show of hands), then run (about 30 s), check, claims, the gap to Veit et al. |
+# | 42-48 | several deletions, widget | multi-lesion, widget | read the two curves; delete block 0, then block 1 |
+# | 48-50 | summary | summary | the verdicts that held on the run in the room |
+#
+# **Live-code** (the mechanisms, not the prints): `block_forward` (say: "the branch learns a correction; the
+# shortcut carries $x$; what happens after the sum decides whether $F = 0$ gives the identity"; type the plain twin
+# as the same line with the shortcut term gone); `block_jacobian` (say: "a Jacobian is a matrix: flatten, call
+# autograd, and put the block in eval mode, or BatchNorm uses this one input's statistics"). The lesion loop is
+# in the lesson module: show `accuracy_without` and say that deleting block $i$ keeps its shortcut.
+#
+# **Predict before running**: exercise 3, before the lesion cell: which net loses more when one block goes?
+# Many will say "residual: it relies on its shortcuts" or "both the same, the nets are the same size". Also ask,
+# before the identity table, whether a zero-initialised basic block is the identity (most say yes; it is on
+# $x \ge 0$ only).
+#
+# **Common mistakes** (from the checks): the plain twin's output returned for the residual block (shortcut
+# forgotten); the shortcut added after the ReLU, so the output can be negative; `post` left out; `x` added
+# instead of `shortcut(x)`, which fails where the shape changes; a Jacobian computed in training mode (BatchNorm
+# with the statistics of one input), transposed, or of the branch alone ($J - I$); the identity matrix typed in.
+#
+# **Two questions to ask**: (1) "Why does deleting a block hurt the plain net more?" A good answer: in the plain
+# net every path runs through every block, so block $i + 1$ receives an input it never saw; in the residual net
+# the paths that skip block $i$ still carry the input it was trained on (Veit et al. 2016, Sec. 4.1).
+# (2) "Veit et al. saw almost no loss from one deletion; we lose tens of points. Who is wrong?" A good answer:
+# neither; their ResNet-110 has 54 blocks and many paths to stand in, ours has 8 blocks, each doing a large share;
+# what carries over is the comparison with the plain net, not the size of the drop.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -65,13 +103,14 @@ for name, block in blocks.items():
 # %% [markdown]
 # The bottleneck's point: at 256 channels it has about 17 times fewer parameters than a basic block.
 #
-# **Exercise 1.** Write the forward pass of these blocks from their parts: `block.branch` (the residual $F$),
-# `block.shortcut` (the identity, or the projection) and `block.post` (what comes after the sum: a ReLU in the
-# basic and bottleneck blocks, nothing in the pre-activation block). `block_forward(block, x)` returns the
-# block's output; with `residual=False`, the output of its **plain twin**, the same layers without the shortcut.
-# The check runs yours on blocks and twins of `course_lib`, a projection shortcut included.
+# **Exercise 1.** A block of `course_lib` has three parts: `block.branch` (the residual $F$), `block.shortcut`
+# (the identity, or a projection) and `block.post` (a ReLU in the basic and bottleneck blocks, nothing in the
+# pre-activation block). Write `block_forward(block, x)`, which computes what the block computes, from these parts
+# alone; with `residual=False`, its **plain twin** (the same layers, no shortcut). The properties to meet: where
+# $F(x) = 0$, a pre-activation block returns $x$ itself and a basic block $\mathrm{ReLU}(x)$; the output has
+# $F(x)$'s shape, also where the block changes it. The check tries a projection shortcut too.
 
-# %%
+# %% answers=["post(branch + shortcut)", "block.post(out)", "out + block.shortcut(x)", "post(F(x) + shortcut(x))"]
 def block_forward(block, x, residual=True):
     ### BEGIN SOLUTION
     out = block.branch(x)
@@ -98,7 +137,7 @@ lesson.check_block_forward(block_forward)
 # vectors of $n = CHW$ numbers, for the block as it runs at test time. The check builds its own blocks, one
 # zero-initialised and two not, hands each to your function, and says how far each $J$ is from $I$.
 
-# %%
+# %% answers=["autograd.functional.jacobian", "jacrev", "block.eval()"]
 def block_jacobian(block, x):
     ### BEGIN SOLUTION
     block.eval()  # BatchNorm with its running statistics, as at test time
@@ -153,19 +192,18 @@ for nonlinear in (False, True):
 #
 # Veit et al. (2016, Sec. 4.1) tested the paths view with a **lesion**: delete one block of a trained network
 # at test time, keep its shortcut, and measure the accuracy. Deleting block $i$ replaces $h + F_i(h)$ by $h$:
-# the paths through $F_i$ are gone, the others remain. They delete downsampling blocks too, keeping the
-# projection. In the plain twin, deleting block $i$ replaces $F_i(h)$ by $h$; where the shape changes it has no
-# shortcut to keep, so the comparison leaves that block out (the report's last line deletes its $F$ from the
-# residual net alone).
+# the paths through $F_i$ are gone, the others remain. In the plain twin, deleting block $i$ replaces $F_i(h)$
+# by $h$; where the shape changes it has no shortcut to keep, so the comparison leaves that block out (the
+# report's last line deletes its $F$ from the residual net alone, projection kept, as Veit et al. do).
 #
 # We train a small ResNet and its plain twin (same blocks, no shortcuts) on the digits' train split, once per
 # seed in `SEEDS`, then delete each block in turn and measure the accuracy on the held-out test digits.
 #
-# **Exercise 3 (predict, then run).** Before you run the experiment: when one block other than block 0 is
-# deleted, which network loses more test accuracy on average, `"residual"` or `"plain"`? A check after the
-# experiment compares your prediction with what the networks did.
+# **Exercise 3 (predict, then run).** When one block other than block 0 is deleted, which network loses more
+# test accuracy on average, `"residual"` or `"plain"`? The check after the experiment compares your prediction
+# with what the networks did.
 
-# %%
+# %% answers=["plain net lost more", "costs the plain net over", "more test accuracy than the plain net"]
 ### BEGIN SOLUTION
 prediction = "plain"
 ### END SOLUTION
@@ -185,13 +223,13 @@ lesson.check_lesion_prediction(prediction, lesions)
 # an input it never saw in training; in the residual net the paths that skip block $i$ carry on as they were trained.
 # The claims the prose draws from these numbers, checked seed by seed:
 
-# %%
+# %% tags=["spoiler"]
 lesson.check_lesion_claims(lesions)
 
 # %% [markdown]
 # In the run above, one deletion is far from costless for the residual net: averaged over the seven deletable
-# blocks it costs 14.0 points (13.7 to 14.5 over the seeds). The costliest, block 0, costs 65.5 to 68.4; block 1
-# takes it from 91% to 76%, 89% to 78%, 96% to 72%; deleting block 4's $F$, projection kept, costs 20.3 to 36.1.
+# blocks it costs 14.0 points (13.7 to 14.5 over the seeds). The costliest, block 0, costs 65.5 to 68.4;
+# deleting block 4's $F$, projection kept, costs 20.3 to 36.1.
 # Veit et al. (Sec. 4.1, Fig. 3a) saw no noticeable change from deleting any one block of a 110-layer ResNet
 # (54 blocks) trained to convergence on CIFAR-10, apart from a modest one at the downsampling blocks. Ours has
 # 8 blocks of 16 then 32 channels, trained 150 Adam steps on 1000 digits: each block does a large share of the
@@ -210,23 +248,22 @@ several = lesson.multi_lesion_experiment(lesions)
 print(f"blocks that can be deleted: {several.pool}; sets of k blocks tried, k = 0 to {several.sizes[-1]}: "
       f"{several.n_sets}, {sum(several.n_sets)} sets in all")
 
-# %%
+# %% tags=["spoiler"]
 lesson.plot_multi_lesion(several)
 
 # %% [markdown]
 # Read the two curves: how fast does each fall, and where does each reach chance? The claim the notebook draws,
 # checked seed by seed:
 
-# %%
+# %% tags=["spoiler"]
 lesson.check_multi_lesion_claims(several)
 
 # %% [markdown]
-# Now pick a seed and one or several blocks to delete (Ctrl or Shift selects several), block 0 included. The
-# widget opens on the first seed with a typical block deleted: of the blocks other than block 0, the one whose
-# deletion costs the residual net the median drop (its number is in the title). Then try block 0 and block 1.
+# Now pick a seed and one or several blocks to delete (Ctrl or Shift selects several). The widget opens on the
+# first seed with no block deleted: try a middle block, then block 0 and block 1, then several at once.
 
 # %% tags=["nbval-ignore-output"]
-lesson.lesion_widget(lesions)
+lesson.lesion_widget(lesions, blocks=())
 
 # %% [markdown]
 # ## Summary
@@ -234,7 +271,7 @@ lesson.lesion_widget(lesions)
 # - Basic, bottleneck and pre-activation blocks differ in $F$ and in what follows the sum; a projection shortcut handles a change of shape.
 # - With the last layer of $F$ at zero, a pre-activation block is the identity on every input ($|y - x| = 0$, $J = I$), a basic block is $\mathrm{ReLU}(x)$: the identity on inputs $\ge 0$.
 # - Veit et al.'s unrolling of $y$ is exact, and read as $2^n$ paths; $y$ is a sum of separately composed paths only for linear $F$, while the gradient splits into paths for any $F$.
-# - Deleting one block other than block 0 costs the plain net far more than the residual net on average, and with two blocks gone the residual net keeps more than the plain net with one gone. Yet single deletions cost our small residual net tens of points, unlike Veit et al.'s. The verdicts above say whether this held on your run.
+# - Deleting one block other than block 0 costs the plain net far more than the residual net on average, and with two blocks gone the residual net keeps more than the plain net with one gone. Yet single deletions cost our small residual net tens of points, unlike Veit et al.'s (see the verdicts of your run).
 #
 # ## Going further
 # - He et al. (2016), *Deep Residual Learning for Image Recognition* (Sec. 3.1: the residual-learning hypothesis); He et al. (2016b), *Identity Mappings in Deep Residual Networks* (pre-activation blocks, ResNet-1001).

@@ -1,20 +1,54 @@
 # %% [markdown]
 # # 03 · Residual connections vs skip connections
 #
-# The article "Residual connection vs Skip connection" compares the two in a table and concludes that
-# "residual connections outperform skip connections". The course's source article on residual connections
-# opens with "Residual connections, also known as skip connections, are a fundamental neural network
-# architecture component". Both cannot be right, and neither is quite:
+# The article "Residual connection vs Skip connection" concludes that "residual connections outperform skip
+# connections". The course's source article opens with "Residual connections, also known as skip connections,
+# are a fundamental neural network architecture component". Neither is quite right:
 # **skip connection** is the umbrella term for any path that lets a signal bypass some layers, and a
-# residual connection is one kind of skip. This notebook sorts out the names, counts what each kind costs and
-# what it does to the paths through a U-Net, and trains U-Nets that differ only in their long skips for the
-# same budget, over several seeds.
+# residual connection is one kind of skip. This notebook sorts out the names, counts what each kind costs, and
+# trains U-Nets that differ only in their long skips, over several seeds.
 #
 # **Learning objectives**
 # 1. Use the names precisely: a *skip connection* bypasses layers; a *residual* (identity, short) skip adds a block's input to its output, $h = x + F(x)$; a *long* skip carries encoder features to the decoder level of the same resolution, by concatenation or addition.
 # 2. Count what each costs in parameters, and what each does to the length of the paths from input to output.
-# 3. Train U-Nets that differ only in their long skips (`concat`, `add`, `none`) as denoisers for the same budget over several seeds, compare them with a baseline that needs no training, and state only what holds on every seed where the models do the task.
+# 3. Train U-Nets that differ only in their long skips (`concat`, `add`, `none`) as denoisers for the same budget over several seeds, compare them with baselines that need no training, and state only what holds on every seed where the models do the task.
 # 4. Recognise that a U-Net with additive long skips contains residual connections around its inner levels.
+
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-5 | the names | title, table | skip connection is the umbrella; short (residual) and long skips |
+# | 5-13 | exercise 1 | `combine` | live-code the three merges; students run the check |
+# | 13-25 | what each costs | exercises 2 and 3 | predict which mode has most parameters, run the count; then count where the difference comes from |
+# | 25-30 | paths | path lengths | read the shortest paths; `add` wraps a residual connection around the inner U-Net |
+# | 30-42 | same budget | training, baselines, curves | start the training (about 25 s), introduce the two baselines while it runs; read where the models win |
+# | 42-48 | the comparison | shipped table, gaps, claims | `none` against `add` (same parameters); concat against add unresolved |
+# | 48-50 | names resolved | last section | DDPM's U-Net has both kinds |
+#
+# **Live-code** (the mechanisms, not the prints): `combine` (say: "concat keeps every number of both maps as
+# channels, so the next block must be wider; add keeps the shape, and with a zero skip it is $h$: that is a
+# residual connection"); `concat_cost` (print `UNet(skip="add").up[-1][0]` and `UNet().up[-1][0]`, and count
+# each layer's parameters aloud with the class). The training loop is in the lesson module: show
+# `skip_mode_experiment` and say that all three models see the same batches.
+#
+# **Predict before running**: exercise 2 (most parameters): some will say `add` ("it does more work") or that
+# all three are equal ("a skip has no weights"). Before the baselines: "will 125 steps beat predicting the
+# average digit at $t = 900$?" Most say yes; none does.
+#
+# **Common mistakes** (from the checks): concatenating along the batch or width instead of the channels; the
+# skip's channels first; adding in place (`h += skip`) and so changing the encoder's map; returning the skip
+# instead of $h$; in the count, forgetting the new 1x1 shortcut (or its bias), the normalisation's scale and
+# shift, or the 3x3 kernel's 9 weights per channel pair; counting a shortcut in the plain U-Net.
+#
+# **Two questions to ask**: (1) "Does `concat` win because of its skips or its size?" A good answer: `concat`
+# has about 14,000 more parameters, so its comparison with `add` mixes the two; `none` and `add` have the same
+# count, so their gap is the effect of having a long skip. (2) "Why not rank the models at $t = 900$?" A good
+# answer: there no model beats even the mean digit, so their order says nothing about long skips; the
+# noise-prediction loss gives large t little weight (Salimans and Ho 2022, Sec. 4).
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -49,20 +83,20 @@ STEPS = 1000 if use_large_config(device) else 125  # a budget of the shipped cur
 # | | residual connection (short skip) | long skip connection |
 # |---|---|---|
 # | where | around a few layers, inside a `ResBlock` | from an encoder level to the decoder level of the same resolution |
-# | operation | $h = x + F(x)$ | `concat([decoder, encoder])` or `decoder + encoder` |
-# | what it does | keeps a short path through depth (notebooks 01 and 02) | hands the decoder the encoder's full-resolution features, and also gives a short path from input to output |
+# | operation | adds the block's input to its output | merges encoder and decoder features (stacked or summed) |
+# | what it does | keeps a short path through depth (notebooks 01, 02) | hands the decoder the encoder's full-resolution features; a short path from input to output |
 # | in `course_lib.UNet` | `residual=True/False` | `skip="concat" / "add" / "none"` |
 #
-# "Outperform" needs a task and a budget, and the two can be switched independently, so the fair
-# question is what each one adds to a model that already has the other. Notebook 07 answers it for
-# diffusion; here we look at the long skips, with the residual connections on.
+# "Outperform" needs a task and a budget. The two can be switched independently, so the fair question is what
+# each adds to a model that has the other: notebook 07 asks it for diffusion; here, the long skips.
 #
-# **Exercise 1.** Write the long skip's merge of the table above, `combine(h, skip, mode)`: `h` is the decoder's
-# feature map `[B, C_h, H, W]` arriving from the level below, `skip` the encoder's `[B, C_s, H, W]` at the same
-# resolution, `mode` one of `"concat"` (`h` first), `"add"`, `"none"`. The check compares yours with the merge
-# `course_lib.UNet` uses, on the same inputs.
+# **Exercise 1.** Write the long skip's merge, `combine(h, skip, mode)`: `h` is the decoder's map `[B, C_h, H, W]`
+# from the level below, `skip` the encoder's `[B, C_s, H, W]` at the same resolution. What each mode must
+# preserve: `"concat"` hands the next block every number of both maps, `h`'s channels first; `"add"` returns one
+# map of `h`'s shape that is `h` itself when the skip is zero; `"none"` lets nothing of the encoder through.
+# Neither input may change. The check compares yours with `course_lib.UNet`'s merge.
 
-# %%
+# %% answers=["torch.cat([h, skip], dim=1)", "torch.cat((h, skip), 1)", "return h + skip"]
 def combine(h, skip, mode):
     ### BEGIN SOLUTION
     if mode == "concat":
@@ -83,7 +117,7 @@ lesson.check_combine(combine)
 # `"add"` or `"none"`? Think about what each merge hands to the first decoder block of a level; then run the
 # count and the check.
 
-# %%
+# %% answers=["96,257", "93,105", "'concat' has the most"]
 ### BEGIN SOLUTION
 most_parameters = "concat"
 ### END SOLUTION
@@ -97,28 +131,28 @@ for skip in ("concat", "add", "none"):
 lesson.check_most_parameters(most_parameters)
 
 # %% [markdown]
-# **Exercise 3.** The first block of each decoder level must be built for the number of channels it receives.
-# Write `channels_after_skip(c_dec, c_skip, mode)`: the channels entering that block when `c_dec` channels
-# arrive from the level below and the long skip carries `c_skip`, for each mode. Where a mode cannot merge the
-# two, the U-Net cannot be built: raise a `ValueError`. The check tries equal and unequal counts.
+# **Exercise 3.** Where does the difference come from? Each decoder level of width `ch` (16, then 32) starts with
+# a `ResBlock` that receives `h` and the skip, `ch` channels each, and outputs `ch`; `print(UNet().up[-1][0])`
+# lists its layers. Write `concat_cost(ch, residual)`: how many more parameters that block has under `"concat"`
+# than under `"add"`, with or without residual connections. Summed over the two levels, it must give the table's
+# gap between `concat` and `add`, in both halves. The check tries other widths too.
 
-# %%
-def channels_after_skip(c_dec, c_skip, mode):
+# %% answers=["14,224", "11,616", "9 * ch * ch", "2 * ch * ch + ch"]
+def concat_cost(ch, residual):
     ### BEGIN SOLUTION
-    if mode == "concat":
-        return c_dec + c_skip
-    if mode == "add" and c_dec != c_skip:
-        raise ValueError(f"skip='add' needs c_skip == c_dec, got {c_skip} and {c_dec}")
-    return c_dec
+    norm = 2 * ch  # GroupNorm before the first conv: a scale and a shift per input channel, ch more
+    conv = 9 * ch * ch  # the first 3x3 conv reads ch more channels (its bias is per output channel)
+    shortcut = 2 * ch * ch + ch if residual else 0  # identity (add) becomes a 1x1 conv 2ch -> ch (concat)
+    return norm + conv + shortcut
     ### END SOLUTION
 
 
 # %%
-lesson.check_channels_after_skip(channels_after_skip)
+lesson.check_concat_cost(concat_cost)
 
 # %% [markdown]
 # Residual connections cost almost nothing (the parameter table above): a 1x1 projection only where a block
-# changes its channels.
+# changes its channels. Concatenation costs 14,224 parameters here, most of them in the first 3x3 convolutions.
 #
 # ## Skips shorten the paths
 #
@@ -134,31 +168,31 @@ for skip in ("concat", "add", "none"):
               f"shortest {shortest:>2}, longest {longest}")
 
 # %% [markdown]
-# The longest path (14 convolutions) is the same in all six: it goes down to the bottleneck and back. Long
-# skips and residual connections each add shorter ones; without either (`none`, `residual=False`) every path
-# has the full length. With `skip="add"` the top level of the U-Net computes $e + G(e)$: $e$ the encoder's
-# full-resolution features and $G$ everything below them (downsample, inner levels, upsample). That is a
-# residual connection wrapped around the inner U-Net, and with residual blocks on it leaves a path with only
-# the first and the last convolution.
+# The longest path (14 convolutions) is the same in all six: down to the bottleneck and back. Long skips and
+# residual connections each add shorter ones; without either, every path has the full length. With `skip="add"`
+# the top level computes $e + G(e)$, $e$ the encoder's full-resolution features and $G$ everything below them: a
+# residual connection around the inner U-Net, which with residual blocks leaves a path through only the first
+# and the last convolution.
 
 # %% [markdown]
 # ## Same budget, three kinds of long skip
 #
 # Three U-Nets, identical except for `skip`, are trained with the diffusion objective (predict the noise
-# added to a digit; notebook 05 derives it) for `STEPS` steps on the same batches of the digits' train split,
-# once per seed in `SEEDS`. Each is then scored on the held-out test digits, which no model saw: noise each
-# digit to level $t$, let the model estimate the clean digit $\hat x_0$, and measure the mean squared error
-# against the true one, at several noise levels (the columns below).
+# added to a digit; notebook 05 derives it) for `STEPS` steps on the same batches, once per seed in `SEEDS`.
+# Each is scored on the held-out test digits: noise each to level $t$, let the model estimate the clean digit
+# $\hat x_0$, and measure the mean squared error. The modes are ranked only at the t where every model beats the
+# linear denoiser (next section).
 
 # %% tags=["nbval-ignore-output"]
 skips = lesson.skip_mode_experiment(seeds=SEEDS, steps=STEPS, batch_size=128, device=device)
-lesson.print_skip_results(skips)
+baselines = lesson.baseline_mse(skips.ts)
+lesson.print_skip_results(skips, baselines)
 
 # %% [markdown]
 # ## Are these models any good? Two baselines
 #
-# A difference between three models says something about long skips only if the models do the task. Two
-# denoisers that need no training set the bar, both fitted to the train split only:
+# Differences between models say something about long skips only if the models do the task. Two denoisers that
+# need no training, fitted to the train split, set the bar:
 #
 # - the **mean digit**: predict the average training digit, whatever the input;
 # - the **linear denoiser** (the Wiener filter): the best *linear* estimate of $x_0$ from $x_t$, from the mean
@@ -166,15 +200,13 @@ lesson.print_skip_results(skips)
 #   $\hat x_0 = \mu + \sqrt{\bar\alpha_t}\,\Sigma(\bar\alpha_t\Sigma + (1-\bar\alpha_t)I)^{-1}(x_t - \sqrt{\bar\alpha_t}\mu)$.
 
 # %% tags=["nbval-ignore-output"]
-baselines = lesson.baseline_mse(skips.ts)
 print(lesson.baseline_table(skips, baselines))
 
 # %% [markdown]
 # At this budget the models are not yet useful at large t. Do they become useful with more training? The same
-# three U-Nets (residual blocks on) were trained with the same batches for 4,000 steps, five seeds, measured at six
-# budgets along the way (`python -m course_lib study capstone`; `none` goes on to 8,000). Each line is the
-# geometric mean over seeds, its band is where a *new* seed lands 95% of the time, and your run is drawn as
-# crosses at `STEPS`. Move the budget to read the values.
+# three U-Nets were trained with the same batches for 4,000 steps, five seeds, measured at six budgets
+# (`python -m course_lib study capstone`; `none` goes on to 8,000). Each line is the geometric mean over seeds,
+# its band where a *new* seed lands 95% of the time; your run is drawn as crosses at `STEPS`. Move the budget.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure (widget): built once, only the marker and the values redrawn. Not compared in tests.
@@ -193,24 +225,21 @@ print(lesson.where_models_win(curves, baselines))
 
 # %% [markdown]
 # At $t \le 100$ the U-Nets pass both baselines within 125-250 steps; at $t = 300$ they pass the linear denoiser
-# after 500 steps with long skips and 2,000 without. At $t = 600$ and $900$ none of
-# them beats even the mean digit by the last budget: at large t these models really are worse than predicting the
-# average digit. It is not a matter of units. These models predict the noise, and
-# $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\epsilon)/\sqrt{\bar\alpha_t}$, so at a fixed t
-# $\lVert \hat x_0 - x_0 \rVert^2 = \frac{1-\bar\alpha_t}{\bar\alpha_t}\lVert \hat\epsilon - \epsilon \rVert^2$ for
-# *any* estimator, the baselines included: converting units changes no ranking. What the noise-prediction loss does
-# is give large t little weight (Salimans and Ho 2022, Section 4), so within these budgets the models learn little
-# there. The comparison below therefore keeps to the t where every model beats the linear denoiser on every seed
-# (chosen after seeing where they win), at the shipped 4,000 steps:
+# after 500 steps with long skips and 2,000 without. At $t = 600$ and $900$ none beats even the mean digit by the
+# last budget. Not a matter of units: with $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\epsilon)/\sqrt{\bar\alpha_t}$,
+# at a fixed t $\lVert \hat x_0 - x_0 \rVert^2 = \frac{1-\bar\alpha_t}{\bar\alpha_t}\lVert \hat\epsilon - \epsilon \rVert^2$
+# for *any* estimator, so converting units changes no ranking. The noise-prediction loss gives large t little
+# weight (Salimans and Ho 2022, Section 4), and within these budgets the models learn little there. The comparison
+# below keeps to the t where every model beats the linear denoiser on every seed (chosen after seeing where they
+# win), at the shipped 4,000 steps:
 
 # %%
 shipped = lesson.shipped_skip_results()
 print(lesson.baseline_table(shipped, baselines))
 
 # %% [markdown]
-# One more confound: `concat` has more parameters than `add` and `none` (exercise 2), so a better `concat`
-# model could owe it to its size. `add` and `none` have the same parameter count, so "does a long skip help?" is
-# asked of them. Relative gaps per t, one dot per seed, and their size with a t-interval:
+# One more confound: `concat` has more parameters (exercises 2 and 3), so a better `concat` model could owe it to
+# its size. `add` and `none` have the same count, so "does a long skip help?" is asked of them. Relative gaps per t, one dot per seed, and their size with a t-interval:
 
 # %%
 lesson.plot_relative_gaps(shipped, baselines)
@@ -222,18 +251,17 @@ print(lesson.gap_intervals(shipped, baselines))
 lesson.check_shipped_skip_claims(shipped, baselines)
 
 # %% [markdown]
-# What the models of the first seed in `SEEDS` make of six held-out digits noised to $t = 300$ (in each panel: the
-# clean digits, their noisy version, and below them the model's estimate $\hat x_0$), and their loss curves:
+# The first seed's models on six held-out digits at $t = 300$ (clean, noisy, and the estimate $\hat x_0$ below),
+# and their loss curves:
 
 # %%
 first = {mode: trainers[0] for mode, trainers in skips.trainers.items()}
 lesson.plot_skip_comparison(first, t=300)
 
 # %% [markdown]
-# Switch the mode and the noise level to look inside; the widget opens on `concat` at $t = 300$. Top: the same
-# six digits clean, noised and denoised. Below: the feature maps the top decoder level receives for the first
-# digit, the upsampled decoder path and (except for `none`) the encoder's features carried by the long skip,
-# red positive, blue negative (one colour scale per mode).
+# Switch the mode and the noise level; the widget opens on `concat` at $t = 300$. Top: six digits clean, noised
+# and denoised. Below: what the top decoder level receives for the first digit, the upsampled decoder path and
+# (except for `none`) the encoder's features via the long skip (red positive, blue negative).
 
 # %% tags=["nbval-ignore-output"]
 lesson.skip_mode_widget(first, mode="concat", t=300)
@@ -241,22 +269,21 @@ lesson.skip_mode_widget(first, mode="concat", t=300)
 # %% [markdown]
 # ## The naming confusion, resolved
 #
-# Many texts call a U-Net's concatenated skips "residual connections", and the article quoted above files
-# residual connections and skip connections as rivals. With the names of this notebook:
+# Many texts call a U-Net's concatenated skips "residual connections"; the article quoted above makes the two
+# rivals. With this notebook's names:
 # - every residual connection is a skip connection, but not every skip is residual: a concatenated long skip
 #   adds nothing, it hands the decoder extra channels to use as it likes;
 # - an *additive* long skip is residual in form: $e + G(e)$ around the inner U-Net;
 # - the U-Net of DDPM has both kinds: residual blocks (Ho et al. 2020, Appendix B) *and* long skips that its
 #   released code concatenates.
 #
-# When you read a claim about "skip connections" or "residual connections in U-Nets", first ask which
-# connection it means.
+# When you read a claim about "skip connections", first ask which connection it means.
 #
 # ## Summary
-# - "Skip connection" is the umbrella; residual connections are short additive skips inside blocks, long skips carry encoder features to the decoder at the same resolution.
+# - "Skip connection" is the umbrella; residual connections are short additive skips inside blocks; long skips carry encoder features to the decoder.
 # - Concatenation costs parameters (wider decoder blocks); addition and no skip cost none. Both kinds of skip shorten the paths from input to output.
-# - A comparison needs models that do the task, measured against the mean digit and the linear denoiser, along learning curves. The U-Nets beat both at $t \le 100$ within 250 steps and at $t = 300$ within 500-2,000; at large t none beats even the mean digit by 4,000 steps: the noise-prediction loss gives large t little weight.
-# - Where the models work, by 4,000 steps the U-Net without long skips denoised held-out digits a few percent worse than the one with additive skips (the same parameter count) on every shipped seed, and concatenation and addition were within about one percent, a difference the intervals do not resolve.
+# - A comparison needs models that do the task. Against the mean digit and the linear denoiser, the U-Nets win at $t \le 100$ within 250 steps and at $t = 300$ within 500-2,000; at large t none beats even the mean digit by 4,000 steps.
+# - Where the models work, by 4,000 steps the U-Net without long skips denoised held-out digits a few percent worse than the one with additive skips (the same parameter count) on every shipped seed; concatenation and addition were within about one percent, which the intervals do not resolve.
 #
 # ## Going further
 # - Ronneberger, Fischer, Brox (2015), *U-Net: Convolutional Networks for Biomedical Image Segmentation*.

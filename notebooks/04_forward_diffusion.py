@@ -11,6 +11,61 @@
 # 3. Check numerically that iterating the chain and the closed form agree.
 # 4. Implement `q_sample` for images and 2-D points, and $\bar\alpha_t$ from the $\beta_t$.
 
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# **Goal of the class.** Students leave able to write $q(x_t \mid x_0)$ for a batch, read a schedule through
+# $\bar\alpha_t$, and explain why $\bar\alpha_t$ compounds what each step keeps. Exercise 3 is the only place the
+# class meets the definition of $\bar\alpha_t$ in terms of the $\beta_t$: do not write it on the board before it.
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-5 | One step, and many | "One step, and many" | Write one step on the board; why $\sqrt{\alpha_t}$ keeps the variance at 1; the indexing note. |
+# | 5-10 | Exercise 1 | prediction, check | Class votes 1/2, 1/10 or 1/100 for `alpha_bar[500]`; then run the check. |
+# | 10-18 | Watch an image dissolve | settings, widget, timestep-600 figure and printout | Move $t$ live; switch to cosine; watch the histogram reach $\mathcal{N}(0, 1)$. |
+# | 18-24 | Schedules | schedules figure, table, log-SNR prose | Compare linear and cosine half-way; the log-SNR's finite ends. |
+# | 24-31 | Chain and closed form | `chain_vs_closed_form` table | Predict which column is 0, then read the exact and sampled rows. |
+# | 31-41 | Exercise 2 | `q_sample` and its check | Students write it (5 min), then live-code it; run the check on both shapes. |
+# | 41-48 | Exercise 3 | `alpha_bar_from_betas`, check, table against the sum | Students derive two steps by hand, then code it; read where $1 - \sum \beta$ goes negative. |
+# | 48-50 | Summary | summary | The closed form is what lets notebook 05 train on any $t$ in one step. |
+#
+# **Live-code** (type these; run the prints as they are):
+# - One forward step in a scratch cell: `x = alpha.sqrt() * x + (1 - alpha).sqrt() * torch.randn_like(x)` in a loop
+#   of 100 steps on a digit, printing `x.var()`. Say: "the square root scales a standard deviation; the variances
+#   $\alpha$ and $1 - \alpha$ add up to 1, so data of variance 1 stays at variance 1".
+# - `q_sample` (exercise 2), after the students tried: type the per-example reshape of `alpha_bar[t]` first and say
+#   "one $\bar\alpha$ per example; broadcasting needs a trailing 1 for every dimension after the batch, and images
+#   have three but points only one".
+# - `alpha_bar_from_betas` (exercise 3), only after a student has said what is left after two steps.
+#
+# **Predict before running**
+# - Exercise 1: most say 1/2 ("half-way, half left"); the linear schedule keeps about a tenth. The cosine schedule
+#   is the one that keeps about half.
+# - Before the timestep-600 figure: "how much of the photo will you still see?" Many expect a faint photo; it is
+#   almost pure noise.
+# - Before the chain-versus-closed-form table: "which column is 0: one step early, on time, or late?" Expect votes
+#   for "late" (students count $t$ steps to timestep $t$); the course counts from 0, so $t + 1$ steps.
+# - Before the table after exercise 3: "does $1 - \sum_s \beta_s$ stay positive?" Most say yes.
+#
+# **Common mistakes** (what the checks diagnose)
+# - Using $\alpha_t$ (one step) where $\bar\alpha_t$ (all steps so far) belongs.
+# - Forgetting a square root: $\bar\alpha_t$ and $1 - \bar\alpha_t$ are variances, the formula scales by standard
+#   deviations; or swapping $x_0$ and the noise.
+# - Reshaping `alpha_bar[t]` to `[B, 1, 1, 1]`: right for images, wrong for the 2-D points of notebook 05.
+# - Exercise 3: $1 - \sum \beta$ (right only while the betas are tiny, then negative), a combination of the betas
+#   instead of $1 - \beta$, or an off-by-one that makes `alpha_bar[0]` equal 1.
+# - Exercise 1: picking 1/2 by confusing the linear schedule with the cosine one.
+#
+# **Two questions to ask**
+# 1. "Why does each step shrink the signal by $\sqrt{\alpha_t}$ instead of only adding noise?" A good answer: so
+#    that the variance stays 1 and $x_T$ is close to $\mathcal{N}(0, I)$, the distribution sampling starts from;
+#    without it the variance would grow without bound.
+# 2. "Why would the cosine schedule train a better model than the linear one?" A good answer: the linear schedule
+#    reaches almost pure noise by the middle of the chain, so many timesteps teach little; the cosine one spreads
+#    the log-SNR more evenly (Nichol and Dhariwal 2021, Sec. 3.2).
+
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
 import subprocess
@@ -41,16 +96,16 @@ device = setup_notebook(seed=0)
 # $$x_t = \sqrt{\alpha_t}\, x_{t-1} + \sqrt{1 - \alpha_t}\, \varepsilon_t, \qquad \varepsilon_t \sim \mathcal{N}(0, I).$$
 #
 # The factor $\sqrt{\alpha_t} < 1$ shrinks the signal as the noise is added, so the total variance stays 1
-# for data of variance 1. Composing Gaussian steps gives a Gaussian, and with $\bar\alpha_t = \prod_{s=1}^{t} \alpha_s$:
+# for data of variance 1. Composing Gaussian steps gives a Gaussian, and with $\bar\alpha_t$ the fraction of $x_0$'s
+# variance left after $t$ steps (exercise 3 computes it from the $\beta_t$):
 #
 # $$x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I).$$
 #
 # The article *What are Diffusion Models?* (the course's seed reading) states only the one-step form,
 # "$q(x_t \mid x_{t-1}) = \mathcal{N}(x_t; \sqrt{\alpha_t}\, x_{t-1}, (1 - \alpha_t) I)$, where $\alpha_t$ controls the
 # amount of noise added"; it never gives the closed form above, which is Ho et al. (2020), Eq. 4. It follows because
-# a sum of independent Gaussians is Gaussian: after two steps the noise variance is
-# $\alpha_t (1 - \alpha_{t-1}) + (1 - \alpha_t) = 1 - \alpha_t \alpha_{t-1}$, and so on by induction.
-# Below we check it numerically rather than trust it.
+# a sum of independent Gaussians is Gaussian, and each step keeps the total variance at 1. Below we check it
+# numerically rather than trust it.
 #
 # **Indexing.** The formulas above number the steps as Ho et al. (2020, Sec. 2 and Algorithm 1) do:
 # $t = 1, \dots, T$, with $x_0$ the clean image, here as everywhere in the course. `course_lib`, like `diffusers`,
@@ -65,7 +120,7 @@ device = setup_notebook(seed=0)
 # timestep 500, how much of $x_0$'s variance is left: is `alpha_bar[500]` about `"1/2"`, `"1/10"` or `"1/100"`?
 # Write your prediction first; the check right after it compares it with the schedule.
 
-# %%
+# %% answers=["0.078"]
 ### BEGIN SOLUTION
 prediction = "1/10"
 ### END SOLUTION
@@ -86,7 +141,7 @@ schedule = NoiseSchedule.make(SCHEDULE, T)
 # %% [markdown]
 # Move $t$, change the schedule and $T$ (the $t$ slider always runs from 0 to $T - 1$). The top row shows the
 # clean images $x_0$ and, on the right, `alpha_bar[t]` (blue, how much of $x_0$ is left) and the log-SNR,
-# $\log(\bar\alpha / (1 - \bar\alpha))$ (orange), with the current $t$ marked. The bottom row shows the same
+# $\log(\bar\alpha / (1 - \bar\alpha))$ (orange), traced from timestep 0 up to the current $t$. The bottom row shows the same
 # images noised to timestep $t$, and a histogram of the pixel values of both noised images together (the legend
 # counts each image's pixels) against the density of $\mathcal{N}(0, 1)$.
 
@@ -101,10 +156,10 @@ lesson.t_follows_T(live).warm()  # the t slider's range follows the T menu
 # The widget above starts at timestep $T/10$, where much of the photo is still there. Further along the chain,
 # at timestep $3T/5$ (600 with $T = 1000$):
 
-# %%
+# %% tags=["spoiler"]
 lesson.show_forward(t=3 * T // 5, schedule=SCHEDULE, T=T)
 
-# %%
+# %% tags=["spoiler"]
 ab = schedule.alpha_bar
 for t in (T // 10, 3 * T // 5):
     print(f"timestep {t}: x_{t + 1} = {ab[t].sqrt():.3f} x_0 + {(1 - ab[t]).sqrt():.3f} eps  "
@@ -116,10 +171,10 @@ for t in (T // 10, 3 * T // 5):
 # of the photo is left, and the histogram of the two images' noised pixels is close to the standard normal. The
 # schedules differ in *how fast* they get there:
 
-# %%
+# %% tags=["spoiler"]
 lesson.show_schedules(T=T)
 
-# %%
+# %% tags=["spoiler"]
 steps = [T // 4, T // 2, 3 * T // 4, T - 1]  # a quarter, half and three quarters of the chain, and its end
 for name in ("linear", "cosine", "sigmoid", "quadratic"):
     s = NoiseSchedule.make(name, T)
@@ -183,7 +238,7 @@ for row, values in check["rows"].items():
 # using `schedule.alpha_bar` (a tensor of length $T$). It must work for images `[B, C, H, W]` *and* for the 2-D
 # points `[B, 2]` of notebook 05: the check runs it on both.
 
-# %%
+# %% answers=["x0.dim() - 1", "alpha_bar.sqrt() * x0"]
 def q_sample(x0, t, schedule, noise):
     ### BEGIN SOLUTION
     alpha_bar = schedule.alpha_bar[t].float().view(-1, *[1] * (x0.dim() - 1))
@@ -195,12 +250,14 @@ def q_sample(x0, t, schedule, noise):
 lesson.check_q_sample(q_sample)
 
 # %% [markdown]
-# **Exercise 3.** The schedule is given by its $\beta_t$, the noise variance each step adds; the closed form needs
-# $\bar\alpha_t$. Write `alpha_bar_from_betas(betas)`: the tensor `betas [T]` in, `alpha_bar [T]` out, indexed as
-# in `course_lib` (entry $t$ is what is left after $t + 1$ steps, so entry 0 already includes the first step).
-# One line of PyTorch does it.
+# **Exercise 3.** A schedule is given by its $\beta_t$; the closed form needs $\bar\alpha_t$, the fraction of
+# $x_0$'s variance still there. Write `alpha_bar_from_betas(betas)`: `betas [T]` in, `alpha_bar [T]` out, entry $t$
+# being what is left after $t + 1$ steps (entry 0 includes the first step). One step keeps the fraction
+# $\alpha_t = 1 - \beta_t$ of the signal's variance: what is left after two steps? After three? The answer must be
+# exact for any schedule, not only for small betas (the check tries linear and cosine, whose last betas reach
+# 0.999), stay between 0 and 1, and never grow with $t$.
 
-# %%
+# %% answers=["cumprod", "\\prod", "running product"]
 def alpha_bar_from_betas(betas):
     ### BEGIN SOLUTION
     return torch.cumprod(1 - betas, dim=0)
@@ -211,27 +268,21 @@ def alpha_bar_from_betas(betas):
 lesson.check_alpha_bar(alpha_bar_from_betas)
 
 # %% [markdown]
-# Why a product and not a sum? Each step keeps the fraction $1 - \beta_t$ of the signal's variance, so by
-# timestep $t$, after $t + 1$ steps, the fractions multiply. While the betas are tiny the product is close to
-# $1 - \sum_s \beta_s$ (its first-order term), and that is how the early steps look; the sum then overshoots, and
-# on the linear schedule it even turns negative (where, printed below), while the product only approaches 0:
+# Why does the check refuse $1 - \sum_s \beta_s$, a natural first guess? While the betas are tiny it is close to
+# $\bar\alpha_t$ (it is its first-order term), and that is how the early steps look. Then it overshoots, and on the
+# linear schedule it even turns negative (where, printed below), while $\bar\alpha_t$, a fraction of a variance,
+# only approaches 0:
 
-# %%
-betas = schedule.betas.double()
-for t in sorted({T // 100, T // 10, T // 4, T - 1}):
-    print(f"t = {t:>3}: alpha_bar[t], a product = {torch.prod(1 - betas[:t + 1]):.4f}, "
-          f"1 - sum of betas = {1 - betas[:t + 1].sum():.4f}")
-negative = torch.nonzero(1 - betas.cumsum(0) < 0).flatten()
-print(f"1 - sum of betas is negative from t = {int(negative[0])} on" if len(negative) else
-      "1 - sum of betas stays positive on this schedule")
+# %% tags=["spoiler"]
+lesson.alpha_bar_against_the_sum(schedule)
 
 # %% [markdown]
 # ## Summary
-# - One forward step scales the signal by $\sqrt{\alpha_t}$ and adds noise of variance $1 - \alpha_t$; $t$ steps compose into $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$ (Ho et al. 2020, Eq. 4; the article *What are Diffusion Models?* gives only the one-step form).
+# - One forward step scales the signal by $\sqrt{\alpha_t}$ and adds noise of variance $1 - \alpha_t$; $t$ steps compose into $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \varepsilon$ (Ho et al. 2020, Eq. 4).
 # - Ho et al. number the steps $1, \dots, T$; `course_lib` and `diffusers` count timesteps from 0, so timestep $t$ gives $x_{t+1}$ and `alpha_bar[t]` is $\bar\alpha_{t+1}$. $x_0$ is always the clean image.
 # - A schedule is read through $\bar\alpha_t$ or the log-SNR; cosine keeps more signal in the middle than linear. The log-SNR's limits are finite: about $-\log\beta_1$ at timestep 0 and $\log\bar\alpha_T$ at timestep $T - 1$.
-# - $\bar\alpha_t$ is a product, $\prod_{s=1}^{t} (1 - \beta_s)$, not $1 - \sum_s \beta_s$ (which turns negative).
-# - The chain of $t + 1$ steps equals the closed form at timestep $t$: exactly in float64, and in sampled variance to within a few SE, a test fine enough to see one step too many or too few (measured above).
+# - $\bar\alpha_t$ is not $1 - \sum_s \beta_s$: that first-order shortcut turns negative (exercise 3).
+# - The chain of $t + 1$ steps equals the closed form at timestep $t$, in a test fine enough to see one step too many or too few.
 #
 # ## Going further
 # - Ho, Jain, Abbeel (2020), *Denoising Diffusion Probabilistic Models*, Eq. 2-4.

@@ -10,7 +10,61 @@
 # 2. Write the training loop yourself, then train with `course_lib`'s `Trainer`: the same loop plus EMA, gradient
 #    clipping and checkpoints.
 # 3. Read a diffusion loss curve: why it is noisy, and why it depends on $t$.
-# 4. Explain EMA weights and see, over several seeds, how much they matter in a short run.
+# 4. Take-home, at the end: explain EMA weights and see, over several seeds, how much they matter in a short run.
+
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# **Goal of the class.** Students leave having written the $\varepsilon$-prediction loss and the whole training
+# loop themselves, and able to read a diffusion loss curve (noisy, and very different across $t$). The EMA study
+# and the checkpoint section at the end are **take-home**: assign them, do not teach them in class. The samplers
+# that draw the samples shown here are notebook 06's subject: if asked, say "next class".
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-5 | The objective | "The objective" | From notebook 04's closed form to "predict the noise"; $L_\text{simple}$ drops the bound's weights (Ho et al. Sec. 3.4). |
+# | 5-13 | Exercise 1 | `eps_loss`, check | Students write the loss from its properties; one student reads theirs out. |
+# | 13-22 | Exercise 2 | `train_loop`, check, 300-step run | Students try 5 minutes, then live-code it; run it on the two moons. |
+# | 22-28 | The `Trainer` | toy run, loss curves, toy samples and scores | The same loop plus EMA, clipping and checkpoints; read the log-log loss curve and the sprinkle between the moons. |
+# | 28-34 | Exercise 3 | prediction, loss per tenth of $t$, check | Vote small, middle or large $t$; run; check. |
+# | 34-41 | Digits | U-Net run (about 20 s on a laptop CPU), sample grid | Talk through the trainer's progress bar while it trains; compare samples with real digits. |
+# | 41-47 | $\hat x_0$ and training on | $\hat x_0$ widget, "train N more" button | Back to exercise 3: the $x_0$ error is the $\varepsilon$ error times $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$; press the button once. |
+# | 47-50 | Summary, take-home | summary | Assign the take-home: EMA weights and checkpoints. |
+#
+# **Live-code**
+# - `train_loop` (exercise 2), line by line: draw a batch, then "one $t$ per example, uniform over all $T$ timesteps:
+#   a batch covers the whole chain, which is why its loss is so noisy"; fresh noise of the batch's shape; $x_t$ by
+#   notebook 04's closed form; the mean squared error against the noise; `zero_grad`, `backward`, `step`. Say that
+#   this is Algorithm 1 of Ho et al. (2020), one pass per step.
+# - `eps_loss` (exercise 1), if the class is stuck: first ask "what will the network see when it samples?" ($x_t$
+#   and $t$, never $x_0$), then type it.
+#
+# **Predict before running**
+# - Exercise 3: most say "large" (almost pure noise looks hardest). The measured loss is largest at small $t$:
+#   there $x_t$ is nearly all data, and the little noise in it is hard to single out; at large $t$, $\varepsilon
+#   \approx x_t$.
+# - Before the loss curve: "will the loss reach 0?" Many say yes; it cannot, because at small $t$ the noise is not
+#   recoverable from $x_t$.
+# - Before the digit grid: "will 500 steps give readable digits?" Expect yes; on a CPU only some read as digits.
+#
+# **Common mistakes** (what the checks diagnose)
+# - $x_t$ built with $\alpha_t$ (one step) instead of $\bar\alpha_t$, or without the square roots.
+# - The target is $x_0$, or the model is shown $x_0$ instead of $x_t$.
+# - A sum of squared errors instead of the mean, or an error that is not squared.
+# - One $\bar\alpha$ for the whole batch (the first example's, or an average) instead of one per example.
+# - `alpha_bar[t]` reshaped to `[B, 1, 1, 1]`: right on images, wrong on 2-D points.
+# - In the loop: one $t$ for the whole batch, noise not drawn from $\mathcal{N}(0, I)$, no `backward()` or
+#   `step()`, the model called twice a step, the losses not returned as a list of numbers.
+#
+# **Two questions to ask**
+# 1. "$L_\text{simple}$ is not the variational bound. What does dropping the weights change, and why do it?" A good
+#    answer: relative to the bound it down-weights small $t$ and puts the effort on harder denoising at larger $t$;
+#    it gave better samples (lower FID, Table 2) and a worse likelihood (Table 1) in Ho et al. (2020).
+# 2. "The $\varepsilon$-loss is largest at small $t$. Is small $t$ the hardest part of generating an image?" A good
+#    answer: no; the $x_0$ estimate's error is the $\varepsilon$ error times $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$, tiny
+#    at small $t$; the loss per $t$ measures the noise estimate, not the quality of the image.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -58,12 +112,14 @@ print(f"toy MLP: {TOY_STEPS:,} training steps; digit U-Net: width {WIDTH}, {DIGI
 # the $\varepsilon$ error itself is large at small $t$ is another question (exercise 3). $L_\text{simple}$ gave
 # better samples (Table 2: a lower FID, a sample-quality score) and a worse likelihood (Table 1).
 #
-# **Exercise 1.** Write `eps_loss(model, x0, t, noise, schedule)`, the loss of one batch. The model is shown
-# $x_t$, made from `x0` by the forward process at step `t` (one step per example) with this `noise`, and must
-# predict the noise that made it; the loss measures how wrong it is, averaged over the batch and every coordinate.
-# `x0` may be images `[B, 1, 8, 8]` or points `[B, 2]`. You need notebook 04 for $x_t$.
+# **Exercise 1.** Write `eps_loss(model, x0, t, noise, schedule)`, $L_\text{simple}$ for one batch: `x0` clean
+# data, images `[B, 1, 8, 8]` or points `[B, 2]`; `t` one timestep per example; `noise` one draw of $\varepsilon$;
+# `model(x, t)` the network. Decide what the network is shown and what it must answer: it may see only what it
+# will have when it samples, and sampling never has a clean image. Your loss must be 0 for a network that always
+# recovers the noise in its input, about 1 for one that always answers 0, and the same whatever the batch size or
+# the number of coordinates of an example.
 
-# %%
+# %% answers=["q_sample(x0, t, schedule", "model(x_t, t) - noise", "- noise) ** 2).mean()"]
 def eps_loss(model, x0, t, noise, schedule):
     ### BEGIN SOLUTION
     alpha_bar = schedule.alpha_bar[t].float().view(-1, *([1] * (x0.dim() - 1)))
@@ -82,7 +138,7 @@ lesson.check_eps_loss(eps_loss)
 # `data` (a fresh `t` and noise too), returning the list of losses. Which $t$ should a batch use, and how many? The
 # check runs it on 2-D points `[N, 2]` with a model that records what it is given.
 
-# %%
+# %% answers=["randint(0, schedule.T", "one t per example"]
 def train_loop(model, data, schedule, steps=300, batch_size=256, lr=2e-3, seed=0):
     ### BEGIN SOLUTION
     gen = torch.Generator().manual_seed(seed)
@@ -126,7 +182,7 @@ print(f"{loop_label}: first step: loss {loop_losses[0]:.3f}; mean of the last 50
 # %% [markdown]
 # ## The `Trainer`: that loop, plus what a real run needs
 #
-# `course_lib`'s `Trainer` runs the same loop (`Trainer._train_step`) and adds **EMA weights** (below),
+# `course_lib`'s `Trainer` runs the same loop (`Trainer._train_step`) and adds **EMA weights** (take-home, at the end),
 # **gradient clipping** (one bad batch cannot throw the weights far), atomic **checkpoints** (stop and resume
 # exactly), a progress bar, a live loss plot, the loss per timestep bucket, and a ■ stop button that keeps
 # everything. Here it trains the same MLP longer, with larger batches and a lower learning rate.
@@ -144,7 +200,8 @@ lesson.plot_loss_curves({loop_label: loop_losses, "Trainer": toy.history.loss}, 
 
 # %% [markdown]
 # On log axes both curves tell the same story: the loss loses most of its value in the first tens of steps, then
-# creeps down, with a batch-to-batch noise (faint) as large as that slow trend.
+# creeps down, with a batch-to-batch noise (faint) as large as that slow trend. Below, samples of the trained
+# model; the sampler that turns noise into them is notebook 06's subject.
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -168,7 +225,7 @@ lesson.toy_result(toy.ema_model, toy.schedule, moons)
 # **Exercise 3 (predict, then run).** Before you run the next cell: where is the noise hardest to predict, at
 # `"small"` $t$ (a little noise on the data), in the `"middle"`, or at `"large"` $t$ (almost pure noise)?
 
-# %%
+# %% answers=["loss is largest at small", "hardest at small", "hides in the data"]
 ### BEGIN SOLUTION
 prediction = "small"
 ### END SOLUTION
@@ -183,11 +240,6 @@ lesson.plot_loss_by_t(toy.history, toy.schedule.T)
 lesson.check_hardest_t(prediction, by_t)
 
 # %% [markdown]
-# At large $t$ the input *is* mostly noise, so $\varepsilon \approx x_t$: an easy copy. At small $t$ a little noise
-# hides in the data, hard to single out. No contradiction with §3.4: Ho et al. weigh $L_\text{simple}$ against the
-# bound, and small $t$ is easy *as denoising*: the estimate of $x_0$ (below) errs by
-# $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ times the $\varepsilon$ error, a tiny factor at small $t$.
-#
 # ## Digits with the U-Net
 #
 # The same trainer, now with the U-Net on the 1,000 training digits; the other 797 stay held out for the scores
@@ -218,9 +270,12 @@ lesson.show_digit_samples({f"EMA weights, {trainer.step} training steps": traine
 #
 # ## What the noise estimate says about $x_0$
 #
-# Inverting the closed form turns a noise estimate into an estimate of the clean image (`predict_x0`),
+# Back to exercise 3. At large $t$ the input *is* mostly noise, so $\varepsilon \approx x_t$: an easy copy. At
+# small $t$ a little noise hides in the data, hard to single out. No contradiction with §3.4: Ho et al. weigh
+# $L_\text{simple}$ against the bound, and small $t$ is easy *as denoising*. Inverting the closed form turns a noise
+# estimate into an estimate of the clean image (`predict_x0`),
 # $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$, whose error is the noise
-# estimate's error times $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ (the title's factor). Move $t$: at small $t$,
+# estimate's error times $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ (the title's factor), tiny at small $t$. Move $t$: at small $t$,
 # $\hat x_0$ is sharp; half-way it is a blur, an average of the digits that could have produced $x_t$ (what a
 # squared error rewards under uncertainty); near $T$ the factor explodes and $\hat x_0$ is amplified noise,
 # clipped to black and white. Each row is one training digit, noised with the same noise at every $t$.
@@ -241,9 +296,17 @@ lesson.x0_hat_widget(trainer.ema_model, trainer.schedule, digits[:4])
 lesson.train_more_widget(trainer, n_more=100)
 
 # %% [markdown]
-# ## EMA: an average of recent weights
+# ## Summary
+# - Diffusion training is regression: predict the noise $\varepsilon$ mixed into $x_0$ at a random $t$.
+# - The loss depends strongly on $t$: read it per $t$-bucket, not only as one noisy curve.
+# - $L_\text{simple}$ drops the bound's weights $\lambda_t$, down-weighting small $t$ relative to the bound (Ho et
+#   al. §3.4): better samples, a worse likelihood.
+
+# %% [markdown]
+# ## Take-home: EMA weights and the checkpoint
 #
-# The weights after the last step are one noisy point of a random walk. The **exponential moving average**
+# Not part of the class: read and run this section after it. The weights after the last step are one noisy point
+# of a random walk. The **exponential moving average**
 # $\bar\theta \leftarrow d_n\, \bar\theta + (1 - d_n)\, \theta$ smooths it, with a decay warmed up as
 # $d_n = \min(d, (1 + n)/(10 + n))$, $d = 0.995$, so that early averages do not drag along the random initial
 # weights. It spans roughly the last $1 / (1 - d_n)$ steps, its **horizon**. This run's, from the trainer:
@@ -282,37 +345,17 @@ lesson.plot_ema_study(ema_rows)
 # behind weights that still improve. Decaying the learning rate also removes the noise of the stopping point (not
 # measured here); large diffusion models use both.
 #
-# ## The checkpoint
-#
-# `Trainer` wrote `runs/digits_unet.pt` atomically: model, EMA weights, optimiser, step, configuration and loss
-# history. `load_denoiser` reads it with `torch.load(weights_only=True)`, which builds only tensors, primitive
-# types and a few allowed classes, where a plain `torch.load` can run any function the pickle names. That shrinks
-# the attack surface but proves nothing: load only checkpoints you trust. `Trainer.from_checkpoint` resumes the
-# run.
+# **The checkpoint.** `Trainer` wrote `runs/digits_unet.pt` atomically: model, EMA weights, optimiser, step,
+# configuration and loss history. `load_denoiser` reads it with `torch.load(weights_only=True)`, which builds only
+# tensors, primitive types and a few allowed classes, where a plain `torch.load` can run any function the pickle
+# names. That shrinks the attack surface but proves nothing: load only checkpoints you trust.
+# `Trainer.from_checkpoint` resumes the run.
 
 # %%
 model, schedule, ckpt = lesson.load_denoiser("runs/digits_unet.pt")
 print(f"checkpoint: step {ckpt['step']}, {ckpt['model']['kind']} {ckpt['model']['config']}, schedule {ckpt['schedule']}")
 
 # %% [markdown]
-# How many sampling steps does the toy model need? DDIM (notebook 06) from the same starting noise, scored with SWD
-# as above (floor: the mean of five draws of independent points); each step count is sampled once, when the slider
-# is released.
-
-# %% tags=["nbval-ignore-output"]
-# A live figure that samples at each new step count (a fraction of a second); its numbers come from training.
-lesson.toy_samples_widget(toy.ema_model, toy.schedule)
-
-# %% [markdown]
-# ## Summary
-# - Diffusion training is regression: predict the noise $\varepsilon$ mixed into $x_0$ at a random $t$.
-# - The loss depends strongly on $t$: read it per $t$-bucket, not only as one noisy curve.
-# - $L_\text{simple}$ drops the bound's weights $\lambda_t$, down-weighting small $t$ relative to the bound (Ho et
-#   al. §3.4): better samples, a worse likelihood.
-# - EMA weights average the raw weights' random walk: in a short run they sampled better in most seeds and varied
-#   much less between seeds; the warm-up sets their horizon.
-# - Checkpoints are written atomically and read with `weights_only=True`.
-#
 # ## Going further
 # - Ho, Jain, Abbeel (2020), Sections 3.2-3.4, Algorithm 1 and Tables 1-2.
 # - tiny-diffusion (a whole DDPM on 2-D points in one file), and `python -m course_lib train --help`.

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,answers,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -25,6 +25,59 @@
 # 1. Write one DDPM step from the posterior $q(x_{t-1} \mid x_t, x_0)$, the sampling loop, and one DDIM step.
 # 2. Explain why one trained model serves both samplers and why fewer DDIM steps give nearly the same digits; measure what the steps and their spacing change.
 # 3. Watch the reverse process: $x_t$ beside the predicted $\hat x_0$, and a 2-D cloud in transport.
+
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# The three exercises are the lesson; the studies after them are read, not typed. The notebook runs in about a
+# minute, so run it once before class to warm the caches (digit classifier, checkpoint).
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-4 | The model | setup, checkpoint load | One trained noise predictor; the samplers only differ in how they use it. |
+# | 4-16 | DDPM: one step | the variance printout, Exercise 1, its check, the Eq. 11 cell | Students write `ddpm_step` (6 min); live-code it after. |
+# | 16-23 | The loop | Exercise 2, its check, the timed grids | Write `sample_loop`; predict the speed-up, then time it. |
+# | 23-33 | DDIM | Exercise 3, its check, "why may DDIM use...", the consistency study | Write `ddim_step`; predict whether 5 and 200 steps agree. |
+# | 33-40 | Steps, eta and spacing | the samples widget, the spacing study | Drag steps and eta; predict where spacing matters. |
+# | 40-46 | Inside the reverse process | the trajectory scrubber, the three rows, the printout | Predict what $\hat x_0$ looks like at $t = 880$. |
+# | 46-50 | The 2-D cloud, summary | toy training, the cloud scrubber, summary | Drag k; ask the two questions. |
+#
+# **Live-code** (after the students' attempt; never the `print` cells)
+# - `ddpm_step`: first `x0_hat` ("solve the forward closed form for $x_0$, with the model's noise in place of the
+#   true one"), then the posterior mean ("two weights, both from the schedule; I copy them from Eq. 7"), then
+#   `+ sigma * z` ("the posterior's own variance; it is 0 at $t = 0$, so the last step adds nothing").
+# - `sample_loop`: "noise from the generator; at every timestep the model's eps, one $t$ per image; the step's
+#   output is the next input. The same loop serves DDPM and DDIM."
+# - `ddim_step`: two lines. "Estimate $x_0$; put it back at the new level with the *same* noise direction. No
+#   fresh noise."
+#
+# **Predict before running**
+# - Before the timed grids: how much faster is DDIM-50 than DDPM? Most say "about $T/50$"; the printout agrees
+#   roughly, since the network calls dominate.
+# - Before the consistency study: from one $x_T$, do 5 and 200 steps give the same digits? Many say no ("a
+#   different function for each S"); they are close, and closer as the steps double.
+# - Before the spacing study: does leading or trailing spacing matter? Most say yes everywhere; here only at 2 steps.
+# - Before the scrubber: what is $\hat x_0$ at $t = 880$? Most say "a blurry average digit"; it is saturated blotches.
+#
+# **Common mistakes** (the checks' diagnoses)
+# - In $\hat x_0$: $\alpha_t$ where $\bar\alpha_t$ belongs, the noise term's sign flipped, dividing by $\bar\alpha_t$
+#   instead of its square root.
+# - Returning $\hat x_0$ instead of $x_{t-1}$; swapping the two weights of the posterior mean; $\bar\alpha_t$ where
+#   $\bar\alpha_{t-1}$ belongs.
+# - Noise scaled by the variance, not the standard deviation; $\beta_t$ instead of $\tilde\beta_t$ (noise at
+#   $t = 0$); no noise at all.
+# - In the loop: returning $x_T$ (the step's result not fed back), timesteps run upwards, the step's noise not drawn
+#   from `generator`, a plain integer $t$ where the model needs one per image.
+# - In DDIM: $\bar\alpha_t$ and $\bar\alpha_{t'}$ swapped, the predicted noise dropped, the noise kept at the size
+#   it had at level $t$.
+#
+# **Two questions to ask**
+# 1. "Why may DDIM use a model trained with the DDPM loss?" A good answer: the loss only ever sees the marginals
+#    $q(x_t \mid x_0)$; DDIM's non-Markovian processes share them (Song et al. 2021, Lemma 1, Theorem 1).
+# 2. "Why do 5 and 200 DDIM steps from one $x_T$ give nearly the same digit?" A good answer: with $\eta = 0$ each
+#    step is an Euler step of one ODE; more steps integrate it more finely, and the error halves as the steps double.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -94,7 +147,7 @@ for t in sorted({1, 10, T // 10, T // 2, T - 1}):
 # and 1 at $t = 0$), `schedule.alphas[t]`, `schedule.betas[t]`. It must work on images `[B, 1, 8, 8]` and on 2-D
 # points `[B, 2]`.
 
-# %%
+# %% answers=["(x_t - (1 - ab).sqrt() * eps) / ab.sqrt()", "(1 - ab_prev) / (1 - ab) * beta", "variance.sqrt() * z"]
 def ddpm_step(x_t, eps, t, schedule, z):
     ### BEGIN SOLUTION
     ab, ab_prev = schedule.alpha_bar[t], schedule.alpha_bar_prev[t]
@@ -136,7 +189,7 @@ for t in (T - 1, T // 2, 10, 1):
 # `(x_prev, x0_hat)`. Write `sample_loop(model, sampler, shape, generator)`: draw $x_T \sim \mathcal{N}(0, I)$ with
 # `generator`, then at every timestep ask the model for $\hat\varepsilon$ (it takes a tensor of $B$ timesteps) and step.
 
-# %%
+# %% answers=["for t in sampler.timesteps", "sampler.step(eps, t, x, generator=generator)", "torch.full((shape[0],), t)"]
 def sample_loop(model, sampler, shape, generator):
     ### BEGIN SOLUTION
     x = torch.randn(shape, generator=generator)
@@ -173,7 +226,7 @@ lesson.plot_sample_grids({f"DDPM, {schedule.T} steps": ddpm, "DDIM, 50 steps": d
 # **Exercise 3.** Write `ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev)` for $\eta = 0$: one jump from level
 # $\bar\alpha_t$ to level $\bar\alpha_{t'}$, both given as numbers.
 
-# %%
+# %% answers=["alpha_bar_prev ** 0.5 * x0", "(1 - alpha_bar_prev) ** 0.5 * eps"]
 def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev):
     ### BEGIN SOLUTION
     x0 = (x_t - (1 - alpha_bar_t) ** 0.5 * eps) / alpha_bar_t ** 0.5

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,answers,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -18,16 +18,63 @@
 #
 # *Optional: it extends notebook 06 for students who want to go deeper, and no later notebook needs it.*
 #
-# Notebook 06 built DDPM and DDIM and scored one draw per setting. This notebook measures the trade of steps for
-# time with the course's sample-quality score, a Fréchet distance, over several sampling seeds, and first asks what
-# such a score can and cannot tell.
+# Notebook 06 built DDPM and DDIM. This notebook scores their samples over several seeds with a Fréchet distance,
+# and first asks what such a score can and cannot tell.
 #
 # **Learning objectives**
-# 1. Explain the floor of the Fréchet distance and why it depends on how many samples are scored.
-# 2. Measure sample quality against the number of DDIM steps over seeds, next to the floor's spread at the same sample size.
+# 1. Explain the floor of the Fréchet distance and predict how it depends on how many samples are scored.
+# 2. Measure quality against the number of DDIM steps over seeds, beside the floor's spread.
 # 3. Say what the score cannot see (memorisation), and check it with nearest-neighbour distances.
-# 4. Predict, then measure, whether DDIM's determinism ($\eta = 0$) or DDPM's noise ($\eta = 1$) scores better at few steps.
-# 5. Read a comparison of DDPM with all its steps and DDIM with 50 over five seeds, without claiming more than it shows.
+# 4. Predict, then measure, whether $\eta = 0$ or $\eta = 1$ scores better at few steps.
+# 5. Compare DDPM with all its steps and DDIM-50 over five seeds, without claiming more than that shows.
+
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# Optional notebook: teach it as a **second session** after 06 (the plan below), or set it as **take-home**
+# (students run it alone; the two exercises and their checks carry it, about an hour). It needs only the shipped
+# checkpoint; the whole notebook runs in about a minute.
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-5 | The score and its floor | setup to the floor printout and its claim | What FD measures; why real digits do not score 0. |
+# | 5-17 | Exercise 1 and the floor figure | `shrink = ...`, its check, the live figure | Predict in pairs (3 min), check, then scrub n on the slider. |
+# | 17-25 | How many steps are enough? | the sweep, its claims | Read scores beside the grey band, never alone. |
+# | 25-31 | Memorisation | nearest-neighbour table and figure | Why an FD against held-out digits cannot see copies. |
+# | 31-42 | Exercise 2: eta at 10 steps | `prediction = ...`, the eta run, its check | Vote first, run, read the verdict seed by seed. |
+# | 42-50 | DDPM against DDIM-50, summary | the shipped study, summary | What five seeds allow us to claim; the two questions below. |
+#
+# **Live-code** (type these; let the `print` cells run as they are)
+# - The floor, from scratch, in a scratch cell: `digit_floor(n, seed)` from `course_lib.metrics` for n = 100 and
+#   400 over a few seeds. Say: "real digits against real digits, and still not 0: the fitted mean and covariance
+#   miss the true ones by chance, and the FD adds what they miss, squared."
+# - After Exercise 1's check, its solution as a measurement: the mean floor at 4n minus the line's `a`, divided by
+#   the same at n (`lesson.inverse_n_fit`). Say: "the bias falls like the squared error of an average."
+# - Exercise 2's run for one seed, before `eta_study`: `DDIMSampler(schedule, 10, eta=1.0, clip_x0=True)`, sample
+#   300 digits, `digit_fd`. Say: "the same starting noise as the eta = 0 row; only the fresh noise per jump differs."
+#
+# **Predict before running**
+# - Exercise 1 (quadrupling n): most say 1/2, from the standard error of a mean; some say a quarter. Ask for a
+#   reason, not a number.
+# - Before the sweep: how many DDIM steps until the FD stops improving? Guesses range from 10 to 1,000.
+# - Exercise 2: many pick eta = 1 ("DDPM's noise is what the model was trained for"). Take a show of hands.
+#
+# **Common mistakes** (the checks' diagnoses)
+# - A factor of 1/2: the size of an average's error, not its square; the FD adds squared distances.
+# - A factor of 0 (a finite sample still misses by chance) or 1 and above (the floor falls as n grows).
+# - Reading an FD alone: a score means something only beside the floor at the same n and its spread.
+# - Pairing a sample's seed with "its" floor draw: they share nothing but n.
+# - Judging eta from one seed; the check says how the seeds split when they disagree.
+#
+# **Two questions to ask**
+# 1. "Why can a model that copies its training digits score the floor against held-out digits?" A good answer:
+#    copies are real digits, so they score as real digits do; only distances to the training set (the
+#    nearest-neighbour table) reveal copies.
+# 2. "A paper compares FID 3.1 with 3.4, each on 5,000 samples. What do you ask?" A good answer: the same n for
+#    both (the bias depends on n), the spread over seeds or draws, a paired comparison; at scale Chong and Forsyth
+#    (2020) extrapolate to infinitely many samples.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -65,10 +112,10 @@ print(f"{ckpt['model']['kind']} trained {ckpt['step']} steps, schedule {schedule
 # one to the features of the 797 held-out digits, which the model never saw, in the 32-d feature space of a small
 # digit classifier, and measure the distance between the two Gaussians (lower is better). Its **floor** is the score
 # of $n$ *real* digits, drawn from the 1,000 training digits, against the same held-out digits: the best a perfect
-# model can expect. But the floor is not one number. The mean and covariance fitted to $n$ feature vectors carry
-# sampling noise, which the distance counts as a difference, so FD is biased upward at small $n$ (roughly like $1/n$;
-# Chong and Forsyth 2020). And at a given $n$ it moves from one draw of real digits to the next. The floor for $n$
-# real training digits, twenty draws (the 100 of a draw are among its 300), and for all 1,000:
+# model can expect. But the floor is not one number. The mean and covariance fitted to $n$ feature vectors miss the
+# true ones by chance, and the distance counts what they miss as a difference, so FD is biased upward at small $n$.
+# And at a given $n$ it moves from one draw to the next. The floor for $n$ real training digits, twenty draws (the
+# 100 of a draw are among its 300), and for all 1,000:
 
 # %% tags=["nbval-ignore-output"]
 # Numbers through a trained classifier: their last digits differ between CPUs, so the notebook tests do not compare them.
@@ -84,16 +131,43 @@ worse = sum(a > b for a, b in zip(floors[100], floors[300]))
 print(f"100 real digits score worse than the 300 of their draw (which contain them) in {worse} of {len(DRAWS)} draws.")
 
 # %% [markdown]
-# The floor falls as $n$ grows (the means and the count above), but at $n = 300$ it also moves from draw to draw by about as much as separates its mean
-# from the floor of all 1,000 digits (the lines above): one draw of 300 real digits can land below that value or
-# far above it. So an FD means something only next to the floor *at the same $n$*, and next to its spread. Every
-# score below is of 300 digits, beside these twenty draws of 300 real ones.
+# The floor falls as $n$ grows (the means and the count above), but at $n = 300$ it also moves from draw to draw by
+# about as much as separates its mean from the floor of all 1,000 digits: one draw of 300 real digits can land below
+# that value or far above it. So an FD means something only next to the floor *at the same $n$*, and its spread.
+#
+# **Exercise 1 (predict before the figure).** Split the mean floor into a part that stays however large $n$ grows
+# and a part that comes from the sample size. When $n$ is quadrupled, by what factor does the second part shrink?
+# Give the part at $4n$ divided by the part at $n$, as a number (1 would be no change). Reason from what the FD
+# adds up, not from the printout: the check measures it.
+
+# %% answers=["1/4", "quarter", "like 1/n", "like $1/n$"]
+### BEGIN SOLUTION
+shrink = 1 / 4
+### END SOLUTION
+
+# %%
+lesson.check_floor_shrink(shrink, DRAWS)
+
+# %% [markdown]
+# **The floor against $n$, live.** Twenty draws of $n$ real training digits at each $n$ of the slider, computed
+# once, so a move only looks them up:
+
+# %% tags=["nbval-ignore-output"]
+# A live figure over FDs computed through a trained classifier: their last digits differ between CPUs, not compared.
+lesson.floor_widget(lesson.floor_draws(seeds=DRAWS), n=100)
+
+# %% [markdown]
+# Left, the floor against $n$ (log scale): grey dots the draws, black their mean, blue the draws at the slider's
+# $n$. It falls steeply, then slowly, and its spread shrinks; at $n = 1{,}000$ every draw is the whole training
+# split, one dot. Right, the same against $1/n$: the means lie on a straight line $a + b/n$ (red, dashed), so the
+# sample-size part is $b/n$, and quadrupling $n$ leaves a quarter of it. The line's value at $1/n = 0$ (the star)
+# is the floor's limit; Chong and Forsyth (2020, §3) extrapolate FID to infinitely many samples this way. At
+# $n = 100$ the sample-size part exceeds $a$ itself (the title). Every score below is of 300 digits.
 #
 # ## How many steps are enough?
 #
-# 300 samples for each number of DDIM steps ($\eta = 0$), for each sampling seed (the same trained model, different
-# starting noise). Within a seed, every number of steps starts from the *same* noise $x_T$, so the step counts are
-# compared on equal terms.
+# 300 samples for each number of DDIM steps ($\eta = 0$) and each sampling seed. Within a seed, every number of
+# steps starts from the *same* noise $x_T$.
 
 # %% tags=["nbval-ignore-output"]
 # Scores of samples from a network: their last digits differ between CPUs, so the notebook tests do not compare them.
@@ -113,20 +187,18 @@ held = check_claim("going from 20 to 50 steps changes the FD less than going fro
                    [(a - b) - abs(b - c) for a, b, c in zip(fd[5], fd[20], fd[50])])
 
 # %% [markdown]
-# Quality improves quickly up to a few tens of steps, then flattens, while time grows linearly with the steps (left
-# and right panels; the verdicts above are over the seeds of *one* trained model). Next to the floor's spread (the
-# grey band), the 50-step samples score worse than most draws of 300 real digits in these seeds (the counts above),
-# but a sample's score also moves from seed to seed (the dots): to say by how much DDIM-50 falls short of real
-# digits needs the averages of many seeds, not a pairing of a sample's seed with a floor's. Song et al. (2021,
-# Table 1) report 10-50x fewer steps at similar quality on CIFAR-10 and CelebA; the numbers above are our
-# measurement at 8x8.
+# Quality improves quickly up to a few tens of steps, then flattens, while time grows linearly (left and right
+# panels; the verdicts hold over the seeds of *one* trained model). Beside the floor's spread (grey band), the
+# 50-step samples score worse than most draws of 300 real digits (the counts above), but a sample's score also
+# moves from seed to seed (the dots): by how much DDIM-50 falls short needs the averages of many seeds, not a
+# pairing of a sample's seed with a floor's. Song et al. (2021, Table 1) report 10-50x fewer steps at similar
+# quality on CIFAR-10 and CelebA.
 #
 # ## What the score cannot see: memorisation
 #
-# Every score is against the held-out digits, but that does not test memorisation: a model that had only memorised
-# its training digits would output training digits, and those score the floor itself. Distances can tell. For each
-# DDIM-50 sample above, the distance (Euclidean, over the 64 pixels in $[-1, 1]$) to its nearest training digit and
-# to its nearest held-out digit, in two sets of 797 digits each; for real digits of each split, the same to the
+# A model that had memorised its training digits would output training digits, and those score the floor itself.
+# Distances can tell. For each DDIM-50 sample above, the distance (over the 64 pixels in $[-1, 1]$) to its nearest
+# training digit and to its nearest held-out digit, in two sets of 797 digits each; for real digits, the same to the
 # *other* digits of their split. A copy lies at 0.
 
 # %% tags=["nbval-ignore-output"]
@@ -146,21 +218,21 @@ held = check_claim("the samples lie nearer to the training digits than to the he
 
 # %% [markdown]
 # No sample is a copy: the closest lies about as far from a training digit as the closest real digits lie from each
-# other (the table's last column), and the 8 nearest pairs (right) are the same digit drawn alike, not the same image. But the samples lie
-# nearer to the training digits than to the held-out ones, as real digits lie nearer to their own split (the last
-# two rows): the model has learned its training split's handwriting more closely than the digits it never saw. The FD
-# against held-out digits counts that as a difference from real digits, never as memorisation.
+# other (the last column), and the 8 nearest pairs (right) are the same digit drawn alike, not the same image. But
+# the samples lie nearer to the training digits than to the held-out ones, as real digits lie nearer to their own
+# split (the last two rows): the model learned its training split's handwriting more closely. The FD against
+# held-out digits counts that as a difference, never as memorisation.
 #
 # ## DDPM's noise or DDIM's determinism, at few steps
 #
 # With $\eta = 1$ the DDIM step adds fresh noise at every jump, as much as DDPM would over the same stretch of
-# timesteps. Song et al. (2021, Table 1) compare $\eta = 0, 0.2, 0.5, 1$ on CIFAR-10 and CelebA with one trained
-# model and 10 to 1,000 steps. Here is the comparison at toy scale: 10 steps, 300 digits, the same seeds (so the
-# same starting noise) as the $\eta = 0$ runs above.
+# timesteps. Song et al. (2021, Table 1) compare $\eta = 0, 0.2, 0.5, 1$ with 10 to 1,000 steps. Here: 10 steps,
+# 300 digits, the same seeds (the same starting noise) as the $\eta = 0$ runs above.
 #
-# **Predict, then run.** Which scores the better (lower) FD with 10 steps: `"eta=0"` (DDIM) or `"eta=1"` (DDPM's noise)?
+# **Exercise 2 (predict, then run).** Which scores the better (lower) FD with 10 steps: `"eta=0"` (DDIM) or
+# `"eta=1"` (DDPM's noise)? Decide before the run, from what each jump does to the noise.
 
-# %%
+# %% answers=["eta = 0 scored the better", "\\eta = 0$ scored the better", "\\eta = 0$ scores best"]
 ### BEGIN SOLUTION
 prediction = "eta=0"
 ### END SOLUTION
@@ -178,22 +250,18 @@ print(f"eta = 1 minus eta = 0, paired by seed: {mean_spread([b - a for a, b in z
 lesson.check_eta_prediction(prediction, fd_eta0, fd_eta1)
 
 # %% [markdown]
-# The verdict compares the two settings seed by seed: one setting wins only if it scores better in every seed, and
-# otherwise it says how the seeds split. In this run $\eta = 0$ scored the better FD in every seed, by a few points
-# (the paired difference above). That is the direction Song et al. find with large models and 50,000 samples: with
-# 10 to 100 steps $\eta = 0$ scores best and $\eta = 1$ worst, by far at 10 steps. A few seeds of 300 digits from
-# one small model are too few to claim it in general: run the study with other `SEEDS`, do they all agree? The
-# reason Song et al. give is in the step:
-# with $\eta = 1$ each long jump adds fresh noise of DDPM's size, which the few jumps left must remove, while
-# $\eta = 0$ only re-uses the model's own estimate of the noise. The $\eta$ slider of notebook 06 shows what the
-# added noise does to the same digits.
+# The verdict compares the settings seed by seed: one wins only if it scores better in every seed; otherwise the
+# verdict says how the seeds split. Song et al. (2021, Table 1), with large models and 50,000 samples, find that with
+# 10 to 100 steps $\eta = 0$ scores best and $\eta = 1$ worst, by far at 10 steps. The reason is in the step: with
+# $\eta = 1$ each long jump adds fresh noise of DDPM's size, which the few jumps left must remove, while $\eta = 0$
+# only re-uses the model's own estimate of the noise. Does your verdict agree? A few seeds from one small model are
+# too few to claim it in general: try other `SEEDS`.
 #
 # ## DDPM with all its steps against DDIM-50
 #
-# Is the slower DDPM sampler at least better? It makes one network call per step, all $T$ of them, too many to
-# repeat over seeds here, so the package ships the comparison for five sampling seeds, 300 digits per sampler and
-# seed, with the same checkpoint (`python -m course_lib study ddpm_vs_ddim`), each seed with its own floor (300 real training
-# digits drawn with that seed):
+# Is the slower DDPM sampler at least better? Its $T$ network calls per sample are too many to repeat over seeds
+# here, so the package ships the comparison for five sampling seeds, 300 digits per sampler and seed, with the same
+# checkpoint (`python -m course_lib study ddpm_vs_ddim`):
 
 # %%
 # The shipped results: the same file on every machine.
@@ -209,16 +277,15 @@ print(f"DDPM scored the better FD in {better} of {len(ddpm_rows)} seeds, DDIM-50
 # %% [markdown]
 # DDPM tends to score better here: in most seeds (the count above), by a few points on average, but not in every
 # seed, and the paired difference's spread is about as large as its mean. Against the floor's twenty draws (printed
-# at the top), DDPM's scores lie inside their range and DDIM-50's in its upper part or above it. With five seeds of 300 digits we do not claim that DDPM wins every
-# time: a single-seed comparison, one grid of each with its score, says little about the samplers. With large models
-# and 50,000 samples, Song et al. (2021, Table 1) resolve such differences on CIFAR-10: at equal numbers of steps the
-# deterministic sampler ($\eta = 0$) beats the stochastic one with $\sigma_t^2 = \tilde\beta_t$ ($\eta = 1$, our DDPM),
-# while DDPM with the larger variance $\sigma_t^2 = \beta_t$ is best at 1,000 steps. Here the trade is plain: DDIM-50
-# costs a twentieth of the network calls, and in most seeds a few points of FD.
+# at the top), DDPM's scores lie inside their range and DDIM-50's in its upper part or above it. Five seeds do not
+# show that DDPM wins every time, and one grid of each would show even less. With large models, Song et al. (2021,
+# Table 1) find on CIFAR-10 that at equal numbers of steps $\eta = 0$ beats the stochastic sampler with
+# $\sigma_t^2 = \tilde\beta_t$ (our DDPM), while DDPM with $\sigma_t^2 = \beta_t$ is best at 1,000 steps. Here
+# DDIM-50 costs a twentieth of the network calls, and in most seeds a few points of FD.
 #
 # ## Summary
-# - An FD is compared only with the floor at the same sample size, and with its spread: the floor falls as $n$ grows
-#   and moves by several points from one draw of 300 real digits to the next.
+# - An FD is compared only with the floor at the same sample size, and with its spread: the floor's sample-size part
+#   falls like $1/n$ (Chong and Forsyth 2020), and at $n = 300$ it moves by several points from draw to draw.
 # - Quality saturates after a few tens of DDIM steps while time grows linearly (checked over the seeds above); at 50
 #   steps the samples still score worse than most draws of real digits in these seeds.
 # - An FD against held-out digits cannot see memorisation; distances to the nearest digits can: no sample here is a
@@ -228,7 +295,7 @@ print(f"DDPM scored the better FD in {better} of {len(ddpm_rows)} seeds, DDIM-50
 # - DDPM with all its steps scores a few points better than DDIM-50 in most seeds, at twenty times the network calls.
 #
 # ## Going further
-# - Chong and Forsyth (2020), *Effectively Unbiased FID and Inception Score and where to find them* (the bias of FD at small $n$).
+# - Chong and Forsyth (2020), *Effectively Unbiased FID and Inception Score and where to find them*, §3 (the bias of FD at small $n$, and its extrapolation to infinitely many samples).
 # - Song, Meng, Ermon (2021), *Denoising Diffusion Implicit Models*, Table 1 (FID against steps and $\eta$).
 # - Nichol and Dhariwal (2021), *Improved Denoising Diffusion Probabilistic Models*, §3.1 and §4 (learned variances; sampling with fewer steps).
 # - Score more seeds or a larger $n$ with `lesson.sweep_over_seeds` and see how the spread shrinks.

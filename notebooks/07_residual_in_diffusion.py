@@ -21,9 +21,59 @@
 # 1. Design a fair ablation: one change at a time, everything else equal.
 # 2. Read a comparison along learning curves, next to a floor (real digits) and a ceiling (noise): "trains faster"
 #    at a budget, "ends better" only where the curves have stopped moving, otherwise "not settled by N steps".
-# 3. Report a difference with its uncertainty: paired by seed, with an interval you can defend, counting how many
-#    intervals a table holds.
+# 3. Report one difference with its uncertainty: paired by seed, with an interval you can defend.
 # 4. Answer the articles' claims with the numbers, and say which the numbers cannot settle.
+#
+# The optional notebook 07b takes the statistics further: ratios along the budget axis, many intervals at once,
+# sign tests, the overfitting gap against its null, and the sampler's share of the score.
+
+# %% [markdown] tags=["instructor"]
+# ## Instructor's plan (50 minutes)
+#
+# The capstone of the course: one question, one experiment, one comparison computed by the class. Everything that
+# takes a second lecture (ratios, Bonferroni, sign tests, the gap's null, samplers) is in 07b.
+#
+# **Timeline**
+#
+# | minutes | part | cells | what happens |
+# |---|---|---|---|
+# | 0-5 | the question | title, "The experiment" | read the three claims aloud; ask which ones could be measured at all |
+# | 5-12 | a fair ablation | "The experiment" table | `residual=False` switches off two things; the control separates them |
+# | 12-17 | predict | exercise 1 and its check | everyone commits to `none`, `add` or `concat`, then runs the check |
+# | 17-25 | your run, the curves | live run, curves widget, the check in words | start the run first (about 30 s on 2 cores), explain the bands while it trains; move the budget slider |
+# | 25-35 | pair by seed | exercise 2 | live-code `paired_differences`, then the check |
+# | 35-43 | one interval | exercise 3 | the class builds the 95% interval; discuss what "covers 0" means |
+# | 43-50 | the verdicts | verdicts, claims, "What the numbers say" | "trains faster: yes; ends better: not settled"; point to 07b as take-home |
+#
+# **Live-code** (type these; do not just run them):
+# - `paired_differences`: build `{seed: value}` for each variant, then subtract over the common seeds in seed
+#   order. Say while typing: "two runs with the same seed share batches, t, noise and the sampler's starting
+#   noise; subtracting seed by seed removes all of that".
+# - The interval of exercise 3: mean, sample sd, standard error, then the multiplier. Say: "five numbers; the sd
+#   itself is uncertain, so the multiplier is not 1.96".
+#
+# **Predict before running**
+# - Exercise 1 (where switching residual connections off costs most). Most say `concat` ("the biggest model
+#   needs them most") or `add`; the answer is `none`: without long skips the blocks' shortcuts are the decoder's
+#   only short path to the input.
+# - Before the check of the live run: "will one seed at 125 steps land inside the shipped bands?" Most say no;
+#   it usually does.
+#
+# **Common mistakes** (the checks name them):
+# - pairing rows by their position in the list instead of by seed (the check shuffles the rows and drops a seed);
+#   the sign flipped (b minus a); returning one number, the difference of the means; keeping a seed that only one
+#   variant has;
+# - the interval with the normal 1.96 instead of the t quantile, n instead of n - 1 degrees of freedom, the sd
+#   instead of the standard error, the population sd; an unpaired (Welch or pooled) interval that counts the
+#   seeds' shared spread against the difference; a percentile bootstrap of five numbers, too narrow.
+#
+# **Two questions to ask**
+# 1. "With skip=add, plain and residual are not resolved at 4,000 steps. Do they end equal?" A good answer: no
+#    such claim; the interval covers 0, but both curves are still falling, so the verdict is "not settled by
+#    4,000 steps"; no difference resolved is not the same as no difference.
+# 2. "`residual=False` turned off the shortcut and the zero-init. Which one made the early difference?" A good
+#    answer uses the control (residual, default init): "shortcut alone" carries almost all of it at 125 steps;
+#    "zero-init alone" is a ratio near 0.87, and no difference is resolved at 8,000 steps.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -63,9 +113,8 @@ LIVE_BUDGETS = (125, 250, 500) if use_large_config(device) else (125,)  # steps 
 #
 # Every variant trains on the 1,000 "train" digits with the same batch, learning rate, EMA schedule and step
 # counts. At each budget we measure the **FD** of 300 DDIM-20 samples to the 797 **held-out** digits, between a
-# **floor** (300 real training digits, a band over draws) and a **ceiling** (300 noise images); the training
-# **loss**; and the overfitting **gap**, eps-MSE on held-out minus training digits, next to its **null**, the same
-# statistic between two halves of the training digits. The tables show each variant's time per step.
+# **floor** (300 real training digits) and a **ceiling** (300 noise images); the training **loss**; and the
+# overfitting **gap**, eps-MSE on held-out minus training digits.
 
 # %% [markdown]
 # ## Your prediction, before any result
@@ -73,9 +122,10 @@ LIVE_BUDGETS = (125, 250, 500) if use_large_config(device) else (125,)  # steps 
 # **Exercise 1 (predict, then look).** Which paths from input to output does a plain U-Net (no residual
 # connections) still have with each kind of long skip? At 4,000 steps, under which kind of long skip
 # will switching the residual connections off hurt sample quality the *most* (the largest ratio of FDs):
-# `"concat"`, `"add"` or `"none"`? The check compares your answer with the shipped seeds.
+# `"concat"`, `"add"` or `"none"`? The check compares your answer with the shipped seeds. Every result below
+# answers it, which is why the student copy shows none of them until you run the cells.
 
-# %%
+# %% answers=["prediction = \"none\"", "largest with skip='none'", "231.0", "254.7", "= 0.20 (0.10-0.40", "more than twice residual's FD"]
 ### BEGIN SOLUTION
 prediction = "none"
 ### END SOLUTION
@@ -89,7 +139,7 @@ capstone.check_cost_prediction(prediction, capstone.load_results()[1])
 # The six main variants, one seed, trained for `LIVE_BUDGETS` steps: the first budget of the shipped curves
 # below, so your run can be set against them.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["spoiler", "nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
 live = capstone.run_curves(LIVE_BUDGETS, variants=capstone.MAIN_VARIANTS, device=device)
 print(capstone.live_table(live))
@@ -98,70 +148,45 @@ print(capstone.live_table(live))
 # ## The shipped learning curves
 #
 # The same experiment, run further: the six main variants and the control, five seeds each, to 4,000 steps; the
-# two residual variants without long skips, still falling there, to 8,000 (the plain one, far behind, stops at
-# 4,000; `python -m course_lib study capstone`). Each
-# line is the geometric mean over seeds; its band is where a *new* seed lands 95% of the time; your run is drawn as
-# crosses. Move the budget to read every curve's value and band.
+# two residual variants without long skips, still falling there, to 8,000 (`python -m course_lib study capstone`).
+# Each line is the geometric mean over seeds; its band is where a *new* seed lands 95% of the time; your run is
+# drawn as crosses. Move the budget to read every curve's value and band.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["spoiler", "nbval-ignore-output"]
 # A live figure (widget): built once, only the marker and the values redrawn. Not compared in tests.
 meta, curves = capstone.load_curves()
 capstone.capstone_curves_widget(meta, curves, live)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["spoiler", "nbval-ignore-output"]
 # Compares your trained numbers with the shipped bands: not compared in tests.
 capstone.check_live_run(curves, live)
 
 # %% [markdown]
 # The shipped numbers (the same on every machine), with each variant's time per training step:
 
-# %%
+# %% tags=["spoiler"]
 print(capstone.curve_table(meta, curves))
 
 # %% [markdown]
-# ## What the curves can settle
-#
-# "Trains faster" is read at one budget, paired by seed. "Ends better" needs both curves on a **plateau**: their
-# last two budgets agree (the paired interval of the change over the last doubling holds zero and stays within
-# 25% either way). Where a curve still moves, the verdict is "not settled by N steps", with where the two stand.
-
-# %%
-print(capstone.curve_verdicts(curves))
-
-# %% [markdown]
-# ## How much of a score is the sampler's?
-#
-# FD is measured on DDIM-20 samples. A better sampler lowers every model's FD, so a sampler that is far from its
-# own floor could hide or fake a difference. For the runs without long skips the shipped study also scored the same
-# weights from the same starting noise with DDIM-50 and DDPM (1,000 steps):
-
-# %%
-print(capstone.sampler_table(curves, meta))
-
-# %% [markdown]
-# DDPM lowers every model's score by about 40%: near the end of the curves a good part of a DDIM-20 FD is the
-# sampler's. Only residual variants were rescored, so the verdicts below that compare residual with plain blocks
-# are read with DDIM-20 and say so.
-#
 # ## Is a difference real? Paired by seed
 #
-# Here are the variants at the largest budget, means over seeds.
+# At 4,000 steps with `skip="add"`, is the plain U-Net worse than the residual one, or is what you see the luck of
+# the seeds? Two variants trained with the same seed share the order of the
+# batches, the t and noise of every step, and the sampler's starting noise. Subtracting them seed by seed removes
+# all of that. Here are the variants at 4,000 steps, means over seeds:
 
-# %%
+# %% tags=["spoiler"]
 _, end = capstone.load_results()
 print(capstone.format_table(end))
 
 # %% [markdown]
-# Two variants trained with the same seed share the order of the batches, the t and noise of every step, and the
-# sampler's starting noise. Subtracting them seed by seed removes all of that.
-#
 # **Exercise 2.** Write `paired_differences(rows, key, a, b)`: for every seed that both variants `a` and `b` (each
 # a `Variant(kind, skip)`, with fields `.kind` and `.skip`) have in `rows`, the difference `row_a[key] - row_b[key]`
 # of their rows with that seed, as a list in increasing order of seed. Each row is a dict with keys `"kind"`,
 # `"skip"`, `"seed"` and the measurements (`"fd"`, `"final_loss"`, `"gap"`, ...). The check calls your function on
 # the shipped rows *shuffled*, with one seed of one variant removed.
 
-# %%
+# %% answers=["r[\"seed\"]: r[key]", "sorted(value_a)"]
 def paired_differences(rows, key, a, b):
     """Per-seed differences key(a) - key(b), over the seeds both variants have, in increasing seed order."""
     ### BEGIN SOLUTION
@@ -180,7 +205,7 @@ capstone.check_paired_differences(paired_differences, end)
 # high)`. How to build it is your choice: think about how many seeds you have, and what you know about the
 # spread of their mean. Then: does the interval tell you which of the two is better?
 
-# %%
+# %% answers=["-0.94", "-3.20", "1.32", "covers 0", "student_t.ppf("]
 ### BEGIN SOLUTION
 from scipy.stats import t as student_t
 
@@ -198,71 +223,30 @@ interval = mean_with_t_interval(paired_differences(end, "fd", capstone.Variant("
 # %%
 capstone.check_paired_interval(interval, end, "add")
 
-# %% [markdown]
-# The same interval for every comparison: mean *a − b* paired by seed with its 95% t-interval ("residual on − off"
-# is residual − plain: a negative FD means the residual connections help).
-
-# %%
-print(capstone.format_effects(end))
+# %% tags=["spoiler"]
+print("plain - residual, skip=add, 4,000 steps: mean {:+.2f} FD, 95% interval [{:+.2f}, {:+.2f}]".format(
+    *capstone.paired_interval(end, "add")))
 
 # %% [markdown]
-# ## Along the budget axis
+# The interval runs from about −3.2 to +1.3 FD around a mean of −0.94: it covers 0, so five seeds cannot say which
+# of the two is better at 4,000 steps. That is not "they are equal": both curves are still falling, so the
+# question the curves can settle is the next one.
 #
-# FD is skewed (200 between two bad models and 20 between two good ones mean different things), so along the
-# budgets we compare **ratios**: per seed FD(a) / FD(b), their geometric mean with a t-interval on log FD, and how
-# many seeds agree.
-
-# %%
-print(capstone.format_ratio_effects(curves))
-
-# %%
-capstone.plot_ratio_effects(curves)
-
-# %% [markdown]
-# At 95%, about one interval in twenty excludes 1 by chance even if nothing differed. Widening each so that *all*
-# hold together (Bonferroni) keeps what the data resolve jointly. And five seeds that all agree are a consistent
-# direction, not proof: a sign test cannot go below p = 2/32 = 0.0625 with five seeds.
-
-# %%
-print(capstone.joint_verdicts(curves))
-
-# %% [markdown]
-# ## Overfitting: the gap next to its null
-
-# %%
-print(capstone.gap_report(end, 16))
-
-# %% [markdown]
-# Read the gap with the FD next to it: a model that fits its training digits better also shows a larger gap, so a
-# variant that barely learned (plain, `none`) has a small gap for the wrong reason.
+# ## What the curves can settle
 #
-# ## Samples at the end of each curve
-#
-# Sixteen samples of each variant (seed 0) at its last budget (4,000 steps; 8,000 for the two residual variants
-# without long skips), from the
-# same starting noise, which is why the same digit often appears in the same place across panels.
+# "Trains faster" is read at one budget, paired by seed, as a ratio of FDs with its interval. "Ends better" needs
+# both curves on a **plateau**: their last two budgets agree (the paired interval of the change over the last
+# doubling holds zero and stays within 25% either way). Where a curve still moves, the verdict is "not settled by
+# N steps", with where the two stand.
 
-# %%
-last = capstone.last_rows(meta, curves)
-capstone.plot_sample_grids(capstone.shipped_samples(last, seed=0),
-                           title="seed 0, each variant at its last budget: 16 DDIM-20 samples per variant")
+# %% tags=["spoiler"]
+print(capstone.curve_verdicts(curves))
 
 # %% [markdown]
-# The four long-skip variants draw digit-like strokes, several readable (zeros, ones, fours, sevens), many
-# ambiguous 8x8 scribbles; residual blocks without long skips, after twice the steps, draw much the same shapes;
-# plain blocks without long skips draw mostly saturated white blobs and speckle. Compare any two variants below (it opens
-# on residual-only against skip-only); on the right, one line per seed joins their FDs.
+# Each claim of this notebook, checked on every shipped seed (one whose budgets or variants are missing says it
+# was not measured):
 
-# %% tags=["nbval-ignore-output"]
-# A live figure (widget): built once, only its images, lines and titles redrawn. Not compared in tests.
-capstone.samples_widget(last, a="residual / skip=none", b="plain / skip=concat")
-
-# %% [markdown]
-# ## The claims, seed by seed
-#
-# Each claim is checked on every shipped seed; one whose budgets or variants are missing says it was not measured.
-
-# %%
+# %% tags=["spoiler"]
 capstone.check_curve_claims(curves)
 
 # %% [markdown]
@@ -272,27 +256,23 @@ capstone.check_curve_claims(curves)
 #   skip, on every seed (the early verdicts and the first claim), and your own run can show it (the line under the
 #   curves).
 # - **End better: not settled, and small where the curves flatten.** With long skips the plain U-Net has caught up
-#   by 4,000 steps (no difference resolved there), but its curve is still falling, so which ends better is not
-#   settled by 4,000 steps. Without long skips plain blocks are still several times worse at 4,000 steps, both
-#   curves still falling.
-# - **Two switches, not one.** At 125 steps the shortcut alone carries almost all of "residual on − off"; the
-#   zero-init alone gives ratios below 1 at 125-500 steps at the 95% level, none of which the joint (Bonferroni)
-#   list above keeps, and no difference is resolved at 8,000 steps.
-# - **The sampler's share.** DDPM scores the same weights about 40% lower than DDIM-20 (the table above), far
-#   more than the gaps between the long-skip variants at 4,000 steps, which the curves do not resolve anyway. The
-#   residual U-Net without long skips stays behind the one with them (one seed, the checkpoint) under every
-#   sampler; plain variants were not rescored, so the comparisons of plain with residual blocks hold for DDIM-20.
+#   by 4,000 steps (no difference resolved there, as your interval found for `add`), but its curve is still
+#   falling, so which ends better is not settled by 4,000 steps. Without long skips plain blocks are still several
+#   times worse at 4,000 steps (a ratio of 0.20), both curves still falling.
+# - **Two switches, not one.** At 125 steps the shortcut alone carries almost all of "residual on − off" (0.38
+#   against 0.34); the zero-init alone gives 0.87, a small head start, and no difference is resolved at 8,000 steps.
 #
 # The articles' claims:
 #
 # - **"residual connections outperform skip connections".** Residual-only (residual, `none`) against skip-only
-#   (plain, `concat`): better early, *worse* by 4,000 steps, on every seed (with DDIM-20; `concat` also has more
-#   parameters, notebook 03); at 8,000 steps residual-only is still falling (its verdict above). The article cites no
-#   study, and the two are not alternatives: the best variants have both.
+#   (plain, `concat`): better early (0.43 at 125 steps), *worse* by 4,000 steps (1.50), on every seed (with
+#   DDIM-20; `concat` also has more parameters, notebook 03); at 8,000 steps residual-only is still falling. The
+#   article cites no study, and the two are not alternatives: the best variants have both.
 # - **"reducing the likelihood of overfitting".** With long skips, where both reach the same FD, the residual
-#   variant's gap is smaller by about a thousandth of the loss (the paired table); without them it is larger, but
-#   there the plain net barely learned. A small difference in the claimed direction, not the promised
-#   "robustness"; and the gap cannot tell memorisation from a difference between splits.
+#   variant's gap is about a thousandth of the loss smaller than plain's (the table of means: +0.0131 against
+#   +0.0141 with `concat`); without them it is larger, but there the plain net barely learned. A small difference
+#   in the claimed direction, not the promised "robustness". Notebook 07b pairs it by seed and sets it next to its
+#   null.
 # - **"propagating clean signal pathways".** Nothing here, or in the article, measures that: a metaphor.
 # - **One model, one dataset**: a U-Net of under 100,000 parameters on 8x8 digits. Dhariwal and Nichol (2021,
 #   Section 3) ablate larger residual U-Nets on ImageNet, where every variant keeps residual blocks.
@@ -304,10 +284,13 @@ capstone.check_curve_claims(curves)
 # - Report a difference paired by seed, with an interval that fits the number of seeds.
 #
 # ## Going further
+# - **Notebook 07b (optional)**: the same curves read along the budget axis as ratios, dozens of intervals at
+#   once (Bonferroni), sign tests, the overfitting gap against its null, how much of a score is the sampler's, and the
+#   samples of every variant side by side.
 # - Ho, Jain, Abbeel (2020), *Denoising Diffusion Probabilistic Models*; Dhariwal and Nichol (2021), *Diffusion
 #   Models Beat GANs on Image Synthesis* (the residual U-Net, ablated at scale).
 # - Goyal et al. (2017), *Accurate, Large Minibatch SGD* (zero-init of each residual block's last BatchNorm scale);
 #   Bachlechner et al. (2020), *ReZero is All You Need*.
-# - Student (1908), *The Probable Error of a Mean*; Efron and Tibshirani (1993), *An Introduction to the Bootstrap*.
+# - Student (1908), *The Probable Error of a Mean*.
 # - More seeds: `python -m course_lib study capstone --seeds 5 6 7 --out more.json` (on Ray; `--address` for a
 #   cluster, a GPU helps).

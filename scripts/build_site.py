@@ -71,7 +71,8 @@ def objectives(nb) -> tuple[str, list[str]]:
 def syllabus_page(nbs: dict[str, nbformat.NotebookNode]) -> str:
     lines = ["# Syllabus", "",
              "What each notebook teaches: its learning objectives, as the notebook states them. Notebooks with a "
-             "letter (01b, 06b) are optional.", ""]
+             "letter (01b, 06b, 07b) are optional: each extends the lesson before it, and no later notebook needs "
+             "it.", ""]
     for stem, nb in nbs.items():
         title, items = objectives(nb)
         lines += [f"## [{title}]({stem}.ipynb)", ""] + [f"{i}. {item}" for i, item in enumerate(items, 1)] + [""]

@@ -1,6 +1,8 @@
-"""Notebook 07's experiment: its measurements, statistics and shipped results."""
+"""Notebook 07's experiment: its measurements, statistics and shipped results.
 
-import math
+07b's statistics (ratios, joint verdicts, the paired table) are tested in tests/test_lesson_comparing_variants.py.
+"""
+
 
 import numpy as np
 import pytest
@@ -10,13 +12,10 @@ from torch import nn
 from course_lib.data import load_digits
 from course_lib.lessons import residual_in_diffusion as capstone
 from course_lib.lessons.residual_in_diffusion import (
-    COMPARISONS,
     KINDS,
     SWEEP_VARIANTS,
     VARIANTS,
     Variant,
-    effect_rows,
-    format_effects,
     format_table,
     paired,
     split_gap,
@@ -24,7 +23,6 @@ from course_lib.lessons.residual_in_diffusion import (
 )
 from course_lib.metrics import digit_fd, digit_quality
 from course_lib.schedules import NoiseSchedule
-from course_lib.unet import SKIP_MODES
 
 # ----------------------------------------------------------------------------- FD against held-out digits
 
@@ -110,9 +108,7 @@ def test_paired_differences_match_seeds():
     # a seed missing on one side is left out, not mismatched; the order of the rows does not matter
     missing = [r for r in rows if not (r["seed"] == 2 and Variant.of(r) == plain)]
     assert paired(missing[::-1], "fd", plain, residual) == [100.0, 101.0]
-    table = effect_rows(rows)
-    assert len(table) == len(COMPARISONS) * len(SKIP_MODES)
-    assert "residual on - off" in format_effects(rows) and "plain" in format_table(rows)
+    assert "plain" in format_table(rows)
 
 
 def test_gap_is_resolved_only_when_it_leaves_its_null():
@@ -177,23 +173,6 @@ def test_curve_claims_hold_on_the_shipped_seeds_and_say_when_not_measured(capsys
     assert "not measured" in capsys.readouterr().out
 
 
-def test_ratio_effects_are_geometric_means_with_intervals_and_counts():
-    _, rows = capstone.load_curves()
-    effects = capstone.ratio_effects(rows)
-    n_budgets = len({r["steps"] for r in rows})
-    # every comparison at every budget both of its variants reached (the long runs add one for "zero-init alone")
-    assert len(effects) == len(capstone.CURVE_COMPARISONS) * (n_budgets - 1) + 1
-    for e in effects:
-        assert e["low"] <= e["ratio"] <= e["high"]
-        assert e["ratio"] == pytest.approx(math.exp(np.mean(e["logs"])))
-        assert e["a_better"] == sum(x < 0 for x in e["logs"])
-    joint = capstone.ratio_effects(rows, level=0.999)
-    for a, b in zip(effects, joint):  # a higher level widens every interval
-        assert b["low"] <= a["low"] and b["high"] >= a["high"]
-    text = capstone.joint_verdicts(rows)
-    assert f"of {len(effects)} intervals" in text
-
-
 def test_capstone_curve_run_and_plots():
     rows = capstone.run_curves((2, 4), variants=[Variant("residual", "add"), Variant("plain", "add")])
     assert [r["steps"] for r in rows] == [2, 4, 2, 4]
@@ -203,8 +182,5 @@ def test_capstone_curve_run_and_plots():
     meta, _ = capstone.load_curves()
     assert "residual / skip=add" in capstone.curve_table(meta, rows)
     assert capstone.capstone_curves_widget(*capstone.load_curves(), live=rows).image.value
-    assert capstone.plot_ratio_effects(
-        [{**r, "seed": s, "fd_ema": r["fd_ema"] + s} for r in rows for s in (0, 1)]).axes
     end = capstone.curve_rows(rows)
     assert {r["steps"] for r in end} == {4} and "add" in format_table(end)
-    assert capstone.plot_sample_grids(capstone.shipped_samples(end)).axes

@@ -59,7 +59,8 @@ def test_q_sample_check_names_the_mistake_then_escalates(fn, diagnosis, capsys):
     assert diagnosis in second and "Read " not in second
     assert "Hint: the closed form above, with one alpha_bar per example" in second
     fd.check_q_sample(fn)
-    assert "Read course_lib.diffusion.q_sample" in capsys.readouterr().out
+    third = capsys.readouterr().out
+    assert "Read Ho et al. (2020), Eq. 4" in third and "course_lib" not in third
 
 
 def test_q_sample_check_says_not_yet_on_stubs(capsys):
@@ -78,16 +79,39 @@ def test_alpha_bar_check_accepts_correct_answers(fn, capsys):
 
 @pytest.mark.parametrize("fn, diagnosis", [
     (lambda b: 1 - torch.cumsum(b, 0), "1 minus the sum of the betas"),
-    (lambda b: torch.cumprod(b, 0), "multiplies the betas"),
+    (lambda b: torch.cumprod(b, 0), "built from the betas, the noise each step adds"),
     (lambda b: 1 - b, "that is alpha_t, what one step keeps"),
     (lambda b: torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)[:-1]]), "off by one step"),
 ])
 def test_alpha_bar_check_names_the_mistake_then_escalates(fn, diagnosis, capsys):
     fd.check_alpha_bar(fn)
     first = capsys.readouterr().out
-    assert diagnosis in first and "cumprod" not in first
+    assert diagnosis in first and "cumprod" not in first and "product" not in first
     fd.check_alpha_bar(fn)
-    assert "Hint: alpha_bar_t is a running product" in capsys.readouterr().out
+    second = capsys.readouterr().out
+    assert "Hint: one step keeps the fraction 1 - beta_1" in second and "product" not in second
+    fd.check_alpha_bar(fn)
+    third = capsys.readouterr().out
+    assert "Read Ho et al. (2020), Section 2" in third and "course_lib." not in third
+
+
+def test_checks_before_exercise_3_never_state_its_answer(capsys):
+    """Exercises 1 and 2 come before exercise 3 (alpha_bar from the betas): their diagnoses and hints, at every
+    tier, do not give away that alpha_bar is a product of what each step keeps."""
+    for _ in range(3):
+        fd.check_alpha_bar_prediction("1/2")
+        fd.check_q_sample(with_alpha)
+    out = capsys.readouterr().out
+    assert "prod" not in out and "multipl" not in out
+
+
+def test_the_product_against_the_sum_table_follows_the_schedule(capsys):
+    fd.alpha_bar_against_the_sum(NoiseSchedule.make("linear", 1000))
+    out = capsys.readouterr().out
+    assert "t = 999: alpha_bar[t] = 0.0000, 1 - sum of betas = -9.0" in out
+    assert "negative from t = " in out
+    fd.alpha_bar_against_the_sum(NoiseSchedule.make("cosine", 50))
+    assert "t =  49: alpha_bar[t] = " in capsys.readouterr().out
 
 
 def test_alpha_bar_check_says_not_yet_on_stubs(capsys):
@@ -207,6 +231,16 @@ def test_chain_check_needs_a_timestep_on_each_side():
     s = NoiseSchedule.make("linear", 100)
     with pytest.raises(ValueError, match="t must be between 1 and T - 2"):
         fd.chain_vs_closed_form(torch.zeros(1, 2, 2), t=0, schedule=s, n=10)
+
+
+def test_the_curves_are_traced_only_up_to_t():
+    """The stored widget figure (t = T/10) must not show alpha_bar half-way: notebook 04's first prediction."""
+    view = fd.ForwardView()
+    view.update(t=100)
+    x, _ = view.alpha_bar_line.get_data()
+    assert len(x) == 101 and x[-1] == 100 and len(view.log_snr_line.get_data()[0]) == 101
+    view.update(t=999)
+    assert len(view.alpha_bar_line.get_data()[0]) == 1000
 
 
 def test_the_histogram_says_whose_pixels_it_pools():

@@ -1,7 +1,9 @@
-"""Notebook 01b's lesson module alone: Adam's eps experiment and the shattered-gradients table."""
+"""Notebook 01b's lesson module alone: Adam's eps experiment, the eps sweep and its widget, the two Adam
+exercises' checks (against torch.optim.Adam), and the shattered-gradients table."""
 
 import numpy as np
 import pytest
+import torch
 
 from course_lib.lessons import gradient_pathologies as lesson
 
@@ -66,3 +68,171 @@ def test_format_shattered_vs_depth_prints_medians_per_depth():
     lines = lesson.format_shattered_vs_depth(by_depth, (2, 32)).splitlines()
     assert lines[2].split() == ["plain", "0.80", "0.00"] and lines[3].split() == ["residual", "0.95", "0.95"]
     assert "50x" in lines[-1] and "depth 32" in lines[-1]
+
+
+# ----------------------------------------------------------------------------- Adam's eps: formula, sweep, widget
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("eps", [1e-8, 1e-30])
+def test_adam_step_size_is_torch_adams_first_step(dtype, eps):
+    """The oracle: one real torch.optim.Adam step on a tiny tensor whose entries span |g| >> eps to |g| << eps
+    (in float32, 1e-28 squared underflows: v = 0 and the step is lr |g| / eps, far above lr for eps = 1e-30)."""
+    grads = [0.5, -3e-4, 1e-9, -1e-20, 1e-28, -2e-28]
+    w = torch.zeros(len(grads), dtype=getattr(torch, dtype), requires_grad=True)
+    w.grad = torch.tensor(grads, dtype=w.dtype)
+    torch.optim.Adam([w], lr=1e-3, eps=eps).step()
+    np.testing.assert_allclose(lesson.adam_step_size(grads, eps, lr=1e-3, dtype=dtype), w.detach().abs().double(),
+                               rtol=1e-6 if dtype == "float64" else 1e-5)
+    both = lesson.adam_step_size(grads, [1e-8, 1e-30], lr=1e-3, dtype=dtype)
+    assert both.shape == (2, len(grads))
+    np.testing.assert_array_equal(both[0 if eps == 1e-8 else 1], lesson.adam_step_size(grads, eps, dtype=dtype))
+
+
+def test_adam_step_size_limits_and_a_wrong_dtype():
+    step = lesson.adam_step_size([1e-28, 1.0], 1e-8)
+    assert step[0] == pytest.approx(1e-3 * 1e-28 / 1e-8, rel=1e-6) and step[1] == pytest.approx(1e-3, rel=1e-6)
+    assert lesson.adam_step_size([1e-28], 1e-30, dtype="float32")[0] == pytest.approx(1e-3 * 1e-28 / 1e-30, rel=1e-5)
+    with pytest.raises(ValueError, match="dtype"):
+        lesson.adam_step_size([1.0], 1e-8, dtype="float16")
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return lesson.eps_sweep(depth=30, seed=0)
+
+
+def test_eps_sweep_layer_1_is_frozen_at_the_default_and_moves_at_a_tiny_eps(sweep):
+    ks = list(sweep["exponents"])
+    assert ks[0] == -30 and ks[-1] == -6 and len(ks) == 25  # one website frame per value
+    for dtype in ("float64", "float32"):
+        data = sweep[dtype]
+        assert data["moved"].shape == (len(ks), 30) and data["grad"].shape == data["gap"].shape == (30,)
+        assert 0 < data["grad"][0] < 1e-25 and data["grad"][-1] > 1e-5  # tiny, not zero, at the input side
+        assert data["moved"][ks.index(-8), 0] == 0 and data["moved"][ks.index(-30), 0] == 1
+        assert (np.diff(data["moved"][:, 0]) <= 0).all()  # a larger eps never moves more of layer 1
+    assert sweep["float32"]["gap"][0] > 1e8 * sweep["float64"]["gap"][0]
+    # layer 1 starts to move (half its weights) where lr |g| / eps reaches about half the gap of a typical weight
+    estimate = np.log10(2 * sweep["lr"] * sweep["float64"]["grad"][0] / sweep["float64"]["gap"][0])
+    assert abs(lesson.eps_threshold(sweep) - estimate) <= 1
+    assert lesson.eps_threshold(sweep, "float32") < lesson.eps_threshold(sweep) - 5
+    assert lesson.eps_threshold(sweep, layer=30) == -6  # the last layer moves at every eps of the sweep
+
+
+def test_eps_sweep_moved_matches_a_real_adam_step_on_layer_1(sweep):
+    """The sweep's share of moved weights at eps = 1e-14 equals the share that adam_step_size predicts from the
+    rounding rule (a float64 weight changes when its step survives w - step), up to a few weights."""
+    import torch.nn.functional as F
+
+    from course_lib.lessons.vanishing_gradients import first_digits
+
+    x, y = first_digits(256)
+    net = lesson._sigmoid_net(30, 0, "float64")
+    F.cross_entropy(net(x.double()), y).backward()
+    w = net.layers[0].linear.weight
+    step = torch.as_tensor(lesson.adam_step_size(w.grad.numpy(), 1e-14)) * torch.sign(w.grad)
+    predicted = ((w.detach() - step) != w.detach()).double().mean().item()
+    k = list(sweep["exponents"]).index(-14)
+    assert sweep["float64"]["moved"][k, 0] == pytest.approx(predicted, abs=0.01)
+
+
+def test_format_eps_sweep_prints_layer_1_and_the_learning_rate(sweep):
+    lines = lesson.format_eps_sweep(sweep).splitlines()
+    assert lines[1].split()[0] == "1" and lines[2].split()[0] == "30" and "0.001" in lines[-1]
+    assert f"{sweep['float64']['grad'][0]:.1e}" in lines[1]
+
+
+def test_adam_eps_view_draws_the_precomputed_rows(sweep):
+    view = lesson.AdamEpsView(sweep)
+    assert view.update(log10_eps=-8, dtype="float64") == "float64"
+    k = list(sweep["exponents"]).index(-8)
+    heights = [seg[1][1] for seg in view.bars.get_segments()]
+    np.testing.assert_allclose(heights, sweep["float64"]["moved"][k])
+    assert view.right_title.get_text().startswith("layers 1-") and "1e-8" in view.left_title.get_text()
+    np.testing.assert_allclose(view.eps_line.get_xdata(), [1e-8, 1e-8])
+    assert view.update(log10_eps=-30, dtype="float32") == "float32"
+    assert view.right_title.get_text() == "layer 1: 100% of its weights move"
+    assert float(view.left_title.get_text().split("step ")[1].split(",")[0]) > 100 * 1e-3  # float32 overshoot
+    np.testing.assert_allclose(view.gap_line.get_ydata(), [sweep["float32"]["gap"][0] / 2] * 2)
+
+
+def test_eps_widget_answers_a_slider_move_from_its_precomputed_data(sweep):
+    import time
+
+    live = lesson.eps_widget(sweep)
+    assert set(live.controls) == {"log10_eps", "dtype"} and live.values() == {"log10_eps": -8, "dtype": "float64"}
+    times = []
+    for name, value in (("log10_eps", -20), ("log10_eps", -14), ("dtype", "float32"), ("log10_eps", -30)):
+        before = live.image.value
+        start = time.perf_counter()
+        live.controls[name].value = value
+        times.append(time.perf_counter() - start)
+        assert live.image.value != before and not live.status.value, name
+    assert sorted(times)[len(times) // 2] < 0.1  # the median move, on a shared machine
+
+
+# ----------------------------------------------------------------------------- the two Adam exercises
+
+def reference_adam_changes(grads, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = v = 0.0
+    changes = []
+    for t, g in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        changes.append(-lr * m_hat / (v_hat.sqrt() + eps))
+    return changes
+
+
+def test_torch_adam_changes_reads_even_tiny_changes_exactly():
+    changes = lesson.torch_adam_changes([1e-28] * 3, eps=1e-8)
+    np.testing.assert_allclose(changes, [-1e-23] * 3, rtol=1e-9)
+    np.testing.assert_allclose(lesson.torch_adam_changes([0.5] * 3), [-1e-3] * 3, rtol=1e-6)
+
+
+def test_check_adam_changes_accepts_the_reference(capsys):
+    lesson.check_adam_changes(reference_adam_changes)
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake", list(lesson.ADAM_MISTAKES))
+def test_check_adam_changes_names_each_mistake_without_the_formula(mistake, capsys):
+    kw = lesson.ADAM_MISTAKES[mistake]
+    lesson.check_adam_changes(lambda grads, lr=1e-3, eps=1e-8: lesson._adam_variant(grads.tolist(), lr, eps, **kw))
+    out = capsys.readouterr().out
+    assert "Not yet" in out and mistake in out
+    assert "beta1 **" not in out and "torch_adam_changes" not in out and "(1 - beta" not in out
+
+
+def test_check_adam_changes_stub_and_hint_tiers(capsys):
+    def stub(grads, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        raise NotImplementedError
+
+    lesson.check_adam_changes(stub)
+    assert "raise NotImplementedError" in capsys.readouterr().out
+    for _ in range(2):
+        lesson.check_adam_changes(lambda grads, lr=1e-3, eps=1e-8: [0.0] * len(grads))
+    out = capsys.readouterr().out
+    assert "Hint:" in out and "Read Kingma & Ba (2015)" in out
+    lesson.check_adam_changes(reference_adam_changes)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("answer, words", [
+    (-8, "round back"), (-5, "round back"), (-28, "already about lr/2"), (-22, "float32"),
+    (-18, "already move at a larger eps"), (1e-20, "looks like eps itself"), ("minus fourteen", "as a number"),
+    (True, "as a number")])
+def test_check_eps_prediction_diagnoses_without_naming_the_answer(sweep, answer, words, capsys):
+    lesson.check_eps_prediction(answer, sweep)
+    out = capsys.readouterr().out
+    assert "Not yet" in out and words in out
+    assert f"1e{lesson.eps_threshold(sweep)}" not in out and str(lesson.eps_threshold(sweep)) not in out
+
+
+def test_check_eps_prediction_accepts_within_one_decade(sweep, capsys):
+    actual = lesson.eps_threshold(sweep)
+    for k in (actual - 1, actual, actual + 1, actual + 0.4):
+        lesson.check_eps_prediction(k, sweep)
+    assert capsys.readouterr().out.count("✅") == 4
+    lesson.check_eps_prediction(-14, {**sweep, "exponents": sweep["exponents"][-3:],
+                                      "float64": {**sweep["float64"], "moved": sweep["float64"]["moved"][-3:]}})
+    assert "Not measured" in capsys.readouterr().out

@@ -171,8 +171,9 @@ def test_check_block_forward_accepts_reference_and_float64(capsys):
 @pytest.mark.parametrize("wrong, diagnosis", [
     (lambda b, x, r: b.post(b.branch(x)), "the shortcut is missing"),
     (lambda b, x, r: b.post(b.branch(x) + x) if r else b.post(b.branch(x)), "adding x itself fails"),
-    (lambda b, x, r: b.post(b.branch(x)) + b.shortcut(x) if r else b.post(b.branch(x)), "the sum comes before"),
-    (lambda b, x, r: b.branch(x) + b.shortcut(x) if r else b.post(b.branch(x)), "block.post (the ReLU after the sum"),
+    (lambda b, x, r: b.post(b.branch(x)) + b.shortcut(x) if r else b.post(b.branch(x)),
+     "you added the shortcut after block.post"),
+    (lambda b, x, r: b.branch(x) + b.shortcut(x) if r else b.post(b.branch(x)), "block.post (a basic block's output"),
     (lambda b, x, r: block_forward(b, x, True), "that is the residual block's output"),
     (lambda b, x, r: block_forward(b, x, r) if r else b.branch(x), "block.post (the ReLU after F"),
     (lambda b, x, r: x.repeat(1, 2, 1, 1), "a block's output keeps the batch, has out_channels channels"),
@@ -182,10 +183,10 @@ def test_check_block_forward_names_each_mistake_and_escalates(wrong, diagnosis, 
     first = capsys.readouterr().out
     assert "Not yet" in first and diagnosis in first and "Hint:" not in first
     check_block_forward(wrong)
-    assert "Hint: the residual block applies its post-activation" in capsys.readouterr().out
+    assert "Hint: a residual block learns F as a correction to its input" in capsys.readouterr().out
     check_block_forward(wrong)
     last = capsys.readouterr().out
-    assert "Read He et al. (2016), Deep Residual Learning, Sec. 3.2" in last and "course_lib." not in last
+    assert "Read He et al. (2016), Deep Residual Learning, Sec. 3.1" in last and "course_lib." not in last
     assert "expected" not in first + last
 
 

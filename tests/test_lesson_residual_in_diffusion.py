@@ -1,4 +1,4 @@
-"""Notebook 07's lesson module: its samples widget and its exercises' checks (course_lib.lessons.grading)."""
+"""Notebook 07's lesson module: its curves widget and its exercises' checks (course_lib.lessons.grading)."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from course_lib.lessons import residual_in_diffusion as capstone
-from course_lib.lessons.residual_in_diffusion import SWEEP_VARIANTS, SamplesView, Variant, load_results
+from course_lib.lessons.residual_in_diffusion import Variant, load_results
 
 
 @pytest.fixture(scope="module")
@@ -16,56 +16,17 @@ def rows():
     return load_results()[1]
 
 
-# ----------------------------------------------------------------------------- the samples widget
+# ----------------------------------------------------------------------------- the curves widget
 
-def test_demo_widget_follows_every_control():
-    live = capstone.demo_widgets()["capstone samples"]
-    assert set(live.controls) == {"a", "b", "seed"}
-    assert list(live.controls["a"].options) == [v.name for v in capstone.VARIANTS if v in SWEEP_VARIANTS]
-    for name, value in [("a", "plain / skip=none"), ("b", "residual, default init / skip=none"), ("seed", 3)]:
-        before = live.image.value
-        live.controls[name].value = value
-        assert live.status.value == "" and live.image.value != before, name
+def test_demo_widget_moves_the_budget():
+    live = capstone.demo_widgets()["capstone curves"]
+    assert set(live.controls) == {"budget"}
+    before = live.image.value
+    live.controls["budget"].value = 4000
+    assert live.status.value == "" and live.image.value != before
 
 
-def test_samples_view_shows_the_chosen_variants_and_seed(rows):
-    view = SamplesView(rows)
-    view.update("residual / skip=add", "plain / skip=add", seed=2)
-    a, b = Variant("residual", "add"), Variant("plain", "add")
-    _, shown = view.grid(a, 2)
-    assert shown == 2  # the shipped curves store samples of every seed at the largest budget
-    assert np.array_equal(view.images[0].get_array(), view.grids[(a, 2)])
-    assert "seed 2" in view.titles[0].get_text() and "not stored" not in view.titles[0].get_text()
-    # a seed without samples falls back to the first seed that has them, and says so
-    view.update("residual / skip=add", "plain / skip=add", seed=2)
-    partial = [r if r["seed"] == 0 else {k: v for k, v in r.items() if k != "samples"} for r in rows]
-    other = SamplesView(partial)
-    other.update("residual / skip=add", "plain / skip=add", seed=2)
-    assert "seed 0" in other.titles[0].get_text() and "seed 2 not stored" in other.titles[0].get_text()
-    fd_a, fd_b = a.by_seed(rows, "fd")[2], b.by_seed(rows, "fd")[2]
-    assert list(view.chosen.get_ydata()) == [fd_a, fd_b]
-    assert f"seed 2: {fd_a - fd_b:+.0f}" in view.difference.get_text()
-    assert view.images[0].get_interpolation() == "nearest"
-
-
-def test_samples_view_uses_the_chosen_seed_when_it_has_samples(rows):
-    rows = [dict(r) for r in rows if r["seed"] != 1 or (r["kind"], r["skip"]) == ("residual", "concat")]
-    rows = [r if r["seed"] != 1 else {k: v for k, v in r.items() if k != "samples"} for r in rows]
-    donor = next(r for r in rows if "samples" in r and r["kind"] == "plain" and r["skip"] == "none")
-    target = next(r for r in rows if r["seed"] == 1 and r["kind"] == "residual" and r["skip"] == "concat")
-    target["samples"] = donor["samples"]
-    view = SamplesView(rows)
-    view.update("residual / skip=concat", "plain / skip=none", seed=1)
-    assert np.array_equal(view.images[0].get_array(), view.grids[(Variant("residual", "concat"), 1)])
-    assert "not stored" not in view.titles[0].get_text()
-
-
-def test_show_samples_is_a_static_figure(rows):
-    fig = capstone.show_samples(rows, "residual / skip=none", "plain / skip=none", seed=4)
-    assert len(fig.axes) == 3 and "seed 4" in fig.axes[2].get_title()
-
-
-# ----------------------------------------------------------------------------- exercise 1: paired differences
+# ----------------------------------------------------------------------------- exercise 2: paired differences
 
 def by_position(rows, key, a, b):
     xa = [r[key] for r in rows if r["kind"] == a.kind and r["skip"] == a.skip]
@@ -239,7 +200,7 @@ def test_cost_prediction(rows, capsys):
     capstone.check_cost_prediction("add", rows)
     assert "without long skips" in capsys.readouterr().out
     capstone.check_cost_prediction("add", rows)
-    assert "Read the figure of FD ratios below" in capsys.readouterr().out
+    assert "Read the shipped learning curves below" in capsys.readouterr().out
     capstone.check_cost_prediction("resnet", rows)
     capstone.check_cost_prediction(None, rows)
     out = capsys.readouterr().out

@@ -126,3 +126,56 @@ def test_sweep_keeps_samples_only_when_asked_and_plots_given_floors():
     fig = Q.plot_sweep_seeds(sweep, floors=[12.0, 14.0, 30.0])
     assert any("3 draws" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
     assert set(Q.eta_study(model, schedule, steps=3, etas=(0.0,), n=40, seeds=(0,))) == {0.0}
+
+
+# ----------------------------------------------------------------------------- the floor's bias with n
+
+def test_floor_draws_are_digit_floors_and_reject_too_few_digits():
+    from course_lib.metrics import digit_floor
+
+    draws = Q.floor_draws(ns=(60, 1000), seeds=(5, 6))
+    assert draws[60] == pytest.approx([digit_floor(60, 5), digit_floor(60, 6)], rel=1e-5)
+    assert draws[1000][0] == pytest.approx(draws[1000][1], rel=1e-9)  # all 1,000 training digits
+    draws[60].append(0.0)  # a caller's change does not reach the cache
+    assert len(Q.floor_draws(ns=(60, 1000), seeds=(5, 6))[60]) == 2
+    with pytest.raises(ValueError, match=r"ns contains 20; each sample size must lie in \[33, 1000\]"):
+        Q.floor_draws(ns=(20,))
+
+
+def test_inverse_n_fit_and_shrink_ratios_recover_a_one_over_n_law():
+    draws = {n: [10.0 + 2000.0 / n - 1.0, 10.0 + 2000.0 / n + 1.0] for n in (50, 100, 200, 400, 800)}
+    a, b = Q.inverse_n_fit(draws)
+    assert (a, b) == (pytest.approx(10.0), pytest.approx(2000.0))
+    assert Q.shrink_ratios(draws) == {50: pytest.approx(0.25), 100: pytest.approx(0.25), 200: pytest.approx(0.25)}
+
+
+@pytest.mark.parametrize("shrink, says", [
+    (0.5, "*size* of an average's error"), (1 / 16, "faster than the measurements"), (0, "does not vanish"),
+    (1, "1 means no change"), (4, "is above 1"), (0.4, "does not follow from how the FD's errors depend on n"),
+    ("a quarter", "write the factor as one number"), (None, "still `None`")])
+def test_floor_shrink_check_diagnoses_without_giving_the_factor(shrink, says, capsys):
+    Q.check_floor_shrink(shrink, seeds=range(3))
+    out = capsys.readouterr().out
+    assert "Not yet" in out and says in out
+    assert "1/4" not in out and "0.25" not in out and "quarter" not in out.replace("'a quarter'", "")
+    Q.check_floor_shrink(shrink, seeds=range(3))  # a second miss adds a hint, still without the factor
+    out = capsys.readouterr().out
+    assert "1/n" not in out and "quarter" not in out.replace("'a quarter'", "")
+
+
+@pytest.mark.parametrize("shrink", [0.25, 1 / 4, 0.3])
+def test_floor_shrink_check_passes_a_quarter_and_reports_the_measurement(shrink, capsys):
+    Q.check_floor_shrink(shrink, seeds=range(3))
+    out = capsys.readouterr().out
+    assert "✅" in out and "(n = 100 to 400)" in out
+
+
+def test_floor_widget_looks_up_each_n_and_says_it_in_the_title():
+    live = Q.demo_widgets()["floor"]
+    assert list(live.controls["n"].options) == list(Q.FLOOR_NS) and live.controls["n"].value == 100
+    before = live.image.value
+    live.controls["n"].value = 400
+    assert not live.status.value and live.image.value != before
+    assert live.view.title.get_text().startswith("n = 400: 20 draws, mean ")
+    assert "the line: a + b/n = " in live.view.title.get_text()
+    assert live.last_seconds < 1.0  # a look-up and a blit (under 100 ms on an idle CPU)

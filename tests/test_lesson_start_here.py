@@ -17,6 +17,8 @@ def test_plot_wave_is_the_view_at_fixed_values_with_labelled_axes():
     (ax,) = fig.axes
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
     np.testing.assert_allclose(ax.lines[0].get_ydata(), lesson.wave(lesson.WAVE_X, 2.0, 0.5))
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "sin" not in legend and "exp" not in legend, "the legend must not give exercise 2's formula away"
 
 
 def test_wave_view_update_touches_only_animated_artists():
@@ -57,13 +59,14 @@ def test_check_hello_escalates_and_says_not_yet_on_none(capsys):
     lesson.check_hello(5)
     assert "Hint: what does Python give for two plus two?" in capsys.readouterr().out  # second miss: the formula
     lesson.check_hello(3)
-    assert "start_here.py" in capsys.readouterr().out  # third: where the reference is
+    out = capsys.readouterr().out
+    assert "Python tutorial, Sec. 3.1.1" in out and "start_here.py" not in out  # third: what to read, not the code
 
 
 def test_demo_hint_tiers_shows_three_tiers_and_forgets_them(capsys):
     lesson.demo_hint_tiers()
     out = capsys.readouterr().out
-    assert out.count("Not yet") == 3 and "Hint: an hour has 60 minutes" in out and "Read `check_demo`" in out
+    assert out.count("Not yet") == 3 and "Hint: an hour has 60 minutes" in out and "Read the SI Brochure" in out
     assert "check_demo" not in grading.attempts and "check_hello" not in grading.attempts
     lesson.check_demo(5)
     assert "Hint:" not in capsys.readouterr().out
@@ -95,7 +98,7 @@ def test_check_wave_accepts_reference_and_other_formulations(capsys):
     (lambda x, f, d: torch.exp(d * x) * torch.sin(2 * math.pi * f * x), "grows instead of decaying"),
     (lambda x, f, d: torch.sin(2 * math.pi * f * x), "damping is missing"),
     (lambda x, f, d: torch.exp(-d * x) * torch.cos(2 * math.pi * f * x), "cosine"),
-    (lambda x, f, d: torch.sin(2 * math.pi * f * x * torch.exp(-d * x)), "outside the sine"),
+    (lambda x, f, d: torch.sin(2 * math.pi * f * x * torch.exp(-d * x)), "not on how fast"),
     (lambda x, f, d: x[:3], "shape"),
 ])
 def test_check_wave_names_each_mistake_then_escalates(wrong, diagnosis, capsys):
@@ -103,7 +106,16 @@ def test_check_wave_names_each_mistake_then_escalates(wrong, diagnosis, capsys):
     out = capsys.readouterr().out
     assert diagnosis in out and "Hint:" not in out
     lesson.check_wave(wrong)
-    assert "Hint: a sine that makes `frequency` full turns" in capsys.readouterr().out
+    assert "Hint: how many radians make one full turn" in capsys.readouterr().out
+    lesson.check_wave(wrong)
+    out = capsys.readouterr().out
+    assert "Feynman Lectures on Physics, Vol. I, Sec. 24-2" in out and "start_here.py" not in out
+
+
+def test_check_wave_asks_a_question_when_no_known_mistake_matches(capsys):
+    lesson.check_wave(lambda x, f, d: x * 0 + 1)
+    out = capsys.readouterr().out
+    assert "0 at x = 0" in out and "same factor per unit of x" in out and "exp(" not in out and "2 pi" not in out
 
 
 def test_check_wave_says_not_yet_on_stub(capsys):

@@ -66,7 +66,7 @@ def test_eps_loss_check_accepts_correct_answers(fn, capsys):
 def test_eps_loss_check_names_the_mistake_then_escalates(fn, diagnosis, three_tries):
     first, second, third = three_tries(tr.check_eps_loss, fn)
     assert "Not yet" in first and diagnosis in first and "Hint:" not in first
-    assert diagnosis in second and "Hint: noise x0 to x_t with notebook 04's closed form" in second
+    assert diagnosis in second and "Hint: what will the network have when it samples?" in second
     assert "Read notebook 04's closed form" in third and "Ho et al. 2020, Section 3.4" in third
     for out in (first, second, third):
         assert_no_solution(out)
@@ -145,7 +145,7 @@ def test_train_loop_check_accepts_correct_loops(fn, capsys):
 def test_train_loop_check_names_the_mistake_then_escalates(fn, diagnosis, three_tries):
     first, second, third = three_tries(tr.check_train_loop, fn)
     assert "Not yet" in first and diagnosis in first and "Hint:" not in first
-    assert "Hint: each step draws a batch of data" in second
+    assert "Hint: what must be fresh at every step" in second
     assert "Read Ho et al. 2020, Algorithm 1" in third and "course_lib/" not in third
 
 
@@ -159,14 +159,31 @@ def widgets():
     return tr.demo_widgets()
 
 
-def test_demo_widget_sliders_change_the_figure(widgets):
-    for key, name, value in (("toy_samples", "steps", 5), ("x0_hat", "t", 800)):
-        live = widgets[key]
+@pytest.fixture(scope="module")
+def toy_samples():
+    """The DDIM step-count widget (no longer in notebook 05) on a 2-D MLP trained 200 steps."""
+    from course_lib.data import make_toy_2d
+    from course_lib.mlp_denoiser import MLPDenoiser
+    from course_lib.trainer import TrainConfig, Trainer
+
+    torch.manual_seed(0)
+    toy = Trainer(MLPDenoiser(hidden=128, depth=3), NoiseSchedule.make("linear", 1000), make_toy_2d("moons", 2000),
+                  TrainConfig(steps=200, batch_size=256, lr=2e-3, log_every=100), device="cpu", progress=False)
+    toy.train()
+    return tr.toy_samples_widget(toy.ema_model, toy.schedule)
+
+
+def test_demo_widgets_are_notebook_05s_and_use_no_ddim_slider(widgets):
+    assert set(widgets) == {"x0_hat", "train_more"}
+
+
+def test_demo_widget_sliders_change_the_figure(widgets, toy_samples):
+    for live, name, value in ((toy_samples, "steps", 5), (widgets["x0_hat"], "t", 800)):
         before = live.image.value
         live.controls[name].value = value
-        assert live.image.value != before, key
+        assert live.image.value != before, name
         assert live.status.value == ""
-    assert widgets["toy_samples"].controls["steps"].continuous_update is False
+    assert toy_samples.controls["steps"].continuous_update is False
 
 
 def test_train_more_trains_only_on_the_button(widgets):
@@ -199,7 +216,7 @@ def test_x0_hat_slider_follows_the_schedule(T):
     view.update(slider.max)  # the last t of the grid exists in the schedule
 
 
-def test_figures(widgets):
+def test_figures(widgets, toy_samples):
     from course_lib.checkpoints import load_denoiser
     from course_lib.data import load_digits
 
@@ -210,7 +227,7 @@ def test_figures(widgets):
     fig = tr.plot_loss_curves({"a": [1.0, 0.5, 0.2, 0.1], "b": [0.9, 0.4, 0.3, 0.1]}, window=2, logx=True)
     assert fig.axes[0].get_yscale() == "log" and fig.axes[0].get_xscale() == "log"
     assert tr.show_x0_hat(model, schedule, digits[:2], t=300).axes
-    toy = widgets["toy_samples"].view
+    toy = toy_samples.view
     assert tr.show_toy_samples(toy.model, toy.schedule, steps=5, n=200).axes
 
 

@@ -38,6 +38,6 @@ def test_notebook_04_runs_with_another_T_and_schedule(T, schedule):
     out = printed(nb)
     assert "Traceback" not in out and "Error" not in out
     assert f"alpha_bar at t = {T // 4}: " in out  # the table of alpha_bar is taken at fractions of T
-    assert f"t = {T - 1:>3}: alpha_bar[t], a product" in out
+    assert f"t = {T - 1:>3}: alpha_bar[t] = " in out
     widget = next(o for c in nb.cells for o in c.get("outputs", []) if "LiveFigure(" in str(o.get("data", "")))
     assert f"'T': {T}" in widget["data"]["text/plain"] and f"'schedule': '{schedule}'" in widget["data"]["text/plain"]

@@ -69,9 +69,10 @@ def chain_vs_closed_form(x0: torch.Tensor, t: int, schedule: NoiseSchedule, n: i
 
 class ForwardView:
     """Widget body of notebook 04, built once. Top row: each clean image x_0 of ``images`` and the curves
-    alpha_bar[t] and log-SNR[t] against the timestep t, with t marked. Bottom row: each image noised to timestep
-    t by ``q_sample`` (t + 1 steps of noise), and the histogram of the pixel values of all noised images pooled
-    (the legend counts each image's), against N(0, 1).
+    alpha_bar[t] and log-SNR[t] against the timestep t, traced from timestep 0 up to the marked t only (so the
+    figure shown before the student moves t does not answer notebook 04's prediction about alpha_bar half-way).
+    Bottom row: each image noised to timestep t by ``q_sample`` (t + 1 steps of noise), and the histogram of the
+    pixel values of all noised images pooled (the legend counts each image's), against N(0, 1).
 
     ``update(t, schedule, T)`` changes only ``animated`` artists (noised images, curves, marker, titles,
     histogram), except that T sets the t axis: it returns T as the name of the background to draw on.
@@ -135,9 +136,9 @@ class ForwardView:
         T = int(T)
         s = self.schedule(schedule, T)
         t = min(int(t), T - 1)
-        steps = np.arange(T)
-        self.alpha_bar_line.set_data(steps, s.alpha_bar.numpy())
-        self.log_snr_line.set_data(steps, s.log_snr.numpy())
+        steps = np.arange(t + 1)  # the curves are traced up to t: what the chain has done so far
+        self.alpha_bar_line.set_data(steps, s.alpha_bar[:t + 1].numpy())
+        self.log_snr_line.set_data(steps, s.log_snr[:t + 1].numpy())
         self.curve_axes.set_xlim(0, T - 1)
         pixels = []
         for (name, img), image, title in zip(self.images.items(), self.noised_images, self.noised_titles):
@@ -197,6 +198,7 @@ def show_schedules(names=("linear", "cosine", "sigmoid", "quadratic"), T: int = 
 Q_SAMPLE_FORMULA = ("the closed form above, with one alpha_bar per example: alpha_bar[t] has shape [B], so give it "
                     "one trailing dimension of size 1 for every dimension of x0 after the batch, whatever x0's "
                     "number of dimensions (images have three, 2-D points one).")
+Q_SAMPLE_REFERENCE = "Ho et al. (2020), Eq. 4, and Algorithm 1, line 5, where the closed form noises a batch"
 
 
 def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -210,8 +212,8 @@ def q_sample_mistakes(x0: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule
     ab = _per_example(schedule.alpha_bar[t], x0)
     a = _per_example(schedule.alphas[t], x0)
     return {
-        "you used alpha_t, the signal one step keeps, where alpha_bar_t (the product of alpha_s over all steps "
-        "s <= t) belongs.": a.sqrt() * x0 + (1 - a).sqrt() * noise,
+        "you used alpha_t, the signal one step keeps, where alpha_bar_t (what is left after every step up to t) "
+        "belongs.": a.sqrt() * x0 + (1 - a).sqrt() * noise,
         "a square root is missing: alpha_bar_t and 1 - alpha_bar_t are variances, and x0 and noise are scaled by "
         "standard deviations.": ab * x0 + (1 - ab) * noise,
         "the square root is missing on the noise term (1 - alpha_bar_t is the noise's variance, not its "
@@ -231,7 +233,7 @@ def check_q_sample(fn) -> None:
     gen = torch.Generator().manual_seed(0)
     cases = {"images [B, C, H, W]": (torch.randn(4, 1, 8, 8, generator=gen), torch.tensor([0, 10, 500, 999])),
              "2-D points [B, 2]": (torch.randn(3, 2, generator=gen), torch.tensor([5, 300, 900]))}
-    reference = "course_lib.diffusion.q_sample"
+    reference = Q_SAMPLE_REFERENCE
     for k, (label, (x0, t)) in enumerate(cases.items()):
         noise = torch.randn(x0.shape, generator=gen)
         try:
@@ -263,23 +265,42 @@ def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
     return torch.cumprod(1 - betas, dim=0)
 
 
+def alpha_bar_against_the_sum(schedule: NoiseSchedule) -> None:
+    """Print, after notebook 04's exercise 3, alpha_bar[t] beside the first-order shortcut 1 - (sum of the betas up
+    to t) at a few fractions of T, and where the shortcut turns negative (float64)."""
+    T = schedule.T
+    betas = schedule.betas.double()
+    alpha_bar = alpha_bar_from_betas(betas)
+    one_minus_sum = 1 - betas.cumsum(0)
+    for t in sorted({T // 100, T // 10, T // 4, T - 1}):
+        print(f"t = {t:>3}: alpha_bar[t] = {alpha_bar[t]:.4f}, 1 - sum of betas = {one_minus_sum[t]:.4f}")
+    negative = torch.nonzero(one_minus_sum < 0).flatten()
+    print(f"1 - sum of betas is negative from t = {int(negative[0])} on" if len(negative) else
+          "1 - sum of betas stays positive on this schedule")
+
+
 @graded
 def check_alpha_bar(fn) -> None:
     """Compare ``fn(betas)`` with ``alpha_bar`` on the linear and the cosine schedule (T = 1000)."""
-    formula = ("alpha_bar_t is a running product: multiply what each step keeps, 1 - beta_s, over every step s up to "
-               "and including t (torch has a cumulative version of prod).")
-    reference = "course_lib.schedules.NoiseSchedule (its alpha_bar)"
+    formula = ("one step keeps the fraction 1 - beta_1 of x_0's variance. What fraction of *that* does the second "
+               "step keep, and so what is left after two steps? After three? Write the pattern for t + 1 steps, then "
+               "look for a torch operation that gives it for every t at once.")
+    reference = ("Ho et al. (2020), Section 2, the definition of alpha_bar_t just before Eq. 4 (mind the indexing: "
+                 "their t = 1 is course_lib's timestep 0)")
     for name in ("linear", "cosine"):
         betas = NoiseSchedule.make(name, 1000).betas.clone()
         want = alpha_bar_from_betas(betas.double())
         keep = 1 - betas.double()
         mistakes = {
-            "that multiplies the betas (the noise each step adds); alpha_bar multiplies what each step keeps.":
+            "that is built from the betas, the noise each step adds; alpha_bar is about what each step keeps of the "
+            "signal, 1 - beta.":
                 torch.cumprod(betas.double(), 0),
-            "that is 1 minus the sum of the betas: right only while the betas are tiny (it is the first-order "
-            "term of the product) and it even goes negative on the linear schedule. Multiply, do not add.":
+            "that is 1 minus the sum of the betas: close while the betas are tiny, but it goes negative on the "
+            "linear schedule, and a fraction of a variance cannot. A later step removes a fraction of what the "
+            "earlier steps left, not of x_0's whole variance.":
                 1 - torch.cumsum(betas.double(), 0),
-            "that is a sum where a product belongs.": torch.cumsum(keep, 0),
+            "that adds up what the steps keep: it grows past 1, while the signal's share can only shrink.":
+                torch.cumsum(keep, 0),
             "that is alpha_t, what one step keeps; alpha_bar_t accumulates every step up to t.": keep,
             "off by one step: alpha_bar[t] is what is left after t + 1 steps (timestep 0 is the first step), so "
             "alpha_bar[0] = 1 - betas[0], not 1.":
@@ -322,17 +343,18 @@ def check_alpha_bar_prediction(prediction, t: int = 500, T: int = 1000) -> None:
     schedules = {name: float(NoiseSchedule.make(name, T).alpha_bar[t]) for name in ("linear", "cosine")}
     actual = _as_choice(schedules["linear"])
     why = {"1/2": f"1/2 is what the cosine schedule keeps at t = {t} (alpha_bar = {schedules['cosine']:.3f}); it was "
-                  "designed to. The linear schedule's beta_t grows from 1e-4 to 0.02, and every step multiplies "
-                  "alpha_bar by (1 - beta_t): the small early betas add up faster than they look.",
+                  "designed to. The linear schedule's beta_t grows from 1e-4 to 0.02, and every step removes the "
+                  "fraction beta_t of what is left: the small early betas add up faster than they look.",
            "1/100": "that is too little: the betas of the first half are the small ones (beta_t grows linearly from "
                     "1e-4 to 0.02), so the second half still has much to destroy."}
     return report(answer == actual, f"on the linear schedule alpha_bar[{t}] = {schedules['linear']:.3f}: the signal "
                   f"is scaled by sqrt(alpha_bar) = {schedules['linear'] ** 0.5:.2f} half-way through the chain "
                   f"(the cosine schedule keeps {schedules['cosine']:.3f}).",
                   why.get(answer, "the widget below draws alpha_bar[t] in blue: look at the middle of the chain."),
-                  formula="alpha_bar_t = prod_{s<=t} (1 - beta_s), close to exp(-(the sum of the betas up to t)) for "
-                          "small betas, and the linear betas half-way sum to about 500 x 0.005.",
-                  reference="the table of alpha_bar values under the schedules' figure, further down")
+                  formula="each step removes the fraction beta_t of what is left; with small betas what is left is "
+                          "close to exp(-(the sum of the betas so far)), and the linear betas half-way sum to about "
+                          "500 x 0.005.",
+                  reference="Ho et al. (2020), Section 4 (their linear schedule, beta from 1e-4 to 0.02)")
 
 
 # ----------------------------------------------------------------------------- widgets

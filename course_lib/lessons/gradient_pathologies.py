@@ -5,6 +5,10 @@
   first layers do not move at all. ``adam_first_step`` and ``adam_tiny_eps_training`` show it is eps, not float32:
   in float64 with eps far below |g| most steps are about lr (Kingma & Ba 2015, Sec. 2.1), though the loss stays at
   chance; in float32 g^2 underflows, v = 0 and the step is lr g / eps.
+* **where eps starts to bite**: ``eps_sweep`` takes one real Adam step on every layer for eps = 1e-30 ... 1e-6;
+  ``AdamEpsView`` (the widget) draws Adam's first step against |g| (``adam_step_size``) and the share of each
+  layer's weights that move. Two exercises: ``check_eps_prediction`` (at which eps does layer 1 start to move?)
+  and ``check_adam_changes`` (write Adam's update for one weight; compared with ``torch.optim.Adam``).
 * **how deep can each go**: the first layer's gradient against depth for plain nets at the default and at
   Kaiming initialisation, with BatchNorm (it grows, Yang et al. 2019), and residual twins with an unscaled
   branch (it explodes) and a scaled one (flat).
@@ -24,7 +28,7 @@ from ..classify import digits_flat, train_classifier
 from ..deep_nets import DeepMLP
 from ..gradients import layer_gradient_norms, shattered_gradients
 from ..plotting import finish
-from .grading import answer_text, graded, report
+from .grading import answer_text, diagnose, graded, report
 from .vanishing_gradients import (  # the gradient profiles of notebook 01
     _legend_outside,
     _log_plot_with_zeros,
@@ -246,6 +250,192 @@ def adam_eps_claims(first: dict[str, np.ndarray], trained: dict[str, np.ndarray]
     return out
 
 
+# ----------------------------------------------------------------------------- eps against the first layers' step
+
+EPS_EXPONENTS = tuple(range(-30, -5))  # the widget's eps = 10**k, k = -30 ... -6 (25 values: a website frame each)
+BETAS = (0.9, 0.999)  # PyTorch's Adam defaults
+
+
+def adam_step_size(grad, eps, lr: float = 1e-3, dtype: str = "float64", betas=BETAS) -> np.ndarray:
+    """|change| of a weight in Adam's first step, for gradient entries ``grad``, computed in ``dtype`` the way
+    ``torch.optim.Adam`` computes it (Kingma & Ba 2015, Algorithm 1, t = 1): m = (1 - beta1) g and
+    v = (1 - beta2) g^2, divided by (1 - beta1) and (1 - beta2) to undo their start at 0, so the step is
+    lr |g| / (|g| + eps) where g^2 does not underflow. In float32, g^2 underflows for |g| below about 1e-21; then
+    v = 0 and the step is lr |g| / eps, which can be far above lr.
+
+    ``eps`` is a number (the result has ``grad``'s shape) or a sequence (the result is ``[len(eps), *shape]``)."""
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; it is {dtype!r}")
+    beta1, beta2 = betas
+    g = torch.as_tensor(np.asarray(grad, dtype=float)).to(_DTYPES[dtype])
+    m, v = (1 - beta1) * g, (1 - beta2) * g * g
+    root = v.sqrt() / (1 - beta2) ** 0.5  # computed once for every eps
+    steps = [((lr / (1 - beta1)) * m / (root + e)).abs().double().numpy() for e in np.ravel(eps)]
+    return np.stack(steps) if np.ndim(eps) else steps[0]
+
+
+def eps_sweep(depth: int = 30, seed: int = 0, exponents=EPS_EXPONENTS, lr: float = 1e-3,
+              dtypes=("float64", "float32"), n: int = 256) -> dict:
+    """One real ``torch.optim.Adam`` step on every layer of ``frozen_layers``' plain sigmoid net, for each
+    eps = 10**k in ``exponents``: the widget's data, computed once.
+
+    Returns ``{"exponents": [K], "lr": lr, dtype: {...}}`` where, per dtype (net, digits, gradient and Adam all in
+    it), ``"grad"`` is each layer's median |gradient entry| [depth], ``"weight"`` its median |weight| [depth],
+    ``"gap"`` the gap from a weight of that median size to the next number of the dtype [depth], and ``"moved"``
+    [K, depth] the share of the layer's weights that one Adam step with that eps changes at all, bit for bit."""
+    x, y = first_digits(n)
+    out = {"exponents": np.asarray(exponents, dtype=int), "lr": lr}
+    with one_thread():
+        for dtype in dtypes:
+            net = _sigmoid_net(depth, seed, dtype)
+            F.cross_entropy(net(x.to(_DTYPES[dtype])), y).backward()
+            weights = [layer.linear.weight for layer in net.layers]
+            w_abs = [w.detach().abs() for w in weights]
+            median_w = np.array([float(a.median()) for a in w_abs])
+            res = {"grad": np.array([float(w.grad.abs().median()) for w in weights]), "weight": median_w,
+                   "gap": np.spacing(median_w.astype(np.float32 if dtype == "float32" else np.float64)).astype(float),
+                   "moved": np.zeros((len(exponents), depth))}
+            for i, k in enumerate(exponents):
+                params = [w.detach().clone().requires_grad_(True) for w in weights]
+                for p, w in zip(params, weights):
+                    p.grad = w.grad.detach().clone()
+                torch.optim.Adam(params, lr=lr, betas=BETAS, eps=10.0 ** k).step()
+                res["moved"][i] = [(p.detach() != w.detach()).double().mean().item() for p, w in zip(params, weights)]
+            out[dtype] = res
+    return out
+
+
+def format_eps_sweep(sweep: dict, layers=(1, 30)) -> str:
+    """For ``layers``: the median |gradient entry| and |weight|, and the gap from that weight to the next float64
+    and float32 number (a step below half the gap rounds back to the same weight)."""
+    f64, f32 = sweep["float64"], sweep.get("float32")
+    lines = [f"{'layer':>5} {'median |gradient entry|':>24} {'median |weight|':>16} {'its float64 gap':>16}"
+             + (f" {'its float32 gap':>16}" if f32 else "")]
+    for layer in layers:
+        j = layer - 1
+        lines.append(f"{layer:>5} {f64['grad'][j]:>24.1e} {f64['weight'][j]:>16.3f} {f64['gap'][j]:>16.1e}"
+                     + (f" {f32['gap'][j]:>16.1e}" if f32 else ""))
+    lines.append(f"learning rate {sweep['lr']:g}")
+    return "\n".join(lines)
+
+
+def eps_threshold(sweep: dict, dtype: str = "float64", layer: int = 1, share: float = 0.5) -> int | None:
+    """The largest k in the sweep at which one Adam step with eps = 10**k changes at least ``share`` of the
+    layer's weights (None if no eps in the sweep does)."""
+    moving = sweep["exponents"][sweep[dtype]["moved"][:, layer - 1] >= share]
+    return int(moving.max()) if moving.size else None
+
+
+class AdamEpsView:
+    """Widget body of notebook 01b, built once over an ``eps_sweep``: Adam's eps against the first layers' step.
+
+    Left: the size of Adam's first step against |g| (``adam_step_size``) for the chosen eps and dtype, a dot per
+    layer at its median |g| (layer 1 ringed), the learning rate, and half the gap of a typical weight (a step below
+    it rounds back: the weight does not move). Right: per layer, the share of its weights that one real Adam step
+    changes. Everything is precomputed: ``update(log10_eps, dtype)`` only sets the data of the animated artists,
+    and returns the dtype as the name of the background (the gap line and the legend depend on it).
+    """
+
+    G_RANGE = (1e-40, 1e1)
+    STEP_RANGE = (1e-36, 1e4)
+
+    def __init__(self, sweep: dict):
+        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+
+        self.sweep, self.lr = sweep, sweep["lr"]
+        self.dtypes = [d for d in ("float64", "float32") if d in sweep]
+        depth = len(sweep[self.dtypes[0]]["grad"])
+        self.g = np.logspace(np.log10(self.G_RANGE[0]), np.log10(self.G_RANGE[1]), 300)
+        self.fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.5, 3.9), gridspec_kw={"width_ratios": [1.15, 1]})
+        self.ax = ax
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(*self.G_RANGE)
+        ax.set_ylim(*self.STEP_RANGE)
+        ax.set_yticks(10.0 ** np.arange(-35, 5, 5))
+        ax.minorticks_off()
+        ax.axhline(self.lr, color="0.3", lw=1, ls="--")
+        self.gap_line = ax.axhline(1.0, color="C2", lw=1, ls="-.")
+        (self.curve,) = ax.plot(self.g, np.ones_like(self.g), color="C0", lw=1.5)
+        self.eps_line = ax.axvline(1e-8, color="C3", lw=1, ls=":")
+        colors = plt.cm.viridis(np.linspace(0, 1, depth))
+        self.dots = ax.scatter(np.ones(depth), np.ones(depth), c=colors, s=14, zorder=3)
+        (self.ring,) = ax.plot([1], [1], "o", ms=9, mfc="none", mec="k", mew=1, zorder=4)
+        self.handles = [Line2D([], [], color="C0", lw=1.5), Line2D([], [], color="C3", lw=1, ls=":"),
+                        Line2D([], [], color="0.3", lw=1, ls="--"), Line2D([], [], color="C2", lw=1, ls="-."),
+                        Line2D([], [], marker="o", ms=9, mfc="none", mec="k", ls="none")]
+        ax.set_xlabel("|g|, a weight's gradient")
+        ax.set_ylabel("|change| in Adam's first step")
+        ax.grid(True, which="major", alpha=0.3)
+        self.left_title = ax.set_title(" ", fontsize=9)
+        layers = np.arange(1, depth + 1)
+        self.bars = bx.vlines(layers, 0, np.zeros(depth), colors=colors, lw=8)
+        bx.set_ylim(0, 1.05)
+        bx.set_xlim(0.3, depth + 0.7)
+        bx.set_xlabel("layer (1 = input side; dot colours on the left)")
+        bx.set_ylabel("share of weights changed by one step")
+        bx.grid(True, axis="y", alpha=0.3)
+        self.right_title = bx.set_title(" ", fontsize=9)
+        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.33, top=0.91, wspace=0.22)
+        self.animated = [self.curve, self.eps_line, self.dots, self.ring, self.left_title, self.bars,
+                         self.right_title]
+        eps = 10.0 ** sweep["exponents"].astype(float)
+        self.curves = {d: adam_step_size(self.g, eps, self.lr, d) for d in self.dtypes}  # [K, len(g)]
+        self.points = {d: adam_step_size(sweep[d]["grad"], eps, self.lr, d) for d in self.dtypes}  # [K, depth]
+        self._dtype = None
+        finish(self.fig)  # shown through LiveFigure only
+
+    def update(self, log10_eps: int = -8, dtype: str = "float64") -> str:
+        k, data = int(log10_eps), self.sweep[dtype]
+        i = int(np.flatnonzero(self.sweep["exponents"] == k)[0])
+        steps = np.clip(self.points[dtype][i], *self.STEP_RANGE)
+        self.curve.set_ydata(np.clip(self.curves[dtype][i], 1e-300, None))
+        self.eps_line.set_xdata([10.0 ** k] * 2)
+        self.dots.set_offsets(np.column_stack([data["grad"], steps]))
+        self.ring.set_data([data["grad"][0]], [steps[0]])
+        self.left_title.set_text(f"eps = 1e{k} ({dtype}): layer 1's step {self.points[dtype][i][0]:.1e}, "
+                                 f"lr = {self.lr:g}")
+        moved = data["moved"][i]
+        self.bars.set_segments([[(j + 1, 0), (j + 1, share)] for j, share in enumerate(moved)])
+        frozen = int(np.argmax(moved > 0)) if (moved > 0).any() else len(moved)
+        self.right_title.set_text(f"layers 1-{frozen}: not one weight moves" if frozen > 1 else
+                                  "layer 1: not one weight moves" if frozen == 1 else
+                                  f"layer 1: {moved[0]:.0%} of its weights move")
+        if dtype != self._dtype:
+            self._set_background(dtype)
+        return dtype
+
+    def _set_background(self, dtype: str) -> None:
+        """The gap line and the legend, which depend on the dtype only."""
+        data = self.sweep[dtype]
+        self.gap_line.set_ydata([data["gap"][0] / 2] * 2)
+        labels = ["Adam's first step for this eps", "eps", "learning rate",
+                  f"half the {dtype} gap of a weight of {data['weight'][0]:.2f}: a smaller step rounds back",
+                  "layer 1 (median |g|)"]
+        self.ax.legend(self.handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=2,
+                       frameon=False)
+        self._dtype = dtype
+
+
+def eps_widget(sweep: dict, log10_eps: int = -8, dtype: str = "float64"):
+    """Notebook 01b's live figure over ``AdamEpsView``: log10(eps) from the sweep's smallest to largest, and the
+    dtype."""
+    from ipywidgets import IntSlider, ToggleButtons
+
+    from ..widgets import LiveFigure
+
+    ks = sweep["exponents"]
+    return LiveFigure(AdamEpsView(sweep), log10_eps=IntSlider(value=log10_eps, min=int(ks.min()), max=int(ks.max()),
+                                                              step=1, description="log10 eps"),
+                      dtype=ToggleButtons(options=[d for d in ("float64", "float32") if d in sweep], value=dtype))
+
+
+def demo_widgets() -> dict:
+    """Notebook 01b's widget, same controls, ranges and defaults (its sweep takes about a second)."""
+    return {"adam_eps": eps_widget(eps_sweep())}
+
+
 # ----------------------------------------------------------------------------- first-layer gradient vs depth
 
 def first_layer_gradient(depth: int, residual: bool = False, init: str = "default", norm: str = "none",
@@ -463,3 +653,146 @@ def check_batchnorm_prediction(prediction, table: dict[str, np.ndarray], depths)
                   formula="compare the BatchNorm row of the table at the smallest and the largest depth.",
                   reference="Yang et al. (2019), A Mean Field Theory of Batch Normalization, Sec. 1")
 
+
+
+# ----------------------------------------------------------------------------- exercises on Adam's eps
+
+def _exponent(value) -> float | None:
+    """A written exponent as a float (None when it is not a finite number)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        k = float(value)
+    except (TypeError, ValueError):
+        return None
+    return k if np.isfinite(k) else None
+
+
+@graded
+def check_eps_prediction(log10_eps, sweep: dict) -> None:
+    """01b, predict before the widget: the largest eps = 10**k at which one float64 Adam step changes at least half
+    of layer 1's weights. A k within one of the measured one passes (the typical |g| and gap give an estimate)."""
+    k = _exponent(log10_eps)
+    if k is None:
+        return report(False, "", f"write the exponent k of eps = 10**k as a number; it is {log10_eps!r}.")
+    if 0 < k < 1:
+        return report(False, "", f"{k:g} looks like eps itself: write its exponent k (for eps = 0.01, k = -2).")
+    actual = eps_threshold(sweep, "float64", layer=1)
+    if actual is None:
+        return print(f"Your prediction: eps = 1e{k:g}. Not measured: in the sweep above no eps moves half of layer "
+                     "1's weights; put the sweep's exponents back and run it again.")
+    data, lr = sweep["float64"], sweep["lr"]
+    g, half_gap = data["grad"][0], data["gap"][0] / 2
+    step = float(adam_step_size(g, 10.0 ** k, lr))
+    if k < actual - 1 and abs(k - np.log10(g)) <= 1:
+        why = (f"with eps = 1e{k:g} layer 1's typical step is already about lr/2 ({step:.0e}). The step reaches lr "
+               "only where eps falls to |g|, but a weight changes as soon as its step beats half the gap to the next "
+               "float64 number, and that happens at a far larger eps.")
+    elif k < actual - 1 and "float32" in sweep and abs(k - np.log10(2 * lr * g / sweep["float32"]["gap"][0])) <= 1:
+        why = ("that is about where *float32* weights would start to move: their gap is some 500 million times "
+               "float64's. This question is about float64 weights.")
+    elif k < actual - 1:
+        why = (f"with eps = 1e{k:g} layer 1's typical step is about {step:.0e}, far above half the gap of its weights "
+               f"({half_gap:.0e}): they already move at a larger eps.")
+    else:
+        why = (f"with eps = 1e{k:g} layer 1's typical step is about {step:.0e}, below half the gap of its weights "
+               f"({half_gap:.0e}): most of them round back to where they were.")
+    return report(abs(k - actual) <= 1,
+                  f"one float64 Adam step first changes at least half of layer 1's weights at eps = 1e{actual} "
+                  f"(you said 1e{k:g}). A weight moves once lr|g|/eps beats half its gap, "
+                  f"{actual - np.log10(g):.0f} decades before eps reaches |g|, where the step becomes about lr. The "
+                  "widget below shows every layer.",
+                  why,
+                  formula="a weight changes when its step is more than half the gap to the next float64 number; "
+                          "while |g| is far below eps, the step is lr·|g|/eps. For layer 1's typical |g| and gap, "
+                          "which eps makes the two equal?",
+                  reference="Kingma & Ba (2015), Adam, Algorithm 1; Goldberg (1991), What Every Computer Scientist "
+                            "Should Know About Floating-Point Arithmetic, Sec. 1.2 (ulps)")
+
+
+# The sequences of one weight's gradients the check feeds to a student's Adam: (what, gradients, eps).
+ADAM_SEQUENCES = (
+    ("a constant gradient of 0.5 (far above eps)", (0.5,) * 5, 1e-8),
+    ("gradients that change sign and size", (1.0, -0.5, 2.0, 0.1, -3.0, 0.7, 0.0, 1e-3), 1e-8),
+    ("a constant gradient of 1e-28 with eps = 1e-8", (1e-28,) * 4, 1e-8),
+    ("a constant gradient of 1e-28 with eps = 1e-30", (1e-28,) * 4, 1e-30),
+)
+
+
+def torch_adam_changes(grads, lr: float = 1e-3, eps: float = 1e-8, betas=BETAS) -> torch.Tensor:
+    """The change ``torch.optim.Adam`` (float64, no weight decay) makes to one weight at each step, fed ``grads``
+    one by one. The weight is put back to 0 before each step, so even a change of 1e-23 is read exactly (Adam's
+    step does not depend on the weight's value)."""
+    w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=lr, betas=betas, eps=eps)
+    changes = []
+    for g in grads:
+        with torch.no_grad():
+            w.zero_()
+        w.grad = torch.tensor([float(g)], dtype=torch.float64)
+        opt.step()
+        changes.append(w.detach().item())
+    return torch.tensor(changes, dtype=torch.float64)
+
+
+def _adam_variant(grads, lr: float, eps: float, betas=BETAS, correct_m: bool = True, correct_v: bool = True,
+                  root: bool = True, eps_in_root: bool = False, average_g: bool = True, sign: float = -1.0,
+                  cumulative: bool = False, dtype=np.float64) -> np.ndarray:
+    """Adam's changes with one thing done differently: the mistakes ``check_adam_changes`` recognises."""
+    b1, b2, lr_, eps_ = (dtype(v) for v in (*betas, lr, eps))
+    one = dtype(1)
+    m = v = dtype(0)
+    out = []
+    for t, g in enumerate(grads, start=1):
+        g = dtype(g)
+        m, v = b1 * m + (one - b1) * g, b2 * v + (one - b2) * g * g
+        m_hat = m / (one - b1 ** t) if correct_m else m
+        v_hat = v / (one - b2 ** t) if correct_v else v
+        denom = np.sqrt(v_hat + eps_) if eps_in_root else (np.sqrt(v_hat) if root else v_hat) + eps_
+        out.append(sign * lr_ * (m_hat if average_g else g) / denom)
+    out = np.array(out, dtype=np.float64)
+    return np.cumsum(out) if cumulative else out
+
+
+ADAM_MISTAKES = {
+    "your changes have the gradient's sign: a descent step moves a weight against its gradient.":
+        dict(sign=1.0),
+    "your changes start far from Adam's and only come closer over the steps: both running averages start at 0, "
+    "and in the first steps they are far smaller than the gradients they average.": dict(correct_m=False,
+                                                                                          correct_v=False),
+    "your first change is about a tenth of Adam's: the running average of the gradient still carries its start "
+    "at 0.": dict(correct_m=False),
+    "your first change is about 30 times Adam's: the running average of the squared gradient still carries its "
+    "start at 0.": dict(correct_v=False),
+    "your step depends on the gradient's size: you divide by the average of the squared gradient where Adam "
+    "divides by a quantity in the gradient's own units.": dict(root=False),
+    "eps changes your tiny-gradient steps in another way than Adam's: where Adam's eps sits decides the step "
+    "when |g| is far below it.": dict(eps_in_root=True),
+    "each of your changes follows the latest gradient alone: Adam's numerator is a running average too "
+    "(momentum).": dict(average_g=False),
+    "your values add up from step to step: the check wants each step's change, not the weight's total "
+    "displacement.": dict(cumulative=True),
+    "your arithmetic ran in float32, where the square of a 1e-28 gradient underflows to 0: keep the gradients' "
+    "float64.": dict(dtype=np.float32),
+}
+
+
+@graded
+def check_adam_changes(adam_changes) -> None:
+    """01b, write a mechanism: ``adam_changes(grads, lr, beta1, beta2, eps)`` returns the change Adam makes to one
+    weight at each step. Compared with ``torch.optim.Adam`` in float64 on four sequences (``ADAM_SEQUENCES``)."""
+    for what, grads, eps in ADAM_SEQUENCES:
+        got = adam_changes(torch.tensor(grads, dtype=torch.float64), lr=1e-3, eps=eps)
+        want = torch_adam_changes(grads, lr=1e-3, eps=eps)
+        mistakes = {text: torch.as_tensor(_adam_variant(grads, 1e-3, eps, **kw)) for text, kw in ADAM_MISTAKES.items()}
+        problem = diagnose(got, want, mistakes, atol=0.0, rtol=1e-6)
+        if problem:
+            return report(False, "", f"for {what}: {problem}",
+                          formula="each running average is an exponential moving average started at 0. For a "
+                                  "constant gradient g, what does it hold after t steps, and by what must you "
+                                  "divide it so that it holds g (or g squared)?",
+                          reference="Kingma & Ba (2015), Adam, Algorithm 1 and Sec. 3 (initialisation bias "
+                                    "correction)")
+    return report(True, "your changes match torch.optim.Adam's on all four sequences. For a constant gradient far "
+                  "above eps each change is -lr, whatever the gradient's size; far below eps it is about "
+                  "-lr·g/eps.", "")

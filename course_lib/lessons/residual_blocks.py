@@ -516,8 +516,9 @@ class LesionView:
             bar.set_height(h)
             label.set_position((bar.get_x() + bar.get_width() / 2, h + 0.01))
             label.set_text(f"{h:.0%}")
-        names = ", ".join(map(str, sorted(deleted))) or "none"
-        self.title.set_text(f"seed {seed}: block{'s' if len(deleted) > 1 else ''} {names} deleted")
+        names = ", ".join(map(str, sorted(deleted)))
+        self.title.set_text(f"seed {seed}: block{'s' if len(deleted) > 1 else ''} {names} deleted" if deleted else
+                            f"seed {seed}: no block deleted (pick blocks in the menu)")
 
 
 def show_lesion(res: LesionResults | dict[str, SmallResNet], seed: int | None = None, blocks: Iterable[int] = (1,)):
@@ -603,16 +604,17 @@ def _exercise_blocks():
     return cases
 
 
-FORWARD_REFERENCE = ("He et al. (2016), Deep Residual Learning, Sec. 3.2 and 3.3 (Eq. 1 and 2, Fig. 2: the ReLU comes "
-                     "after the addition; projection shortcuts when the shape changes); He et al. (2016b), Fig. 1b "
-                     "(the pre-activation block: nothing after the addition)")
+FORWARD_REFERENCE = ("He et al. (2016), Deep Residual Learning, Sec. 3.1 (the residual mapping) and Sec. 3.2 (Eq. 1, "
+                     "the sentence after it on where the second nonlinearity goes, and Eq. 2 for a change of shape); "
+                     "He et al. (2016b), Fig. 1b (the pre-activation block)")
 
 
 @graded
 def check_block_forward(fn) -> None:
     """02: ``fn(block, x, residual)`` against the block (``residual=True``) and its plain twin (``False``)."""
-    formula = ("the residual block applies its post-activation to the sum of its branch and its shortcut; the plain "
-               "twin applies it to the branch alone.")
+    formula = ("a residual block learns F as a correction to its input: with F(x) = 0 a pre-activation block must "
+               "return x itself and a basic block ReLU(x). Try your function on that case; the plain twin has no "
+               "term that carries x.")
     with torch.no_grad():
         for residual in (True, False):
             for block, twin, x in _exercise_blocks():
@@ -622,9 +624,10 @@ def check_block_forward(fn) -> None:
                 mistakes = {
                     "the shortcut is missing: that is the plain twin's output, not the residual block's.":
                         post(f),
-                    "the sum comes before block.post (the ReLU of a basic block), not after it.":
-                        post(f) + block.shortcut(x),
-                    "block.post (the ReLU after the sum, in a basic block) is missing.": f + block.shortcut(x),
+                    "you added the shortcut after block.post: your output can be negative, yet a basic block's "
+                    "output comes out of its ReLU.": post(f) + block.shortcut(x),
+                    "block.post (a basic block's output ReLU) is missing: your output can be negative.":
+                        f + block.shortcut(x),
                 } if residual else {
                     "that is the residual block's output: the plain twin is the same block without the shortcut.":
                         post(f + block.shortcut(x)),

@@ -7,10 +7,13 @@ The module, in the order of its sections:
    the shipped curves) and ``COMPARISONS`` (which kinds are subtracted from which);
 2. **learning curves**: ``variant_curve`` trains one variant with one seed and measures it at each budget
    (``measure_at_budget``), through ``course_lib.study.learning_curve``; ``run_curves`` is the live run;
-3. **statistics over seeds** (``course_lib.stats``): ``paired``, ``effect_rows``, ``summary``, and the ratio
-   of FDs along the budget axis (``ratio_effects``, ``joint_verdicts``);
-4. **tables, claims, plots, the samples widget** (``SamplesView``), the **shipped curves** (``load_curves``,
-   ``load_results`` at one budget) and the notebook's **exercises**.
+3. **statistics over seeds** (``course_lib.stats``): ``paired``, ``summary`` and the tables;
+4. **claims, the curves widget with the live run drawn on, the verdicts**, the **shipped curves**
+   (``load_curves``, ``load_results`` at one budget) and the notebook's **exercises**.
+
+The statistics beyond one paired comparison (FD ratios along the budget axis, Bonferroni, sign tests, the gap
+against its null) and the samples widget are notebook 07b's, in ``lessons.comparing_variants``, which imports
+from this module (never the other way round).
 
 Three *kinds* of ResBlock times the three long-skip modes of ``UNet``:
 
@@ -48,7 +51,6 @@ from .._checks import check_choice
 from ..data import load_digits
 from ..diffusion import diffusion_loss
 from ..metrics import digit_fd
-from ..plotting import finish
 from ..samplers import DDIMSampler, DDPMSampler
 from ..schedules import NoiseSchedule
 from ..study import SHIPPED_RESULTS
@@ -326,40 +328,6 @@ def paired(rows, key: str, a: Variant, b: Variant) -> list[float]:
     return stats.paired(a.by_seed(rows, key), b.by_seed(rows, key))
 
 
-def effect_rows(rows, keys=("fd", "final_loss", "gap")) -> list[dict]:
-    """For each comparison of ``COMPARISONS`` and skip mode the rows have: per-seed differences and their
-    t-interval (``key`` and ``key + "_ci"``)."""
-    out = []
-    for comparison in COMPARISONS:
-        for skip in SKIP_MODES:
-            a, b = comparison.at(skip)
-            entry = {"comparison": comparison.name, "skip": skip, "a": a, "b": b}
-            for key in keys:
-                diffs = paired(rows, key, a, b)
-                entry[key] = diffs
-                entry[key + "_ci"] = stats.t_interval(diffs) if len(diffs) > 1 else (diffs[0],) * 3 if diffs else None
-            if entry[keys[0]]:
-                out.append(entry)
-    return out
-
-
-def format_effects(rows, keys=("fd", "final_loss", "gap")) -> str:
-    """The paired differences as a table: mean [95% CI] over seeds, per comparison and skip mode."""
-    fmt = {"fd": "{:+7.1f}", "final_loss": "{:+.4f}", "gap": "{:+.4f}"}
-    label = {"fd": "FD (held-out ref.)", "final_loss": "training loss", "gap": "held-out gap"}
-    n = len({r["seed"] for r in rows})
-    lines = [f"paired differences, same seed, mean [95% t-interval over {n} seeds]",
-             f"{'comparison':<18} {'skip':>6}  " + "  ".join(f"{label[k]:^28}" for k in keys)]
-    for e in effect_rows(rows, keys):
-        cells = []
-        for k in keys:
-            m, lo, hi = e[k + "_ci"]
-            f = fmt[k]
-            cells.append(f"{f.format(m)} [{f.format(lo)}, {f.format(hi)}]".center(28))
-        lines.append(f"{e['comparison']:<18} {e['skip']:>6}  " + "  ".join(cells))
-    return "\n".join(lines)
-
-
 def summary(rows) -> list[dict]:
     """One row per variant at one budget: means over seeds of the measurements, and the gap's verdict against its
     null. ``gap_vs_null`` is the t-interval over seeds of (gap - null); ``gap_resolved`` is True when it excludes 0
@@ -439,74 +407,6 @@ CURVE_COMPARISONS = [
 ]
 
 
-def ratio_effects(rows, level: float = 0.95) -> list[dict]:
-    """For each comparison of ``CURVE_COMPARISONS`` and each budget: the per-seed log FD ratios log(a / b), the
-    ratio exp(mean) with its t-interval at ``level`` (exponentiated), the number of seeds where a scored better,
-    and the two-sided sign test's p."""
-    out = []
-    for name, a, b in CURVE_COMPARISONS:
-        for steps in sorted({r["steps"] for r in rows}):
-            at = [r for r in rows if r["steps"] == steps]
-            logs = stats.log_ratios(a.by_seed(at, "fd_ema"), b.by_seed(at, "fd_ema"))
-            if len(logs) < 2:
-                continue
-            m, lo, hi = stats.t_interval(logs, level)
-            out.append({"comparison": name, "steps": steps, "logs": logs, "ratio": math.exp(m),
-                        "low": math.exp(lo), "high": math.exp(hi), "a_better": sum(x < 0 for x in logs),
-                        "n": len(logs), "sign_p": stats.sign_test(logs)})
-    return out
-
-
-def format_ratio_effects(rows, level: float = 0.95) -> str:
-    """``ratio_effects`` as a table: one line per comparison, one column per budget, ``ratio [interval] k/n``."""
-    effects = ratio_effects(rows, level)
-    budgets = sorted({e["steps"] for e in effects})
-    lines = [f"FD ratio a / b (EMA weights; below 1: a is better), geometric mean over seeds [{100 * level:.1f}% "
-             f"t-interval on log FD]; k/n: seeds where a is better. {len(effects)} intervals in all.",
-             f"{'comparison (a vs b)':<30}" + "".join(f"{b:>22}" for b in budgets)]
-    for name, _, _ in CURVE_COMPARISONS:
-        cells = []
-        for b in budgets:
-            e = next((e for e in effects if e["comparison"] == name and e["steps"] == b), None)
-            cells.append(f"{e['ratio']:.2f} [{e['low']:.2f},{e['high']:.2f}] {e['a_better']}/{e['n']}" if e else "")
-        lines.append(f"{name:<30}" + "".join(f"{c:>22}" for c in cells))
-    return "\n".join(lines)
-
-
-def plot_ratio_effects(rows, title: str = ""):
-    """Every comparison of ``CURVE_COMPARISONS`` against the budget: the FD ratio a / b (geometric mean over
-    seeds) with its 95% t-interval as a bar, one panel per comparison (below 1: a scores better)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
-    effects = ratio_effects(rows)
-    fig, axes = plt.subplots(2, 3, figsize=(11, 5.6), sharex=True, sharey=True)
-    steps_all = sorted({e["steps"] for e in effects})
-    for ax, (name, _, _) in zip(axes.flat, CURVE_COMPARISONS):
-        mine = [e for e in effects if e["comparison"] == name]
-        x = [e["steps"] for e in mine]
-        ratio = np.array([e["ratio"] for e in mine])
-        err = [ratio - [e["low"] for e in mine], [e["high"] for e in mine] - ratio]
-        ax.errorbar(x, ratio, yerr=err, fmt="o-", color="C0", ms=4, capsize=3, label="ratio, 95% t-interval")
-        for e in mine:
-            ax.plot([e["steps"]] * e["n"], np.exp(e["logs"]), ".", color="0.5", ms=3)
-        ax.axhline(1, color="black", lw=0.8)
-        ax.set_title(name, fontsize=9)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xticks(steps_all, [f"{s:,}" for s in steps_all], fontsize=7, rotation=45)
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    for ax in axes[1]:
-        ax.set_xlabel("training steps (log scale)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("FD(a) / FD(b)")
-    axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title or "FD ratio a / b per comparison (below 1: a better; grey dots: seeds; bars: 95% t-interval)",
-                 fontsize=10)
-    fig.tight_layout()
-    return finish(fig)
-
-
 def live_table(live) -> str:
     """The live run's FD (EMA weights) and training loss, per variant and budget."""
     budgets = sorted({r["steps"] for r in live})
@@ -518,19 +418,6 @@ def live_table(live) -> str:
                             if r["steps"] == b)
             lines.append(f"{v.name:<36}" + cells)
     return "\n".join(lines)
-
-
-def joint_verdicts(rows, level: float = 0.95) -> str:
-    """How many of the ratio intervals exclude 1 at ``level``, and which still do when each is widened so that
-    all of them hold together (Bonferroni)."""
-    plain = ratio_effects(rows, level)
-    joint_level = stats.bonferroni_level(len(plain), level)
-    joint = ratio_effects(rows, joint_level)
-    resolved = lambda e: e["high"] < 1 or e["low"] > 1
-    names = [f"{e['comparison']} at {e['steps']}" for e in joint if resolved(e)]
-    return (f"{sum(map(resolved, plain))} of {len(plain)} intervals exclude 1 at {100 * level:.0f}%; at the joint "
-            f"level ({100 * joint_level:.2f}% each, so that all {len(plain)} hold together with "
-            f"{100 * level:.0f}%), {len(names)} do:\n  " + "\n  ".join(names))
 
 
 # ----------------------------------------------------------------------------- claims (per-seed margins in log units)
@@ -611,59 +498,7 @@ def check_curve_claims(rows, early=(125, 250, 500)) -> None:
             check_claim(text, margins)
 
 
-def gap_report(rows, eval_draws: int) -> str:
-    """How stable one model's gap is under the evaluation's draws, and which gaps leave their null."""
-    se = np.array([r["gap_se"] for r in rows])
-    s = summary(rows)
-    resolved = [Variant.of(e).name for e in s if e.get("gap_resolved")]
-    unresolved = [Variant.of(e).name for e in s if "gap_resolved" in e and not e["gap_resolved"]]
-    nulls = np.array([r["null"] for r in rows])
-    return "\n".join([
-        f"evaluation spread of one model's gap: one draw (500 digits per set) has sd "
-        f"{np.median(se) * eval_draws ** 0.5:.4f} (median over models); the mean of {eval_draws} draws, "
-        f"a standard error of {np.median(se):.4f} "
-        f"(largest {se.max():.4f}).",
-        f"null (training half B minus half A): {nulls.min():+.4f} to {nulls.max():+.4f} over all models and seeds.",
-        f"gap resolved from its null (95% t-interval of gap - null over seeds excludes 0): "
-        f"{', '.join(resolved) if resolved else 'none'}.",
-        f"unresolved: {', '.join(unresolved) if unresolved else 'none'}."])
-
-
 _COLORS = {"residual": "tab:blue", "residual, default init": "tab:green", "plain": "tab:orange"}
-
-
-def plot_sample_grids(samples: dict, title: str = "", n: int = 16):
-    """One 4x4 grid of samples per variant; ``samples``: ``{Variant: [B, 1, 8, 8]}``. Pixels are shown
-    as blocks (nearest-neighbour upscaling), not blurred."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import image_grid
-
-    kinds = [k for k in KINDS if any(v.kind == k for v in samples)]
-    fig, axes = plt.subplots(len(kinds), len(SKIP_MODES), figsize=(2.8 * len(SKIP_MODES), 3.0 * len(kinds)),
-                             squeeze=False)
-    for r, kind in enumerate(kinds):
-        for c, skip in enumerate(SKIP_MODES):
-            ax = axes[r][c]
-            ax.axis("off")
-            if Variant(kind, skip) not in samples:
-                continue
-            ax.imshow(image_grid(samples[Variant(kind, skip)][:n], nrow=4), cmap="gray", interpolation="nearest",
-                      vmin=0, vmax=1)
-            ax.set_title(f"{kind}\nskip={skip}", fontsize=9)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return finish(fig)
-
-
-def shipped_samples(rows, seed: int | None = None) -> dict[Variant, torch.Tensor]:
-    """``{Variant: samples [B, 1, 8, 8]}`` from rows that stored samples (each run stores them at its last
-    budget; the first seed that has them, by default)."""
-    out = {}
-    for r in rows:
-        if "samples" in r and (seed is None or r["seed"] == seed) and Variant.of(r) not in out:
-            out[Variant.of(r)] = from_pixels(r["samples"])
-    return out
 
 
 # ----------------------------------------------------------------------------- curves with the live run drawn on
@@ -768,111 +603,9 @@ def sampler_table(rows, meta: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- the samples widget
-
-class SamplesView:
-    """Widget body of notebook 07, built once: the 16 stored samples of two variants side by side (each pixel
-    a block: nearest-neighbour scaling), and the FD of both variants for every seed, one grey line per seed
-    joining its two FDs (the pairing), the chosen seed's line in black with its difference written out.
-
-    ``update(a, b, seed)`` (variant names, a seed) only swaps precomputed image arrays and sets line data and
-    titles (``animated``); the axes never change. Rows store samples for some seeds only (the shipped file:
-    the first seed); for a seed without samples the grids show the first seed that has them, and say so.
-    """
-
-    def __init__(self, rows, n: int = 16):
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-        from ..plotting import image_grid
-
-        self.variants = [v for v in VARIANTS if v.rows(rows)]
-        self.seeds = sorted({r["seed"] for r in rows})
-        self.grids = {(Variant.of(r), r["seed"]): image_grid(from_pixels(r["samples"])[:n], nrow=4)
-                      for r in rows if "samples" in r}
-        if not self.grids:
-            raise ValueError("no row stores samples: run the variants with keep_samples > 0")
-        self.fd = {v: v.by_seed(rows, "fd") for v in self.variants}
-        floor = float(np.mean([r["floor"] for r in rows]))
-        self.fig, (self.ax_a, self.ax_b, ax) = plt.subplots(
-            1, 3, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1, 1.25]})
-        blank = np.ones_like(next(iter(self.grids.values())))
-        self.images, self.titles = [], []
-        for side, axis in (("a", self.ax_a), ("b", self.ax_b)):
-            self.images.append(axis.imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
-            self.titles.append(axis.set_title(f"{side}: kind, skip\nseed, FD", fontsize=9))  # room for 2 lines
-            axis.axis("off")
-            for spine in axis.spines.values():
-                spine.set_visible(False)
-        self.seed_lines = {seed: ax.plot([0, 1], [1, 1], "o-", color="0.75", lw=1, ms=4)[0] for seed in self.seeds}
-        (self.chosen,) = ax.plot([0, 1], [1, 1], "o-", color="k", lw=2.5, ms=7, label="chosen seed")
-        ax.axhline(floor, color="grey", ls="--", lw=1, label="floor (real digits)")
-        ax.plot([], [], "o-", color="0.75", lw=1, ms=4, label="other seeds")
-        fds = [fd for v in self.variants for fd in self.fd[v].values()]
-        ax.set_yscale("log")
-        ax.set_ylim(0.8 * min(floor, *fds), 1.3 * max(fds))
-        ax.set_yticks([t for t in (10, 20, 50, 100, 200, 500, 1000) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]])
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(-0.4, 1.4)
-        ax.set_xticks([0, 1], ["a (left)", "b (middle)"])
-        ax.set_ylabel("FD to held-out digits (log scale; lower = better)")
-        ax.legend(fontsize=8, loc="upper right")
-        self.difference = ax.set_title("FD a - b\nseed", fontsize=10)
-        self.fig.tight_layout()
-        plt.close(self.fig)  # shown by LiveFigure or show_samples, not a second time by the inline backend
-        self.animated = [*self.images, *self.titles, *self.seed_lines.values(), self.chosen, self.difference]
-
-    def grid(self, variant: Variant, seed: int) -> tuple[np.ndarray, int]:
-        """The sample grid of ``variant`` for ``seed``, or for the first seed that stored samples, and that seed."""
-        if (variant, seed) in self.grids:
-            return self.grids[(variant, seed)], seed
-        stored = sorted(s for v, s in self.grids if v == variant)
-        if not stored:
-            return np.ones_like(next(iter(self.grids.values()))), seed
-        return self.grids[(variant, stored[0])], stored[0]
-
-    def update(self, a: str = "residual / skip=concat", b: str = "plain / skip=concat", seed: int = 0) -> None:
-        va, vb = Variant.parse(a), Variant.parse(b)
-        for variant, image, title, side in ((va, self.images[0], self.titles[0], "a"),
-                                            (vb, self.images[1], self.titles[1], "b")):
-            grid, shown = self.grid(variant, seed)
-            image.set_data(grid)
-            fd = self.fd[variant].get(shown, float("nan"))
-            note = "" if shown == seed else f" (samples of seed {seed} not stored)"
-            title.set_text(f"{side}: {variant.kind}, skip={variant.skip}\nseed {shown}: FD {fd:.0f}{note}")
-        for s, line in self.seed_lines.items():
-            line.set_ydata([self.fd[va].get(s, np.nan), self.fd[vb].get(s, np.nan)])
-        fa, fb = self.fd[va].get(seed, np.nan), self.fd[vb].get(seed, np.nan)
-        self.chosen.set_ydata([fa, fb])
-        diffs = [self.fd[va][s] - self.fd[vb][s] for s in self.seeds if s in self.fd[va] and s in self.fd[vb]]
-        self.difference.set_text(f"FD of a minus FD of b, same seed:\nseed {seed}: {fa - fb:+.0f}; "
-                                 f"mean of the {len(diffs)} seeds: {np.mean(diffs):+.0f}")
-
-
-def samples_widget(rows, a: str = "residual / skip=concat", b: str = "plain / skip=concat"):
-    """The notebook's widget on ``rows``: two variant dropdowns and a seed slider over ``SamplesView``."""
-    from ipywidgets import Dropdown, IntSlider
-
-    from ..widgets import LiveFigure
-
-    view = SamplesView(rows)
-    names = [v.name for v in view.variants]
-    return LiveFigure(view, a=Dropdown(options=names, value=a, description="a"),
-                      b=Dropdown(options=names, value=b, description="b"),
-                      seed=IntSlider(value=view.seeds[0], min=view.seeds[0], max=view.seeds[-1], description="seed"))
-
-
-def show_samples(rows, a: str = "residual / skip=concat", b: str = "plain / skip=concat", seed: int = 0):
-    """The figure of ``SamplesView`` for one choice, as a static figure."""
-    view = SamplesView(rows)
-    view.update(a, b, seed)
-    return finish(view.fig)
-
-
 def demo_widgets() -> dict:
-    """Notebook 07's widget on the shipped results (small and already computed): ``{"capstone samples": ...}``."""
-    return {"capstone samples": samples_widget(load_results()[1])}
+    """Notebook 07's widget on the shipped curves (already computed): ``{"capstone curves": ...}``."""
+    return {"capstone curves": capstone_curves_widget(*load_curves())}
 
 
 # ----------------------------------------------------------------------------- shipped results
@@ -883,19 +616,6 @@ def load_results(path: str | Path = CURVES, steps: int | None = None) -> tuple[d
     meta, rows = load_curves(path)
     floor = float(np.mean(meta["reference"]["floor"]))
     return meta, [{**r, "floor": floor} for r in curve_rows(rows, common_budget(rows) if steps is None else steps)]
-
-
-def last_rows(meta: dict, rows) -> list[dict]:
-    """Each variant's rows at its own last budget (where its samples are stored), shaped like ``load_results``'s."""
-    floor = float(np.mean(meta["reference"]["floor"]))
-    out = []
-    for v in SWEEP_VARIANTS:
-        mine = v.rows(rows)
-        if mine:
-            top = max(r["steps"] for r in mine)
-            out += [{**r, "fd": r["fd_ema"], "final_loss": r["loss"], "floor": floor} for r in mine
-                    if r["steps"] == top]
-    return out
 
 
 def common_budget(rows) -> int:
@@ -1113,5 +833,6 @@ def check_cost_prediction(prediction, rows) -> None:
     return report(answer == measured, f"the FD cost is largest with skip={measured!r} (the median ratio of FDs, plain "
                   f"over residual, at this budget). {why}",
                   f"you predicted skip={answer!r}; the shipped seeds say skip={measured!r}: the ratios "
-                  "\"residual vs plain\" in the shipped learning curves below show it.", why,
-                  "the figure of FD ratios below, residual vs plain, one line per kind of long skip")
+                  "\"plain over residual\" of the shipped learning curves below show it.", why,
+                  "the shipped learning curves below: plain against residual, with and without long skips, at "
+                  "4,000 steps")

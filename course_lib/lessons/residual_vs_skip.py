@@ -122,9 +122,12 @@ def skip_claims(res: SkipResults) -> dict[str, np.ndarray]:
     return out
 
 
-def print_skip_results(res: SkipResults) -> None:
-    """Per mode and seed: the final training loss and the held-out x0-MSE at each t; then, per t, how much worse
-    ``none`` is than the better of concat and add, and ``add`` than ``concat`` (mean over the seeds, min to max)."""
+def print_skip_results(res: SkipResults, baselines: dict[str, list[float]] | None = None) -> None:
+    """Per mode and seed: the final training loss and the held-out x0-MSE at each t; then, at each t where every
+    mode beats the linear denoiser on every seed (``working_ts``), how much worse ``none`` is than the better of
+    concat and add, and ``add`` than ``concat`` (mean over the seeds, min to max). At the other t the modes are
+    not ranked: a model that does not do the task says nothing about long skips. ``baselines``: those of
+    ``baseline_mse(res.ts)`` (computed when not given)."""
     print(f"{res.budget()}; held-out x0-MSE on {len(load_digits(split='test'))} test digits")
     print(f"{'skip':>7} {'seed':>4} {'final loss':>11} " + " ".join(f"{'MSE t=' + str(t):>10}" for t in res.ts))
     for mode, mse in res.mse.items():
@@ -133,11 +136,21 @@ def print_skip_results(res: SkipResults) -> None:
     if not all(m in res.mse for m in ("concat", "add", "none")):
         print("(the comparison of the modes needs all three: not measured)")
         return
-    margins = skip_claims(res)
-    for t in res.ts:
-        print(f"t = {t:>3}: MSE of `none` above the better of concat/add by "
-              f"{mean_spread(margins[f'none vs best skip at t={t}'], '.0f', unit='%')}; "
-              f"`add` above `concat` by {mean_spread(margins[f'concat vs add at t={t}'], '.0f', unit='%')}")
+    if baselines is None:
+        schedule = res.trainers[next(iter(res.trainers))][0].schedule if res.trainers else None
+        baselines = baseline_mse(res.ts, schedule=schedule)
+    margins, working = skip_claims(res), working_ts(res, baselines)
+    linear = baselines["linear (Wiener)"]
+    for k, t in enumerate(res.ts):
+        if t in working:
+            print(f"t = {t:>3}: MSE of `none` above the better of concat/add by "
+                  f"{mean_spread(margins[f'none vs best skip at t={t}'], '.0f', unit='%')}; "
+                  f"`add` above `concat` by {mean_spread(margins[f'concat vs add at t={t}'], '.0f', unit='%')}")
+            continue
+        losing = [mode for mode, mse in res.mse.items() if not (mse[:, k] < linear[k]).all()]
+        who = ("no mode beats" if len(losing) == len(res.mse) else
+               f"{' and '.join(f'`{m}`' for m in losing)} do{'es' if len(losing) == 1 else ''} not beat")
+        print(f"t = {t:>3}: not ranked: {who} the linear denoiser (MSE {linear[k]:.4f}) on every seed")
 
 
 def print_eps_amplification(res: SkipResults) -> None:
@@ -258,7 +271,7 @@ def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor | None =
     for name, tr in trainers.items():
         curve = smooth(tr.history.loss, 25)
         ax.plot(np.arange(len(curve)) + len(tr.history.loss) - len(curve) + 1, curve,
-                label=f"skip={name!r} ({count_parameters(tr.model):,} params)")
+                label=f"skip={name!r}")
     ax.set_xlabel("training step")
     ax.set_ylabel("eps-MSE (moving avg of 25)")
     ax.legend(loc="upper right", fontsize=8)
@@ -296,7 +309,6 @@ class SkipModeView:
         self._image_grid = image_grid
         self.models, self.schedule, self.n, self.channels, self.seed = models, schedule, n, channels, seed
         self.x0 = load_digits(split="test")[:n]
-        self.params = {mode: count_parameters(m) for mode, m in models.items()}
         self.frames: dict[tuple[str, int], dict] = {}
         for mode in models:
             for t in ts:
@@ -355,7 +367,7 @@ class SkipModeView:
             image.set_data(f[name])
             image.set_clim(-v, v)
         self.notes["skip"].set_text("skip='none': no encoder features reach the decoder" if mode == "none" else "")
-        self.title.set_text(f"skip={mode!r} ({self.params[mode]:,} parameters), t = {t}: "
+        self.title.set_text(f"skip={mode!r}, t = {t}: "
                             f"MSE(x0_hat, x_0) = {f['mse']:.3f} over these {self.n} digits")
         return mode
 
@@ -437,7 +449,10 @@ def check_most_parameters(prediction) -> None:
            "now differ its shortcut becomes a 1x1 convolution; add and none have no weights of their own and do not "
            "widen the block.")
     if answer == most:
-        return report(True, f"{most!r} has the most ({counts[most]:,}; add and none: {counts['add']:,}): {why}", "")
+        return report(True, f"{most!r} has the most ({counts[most]:,}; add and none: {counts['add']:,}): under concat "
+                      f"the first ResBlock of each decoder level receives the skip's channels on top of the decoder's, "
+                      f"so it grows; adding and leaving out have no weights of their own. Exercise 3 counts where the "
+                      f"difference comes from.", "")
     hint = {"add": "adding two tensors has no weights: h + skip has as many channels as h.",
             "none": "no skip has no weights, but neither does adding: h + skip has as many channels as h."}
     return report(False, "", f"{hint.get(answer, '')} Look at the number of channels entering the decoder's "
@@ -445,81 +460,83 @@ def check_most_parameters(prediction) -> None:
                   "the parameter table above, and Ronneberger et al. (2015), U-Net, Sec. 2 and Fig. 1")
 
 
-def channels_after_skip(c_dec: int, c_skip: int, mode: str) -> int:
-    """Channels entering the first decoder block of a level after its long skip: h has ``c_dec`` channels, the
-    encoder's features ``c_skip``. ``ValueError`` when the mode cannot merge them (add with different counts)."""
-    if mode == "concat":
-        return c_dec + c_skip
-    if mode == "add" and c_dec != c_skip:
-        raise ValueError(f"skip='add' needs as many skip channels as decoder channels; got {c_skip} and {c_dec}")
-    return c_dec
+def concat_cost(ch: int, residual: bool = True) -> int:
+    """How many more parameters the first ``ResBlock`` of a decoder level of ``ch`` channels has under
+    ``skip="concat"`` than under ``skip="add"`` (the decoder's h, the encoder's skip and the block's output all
+    have ``ch`` channels). Its input has 2 ch channels instead of ch, so its first GroupNorm gains 2 ch weights
+    (a scale and a shift per channel), its first 3x3 convolution 9 ch^2 (its bias belongs to the output channels),
+    and, with residual connections, its identity shortcut becomes a 1x1 convolution 2 ch -> ch: 2 ch^2 + ch.
+    Summed over the U-Net's levels, this is the gap between concat and add in the parameter count."""
+    return 2 * ch + 9 * ch * ch + (2 * ch * ch + ch if residual else 0)
 
 
-CHANNEL_CASES = [(48, 32, "concat"), (32, 32, "concat"), (32, 32, "add"), (48, 32, "add"), (16, 16, "none"),
-                 (16, 32, "none")]
+def measured_concat_cost(ch: int, residual: bool = True) -> int:
+    """``concat_cost`` counted on ``course_lib.unet.ResBlock``s: ResBlock(2 ch, ch) minus ResBlock(ch, ch)."""
+    from ..unet import ResBlock
+
+    t_dim = 4 * ch
+    return (count_parameters(ResBlock(2 * ch, ch, t_dim, residual)) -
+            count_parameters(ResBlock(ch, ch, t_dim, residual)))
+
+
+CONCAT_COST_CASES = [(16, True), (32, True), (16, False), (32, False), (24, True), (8, False)]
 
 
 @graded
-def check_channels_after_skip(fn) -> None:
-    """03: ``fn(c_dec, c_skip, mode)``: the channels entering the decoder block after the long skip, and a
-    ValueError where the merge is impossible. Each typical miscount is named; the expected count never is."""
-    formula = ("write down the shape [B, C, H, W] of what each merge makes of h [B, c_dec, H, W] and skip "
-               "[B, c_skip, H, W] (your combine of exercise 1 does the merge); a merge that cannot run means the "
-               "U-Net cannot be built.")
-    reference = ("Ronneberger et al. (2015), U-Net, Sec. 2 and Fig. 1 (the channel counts of the expansive path), "
-                 "and the parameter table above")
-    for c_dec, c_skip, mode in CHANNEL_CASES:
-        case = f"for mode {mode!r} with c_dec={c_dec}, c_skip={c_skip}"
-        try:
-            want = channels_after_skip(c_dec, c_skip, mode)
-        except ValueError:
-            want = None
-        try:
-            got = fn(c_dec, c_skip, mode)
-        except NotImplementedError:
-            raise
-        except ValueError:
-            if want is None:
-                continue
-            return report(False, "", f"{case} your function raised ValueError, but that merge can run.", formula,
-                          reference)
-        except Exception as err:
-            if want is None:
-                return report(False, "", f"{case} your function raised {type(err).__name__}: the merge is "
-                              f"impossible here, so raising is right, but raise a ValueError.", formula, reference)
-            raise
-        if want is None:
-            return report(False, "", f"{case} your function returned {got!r}: can two maps with different numbers "
-                          f"of channels be added entry by entry? Where the merge cannot run, raise a ValueError.",
-                          formula, reference)
+def check_concat_cost(fn) -> None:
+    """03: ``fn(ch, residual)``: the parameters concatenation adds to the first decoder block of a level of ``ch``
+    channels, compared with addition. Checked against ResBlocks counted at several widths, with and without
+    residual connections, then summed over the notebook U-Net's levels against its parameter table. Each typical
+    miscount is named; the expected count never is."""
+    formula = ("only the layers that read the block's input change when the input has 2 ch channels instead of ch: "
+               "list the block's layers (print one), count each with ch and with 2 ch input channels, and count in "
+               "full a layer that exists under one mode only.")
+    reference = ("Ronneberger et al. (2015), U-Net, Sec. 2 and Fig. 1 (the expansive path's channels after each "
+                 "concatenation), and He et al. (2016), Sec. 3.2 (Eq. 2: a projection shortcut W_s where the "
+                 "dimensions differ)")
+    for ch, residual in CONCAT_COST_CASES:
+        case = f"for ch={ch}, residual={residual}"
+        want = measured_concat_cost(ch, residual)
+        got = fn(ch, residual)
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
         if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
-            return report(False, "", f"{case} your function returned {got!r}: return a whole number of channels.",
+            return report(False, "", f"{case} your function returned {got!r}: return a whole number of parameters.",
                           formula, reference)
         if got == want:
             continue
-        mistakes = {
-            "concat": [(c_dec, "you counted the decoder's channels only: what does stacking along the channels "
-                        "add to them?"),
-                       (c_skip, "you counted the skip's channels only: the decoder's h is stacked with them."),
-                       (2 * c_dec, "you doubled the decoder's channels: that counts the skip right only when it has "
-                        "as many channels as h, and here it has not."),
-                       (2 * c_skip, "you doubled the skip's channels: that counts h right only when it has as many "
-                        "channels as the skip, and here it has not.")],
-            "add": [(c_dec + c_skip, "you counted the channels of both inputs, as if they were stacked: adding two "
-                     "maps sums them entry by entry. How many channels does h + skip have?"),
-                    (2 * c_dec, "you doubled the channels, as if the maps were stacked: adding two maps sums them "
-                     "entry by entry.")],
-            "none": [(c_dec + c_skip, "you counted the skip's channels, but with no long skip nothing of the encoder "
-                      "reaches this block."),
-                     (c_skip, "you counted the skip's channels, but with no long skip the decoder's h goes on "
-                      "alone.")],
-        }.get(mode, [])
-        wrong = next((text for value, text in mistakes if got == value),
-                     f"your function returned {got!r}: count the channels of what the merge produces.")
+        norm, conv, short = 2 * ch, 9 * ch * ch, (2 * ch * ch + ch if residual else 0)
+        mistakes = [
+            (norm + conv, "you left out the shortcut. With residual connections, can the block still add its input "
+             "as it is, when the input has more channels than the output?") if residual else
+            (norm + conv + 2 * ch * ch + ch, "you counted a shortcut, but without residual connections the blocks "
+             "have none."),
+            (norm + conv + short - ch, "your count is ch short: does the new shortcut convolution have a bias (one "
+             "per output channel)? Does the normalisation have two parameters per input channel (a scale and a "
+             "shift)?") if residual else
+            (norm // 2 + conv, "the normalisation before the first convolution has two parameters per input channel "
+             "(a scale and a shift), not one."),
+            (conv + short, "you left out the normalisation before the first convolution: it has a scale and a shift "
+             "for each input channel."),
+            (norm + conv // 9 + short, "a 3x3 convolution has 9 weights per pair of input and output channels."),
+            (norm + conv // 3 + short, "a 3x3 convolution has 3 x 3 = 9 weights per pair of input and output "
+             "channels, not 3."),
+            (norm + conv + ch + short, "the first convolution's bias belongs to its output channels, and "
+             "concatenation does not change those."),
+            (2 * (norm + conv + short), "you counted the extra layers at twice their size: the block receives ch "
+             "more channels, not 2 ch more."),
+        ]
+        wrong = next((text for value, text in mistakes if got == value and value != want),
+                     f"your function returned {got!r}: list the block's layers and count what changes in each.")
         return report(False, "", f"{case} {wrong}", formula, reference)
-    return report(True, "concatenation stacks the skip's channels behind the decoder's, so the decoder block "
-                  "widens (and costs parameters); addition keeps the channel count and needs equal counts; none "
-                  "passes h on.", "")
+    levels = [UNet().config.base_channels * m for m in UNet().config.channel_mults]
+    gaps = {r: skip_parameters(residual=r)["concat"] - skip_parameters(residual=r)["add"] for r in (True, False)}
+    sums = {r: sum(int(fn(ch, r)) for ch in levels) for r in (True, False)}
+    return report(sums == gaps, f"summed over the levels of {levels} channels, your count gives {sums[True]:,} "
+                  f"with residual connections and {sums[False]:,} without: the gaps between concat and add in the "
+                  f"parameter table. The first 3x3 convolution grows most (9 ch^2), then the new 1x1 shortcut.",
+                  "your count matches single blocks but not the U-Net's totals: does your function depend on "
+                  "anything other than ch and residual?", formula, reference)
 
 
 def _combine_cases():
@@ -550,10 +567,12 @@ def _same(got, value, want) -> bool:
 @graded
 def check_combine(fn) -> None:
     """03: ``fn(h, skip, mode)`` against ``course_lib.unet.combine`` on the same inputs, for each mode."""
-    formula = ("concat stacks the two maps along the channel dimension of [B, C, H, W]; add sums them element by "
-               "element; none leaves the skip out.")
+    formula = ("write down the shape each mode must return for h [B, C_h, H, W] and skip [B, C_s, H, W]: a merge "
+               "that keeps every number of both maps as extra channels, a merge that keeps h's shape and is h when "
+               "the skip is zero, and one that lets nothing of the encoder through. Which dimension holds the "
+               "channels?")
     reference = ("Ronneberger et al. (2015), U-Net, Sec. 2 and Fig. 1 (the concatenation in the expansive path), "
-                 "and the table above (what each long skip does)")
+                 "and He et al. (2016b), Sec. 3 (an identity skip adds its input)")
     dims = {0: "the batch", 2: "the height", 3: "the width", -1: "the width", -2: "the height"}
     for mode, h, skip in _combine_cases():
         want = combine(h, skip, mode)

@@ -1,7 +1,8 @@
-"""Notebook 06b (optional): how good are the samples? The score's floor and its dependence on the sample size,
-FD against the number of DDIM steps over seeds, what the score cannot see (memorisation: nearest-neighbour
-distances to training and held-out digits), eta = 0 against eta = 1 at few steps (with the prediction's verdict),
-and the shipped DDPM-1000 against DDIM-50 study.
+"""Notebook 06b (optional): how good are the samples? The score's floor and its dependence on the sample size
+(the prediction of how its sample-size part shrinks when n is quadrupled, with its check, and the live figure of
+the floor against n), FD against the number of DDIM steps over seeds, what the score cannot see (memorisation:
+nearest-neighbour distances to training and held-out digits), eta = 0 against eta = 1 at few steps (with the
+prediction's verdict), and the shipped DDPM-1000 against DDIM-50 study.
 
 What notebook 06 also uses (the sample grids, ``floor_by_n`` and ``load_studies``, which notebook 05 reads too)
 lives in ``lessons.sampling`` and is re-exported here, so that 06b calls everything as ``lesson.<name>``.
@@ -9,18 +10,23 @@ lives in ``lessons.sampling`` and is re-exported here, so that 06b calls everyth
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import torch
 
 from ..data import load_digits
-from ..metrics import digit_fd, digit_floor, digit_quality
+from ..metrics import FEATURE_DIM, digit_fd, digit_features, digit_floor, digit_quality, frechet_distance
 from ..plotting import finish
 from ..samplers import DDIMSampler, DDPMSampler
 from .grading import graded, report
 from .sampling import floor_by_n, load_studies, model_device, plot_sample_grids, timed_sample
 
-__all__ = ["PREDICTION_CHOICES", "check_eta_prediction", "ddpm_vs_ddim", "draws_below", "eta_study", "eta_verdict",
-           "floor_all_training", "floor_by_n", "load_studies", "nearest_distances", "nearest_table", "plot_nearest",
-           "plot_sample_grids", "plot_sweep_seeds", "sampler_for", "sweep_over_seeds", "time_and_score"]
+__all__ = ["FLOOR_NS", "PREDICTION_CHOICES", "FloorView", "check_eta_prediction", "check_floor_shrink",
+           "ddpm_vs_ddim", "demo_widgets", "draws_below", "eta_study", "eta_verdict", "floor_all_training",
+           "floor_by_n", "floor_draws", "floor_widget", "inverse_n_fit", "load_studies", "nearest_distances",
+           "nearest_table", "plot_nearest", "plot_sample_grids", "plot_sweep_seeds", "sampler_for", "shrink_ratios",
+           "sweep_over_seeds", "time_and_score"]
 
 
 def sampler_for(name: str, schedule, steps: int | None = None, clip_x0: bool = True):
@@ -99,6 +105,164 @@ def plot_sweep_seeds(result: dict, floors=None):
     b.set_ylabel("seconds")
     fig.tight_layout()
     return finish(fig)
+
+
+# ----------------------------------------------------------------------------- the floor's bias with n
+
+FLOOR_NS = (50, 60, 80, 100, 150, 200, 300, 400, 600, 800, 1000)  # the floor widget's sample sizes
+
+
+def floor_draws(ns=FLOOR_NS, seeds=range(20)) -> dict[int, list[float]]:
+    """``floor_by_n`` for many sample sizes and draws, fast: the features of the 1,000 training digits and of the
+    held-out digits are computed once, and each draw takes the same digits as ``metrics.digit_floor(n, seed)``
+    (the same FDs up to float round-off): ``{n: [FD per draw]}``. Cached: the check and the widget share it."""
+    return {n: list(v) for n, v in _floor_draws(tuple(int(n) for n in ns), tuple(int(s) for s in seeds)).items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _floor_draws(ns: tuple, seeds: tuple) -> dict[int, list[float]]:
+    train = load_digits(split="train")
+    feats, held = digit_features(train), digit_features(load_digits(split="test"))
+    out = {}
+    for n in ns:
+        if not FEATURE_DIM + 1 <= n <= len(train):
+            raise ValueError(f"ns contains {n}; each sample size must lie in [{FEATURE_DIM + 1}, {len(train)}] "
+                             f"(the score fits a covariance to {FEATURE_DIM} features)")
+        picks = [torch.randperm(len(train), generator=torch.Generator().manual_seed(s))[:n].numpy() for s in seeds]
+        out[n] = [frechet_distance(feats[p], held) for p in picks]
+    return out
+
+
+def inverse_n_fit(draws: dict[int, list[float]]) -> tuple[float, float]:
+    """``(a, b)``: the least-squares line ``mean floor = a + b / n`` through the mean of the draws at each n. ``a``
+    is what the line gives as n grows without bound; ``b / n`` the part that comes from the sample size."""
+    ns = np.array(list(draws), dtype=float)
+    means = np.array([np.mean(v) for v in draws.values()])
+    b, a = np.polyfit(1 / ns, means, 1)
+    return float(a), float(b)
+
+
+def shrink_ratios(draws: dict[int, list[float]]) -> dict[int, float]:
+    """For each n whose 4n is also in ``draws``: the sample-size part of the mean floor at 4n divided by that at
+    n, the part being the mean minus ``a`` of ``inverse_n_fit``."""
+    a, _ = inverse_n_fit(draws)
+    mean = {n: float(np.mean(v)) for n, v in draws.items()}
+    return {n: (mean[4 * n] - a) / (mean[n] - a) for n in mean if 4 * n in mean}
+
+
+_SHRINK_MISTAKES = (
+    (1 / 2, "that is how the typical *size* of an average's error shrinks when n is quadrupled. The FD does not "
+            "add sizes of errors: it adds the squared distance between the two fitted means, and traces of "
+            "covariances."),
+    (1 / 16, "that shrinks the sample-size part faster than the measurements will show: which power of n does "
+             "the squared error of an average of n draws follow?"),
+    (0.0, "the sample-size part does not vanish at 4n: a finite sample still misses the true mean and covariance "
+          "by chance, only by less."),
+    (1.0, "1 means no change, but the floor falls as n grows (the printout above): the fitted mean and "
+          "covariance come closer to the true ones."),
+)
+SHRINK_HINT = ("an average of n independent draws misses the true mean by a random error. How does the expected "
+               "*square* of that error depend on n? The FD adds the squared distance between the two fitted means.")
+SHRINK_REFERENCE = ("Chong and Forsyth (2020), Effectively Unbiased FID and Inception Score and where to find them, "
+                    "§3 (the bias of FID with the number of samples)")
+
+
+@graded
+def check_floor_shrink(shrink, seeds=range(20)) -> None:
+    """06b: the student's prediction of the factor by which the sample-size part of the FD floor shrinks when n
+    is quadrupled (the part at 4n divided by the part at n). Measured on the floor's draws (``seeds``) at n = 50
+    to 1,000 against the line a + b / n."""
+    try:
+        value = float(shrink)
+    except (TypeError, ValueError):
+        return report(False, "", f"write the factor as one number (the part at 4n divided by the part at n), "
+                      f"got {shrink!r}.")
+    measured = shrink_ratios(floor_draws(seeds=seeds))
+    seen = ", ".join(f"{r:.2f} (n = {n} to {4 * n})" for n, r in measured.items())
+    if abs(value - 0.25) <= 0.05:
+        return report(True, f"FD adds squared errors of the fitted mean and covariance, and the expected squared "
+                      f"error of an average of n draws falls like 1/n (Chong and Forsyth 2020, §3). Measured on "
+                      f"{len(seeds)} draws at each n, against the line a + b/n: {seen}.", "")
+    if value > 1:
+        return report(False, "", f"{value:g} is above 1: the floor would grow with n. Give the part at 4n divided "
+                      "by the part at n.", SHRINK_HINT, SHRINK_REFERENCE)
+    for wrong, diagnosis in _SHRINK_MISTAKES:
+        if abs(value - wrong) <= 0.02:
+            return report(False, "", f"{value:g}: {diagnosis}", SHRINK_HINT, SHRINK_REFERENCE)
+    return report(False, "", f"{value:g} does not follow from how the FD's errors depend on n. Think of the FD as "
+                  "a sum of squared differences, each estimated from n draws.", SHRINK_HINT, SHRINK_REFERENCE)
+
+
+class FloorView:
+    """Widget body: the FD floor (n real training digits against the 797 held-out ones) for the sample sizes of
+    ``draws`` (``{n: [FD per draw]}``, precomputed: a move only looks up). Left: FD against n (log scale); right:
+    FD against 1/n, where a + b/n is a straight line whose value at 1/n = 0 is ``a``. Both show every draw (grey),
+    the means (black) and the fitted line (red, dashed); the draws at the chosen n are blue, and the title gives
+    their mean, range and the line's value."""
+
+    def __init__(self, draws: dict[int, list[float]]):
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+        self.draws = {int(n): list(v) for n, v in draws.items()}
+        self.a, self.b = inverse_n_fit(self.draws)
+        ns = np.array(sorted(self.draws), dtype=float)
+        means = [np.mean(self.draws[int(n)]) for n in ns]
+        top = 1.05 * max(max(v) for v in self.draws.values())
+        self.fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+        grid = np.geomspace(ns.min(), ns.max(), 100)
+        for ax, x, xs in [(left, ns, grid), (right, 1 / ns, 1 / grid)]:
+            for n, xv in zip(ns, x):
+                ax.plot([xv] * len(self.draws[int(n)]), self.draws[int(n)], "o", color="0.6", ms=3, alpha=0.6,
+                        label="draws of n real digits" if n == ns[0] else None)
+            ax.plot(x, means, "o-", color="k", ms=4, lw=1, label="their mean")
+            ax.plot(xs, self.a + self.b / grid, "--", color="C3", lw=1.2,
+                    label=f"a + b/n fitted to the means (a = {self.a:.1f})")
+            ax.set_ylim(0, top)
+            ax.set_ylabel("FD floor (lower is better)")
+        right.plot([0], [self.a], "*", color="C3", ms=11, label="a: the line at 1/n = 0")
+        right.set_xlim(left=-0.001)
+        left.set_xscale("log")
+        ticks = [50, 100, 200, 400, 1000]
+        left.xaxis.set_major_locator(FixedLocator(ticks))
+        left.xaxis.set_major_formatter(FixedFormatter([str(t) for t in ticks]))
+        left.xaxis.set_minor_locator(NullLocator())
+        left.set_xlabel("n, real training digits scored (log scale)")
+        inverse = [0, 400, 200, 100, 50]
+        right.xaxis.set_major_locator(FixedLocator([1 / t if t else 0.0 for t in inverse]))
+        right.xaxis.set_major_formatter(FixedFormatter([f"1/{t}" if t else "0" for t in inverse]))
+        right.set_xlabel("1/n (linear scale)")
+        left.legend(fontsize=8, loc="upper right")
+        right.legend(handles=right.get_lines()[-1:], fontsize=8, loc="upper left")
+        self.marks = [ax.plot([], [], "o", color="C0", ms=6, zorder=3)[0] for ax in (left, right)]
+        self.title = self.fig.suptitle(" ", fontsize=10)
+        self.fig.tight_layout()
+        self.animated = [*self.marks, self.title]
+
+    def update(self, n: int = 100) -> None:
+        values = self.draws[int(n)]
+        for mark, x in zip(self.marks, (n, 1 / n)):
+            mark.set_data([x] * len(values), values)
+        fit = f"{self.a:.1f} + {self.b / n:.1f} = {self.a + self.b / n:.1f}"
+        self.title.set_text(f"n = {n}: {len(values)} draws, mean {np.mean(values):.1f} (from {min(values):.1f} to "
+                            f"{max(values):.1f}); the line: a + b/n = {fit}")
+
+
+def floor_widget(draws: dict[int, list[float]] | None = None, n: int = 100):
+    """The live figure of ``FloorView`` with n on a slider (the sample sizes of ``draws``, default
+    ``floor_draws()``)."""
+    from ipywidgets import SelectionSlider
+
+    from ..widgets import LiveFigure
+
+    draws = floor_draws() if draws is None else draws
+    options = sorted(draws)
+    return LiveFigure(FloorView(draws), n=SelectionSlider(options=options, value=n if n in options else options[0]))
+
+
+def demo_widgets() -> dict:
+    """Notebook 06b's widget, same control, range and default (it only looks up precomputed draws)."""
+    return {"floor": floor_widget()}
 
 
 # ----------------------------------------------------------------------------- what the score cannot see

@@ -31,9 +31,10 @@ class WaveView:
         import matplotlib.pyplot as plt
 
         self.fig, ax = plt.subplots(figsize=(7, 3.2))
-        (self.line,) = ax.plot(WAVE_X, np.zeros_like(WAVE_X), color="C0", label="exp(-damping x) sin(2 pi frequency x)")
+        # the legend names the curves, not their formula: exercise 2 asks for it
+        (self.line,) = ax.plot(WAVE_X, np.zeros_like(WAVE_X), color="C0", label="the wave")
         (self.upper,) = ax.plot(WAVE_X, np.ones_like(WAVE_X), "--", color="0.5", lw=1,
-                                label="envelope +-exp(-damping x)")
+                                label="its envelope (how far it may swing)")
         (self.lower,) = ax.plot(WAVE_X, -np.ones_like(WAVE_X), "--", color="0.5", lw=1)
         ax.set_xlim(0, 2)
         ax.set_ylim(-1.1, 1.1)
@@ -96,7 +97,7 @@ def check_hello(answer) -> None:
     return report(not isinstance(answer, (str, bool)) and answer == 4, "You know how exercises work.",
                   _number_diagnosis(answer, "two plus two"),
                   formula="what does Python give for two plus two? Store that number (not a string) in `answer`.",
-                  reference="`check_hello` in course_lib/lessons/start_here.py")
+                  reference="the Python tutorial, Sec. 3.1.1 (Numbers): https://docs.python.org/3/tutorial/introduction.html")
 
 
 @graded
@@ -108,12 +109,16 @@ def check_demo(answer) -> None:
         diagnosis += " That is the number of seconds in a minute (or of minutes in an hour)."
     return report(not isinstance(answer, (str, bool)) and answer == 3600, "That is 60 minutes of 60 seconds.",
                   diagnosis, formula="an hour has 60 minutes, and each minute 60 seconds.",
-                  reference="`check_demo` in course_lib/lessons/start_here.py")
+                  reference="the SI Brochure (BIPM 2019), Table 8: the hour and the minute, in seconds")
 
 
 @graded
 def check_wave(fn) -> None:
-    """00, exercise 2: ``fn(x, frequency, damping)`` must equal ``wave`` (exp(-damping x) sin(2 pi frequency x))."""
+    """00, exercise 2: ``fn(x, frequency, damping)`` must draw the widget's curve, ``wave`` (a sine of ``frequency``
+    full turns per unit of x, under an envelope that decays exponentially at the rate ``damping``).
+
+    Hints climb from a question (what the curve must do) to the idea, then to a textbook section; they never name
+    the function that holds the solution."""
     x = torch.linspace(0, 2, 9, dtype=torch.float64)
     frequency, damping = 1.5, 0.75
     want = wave(x, frequency, damping)
@@ -124,21 +129,26 @@ def check_wave(fn) -> None:
         "the wave grows instead of decaying: check the sign inside the exponential.":
             torch.exp(damping * x) * torch.sin(2 * math.pi * frequency * x),
         "the damping is missing: the envelope should shrink as x grows.": torch.sin(2 * math.pi * frequency * x),
-        "the envelope multiplies the angle: exp(-damping x) goes outside the sine.":
-            torch.sin(2 * math.pi * frequency * x * torch.exp(-damping * x)),
+        "the envelope multiplies the angle: the shrinking should act on how far the wave swings, not on how fast "
+        "it turns.": torch.sin(2 * math.pi * frequency * x * torch.exp(-damping * x)),
         "that is a cosine: the wave starts at 0 when x = 0.": torch.exp(-damping * x) * torch.cos(
             2 * math.pi * frequency * x),
     }
     diagnosis = diagnose(got, want, mistakes)
+    if diagnosis is not None and diagnosis not in mistakes and not diagnosis.startswith(("the shape", "expected")):
+        diagnosis = (f"{diagnosis} Try your function by hand with frequency = 1 and damping = 0: is it 0 at x = 0, "
+                     "rising, and back at 0 after one full turn at x = 1? Then with damping = 1: does each swing "
+                     "shrink by the same factor per unit of x?")
     return report(diagnosis is None, "that is the wave the sliders above draw.", diagnosis or "",
-                  formula=("a sine that makes `frequency` full turns (of 2 pi radians) per unit of x, multiplied by an "
-                           "envelope that decays exponentially at the rate `damping`."),
-                  reference="`wave` in course_lib/lessons/start_here.py")
+                  formula=("how many radians make one full turn of a sine? And which function shrinks by the same "
+                           "factor over every unit of x? The shrinking multiplies the sine from outside."),
+                  reference=("Feynman, Leighton and Sands, The Feynman Lectures on Physics, Vol. I, Sec. 24-2 "
+                             "(damped oscillations: a sine under a decaying exponential envelope)"))
 
 
 def demo_hint_tiers() -> None:
-    """Show how a check answers three wrong tries in a row (first what is wrong, then the formula, then where
-    the reference is) on a demonstration exercise that is none of the notebook's (the number of seconds in an
+    """Show how a check answers three wrong tries in a row (first what is wrong, then a hint, then what to read)
+    on a demonstration exercise that is none of the notebook's (the number of seconds in an
     hour), then forget those tries."""
     print("Demonstration exercise: set `answer` to the number of seconds in an hour.\n")
     for wrong in ("60 * 60", 60, 360):

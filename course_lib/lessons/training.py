@@ -189,7 +189,8 @@ class ToySamplesView:
 
 
 def toy_samples_widget(model, schedule: NoiseSchedule, name: str = "moons"):
-    """Notebook 05's DDIM step-count widget: ``ToySamplesView`` under ``toy_steps_slider``."""
+    """A DDIM step-count widget for a 2-D model: ``ToySamplesView`` under ``toy_steps_slider`` (no longer shown in
+    notebook 05, which comes before notebook 06 teaches DDIM)."""
     from ..widgets import LiveFigure
 
     return LiveFigure(ToySamplesView(model, schedule, name), steps=toy_steps_slider(schedule.T))
@@ -429,26 +430,21 @@ def show_x0_hat(model, schedule: NoiseSchedule, digits: torch.Tensor, t: int = 3
 
 
 def demo_widgets() -> dict:
-    """Notebook 05's widgets, same controls and ranges, on stand-ins: a 2-D MLP trained 200 steps, the shipped
-    digits checkpoint for x0-hat, and a width-8 U-Net trainer for "train N more steps"."""
-    from ..data import load_digits, make_toy_2d
-    from ..mlp_denoiser import MLPDenoiser
+    """Notebook 05's widgets, same controls and ranges, on stand-ins: the shipped digits checkpoint for x0-hat, and
+    a width-8 U-Net trainer for "train N more steps". (The DDIM step-count widget, ``toy_samples_widget``, is not
+    in notebook 05 any more: DDIM is taught in notebook 06.)"""
+    from ..data import load_digits
     from ..trainer import TrainConfig
     from ..unet import UNet
     from ..widgets import LiveFigure
 
     torch.manual_seed(0)
     linear = NoiseSchedule.make("linear", 1000)
-    toy = Trainer(MLPDenoiser(hidden=128, depth=3), linear, make_toy_2d("moons", 2000),
-                  TrainConfig(steps=200, batch_size=256, lr=2e-3, log_every=100), device="cpu", progress=False)
-    toy.train()
     model, schedule, _ = load_denoiser()
     digits = load_digits(split="train")
     small = Trainer(UNet(base_channels=8), linear, digits, TrainConfig(steps=10, batch_size=32, log_every=10),
                     device="cpu", progress=False)
     return {
-        "toy_samples": LiveFigure(ToySamplesView(toy.ema_model, linear, "moons"),
-                                  steps=toy_steps_slider()),
         "x0_hat": LiveFigure(view := X0HatView(model, schedule, digits[:4]), t=x0_hat_slider(view)),
         "train_more": train_more_widget(small, n_more=10),
     }
@@ -636,9 +632,10 @@ def eps_loss(model, x0, t, noise, schedule: NoiseSchedule):
     return ((model(x_t, t) - noise) ** 2).mean()
 
 
-EPS_LOSS_FORMULA = ("noise x0 to x_t with notebook 04's closed form (one alpha_bar per example, shaped to broadcast "
-                    "over x0's other dimensions), ask the model for the noise at (x_t, t), and average the squared "
-                    "error against the noise that was really added.")
+EPS_LOSS_FORMULA = ("what will the network have when it samples? Only a noisy x_t and its t. Make that x_t from x0 "
+                    "and the noise as notebook 04 did (one alpha_bar per example, shaped to broadcast over x0's other "
+                    "dimensions); then ask: what should the network answer, and which score of a numeric answer is 0 "
+                    "when it is right and does not grow with the batch or the image size?")
 
 
 def _per_example(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -767,10 +764,9 @@ def check_train_loop(fn) -> None:
     torch.manual_seed(0)
     spy = _SpyDenoiser()
     before = [p.detach().clone() for p in spy.parameters()]
-    formula = ("each step draws a batch of data, one random t per example and Gaussian noise of the batch's shape; "
-               "noises the batch to x_t with the closed form of notebook 04; takes the mean squared error between "
-               "the model's output at (x_t, t) and that noise; then clears the gradients, backpropagates, updates, "
-               "and records the loss as a number.")
+    formula = ("what must be fresh at every step, and how many of each: data, timesteps, noise? A batch should cover "
+               "the whole chain, so each example gets its own uniformly drawn t. Then the loss of exercise 1 on that "
+               "batch, and the three calls that turn a loss into an update; record the loss as a number.")
     reference = "Ho et al. 2020, Algorithm 1 (Training): one pass of its loop is one step of yours"
     fail = lambda why: report(False, "", why, formula, reference)
     try:

@@ -246,7 +246,8 @@ class GradientProfilesView:
 def show_gradient_profiles(depth: int = 30, activation: str = "sigmoid", init: str = "default",
                            residual: bool = True, scale_branch: bool = True, norm: str = "none"):
     """The figure of ``GradientProfilesView`` for one setting, as a static figure (to call with fixed arguments):
-    the plain network's profile, and next to it the residual twin's (if ``residual``)."""
+    the plain network's profile, and next to it the residual twin's (if ``residual``). The gradients are float32;
+    their norms are taken in float64, so that a norm does not underflow where the entries do not."""
     view = GradientProfilesView()
     view.update(depth, activation, init, residual, scale_branch, norm)
     return finish(view.fig)
@@ -702,7 +703,8 @@ def check_sigmoid_derivative_max(value) -> None:
                   "most (1/4)^30 ~ 1e-18, before the weights have their say.", diagnosis or "",
                   formula=("sigma'(z) = sigma(z) (1 - sigma(z)): a product of two numbers that add up to 1. When is it "
                            "largest?"),
-                  reference="`sigmoid_derivative_max` in course_lib/lessons/vanishing_gradients.py")
+                  reference=("Glorot and Bengio (2010), Sec. 3.1 (where sigmoid units saturate, their slope is "
+                             "near 0), then evaluate sigma(z) (1 - sigma(z)) at z = -2, -1, 0, 1, 2"))
 
 
 def residual_layer(h: torch.Tensor, f, s: float) -> torch.Tensor:
