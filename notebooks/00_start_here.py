@@ -1,8 +1,8 @@
 # %% [markdown]
 # # 00 · Start here
 #
-# Welcome to **From residual connections to diffusion models**. In ten short notebooks (00 to 07, with two
-# optional ones, 01b and 06b) you will watch gradients vanish in a deep network and come back with one `+ x`,
+# Welcome to **From residual connections to diffusion models**. In eleven short notebooks (00 to 07, with three
+# optional ones, 01b, 06b and 07b) you will watch gradients vanish in a deep network and come back with one `+ x`,
 # take trained residual networks apart, compare the two kinds of "skip" inside a U-Net, and finally train and
 # sample a small diffusion model on your own CPU.
 #
@@ -23,22 +23,26 @@
 # |---|---|---|---|
 # | 0-5 | Welcome | title, objectives | The course's arc in one sentence: `+ x` in a deep net, then in a diffusion model's U-Net. |
 # | 5-20 | Your environment | Colab cell, `setup_notebook`, environment report | Everyone runs the first cells on Binder, Colab or a laptop. Walk the room; fix installs (see "Where to run the course"). |
-# | 20-28 | A widget | the wave's `LiveFigure` | Move the sliders together; show that `WaveView` lives in `course_lib/lessons/start_here.py`. |
+# | 20-28 | A widget | the wave's `LiveFigure`, `plot_wave` | Move the sliders together; show that `WaveView` lives in `course_lib/lessons/start_here.py`. |
 # | 28-33 | How exercises work | `demo_hint_tiers` | Read the three tiers aloud: what is wrong, then a hint, then what to read. |
 # | 33-36 | Exercise 1 | `answer`, `check_hello` | Everyone gets a ✅; someone who types `"4"` sees the text-versus-number diagnosis. |
-# | 36-47 | Exercise 2 | `wave`, `check_wave` | Students build the widget's curve from its properties; encourage a wrong try first. |
+# | 36-47 | Exercise 2 | `wave`, `check_wave`, the sliders over their own curve | Students build the widget's curve from its properties; encourage a wrong try first; then their curve follows the sliders. |
 # | 47-50 | Where to run, summary | last cell | Where to work at home; next class: notebook 01. |
 #
 # **Live-code.** Type exercise 2's `wave` with the class, one property at a time, and run the check after each step.
-# Start with `torch.sin(frequency * x)` and read the diagnosis aloud ("off by a factor 2 pi": a full turn is 2 pi
-# radians). Then multiply by the envelope, saying "the shrinking acts on how far the curve swings, so it sits outside
-# the sine". Do not type the environment report or the widget cell: run them.
+# Start with `torch.sin(2 * math.pi * frequency * x)` (the turns, no shrinking) and read the diagnosis aloud ("the
+# damping is missing"). Then multiply by the envelope but drop the 2 pi, `torch.exp(-damping * x) *
+# torch.sin(frequency * x)`: the check says "off by a factor 2 pi" (a full turn is 2 pi radians). Say "the shrinking
+# acts on how far the curve swings, so it sits outside the sine", put the 2 pi back, and run the check: ✅. Do not
+# type the environment report or the widget cell: run them.
 #
 # **Predict before running.**
-# - Before moving the damping slider to 3: "what happens to the swings on the right?" Most say they vanish; the
-#   envelope shows they shrink by the same factor per unit of x, never reaching exactly 0.
-# - Before exercise 2's check: "what should `wave` give at x = 0, for any frequency?" Many say 1 (thinking of the
-#   envelope); a sine starts at 0.
+# - Before moving the damping slider to 3: "what happens to the swings on the right?" Most say they vanish. On the
+#   linear axis they look flat, but the title gives the envelope at x = 2, 0.0025: they shrink by the same factor
+#   per unit of x, never reaching exactly 0.
+# - Before exercise 2's check: "with frequency = 1 and damping = 1, how tall is the second peak compared with the
+#   first?" Many say half; the peaks are one unit of x apart, so the second is smaller by a factor e (about 2.7).
+#   Set the sliders after the check to see it.
 #
 # **Common mistakes** (from the checks' diagnoses):
 # - exercise 1: `answer = "4"` or `"2" + "2"` (text, not a number; `"2" + "2"` is `"22"`);
@@ -86,23 +90,30 @@ for key, value in environment_report().items():
     print(f"{key:>14}: {value}")
 
 # %% [markdown]
-# On a plain CPU every notebook runs top to bottom in about a minute. When a GPU is present
+# The README's table of notebooks gives each one's time, top to bottom, on 2 CPU cores. When a GPU is present
 # (`device: cuda`), notebooks that train models pick a larger configuration on their own.
 #
 # ## A widget
 #
 # Move the sliders: the curve is a sine wave whose swings die out. `frequency` sets how many full turns it makes
-# per unit of x, `damping` how fast its envelope (the dashed lines) shrinks. The widget is a `LiveFigure` over a *view*, `WaveView`: the view builds
+# per unit of x, `damping` how fast its envelope (the dashed lines) shrinks; the title gives the envelope's height
+# at x = 2. The widget is a `LiveFigure` over a *view*, `WaveView`: the view builds
 # its figure once, and each slider move only gives its lines new y values, so the picture follows your hand.
 # Every widget in the course works this way, with its logic in `course_lib` where you can read and call it.
 # When you read the notebook without running it (on GitHub, say), the widget cell still shows the figure for
-# the sliders' starting values. Each view also has a plain function that draws one setting without sliders
-# (here `lesson.plot_wave(frequency, damping)`), handy where widgets do not run.
+# the sliders' starting values.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: built once, only its curves redrawn on a move.
 LiveFigure(lesson.WaveView(), frequency=FloatSlider(value=2.0, min=0.5, max=5.0, step=0.5),
            damping=FloatSlider(value=0.5, min=0.0, max=3.0, step=0.5))
+
+# %% [markdown]
+# Each view also has a plain function that draws one setting without sliders, handy where widgets do not run.
+# Here, `plot_wave` with no damping:
+
+# %%
+lesson.plot_wave(frequency=1.0, damping=0.0)
 
 # %% [markdown]
 # ## How exercises work
@@ -156,10 +167,18 @@ def wave(x, frequency, damping):
 lesson.check_wave(wave)
 
 # %% [markdown]
+# Your `wave` (dotted) beside the widget's: move the sliders. With `frequency = 1` and `damping = 1`, compare the
+# heights of the first two peaks.
+
+# %% tags=["spoiler", "nbval-ignore-output"]
+# A live figure over your own function (its stored output is cleared in the student copy). Not compared in tests.
+lesson.wave_widget(student=wave)
+
+# %% [markdown]
 # ## Where to run the course
 #
 # - **Locally**: `./course lab` in a clone of the repository sets everything up and opens JupyterLab.
-# - **Binder**: the *launch binder* badge in the README builds the course from the repository's `binder/` folder (CPU-only PyTorch) and opens this notebook in JupyterLab; nothing to install. CPU only, 1-2 GB of memory, which every notebook fits.
+# - **Binder**: the *launch binder* badge in the README builds the course from the repository's `binder/` folder (CPU-only PyTorch) and opens this notebook in JupyterLab; nothing to install. CPU only, with a memory limit that every notebook stays under (`benchmarks/bench_notebooks.py` measures each one's peak).
 # - **Colab**: each notebook's *Open in Colab* badge in the README opens it on Colab. Run its first cell: it installs `course_lib` from the repository (Colab keeps its own PyTorch) and turns on Colab's widget manager. With a GPU runtime the training notebooks pick larger configurations, so your numbers will differ from the stored ones.
 #
 # ## Summary

@@ -54,8 +54,8 @@
 #   fresh noise."
 #
 # **Predict before running**
-# - Before the timed grids: how much faster is DDIM-50 than DDPM? Most say "about $T/50$"; the printout agrees
-#   roughly, since the network calls dominate.
+# - Before the timed grids: how much faster is DDIM-50 than DDPM? Most say "$T/50$, 20 times": the network calls
+#   dominate, so the printout's factor is of that order (it moves with the machine and its load).
 # - Before the consistency study: from one $x_T$, do 5 and 200 steps give the same digits? Many say no ("a
 #   different function for each S"); they are close, and closer as the steps double.
 # - Before the spacing study: does leading or trailing spacing matter? Most say yes everywhere; here only at 2 steps.

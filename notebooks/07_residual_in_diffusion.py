@@ -125,7 +125,7 @@ LIVE_BUDGETS = (125, 250, 500) if use_large_config(device) else (125,)  # steps 
 # `"concat"`, `"add"` or `"none"`? The check compares your answer with the shipped seeds. Every result below
 # answers it, which is why the student copy shows none of them until you run the cells.
 
-# %% answers=["prediction = \"none\"", "largest with skip='none'", "231.0", "254.7", "= 0.20 (0.10-0.40", "more than twice residual's FD"]
+# %% answers=["prediction = \"none\"", "largest with skip='none'", "234.3", "260.4", "= 0.19 (0.09-0.40", "more than twice residual's FD"]
 ### BEGIN SOLUTION
 prediction = "none"
 ### END SOLUTION
@@ -256,16 +256,17 @@ capstone.check_curve_claims(curves)
 #   skip, on every seed (the early verdicts and the first claim), and your own run can show it (the line under the
 #   curves).
 # - **End better: not settled, and small where the curves flatten.** With long skips the plain U-Net has caught up
-#   by 4,000 steps (no difference resolved there, as your interval found for `add`), but its curve is still
-#   falling, so which ends better is not settled by 4,000 steps. Without long skips plain blocks are still several
-#   times worse at 4,000 steps (a ratio of 0.20), both curves still falling.
-# - **Two switches, not one.** At 125 steps the shortcut alone carries almost all of "residual on − off" (0.38
+#   by 4,000 steps: with `add` no difference is resolved (as your interval found), with `concat` plain is 9%
+#   ahead (a ratio of 1.09). Both curves are still falling, so which ends better is not settled by 4,000 steps.
+#   Without long skips plain blocks are still several times worse at 4,000 steps (a ratio of 0.19), both curves
+#   still falling.
+# - **Two switches, not one.** At 125 steps the shortcut alone carries almost all of "residual on − off" (0.39
 #   against 0.34); the zero-init alone gives 0.87, a small head start, and no difference is resolved at 8,000 steps.
 #
 # The articles' claims:
 #
 # - **"residual connections outperform skip connections".** Residual-only (residual, `none`) against skip-only
-#   (plain, `concat`): better early (0.43 at 125 steps), *worse* by 4,000 steps (1.50), on every seed (with
+#   (plain, `concat`): better early (0.44 at 125 steps), *worse* by 4,000 steps (1.54), on every seed (with
 #   DDIM-20; `concat` also has more parameters, notebook 03); at 8,000 steps residual-only is still falling. The
 #   article cites no study, and the two are not alternatives: the best variants have both.
 # - **"reducing the likelihood of overfitting".** With long skips, where both reach the same FD, the residual

@@ -73,8 +73,8 @@ def test_default_init_plain_32_stays_at_chance():
 def test_kaiming_plain_degrades_with_depth_without_vanishing():
     runs = (("plain", "kaiming", 4), ("plain", "kaiming", 32), ("plain", "kaiming", 64))
     margins = degradation_claims(degradation_experiment(runs=runs, seeds=SEEDS, steps=200))
-    assert set(margins) == {"kaiming_32_trains", "degrades_32", "degrades_64", "healthy_64"}
-    del margins["degrades_32"]  # not claimed: plain-32 vs plain-4 flips sign for seed 101 (margin -0.06)
+    # plain-32 against plain-4 is not claimed (it flips sign for seed 101), so it is not printed as a margin either
+    assert set(margins) == {"kaiming_32_trains", "degrades_64", "healthy_64"}
     for name, values in margins.items():
         assert np.all(values > 0), (name, values)
 

@@ -42,6 +42,12 @@ def test_the_shipped_degradation_curves_and_their_claims():
         assert len(margins) >= 5 and (margins > 0).all(), name
     text = lesson.degradation_verdicts(rows)
     assert text.count("\n") == 5 and "plain-64 at 6,400 steps, train loss per seed" in text
+    # two curves both at the 0.001 floor are not compared (their ratio is 1 by construction), nor printed twice
+    assert "plain-4 (from 800 steps) and plain-32 (from 1,600) are both below 0.001 on every seed: not compared" in text
+    assert "they end level" not in text and "1.00 (1.00-1.00" not in text
+    assert "residual-64 against plain-64: the line above again" in text and text.count("0.09 (0.00-7.11") == 1
+    assert lesson.floor_from(panels["residual, Kaiming init"]["residual-64"]) == 800
+    assert lesson.floor_from(panels["plain, Kaiming init"]["plain-64"]) is None  # seed 4 is still above at 6,400
 
 
 def test_the_live_degradation_run_is_placed_on_the_shipped_curves(capsys):

@@ -25,8 +25,32 @@ def test_wave_view_update_touches_only_animated_artists():
     view = lesson.WaveView()
     view.update(frequency=3.0, damping=1.0)
     np.testing.assert_allclose(view.upper.get_ydata(), np.exp(-lesson.WAVE_X))
-    assert view.title.get_text() == "frequency = 3.0, damping = 1.0"
+    assert view.title.get_text() == "frequency = 3.0, damping = 1.0 (envelope at x = 2: 0.14)"
     assert set(view.animated) == {view.line, view.upper, view.lower, view.title}
+    view.update(frequency=2.0, damping=3.0)  # swings that look flat on the linear axis are not 0
+    assert view.title.get_text().endswith("(envelope at x = 2: 0.0025)")
+
+
+def test_the_students_wave_is_drawn_beside_the_reference_and_never_breaks_the_widget():
+    def stub(x, frequency, damping):
+        raise NotImplementedError
+
+    labels = {}
+    for name, fn in (("right", lesson.wave), ("stub", stub), ("bug", lambda x, f, d: x / 0 + [1]),
+                     ("short", lambda x, f, d: x[:3])):
+        view = lesson.WaveView(fn)
+        labels[name] = view.update(frequency=1.0, damping=1.0)
+        assert labels[name] == view.legend.get_texts()[-1].get_text()
+        if name == "right":
+            np.testing.assert_allclose(view.mine.get_ydata(), lesson.wave(lesson.WAVE_X, 1.0, 1.0))
+        else:
+            assert np.isnan(view.mine.get_ydata()).all(), name
+    assert labels == {"right": "your wave", "stub": "your wave (not written yet)",
+                      "bug": "your wave (it raises TypeError)", "short": "your wave (shape (3,), not one value per x)"}
+    live = lesson.wave_widget(student=stub)
+    live.controls["damping"].value = 1.0
+    assert live.image.value and not live.status.value
+    assert lesson.WaveView().update(1.0, 1.0) is None  # no student line: one background
 
 
 def test_demo_widget_redraws_for_every_control():
@@ -88,6 +112,8 @@ def test_check_demo_accepts_3600_and_names_a_minute(capsys):
 
 def test_check_wave_accepts_reference_and_other_formulations(capsys):
     lesson.check_wave(lesson.wave)
+    assert capsys.readouterr().out.startswith("✅ Correct! That is the wave")
+    lesson.check_wave(lesson.wave)
     lesson.check_wave(lambda x, f, d: torch.exp(-d * x.float()) * torch.sin(2 * math.pi * f * x.float()))
     lesson.check_wave(lambda x, f, d: np.exp(-d * x.numpy()) * np.sin(2 * np.pi * f * x.numpy()))
     assert capsys.readouterr().out.count("✅") == 3
@@ -115,6 +141,7 @@ def test_check_wave_names_each_mistake_then_escalates(wrong, diagnosis, capsys):
 def test_check_wave_asks_a_question_when_no_known_mistake_matches(capsys):
     lesson.check_wave(lambda x, f, d: x * 0 + 1)
     out = capsys.readouterr().out
+    assert "flat index" not in out and "is at x = 0.5 (frequency = 1.5" in out  # an x, not an array index
     assert "0 at x = 0" in out and "same factor per unit of x" in out and "exp(" not in out and "2 pi" not in out
 
 

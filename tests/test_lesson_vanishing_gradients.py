@@ -235,3 +235,38 @@ def test_check_orders_per_layer_names_each_mistake_then_escalates(wrong, diagnos
 def test_check_orders_per_layer_says_not_yet_on_stub(capsys):
     lesson.check_orders_per_layer(stub)
     assert "replace the `raise NotImplementedError`" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- the theory against the measurement
+
+def test_init_variance_for_the_30_layer_nets():
+    v = lesson.init_variance(fan_in=64, depth=30)
+    assert v["ratio"] == pytest.approx(6) and v["var_xavier_relu"] == pytest.approx(v["var_kaiming"])
+    assert v["orders_per_step_default"] == pytest.approx(np.log10(6) / 2)
+    assert v["rms_factor_default"] == pytest.approx(6 ** -14.5)  # 29 steps from layer 30 down to layer 1
+
+
+def test_xavier_in_deep_nets_carries_the_activations_gain():
+    from course_lib.deep_nets import DeepMLP
+
+    for activation, var in (("relu", 2 / 64), ("sigmoid", 1 / 64), ("tanh", 25 / 9 / 64)):
+        torch.manual_seed(0)
+        w = DeepMLP(depth=4, activation=activation, init="xavier").layers[1].linear.weight
+        assert w.var().item() == pytest.approx(var, rel=0.1), activation
+
+
+def test_backward_split_the_backpropagated_signal_follows_the_theory_the_weight_gradient_loses_less():
+    split = lesson.backward_split(depth=30, activation="relu", init="default", seed=0)
+    assert {k: v.shape for k, v in split.items()} == {"delta": (30,), "inputs": (30,), "weight": (30,)}
+    np.testing.assert_allclose(split["weight"], lesson.layer_profile(30, False, "relu", "default"), rtol=1e-4)
+    delta, weight = lesson.orders_per_layer(split["delta"]), lesson.orders_per_layer(split["weight"])
+    assert abs(delta - np.log10(6) / 2) < 0.03 and weight < delta - 0.04  # 0.40 against the theory's 0.39; 0.33
+    assert split["inputs"][0] > 5 * split["inputs"][5] and split["inputs"][5] < 2 * split["inputs"][-1]
+    text = lesson.format_backward_split(split)
+    assert "the backpropagated dL/dz loses 0.40" in text and "layer inputs" in text
+
+
+def test_the_gradient_profile_title_gives_width_and_batch():
+    view = lesson.GradientProfilesView()
+    view.update(depth=4, activation="relu", init="kaiming")
+    assert view.title.get_text().endswith("(width 64, 256 digits)")

@@ -9,11 +9,11 @@
   ``AdamEpsView`` (the widget) draws Adam's first step against |g| (``adam_step_size``) and the share of each
   layer's weights that move. Two exercises: ``check_eps_prediction`` (at which eps does layer 1 start to move?)
   and ``check_adam_changes`` (write Adam's update for one weight; compared with ``torch.optim.Adam``).
-* **how deep can each go**: the first layer's gradient against depth for plain nets at the default and at
-  Kaiming initialisation, with BatchNorm (it grows, Yang et al. 2019), and residual twins with an unscaled
+* **the first layer's gradient at initialisation, by depth**: for plain nets at the default and at Kaiming
+  initialisation, with BatchNorm (it grows, Yang et al. 2019), and residual twins with an unscaled
   branch (it explodes) and a scaled one (flat).
 * **shattered gradients** (Balduzzi et al. 2017): dy/dx along a line of inputs decorrelates exponentially
-  with depth in a plain BatchNorm net, far more slowly in a residual one.
+  with depth in a plain BatchNorm net and stays near 1 in a residual BatchNorm net (our neighbour measure).
 
 ``*_claims`` functions return the per-seed margins that ``course_lib.claims.check_claim`` turns into a verdict.
 """
@@ -60,7 +60,8 @@ def _leading_zeros(counts) -> int:
 
 
 def frozen_layers(depth: int = 30, activation: str = "sigmoid", init: str = "default", seeds=(0, 1, 2),
-                  steps: int = 200, lr: float = 1e-3, eps: float = 1e-8, n: int = 256) -> dict[str, np.ndarray]:
+                  steps: int = 200, lr: float = 1e-3, eps: float = 1e-8, n: int = 256,
+                  loss: bool = False) -> dict[str, np.ndarray]:
     """What a vanishing (tiny, not zero) gradient does to learning in float32, per seed and layer.
 
     For each seed, a fresh plain ``DeepMLP`` (as in ``layer_profile``) and the float32 gradient of the loss on
@@ -74,9 +75,15 @@ def frozen_layers(depth: int = 30, activation: str = "sigmoid", init: str = "def
       (``np.spacing``); a step below half that gap rounds back to the same weight;
     * ``"changed"``: how many of the layer's weights differ, bit for bit, from their initial values after
       ``steps`` Adam steps of ``train_classifier`` (lr ``lr``, PyTorch's eps 1e-8).
+
+    With ``loss=True`` it also returns ``"loss"`` ``[len(seeds)]``: the mean cross-entropy over the whole "train"
+    split after training (the control run of ``adam_eps_claims``: the same net and batches with eps = 1e-8).
     """
     x, y = first_digits(n)
     out = {k: np.zeros((len(seeds), depth)) for k in ("norm32", "norm64", "step", "spacing", "changed")}
+    if loss:
+        out["loss"] = np.zeros(len(seeds))
+        x_train, y_train = digits_flat("train")
     with one_thread():
         for i, seed in enumerate(seeds):
             torch.manual_seed(seed)
@@ -95,7 +102,13 @@ def frozen_layers(depth: int = 30, activation: str = "sigmoid", init: str = "def
             train_classifier(net, steps=steps, lr=lr, seed=seed)
             out["changed"][i] = [(layer.linear.weight.detach() != w).sum().item()
                                  for layer, w in zip(net.layers, before)]
+            if loss:
+                with torch.no_grad():
+                    out["loss"][i] = F.cross_entropy(net(x_train), y_train).item()
     return out
+
+
+GAP_SMALLEST = "smallest weight's gap"  # the gap from the layer's smallest weight to the next float32 number
 
 
 def format_frozen_layers(fr: dict[str, np.ndarray], layers=(1, 2, 3, 4, 5, 6, 10, 15, 20, 30), seed_index: int = 0,
@@ -103,12 +116,12 @@ def format_frozen_layers(fr: dict[str, np.ndarray], layers=(1, 2, 3, 4, 5, 6, 10
     """A table for one seed: per layer, the float32 and float64 gradient norms, Adam's largest first step, the
     smallest float32 spacing of the weights, and how many weights changed in ``steps`` Adam steps."""
     weights = "weights"
-    lines = [f"{'layer':>5} {'norm, float32':>14} {'norm, float64':>14} {'Adam step 1':>12} {'fp32 spacing':>13} "
-             f"{'changed after ' + str(steps) + ' steps':>26}"]
+    lines = [f"{'layer':>5} {'norm, float32':>14} {'norm, float64':>14} {'Adam step 1':>12} "
+             f"{GAP_SMALLEST:>22} {'changed after ' + str(steps) + ' steps':>26}"]
     for layer in layers:
         j = layer - 1
         lines.append(f"{layer:>5} {fr['norm32'][seed_index, j]:>14.1e} {fr['norm64'][seed_index, j]:>14.1e} "
-                     f"{fr['step'][seed_index, j]:>12.1e} {fr['spacing'][seed_index, j]:>13.1e} "
+                     f"{fr['step'][seed_index, j]:>12.1e} {fr['spacing'][seed_index, j]:>22.1e} "
                      f"{int(fr['changed'][seed_index, j]):>12d} of 4096 {weights}")
     return "\n".join(lines)
 
@@ -204,8 +217,11 @@ def adam_tiny_eps_training(depth: int = 30, seeds=(0, 1, 2), steps: int = 200, l
 
 
 def format_adam_eps(first: dict[str, np.ndarray], trained: dict[str, np.ndarray], cases=ADAM_CASES,
-                    seed_index: int = 0, lr: float = 1e-3, steps: int = 200) -> str:
-    """Layer 1's first Adam step per case for one seed, then the tiny-eps training of every seed."""
+                    seed_index: int = 0, lr: float = 1e-3, steps: int = 200, default: dict | None = None,
+                    shallow: dict | None = None, shallow_depth: int = 4) -> str:
+    """Layer 1's first Adam step per case for one seed, then the tiny-eps training of every seed; with the control
+    runs, a table of their training losses: ``default`` (``frozen_layers(..., loss=True)``: the same net with eps
+    = 1e-8, in float32) and ``shallow`` (``adam_tiny_eps_training`` of a ``shallow_depth``-layer twin)."""
     lines = [f"layer 1, one Adam step (lr {lr:g}):",
              f"{'dtype':<8} {'eps':>6} {'largest |g|':>12} {'smallest step':>14} {'median step':>12} "
              f"{'largest step':>13} {'weights changed':>20}"]
@@ -216,13 +232,27 @@ def format_adam_eps(first: dict[str, np.ndarray], trained: dict[str, np.ndarray]
                      + f" {int(first['changed'][seed_index, j]):>12d} of {int(first['weights'][seed_index, j])}")
     moved = ", ".join(f"{v:.2f}" for v in trained["moved"])
     loss = ", ".join(f"{v:.3f}" for v in trained["loss"])
-    lines.append(f"after {steps} Adam steps in float64 with eps 1e-30, per seed: layer 1's largest weight change "
-                 f"{moved}; training loss {loss} (chance, ln 10: {np.log(10):.3f})")
+    if default is None and shallow is None:
+        lines.append(f"after {steps} Adam steps in float64 with eps 1e-30, per seed: layer 1's largest weight change "
+                     f"{moved}; training loss {loss} (chance, ln 10: {np.log(10):.3f})")
+        return "\n".join(lines)
+    rows = []
+    if default is not None:
+        rows.append(("30 layers, float32, eps 1e-8 (table above)", "0 (no weight changed)"
+                     if not np.any(default["changed"][:, 0]) else "some changed", default["loss"]))
+    rows.append(("30 layers, float64, eps 1e-30", moved, trained["loss"]))
+    if shallow is not None:
+        rows.append((f"{shallow_depth} layers, float64, eps 1e-30", ", ".join(f"{v:.2f}" for v in shallow["moved"]),
+                     shallow["loss"]))
+    lines += ["", f"after {steps} Adam steps (same batches), per seed; chance is ln 10 = {np.log(10):.3f}",
+              f"{'sigmoid net':<44} {'layer 1, largest change':>24}   training loss"]
+    lines += [f"{name:<44} {change:>24}   " + ", ".join(f"{v:.3f}" for v in losses) for name, change, losses in rows]
     return "\n".join(lines)
 
 
 def adam_eps_claims(first: dict[str, np.ndarray], trained: dict[str, np.ndarray], cases=ADAM_CASES,
-                    lr: float = 1e-3) -> dict[str, np.ndarray]:
+                    lr: float = 1e-3, default: dict | None = None, shallow: dict | None = None,
+                    learned: float = 0.3) -> dict[str, np.ndarray]:
     """Per-seed margins (each claim holds for a seed when its margin is > 0):
 
     * ``eps_freezes``: 0.5 minus the most layer-1 weights one step changes with eps = 1e-8, in either dtype;
@@ -232,7 +262,10 @@ def adam_eps_claims(first: dict[str, np.ndarray], trained: dict[str, np.ndarray]
       float64 with eps = 1e-30 (within 2x of lr; weights whose own |g| is below eps move less);
     * ``float32_overshoots``: orders of magnitude by which layer 1's largest float32 step with eps = 1e-30
       exceeds lr, minus 2 (over 100x lr);
-    * ``still_chance``: 0.05 minus |training loss - ln 10| after the tiny-eps training.
+    * ``still_chance``: 0.05 minus |training loss - ln 10| after the tiny-eps training;
+    * with the control runs: ``default_chance`` (the same for the eps = 1e-8 run, ``frozen_layers(..., loss=True)``)
+      and ``shallow_learns`` (how far the shallow twin's loss fell below ln 10, minus ``learned``): the budget is
+      long enough for a net whose first layer gets a healthy gradient to learn.
 
     A claim whose case is not in ``cases`` is left out (``check_claims`` then says "not measured").
     """
@@ -247,6 +280,10 @@ def adam_eps_claims(first: dict[str, np.ndarray], trained: dict[str, np.ndarray]
     if ("float32", 1e-30) in cases:
         out["float32_overshoots"] = _log_ratio(first["step_max"][:, cases.index(("float32", 1e-30))], lr) - 2
     out["still_chance"] = 0.05 - np.abs(trained["loss"] - np.log(10))
+    if default is not None:
+        out["default_chance"] = 0.05 - np.abs(default["loss"] - np.log(10))
+    if shallow is not None:
+        out["shallow_learns"] = np.log(10) - shallow["loss"] - learned
     return out
 
 
@@ -309,12 +346,13 @@ def format_eps_sweep(sweep: dict, layers=(1, 30)) -> str:
     """For ``layers``: the median |gradient entry| and |weight|, and the gap from that weight to the next float64
     and float32 number (a step below half the gap rounds back to the same weight)."""
     f64, f32 = sweep["float64"], sweep.get("float32")
-    lines = [f"{'layer':>5} {'median |gradient entry|':>24} {'median |weight|':>16} {'its float64 gap':>16}"
-             + (f" {'its float32 gap':>16}" if f32 else "")]
+    gaps = ["median weight's gap, float64"] + (["float32"] if f32 else [])
+    lines = [f"{'layer':>5} {'median |gradient entry|':>24} {'median |weight|':>16} {gaps[0]:>29}"
+             + (f" {gaps[1]:>8}" if f32 else "")]
     for layer in layers:
         j = layer - 1
-        lines.append(f"{layer:>5} {f64['grad'][j]:>24.1e} {f64['weight'][j]:>16.3f} {f64['gap'][j]:>16.1e}"
-                     + (f" {f32['gap'][j]:>16.1e}" if f32 else ""))
+        lines.append(f"{layer:>5} {f64['grad'][j]:>24.1e} {f64['weight'][j]:>16.3f} {f64['gap'][j]:>29.1e}"
+                     + (f" {f32['gap'][j]:>8.1e}" if f32 else ""))
     lines.append(f"learning rate {sweep['lr']:g}")
     return "\n".join(lines)
 
@@ -598,14 +636,19 @@ def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | N
     return finish(fig)
 
 
-def shattered_claims(by_depth: dict[str, np.ndarray], depths, at: int = 32) -> dict[str, np.ndarray]:
+def shattered_claims(by_depth: dict[str, np.ndarray], depths, at: int = 32,
+                     smooth: float | None = None) -> dict[str, np.ndarray]:
     """Per-seed margins at depth ``at``: ``smoother`` (residual minus plain correlation, minus 0.3) and
-    ``larger`` (orders of magnitude by which the plain net's dy/dx spread exceeds the residual's, minus 1)."""
+    ``larger`` (orders of magnitude by which the plain net's dy/dx spread exceeds the residual's, minus 1); with
+    ``smooth``, ``residual_smooth``: the residual net's lowest correlation over ``depths``, minus ``smooth``."""
     if at not in depths:
         return {}
     j = list(depths).index(at)
-    return {"smoother": by_depth["residual"][:, j] - by_depth["plain"][:, j] - 0.3,
-            "larger": _log_ratio(by_depth["plain_std"][:, j], by_depth["residual_std"][:, j]) - 1}
+    out = {"smoother": by_depth["residual"][:, j] - by_depth["plain"][:, j] - 0.3,
+           "larger": _log_ratio(by_depth["plain_std"][:, j], by_depth["residual_std"][:, j]) - 1}
+    if smooth is not None:
+        out["residual_smooth"] = by_depth["residual"].min(axis=1) - smooth
+    return out
 
 
 # ----------------------------------------------------------------------------- exercise
@@ -643,8 +686,9 @@ def check_batchnorm_prediction(prediction, table: dict[str, np.ndarray], depths)
                      "only one depth; put them back and run it again.")
     why = {"vanish": "normalising each layer's input stops the signal from shrinking layer after layer, so the "
                      "product of Jacobians no longer collapses.",
-           "stay": "normalisation removes the shrinking, but each BatchNorm layer also divides by the batch's "
-                   "standard deviation, and its Jacobian amplifies the gradient a little at every layer."}
+           "stay": "fixing the scale of the forward signal does not fix the scale of the gradient. The backward "
+                   "pass goes through every BatchNorm's division by the batch's standard deviation too: what can a "
+                   "small factor per layer do over 64 layers?"}
     return report(answer == actual,
                   f"the BatchNorm net's first-layer gradient does {actual} from the shallowest depth to the deepest up "
                   "to 64 (median of the seeds): normalisation cures vanishing, and at initialisation deep "

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..plotting import finish
-from .grading import attempts, diagnose, graded, report
+from .grading import as_float64, attempts, diagnose, graded, report
 
 WAVE_X = np.linspace(0, 2, 400)  # the x grid of the wave demo
 
@@ -23,53 +23,88 @@ def wave(x, frequency: float = 1.0, damping: float = 0.0):
 class WaveView:
     """Widget body of notebook 00, built once: the wave and its envelope +-exp(-damping x) on [0, 2].
 
-    ``update(frequency, damping)`` only sets the y data of the three lines and the title's text (the axes never
-    change), so a slider move redraws just those artists.
+    ``update(frequency, damping)`` only sets the y data of the lines and the title's text (the axes never change),
+    so a slider move redraws just those artists. The title gives the envelope's height at x = 2, so that a strong
+    damping, whose swings look flat on the linear axis, still shows they are not 0.
+
+    ``student``: a function ``student(x, frequency, damping)`` (exercise 2's ``wave``) drawn beside the reference,
+    dotted; while it raises or returns something that is not one value per x, its line stays empty and the legend
+    says why.
     """
 
-    def __init__(self):
+    def __init__(self, student=None):
         import matplotlib.pyplot as plt
 
+        self.student = student
         self.fig, ax = plt.subplots(figsize=(7, 3.2))
         # the legend names the curves, not their formula: exercise 2 asks for it
         (self.line,) = ax.plot(WAVE_X, np.zeros_like(WAVE_X), color="C0", label="the wave")
         (self.upper,) = ax.plot(WAVE_X, np.ones_like(WAVE_X), "--", color="0.5", lw=1,
                                 label="its envelope (how far it may swing)")
         (self.lower,) = ax.plot(WAVE_X, -np.ones_like(WAVE_X), "--", color="0.5", lw=1)
+        self.mine = None
+        if student is not None:
+            (self.mine,) = ax.plot(WAVE_X, np.full_like(WAVE_X, np.nan), ":", color="C3", lw=2.2, label="your wave")
         ax.set_xlim(0, 2)
         ax.set_ylim(-1.1, 1.1)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.axhline(0, color="0.85", lw=0.8, zorder=0)
         # the legend sits below the axes, where it hides no data
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+        self.legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False)
         self.title = ax.set_title(" ")
         self.fig.tight_layout()
         self.animated = [self.line, self.upper, self.lower, self.title]
+        if self.mine is not None:
+            self.animated.append(self.mine)
         finish(self.fig)  # closed: the inline backend must not show it a second time
 
-    def update(self, frequency: float = 1.0, damping: float = 0.0) -> None:
+    def _student_curve(self, frequency: float, damping: float):
+        """The student's curve on ``WAVE_X`` and the legend's label for it (why it is missing, if it is)."""
+        try:
+            y = self.student(torch.as_tensor(WAVE_X), frequency, damping)
+            y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y, dtype=float)
+        except NotImplementedError:
+            return None, "your wave (not written yet)"
+        except Exception as err:  # a student's bug must not break the widget
+            return None, f"your wave (it raises {type(err).__name__})"
+        if y.shape != WAVE_X.shape:
+            return None, f"your wave (shape {y.shape}, not one value per x)"
+        return y, "your wave"
+
+    def update(self, frequency: float = 1.0, damping: float = 0.0) -> str | None:
+        """Set the lines for these values; returns the name of the background (the student line's legend label,
+        which changes when the student's function starts or stops working; None without a student line)."""
         envelope = np.exp(-damping * WAVE_X)
         self.line.set_ydata(wave(WAVE_X, frequency, damping))
         self.upper.set_ydata(envelope)
         self.lower.set_ydata(-envelope)
-        self.title.set_text(f"frequency = {frequency:.1f}, damping = {damping:.1f}")
+        self.title.set_text(f"frequency = {frequency:.1f}, damping = {damping:.1f} "
+                            f"(envelope at x = 2: {envelope[-1]:.2g})")
+        if self.mine is not None:
+            y, label = self._student_curve(frequency, damping)
+            self.mine.set_ydata(np.full_like(WAVE_X, np.nan) if y is None else y)
+            self.legend.get_texts()[-1].set_text(label)
+            return label
+        return None
 
 
-def plot_wave(frequency: float = 1.0, damping: float = 0.0):
-    """The figure of ``WaveView`` for one setting, as a static figure (to call with fixed arguments)."""
-    view = WaveView()
+def plot_wave(frequency: float = 1.0, damping: float = 0.0, student=None):
+    """The figure of ``WaveView`` for one setting, as a static figure (to call with fixed arguments); with
+    ``student``, that function's curve beside the reference."""
+    view = WaveView(student)
     view.update(frequency, damping)
     return finish(view.fig)
 
 
-def wave_widget(frequency: float = 2.0, damping: float = 0.5):
-    """Notebook 00's live figure: frequency (0.5-5) and damping (0-3) sliders over ``WaveView``."""
+def wave_widget(frequency: float = 2.0, damping: float = 0.5, student=None):
+    """Notebook 00's live figure: frequency (0.5-5) and damping (0-3) sliders over ``WaveView`` (with ``student``:
+    that function's curve beside the reference)."""
     from ipywidgets import FloatSlider
 
     from ..widgets import LiveFigure
 
-    return LiveFigure(WaveView(), frequency=FloatSlider(value=frequency, min=0.5, max=5.0, step=0.5),
+    return LiveFigure(WaveView(student), frequency=FloatSlider(value=frequency, min=0.5, max=5.0, step=0.5),
                       damping=FloatSlider(value=damping, min=0.0, max=3.0, step=0.5))
 
 
@@ -136,10 +171,16 @@ def check_wave(fn) -> None:
     }
     diagnosis = diagnose(got, want, mistakes)
     if diagnosis is not None and diagnosis not in mistakes and not diagnosis.startswith(("the shape", "expected")):
+        values = as_float64(got)
+        if values is not None and torch.isfinite(values).all():
+            gap = (values.reshape(-1) - want).abs()
+            worst = int(gap.argmax())
+            diagnosis = (f"the values differ: the largest difference, {float(gap[worst]):.3g}, is at "
+                         f"x = {float(x[worst]):g} (frequency = {frequency}, damping = {damping}).")
         diagnosis = (f"{diagnosis} Try your function by hand with frequency = 1 and damping = 0: is it 0 at x = 0, "
                      "rising, and back at 0 after one full turn at x = 1? Then with damping = 1: does each swing "
                      "shrink by the same factor per unit of x?")
-    return report(diagnosis is None, "that is the wave the sliders above draw.", diagnosis or "",
+    return report(diagnosis is None, "That is the wave the sliders above draw.", diagnosis or "",
                   formula=("how many radians make one full turn of a sine? And which function shrinks by the same "
                            "factor over every unit of x? The shrinking multiplies the sine from outside."),
                   reference=("Feynman, Leighton and Sands, The Feynman Lectures on Physics, Vol. I, Sec. 24-2 "
