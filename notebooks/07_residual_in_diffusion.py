@@ -267,7 +267,7 @@ capstone.check_curve_claims(curves)
 #
 # - **"residual connections outperform skip connections".** Residual-only (residual, `none`) against skip-only
 #   (plain, `concat`): better early (0.44 at 125 steps), *worse* by 4,000 steps (1.54), on every seed (with
-#   DDIM-20; `concat` also has more parameters, notebook 03); at 8,000 steps residual-only is still falling. The
+#   DDIM-20; DDPM agrees, notebook 07b; `concat` also has more parameters, notebook 03); at 8,000 steps residual-only is still falling. The
 #   article cites no study, and the two are not alternatives: the best variants have both.
 # - **"reducing the likelihood of overfitting".** With long skips, where both reach the same FD, the residual
 #   variant's gap is about a thousandth of the loss smaller than plain's (the table of means: +0.0131 against

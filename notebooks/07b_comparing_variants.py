@@ -234,8 +234,18 @@ print(compare.sampler_table(curves, meta))
 
 # %% [markdown]
 # The last column is DDPM's FD over DDIM-20's: near the end of the curves a good part of a DDIM-20 score is the
-# sampler's, far more than the differences between the long-skip variants at 4,000 steps. A comparison holds for
-# the sampler it was measured with; 07's verdicts say "with DDIM-20" where that matters.
+# sampler's. What matters for a comparison is whether that share is the same for both variants: it is not quite
+# (from 0.47 for plain / `none` to 0.62 for plain / `concat`), so a ratio between two variants can move when the
+# sampler changes. Here is every comparison whose two variants were scored with all three samplers:
+
+# %%
+print(compare.format_sampler_ratios(curves))
+
+# %% [markdown]
+# Each verdict lands on the same side of 1 with all three samplers: the two resolved differences are far larger
+# than what the sampler moves, and the zero-init comparison stays unresolved. Residual blocks with `concat` or
+# `add`, and plain ones with `add`, were scored with DDIM-20 only; the differences among the long-skip variants
+# at 4,000 steps are of the size the sampler can move, so 07's verdicts between them hold for DDIM-20 and say so.
 #
 # ## Samples at the end of each curve
 #

@@ -275,3 +275,26 @@ def test_sign_test_stubs_say_not_yet(capsys):
     compare.check_sign_test(lambda k, n: [0.1, 0.2])
     out = capsys.readouterr().out
     assert out.count("Not yet") == 3 and "Traceback" not in out
+
+
+def test_sampler_ratios_see_a_sampler_that_moves_one_variant_more():
+    """The same ratio with every sampler when the sampler scales every FD alike; a verdict that flips when it
+    scales one variant's FD more (the table says so in words); the shipped file keeps every verdict."""
+    from course_lib.lessons import comparing_variants as cv
+
+    rows = []
+    for seed in range(5):
+        for kind, skip, fd in (("residual", "none", 40 + seed), ("plain", "none", 200 + 10 * seed),
+                               ("residual, default init", "none", 41 + seed), ("plain", "concat", 30 - seed)):
+            rows.append({"kind": kind, "skip": skip, "seed": seed, "steps": 4000, "fd_ema": fd,
+                         "fd_ddim50": 0.9 * fd, "fd_ddpm": (1.2 if kind == "plain" and skip == "concat" else 0.6) * fd})
+    ratios = {r["comparison"]: r for r in cv.sampler_ratios(rows)}
+    same = ratios["residual vs plain, skip=none"]
+    assert same["DDIM-20"][0] == pytest.approx(same["DDIM-50"][0]) == pytest.approx(same["DDPM-1000"][0])
+    flipped = ratios["residual-only vs skip-only"]
+    assert cv.side(*flipped["DDIM-20"][1:3]) == "b better" and cv.side(*flipped["DDPM-1000"][1:3]) == "a better"
+    text = cv.format_sampler_ratios(rows)
+    assert "residual-only vs skip-only: b better with DDIM-20; b better with DDIM-50, a better with DDPM-1000" in text
+    _, shipped = cv.load_curves()
+    assert "with DDPM" not in cv.format_sampler_ratios(shipped).split("k/n: seeds")[1].replace(
+        "the same with DDIM-50 and DDPM", "")

@@ -13,6 +13,7 @@ notebook                              module
 ``06_sampling``                       ``lessons.sampling``
 ``06b_sample_quality``                ``lessons.sample_quality``
 ``07_residual_in_diffusion``          ``lessons.residual_in_diffusion``
+``07b_comparing_variants``            ``lessons.comparing_variants``
 ====================================  ====================================
 
 Each holds the notebook's figures, widget bodies, experiments, the exercises' reference solutions and their

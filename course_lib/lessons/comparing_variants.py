@@ -52,6 +52,7 @@ __all__ = [
     "effect_rows",
     "format_effects",
     "format_ratio_effects",
+    "format_sampler_ratios",
     "gap_report",
     "joint_verdicts",
     "last_rows",
@@ -61,6 +62,7 @@ __all__ = [
     "plot_sample_grids",
     "ratio_effects",
     "ratio_interval",
+    "sampler_ratios",
     "sampler_table",
     "samples_widget",
     "shipped_samples",
@@ -138,6 +140,51 @@ def format_ratio_effects(rows, level: float = 0.95) -> str:
             e = next((e for e in effects if e["comparison"] == name and e["steps"] == b), None)
             cells.append(f"{e['ratio']:.2f} [{e['low']:.2f},{e['high']:.2f}] {e['a_better']}/{e['n']}" if e else "")
         lines.append(f"{name:<30}" + "".join(f"{c:>22}" for c in cells))
+    return "\n".join(lines)
+
+
+SAMPLER_KEYS = {"DDIM-20": "fd_ema", "DDIM-50": "fd_ddim50", "DDPM-1000": "fd_ddpm"}
+
+
+def sampler_ratios(rows, steps: int = 4000, level: float = 0.95) -> list[dict]:
+    """Each comparison of ``CURVE_COMPARISONS`` whose two variants were both scored with every sampler at
+    ``steps``: the FD ratio a / b (geometric mean over seeds, t-interval on log FD, seeds where a is better) once
+    per sampler, the same weights and starting noise each time. A ratio that keeps its side of 1 from DDIM-20 to
+    DDPM does not depend on the sampler's own error."""
+    at = [r for r in rows if r["steps"] == steps and "fd_ddpm" in r]
+    out = []
+    for name, a, b in CURVE_COMPARISONS:
+        if not (a.rows(at) and b.rows(at)):
+            continue
+        row = {"comparison": name, "steps": steps}
+        for label, key in SAMPLER_KEYS.items():
+            logs = stats.log_ratios(a.by_seed(at, key), b.by_seed(at, key))
+            m, lo, hi = stats.t_interval(logs, level)
+            row[label] = (math.exp(m), math.exp(lo), math.exp(hi), sum(x < 0 for x in logs), len(logs))
+        out.append(row)
+    return out
+
+
+def side(low: float, high: float) -> str:
+    """Where a ratio's interval lies: "a better" (below 1), "b better" (above 1) or "not resolved"."""
+    return "a better" if high < 1 else "b better" if low > 1 else "not resolved"
+
+
+def format_sampler_ratios(rows, steps: int = 4000, level: float = 0.95) -> str:
+    """``sampler_ratios`` as a table, and in words whether each verdict is the same with every sampler."""
+    ratios = sampler_ratios(rows, steps, level)
+    lines = [f"FD ratio a / b at {steps:,} steps, the same weights scored by three samplers "
+             f"[{100 * level:.0f}% t-interval on log FD] k/n: seeds where a is better",
+             f"{'comparison (a vs b)':<30}" + "".join(f"{label:>24}" for label in SAMPLER_KEYS)]
+    for r in ratios:
+        lines.append(f"{r['comparison']:<30}" + "".join(
+            f"{f'{m:.2f} [{lo:.2f},{hi:.2f}] {k}/{n}':>24}" for m, lo, hi, k, n in (r[x] for x in SAMPLER_KEYS)))
+    for r in ratios:
+        sides = {label: side(*r[label][1:3]) for label in SAMPLER_KEYS}
+        same = len(set(sides.values())) == 1
+        lines.append(f"{r['comparison']}: {sides['DDIM-20']} with DDIM-20; "
+                     + ("the same with DDIM-50 and DDPM" if same else
+                        ", ".join(f"{v} with {k}" for k, v in sides.items() if k != "DDIM-20")))
     return "\n".join(lines)
 
 
