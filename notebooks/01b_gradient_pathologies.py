@@ -23,7 +23,7 @@
 #
 # | minutes | part | cells | what happens |
 # |---|---|---|---|
-# | 0-5 | Recap | title, setup | Recall notebook 01: the first layers of 30 sigmoid layers get a gradient near $10^{-26}$. Ask: is it zero? |
+# | 0-5 | Recap | title, setup | Recall notebook 01: the first layers of 30 sigmoid layers get a gradient of about $10^{-25}$. Ask: is it zero? |
 # | 5-13 | Tiny is not zero | the prompt, `frozen_layers` table, its claims | Predict first (below), then run. Read the columns: float32 norm 0, float64 not; Adam's first step against the smallest weight's gap; layer 1 unchanged. |
 # | 13-18 | Adam's eps, not float32 | the prompt, `adam_first_step` table, its claims | Predict first, then run. Stress: moving is not learning; the 4-layer control learns in the same 200 steps. |
 # | 18-26 | Exercise 1 | sweep printout, `log10_eps`, its check | Pairs estimate $k$ from the printout (3 minutes), then run the check. |
@@ -124,8 +124,8 @@ check_claims(margins, {
 })
 
 
-# %% [markdown]
-# Read the table from the top:
+# %% [markdown] answers=["0 of 4096"]
+# From the top:
 #
 # - The first layers' gradients are tiny, but **not zero** in float64. A float32 `.norm()` says 0: the square of
 #   an entry below $10^{-23}$ is below half the smallest positive float32 (a constant, $1.4 \times 10^{-45}$).
@@ -283,7 +283,7 @@ check_claims(margins, {
 
 
 # %% [markdown]
-# Read the lines one by one:
+# Line by line:
 #
 # - **Here vanishing is an initialisation effect.** At the default initialisation the plain net's gradient
 #   collapses (exact float32 zeros sit on the figure's bottom row); at Kaiming's the *same architecture* keeps its

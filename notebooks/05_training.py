@@ -29,7 +29,7 @@
 # | 13-22 | Exercise 2 | `train_loop`, check, 300-step run | Students try 5 minutes, then live-code it; run it on the two moons. |
 # | 22-28 | The `Trainer` | toy run, loss curves, toy samples and scores | The same loop plus EMA, clipping and checkpoints; read the log-log loss curve and the sprinkle between the moons. |
 # | 28-34 | Exercise 3 | prediction, loss per tenth of $t$, check | Vote small, middle or large $t$; run; check. |
-# | 34-41 | Digits | U-Net run (about 20 s on a laptop CPU), sample grid | Talk through the trainer's progress bar while it trains; compare samples with real digits. |
+# | 34-41 | Digits | U-Net run (its progress bar gives the time: about 20 s on 2 CPU cores), sample grid | Talk through the trainer's progress bar while it trains; compare samples with real digits. |
 # | 41-47 | $\hat x_0$ and training on | $\hat x_0$ widget, "train N more" button | Back to exercise 3: the $x_0$ error is the $\varepsilon$ error times $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$; press the button once. |
 # | 47-50 | Summary, take-home | summary | Assign the take-home: EMA weights and checkpoints. |
 #
@@ -275,10 +275,10 @@ lesson.show_digit_samples({f"EMA weights, {trainer.step} training steps": traine
 # $L_\text{simple}$ against the bound, and small $t$ is easy *as denoising*. Inverting the closed form turns a noise
 # estimate into an estimate of the clean image (`predict_x0`),
 # $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$, whose error is the noise
-# estimate's error times $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ (the title's factor), tiny at small $t$. Move $t$: at small $t$,
-# $\hat x_0$ is sharp; half-way it is a blur, an average of the digits that could have produced $x_t$ (what a
-# squared error rewards under uncertainty); near $T$ the factor explodes and $\hat x_0$ is amplified noise,
-# clipped to black and white. Each row is one training digit, noised with the same noise at every $t$.
+# estimate's error times $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ (the title's factor), tiny at small $t$. Move $t$:
+# at small $t$, $\hat x_0$ is sharp; half-way it is a blur, an average of the digits that could have produced $x_t$
+# (what a squared error rewards under uncertainty); near $T$ the factor explodes and $\hat x_0$ is amplified
+# noise, clipped to black and white. Each row is one training digit, noised with the same noise at every $t$.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure: every t of the slider is computed once when the cell runs; moving it only swaps images.

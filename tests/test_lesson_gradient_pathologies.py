@@ -55,11 +55,72 @@ def test_adam_eps_claims_margins_and_missing_cases():
     assert set(only_default) == {"eps_freezes", "still_chance"}
 
 
+def test_adam_eps_claims_with_the_two_controls():
+    """The eps = 1e-8 run (frozen_layers with loss=True) must stay at chance too, and the shallow twin must learn:
+    otherwise "moving is not learning" could be the budget's fault."""
+    first = {k: np.zeros((2, 4)) for k in ("grad", "changed", "weights", "step_min", "step_median", "step_max")}
+    trained = {"moved": np.array([0.2, 0.3]), "loss": np.full(2, np.log(10))}
+    default = {"loss": np.array([np.log(10) + 0.01, 2.0])}
+    shallow = {"moved": np.array([0.3, 0.3]), "loss": np.array([1.7, 2.2])}
+    margins = lesson.adam_eps_claims(first, trained, default=default, shallow=shallow)
+    np.testing.assert_allclose(margins["default_chance"], [0.04, 0.05 - (np.log(10) - 2.0)])
+    np.testing.assert_allclose(margins["shallow_learns"], np.log(10) - np.array([1.7, 2.2]) - 0.3)
+    assert "default_chance" not in lesson.adam_eps_claims(first, trained)
+
+
+def test_frozen_layers_loss_is_the_control_run_at_chance():
+    fr = lesson.frozen_layers(depth=30, seeds=(0,), steps=3, loss=True)
+    assert fr["loss"].shape == (1,) and abs(fr["loss"][0] - np.log(10)) < 0.05
+    assert "loss" not in lesson.frozen_layers(depth=2, seeds=(0,), steps=1)
+
+
+def test_a_shallow_twin_learns_in_the_same_budget():
+    """The control of "moving is not learning": the same training, 4 layers instead of 30, leaves chance."""
+    shallow = lesson.adam_tiny_eps_training(depth=4, seeds=(0,), steps=200)
+    assert shallow["loss"][0] < np.log(10) - 0.3
+
+
+def test_format_adam_eps_prints_the_control_table():
+    first = {k: np.ones((1, 4)) for k in ("grad", "step_min", "step_median", "step_max", "changed", "weights")}
+    text = lesson.format_adam_eps(first, {"moved": np.array([0.25]), "loss": np.array([2.305])},
+                                  default={"changed": np.zeros((1, 30)), "loss": np.array([2.306])},
+                                  shallow={"moved": np.array([0.31]), "loss": np.array([1.7])})
+    lines = text.splitlines()
+    assert "2.303" in lines[-5] and lines[-4].startswith("sigmoid net")
+    rows = lines[-3:]
+    assert "1e-8" in rows[0] and "2.306" in rows[0] and "no weight changed" in rows[0]
+    assert "1e-30" in rows[1] and "0.25" in rows[1] and "2.305" in rows[1]
+    assert rows[2].startswith("4 layers") and "1.700" in rows[2]
+
+
 def test_format_adam_eps_has_one_row_per_case_and_the_training_line():
     first = {k: np.ones((1, 4)) for k in ("grad", "step_min", "step_median", "step_max", "changed", "weights")}
     text = lesson.format_adam_eps(first, {"moved": np.array([0.25]), "loss": np.array([2.305])})
     lines = text.splitlines()
     assert len(lines) == 2 + 4 + 1 and "float64" in lines[-2] and "2.305" in lines[-1] and "2.303" in lines[-1]
+
+
+def test_shattered_claims_residual_smooth_only_when_asked():
+    by_depth = {"plain": np.array([[0.9, 0.1]]), "residual": np.array([[0.95, 0.85]]),
+                "plain_std": np.full((1, 2), 50.0), "residual_std": np.full((1, 2), 1.0)}
+    assert set(lesson.shattered_claims(by_depth, (2, 32))) == {"smoother", "larger"}
+    margins = lesson.shattered_claims(by_depth, (2, 32), smooth=0.8)
+    np.testing.assert_allclose(margins["residual_smooth"], [0.05])
+    assert lesson.shattered_claims(by_depth, (2, 4), smooth=0.8) == {}
+
+
+def test_format_tables_label_which_weight_gap_they_show(sweep):
+    fr = {k: np.ones((1, 30)) for k in ("norm32", "norm64", "step", "spacing", "changed")}
+    assert "smallest weight's gap" in lesson.format_frozen_layers(fr, layers=(1,)).splitlines()[0]
+    assert "median weight's gap" in lesson.format_eps_sweep(sweep).splitlines()[0]
+
+
+@pytest.mark.parametrize("answer", ["stay", "vanish"])
+def test_check_batchnorm_prediction_diagnoses_without_naming_the_answer(answer, capsys):
+    table = {"plain, default init + BatchNorm": np.array([[1.0, 1e5]])}
+    lesson.check_batchnorm_prediction(answer, table, (2, 64))
+    out = capsys.readouterr().out
+    assert "Not yet" in out and "grow" not in out.lower() and "amplif" not in out
 
 
 def test_format_shattered_vs_depth_prints_medians_per_depth():

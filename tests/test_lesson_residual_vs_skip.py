@@ -47,13 +47,15 @@ def test_skip_modes_train_expose_features_and_show_them():
     assert x_t.shape == x0_hat.shape == x.shape and x0_hat.abs().max() <= 1
     assert show_skip_mode(trainers, "none").axes
     fig = plot_skip_comparison(trainers, load_digits(split="test"), t=300)
-    assert [ax.get_title() for ax in fig.axes[:3]] == ["skip='concat'", "skip='add'", "skip='none'"]
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["skip='concat'", "skip='add'", "skip='none'",
+                                                       "linear denoiser (no training)"]
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["clean x_0", "noisy x_t (t=300)",
                                                                     "denoised x0_hat"]
     assert all(im.get_interpolation() == "nearest" for ax in fig.axes for im in ax.images)
-    loss_x = fig.axes[3].get_lines()[0].get_xdata()
+    loss_x = fig.axes[4].get_lines()[0].get_xdata()
     assert loss_x[-1] == 5  # the moving average ends at the last training step
     assert plot_skip_comparison(trainers).axes  # the held-out digits by default
+    assert len(plot_skip_comparison(trainers, baseline=False).axes) == 4
     live = rvs.skip_mode_widget(trainers, mode="add", t=310)
     assert live.controls["mode"].value == "add" and live.controls["t"].value == 300
     assert live.controls["t"].max == 950 and live.controls["t"].step == 50

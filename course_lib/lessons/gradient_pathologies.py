@@ -270,9 +270,9 @@ def adam_eps_claims(first: dict[str, np.ndarray], trained: dict[str, np.ndarray]
     A claim whose case is not in ``cases`` is left out (``check_claims`` then says "not measured").
     """
     cases, out = list(cases), {}
-    default = [j for j, (_, eps) in enumerate(cases) if eps == 1e-8]
-    if default:
-        out["eps_freezes"] = 0.5 - first["changed"][:, default].max(axis=1)
+    at_default = [j for j, (_, eps) in enumerate(cases) if eps == 1e-8]
+    if at_default:
+        out["eps_freezes"] = 0.5 - first["changed"][:, at_default].max(axis=1)
     if ("float64", 1e-30) in cases:
         j = cases.index(("float64", 1e-30))
         out["tiny_eps_moves_all"] = first["changed"][:, j] - (first["weights"][:, j] - 0.5)

@@ -151,6 +151,9 @@ def print_skip_results(res: SkipResults, baselines: dict[str, list[float]] | Non
         who = ("no mode beats" if len(losing) == len(res.mse) else
                f"{' and '.join(f'`{m}`' for m in losing)} do{'es' if len(losing) == 1 else ''} not beat")
         print(f"t = {t:>3}: not ranked: {who} the linear denoiser (MSE {linear[k]:.4f}) on every seed")
+    if working:
+        print("(a ± b (c to d, n seeds): the mean gap over the seeds ± its standard deviation, then the smallest and "
+              "the largest)")
 
 
 def print_eps_amplification(res: SkipResults) -> None:
@@ -245,28 +248,39 @@ def decoder_inputs(model: UNet, x: torch.Tensor, t: int) -> dict[str, torch.Tens
     return seen
 
 
-def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor | None = None, t: int = 300, n: int = 6):
+def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor | None = None, t: int = 300, n: int = 6,
+                         baseline: bool = True):
     """One panel per variant: ``n`` clean digits x_0 (top row; default: the first held-out digits), noised to step
-    t (x_t, middle) and denoised (x0_hat, bottom), so each estimate sits under its clean digit; below, the loss
-    curves (a moving average, plotted at the last step of its window)."""
+    t (x_t, middle) and denoised (x0_hat, bottom), so each estimate sits under its clean digit; with ``baseline``,
+    a last panel denoises the same x_t with the linear denoiser (``LinearDenoiser``, fitted to the train split, no
+    training); below, the loss curves (a moving average, plotted at the last step of its window)."""
     import matplotlib.pyplot as plt
 
     from ..plotting import image_grid
 
     x0 = load_digits(split="test") if x0 is None else x0
 
-    k = len(trainers)
+    panels = {f"skip={name!r}": tr for name, tr in trainers.items()}
+    if baseline:
+        panels["linear denoiser (no training)"] = None
+    k = len(panels)
     fig = plt.figure(figsize=(4 * k, 5.2))
     grid = fig.add_gridspec(2, k, height_ratios=[1.1, 1])
-    for col, (name, tr) in enumerate(trainers.items()):
-        x_t, x0_hat = denoise(tr.ema_model, x0[:n], t, tr.schedule)
+    schedule = next(iter(trainers.values())).schedule
+    for col, (name, tr) in enumerate(panels.items()):
+        if tr is None:  # the same noisy digits as ``denoise``, through the Wiener filter
+            tt = torch.full((n,), t, dtype=torch.long)
+            x_t = q_sample(x0[:n], tt, schedule, generator=torch.Generator().manual_seed(0))
+            x0_hat = LinearDenoiser(load_digits(split="train"), schedule).x0_hat(x_t, t).clamp(-1, 1)
+        else:
+            x_t, x0_hat = denoise(tr.ema_model, x0[:n], t, tr.schedule)
         ax = fig.add_subplot(grid[0, col])
         ax.imshow(image_grid(torch.cat([x0[:n], x_t, x0_hat]), nrow=n), cmap="gray", vmin=0, vmax=1,
                   interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([4.5, 13.5, 22.5] if col == 0 else [], ["clean x_0", f"noisy x_t (t={t})", "denoised x0_hat"]
                       if col == 0 else [])
-        ax.set_title(f"skip={name!r}")
+        ax.set_title(name)
     ax = fig.add_subplot(grid[1, :])
     for name, tr in trainers.items():
         curve = smooth(tr.history.loss, 25)
