@@ -48,7 +48,7 @@
 # net every path runs through every block, so block $i + 1$ receives an input it never saw; in the residual net
 # the paths that skip block $i$ still carry the input it was trained on (Veit et al. 2016, Sec. 4.1).
 # (2) "Veit et al. saw almost no loss from one deletion. Do we?" A good answer: for the late
-# blocks, yes (in the stored run blocks 3, 6 and 7 cost at most 4 points); blocks 0 and 1 cost 10 to 70. Why is a
+# blocks, yes (in the stored run blocks 3, 6 and 7 cost at most 4 points); blocks 0 and 1 cost 12 to 68. Why is a
 # hypothesis, not tested here: their ResNet-110 has 54 blocks trained to convergence, ours 8 blocks trained 150
 # steps, with fewer paths to stand in for an early block. What carries over at every block is the comparison with
 # the plain net.
@@ -243,8 +243,8 @@ lesson.check_lesion_claims(lesions)
 # In the stored run (the report's per-block line), deleting block 3, 6 or 7 costs the residual net at most 4
 # points, blocks 6 and 7 about 1 or less: test-set noise. As in Veit et al. (Sec. 4.1, Fig. 3a): deleting one
 # block of a 110-layer ResNet (54 blocks) trained to convergence on CIFAR-10 changed little, apart from the
-# downsampling blocks. Our first blocks differ: block 0 costs 66 to 69
-# points, block 1 11 to 24 (block 5, 13 on one seed); block 4's $F$, projection kept, 20.3 to 36.1. Why is a
+# downsampling blocks. Our first blocks differ: block 0 costs 65 to 68
+# points, block 1 12 to 24 (block 5, 14 on one seed); block 4's $F$, projection kept, 20.3 to 36.1. Why is a
 # hypothesis, not tested here: 8 blocks trained 150 steps leave fewer paths to stand in for an early one.
 # What carries over at every block is the comparison: the plain net loses most of its accuracy whichever block
 # goes.

@@ -370,8 +370,9 @@ def print_lesion_report(res: LesionResults) -> None:
           f"{pts(summary['residual mean drop'])}; worst drop {pts(summary['residual worst drop'])}, at block(s) "
           f"{sorted(set(summary['residual worst block'].tolist()))}.")
     drops = res.drops("residual")
+    lo, hi = (np.rint(100 * drops.min(0)).astype(int) + 0, np.rint(100 * drops.max(0)).astype(int) + 0)  # no "-0"
     print("Residual net, drop per deleted block (min to max over the seeds): " + "; ".join(
-        f"block {b}: {100 * drops[:, k].min():.0f} to {100 * drops[:, k].max():.0f}" for k, b in enumerate(res.blocks)))
+        f"block {b}: {lo[k]} to {hi[k]}" for k, b in enumerate(res.blocks)))
     print(f"Residual net with one block other than block 0 deleted keeps at least {pct('residual keeps, middle')}.")
     print(f"Plain net: intact {pct('plain intact')}; mean drop {pts(summary['plain mean drop'])}; the best it keeps "
           f"with one block deleted (other than block 0): {pct('plain keeps, middle')}.")
