@@ -13,7 +13,9 @@
   - the outputs of every cell from an exercise up to its check are cleared (the check, and anything in
     between that would give the answer away: a prediction's figure, a table of results);
   - the outputs of cells tagged ``spoiler`` are cleared too (a figure or table that answers a question);
-  - cells tagged ``instructor`` (the instructor's plan at the top of each notebook) are dropped;
+  - cells tagged ``instructor`` (the instructor's plan at the top of each notebook) are dropped, and so is the
+    saved widget state (it holds the last image of every widget, those of cleared cells too: a widget that is
+    kept shows its stored picture, and is live again once the cell runs);
   - every other output (figures, tables, claim verdicts) is kept, so the student copy reads like the lesson.
 
 **Declared answers.** Every exercise or prediction declares, in its cell's metadata (``# %% answers=["0.078"]``
@@ -117,6 +119,8 @@ def answer_leaks(instructor, student) -> list[str]:
         if end is None:
             leaks.append(f"cell {i}: a question with declared answers but no check after it in the student copy")
             continue
+        state = json.dumps(student.metadata.get("widgets", {})).lower()
+        leaks += [f"cell {i} (answers {a!r}): in the saved widget state" for a in answers if a in state]
         for j, other in enumerate(student.cells):
             places = [("output", t) for t in output_texts(other)]
             if j <= end:
@@ -147,6 +151,7 @@ def student_notebook(nb):
     for cell in cells:
         cell.metadata.pop(ANSWERS, None)
     nb.metadata.pop("jupytext", None)  # the student copy is not paired with a .py file
+    nb.metadata.pop("widgets", None)  # saved widget state holds every widget's last image, cleared cells' too
     return nb
 
 

@@ -85,6 +85,12 @@ def test_declared_answers_are_found_wherever_the_student_copy_shows_them():
     student = student_notebook(nb)
     assert len(student.cells) == len(nb.cells) - 1, "the instructor's plan is dropped"
     assert "answers" not in student.cells[1].metadata, "the declarations are not in the student copy"
+    nb.metadata["widgets"] = {"state": {"m": {"state": {"value": "alpha_bar = 0.078"}}}}
+    assert "widgets" not in student_notebook(nb).metadata, "saved widget state is dropped"
+    leaky_state = nbformat.from_dict(json.loads(json.dumps(student)))
+    leaky_state.metadata["widgets"] = nb.metadata["widgets"]
+    assert "saved widget state" in answer_leaks(nb, leaky_state)[0]
+    del nb.metadata["widgets"]
     assert answer_leaks(nb, student) == []
     leaky = nbformat.from_dict(json.loads(json.dumps(student)))
     leaky.cells[-1].outputs = nb.cells[-1].outputs  # a spoiler's output put back
