@@ -32,9 +32,21 @@
 # | 48-50 | Summary | summary | The closed form is what lets notebook 05 train on any $t$ in one step. |
 #
 # **Live-code** (type these; run the prints as they are):
-# - One forward step in a scratch cell: `x = alpha.sqrt() * x + (1 - alpha).sqrt() * torch.randn_like(x)` in a loop
-#   of 100 steps on a digit, printing `x.var()`. Say: "the square root scales a standard deviation; the variances
-#   $\alpha$ and $1 - \alpha$ add up to 1, so data of variance 1 stays at variance 1".
+# - One forward step, in a scratch cell after the settings cell (it needs `schedule`):
+#
+#   ```python
+#   x = torch.randn(10_000)  # data of variance 1
+#   for t in range(100):
+#       a = schedule.alphas[t]
+#       x = a.sqrt() * x + (1 - a).sqrt() * torch.randn_like(x)
+#   print(x.var())
+#   ```
+#
+#   It prints about 1 (1.01 in one run). Say: "the square root scales a standard deviation; the variances
+#   $\alpha$ and $1 - \alpha$ add up to 1, so data of variance 1 stays at variance 1". Optional: swap the first
+#   line for `x = load_digits()[0].flatten()` (64 pixels of variance 0.43): it prints about
+#   $0.43\,\bar\alpha + (1 - \bar\alpha) \approx 0.49$ with $\bar\alpha \approx 0.9$ after 100 steps, the
+#   signal shrunk and the noise variance $1 - \bar\alpha$ whatever $x_0$ is; the course's data do not have variance 1.
 # - `q_sample` (exercise 2), after the students tried: type the per-example reshape of `alpha_bar[t]` first and say
 #   "one $\bar\alpha$ per example; broadcasting needs a trailing 1 for every dimension after the batch, and images
 #   have three but points only one".
@@ -45,9 +57,11 @@
 #   is the one that keeps about half.
 # - Before the timestep-600 figure: "how much of the photo will you still see?" Many expect a faint photo; it is
 #   almost pure noise.
-# - Before the chain-versus-closed-form table: "which column is 0: one step early, on time, or late?" Expect votes
-#   for "late" (students count $t$ steps to timestep $t$); the course counts from 0, so $t + 1$ steps.
-# - Before the table after exercise 3: "does $1 - \sum_s \beta_s$ stay positive?" Most say yes.
+# - Before the chain-versus-closed-form table (its output is cleared in the student copy): "which column is 0: one
+#   step early, on time, or late?" Expect votes for "late" (students count $t$ steps to timestep $t$); the course
+#   counts from 0, so $t + 1$ steps land on timestep $t$, the middle column.
+# - Before the table after exercise 3 (cleared in the student copy): "does $1 - \sum_s \beta_s$ stay positive?"
+#   Most say yes; on the linear schedule it turns negative a third of the way along.
 #
 # **Common mistakes** (what the checks diagnose)
 # - Using $\alpha_t$ (one step) where $\bar\alpha_t$ (all steps so far) belongs.
@@ -62,9 +76,11 @@
 # 1. "Why does each step shrink the signal by $\sqrt{\alpha_t}$ instead of only adding noise?" A good answer: so
 #    that the variance stays 1 and $x_T$ is close to $\mathcal{N}(0, I)$, the distribution sampling starts from;
 #    without it the variance would grow without bound.
-# 2. "Why would the cosine schedule train a better model than the linear one?" A good answer: the linear schedule
-#    reaches almost pure noise by the middle of the chain, so many timesteps teach little; the cosine one spreads
-#    the log-SNR more evenly (Nichol and Dhariwal 2021, Sec. 3.2).
+# 2. "At 8×8 pixels, why might the cosine schedule train a better model than the linear one?" A good answer, in
+#    Nichol and Dhariwal's words (2021, Sec. 3.2): the linear schedule "worked well for high resolution images" but
+#    was "sub-optimal for images of resolution 64 × 64 and 32 × 32"; "the end of the forward noising process is too
+#    noisy, and so doesn't contribute very much to sample quality". Their argument is about $\bar\alpha_t$ (near 0
+#    long before $T$ on the linear schedule), and about low resolutions, which includes ours.
 
 # %%
 # On Colab only: install course_lib and turn on widgets. Anywhere else this cell does nothing.
@@ -103,9 +119,9 @@ device = setup_notebook(seed=0)
 #
 # The article *What are Diffusion Models?* (the course's seed reading) states only the one-step form,
 # "$q(x_t \mid x_{t-1}) = \mathcal{N}(x_t; \sqrt{\alpha_t}\, x_{t-1}, (1 - \alpha_t) I)$, where $\alpha_t$ controls the
-# amount of noise added"; it never gives the closed form above, which is Ho et al. (2020), Eq. 4. It follows because
-# a sum of independent Gaussians is Gaussian, and each step keeps the total variance at 1. Below we check it
-# numerically rather than trust it.
+# amount of noise added"; it never gives the closed form above, which is Ho et al. (2020), Eq. 4. It holds for any $x_0$: a sum of
+# independent Gaussians is Gaussian, the signal's factors multiply, and the noise variances compose,
+# $\alpha_t (1 - \bar\alpha_{t-1}) + (1 - \alpha_t) = 1 - \bar\alpha_t$. Below we check it numerically.
 #
 # **Indexing.** The formulas above number the steps as Ho et al. (2020, Sec. 2 and Algorithm 1) do:
 # $t = 1, \dots, T$, with $x_0$ the clean image, here as everywhere in the course. `course_lib`, like `diffusers`,
@@ -146,7 +162,7 @@ schedule = NoiseSchedule.make(SCHEDULE, T)
 # counts each image's pixels) against the density of $\mathcal{N}(0, 1)$.
 
 # %% tags=["nbval-ignore-output"]
-# A live figure: built once, only its changing parts redrawn (about 30 ms a move).
+# A live figure: built once, only its changing parts redrawn when a control moves.
 live = LiveFigure(lesson.ForwardView(), t=IntSlider(value=T // 10, min=0, max=T - 1, step=max(1, T // 100)),
                   schedule=Dropdown(options=["linear", "cosine", "sigmoid", "quadratic"], value=SCHEDULE),
                   T=Dropdown(options=sorted({50, 100, 250, 500, 1000, T}), value=T))
@@ -161,14 +177,15 @@ lesson.show_forward(t=3 * T // 5, schedule=SCHEDULE, T=T)
 
 # %% tags=["spoiler"]
 ab = schedule.alpha_bar
+print(f"{SCHEDULE} schedule, T = {T}")
 for t in (T // 10, 3 * T // 5):
     print(f"timestep {t}: x_{t + 1} = {ab[t].sqrt():.3f} x_0 + {(1 - ab[t]).sqrt():.3f} eps  "
           f"(alpha_bar[{t}] = {ab[t]:.4f})")
 
 # %% [markdown]
-# With the settings as shipped, at timestep 600 on the linear schedule, the signal is scaled by less than a fifth
-# (printed above) while the noise has almost unit variance: next to the clean $x_0$ in the top row, almost nothing
-# of the photo is left, and the histogram of the two images' noised pixels is close to the standard normal. The
+# As shipped (linear, $T = 1000$), the signal at timestep 600 is scaled by 0.160 (printed above) while the noise
+# has almost unit variance: next to the clean $x_0$ in the top row, almost nothing of the photo is left, and the
+# histogram of the two images' noised pixels is close to the standard normal. The
 # schedules differ in *how fast* they get there:
 
 # %% tags=["spoiler"]
@@ -190,21 +207,20 @@ for name in ("linear", "cosine", "sigmoid", "quadratic"):
 #
 # The log-SNR, $\log(\bar\alpha / (1 - \bar\alpha))$, spreads both ends out, and both of its limits are finite
 # (the legend and the printout give them). Timestep 0 has had one step, `alpha_bar[0]` $= 1 - \beta_1$, so its
-# log-SNR is about $-\log \beta_1$: $\beta_1 = 10^{-4}$ (`betas[0]` above) gives $\log 10^4 \approx 9.2$ for linear
-# and quadratic. It is finite because timestep 0 already holds one step of noise; the clean $x_0$, with
-# $\bar\alpha_0 = 1$, would have an infinite SNR. At timestep $T-1$ the log-SNR is about $\log \bar\alpha_T$; it
-# would be $-\infty$ only if $\bar\alpha_T$ were exactly 0, which no schedule here reaches:
-# the linear one stops at $-10$ (a trace of $x_0$ is left in $x_T$, while sampling starts from pure noise: Lin
-# et al. (2024), *Common Diffusion Noise Schedules and Sample Steps are Flawed*, discuss that mismatch), and the
-# cosine one, whose $\beta_t$ Nichol and Dhariwal clip at 0.999 to avoid a singularity at $t = T$, goes down to
-# about $-20$. Where the curve crosses 0, signal and noise have equal variance.
+# log-SNR is about $-\log \beta_1$ (`betas[0]` above): as shipped, $\beta_1 = 10^{-4}$ gives
+# $\log 10^4 \approx 9.2$ for linear and quadratic. It is finite because timestep 0 already holds one step of
+# noise; the clean $x_0$, with $\bar\alpha_0 = 1$, would have an infinite SNR. At timestep $T-1$ the log-SNR is
+# about $\log \bar\alpha_T$; it would be $-\infty$ only if $\bar\alpha_T$ were exactly 0, which no schedule here
+# reaches: as shipped, the linear one stops at $-10$ and the cosine one, whose $\beta_t$ Nichol and Dhariwal clip
+# at 0.999 to avoid a singularity at $t = T$, at about $-20$. Where the curve crosses 0, signal and noise have
+# equal variance.
 #
 # ## Chain and closed form agree
 #
 # Do $t + 1$ steps of $q(x_t \mid x_{t-1})$ (`q_step`) land exactly on the closed form at timestep $t$, or one
 # step off? One step more or fewer changes $\bar\alpha$ by only $\bar\alpha\,\beta$, so a check must be finer than
 # that. Each column below compares the chain, at $t = T/10$, with the closed form one step early, on time and one
-# step late: a check that can see an off-by-one finds only the middle column at 0. Two checks:
+# step late. Before you run it: which column should be 0 if the chain and the closed form agree? Two checks:
 #
 # - **Exact, in float64.** The chain is linear, $x = c\, x_0 + \sum_s d_s \varepsilon_s$: running `q_step` on
 #   $x_0 = 1$ without noise gives $c$, and on $x_0 = 0$ with noise 1 at step $s$ only gives $d_s$. So its mean is
@@ -215,7 +231,7 @@ for name in ("linear", "cosine", "sigmoid", "quadratic"):
 #   $1 - \bar\alpha$ in standard errors (SE). This also tests the random noise (fresh at each step), but only to
 #   within a few SE.
 
-# %%
+# %% tags=["spoiler"]
 digit = load_digits()[0]
 t = max(1, T // 10)
 check = lesson.chain_vs_closed_form(digit, t=t, schedule=schedule, n=16000)
@@ -229,9 +245,7 @@ for row, values in check["rows"].items():
 # Only the middle column is at 0 in the exact rows, to every digit printed: $t + 1$ steps of the chain are the
 # closed form at timestep $t$, in mean and variance, and one step early or late would be off by the amounts in the
 # outer columns. The sampled noise variance is within a few SE of the middle column and many SE from the outer
-# ones, so this sample could have seen an off-by-one too. The noise is drawn in float64 from a seeded generator,
-# so the digits printed do not depend on the CPU's instruction set or thread count (the course's portability
-# check compares them under several); they are still one random draw, hence the SE. The closed form is right, and
+# ones, so this sample could have seen an off-by-one too. It is still one random draw, hence the SE. The closed form is right, and
 # training can sample any $x_t$ in one step instead of $t$.
 #
 # **Exercise 2.** Implement `q_sample(x0, t, schedule, noise)` for a batch `x0` and timesteps `t [B]` (integers),
@@ -269,12 +283,16 @@ lesson.check_alpha_bar(alpha_bar_from_betas)
 
 # %% [markdown]
 # Why does the check refuse $1 - \sum_s \beta_s$, a natural first guess? While the betas are tiny it is close to
-# $\bar\alpha_t$ (it is its first-order term), and that is how the early steps look. Then it overshoots, and on the
-# linear schedule it even turns negative (where, printed below), while $\bar\alpha_t$, a fraction of a variance,
-# only approaches 0:
+# $\bar\alpha_t$ (it is its first-order term), and that is how the early steps look. Further along, does it stay
+# positive, as a fraction of a variance must? Predict, then run:
 
 # %% tags=["spoiler"]
+print(f"{SCHEDULE} schedule, T = {T}")
 lesson.alpha_bar_against_the_sum(schedule)
+
+# %% [markdown]
+# With the settings as shipped (linear, $T = 1000$) it overshoots, then turns negative at the timestep printed
+# above, while $\bar\alpha_t$ only approaches 0.
 
 # %% [markdown]
 # ## Summary

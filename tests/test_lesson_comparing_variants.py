@@ -141,7 +141,26 @@ def test_ratio_interval_accepts_reference_and_another_formulation(curves, capsys
     low, high = stats.t.interval(0.95, len(logs) - 1, loc=logs.mean(), scale=stats.sem(logs))
     compare.check_ratio_interval(np.exp([logs.mean(), low, high]), curves)
     out = capsys.readouterr().out
-    assert out.count("✅") == 2 and "still reaches 1" in out and "5 of the seeds" in out
+    assert out.count("✅") == 2 and "still reaches 1" in out and "5 of 5 seeds" in out
+    # the numbers the prose quotes: the upper end to 4 decimals, and each seed's ratio (two far below the others)
+    assert f"its upper end is {compare.ratio_interval(curves)[2]:.4f}" in out and "seed 4: 0.28" in out
+
+
+def test_samples_view_says_the_steps_of_each_variant():
+    meta, curves = compare.load_curves()
+    view = SamplesView(compare.last_rows(meta, curves))
+    view.update("residual / skip=none", "plain / skip=concat", seed=0)
+    assert "8,000 steps" in view.titles[0].get_text() and "4,000 steps" in view.titles[1].get_text()
+    assert "not the same steps" in view.difference.get_text()
+    view.update("residual / skip=concat", "plain / skip=concat", seed=0)
+    assert "not the same steps" not in view.difference.get_text()
+
+
+def test_gap_report_and_sampler_table_give_the_scales_the_prose_compares_to(rows):
+    meta, curves = compare.load_curves()
+    assert "for scale, the training loss" in compare.gap_report(rows, 16)
+    table = compare.sampler_table(curves, meta)
+    assert "arithmetic mean" in table and "floor (300 real training digits): 17.5" in table
 
 
 def test_the_shipped_ratio_has_every_seed_agreeing_yet_reaches_one(curves):

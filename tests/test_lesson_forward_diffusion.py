@@ -103,6 +103,7 @@ def test_checks_before_exercise_3_never_state_its_answer(capsys):
         fd.check_q_sample(with_alpha)
     out = capsys.readouterr().out
     assert "prod" not in out and "multipl" not in out
+    assert "of what is left" not in out, "the product rule in words: each step removes a fraction of what is left"
 
 
 def test_the_product_against_the_sum_table_follows_the_schedule(capsys):

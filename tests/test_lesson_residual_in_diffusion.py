@@ -205,3 +205,24 @@ def test_cost_prediction(rows, capsys):
     capstone.check_cost_prediction(None, rows)
     out = capsys.readouterr().out
     assert "answer with one of" in out and "still `None`" in out
+
+
+def test_cost_prediction_names_its_budget_and_where_the_answer_changes(rows, capsys):
+    curves = capstone.load_curves()[1]
+    assert capstone.cost_by_budget(curves)[4000] == "none" and capstone.cost_by_budget(curves)[125] != "none"
+    capstone.check_cost_prediction("none", rows, curves)
+    out = capsys.readouterr().out
+    assert "at 4,000 steps the FD cost is largest with skip='none'" in out
+    assert "125 steps" in out and "noise ceiling" in out
+
+
+def test_live_run_check_without_a_live_run_says_what_to_run(capsys):
+    capstone.check_live_run(capstone.load_curves()[1], None)
+    assert "run the cell under" in capsys.readouterr().out
+
+
+def test_tables_label_their_means_and_columns(rows):
+    table = capstone.format_table(rows)
+    assert "arithmetic means" in table and "FD raw: the same from the raw weights" in table and "null:" in table
+    gap = capstone.gap_differences(rows)
+    assert "skip=concat +0.0141 - +0.0131 = +0.0009, 1.2% of residual's training loss (0.0766)" in gap

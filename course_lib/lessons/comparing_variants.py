@@ -195,7 +195,7 @@ def plot_ratio_effects(rows, title: str = ""):
     from matplotlib.ticker import NullFormatter
 
     effects = ratio_effects(rows)
-    fig, axes = plt.subplots(2, 3, figsize=(11, 5.6), sharex=True, sharey=True)
+    fig, axes = plt.subplots(2, 3, figsize=(11, 5.6), sharey=True)
     steps_all = sorted({e["steps"] for e in effects})
     for ax, (name, _, _) in zip(axes.flat, CURVE_COMPARISONS):
         mine = [e for e in effects if e["comparison"] == name]
@@ -203,20 +203,23 @@ def plot_ratio_effects(rows, title: str = ""):
         ratio = np.array([e["ratio"] for e in mine])
         err = [ratio - [e["low"] for e in mine], [e["high"] for e in mine] - ratio]
         ax.errorbar(x, ratio, yerr=err, fmt="o-", color="C0", ms=4, capsize=3, label="ratio, 95% t-interval")
-        for e in mine:
-            ax.plot([e["steps"]] * e["n"], np.exp(e["logs"]), ".", color="0.5", ms=3)
+        for j, e in enumerate(mine):  # each seed's ratio, beside its bar (not under it)
+            ax.plot([e["steps"] * 1.12] * e["n"], np.exp(e["logs"]), "o", color="C1", ms=3.5, mec="black",
+                    mew=0.4, alpha=0.8, label="one seed's ratio" if j == 0 else None)
         ax.axhline(1, color="black", lw=0.8)
         ax.set_title(name, fontsize=9)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xticks(steps_all, [f"{s:,}" for s in steps_all], fontsize=7, rotation=45)
+        ax.set_xlim(steps_all[0] / 1.4, steps_all[-1] * 1.4)
+        ax.set_xticks(x, [f"{s:,}" for s in x], fontsize=7, rotation=45)  # only the budgets this panel has
         ax.xaxis.set_minor_formatter(NullFormatter())
     for ax in axes[1]:
         ax.set_xlabel("training steps (log scale)")
     for ax in axes[:, 0]:
         ax.set_ylabel("FD(a) / FD(b)")
     axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title or "FD ratio a / b per comparison (below 1: a better; grey dots: seeds; bars: 95% t-interval)",
+    fig.suptitle(title or "FD ratio a / b per comparison (below 1: a better; orange dots: seeds; bars: 95% "
+                 "t-interval)",
                  fontsize=10)
     fig.tight_layout()
     return finish(fig)
@@ -252,6 +255,8 @@ def gap_report(rows, eval_draws: int) -> str:
         f"a standard error of {np.median(se):.4f} "
         f"(largest {se.max():.4f}).",
         f"null (training half B minus half A): {nulls.min():+.4f} to {nulls.max():+.4f} over all models and seeds.",
+        f"for scale, the training loss (mean over seeds): {min(e['final_loss'] for e in s):.4f} to "
+        f"{max(e['final_loss'] for e in s):.4f} over the models.",
         f"gap resolved from its null (95% t-interval of gap - null over seeds excludes 0): "
         f"{', '.join(resolved) if resolved else 'none'}.",
         f"unresolved: {', '.join(unresolved) if unresolved else 'none'}."])
@@ -318,6 +323,7 @@ class SamplesView:
         if not self.grids:
             raise ValueError("no row stores samples: run the variants with keep_samples > 0")
         self.fd = {v: v.by_seed(rows, "fd") for v in self.variants}
+        self.steps = {v: max(r.get("steps", 0) for r in v.rows(rows)) for v in self.variants}
         floor = float(np.mean([r["floor"] for r in rows]))
         self.fig, (self.ax_a, self.ax_b, ax) = plt.subplots(
             1, 3, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1, 1.25]})
@@ -365,13 +371,15 @@ class SamplesView:
             image.set_data(grid)
             fd = self.fd[variant].get(shown, float("nan"))
             note = "" if shown == seed else f" (samples of seed {seed} not stored)"
-            title.set_text(f"{side}: {variant.kind}, skip={variant.skip}\nseed {shown}: FD {fd:.0f}{note}")
+            steps = f", {self.steps[variant]:,} steps" if self.steps.get(variant) else ""
+            title.set_text(f"{side}: {variant.kind}, skip={variant.skip}{steps}\nseed {shown}: FD {fd:.0f}{note}")
         for s, line in self.seed_lines.items():
             line.set_ydata([self.fd[va].get(s, np.nan), self.fd[vb].get(s, np.nan)])
         fa, fb = self.fd[va].get(seed, np.nan), self.fd[vb].get(seed, np.nan)
         self.chosen.set_ydata([fa, fb])
         diffs = [self.fd[va][s] - self.fd[vb][s] for s in self.seeds if s in self.fd[va] and s in self.fd[vb]]
-        self.difference.set_text(f"FD of a minus FD of b, same seed:\nseed {seed}: {fa - fb:+.0f}; "
+        budgets = "" if self.steps.get(va) == self.steps.get(vb) else " (not the same steps)"
+        self.difference.set_text(f"FD of a minus FD of b, same seed{budgets}:\nseed {seed}: {fa - fb:+.0f}; "
                                  f"mean of the {len(diffs)} seeds: {np.mean(diffs):+.0f}")
 
 
@@ -497,10 +505,13 @@ def check_ratio_interval(value, rows, steps: int = RATIO_STEPS, skip: str = RATI
     agree = sum(x < 0 for x in stats.log_ratios(_fds(rows, steps, Variant("residual", skip)),
                                                 _fds(rows, steps, Variant("plain", skip))))
     holds_one = float(want[1]) <= 1 <= float(want[2])
+    fa, fb = _fds(rows, steps, Variant("residual", skip)), _fds(rows, steps, Variant("plain", skip))
+    per_seed = ", ".join(f"seed {s}: {fa[s] / fb[s]:.2f}" for s in sorted(fa) if s in fb)
     return report(wrong is None, f"a geometric mean and its interval, built on log FD. Residual scored better in "
-                  f"{agree} of the seeds here, and the interval "
-                  + ("still reaches 1: the seeds agree on the direction but not on the size (one or two seeds far "
-                     "below the others widen it)." if holds_one else "excludes 1."),
+                  f"{agree} of {len(per_seed.split(','))} seeds here, and the interval "
+                  + (f"still reaches 1 (its upper end is {float(want[2]):.4f}): the seeds agree on the direction "
+                     "but not on the size. " if holds_one else "excludes 1. ")
+                  + f"Each seed's ratio: {per_seed}.",
                   wrong or "", RATIO_IDEA, RATIO_REFERENCE)
 
 

@@ -343,17 +343,16 @@ def check_alpha_bar_prediction(prediction, t: int = 500, T: int = 1000) -> None:
     schedules = {name: float(NoiseSchedule.make(name, T).alpha_bar[t]) for name in ("linear", "cosine")}
     actual = _as_choice(schedules["linear"])
     why = {"1/2": f"1/2 is what the cosine schedule keeps at t = {t} (alpha_bar = {schedules['cosine']:.3f}); it was "
-                  "designed to. The linear schedule's beta_t grows from 1e-4 to 0.02, and every step removes the "
-                  "fraction beta_t of what is left: the small early betas add up faster than they look.",
+                  "designed to. The linear schedule's beta_t grows from 1e-4 to 0.02: the small early betas add up "
+                  "faster than they look.",
            "1/100": "that is too little: the betas of the first half are the small ones (beta_t grows linearly from "
                     "1e-4 to 0.02), so the second half still has much to destroy."}
     return report(answer == actual, f"on the linear schedule alpha_bar[{t}] = {schedules['linear']:.3f}: the signal "
                   f"is scaled by sqrt(alpha_bar) = {schedules['linear'] ** 0.5:.2f} half-way through the chain "
                   f"(the cosine schedule keeps {schedules['cosine']:.3f}).",
                   why.get(answer, "the widget below draws alpha_bar[t] in blue: look at the middle of the chain."),
-                  formula="each step removes the fraction beta_t of what is left; with small betas what is left is "
-                          "close to exp(-(the sum of the betas so far)), and the linear betas half-way sum to about "
-                          "500 x 0.005.",
+                  formula="the linear betas of the first half sum to about 500 x 0.005 = 2.5; while the betas are "
+                          "small, the variance left is close to exp(-(the sum of the betas so far)).",
                   reference="Ho et al. (2020), Section 4 (their linear schedule, beta from 1e-4 to 0.02)")
 
 
@@ -381,7 +380,7 @@ def t_follows_T(live):
 
 def forward_controls(T: int = 1000, schedule: str = "linear") -> dict:
     """The controls of notebook 04's widget for a schedule ``schedule`` with ``T`` steps: t (view-only: about
-    30 ms a move) from 0 to T - 1, starting at T / 10; the schedule; and T (the choices, plus ``T``)."""
+    a quick redraw) from 0 to T - 1, starting at T / 10; the schedule; and T (the choices, plus ``T``)."""
     from ipywidgets import Dropdown, IntSlider
 
     return {"t": IntSlider(value=T // 10, min=0, max=T - 1, step=max(1, T // 100)),

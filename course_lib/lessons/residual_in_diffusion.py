@@ -358,11 +358,28 @@ def format_table(rows) -> str:
     of the raw weights, training loss, held-out gap and its null."""
     head = (f"{'kind':>22} {'skip':>6} {'params':>7} {'steps':>5} {'FD (EMA) [min-max]':>20} {'FD raw':>7} "
             f"{'loss':>7} {'gap':>8} {'null':>8}")
-    lines = [head]
+    n = len({r["seed"] for r in rows})
+    lines = [f"arithmetic means over {n} seeds (the curves' table: geometric means). FD (EMA): samples of the EMA "
+             "weights, what every verdict reads; FD raw: the same from the raw weights; gap: eps-MSE on held-out minus "
+             "training digits; null: the same between two halves of the training digits (0 expected)", head]
     for e in summary(rows):
         fd = f"{e['fd']:.1f} [{e['fd_min']:.0f}-{e['fd_max']:.0f}]"
         lines.append(f"{e['kind']:>22} {e['skip']:>6} {e['params']:>7,} {e['steps']:>5} {fd:>20} {e['fd_raw']:>7.1f} "
                      f"{e['final_loss']:>7.4f} {e['gap']:>+8.4f} {e['null']:>+8.4f}")
+    return "\n".join(lines)
+
+
+def gap_differences(rows, a: str = "plain", b: str = "residual") -> str:
+    """The held-out gap of kind ``a`` minus kind ``b`` at each skip mode (means over seeds), in absolute terms and
+    as a share of ``b``'s training loss."""
+    by = {(e["kind"], e["skip"]): e for e in summary(rows)}
+    lines = [f"held-out gap, {a} minus {b}, means over seeds at {round(np.mean([r['steps'] for r in rows])):,} "
+             f"steps:"]
+    for skip in SKIP_MODES:
+        if (a, skip) in by and (b, skip) in by:
+            d, loss = by[(a, skip)]["gap"] - by[(b, skip)]["gap"], by[(b, skip)]["final_loss"]
+            lines.append(f"  skip={skip:<6} {by[(a, skip)]['gap']:+.4f} - {by[(b, skip)]['gap']:+.4f} = {d:+.4f}, "
+                         f"{100 * abs(d) / loss:.1f}% of {b}'s training loss ({loss:.4f})")
     return "\n".join(lines)
 
 
@@ -556,6 +573,10 @@ def check_live_run(rows, live) -> None:
     own, the early verdict "residual blocks train faster", in words."""
     from ..curves import agreement, describe_agreement
 
+    if not live:
+        print("No live run to compare: run the cell under \"Your run\" first (about half a minute on 2 CPU cores), "
+              "then this one.")
+        return
     panels = curve_panels(rows)
     for score, what, key in (("fd_ema", "FD", "FD"), ("loss", "training loss", "training")):
         curves = {label: c for title, p in panels.items() if title.startswith(key) for label, c in p.items()}
@@ -584,7 +605,9 @@ def curve_verdicts(rows, early: int = 125) -> str:
 def sampler_table(rows, meta: dict | None = None) -> str:
     """The sampler's own share of the score: FD of the same EMA weights from the same starting noise with DDIM-20
     (the curves' sampler), DDIM-50 and DDPM-1000, for every run that stored them, mean over seeds [min-max]."""
-    lines = [f"{'variant':<36}{'steps':>7}{'DDIM-20':>20}{'DDIM-50':>20}{'DDPM-1000':>20}   DDPM / DDIM-20"]
+    lines = ["FD to the held-out digits, arithmetic mean over seeds [min-max]; the last column: geometric mean of the "
+             "seeds' ratios",
+             f"{'variant':<36}{'steps':>7}{'DDIM-20':>20}{'DDIM-50':>20}{'DDPM-1000':>20}   DDPM / DDIM-20"]
     for v in SWEEP_VARIANTS:
         for steps in sorted({r["steps"] for r in v.rows(rows) if "fd_ddpm" in r}):
             at = [r for r in v.rows(rows) if r["steps"] == steps and "fd_ddpm" in r]
@@ -600,6 +623,10 @@ def sampler_table(rows, meta: dict | None = None) -> str:
         lines.append(f"{ref['variant'] + ', seed ' + str(ref['seed']):<36}{ref['steps']:>7}"
                      + "".join(f"{ref[k]:>20.1f}" for k in ("fd_ema", "fd_ddim50", "fd_ddpm"))
                      + f"   {ref['fd_ddpm'] / ref['fd_ema']:.2f} (the shipped checkpoint: one seed)")
+    if meta and "reference" in meta:
+        m, lo, hi = reference_band(meta)["floor"]
+        lines.append(f"floor (300 real training digits): {m:.1f} (min {lo:.1f}, max {hi:.1f} over "
+                     f"{len(meta['reference']['floor'])} draws)")
     return "\n".join(lines)
 
 
@@ -809,30 +836,61 @@ def check_paired_interval(value, rows, skip: str = "add") -> None:
                   wrong or "", INTERVAL_IDEA, INTERVAL_REFERENCE)
 
 
+def cost_ratios(rows) -> dict[str, float]:
+    """``{skip: FD plain / FD residual}``, the median over seeds of the per-seed ratio, at the rows' budget."""
+    return {skip: float(np.exp(np.median(stats.log_ratios(Variant("plain", skip).by_seed(rows, "fd"),
+                                                          Variant("residual", skip).by_seed(rows, "fd")))))
+            for skip in SKIP_MODES}
+
+
 def largest_cost_skip(rows) -> str:
     """The skip mode where switching the residual connections off multiplies the FD the most (median over seeds
-    of log(FD plain / FD residual), at the rows' budget)."""
-    cost = {skip: float(np.median(stats.log_ratios(Variant("plain", skip).by_seed(rows, "fd"),
-                                                   Variant("residual", skip).by_seed(rows, "fd"))))
-            for skip in SKIP_MODES}
+    of FD plain / FD residual, at the rows' budget)."""
+    cost = cost_ratios(rows)
     return max(cost, key=cost.get)
 
 
+def cost_by_budget(curves) -> dict[int, str]:
+    """``largest_cost_skip`` at every budget of the learning-curve rows ``curves``."""
+    out = {}
+    for steps in sorted({r["steps"] for r in curves}):
+        at = curve_rows(curves, steps)
+        if all(Variant(k, s).rows(at) for k in ("plain", "residual") for s in SKIP_MODES):
+            out[steps] = largest_cost_skip(at)
+    return out
+
+
+def _budget_note(curves, measured: str) -> str:
+    """In words, the budgets at which another skip mode shows the largest cost (the noise ceiling caps plain /
+    none's FD early on)."""
+    by = cost_by_budget(curves)
+    other = [f"{steps:,} steps: {skip}" for steps, skip in by.items() if skip != measured]
+    if not other:
+        return ""
+    return (f" The answer depends on the budget: the largest cost is elsewhere at {'; '.join(other)}. Early on, "
+            "plain / none is still at the noise ceiling (its FD cannot get much worse than noise), which caps its "
+            "ratio. Your own run, at the first budget, may rank them that way too.")
+
+
 @graded
-def check_cost_prediction(prediction, rows) -> None:
-    """07, predict-then-run: with which long skip does switching the residual connections off cost the most FD?"""
+def check_cost_prediction(prediction, rows, curves=None) -> None:
+    """07, predict-then-run: with which long skip does switching the residual connections off cost the most FD, at
+    the rows' budget? ``curves`` (every budget): also say where the answer changes with the budget."""
     answer = answer_text(answer_text(prediction).removeprefix("skip="))
     if answer not in SKIP_MODES:
         return report(False, "", f"answer with one of {', '.join(repr(s) for s in SKIP_MODES)} "
                       f"(you wrote {prediction!r}).")
     measured = largest_cost_skip(rows)
+    steps = round(np.mean([r["steps"] for r in rows])) if rows and "steps" in rows[0] else None
+    at = f"at {steps:,} steps" if steps else "at this budget"
+    cost = ", ".join(f"{skip} {ratio:.2f}" for skip, ratio in cost_ratios(rows).items())
     why = ("without long skips, everything the decoder knows about the input has come through every block of "
            "the encoder and the middle: the residual connections are its only short path. With long skips "
            "(add or concat) the encoder's features reach the decoder directly, so the blocks' own shortcuts "
            "matter less.")
-    return report(answer == measured, f"the FD cost is largest with skip={measured!r} (the median ratio of FDs, plain "
-                  f"over residual, at this budget). {why}",
-                  f"you predicted skip={answer!r}; the shipped seeds say skip={measured!r}: the ratios "
+    note = _budget_note(curves, measured) if curves else ""
+    return report(answer == measured, f"{at} the FD cost is largest with skip={measured!r} (FD plain over "
+                  f"residual, median over seeds: {cost}). {why[0].upper() + why[1:]}{note}",
+                  f"you predicted skip={answer!r}; {at} the shipped seeds say skip={measured!r}: the ratios "
                   "\"plain over residual\" of the shipped learning curves below show it.", why,
-                  "the shipped learning curves below: plain against residual, with and without long skips, at "
-                  "4,000 steps")
+                  f"the shipped learning curves below: plain against residual, with and without long skips, {at}")

@@ -429,6 +429,34 @@ def show_x0_hat(model, schedule: NoiseSchedule, digits: torch.Tensor, t: int = 3
     return finish(view.fig)
 
 
+def show_x0_hat_at(model, schedule: NoiseSchedule, digits: torch.Tensor, ts=None):
+    """A static figure of ``X0HatView`` at a few ``t`` (default: small t, half-way and near T, from
+    ``schedule.T``): one row per digit, x_0 then, for each t, x_t beside x0-hat, titled with t and the factor
+    sqrt((1 - alpha_bar_t) / alpha_bar_t) that turns the noise estimate's error into x0-hat's."""
+    import matplotlib.pyplot as plt
+
+    T = schedule.T
+    ts = sorted({int(t) for t in (ts if ts is not None else (T // 50, T // 2, T - 1 - T // 50))})
+    view = X0HatView(model, schedule, digits, ts=ts)
+    plt.close(view.fig)
+    k = len(digits)
+    fig, axes = plt.subplots(k, 1 + 2 * len(ts), figsize=(1.15 * (1 + 2 * len(ts)), 1.2 * k + 0.6), squeeze=False)
+    for i, img in enumerate(digits.float().cpu()):
+        axes[i, 0].imshow(_unit(img), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        for j, t in enumerate(ts):
+            x_t, x0_hat = view.frames[t]
+            axes[i, 1 + 2 * j].imshow(_unit(x_t[i]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            axes[i, 2 + 2 * j].imshow(_unit(x0_hat[i]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].set_title("x_0", fontsize=9)
+    for j, t in enumerate(ts):
+        axes[0, 1 + 2 * j].set_title(f"x_t, t = {t}", fontsize=9)
+        axes[0, 2 + 2 * j].set_title(f"x0-hat\n(error ×{error_factor(float(schedule.alpha_bar[t]))})", fontsize=9)
+    fig.tight_layout()
+    return finish(fig)
+
+
 def demo_widgets() -> dict:
     """Notebook 05's widgets, same controls and ranges, on stand-ins: the shipped digits checkpoint for x0-hat, and
     a width-8 U-Net trainer for "train N more steps". (The DDIM step-count widget, ``toy_samples_widget``, is not
@@ -535,17 +563,43 @@ def raw_vs_ema(trainer, n: int = 300, sample_seed: int = 0, steps: int = 50) -> 
     return out
 
 
-def print_raw_vs_ema(trainer, n: int = 300, floor_draws: int = 5) -> None:
-    """Notebook 05: ``raw_vs_ema`` of this trainer (seed 0), and the floor (``n`` real training digits) over
-    ``floor_draws`` draws."""
+def print_raw_vs_ema(trainer, n: int = 300, floor_draws: int = 5, sample_draws: int = 3) -> dict:
+    """Notebook 05: ``raw_vs_ema`` of this trainer over ``sample_draws`` sampling seeds (0, 1, ...: the score's
+    draw-to-draw spread for each model), the floor (``n`` real training digits) over ``floor_draws`` draws, and
+    the pure-noise ceiling. Returns the mean FDs, with the run's steps and width, for ``plot_ema_study(live=...)``."""
     from ..claims import mean_spread
     from .sampling import floor_by_n
 
-    r = raw_vs_ema(trainer, n)
+    draws = [raw_vs_ema(trainer, n, sample_seed=s) for s in range(sample_draws)]
+    fds = {label: [d[label] for d in draws] for label in ("raw", "ema")}
     for label in ("raw", "ema"):
-        print(f"{label.upper() if label == 'ema' else label} weights: Fréchet distance {r[label]:.1f}")
+        print(f"{label.upper() if label == 'ema' else label} weights, {sample_draws} sample draws of {n}: FD "
+              f"{mean_spread(fds[label], '.1f').replace('seeds)', 'draws)')}")
     print(f"floor, {n} real training digits, {floor_draws} draws: FD "
-          f"{mean_spread(floor_by_n(ns=(n,), seeds=range(floor_draws))[n], '.1f')}; pure noise: {r['ceiling']:.1f}")
+          f"{mean_spread(floor_by_n(ns=(n,), seeds=range(floor_draws))[n], '.1f').replace('seeds)', 'draws)')}; "
+          f"pure noise: {draws[0]['ceiling']:.1f}")
+    width = getattr(getattr(trainer.model, "config", None), "base_channels", None)
+    return {"raw": sum(fds["raw"]) / sample_draws, "ema": sum(fds["ema"]) / sample_draws,
+            "steps": int(trainer.step), "width": width}
+
+
+def _against_the_score_noise(rows: list[dict], wins: int) -> list[str]:
+    """The study's raw - EMA differences read against the score's own draw-to-draw spread (the SD of the rows'
+    floors: the FD of ``n`` real digits, each row drawing them with its own seed), and a one-sided sign test of
+    ``wins`` lower EMA scores in ``len(rows)`` seeds (binomial, p = 1/2)."""
+    import statistics
+
+    k = len(rows)
+    if k < 2:
+        return []
+    noise = statistics.stdev(r["floor"] for r in rows)
+    lower = sum(r["raw"] - r["ema"] > noise for r in rows)
+    higher = sum(r["ema"] - r["raw"] > noise for r in rows)
+    p = sum(math.comb(k, j) for j in range(wins, k + 1)) / 2 ** k
+    return [f"the score's own draw-to-draw spread (SD of the floor over its {k} draws): {noise:.1f}",
+            f"EMA FD lower by more than that spread in {lower} of {k} seeds, higher by more in {higher}, "
+            f"within it in {k - lower - higher}",
+            f"sign test, {wins} of {k} seeds lower: one-sided p = {p:.2f}"]
 
 
 def ema_study_report(rows: list[dict], ema_decay: float = 0.995) -> str:
@@ -560,6 +614,7 @@ def ema_study_report(rows: list[dict], ema_decay: float = 0.995) -> str:
         lines.append(f"{label + ':':<13}FD {mean_spread([r[key] for r in rows], '.1f')}")
     wins = sum(r["raw"] > r["ema"] for r in rows)
     lines.append(f"the EMA weights scored the lower FD in {wins} of {len(rows)} seeds")
+    lines += _against_the_score_noise(rows, wins)
     steps = rows[0]["steps"]
     lines.append(f"EMA horizon at step {steps}: 1 / (1 - d_n) = {1 / (1 - ema_decay_at(steps - 1, ema_decay)):.0f} "
                  f"steps (1 / (1 - d) = {1 / (1 - ema_decay):.0f})")
@@ -602,9 +657,10 @@ def ema_runs() -> Study:  # noqa: F821
                                "command": "python -m course_lib study ema"})
 
 
-def plot_ema_study(rows: list[dict]):
+def plot_ema_study(rows: list[dict], live: dict | None = None):
     """FD of the raw and the EMA weights, one line per seed (rows of ``ema_study``), with the rows' floors: their
-    range (band) and mean (dashed)."""
+    range (band) and mean (dashed). ``live``, if given (``print_raw_vs_ema``'s result), is drawn in red: the
+    notebook's own run, labelled with its steps and width."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.2, 3))
@@ -614,11 +670,17 @@ def plot_ema_study(rows: list[dict]):
     ax.axhspan(min(floors), max(floors), color="grey", alpha=0.2, lw=0,
                label=f"floor: real training digits, {len(floors)} draws (min to max)")
     ax.axhline(sum(floors) / len(floors), color="grey", ls="--", lw=1)
+    top = max(max(r["raw"], r["ema"]) for r in rows)
+    if live is not None:
+        width = f", width {live['width']}" if live.get("width") else ""
+        ax.plot([0, 1], [live["raw"], live["ema"]], "D-", color="C3", lw=2,
+                label=f"this notebook's run: {live['steps']} steps{width}")
+        top = max(top, live["raw"], live["ema"])
     ax.set_xticks([0, 1], ["raw weights", "EMA weights"])
     ax.set_xlim(-0.4, 1.4)
     ax.set_ylabel("Fréchet distance (lower is better)")
     ax.set_title(f"{len(rows)} seeds, {rows[0]['steps']} steps, constant lr")
-    ax.set_ylim(0, 1.3 * max(max(r["raw"], r["ema"]) for r in rows))  # headroom for the legend
+    ax.set_ylim(0, 1.3 * top)  # headroom for the legend
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return finish(fig)
@@ -706,7 +768,7 @@ def check_eps_loss(fn) -> None:
                            eps_loss_mistakes(model, x0, t, noise, s))
         if problem:
             return report(False, "", f"on {label}: {problem}", EPS_LOSS_FORMULA, reference)
-    return report(True, "that is L_simple, the loss every DDPM is trained with.", "")
+    return report(True, "that is L_simple, the loss of Ho et al. (2020), Algorithm 1.", "")
 
 
 # ----------------------------------------------------------------------------- the bare training loop
