@@ -574,7 +574,7 @@ def check_live_run(rows, live) -> None:
     from ..curves import agreement, describe_agreement
 
     if not live:
-        print("No live run to compare: run the cell under \"Your run\" first (about half a minute on 2 CPU cores), "
+        print("No live run to compare: run the cell under \"Your run\" first (under a minute on 2 CPU cores), "
               "then this one.")
         return
     panels = curve_panels(rows)
