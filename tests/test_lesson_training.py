@@ -363,3 +363,34 @@ def test_the_mmd_floor_is_a_little_negative_against_the_evenly_spaced_reference(
     reference of make_moons (over 20 draws: 19 negative, mean -0.0013; against independent points: mean -0.0002)."""
     q = tr.toy_scores(tr.independent_points("moons", 2000, 1, seed=100 + seed)[0], "moons", seed=seed)
     assert -0.005 < sum(q["mmd_floor"]) / len(q["mmd_floor"]) < 0, q["mmd_floor"]
+
+
+def test_ema_study_report_reads_the_differences_against_the_scores_own_noise():
+    """Notebook 05 reads the shipped study against the floor's draw-to-draw SD: seeds 0, 1, 4 lower by more than
+    it, seed 2 within it, seed 3 higher by more; 4 of 5 lower is a one-sided sign-test p of 6/32 = 0.19."""
+    from course_lib.lessons.sampling import load_studies
+
+    report = tr.ema_study_report(load_studies()["ema"])
+    assert "(SD of the floor over its 5 draws): 4.0" in report
+    assert "lower by more than that spread in 3 of 5 seeds, higher by more in 1, within it in 1" in report
+    assert "sign test, 4 of 5 seeds lower: one-sided p = 0.19" in report
+
+
+def test_the_study_plot_marks_the_live_run():
+    rows = [{"seed": 0, "steps": 500, "raw": 80.0, "ema": 50.0, "floor": 15.0},
+            {"seed": 1, "steps": 500, "raw": 60.0, "ema": 55.0, "floor": 18.0}]
+    fig = tr.plot_ema_study(rows, live={"raw": 300.0, "ema": 90.0, "steps": 5000, "width": 64})
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "2 draws" in texts[0] and texts[1] == "this notebook's run: 5000 steps, width 64"
+    assert fig.axes[0].get_ylim()[1] >= 300
+
+
+def test_x0_hat_at_shows_small_half_way_and_near_T():
+    from course_lib.checkpoints import load_denoiser
+    from course_lib.data import load_digits
+
+    model, schedule, _ = load_denoiser()
+    fig = tr.show_x0_hat_at(model, schedule, load_digits(split="train")[:2])
+    titles = [ax.get_title() for ax in fig.axes[:7]]
+    assert titles[1] == "x_t, t = 20" and titles[3] == "x_t, t = 500" and titles[5] == "x_t, t = 979"
+    assert titles[2].startswith("x0-hat") and len(fig.axes) == 2 * 7
