@@ -179,3 +179,32 @@ def test_floor_widget_looks_up_each_n_and_says_it_in_the_title():
     assert live.view.title.get_text().startswith("n = 400: 20 draws, mean ")
     assert "the line: a + b/n = " in live.view.title.get_text()
     assert live.last_seconds < 1.0  # a look-up and a blit (under 100 ms on an idle CPU)
+
+
+def test_sweep_keeps_the_samples_of_a_chosen_step_count():
+    from course_lib.checkpoints import load_denoiser
+
+    model, schedule, _ = load_denoiser()
+    sweep = Q.sweep_over_seeds(model, schedule, steps=(2, 3), n=40, seeds=(0,), keep_samples=2)
+    want, _ = Q.timed_sample(Q.sampler_for("ddim", schedule, 2), model, 40, 0)
+    assert torch.equal(sweep["samples"][0], want)
+
+
+def test_sample_draws_fit_like_the_floor_and_score_setup_names_the_counts():
+    from course_lib.data import load_digits
+
+    train = load_digits(split="train")
+    draws = Q.sample_draws(train, ns=(60, 1000), seeds=(5, 6))
+    floors = Q.floor_draws(ns=(60, 1000), seeds=(5, 6))
+    assert all(draws[n] == pytest.approx(floors[n], rel=1e-6) for n in (60, 1000))  # the same picks
+    with pytest.raises(ValueError, match=r"ns contains 20"):
+        Q.sample_draws(train[:100], ns=(20,))
+    line = Q.score_setup()
+    assert "32 features" in line and "1,000 training digits" in line and "797 held-out digits" in line
+
+
+@pytest.mark.parametrize("shrink, passes", [(0.31, True), (0.33, True), (0.2, True), (0.35, False), (0.15, False)])
+def test_floor_shrink_check_accepts_what_the_measurement_supports(shrink, passes, capsys):
+    Q.check_floor_shrink(shrink, seeds=range(3))
+    out = capsys.readouterr().out
+    assert ("✅" in out) == passes and ("leading order" in out) == passes

@@ -318,3 +318,54 @@ def test_samples_view_scores_what_it_samples():
     assert "FD of 40 digits" in title and "40 real digits:" in title
     with pytest.raises(ValueError, match="n_scored=20 is not allowed"):
         S.SamplesView(model, schedule, n=8, n_scored=20)
+
+
+def test_time_samplers_warms_up_then_times_each_sampler_repeatedly():
+    s = NoiseSchedule.make("linear", 50)
+    samplers = {"DDPM": DDPMSampler(s), "DDIM-5": DDIMSampler(s, 5)}
+    samples, seconds = S.time_samplers(samplers, S._toy_eps_model, n=3, seed=4, repeats=2)
+    assert set(samples) == set(seconds) == set(samplers) and all(len(v) == 2 and min(v) > 0 for v in seconds.values())
+    want = DDIMSampler(s, 5).sample(S._toy_eps_model, (3, 1, 8, 8), generator=torch.Generator().manual_seed(4))
+    assert torch.equal(samples["DDIM-5"], want)
+
+
+def test_your_step_or_none_runs_a_step_and_reports_an_unwritten_or_broken_one(capsys):
+    schedule = NoiseSchedule.make("linear", 1000)
+    x_t, eps = torch.randn(2, 3, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    zero = torch.zeros_like(x_t)
+    got = S.your_step_or_none(S.ddpm_step, x_t, eps, 500, schedule, zero)
+    assert torch.allclose(got, S.posterior_mean_via_x0(x_t, eps, 500, schedule), rtol=0, atol=1e-12)
+
+    def unwritten(*args):
+        raise NotImplementedError
+
+    assert S.your_step_or_none(unwritten, x_t, eps, 500, schedule, zero) is None
+    assert "not written yet" in capsys.readouterr().out
+    assert S.your_step_or_none(lambda *a: 1 / 0, x_t, eps, 500, schedule, zero) is None
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    assert S.your_step_or_none(lambda *a: None, x_t, eps, 500, schedule, zero) is None
+    assert "not a tensor shaped like x_t" in capsys.readouterr().out
+    # a wrong step is compared, not rejected: the notebook prints False for it
+    wrong = S.your_step_or_none(ddpm_variant(swap=True), x_t, eps, 500, schedule, zero)
+    assert not torch.allclose(wrong, S.posterior_mean_via_x0(x_t, eps, 500, schedule), rtol=0, atol=1e-10)
+
+
+def test_check_saturated_prints_shares_and_a_verdict(capsys):
+    from course_lib.samplers import Trajectory
+
+    x0 = [torch.ones(2, 1, 8, 8), torch.zeros(2, 1, 8, 8)]
+    trajectory = Trajectory(timesteps=[900, 100], x_t=[torch.zeros(2, 1, 8, 8)] * 3, x0_pred=x0)
+    assert S.x0_white(trajectory, (0, 1)) == {900: 1.0, 100: 0.0}
+    assert S.check_saturated(trajectory, (0, 1)) is None
+    out = capsys.readouterr().out
+    assert "t = 900: 100% of the pixels" in out and "real training digits:" in out and "✓" in out
+
+
+def test_plot_cloud_steps_shows_one_panel_per_step():
+    from course_lib.samplers import Trajectory
+
+    path = [torch.randn(50, 2) for _ in range(5)]
+    fig = S.plot_cloud_steps(Trajectory(timesteps=[800, 600, 400, 200], x_t=path, x0_pred=path[:4]), torch.randn(80, 2))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["step 0 of 4\nt = 800", "step 1 of 4\nt = 600", "step 2 of 4\nt = 400", "step 3 of 4\nt = 200",
+                      "step 4 of 4\nthe samples"]

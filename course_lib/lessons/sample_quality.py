@@ -22,11 +22,35 @@ from ..samplers import DDIMSampler, DDPMSampler
 from .grading import graded, report
 from .sampling import floor_by_n, load_studies, model_device, plot_sample_grids, timed_sample
 
-__all__ = ["FLOOR_NS", "PREDICTION_CHOICES", "FloorView", "check_eta_prediction", "check_floor_shrink",
-           "ddpm_vs_ddim", "demo_widgets", "draws_below", "eta_study", "eta_verdict", "floor_all_training",
-           "floor_by_n", "floor_draws", "floor_widget", "inverse_n_fit", "load_studies", "nearest_distances",
-           "nearest_table", "plot_nearest", "plot_sample_grids", "plot_sweep_seeds", "sampler_for", "shrink_ratios",
-           "sweep_over_seeds", "time_and_score"]
+__all__ = [
+    "FLOOR_NS",
+    "PREDICTION_CHOICES",
+    "FloorView",
+    "check_eta_prediction",
+    "check_floor_shrink",
+    "ddpm_vs_ddim",
+    "demo_widgets",
+    "draws_below",
+    "eta_study",
+    "eta_verdict",
+    "floor_all_training",
+    "floor_by_n",
+    "floor_draws",
+    "floor_widget",
+    "inverse_n_fit",
+    "load_studies",
+    "nearest_distances",
+    "nearest_table",
+    "plot_nearest",
+    "plot_sample_grids",
+    "plot_sweep_seeds",
+    "sample_draws",
+    "sampler_for",
+    "score_setup",
+    "shrink_ratios",
+    "sweep_over_seeds",
+    "time_and_score",
+]
 
 
 def sampler_for(name: str, schedule, steps: int | None = None, clip_x0: bool = True):
@@ -53,21 +77,24 @@ def draws_below(fd: float, floors) -> int:
 
 
 def sweep_over_seeds(model, schedule, steps=(5, 10, 20, 50), n: int = 300, seeds=(0, 1, 2),
-                     keep_samples: bool = False) -> dict:
+                     keep_samples: bool | int = False) -> dict:
     """DDIM with each number of ``steps`` for each sampling seed (same model; within a seed every number of steps
     starts from the same x_T): ``{"fd": {steps: [FD per seed]}, "seconds": {steps: [s per seed]}, "floor": [...]}``.
 
     ``"floor"`` holds one draw of ``n`` real training digits per seed: draws of the floor, to show its spread. They
     share nothing with the samples of the same seed but the number, so compare a score with all of them, not with
-    "its own". With ``keep_samples``, ``"samples"`` holds each seed's digits at the largest number of steps.
+    "its own". With ``keep_samples``, ``"samples"`` holds each seed's digits at the largest number of steps, or at
+    ``keep_samples`` steps when it is one of ``steps``.
     """
+    keep = keep_samples if keep_samples in steps and keep_samples is not True else max(steps)
     fd, seconds, floors, kept = {s: [] for s in steps}, {s: [] for s in steps}, [], []
     for seed in seeds:
         for s in steps:
             x, sec = timed_sample(sampler_for("ddim", schedule, s), model, n, seed)
             fd[s].append(digit_fd(x))
             seconds[s].append(sec)
-        kept.append(x)
+            if s == keep:
+                kept.append(x)
         floors.append(digit_floor(n, seed))
     out = {"fd": fd, "seconds": seconds, "floor": floors}
     if keep_samples:
@@ -91,10 +118,16 @@ def plot_sweep_seeds(result: dict, floors=None):
     floors = list(result["floor"] if floors is None else floors)
     a.axhspan(min(floors), max(floors), color="grey", alpha=0.2, lw=0,
               label=f"floor: real training digits, {len(floors)} draw{'s' if len(floors) > 1 else ''} (min to max)")
-    a.axhline(sum(floors) / len(floors), color="grey", ls="--", lw=1)
+    a.axhline(sum(floors) / len(floors), color="grey", ls="--", lw=1, label="floor: mean of the draws")
     a.set_ylabel("Fréchet distance (lower is better)")
     a.legend(fontsize=8)
-    b.plot(steps, [sum(v) / len(v) for v in result["seconds"].values()], "o-")
+    fastest = [min(v) for v in result["seconds"].values()]
+    b.plot(steps, fastest, "o-", label=f"fastest of the {len(result['seconds'][steps[0]])} seeds' runs")
+    b.plot(steps, [fastest[-1] * s / steps[-1] for s in steps], ":", color="k", lw=1,
+           label="proportional to the steps")
+    b.set_yscale("log")
+    b.set_ylabel("seconds (log scale)")
+    b.legend(fontsize=8)
     for ax in (a, b):
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(FixedLocator(steps))
@@ -102,7 +135,6 @@ def plot_sweep_seeds(result: dict, floors=None):
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("DDIM steps (log scale)")
-    b.set_ylabel("seconds")
     fig.tight_layout()
     return finish(fig)
 
@@ -142,6 +174,28 @@ def inverse_n_fit(draws: dict[int, list[float]]) -> tuple[float, float]:
     return float(a), float(b)
 
 
+def sample_draws(x: torch.Tensor, ns=(50, 60, 80, 100, 150, 200, 300, 400, 600, 800, 1000),
+                 seeds=range(20)) -> dict[int, list[float]]:
+    """Like ``floor_draws``, for generated digits ``x [N, 1, 8, 8]``: the FD against the held-out digits of ``n``
+    of them drawn with each seed, for each ``n`` up to N: ``{n: [FD per draw]}``. Fit ``inverse_n_fit`` to it to
+    see the sample-size part of a model's score (Chong and Forsyth 2020, §3: its coefficient depends on the model)."""
+    feats, held = digit_features(x.cpu()), digit_features(load_digits(split="test"))
+    out = {}
+    for n in ns:
+        if not FEATURE_DIM + 1 <= n <= len(x):
+            raise ValueError(f"ns contains {n}; each sample size must lie in [{FEATURE_DIM + 1}, {len(x)}]")
+        picks = [torch.randperm(len(x), generator=torch.Generator().manual_seed(s))[:n].numpy() for s in seeds]
+        out[n] = [frechet_distance(feats[p], held) for p in picks]
+    return out
+
+
+def score_setup() -> str:
+    """One line naming what the score compares: the sizes of the two digit splits and of the feature vector."""
+    train, held = load_digits(split="train"), load_digits(split="test")
+    return (f"the score: {FEATURE_DIM} features per digit from a small classifier trained on the {len(train):,} "
+            f"training digits; reference: the {len(held):,} held-out digits")
+
+
 def shrink_ratios(draws: dict[int, list[float]]) -> dict[int, float]:
     """For each n whose 4n is also in ``draws``: the sample-size part of the mean floor at 4n divided by that at
     n, the part being the mean minus ``a`` of ``inverse_n_fit``."""
@@ -161,8 +215,9 @@ _SHRINK_MISTAKES = (
     (1.0, "1 means no change, but the floor falls as n grows (the printout above): the fitted mean and "
           "covariance come closer to the true ones."),
 )
-SHRINK_HINT = ("an average of n independent draws misses the true mean by a random error. How does the expected "
-               "*square* of that error depend on n? The FD adds the squared distance between the two fitted means.")
+SHRINK_HINT = ("the floor's sample-size part comes from fitting a mean and a covariance to n draws. How does the "
+               "chance error of such a fit depend on n, and does the FD add those errors as they are, or "
+               "something else of them?")
 SHRINK_REFERENCE = ("Chong and Forsyth (2020), Effectively Unbiased FID and Inception Score and where to find them, "
                     "§3 (the bias of FID with the number of samples)")
 
@@ -179,10 +234,12 @@ def check_floor_shrink(shrink, seeds=range(20)) -> None:
                       f"got {shrink!r}.")
     measured = shrink_ratios(floor_draws(seeds=seeds))
     seen = ", ".join(f"{r:.2f} (n = {n} to {4 * n})" for n, r in measured.items())
-    if abs(value - 0.25) <= 0.05:
+    if 0.20 <= value <= 0.33:
         return report(True, f"FD adds squared errors of the fitted mean and covariance, and the expected squared "
-                      f"error of an average of n draws falls like 1/n (Chong and Forsyth 2020, §3). Measured on "
-                      f"{len(seeds)} draws at each n, against the line a + b/n: {seen}.", "")
+                      f"error of an average of n draws falls like 1/n (Chong and Forsyth 2020, §3). That is the "
+                      f"leading order: the covariance term is a squared error only to second order, so measured "
+                      f"factors lie near a quarter, not on it. Measured on {len(seeds)} draws at each n, against "
+                      f"the line a + b/n: {seen}.", "")
     if value > 1:
         return report(False, "", f"{value:g} is above 1: the floor would grow with n. Give the part at 4n divided "
                       "by the part at n.", SHRINK_HINT, SHRINK_REFERENCE)

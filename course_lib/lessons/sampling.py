@@ -37,6 +37,60 @@ def timed_sample(sampler, model, n: int = 64, seed: int = 0, shape=(1, 8, 8)) ->
     return x, time.perf_counter() - start
 
 
+def time_samplers(samplers: dict, model, n: int = 64, seed: int = 0, repeats: int = 3) -> tuple[dict, dict]:
+    """``({name: samples}, {name: [seconds per run]})``: each of ``samplers`` (``{name: sampler}``) timed
+    ``repeats`` times by ``timed_sample`` from the same starting noise, after one warm-up run (a 2-step DDIM on
+    the same batch: the first call of a network pays for memory and kernels). Report the fastest run: a
+    timing is slowed by whatever else the machine does, never sped up."""
+    timed_sample(DDIMSampler(next(iter(samplers.values())).schedule, 2, spacing="trailing"), model, n, seed)
+    samples, seconds = {}, {name: [] for name in samplers}
+    for _ in range(repeats):
+        for name, sampler in samplers.items():
+            samples[name], sec = timed_sample(sampler, model, n, seed)
+            seconds[name].append(sec)
+    return samples, seconds
+
+
+def your_step_or_none(step, *args):
+    """``step(*args)`` as a float64 tensor shaped like ``args[0]``, or ``None`` with a line saying why (not written
+    yet, raised an error, or returned something else): a student's unfinished function never ends in a traceback."""
+    try:
+        out = step(*args)
+    except NotImplementedError:
+        print("Your ddpm_step is not written yet (Exercise 1): there is nothing to compare. Come back after it.")
+        return None
+    except Exception as error:  # any error of the student's function is reported, not raised
+        print(f"Your ddpm_step raised {type(error).__name__}: {error}. Run its check above for a diagnosis.")
+        return None
+    if not torch.is_tensor(out) or out.shape != args[0].shape:
+        print(f"Your ddpm_step returned {type(out).__name__} {getattr(out, 'shape', '')}, not a tensor shaped like "
+              f"x_t {list(args[0].shape)}. Run its check above for a diagnosis.")
+        return None
+    return out.double()
+
+
+def x0_white(trajectory: Trajectory, steps) -> dict[int, float]:
+    """``{t: fraction of the predicted x_0's pixels clipped at full white (x0_hat > 0.99)}`` at the given step
+    indices of a recorded trajectory (x0_hat clipped to [-1, 1]): how much of the estimate is saturated strokes."""
+    return {trajectory.timesteps[i]: float((trajectory.x0_pred[i] > 0.99).double().mean()) for i in steps}
+
+
+def check_saturated(trajectory: Trajectory, steps) -> None:
+    """A claim on a recorded trajectory: the predicted x_0 at the first of ``steps`` has more of its pixels at full
+    white than at the last. Prints each step's share beside that of the real training digits, then the verdict
+    (returns nothing, so that a notebook cell ending with it shows only the printout)."""
+    from ..data import load_digits
+
+    fractions = x0_white(trajectory, steps)
+    for t, f in fractions.items():
+        print(f"t = {t}: {100 * f:.0f}% of the pixels of x0_hat are clipped at full white (1)")
+    real = float((load_digits(split="train") > 0.99).double().mean())
+    print(f"real training digits: {100 * real:.0f}% at full white")
+    (t_first, first), *_, (t_last, last) = fractions.items()
+    check_claim(f"more of x0_hat's pixels are clipped at full white at t = {t_first} than at t = {t_last}",
+                [first - last])
+
+
 def posterior_mean_via_x0(x_t: torch.Tensor, eps: torch.Tensor, t: int, schedule) -> torch.Tensor:
     """The DDPM step's mean by the route of Exercise 1 (no clipping): x0_hat from ``eps``, then the posterior
     mean mu_tilde_t(x_t, x0_hat) of Ho et al. Eq. 7. ``x_t, eps [B, ...]``, ``t`` an integer."""
@@ -368,6 +422,29 @@ def train_toy_2d(steps: int = 1500, n_data: int = 8000, seed: int = 0, device="c
     return trainer, data
 
 
+def plot_cloud_steps(trajectory: Trajectory, data: torch.Tensor, ks=None, lim: float = 2.5):
+    """The whole cloud at several steps ``ks`` (default: 0, a quarter, half, three quarters and the end), one panel
+    each over the data: a row of the frames the cloud scrubber shows on its right."""
+    import matplotlib.pyplot as plt
+
+    path = torch.stack(trajectory.x_t).numpy()
+    last = len(path) - 1
+    ks = [0, last // 4, last // 2, 3 * last // 4, last] if ks is None else [min(max(int(k), 0), last) for k in ks]
+    fig, axes = plt.subplots(1, len(ks), figsize=(2.3 * len(ks), 2.6), squeeze=False)
+    for ax, k in zip(axes[0], ks):
+        ax.scatter(path[k, :, 0], path[k, :, 1], s=1, color="C0", label="the cloud")
+        ax.scatter(data[:, 0], data[:, 1], s=1, color="C1", alpha=0.15, label="data")
+        ax.set_title(f"step {k} of {last}" + (f"\nt = {trajectory.timesteps[k]}" if k < last else "\nthe samples"),
+                     fontsize=9)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return finish(fig)
+
+
 def plot_2d_trajectories(trajectory: Trajectory, data: torch.Tensor, n_paths: int = 40, k: int | None = None):
     """The figure of ``CloudView`` at step ``k`` (default: the end, the samples), as a static figure."""
     view = CloudView(trajectory, data, n_paths)
@@ -582,11 +659,11 @@ def _ddim_step_mistakes(x_t, eps, a: float, b: float) -> dict:
     }
 
 
-DDIM_HINT = ("two stages: estimate x_0 from x_t and eps, as in the DDPM step; then write the point at the level "
-             "alpha_bar_prev whose clean part is x0_hat and whose noise is the same eps (the forward closed form at "
-             "that level, with eps as its noise).")
-DDIM_REFERENCE = ("Song, Meng and Ermon (2021), Denoising Diffusion Implicit Models: §4.1, Eq. 12, with sigma_t = 0 "
-                  "(the deterministic sampler)")
+DDIM_HINT = ("what does the model believe about x_t: which clean digit, and which noise in it? With no fresh "
+             "noise, which point at the new level holds exactly those two beliefs, in the proportions the forward "
+             "process gives that level?")
+DDIM_REFERENCE = ("Song, Meng and Ermon (2021), Denoising Diffusion Implicit Models: §4.1, Eq. 12 (its three terms "
+                  "named there), with sigma_t = 0 (the deterministic sampler)")
 
 
 @graded
