@@ -27,7 +27,7 @@
 # | 5-13 | Tiny is not zero | the prompt, `frozen_layers` table, its claims | Predict first (below), then run. Read the columns: float32 norm 0, float64 not; Adam's first step against the smallest weight's gap; layer 1 unchanged. |
 # | 13-18 | Adam's eps, not float32 | the prompt, `adam_first_step` table, its claims | Predict first, then run. Stress: moving is not learning; the 4-layer control learns in the same 200 steps. |
 # | 18-26 | Exercise 1 | sweep printout, `log10_eps`, its check | Pairs estimate $k$ from the printout (3 minutes), then run the check. |
-# | 26-31 | The widget | `LiveFigure(lesson.AdamEpsView(sweep), ...)` | Slide $\epsilon$ down from $10^{-8}$; then float32 at $10^{-30}$: layer 1 overshoots lr. |
+# | 26-31 | The widget | the widget cell (`lesson.AdamEpsView`) | Slide $\epsilon$ down from $10^{-8}$; then float32 at $10^{-30}$: layer 1 overshoots lr. |
 # | 31-41 | Exercise 2 | `adam_changes`, its check | Students try for 4 minutes, then you live-code it. |
 # | 41-47 | Gradient at init by depth | Exercise 3, the depth table, its check and claims | Vote vanish / stay / grow, run, read the lines one by one; stress that this is the gradient at initialisation, not training. |
 # | 47-50 | Shattered gradients, summary | the shattered figure | Show the figure (width-128 one-input nets, not the width-64 ones); the rest is reading for home. |

@@ -51,7 +51,7 @@
 # | 0-5 | the question | title, "The experiment" | read the three claims aloud; ask which ones could be measured at all |
 # | 5-10 | a fair ablation | "The experiment" table | `residual=False` switches off two things; the control separates them |
 # | 10-15 | predict | exercise 1 and its check | everyone commits to `none`, `add` or `concat` at 4,000 steps, then runs the check |
-# | 15-23 | your run, the curves | live run, curves widget, the check in words | start the run first (its last line prints how long it took: under a minute on 2 cores, 46 s in the stored run), explain the bands while it trains; move the budget slider |
+# | 15-23 | your run, the curves | live run, curves widget, the check in words | start the run first (its last line prints how long it took: under a minute on 2 cores in the stored run), explain the bands while it trains; move the budget slider |
 # | 23-34 | pair by seed | exercise 2 | the class tries it alone for 4 minutes; then live-code `paired_differences` and run the check |
 # | 34-41 | one interval | exercise 3 | the class builds the 95% interval; discuss what "covers 0" means |
 # | 41-50 | the verdicts | verdicts, claims, gap, "What the numbers say" | read the verdicts one comparison at a time (skip the control if short of time): "trains faster: yes; ends better: not settled"; point to 07b as take-home |
