@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,13 @@ def digits_flat(split: str = "all"):
     """Digits as ``([N, 64] in [-1, 1], labels [N])`` for the MLPs."""
     x, y = load_digits(split=split, return_labels=True)
     return x.flatten(1), y
+
+
+@functools.lru_cache(maxsize=4)
+def first_digits(n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` digits, ``([n, 64] in [-1, 1], labels [n])``, loaded once (a widget asks for them often)."""
+    x, y = digits_flat()
+    return x[:n], y[:n]
 
 
 def train_classifier(net, steps: int = 300, lr: float = 1e-3, batch_size: int = 128, seed: int = 0,

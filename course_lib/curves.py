@@ -240,16 +240,19 @@ def plot_curves(ax, curves: Mapping[str, Curve], colors: Mapping[str, str] | Non
 class CurvesView:
     """A live figure of learning curves with a budget slider: one panel per group of curves (``plot_curves``),
     a vertical line at the chosen budget and, in each panel, the curves' centre and band at that budget.
-    ``baselines`` and ``live`` are keyed by panel title. ``LiveFigure(CurvesView(panels),
-    budget=SelectionSlider(options=budgets))``."""
+    ``baselines`` and ``live`` are keyed by panel title; ``what`` names what the curves measure, for the
+    description (``describe``). ``LiveFigure(CurvesView(panels), budget=SelectionSlider(options=budgets))``."""
 
     def __init__(self, panels: Mapping[str, Mapping[str, Curve]], colors: Mapping[str, str] | None = None,
                  baselines: Mapping[str, Mapping[str, float]] | None = None,
                  live: Mapping[str, Mapping[str, Sequence]] | None = None, ylabel: str | Mapping = "score",
-                 fmt: str = ".3g", width: float = 5.2, styles: Mapping[str, str] | None = None):
+                 fmt: str = ".3g", width: float = 5.2, styles: Mapping[str, str] | None = None,
+                 what: str = "Learning curves"):
         import matplotlib.pyplot as plt
 
-        self.panels, self.fmt = panels, fmt
+        self.panels, self.fmt, self.what = panels, fmt, what
+        self.baseline_names = list(dict.fromkeys(name for lines in (baselines or {}).values() for name in lines))
+        self.has_live = any((live or {}).values())
         n_text = 1 + max(len(c) for c in panels.values())  # lines of the values under each panel
         labels = list(dict.fromkeys(label for c in panels.values() for label in c))
         ncol = min(4, len(labels) + (1 if live else 0))
@@ -276,6 +279,17 @@ class CurvesView:
         self.fig.subplots_adjust(left=0.06 if len(panels) > 2 else 0.09, right=0.98, top=1 - 0.35 / height,
                                  bottom=bottom_in / height, wspace=0.28)
         self.animated = [*self.lines, *self.texts]
+
+    def describe(self, budget: int) -> str:
+        labels = list(dict.fromkeys(label for c in self.panels.values() for label in c))
+        extras = (f"; grey lines: {', '.join(self.baseline_names)}" if self.baseline_names else "") + \
+            ("; crosses: this notebook's own run" if self.has_live else "")
+        panels = f"{len(self.panels)} panels ({'; '.join(self.panels)})" if len(self.panels) > 1 else \
+            f"one panel ({next(iter(self.panels))})"
+        return (f"{self.what} against training steps, log scales, in {panels}. Each of {', '.join(labels)} is a "
+                f"line through the geometric mean over seeds in a band where a new seed lands 95% of the time"
+                f"{extras}. A dashed line marks the budget of {budget} steps, and the text under each panel reads "
+                "every curve there: look for curves whose bands do not overlap.")
 
     def update(self, budget: int) -> None:
         for line, text, curves in zip(self.lines, self.texts, self.panels.values()):

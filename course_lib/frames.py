@@ -5,7 +5,8 @@ when a notebook is run to refresh its stored outputs (``./course notebooks``), e
 itself over a grid of its controls' values, through the same view and the same ``LiveFigure.render`` the
 widget calls, and writes the frames next to an index::
 
-    site/frames/<notebook>/<k>/index.json     controls (name, kind, values, labels, default) and frames
+    site/frames/<notebook>/<k>/index.json     controls (name, kind, values, labels, default), frames, and alts
+                                              (each frame's description in words, the view's ``describe``)
     site/frames/<notebook>/<k>/<i>.png        one PNG per frame
 
 ``k`` counts the notebook's live figures in the order they are shown. The website (``scripts/build_site.py``)
@@ -135,7 +136,7 @@ def export_frames(live, folder: Path, budget_s: float = 20.0, max_frames: int = 
             values.insert(0, start[name])
     index = {"controls": [{"name": name, "kind": kind, "values": [label(v) for v in values],
                            "default": label(start[name])} for name, (kind, values) in controls.items()],
-             "frames": {}, "planned": 0}
+             "frames": {}, "alts": {}, "planned": 0}
     combos = plan(controls, start, max_frames)
     index["planned"] = len(combos)
     began = time.perf_counter()
@@ -143,11 +144,23 @@ def export_frames(live, folder: Path, budget_s: float = 20.0, max_frames: int = 
         for i, combo in enumerate(combos):
             if i and time.perf_counter() - began > budget_s:
                 break
-            for name, value in combo.items():
-                live.controls[name].value = value  # as a student would: the widget renders (and caches) it
-            key = "|".join(label(combo[c["name"]]) for c in index["controls"])
+            for _ in range(2):  # twice: a slider whose range follows another control (t follows T) clamps a
+                for name, value in combo.items():  # value set before that control; the second pass restores it
+                    live.controls[name].value = value  # as a student would: the widget renders (and caches) it
+            shown = live.values()  # what the widget shows: a combination the controls cannot take stays clamped
+            key = "|".join(label(shown[c["name"]]) for c in index["controls"])
+            if key in index["frames"]:
+                continue
+            for c in index["controls"]:  # a clamped value gets its own slider position
+                values = controls[c["name"]][1]
+                if shown[c["name"]] not in values:
+                    values.append(shown[c["name"]])
+                    if c["kind"] == "slider" and all(isinstance(v, (int, float)) for v in values):
+                        values.sort()
+                    c["values"] = [label(v) for v in values]
             (folder / f"{i}.png").write_bytes(png_for_web(live.render()))
             index["frames"][key] = f"{i}.png"
+            index["alts"][key] = live.description()  # the frame in words, for its alt text
     finally:
         for name, value in start.items():
             live.controls[name].value = value

@@ -1,4 +1,5 @@
-"""Instrumentation for the vanishing-gradient lessons: per-layer gradient norms and shattered gradients.
+"""Instrumentation for the vanishing-gradient lessons: per-layer gradient norms (``layer_gradient_norms``, and
+``layer_profile`` for a fresh ``DeepMLP`` on the first digits), their ratios in decades, and shattered gradients.
 
 Everything returns plain NumPy arrays, ready for ``plt.semilogy``.
 """
@@ -10,6 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_positive_int, check_rank
+from .classify import first_digits
+from .deep_nets import DeepMLP
+from .utils import one_thread
 
 
 def layer_gradient_norms(model, x: torch.Tensor, y: torch.Tensor, loss_fn=F.cross_entropy) -> np.ndarray:
@@ -29,6 +33,30 @@ def layer_gradient_norms(model, x: torch.Tensor, y: torch.Tensor, loss_fn=F.cros
     norms = [layer.linear.weight.grad.double().norm().item() for layer in model.layers]
     model.zero_grad(set_to_none=True)
     return np.asarray(norms)
+
+
+def layer_profile(depth: int = 20, residual: bool = False, activation: str = "relu", init: str = "default",
+                  scale_branch: bool = True, norm: str = "none", width: int = 64, seed: int = 0,
+                  n: int = 256) -> np.ndarray:
+    """||dL/dW_l|| for l = 1..depth (shape ``[depth]``) of one freshly initialised ``DeepMLP`` (weights
+    from ``seed``), for the cross-entropy on the first ``n`` digits.
+
+    Runs on one thread: the matrices are ``[n, width]``, too small for a second thread to help, and on a busy
+    2-core machine two threads that wait for each other at every layer make it many times slower.
+    """
+    x, y = first_digits(n)
+    with one_thread():
+        torch.manual_seed(seed)
+        net = DeepMLP(depth=depth, width=width, activation=activation, init=init, residual=residual,
+                      scale_branch=scale_branch, norm=norm)
+        return layer_gradient_norms(net, x, y)
+
+
+def log_ratio(a, b) -> np.ndarray:
+    """log10(a / b) elementwise, with log10(0) = -inf (an exact zero is infinitely small)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.log10(a) - np.log10(b)
 
 
 def input_gradients(model, x: torch.Tensor) -> torch.Tensor:

@@ -140,6 +140,20 @@ def digit_floor(n: int, seed: int = 0, reference: str = "test") -> float:
     return digit_fd(other[pick], reference)
 
 
+def floor_by_n(ns=(100, 300, 1000), seeds=(0, 1, 2)) -> dict[int, list[float]]:
+    """The digit score's floor (``digit_floor``: FD of ``n`` real training digits, drawn with each seed, against
+    the held-out digits) for each sample size ``n``: ``{n: [floor per seed]}``. No model involved: it shows how
+    the FD itself depends on ``n`` and how much it moves from draw to draw. ``n = 1000`` is the whole training
+    split, so its draws coincide."""
+    most = len(load_digits(split="train"))
+    out = {}
+    for n in ns:
+        if not 2 <= n <= most:
+            raise ValueError(f"ns contains {n}; each sample size must lie in [2, {most}]")
+        out[n] = [digit_floor(n, s) for s in seeds]
+    return out
+
+
 def digit_ceiling(n: int, seed: int = 0, reference: str = "test") -> float:
     """The FD of ``n`` Gaussian-noise images (clipped to [-1, 1], drawn with ``seed``): a model that learned
     nothing."""

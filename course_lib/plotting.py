@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import torch
 
+# A gradient norm of 0 is drawn as a triangle with this label (``log_plot_with_zeros``, ``mark_zero_row``). Norms are
+# taken in float64 (``gradients.layer_gradient_norms``), so 0 means every entry of the float32 gradient is 0: the
+# backward pass underflowed.
+ZERO_LABEL = "exactly 0 (the float32 gradient underflowed)"
 
-def finish(fig):
-    """Close ``fig`` (so that Jupyter's inline backend does not draw it a second time) and return it:
-    a notebook cell that ends with the call shows the figure exactly once, and so does a widget."""
+
+def _described(description: str, include=None, exclude=None, **_) -> dict:
+    """A figure's ``_repr_mimebundle_``: its description as the output's plain text. IPython still asks the
+    inline backend for the PNG (a bundle without ``image/png`` leaves that to the registered formatter)."""
+    return {"text/plain": description}
+
+
+def describe(fig, description: str):
+    """Attach ``description`` to ``fig`` and return ``fig``: what the figure shows (axes, panels) and what to see in
+    it, in one or two sentences. A notebook output of the figure carries it as its ``text/plain`` (beside the
+    PNG), so a reader without the picture (a screen reader, the website's alt text, a diff of the notebook) gets
+    the words, not ``<Figure size 560x256 with 1 Axes>``. Written from parameters, never from computed numbers:
+    the notebook tests compare it on any CPU."""
+    if not isinstance(description, str) or len(description.split()) < 8:
+        raise ValueError(f"a figure needs a description of at least 8 words, got {description!r}")
+    fig.description = description
+    fig._repr_mimebundle_ = functools.partial(_described, description)
+    return fig
+
+
+def finish(fig, description: str):
+    """Close ``fig`` (so that Jupyter's inline backend does not draw it a second time), attach ``description``
+    (``describe``) and return it: a notebook cell that ends with the call shows the figure exactly once, with
+    its description as the output's text."""
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return fig
+    return describe(fig, description)
 
 
 def smooth(values, window: int = 20) -> np.ndarray:
@@ -36,6 +62,67 @@ def image_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 1) -> torch.
         grid[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = \
             (x[i] + 1) / 2
     return (grid.permute(1, 2, 0).squeeze(-1) if c == 1 else grid.permute(1, 2, 0)).numpy()
+
+
+def log_plot_with_zeros(ax, x, values, style, label, color=None, zero_y=None, **kw):
+    """Plot positive ``values`` on a log axis; exact zeros become downward triangles at ``zero_y``.
+
+    A log axis cannot show 0, and clipping it to a floor such as 1e-30 draws a plateau that is
+    not there; a separate marker says "this gradient is exactly zero".
+    """
+    values = np.asarray(values, dtype=float)
+    shown = np.where(values > 0, values, np.nan)
+    (line,) = ax.plot(x, shown, style, color=color, label=label, **kw)
+    zeros = values == 0
+    if zeros.any() and zero_y is not None:
+        ax.plot(np.asarray(x)[zeros], np.full(zeros.sum(), zero_y), "v", color=line.get_color(), ms=7,
+                linestyle="none")
+    return line
+
+
+def zero_floor(arrays) -> float | None:
+    """Where to draw exact zeros: a decade below the smallest positive value (None if nothing is 0)."""
+    values = np.concatenate([np.ravel(a) for a in arrays]).astype(float)
+    if not (values == 0).any():
+        return None
+    positive = values[values > 0]
+    return 10 ** (math.floor(math.log10(positive.min())) - 1) if positive.size else 1e-30
+
+
+def mark_zero_row(ax, zero_y) -> None:
+    """A dotted line at ``zero_y`` and a legend entry (``ZERO_LABEL``) for the triangles drawn there."""
+    if zero_y is not None:
+        ax.axhline(zero_y, color="0.6", lw=0.8, ls=":")
+        ax.plot([], [], "v", color="0.4", linestyle="none", label=ZERO_LABEL)
+
+
+def legend_outside(ax, **kw):
+    """A legend to the right of ``ax``, where it hides no data."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **{"fontsize": 8, **kw})
+
+
+def plot_sample_grids(samples: dict[str, torch.Tensor], n: int = 48, nrow: int = 12, score: bool = True,
+                      description: str | None = None):
+    """One grid of digits per entry ``{title: [N, 1, H, W]}``; with ``score``, each titled with its FD and floor
+    (``metrics.digit_quality``, at the sample size N: compare scores only between equal N). ``description``: the
+    figure's (``describe``), by default one naming the grids."""
+    import matplotlib.pyplot as plt
+
+    from .metrics import digit_quality
+
+    fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 3), squeeze=False)
+    for ax, (name, x) in zip(axes[0], samples.items()):
+        title = name
+        if score:
+            q = digit_quality(x)
+            title = f"{name}: FD {q['fd']:.1f} (floor {q['floor']:.1f}, n = {len(x)})"
+        ax.imshow(image_grid(x[:n], nrow=nrow), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title)
+        ax.axis("off")
+    scored = (": each title gives the grid's Frechet distance (FD) to held-out digits, lower is better, and the "
+              "floor that real digits score" if score else "")
+    return finish(fig, description or f"Grids of generated 8x8 digits, up to {n} per grid, one grid per set "
+                  f"({'; '.join(samples)}){scored}. Compare the grids as wholes: do the strokes read as digits?")
 
 
 def save_image_grid(x: torch.Tensor, path, nrow: int | None = None) -> None:
@@ -68,6 +155,10 @@ class LiveLossPlot:
         if self.fig is None:
             self.fig, self.ax = plt.subplots(figsize=self.figsize)
             plt.close(self.fig)  # drawn through the display handle only
+            describe(self.fig, f"Training loss against the step{' (log scale)' if self.logy else ''}, redrawn "
+                     f"while training runs: the loss of each batch (faint) and its moving average over {self.window} "
+                     "steps (the title gives the step and that average). Read the trend, not the batch-to-batch "
+                     "noise.")
         ax = self.ax
         ax.clear()
         loss = trainer.history.loss

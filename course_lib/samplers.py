@@ -7,6 +7,7 @@ Shapes: ``x_t [B, ...]``, ``t`` a Python int (the same for the whole batch).
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from tqdm.auto import tqdm
 from ._checks import check_choice, check_positive_int, trusted_values
 from .diffusion import p_mean_variance_from_eps, predict_x0, randn
 from .schedules import NoiseSchedule
+from .utils import model_device
 
 
 @dataclass
@@ -177,3 +179,12 @@ class DDIMSampler(Sampler):
         if sigma > 0:
             x_prev = x_prev + sigma * randn(x_t.shape, generator, x_t.device, x_t.dtype)
         return x_prev, x0
+
+
+def timed_sample(sampler, model, n: int = 64, seed: int = 0, shape=(1, 8, 8)) -> tuple[torch.Tensor, float]:
+    """``(samples [n, *shape] on the CPU, seconds)``: ``sampler.sample`` on the model's device from starting
+    noise drawn with ``seed`` (on the CPU, so a GPU draws the same samples), timed to the last step's end."""
+    device = model_device(model)
+    start = time.perf_counter()
+    x = sampler.sample(model, (n, *shape), generator=torch.Generator().manual_seed(seed), device=device).cpu()
+    return x, time.perf_counter() - start

@@ -100,3 +100,10 @@ def load_study(path: str | Path) -> tuple[dict, list[dict]]:
     """``(meta, rows)`` written by ``save_study``."""
     data = json.loads(Path(path).read_text())
     return data["meta"], data["rows"]
+
+
+def load_studies() -> dict:
+    """The shipped multi-seed studies of notebooks 05 and 06b (``python -m course_lib study ema`` and
+    ``... study ddpm_vs_ddim``): ``{"ema": [rows], "ddpm_vs_ddim": [rows]}``, each row with its ``seed``."""
+    return {name: load_study(SHIPPED_RESULTS / f"{file}.json")[1]
+            for name, file in (("ema", "ema_study"), ("ddpm_vs_ddim", "ddpm_vs_ddim"))}

@@ -1,5 +1,11 @@
 """Training loop for any ``course_lib`` denoiser, with the epsilon-prediction loss.
 
+**The training step** is notebook 05's ``train_loop``, in its notation and order: ``Trainer._draw`` (a batch ``x0``,
+one ``t`` per example, fresh ``noise``), ``Trainer._forward_backward`` (``x_t = q_sample(x0, t, schedule,
+noise=noise)``, the network's noise estimate ``eps_hat``, the mean squared error, ``backward``, gradient clipping)
+and ``Trainer._update`` (``optimizer.step()`` for AdamW, then the EMA weights), one after the other in this file under
+"the training step". What the rest of this module adds around it is the engine, in ``course_lib/engine/``.
+
 AdamW, EMA weights (``torch.optim.swa_utils.AveragedModel`` with a warmed-up decay), gradient
 clipping, a step and/or wall-clock budget, a ``tqdm`` progress bar, an optional callback for live
 plots, mixed precision (automatic on CUDA, or forced with ``amp="bf16"`` / ``"fp16"`` on any device,
@@ -27,15 +33,13 @@ its hundreds of kernels one by one.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
-import threading
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
@@ -49,12 +53,28 @@ from .checkpoints import (
     model_spec,
     save_checkpoint,
 )
-from .diffusion import diffusion_loss
+from .diffusion import q_sample
+from .engine.cuda_graph import capture
+from .engine.dropout_rng import DropoutRNG
+from .engine.loss_log import PendingLosses
+from .engine.nonfinite import explain_nonfinite
+from .engine.precision import (
+    AMP_MODES,
+    amp_settings,
+    autocast,
+    backward,
+    create_loss_scale,
+    forget_unfinished_step,
+    optimizer_step,
+    scaler_state_tensors,
+)
+from .engine.progress import progress_bar
+from .engine.stop_signals import StopSignals
+from .engine.undo import undone
 from .schedules import NoiseSchedule, check_schedule
 from .utils import check_device, get_device, max_steps_override
 
 T_BUCKETS = 10
-AMP_MODES = (True, False, "bf16", "fp16")
 
 
 @dataclass
@@ -110,24 +130,6 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; it must be True or False")
         if not any(self.amp is m or (isinstance(m, str) and self.amp == m) for m in AMP_MODES):
             raise ValueError(f"amp={self.amp!r} is not supported; allowed: True (CUDA only), False, 'bf16', 'fp16'")
-
-
-def amp_settings(amp, device: torch.device) -> tuple[bool, torch.dtype, bool]:
-    """``(use_autocast, dtype, use_grad_scaler)`` for ``TrainConfig.amp`` on ``device``.
-
-    float16 needs a gradient scaler (its range is small); bfloat16 does not.
-    """
-    if amp is True:
-        if device.type != "cuda":
-            return False, torch.float32, False
-        # bfloat16 where the GPU computes it natively (compute capability 8.0 on: Ampere and later); emulated, it is
-        # slower than float16 (T4, V100)
-        dtype = torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
-    elif amp is False:
-        return False, torch.float32, False
-    else:
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-    return True, dtype, dtype == torch.float16
 
 
 def ema_weight(decay: float, n_averaged: torch.Tensor) -> torch.Tensor:
@@ -226,9 +228,7 @@ class Trainer:
                                            capturable=self._use_graph)
         # batches, t and noise are drawn on the training device (on the CPU: the CPU generator, as before)
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
-        # dropout draws from the global CPU generator: give it a state of its own, saved with the run
-        self._dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in self.model.modules())
-        self._dropout_rng = torch.Generator().manual_seed(self.config.seed + 1).get_state() if self._dropout else None
+        self._dropout = DropoutRNG(self.model, self.config.seed, self.device)
         self.use_amp, self.amp_dtype, use_scaler = amp_settings(self.config.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type if use_scaler else "cuda", enabled=use_scaler)
         self.callback, self.progress, self.checkpoint_path = callback, progress, checkpoint_path
@@ -238,10 +238,9 @@ class Trainer:
         self.stop_reason: str | None = None
         self.saved_to = None  # the path of the last checkpoint written by this trainer
         self._tick = time.perf_counter()
-        self._signal: int | None = None  # SIGINT / SIGTERM received while training, acted on after the step
-        self._updating = False  # inside the lines that change weights, optimiser state, EMA and step
-        self._consistent = True  # False if an error escaped while _updating: the state is half-updated
-        self._pending: list[tuple] = []  # steps whose loss and finiteness are still on the device (``_flush``)
+        self._stops = StopSignals()  # SIGINT / SIGTERM received while training, acted on after the step
+        self._consistent = True  # False if an error escaped during a weight update: the state is half-updated
+        self._pending = PendingLosses()  # steps whose loss and finiteness are still on the device (``_flush``)
         self._bad = torch.zeros((), dtype=torch.bool, device=self.device)  # a non-finite loss since the last read
         # the step's inputs live in fixed tensors, drawn into every step (a CUDA graph replays fixed addresses)
         self._idx = torch.empty(self.config.batch_size, dtype=torch.long, device=self.device)
@@ -250,181 +249,34 @@ class Trainer:
         self._graph = None  # the captured step (CUDA), made at the first step so that a resumed state is in it
         self._graph_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    # ------------------------------------------------------------------ one step
-    def train_step(self) -> float:
-        """One AdamW step on a random batch; returns the batch loss (reading it from the device). Raises on a
-        non-finite loss, leaving the state of the last good step.
-
-        An exception before the update (a ``KeyboardInterrupt``) restores the random generator, so that the
-        trainer's state is still that of ``step``.
-        """
-        with self._signals_deferred():
-            self._train_step()
-            self._flush()
-        return self.history.loss[-1]
-
-    def _train_step(self) -> None:
-        """One step that never waits for the device: batch, t and noise drawn there, the loss and the per-t
-        statistics kept there until ``_flush``. A non-finite loss sets a device flag that makes this and every
-        later update a no-op (the fused optimiser's ``found_inf``, a zero EMA weight) until ``_flush`` reads it,
-        rewinds the step counter and the random generators to that step, and raises.
-
-        On CUDA the work after the draws (forward, backward, clipping, AdamW, EMA) is one CUDA graph, captured
-        at the first step and replayed after (``TrainConfig.cuda_graph``); elsewhere the same code runs eagerly.
-        """
-        gen = self.generator
-        rng_before = gen.get_state()
-        dropout_before = self._dropout_rng
-        global_rng = None
-        if self._dropout and self.device.type == "cpu":
-            global_rng = torch.get_rng_state()
-            torch.set_rng_state(self._dropout_rng)
-        try:
-            self._draw()
-            self.model.train()
-            if self._graph is None and self._use_graph:
-                self._capture()
-            if self._graph is None:
-                self.optimizer.zero_grad(set_to_none=True)
-                loss, per_example = self._forward_backward()
-        except BaseException:
-            gen.set_state(rng_before)  # the state stays that of `step`
-            if self._graph is None:
-                self.optimizer.zero_grad(set_to_none=True)
-                self._reset_scaler()
-            raise
-        finally:
-            if global_rng is not None:
-                dropout_rng = torch.get_rng_state()
-                torch.set_rng_state(global_rng)
-        self._updating = True
-        try:
-            if self._graph is not None:
-                self._graph.replay()
-                loss, per_example = self._graph_outputs
-            else:
-                self._update()
-            if global_rng is not None:
-                self._dropout_rng = dropout_rng
-            self.step += 1
-        except BaseException:
-            self._consistent = False
-            raise
-        finally:
-            self._updating = False
-        # copies: a graph's outputs are overwritten by its next replay
-        self._pending.append((self.step, rng_before, dropout_before, loss.detach().clone(), self._bad.clone(),
-                              self._t * T_BUCKETS // self.schedule.T, per_example.detach().float().clone()))
-        now = time.perf_counter()
-        self.history.time_s.append((self.history.time_s[-1] if self.history.time_s else 0.0) + (now - self._tick))
-        self._tick = now
-
+    # ------------------------------------------------------------------ the training step (notebook 05's loop)
     def _draw(self) -> None:
-        """This step's batch indices, t and noise, drawn on the device into the step's fixed input tensors."""
+        """notebook 05: ``x0 = data[randint(N)]``, ``t = randint(T)``, ``noise = randn(x0.shape)``: the batch's
+        indices, one t per example and fresh noise, drawn on the device into the step's fixed input tensors."""
         gen, device = self.generator, self.device
         torch.randint(0, len(self.data), self._idx.shape, generator=gen, device=device, out=self._idx)
         torch.randint(0, self.schedule.T, self._t.shape, generator=gen, device=device, out=self._t)
         torch.randn(self._noise.shape, generator=gen, device=device, out=self._noise)
 
     def _forward_backward(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loss on the drawn batch, its gradients (unscaled, clipped) and the non-finite flag. Returns
-        ``(loss, per_example)``. No value is read on the host, so this can be captured in a CUDA graph."""
-        with trusted_values():  # the data was checked when the trainer was built; t is drawn in range
-            x0 = self.data[self._idx]
-            # no autocast weight cache: a captured graph must recast the weights every replay
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp, cache_enabled=False):
-                per_example = diffusion_loss(self._net, x0, self._schedule, t=self._t, noise=self._noise,
-                                             reduction="none")
-        loss = per_example.float().mean()
-        self._bad.logical_or_(~torch.isfinite(loss))
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.optimizer)
-        if self.scaler.is_enabled():  # float16: the scaler skips on inf gradients; make it skip while the flag is set
-            for found_inf in self.scaler._per_optimizer_states[id(self.optimizer)]["found_inf_per_device"].values():
-                torch.maximum(found_inf, self._bad.to(found_inf.dtype), out=found_inf)
+        """notebook 05: ``x_t = q_sample(...)``, the loss, ``zero_grad`` and ``backward``; then gradient clipping.
+        Returns ``(loss, per_example)``, left on the device."""
+        x0, t, noise = self.data[self._idx], self._t, self._noise
+        with trusted_values(), autocast(self.device, self.amp_dtype, self.use_amp):  # the data was checked once
+            x_t = q_sample(x0, t, self._schedule, noise=noise)
+            eps_hat = self._net(x_t, t)  # the network's estimate of the noise in x_t
+            per_example = F.mse_loss(eps_hat, noise, reduction="none").reshape(len(x0), -1).mean(dim=1)
+        loss = per_example.float().mean()  # notebook 05: ((model(x_t, t) - noise) ** 2).mean()
+        self._bad.logical_or_(~torch.isfinite(loss))  # non-finite: this update and later ones are skipped
+        self.optimizer.zero_grad(set_to_none=True)
+        backward(loss, self.scaler, self.optimizer, skip=self._bad)  # loss.backward(), scaled under float16
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         return loss, per_example
 
     def _update(self) -> None:
-        """AdamW and EMA, both skipped on the device while the non-finite flag is set."""
-        if self.scaler.is_enabled():  # float16: the scaler skips on its found_inf, on the device (fused AdamW)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        elif self._fused:
-            self.optimizer.grad_scale, self.optimizer.found_inf = None, self._bad.float()
-            self.optimizer.step()
-        elif not bool(self._bad):  # another device (MPS): no fused optimiser to skip on the device
-            self.optimizer.step()
+        """notebook 05: ``optimizer.step()`` (AdamW); then the EMA weights. Both skipped after a non-finite loss."""
+        optimizer_step(self.optimizer, self.scaler, skip=self._bad, fused=self._fused)
         self._update_ema(~self._bad)
-
-    def _capture(self) -> None:
-        """Capture ``_forward_backward`` and ``_update`` as one CUDA graph (PyTorch's whole-network recipe: warm
-        up on a side stream, then capture). The warm-up steps are undone, so the run is the one eager training
-        would give. If capture fails, training goes on eagerly, with a warning saying why."""
-        try:
-            with self._undone():
-                stream = torch.cuda.Stream(self.device)
-                stream.wait_stream(torch.cuda.current_stream(self.device))
-                with torch.cuda.stream(stream):
-                    for _ in range(3):
-                        self.optimizer.zero_grad(set_to_none=True)
-                        self._forward_backward()
-                        self._update()
-                torch.cuda.current_stream(self.device).wait_stream(stream)
-                graph = torch.cuda.CUDAGraph()
-                self.optimizer.zero_grad(set_to_none=True)
-                # the outer block restores the current stream even if ending an invalidated capture raises
-                with torch.cuda.stream(torch.cuda.current_stream(self.device)), torch.cuda.graph(graph):
-                    outputs = self._forward_backward()
-                    self._update()
-            self._graph, self._graph_outputs = graph, outputs
-        except Exception as err:  # e.g. an operation that cannot be captured on this GPU or driver
-            self._use_graph = False
-            self.optimizer.zero_grad(set_to_none=True)
-            warnings.warn(f"training runs without a CUDA graph (capturing the step failed: "
-                          f"{type(err).__name__}: {str(err).strip()[:200]})", RuntimeWarning, stacklevel=3)
-
-    @contextlib.contextmanager
-    def _undone(self):
-        """Undo, in place, every change the steps inside this block make to the run's state (weights, EMA,
-        optimiser, loss scale, non-finite flag), whether the block ends or raises. In place: tensors keep their
-        addresses, which a graph captured inside the block refers to."""
-        if self.scaler.is_enabled():
-            self.scaler.scale(self._bad.float())  # creates the loss scale now, so that it is saved and restored
-        saved = self._state_tensors()
-        copies = [t.detach().clone() for t in saved]
-        before = {id(t) for t in saved}  # the same objects each call (parameters, state tensors)
-        try:
-            yield
-        finally:
-            self._updating = True  # a second Ctrl-C waits until the state is whole again
-            try:
-                if self.device.type == "cuda":  # the block's work may still run on a side stream (a failed capture)
-                    torch.cuda.synchronize(self.device)
-                with torch.no_grad():
-                    for tensor, copy in zip(saved, copies):
-                        tensor.copy_(copy)
-                    for tensor in self._state_tensors():  # optimiser state made inside: from zero, as when new
-                        if id(tensor) not in before:
-                            tensor.zero_()
-                self._reset_scaler()
-            finally:
-                self._updating = False
-
-    def _reset_scaler(self) -> None:
-        """float16: forget the scaler's bookkeeping of a step stopped between ``unscale_`` and ``update`` (it would
-        refuse every later step), as ``update`` does."""
-        if self.scaler.is_enabled():
-            self.scaler._per_optimizer_states.clear()
-
-    def _state_tensors(self) -> list[torch.Tensor]:
-        """Every tensor a step changes: weights, buffers, EMA, optimiser state and the non-finite flag."""
-        tensors = [*self.model.parameters(), *self.model.buffers(), *self.ema.module.parameters(),
-                   *self.ema.module.buffers(), self.ema.n_averaged, self._bad]
-        if self.scaler.is_enabled():  # the loss scale and its growth counter (made by the first step)
-            tensors += [t for t in (self.scaler._scale, self.scaler._growth_tracker) if t is not None]
-        tensors += [v for state in self.optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
-        return tensors
 
     def _update_ema(self, good: torch.Tensor) -> None:
         """The EMA update of ``AveragedModel`` without its host reads: weight 1 - d_n on the device, 0 on a
@@ -436,103 +288,112 @@ class Trainer:
         lerp_towards(averaged, current, weight)
         ema.n_averaged += good.to(ema.n_averaged.dtype)
 
+    # ------------------------------------------------------------------ the engine around one step
+    def train_step(self) -> float:
+        """One AdamW step on a random batch; returns the batch loss (reading it from the device). Raises on a
+        non-finite loss, leaving the state of the last good step.
+
+        An exception before the update (a ``KeyboardInterrupt``) restores the random generator, so that the
+        trainer's state is still that of ``step``.
+        """
+        with self._stops.deferred():
+            self._train_step()
+            self._flush()
+        return self.history.loss[-1]
+
+    def _train_step(self) -> None:
+        """The training step, run so that it never waits for the device: the loss and the per-t statistics stay
+        there until ``_flush``. A non-finite loss sets a device flag that makes this and every later update a no-op
+        until ``_flush`` reads it, rewinds the step counter and the random generators to that step, and raises.
+        An error before the update undoes the step's draws; one during the update leaves the trainer unusable.
+
+        On CUDA the work after the draws (``_forward_backward`` and ``_update``) is one CUDA graph, captured at the
+        first step and replayed after (``TrainConfig.cuda_graph``); elsewhere it runs eagerly.
+        """
+        rng_before, dropout_before = self.generator.get_state(), self._dropout.state
+        try:
+            with self._dropout.swapped_in():
+                self._draw()
+                self.model.train()
+                if self._graph is None and self._use_graph:
+                    self._capture()
+                if self._graph is None:
+                    loss, per_example = self._forward_backward()
+        except BaseException:
+            self.generator.set_state(rng_before)  # the state stays that of `step`
+            if self._graph is None:
+                self.optimizer.zero_grad(set_to_none=True)
+                self._reset_scaler()
+            raise
+        with self._stops.protected():
+            try:
+                if self._graph is not None:
+                    self._graph.replay()
+                    loss, per_example = self._graph_outputs
+                else:
+                    self._update()
+                self._dropout.commit()
+                self.step += 1
+            except BaseException:
+                self._consistent = False
+                raise
+        self._pending.add(self.step, rng_before, dropout_before, loss, self._bad,
+                          self._t * T_BUCKETS // self.schedule.T, per_example)
+        now = time.perf_counter()
+        self.history.time_s.append((self.history.time_s[-1] if self.history.time_s else 0.0) + (now - self._tick))
+        self._tick = now
+
+    def _capture(self) -> None:
+        """Capture ``_forward_backward`` and ``_update`` as one CUDA graph (``engine/cuda_graph.py``), its warm-up
+        steps undone; where that fails, train eagerly."""
+        captured = capture(self._forward_backward, self._update, self.optimizer, self._undone, self.device)
+        if captured is None:
+            self._use_graph = False
+        else:
+            self._graph, self._graph_outputs = captured
+
+    def _undone(self):
+        """A block whose changes to the run's state (``_state_tensors``) are undone in place (``engine/undo.py``)."""
+        create_loss_scale(self.scaler, self._bad)  # float16: the loss scale exists now, so it is saved and restored
+        return undone(self._state_tensors, self.device, self._stops.protected, self._reset_scaler)
+
+    def _state_tensors(self) -> list[torch.Tensor]:
+        """Every tensor a step changes: weights, buffers, EMA, the non-finite flag, loss scale and optimiser state."""
+        return [*self.model.parameters(), *self.model.buffers(), *self.ema.module.parameters(),
+                *self.ema.module.buffers(), self.ema.n_averaged, self._bad, *scaler_state_tensors(self.scaler),
+                *(v for state in self.optimizer.state.values() for v in state.values() if torch.is_tensor(v))]
+
+    def _reset_scaler(self) -> None:
+        forget_unfinished_step(self.scaler)
+
     def _flush(self) -> None:
         """Read the pending steps' losses and per-t statistics from the device (one transfer) into ``history``.
         If a loss was non-finite, the steps from that one on were no-ops: rewind to it and raise."""
-        if not self._pending:
+        found = self._pending.read_into(self.history)
+        if found is None:
             return
-        pending, self._pending = self._pending, []
-        losses = torch.stack([p[3] for p in pending]).tolist()
-        bad = torch.stack([p[4] for p in pending]).tolist()
-        buckets = torch.cat([p[5] for p in pending]).tolist()
-        values = torch.cat([p[6] for p in pending]).tolist()
-        first_bad = bad.index(True) if True in bad else len(pending)
-        h, size = self.history, len(pending[0][6])
-        for k in range(first_bad):
-            h.step.append(pending[k][0])
-            h.loss.append(losses[k])
-            for b, value in zip(buckets[k * size:(k + 1) * size], values[k * size:(k + 1) * size]):
-                h.loss_by_t[b] += value
-                h.count_by_t[b] += 1
-        if first_bad == len(pending):
-            return
+        bad_step, loss = found
         self._bad.zero_()
-        step, rng_before, dropout_before = pending[first_bad][:3]
-        del h.time_s[len(h.time_s) - (len(pending) - first_bad):]
-        self.step = step - 1
-        self.generator.set_state(rng_before)
-        self._dropout_rng = dropout_before
-        raise FloatingPointError(self._nan_message(losses[first_bad]))
+        self.step = bad_step.step - 1
+        self.generator.set_state(bad_step.rng_before)
+        self._dropout.state = bad_step.dropout_before
+        raise FloatingPointError(self._nan_message(loss))
 
     def _nan_message(self, value: float) -> str:
-        cfg = self.config
-        replay = torch.Generator(device=self.device)
-        replay.set_state(self.generator.get_state())  # the batch of the step that failed, drawn again
-        x0 = self.data[torch.randint(0, len(self.data), (cfg.batch_size,), generator=replay, device=self.device)]
-        head = (f"the loss is {value} at step {self.step}: training stopped before this step's update, "
-                f"so the model holds the weights of step {self.step}")
-        if not bool(torch.isfinite(x0).all()):
-            return f"{head}. The batch holds NaN or infinite values: the training data changed since it was checked"
-        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
-            return (f"{head}, which already hold NaN or infinite values: training diverged. Try a lower lr "
-                    f"(now {cfg.lr}) or a smaller grad_clip (now {cfg.grad_clip})")
-        return (f"{head}. The data and weights are finite, so the model's output overflowed: try a lower lr "
-                f"(now {cfg.lr}), a smaller grad_clip (now {cfg.grad_clip})"
-                + (" or amp=False" if self.use_amp else ""))
+        return explain_nonfinite(value, self.step, self.data, self.generator, self.model, self.config, self.use_amp)
 
-    # ------------------------------------------------------------------ signals
-    @contextlib.contextmanager
-    def _signals_deferred(self):
-        """While training, SIGINT and SIGTERM set a flag acted on after the current step (main thread only)."""
-        if threading.current_thread() is not threading.main_thread() or getattr(self, "_handling", False):
-            yield
-            return
+    @property
+    def _dropout_rng(self) -> torch.Tensor | None:
+        """The state of the generator dropout draws from (``engine/dropout_rng.py``), saved in checkpoints."""
+        return self._dropout.state
 
-        def handler(signum, frame):
-            if signum == signal.SIGINT and self._signal is not None and not self._updating:
-                raise KeyboardInterrupt  # a second Ctrl-C: stop now (the step is undone)
-            self._signal = signum
-
-        previous = {}
-        try:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError):  # no signals here (e.g. an embedded interpreter): train without
-            pass
-        self._handling = True
-        try:
-            yield
-        finally:
-            self._handling = False
-            for sig, old in previous.items():
-                signal.signal(sig, old)
+    @_dropout_rng.setter
+    def _dropout_rng(self, state: torch.Tensor | None) -> None:
+        self._dropout.state = state
 
     # ------------------------------------------------------------------ the loop
     def _bar(self, target: int):
-        """The progress bar. In a notebook it is a widget that refreshes ten times a second and is drawn again when
-        training ends, so that the saved notebook's text copy shows where it stopped (100%, or the step of a stop),
-        not the 0% it had when first drawn. Elsewhere it writes to stderr (every 30 s at most to a log)."""
-        from tqdm.notebook import tqdm as notebook_bar  # what tqdm.auto picks in a notebook
-
-        if self.progress and issubclass(tqdm, notebook_bar):
-            from IPython.display import display
-
-            bar = tqdm(total=target, initial=self.step, desc="training", leave=True, mininterval=0.1,
-                       file=sys.stderr, display=False)
-            handle = display(bar.container, display_id=True)
-            close = bar.close
-
-            def close_and_redraw():
-                del bar.close  # once: a later close (tqdm's own, when the bar is collected) must not redraw
-                close()
-                if handle is not None:
-                    handle.update(bar.container)  # the text copy is written now, at the bar's last state
-
-            bar.close = close_and_redraw
-            return bar
-        interactive = sys.stderr.isatty()
-        return tqdm(total=target, initial=self.step, desc="training", disable=not self.progress, leave=True,
-                    mininterval=0.1 if interactive else 30.0, file=sys.stderr)
+        return progress_bar(tqdm, target, self.step, self.progress)  # tqdm: tqdm.auto's, unless replaced here
 
     def train(self, steps: int | None = None, time_budget_s: float | None = None) -> History:
         """Train until ``steps`` total steps (default: config) or ``time_budget_s`` seconds of this call.
@@ -551,11 +412,11 @@ class Trainer:
             raise RuntimeError("this trainer's state is half-updated (an error escaped during a weight update); "
                                "rebuild it from its last checkpoint with Trainer.from_checkpoint")
         start = self._tick = time.perf_counter()
-        self._signal, self.stop_reason = None, None
+        self._stops.received, self.stop_reason = None, None
         bar = self._bar(target)
         error = None
         try:
-            with self._signals_deferred():
+            with self._stops.deferred():
                 while self.step < target:
                     if budget is not None and time.perf_counter() - start >= budget:
                         self.stop_reason = "time budget"
@@ -569,8 +430,8 @@ class Trainer:
                             self.callback(self)
                     if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
                         self._autosave()
-                    if self._signal is not None:
-                        self.stop_reason = signal.Signals(self._signal).name
+                    if self._stops.received is not None:
+                        self.stop_reason = signal.Signals(self._stops.received).name
                         break
                 else:
                     self.stop_reason = "steps"
@@ -634,7 +495,7 @@ class Trainer:
             "data_shape": list(self.data.shape[1:]),
             "history": asdict(self.history),
             "generator": self.generator.get_state(),
-            "dropout_rng": self._dropout_rng,
+            "dropout_rng": self._dropout.state,
             "meta": dict(self.meta),
         }
 
@@ -672,7 +533,7 @@ class Trainer:
                 trainer.scaler.load_state_dict(ckpt["scaler"])
             trainer.generator.set_state(ckpt["generator"])
             if ckpt.get("dropout_rng") is not None:
-                trainer._dropout_rng = ckpt["dropout_rng"]
+                trainer._dropout.state = ckpt["dropout_rng"]
         except (KeyError, TypeError, RuntimeError) as err:
             first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
             raise CheckpointError(f"checkpoint {path} cannot be resumed: {first}") from None

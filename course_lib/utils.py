@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -112,3 +113,20 @@ def environment_report() -> dict[str, str]:
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of trainable parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@contextmanager
+def one_thread():
+    """Run the block with ``torch.set_num_threads(1)``, then restore the thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def model_device(model) -> torch.device:
+    """The device a model's weights live on (where its samples are drawn); the CPU for a plain function."""
+    weight = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return weight.device if weight is not None else torch.device("cpu")

@@ -7,7 +7,10 @@ hand. A *view* instead builds its figure once and, on each change, only updates 
 (fast compression) and puts the bytes in an ``ipywidgets.Image``. Rendered frames are cached by control
 values, so going back to a value costs nothing.
 
-A view is any object with a ``fig`` and an ``update(**values)`` method::
+A view is any object with a ``fig``, an ``update(**values)`` method and a ``describe(**values)`` method, which
+says in words what the figure shows for those values (the output's text, the website's alt text: a reader who
+cannot see the picture gets it; written from the values, never from computed numbers, so that it is the same on
+every machine)::
 
     class WaveView:
         def __init__(self):
@@ -15,6 +18,8 @@ A view is any object with a ``fig`` and an ``update(**values)`` method::
             (self.line,) = ax.plot(x, np.sin(x))
         def update(self, frequency):
             self.line.set_ydata(np.sin(frequency * x))
+        def describe(self, frequency):
+            return f"A sine wave of frequency {frequency} against x: count its turns."
 
     LiveFigure(WaveView(), frequency=FloatSlider(value=1, min=0.5, max=5))
 
@@ -37,6 +42,14 @@ import time
 from collections import OrderedDict
 
 PNG_OPTIONS = {"compress_level": 1}  # zlib level 1: several times faster to encode than the default 6
+# A live figure's output carries this key in its metadata (``{"view": <view class>, "values": {...}}``): how a
+# tool that reads a stored notebook (the website's builder) finds live figures. Its text is the view's description.
+OUTPUT_KEY = "course_lib_live_figure"
+
+
+def is_live_figure(output: dict) -> bool:
+    """Whether ``output`` (a stored notebook output, as a dict) is a ``LiveFigure``'s."""
+    return OUTPUT_KEY in (output.get("metadata") or {})
 
 
 def agg_canvas(fig):
@@ -68,6 +81,9 @@ class LiveFigure:
     """Controls above a figure that follows them. ``controls`` are ipywidgets value widgets, by the name of the
     view's ``update`` argument they drive; ``fixed`` are further ``update`` arguments that never change.
 
+    The view's ``describe(**values)`` (the controls' and ``fixed`` values) says what the figure shows for them:
+    the output's text (``mimebundle``) and each website frame's alt text (``frames.export_frames``).
+
     A control whose update takes long (it computes rather than looks up) should be built with
     ``continuous_update=False``, and a view names such controls in ``computes`` (a set of names: the benchmark
     holds them to 500 ms rather than 100 ms); while an update runs, a line under the controls says "computing...".
@@ -77,6 +93,8 @@ class LiveFigure:
         import ipywidgets
         import matplotlib.pyplot as plt
 
+        if not callable(getattr(view, "describe", None)):
+            raise TypeError(f"{type(view).__name__} has no describe(**values): a live figure must say what it shows")
         plt.close(view.fig)  # shown through the widget only: the inline backend would draw it a second time
         self.view, self.controls, self.fixed = view, controls, dict(fixed or {})
         self.cache: OrderedDict[tuple, bytes] = OrderedDict()
@@ -101,6 +119,10 @@ class LiveFigure:
     def values(self) -> dict:
         """The controls' current values, by name."""
         return {name: control.value for name, control in self.controls.items()}
+
+    def description(self) -> str:
+        """What the figure shows for the current values, in words (the view's ``describe``)."""
+        return self.view.describe(**self.values(), **self.fixed)
 
     def render(self) -> bytes:
         """PNG bytes of the figure for the current values (from the cache when it was drawn before)."""
@@ -161,8 +183,9 @@ class LiveFigure:
         self.last_seconds = time.perf_counter() - start
 
     def mimebundle(self) -> dict:
-        """The widget view plus a PNG of the current figure for renderers without widgets."""
-        bundle = {"text/plain": f"LiveFigure({type(self.view).__name__}: {self.values()})",
+        """The widget view plus a PNG of the current figure for renderers without widgets, and the figure's
+        description for the current values as its text."""
+        bundle = {"text/plain": self.description(),
                   "image/png": base64.b64encode(self.image.value).decode("ascii")}
         model_id = getattr(self.widget, "model_id", None)
         if model_id is not None:
@@ -170,10 +193,17 @@ class LiveFigure:
                 "version_major": 2, "version_minor": 0, "model_id": model_id}
         return bundle
 
+    def output_metadata(self) -> dict:
+        """The output's metadata: ``OUTPUT_KEY`` names the view and the values it shows."""
+        from .frames import label
+
+        return {OUTPUT_KEY: {"view": type(self.view).__name__,
+                             "values": {name: label(value) for name, value in self.values().items()}}}
+
     def _ipython_display_(self) -> None:  # ipywidgets 7.7 and 8 alike
         from IPython.display import display
 
         from .frames import export_if_asked
 
-        display(self.mimebundle(), raw=True)
+        display(self.mimebundle(), raw=True, metadata=self.output_metadata())
         export_if_asked(self)  # static frames for the website, only where COURSE_FRAMES_DIR is set

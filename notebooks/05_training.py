@@ -182,9 +182,11 @@ print(f"{loop_label}: first step: loss {loop_losses[0]:.3f}; mean of the last 50
 # %% [markdown]
 # ## The `Trainer`: that loop, plus what a real run needs
 #
-# `course_lib`'s `Trainer` runs the same loop (`Trainer._train_step`) and adds **EMA weights** (take-home, at the end),
+# `course_lib`'s `Trainer` runs the same loop and adds **EMA weights** (take-home, at the end),
 # **gradient clipping** (one bad batch cannot throw the weights far), atomic **checkpoints** (stop and resume
 # exactly), a progress bar, a live loss plot, the loss per timestep bucket, and a ■ stop button. Here it trains the same MLP longer, with larger batches and a lower learning rate.
+# Its version of your `train_loop`, in the same notation and order, is `course_lib.trainer.Trainer._draw`,
+# `_forward_backward` and `_update`, in `course_lib/trainer.py`.
 
 # %% tags=["spoiler", "nbval-ignore-output"]
 # Progress bars and the live plot print timings, which change from run to run.

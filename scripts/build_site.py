@@ -8,12 +8,18 @@ the notebooks' titles and objectives the syllabus page. Each live figure becomes
 frames ``./course notebooks`` rendered (``site/frames/``, ``course_lib/frames.py``); a live figure without
 frames stays the static picture stored in the notebook. Widget state and widget views are dropped (they need
 a kernel, and their JavaScript would come from a CDN). Every page has launch buttons (Binder, Colab) that open
-its student copy. Prints the build time, the site's size and how many live figures became sliders.
+its student copy, and shows the stacks the course was last verified on (``scripts/stacks.py``).
+
+Every figure carries its description as its alt text: a picture's ``text/plain`` (the description the notebook
+stored; a bare ``<Figure size ...>`` repr is no description) and a static slider's ``alts`` per frame (its
+index.json). Prints the build time, the site's size and how many live figures became sliders.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import html
 import json
 import re
@@ -25,6 +31,8 @@ from pathlib import Path
 
 import links
 import nbformat
+
+import stacks
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"  # conf.py, _static/ (the slider's script and style) and frames/
@@ -79,22 +87,76 @@ def syllabus_page(nbs: dict[str, nbformat.NotebookNode]) -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- descriptions (alt text)
+
+IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg"}
+NOT_A_DESCRIPTION = re.compile(r"^\s*$|^<Figure size |^LiveFigure\(")
+
+
+def description(output) -> str | None:
+    """What an image output describes itself as: its ``text/plain``, unless that is empty or a bare repr."""
+    text = output.get("data", {}).get("text/plain", "")
+    text = "".join(text) if isinstance(text, list) else text
+    return None if NOT_A_DESCRIPTION.match(text) else " ".join(text.split())
+
+
+def figure_html(src: str, alt: str) -> str:
+    return f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" class="course-figure" loading="lazy">'
+
+
+def described_images(nb, static: Path) -> tuple[int, int]:
+    """Give each picture the notebook stored its description as alt text: the picture is written to
+    ``_static/figures/<sha256>.<ext>`` and the output becomes an ``<img>`` with that alt (myst-nb would use the
+    file name). A picture without a description is left to myst-nb (its alt stays the file name, which
+    tests/test_site.py rejects). Returns how many pictures were described and how many were not."""
+    described = undescribed = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            kind = next((k for k in IMAGE_TYPES if k in data), None)
+            if kind is None or "text/html" in data:
+                continue
+            alt = description(output)
+            if alt is None:
+                undescribed += 1
+                continue
+            raw = base64.b64decode("".join(data[kind]) if isinstance(data[kind], list) else data[kind])
+            name = f"{hashlib.sha256(raw).hexdigest()}.{IMAGE_TYPES[kind]}"
+            (static / "figures").mkdir(parents=True, exist_ok=True)
+            (static / "figures" / name).write_bytes(raw)
+            output["data"] = {"text/html": figure_html(f"_static/figures/{name}", alt), "text/plain": alt}
+            described += 1
+    return described, undescribed
+
+
 # ----------------------------------------------------------------------------- static sliders
 
 def slider_html(index: dict, base: str, title: str) -> str:
+    """A static slider: the index (controls, frames and, where the notebook run wrote them, each frame's
+    description in ``alts``) for frames.js, and the default frame with its description as alt text."""
     default = "|".join(c["default"] for c in index["controls"])
-    first = index["frames"].get(default) or next(iter(index["frames"].values()))
+    key = default if default in index["frames"] else next(iter(index["frames"]))
+    alt = index.get("alts", {}).get(key) or title
     data = json.dumps(index).replace("</", "<\\/")
     return (f'<div class="course-frames" data-base="{html.escape(base)}">'
             f'<script type="application/json">{data}</script>'
-            f'<img src="{html.escape(base + first)}" alt="{html.escape(title)}" loading="lazy"></div>')
+            f'<img src="{html.escape(base + index["frames"][key])}" alt="{html.escape(alt)}" loading="lazy"></div>')
+
+
+def is_live_figure(output) -> bool:
+    """A ``LiveFigure``'s output: a widget view with a picture of its figure (``LiveFigure.mimebundle``); before
+    the notebooks stored descriptions, its plain text also named it."""
+    data = output.get("data", {})
+    text = data.get("text/plain", "")
+    return (WIDGET_VIEW in data and "image/png" in data) or \
+        ("".join(text) if isinstance(text, list) else text).startswith("LiveFigure(")
 
 
 def live_figure_cells(instructor) -> list[int]:
     """Indices of the cells whose output is a live figure, in the order the kernel showed them (the k-th is the
-    one ``course_lib.frames`` exported as ``<k>/``): a ``LiveFigure``'s plain-text output names it."""
+    one ``course_lib.frames`` exported as ``<k>/``)."""
     return [i for i, cell in enumerate(instructor.cells) if cell.cell_type == "code"
-            for o in cell.get("outputs", []) if o.get("data", {}).get("text/plain", "").startswith("LiveFigure(")]
+            for o in cell.get("outputs", []) if is_live_figure(o)]
 
 
 def static_sliders(nb, instructor, stem: str, frames_root: Path, static: Path) -> tuple[int, list[str]]:
@@ -117,7 +179,7 @@ def static_sliders(nb, instructor, stem: str, frames_root: Path, static: Path) -
         dest = static / "frames" / stem / str(k)
         shutil.copytree(index_path.parent, dest, dirs_exist_ok=True)
         (dest / "index.json").unlink()
-        title = shown[0]["data"].get("text/plain", "live figure")
+        title = description(shown[0]) or "".join(shown[0]["data"].get("text/plain", "live figure"))
         cell.outputs = [nbformat.v4.new_output("display_data", data={
             "text/html": slider_html(index, f"_static/frames/{stem}/{k}/", title), "text/plain": title})]
         replaced += 1
@@ -163,6 +225,21 @@ def instructor_pages(out: Path) -> int:
     return count
 
 
+# ----------------------------------------------------------------------------- "verified with"
+
+def markdown_line_html(line: str) -> str:
+    """One line of markdown as HTML, as ``stacks.verified_line`` writes it: text, ``**bold**`` and ``code``."""
+    text = html.escape(line, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
+def verified_html() -> str:
+    """The stacks the course was last verified on (``stacks/verified/``), for every page's footer; "" if none."""
+    line = stacks.verified_line()
+    return f'<p class="course-verified">{markdown_line_html(line)}</p>' if line else ""
+
+
 # ----------------------------------------------------------------------------- build
 
 def write_source(frames_root: Path = SITE / "frames") -> dict:
@@ -171,9 +248,10 @@ def write_source(frames_root: Path = SITE / "frames") -> dict:
     shutil.copytree(SITE, SOURCE, ignore=shutil.ignore_patterns("frames", "__pycache__"))
     repo = links.repo_url()
     (SOURCE / "settings.json").write_text(json.dumps({
-        "repository_url": repo, "branch": links.BRANCH, "student_dir": links.STUDENT_DIR}))
+        "repository_url": repo, "branch": links.BRANCH, "student_dir": links.STUDENT_DIR,
+        "verified_html": verified_html()}))
     (SOURCE / "index.md").write_text(landing_page((ROOT / "README.md").read_text(), repo))
-    nbs, report = {}, {"sliders": 0, "left_static": []}
+    nbs, report = {}, {"sliders": 0, "left_static": [], "described": 0, "undescribed": 0}
     for path in notebooks():
         nb = nbformat.read(path, as_version=4)
         without_widgets(nb)
@@ -181,6 +259,9 @@ def write_source(frames_root: Path = SITE / "frames") -> dict:
         replaced, left = static_sliders(nb, instructor, path.stem, frames_root, SOURCE / "_static")
         report["sliders"] += replaced
         report["left_static"] += left
+        described, undescribed = described_images(nb, SOURCE / "_static")
+        report["described"] += described
+        report["undescribed"] += undescribed
         nbformat.write(nb, SOURCE / path.name)
         nbs[path.stem] = nb
     (SOURCE / "syllabus.md").write_text(syllabus_page(nbs))
@@ -218,6 +299,9 @@ def main(argv: list[str]) -> int:
           f"({report['frames_mb']} MB of frames); {report['sliders']} live figures as static sliders")
     for line in report["left_static"]:
         print(f"  left static: {line}")
+    if report["undescribed"]:
+        print(f"  {report['undescribed']} of {report['described'] + report['undescribed']} pictures have no "
+              f"description (their alt text is a file name): run ./course notebooks")
     print(f"published at {links.site_url(links.repo_url())} by .github/workflows/pages.yml")
     return 0
 

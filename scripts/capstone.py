@@ -16,9 +16,10 @@ import argparse
 import torch
 
 from course_lib.data import load_digits
-from course_lib.lessons.residual_in_diffusion import CURVE_BATCH, CURVES, SWEEP_VARIANTS
+from course_lib.lessons.residual_in_diffusion import CURVE_BATCH
 from course_lib.study import load_study, save_study, seconds_per_step
 from course_lib.trainer import TrainConfig
+from course_lib.variants import CURVES, SWEEP_VARIANTS
 
 
 def cpu_timing(rounds: int = 15) -> dict[str, float]:

@@ -17,7 +17,11 @@ from queue import Empty
 from time import monotonic
 
 from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.channels import AsyncZMQSocketChannel
+
+try:
+    from jupyter_client.channels import AsyncZMQSocketChannel
+except ImportError:  # jupyter_client 7 (Colab's 7.4): its one socket channel is the asynchronous one
+    from jupyter_client.channels import ZMQSocketChannel as AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from traitlets import Type, default

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -35,3 +37,30 @@ def three_tries(capsys):
         return messages
 
     return run
+
+
+
+# Tests of the pinned set-up itself (its files, the website and browser build, Colab's widgets installed beside the
+# pins, Ray for the studies) need what only requirements-test.txt installs: on every other stack
+# (`./course test --stack NAME`, which sets COURSE_STACK; scripts/stacks.py) they are not collected.
+PINNED_SETUP_FILES = ["test_setup_files.py", "test_site.py", "test_browser.py", "test_widgets_compat.py",
+                      "test_study_runner.py"]
+collect_ignore = PINNED_SETUP_FILES if os.environ.get("COURSE_STACK", "pins") != "pins" else []
+
+
+# ./course test runs the suite on 2 workers (pytest-xdist, --dist loadgroup). Each test module stays on one worker,
+# so a module's fixtures (a trained model, a built site) are computed once; a notebook's cells stay together and in
+# order (nbval); the student-copy runs, independent and long, spread over both workers.
+SPREAD = ("test_student_notebook_runs_with_edited_settings_and_checks_say_not_yet",)
+
+
+def pytest_configure(config):
+    if not config.pluginmanager.hasplugin("xdist"):  # another stack may lack pytest-xdist: the marks do nothing
+        config.addinivalue_line("markers", "xdist_group(name): tests pytest-xdist keeps on one worker")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            spread = getattr(item, "originalname", item.name) in SPREAD
+            item.add_marker(pytest.mark.xdist_group(item.nodeid if spread else str(item.path)))

@@ -9,20 +9,13 @@ import pytest
 import torch
 from torch import nn
 
+from course_lib import variants
 from course_lib.data import load_digits
 from course_lib.lessons import residual_in_diffusion as capstone
-from course_lib.lessons.residual_in_diffusion import (
-    KINDS,
-    SWEEP_VARIANTS,
-    VARIANTS,
-    Variant,
-    format_table,
-    paired,
-    split_gap,
-    summary,
-)
+from course_lib.lessons.residual_in_diffusion import format_table, split_gap
 from course_lib.metrics import digit_fd, digit_quality
 from course_lib.schedules import NoiseSchedule
+from course_lib.variants import KINDS, SWEEP_VARIANTS, VARIANTS, Variant, paired, summary
 
 # ----------------------------------------------------------------------------- FD against held-out digits
 
@@ -135,20 +128,20 @@ def test_variant_names_parse_back_and_bad_names_are_refused():
 
 
 def test_shipped_curves_cover_every_variant_seed_and_budget():
-    meta, rows = capstone.load_curves()
+    meta, rows = variants.load_curves()
     seeds, budgets = meta["seeds"], meta["budgets"]
     assert len(seeds) >= 5 and budgets == sorted(budgets) and budgets[-1] >= 4000
     long = meta["long_budgets"]
     assert long[: len(budgets)] == budgets and long[-1] > budgets[-1]
     want = {(v, seed, b) for v in SWEEP_VARIANTS for seed in seeds
-            for b in (long if v in capstone.LONG_VARIANTS else budgets)}
+            for b in (long if v in variants.LONG_VARIANTS else budgets)}
     assert {(Variant.of(r), r["seed"], r["steps"]) for r in rows} == want
     last = {(v, s): max(b for w, t, b in want if (w, t) == (v, s)) for v, s, _ in want}
     for r in rows:
         assert r["gap_se"] < 0.002, "the gap must be stable under the evaluation's draws"
         assert 0 < r["fd_ema"] < 1000 and 0 < r["fd_raw"] < 1000 and len(r["x0_mse"]) == len(meta["probe_ts"])
         assert ("samples" in r) == (r["steps"] == last[(Variant.of(r), r["seed"])])
-        if Variant.of(r) in capstone.LONG_VARIANTS and r["steps"] >= capstone.SAMPLER_BUDGET:
+        if Variant.of(r) in variants.LONG_VARIANTS and r["steps"] >= capstone.SAMPLER_BUDGET:
             assert r["fd_ddpm"] < r["fd_ddim50"] < r["fd_ema"] * 1.05  # the sampler's share, measured
     floor, ceiling = meta["reference"]["floor"], meta["reference"]["ceiling"]
     assert len(floor) >= 5 and max(floor) < min(ceiling) / 10
@@ -156,12 +149,12 @@ def test_shipped_curves_cover_every_variant_seed_and_budget():
     top = [r["fd_ema"] for r in rows if r["steps"] == budgets[-1] and Variant.of(r) == Variant("residual", "concat")]
     assert np.mean(top) < 2 * np.mean(floor)
     assert set(meta["cpu_s_per_step"]) == {v.name for v in SWEEP_VARIANTS}
-    assert capstone.common_budget(rows) == budgets[-1]
-    assert {r["steps"] for r in capstone.load_results()[1]} == {budgets[-1]}
+    assert variants.common_budget(rows) == budgets[-1]
+    assert {r["steps"] for r in variants.load_results()[1]} == {budgets[-1]}
 
 
 def test_curve_claims_hold_on_the_shipped_seeds_and_say_when_not_measured(capsys):
-    _, rows = capstone.load_curves()
+    _, rows = variants.load_curves()
     for name, margins in capstone.curve_claims(rows).items():
         assert margins is not None and (np.asarray(margins) > 0).all(), name
     capstone.check_curve_claims(rows)
@@ -179,8 +172,8 @@ def test_capstone_curve_run_and_plots():
     keys = {"kind", "skip", "seed", "steps", "train_s", "loss", "fd_ema", "fd_raw", "gap", "null", "x0_mse"}
     assert all(keys <= set(r) for r in rows)
     assert len(rows[1]["samples"]) == 16 and "samples" not in rows[0]
-    meta, _ = capstone.load_curves()
+    meta, _ = variants.load_curves()
     assert "residual / skip=add" in capstone.curve_table(meta, rows)
-    assert capstone.capstone_curves_widget(*capstone.load_curves(), live=rows).image.value
-    end = capstone.curve_rows(rows)
+    assert capstone.capstone_curves_widget(*variants.load_curves(), live=rows).image.value
+    end = variants.curve_rows(rows)
     assert {r["steps"] for r in end} == {4} and "add" in format_table(end)

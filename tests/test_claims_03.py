@@ -7,8 +7,9 @@ claims are checked where they speak: at the t where both models beat the linear 
 
 import numpy as np
 
-from course_lib.lessons.residual_in_diffusion import Variant, run_curves
+from course_lib.lessons.residual_in_diffusion import run_curves
 from course_lib.lessons.residual_vs_skip import SkipResults, baseline_mse, shipped_skip_claims, working_ts
+from course_lib.variants import Variant
 
 SEEDS = (100, 101, 102)
 

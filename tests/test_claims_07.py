@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from course_lib.lessons import residual_in_diffusion as capstone
-from course_lib.lessons.residual_in_diffusion import Variant
+from course_lib.variants import SWEEP_VARIANTS, Variant
 
 SEEDS = (100, 101, 102)
 slow = pytest.mark.skipif(os.environ.get("COURSE_SLOW_TESTS") != "1",
@@ -33,6 +33,6 @@ def test_early_claims_hold_for_other_seeds():
 
 @slow
 def test_every_claim_holds_for_other_seeds_at_full_budget():
-    rows = capstone.run_curves(capstone.CURVE_BUDGETS, variants=capstone.SWEEP_VARIANTS, seeds=SEEDS)
+    rows = capstone.run_curves(capstone.CURVE_BUDGETS, variants=SWEEP_VARIANTS, seeds=SEEDS)
     for name, margins in capstone.curve_claims(rows).items():
         assert margins is not None and (np.asarray(margins) > 0).all(), f"{name}: {margins}"

@@ -1,5 +1,5 @@
-"""The package's import graph: no module imports another in a loop (imports inside functions included), and the
-library never imports the lessons."""
+"""The package's import graph: no module imports another in a loop (imports inside functions included), the
+library never imports the lessons, and no lesson imports another lesson."""
 
 import ast
 from pathlib import Path
@@ -74,3 +74,23 @@ def test_the_library_never_imports_the_lessons():
     for name, targets in graph().items():
         if not name.startswith("course_lib.lessons"):
             assert not any(t.startswith("course_lib.lessons") for t in targets), name
+
+
+def lesson_modules() -> dict[str, Path]:
+    """The lesson modules: ``course_lib/lessons/<name>.py`` for each notebook ``notebooks/NN_<name>.ipynb``
+    (``grading.py`` and ``__init__.py`` are lesson machinery, not lessons)."""
+    notebooks = PACKAGE.parent / "notebooks"
+    names = {nb.stem.partition("_")[2] for nb in notebooks.glob("[0-9]*_*.ipynb")}
+    return {f"course_lib.lessons.{n}": PACKAGE / "lessons" / f"{n}.py" for n in sorted(names)
+            if (PACKAGE / "lessons" / f"{n}.py").exists()}
+
+
+def test_no_lesson_imports_another_lesson():
+    """Each lesson stands only on the library: what two notebooks share lives in ``course_lib``, not in a lesson."""
+    lessons = lesson_modules()
+    assert len(lessons) >= 10, sorted(lessons)  # the notebooks were found
+    offenders = {name: sorted({other for t in imports_of(path) for other in lessons
+                               if other != name and (t == other or t.startswith(other + "."))})
+                 for name, path in lessons.items()}
+    offenders = {name: targets for name, targets in offenders.items() if targets}
+    assert not offenders, f"lessons importing other lessons: {offenders}"

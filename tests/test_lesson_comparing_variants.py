@@ -10,11 +10,12 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
+from course_lib import variants
 from course_lib.lessons import comparing_variants as compare
 from course_lib.lessons import residual_in_diffusion
 from course_lib.lessons.comparing_variants import SamplesView, Variant, load_results
-from course_lib.lessons.residual_in_diffusion import COMPARISONS, SWEEP_VARIANTS
 from course_lib.unet import SKIP_MODES
+from course_lib.variants import COMPARISONS, SWEEP_VARIANTS
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +28,11 @@ def curves():
     return compare.load_curves()[1]
 
 
-def test_the_dependency_goes_one_way():
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(residual_in_diffusion))
-    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    imported += [a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names]
-    assert not [m for m in imported if "comparing_variants" in m]
-    assert compare.Variant is residual_in_diffusion.Variant and compare.load_curves is residual_in_diffusion.load_curves
+def test_07_and_07b_share_the_librarys_variants():
+    """Both lessons read the variants and the shipped curves from ``course_lib.variants`` (neither imports the other:
+    tests/test_imports.py)."""
+    for lesson in (compare, residual_in_diffusion):
+        assert lesson.Variant is variants.Variant and lesson.load_curves is variants.load_curves
 
 
 def test_paired_table_has_every_comparison(rows):
@@ -48,7 +45,7 @@ def test_paired_table_has_every_comparison(rows):
 def test_paired_table_of_synthetic_rows():
     rows = [{"kind": v.kind, "skip": v.skip, "seed": seed, "steps": 10, "final_loss": 0.1, "gap": 0.001 * seed,
              "null": 0.0, "gap_se": 1e-4, "fd": 100.0 * (v.kind == "plain") + seed, "fd_raw": 1.0}
-            for seed in (0, 1, 2) for v in residual_in_diffusion.VARIANTS]
+            for seed in (0, 1, 2) for v in variants.VARIANTS]
     assert len(compare.effect_rows(rows)) == len(COMPARISONS) * len(SKIP_MODES)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib import variants
 from course_lib.classify import train_classifier
 from course_lib.deep_nets import DeepMLP
 from course_lib.lessons import residual_in_diffusion as capstone
@@ -96,11 +97,11 @@ def test_the_live_denoisers_are_placed_on_the_shipped_curves(capsys):
 
 
 def test_capstone_verdicts_read_where_the_curves_allow_and_the_sampler_share():
-    meta, rows = capstone.load_curves()
+    meta, rows = variants.load_curves()
     text = capstone.curve_verdicts(rows)
-    assert text.count("early:") == len(capstone.CURVE_COMPARISONS) == text.count("end:")
+    assert text.count("early:") == len(variants.CURVE_COMPARISONS) == text.count("end:")
     assert "residual / skip=concat is ahead" in text  # trains faster at 125 steps
-    table = capstone.sampler_table(rows, meta)
+    table = variants.sampler_table(rows, meta)
     assert "DDPM-1000" in table and "the shipped checkpoint" in table
     for r in rows:
         if "fd_ddpm" in r:  # more sampling steps score the same weights better
@@ -108,7 +109,7 @@ def test_capstone_verdicts_read_where_the_curves_allow_and_the_sampler_share():
 
 
 def test_the_live_capstone_run_is_placed_on_the_shipped_curves(capsys):
-    _, rows = capstone.load_curves()
+    _, rows = variants.load_curves()
     live = [r for r in rows if r["steps"] == 125 and r["seed"] == 0 and r["kind"] != "residual, default init"]
     capstone.check_live_run(rows, live)
     out = capsys.readouterr().out

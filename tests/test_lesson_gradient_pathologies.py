@@ -184,7 +184,7 @@ def test_eps_sweep_moved_matches_a_real_adam_step_on_layer_1(sweep):
     rounding rule (a float64 weight changes when its step survives w - step), up to a few weights."""
     import torch.nn.functional as F
 
-    from course_lib.lessons.vanishing_gradients import first_digits
+    from course_lib.classify import first_digits
 
     x, y = first_digits(256)
     net = lesson._sigmoid_net(30, 0, "float64")

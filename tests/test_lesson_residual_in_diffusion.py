@@ -7,8 +7,9 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
+from course_lib import variants
 from course_lib.lessons import residual_in_diffusion as capstone
-from course_lib.lessons.residual_in_diffusion import Variant, load_results
+from course_lib.variants import Variant, load_results
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +83,8 @@ def test_paired_differences_stub_says_not_yet(rows, capsys):
 def test_exercise_rows_defeat_pairing_by_position(rows):
     shuffled = capstone.exercise_rows(rows)
     a, b = Variant("plain", "add"), Variant("residual", "add")
-    assert by_position(shuffled, "fd", a, b) != capstone.paired(shuffled, "fd", a, b)
-    assert len(capstone.paired(shuffled, "fd", a, b)) == len(load_results()[0]["seeds"]) - 1
+    assert by_position(shuffled, "fd", a, b) != variants.paired(shuffled, "fd", a, b)
+    assert len(variants.paired(shuffled, "fd", a, b)) == len(load_results()[0]["seeds"]) - 1
 
 
 # ----------------------------------------------------------------------------- exercise 3: the paired interval
@@ -92,7 +93,7 @@ def test_paired_interval_accepts_reference_and_other_formulations(rows, capsys):
     from scipy import stats
 
     capstone.check_paired_interval(capstone.paired_interval(rows, "add"), rows, "add")
-    d = np.array(capstone.paired(rows, "fd", Variant("plain", "add"), Variant("residual", "add")), dtype=np.float64)
+    d = np.array(variants.paired(rows, "fd", Variant("plain", "add"), Variant("residual", "add")), dtype=np.float64)
     low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))  # scipy's own interval
     capstone.check_paired_interval([d.mean(), low, high], rows, "add")
     out = capsys.readouterr().out
@@ -140,7 +141,7 @@ def assert_no_solution(out, rows):
             assert f"{bound:.{digits}f}" not in out
 
 
-DIFFS = lambda rows: np.array(capstone.paired(rows, "fd", Variant("plain", "add"), Variant("residual", "add")))
+DIFFS = lambda rows: np.array(variants.paired(rows, "fd", Variant("plain", "add"), Variant("residual", "add")))
 
 
 def normal_interval(rows):
@@ -208,7 +209,7 @@ def test_cost_prediction(rows, capsys):
 
 
 def test_cost_prediction_names_its_budget_and_where_the_answer_changes(rows, capsys):
-    curves = capstone.load_curves()[1]
+    curves = variants.load_curves()[1]
     assert capstone.cost_by_budget(curves)[4000] == "none" and capstone.cost_by_budget(curves)[125] != "none"
     capstone.check_cost_prediction("none", rows, curves)
     out = capsys.readouterr().out
@@ -217,7 +218,7 @@ def test_cost_prediction_names_its_budget_and_where_the_answer_changes(rows, cap
 
 
 def test_live_run_check_without_a_live_run_says_what_to_run(capsys):
-    capstone.check_live_run(capstone.load_curves()[1], None)
+    capstone.check_live_run(variants.load_curves()[1], None)
     assert "run the cell under" in capsys.readouterr().out
 
 

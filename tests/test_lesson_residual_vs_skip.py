@@ -11,6 +11,7 @@ import torch
 
 from course_lib import UNet
 from course_lib.data import load_digits
+from course_lib.denoising import denoise
 from course_lib.lessons import residual_vs_skip as rvs
 from course_lib.lessons.residual_vs_skip import (
     SkipModeView,
@@ -20,7 +21,6 @@ from course_lib.lessons.residual_vs_skip import (
     concat_cost,
     conv_path_lengths,
     decoder_inputs,
-    denoise,
     plot_skip_comparison,
     plot_skip_seeds,
     print_eps_amplification,

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from course_lib.lessons import grading, sampling
+from course_lib.lessons import grading
 from course_lib.lessons import sample_quality as Q
 
 ETA0_WINS = ([34.6, 36.1, 37.2], [37.4, 38.0, 41.7])  # (FD at eta = 0, FD at eta = 1), one per seed
@@ -74,8 +74,11 @@ def test_plot_sweep_seeds_shows_the_floors_range_and_plain_step_labels():
         assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
 
 
-def test_shared_helpers_are_the_sampling_modules():
-    assert Q.floor_by_n is sampling.floor_by_n and Q.load_studies is sampling.load_studies
+def test_shared_helpers_come_from_the_library():
+    from course_lib import metrics, plotting, samplers, study
+
+    assert Q.floor_by_n is metrics.floor_by_n and Q.load_studies is study.load_studies
+    assert Q.plot_sample_grids is plotting.plot_sample_grids and Q.timed_sample is samplers.timed_sample
 
 
 def test_ddpm_vs_ddim_rows_and_time_and_score():

@@ -368,7 +368,7 @@ def test_the_mmd_floor_is_a_little_negative_against_the_evenly_spaced_reference(
 def test_ema_study_report_reads_the_differences_against_the_scores_own_noise():
     """Notebook 05 reads the shipped study against the floor's draw-to-draw SD: seeds 0, 1, 4 lower by more than
     it, seed 2 within it, seed 3 higher by more; 4 of 5 lower is a one-sided sign-test p of 6/32 = 0.19."""
-    from course_lib.lessons.sampling import load_studies
+    from course_lib.study import load_studies
 
     report = tr.ema_study_report(load_studies()["ema"])
     assert "(SD of the floor over its 5 draws): 4.0" in report

@@ -17,17 +17,13 @@ from course_lib.lessons.forward_diffusion import chain_vs_closed_form, show_forw
 from course_lib.lessons.gradient_pathologies import depth_claims, depth_table, format_depth_table, plot_depth_table
 from course_lib.lessons.sample_quality import plot_sweep_seeds, sweep_over_seeds, time_and_score
 from course_lib.lessons.sampling import (
-    floor_by_n,
-    load_studies,
     plot_2d_trajectories,
-    plot_sample_grids,
     show_trajectory_step,
     show_trajectory_steps,
 )
 from course_lib.lessons.start_here import plot_wave
 from course_lib.lessons.training import plot_ema_study, raw_vs_ema, train_digit_unet
 from course_lib.lessons.vanishing_gradients import (
-    ZERO_LABEL,
     degradation_claims,
     degradation_experiment,
     degradation_summary,
@@ -37,7 +33,10 @@ from course_lib.lessons.vanishing_gradients import (
     plot_gradient_profiles,
     show_gradient_profiles,
 )
+from course_lib.metrics import floor_by_n
+from course_lib.plotting import ZERO_LABEL, plot_sample_grids
 from course_lib.samplers import DDIMSampler
+from course_lib.study import load_studies
 
 
 def test_widget_functions_return_figures():

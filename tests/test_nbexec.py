@@ -1,15 +1,18 @@
 """scripts/nbexec.py: the notebook runner waits in short slices, so a missed wake-up costs a second, not the timeout."""
 
 import asyncio
+import importlib
 import sys
 from pathlib import Path
 from queue import Empty
 
+import jupyter_client.channels
 import pytest
-from jupyter_client.channels import AsyncZMQSocketChannel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import nbexec
+
+AsyncZMQSocketChannel = nbexec.AsyncZMQSocketChannel  # jupyter_client 8's class, or 7's (Colab) of the same role
 
 
 def sliced_channel(monkeypatch, answers):
@@ -50,3 +53,16 @@ def test_notebook_client_uses_the_sliced_channels(tmp_path):
     kc = km.client()
     assert kc.shell_channel_class is nbexec.SlicedChannel and kc.iopub_channel_class is nbexec.SlicedChannel
     assert client.timeout == 5
+
+
+def test_runs_on_jupyter_client_7_as_colab_has_it(monkeypatch):
+    """jupyter_client 7 (Colab's 7.4.9) has no AsyncZMQSocketChannel: its ZMQSocketChannel is the asynchronous one.
+    The runner must import there and slice that channel's waits."""
+    monkeypatch.delattr(jupyter_client.channels, "AsyncZMQSocketChannel", raising=False)
+    try:
+        colab = importlib.reload(nbexec)
+        assert colab.AsyncZMQSocketChannel is jupyter_client.channels.ZMQSocketChannel
+        assert issubclass(colab.SlicedChannel, jupyter_client.channels.ZMQSocketChannel)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(nbexec)

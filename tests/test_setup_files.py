@@ -42,7 +42,7 @@ def test_binder_installs_the_pinned_requirements_with_cpu_torch():
 def test_files_the_notebooks_read_ship_inside_the_package():
     """On Colab a notebook is opened alone: what it reads must come with ``pip install course_lib``."""
     from course_lib.checkpoints import SHIPPED
-    from course_lib.lessons.residual_in_diffusion import CURVES as RESULTS
+    from course_lib.variants import CURVES as RESULTS
 
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["course_lib"]
     shipped = {p for pattern in patterns for p in (ROOT / "course_lib").glob(pattern)}

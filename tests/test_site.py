@@ -1,13 +1,20 @@
 """The course website (scripts/build_site.py): built offline from the student copy, nothing loaded from elsewhere,
 static sliders whose frames are what the live widget draws, launch buttons to the student copy, and a real
 browser (Debian's Chromium via Playwright, as in test_browser.py) that moves a static slider and searches.
-Screenshots go to ``artifacts/site/``.
+Accessibility: every figure's alt text is its description (a static slider's, each frame's), and axe-core
+(the axe-playwright-python package's copy) finds nothing serious or critical against WCAG 2.0/2.1 A and AA on
+any page, served on 127.0.0.1, where no page logs an error either. Every page says which stacks the course was
+verified on. Screenshots go to ``artifacts/site/``.
 """
 
+import functools
+import html.parser
+import http.server
 import io
 import json
 import re
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +27,81 @@ import build_site  # noqa: E402
 import links  # noqa: E402
 from test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
+import stacks  # noqa: E402
+
 ARTIFACTS = ROOT / "artifacts" / "site"
 EXTERNAL = re.compile(r"""<(?:script|img|iframe|source|video|audio|embed)\b[^>]*\bsrc=["'](?:https?:)?//"""
                       r"""|<link\b[^>]*\bhref=["'](?:https?:)?//[^"']*["'][^>]*>""", re.I)
 CSS_EXTERNAL = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])(?:https?:)?//""", re.I)
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+COLOUR_RULES = ("color-contrast", "link-in-text-block")  # the WCAG rules whose result depends on the colour mode
+MIN_ALT_WORDS = 8
+# A record as scripts/stacks.py writes it, for the footer's test while no stack run has written one.
+EXAMPLE_RECORD = {"stack": "pins", "passed": True, "date": "2026-12-06", "python_exact": True,
+                  "versions": {"python": "3.11.7", "torch": "2.13.0", "numpy": "2.4.1", "scikit-learn": "1.8.0",
+                               "matplotlib": "3.11.2", "ipywidgets": "8.1.8", "ipykernel": "7.1.0"}}
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    """The site, built into a temporary folder. Its footers show stacks/verified/ where a stack run recorded a pass;
+    else an example record (in a temporary folder, never in stacks/verified/), so that the footer is checked."""
     out = tmp_path_factory.mktemp("site") / "html"
-    report = build_site.build(out)
+    verified = stacks.VERIFIED
+    if not stacks.verified_line():
+        verified = tmp_path_factory.mktemp("verified")
+        (verified / "pins.json").write_text(json.dumps(EXAMPLE_RECORD))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stacks, "VERIFIED", verified)
+        report = build_site.build(out)
     print(f"site: {report}")
-    return out, report
+    return out, report | {"verified_dir": verified}
+
+
+def html_pages(out: Path) -> list[Path]:
+    """Every page of the site: the notebooks, the landing page, the syllabus, search, the index, the
+    instructor's pages."""
+    return sorted(p for p in out.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.parts))
+
+
+class Images(html.parser.HTMLParser):
+    """Each ``<img>`` of a page, its attributes and whether it is in the page's article (its content) or in the
+    theme's chrome around it (the launch buttons' logos)."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.found = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "article":
+            self.depth += 1
+        elif tag == "img":
+            self.found.append((dict(attrs), self.depth > 0))
+
+    def handle_endtag(self, tag):
+        if tag == "article":
+            self.depth -= 1
+
+
+def images(page: Path) -> list[tuple[dict, bool]]:
+    parser = Images()
+    parser.feed(page.read_text())
+    return parser.found
+
+
+def alt_problem(alt: str | None, words: int = MIN_ALT_WORDS) -> str | None:
+    """Why ``alt`` is no description of a figure, or None: missing or empty, a file name, a repr (what a figure
+    without a description shows), or fewer than ``words`` words."""
+    text = " ".join((alt or "").split())
+    if not text:
+        return "no alt text"
+    if re.search(r"\.(?:png|jpe?g|gif|svg|webp)\b|_images/", text, re.I):
+        return "a file name"
+    if text.startswith(("<Figure", "LiveFigure(")):
+        return "a repr, not a description"
+    if len(text.split()) < words:
+        return f"fewer than {words} words"
+    return None
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -89,12 +159,160 @@ def test_launch_buttons_open_the_student_copy(site):
 def test_live_figures_become_static_sliders(site):
     out, report = site
     shown = sum(1 for p in build_site.notebooks() for c in json.loads(p.read_text())["cells"]
-                if c["cell_type"] == "code" and any("image/png" in o.get("data", {}) and "".join(
-                    o["data"].get("text/plain", "")).startswith("LiveFigure(") for o in c.get("outputs", [])))
+                if c["cell_type"] == "code" and any("image/png" in o.get("data", {}) and build_site.is_live_figure(o)
+                                                    for o in c.get("outputs", [])))
     assert report["sliders"] + len(report["left_static"]) == shown
     assert report["sliders"] >= 5, report["left_static"]
     page = (out / "04_forward_diffusion.html").read_text()
     assert 'class="course-frames"' in page and "application/vnd.jupyter.widget" not in page
+
+
+def test_every_figure_has_a_description(site):
+    """Every picture in a page's content (static pictures, a static slider's first frame) has its description as
+    alt text; the theme's own images (the launch buttons' logos, named by their link's text) at least no file
+    name. Fails while the notebooks' stored outputs are older than their descriptions (./course notebooks)."""
+    out, report = site
+    bad, figures = [], 0
+    for page in html_pages(out):
+        for attrs, content in images(page):
+            figures += content
+            problem = alt_problem(attrs.get("alt"), MIN_ALT_WORDS if content else 1)
+            if problem:
+                bad.append(f"{page.relative_to(out)}: {attrs.get('src')}: {problem}: {attrs.get('alt')!r:.80}")
+    assert figures >= 10
+    assert not bad, (f"{len(bad)} images without a description (pictures described: {report['described']}, "
+                     f"not: {report['undescribed']}):\n" + "\n".join(bad[:25]))
+
+
+def test_every_slider_frame_has_a_description(site):
+    """Each static slider's index has a description per frame (``alts``, parallel to ``frames``), and its first
+    frame shows the default frame's description; checked for every index in site/frames/ and every slider of a
+    page."""
+    out, _ = site
+    bad = []
+
+    def check(where: str, index: dict) -> None:
+        alts = index.get("alts")
+        if not isinstance(alts, dict):
+            bad.append(f"{where}: no alts")
+            return
+        if set(alts) != set(index["frames"]):
+            bad.append(f"{where}: frames without an alt: {sorted(set(index['frames']) - set(alts))[:3]}, "
+                       f"alts without a frame: {sorted(set(alts) - set(index['frames']))[:3]}")
+        bad.extend(f"{where} frame {key}: {problem}: {alt!r:.80}" for key, alt in alts.items()
+                   if (problem := alt_problem(alt)))
+
+    indexes = sorted((build_site.SITE / "frames").glob("*/*/index.json"))
+    assert indexes
+    for path in indexes:
+        check(str(path.relative_to(ROOT)), json.loads(path.read_text()))
+    sliders = 0
+    for page in html_pages(out):
+        for data, alt in re.findall(r'<div class="course-frames"[^>]*><script type="application/json">(.*?)</script>'
+                                    r'<img [^>]*alt="([^"]*)"', page.read_text(), re.S):
+            sliders += 1
+            index = json.loads(data.replace("<\\/", "</"))
+            check(f"{page.name} slider {sliders}", index)
+            default = "|".join(c["default"] for c in index["controls"])
+            want = index.get("alts", {}).get(default)
+            if want and html.unescape(alt) != want:
+                bad.append(f"{page.name}: a slider's first alt is not its default frame's description")
+    assert sliders >= 5
+    assert not bad, f"{len(bad)} problems:\n" + "\n".join(bad[:25])
+
+
+def test_every_page_says_which_stacks_the_course_was_verified_on(site):
+    """The footer of every page: each verified stack's name, Python and library versions, and the date."""
+    out, report = site
+    records = {p.stem: json.loads(p.read_text()) for p in sorted(report["verified_dir"].glob("*.json"))}
+    records = {name: r for name, r in records.items() if r["passed"] and name in stacks.NAMES}
+    assert records, "no passing record to show"
+    for page in html_pages(out):
+        found = re.search(r'<p class="course-verified">(.*?)</p>', page.read_text(), re.S)
+        assert found, f"{page.relative_to(out)}: no 'Verified with' line"
+        line = html.unescape(re.sub(r"<[^>]+>", "", found[1]))
+        assert line.startswith("Verified with:"), line
+        for name, record in records.items():
+            versions = record["versions"]
+            want = [name, f"Python {versions['python']}", record["date"]] + [
+                f"{lib} {versions[lib]}" for lib in ("torch", "numpy", "matplotlib") if lib in versions]
+            missing = [w for w in want if w not in line]
+            assert not missing, f"{page.relative_to(out)}: the footer lacks {missing}: {line}"
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    """The built site on http://127.0.0.1 (as GitHub Pages serves it: not from file://)."""
+    out, _ = site
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(out)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", [str(p.relative_to(out)) for p in html_pages(out)]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wcag_rules(page) -> list[str]:
+    """axe-core's rules for WCAG 2.0 and 2.1, A and AA, the experimental ones included (axe leaves those out
+    unless named: label-content-name-mismatch, WCAG 2.5.3, is one)."""
+    return page.evaluate("(tags) => axe.getRules(tags).map(r => r.ruleId)", WCAG)
+
+
+def test_every_page_passes_axe_and_logs_no_error(served):
+    """axe-core in Chromium on every page: no finding of impact serious or critical, in the light colour mode, and
+    in the dark one for the rules that depend on colour; and no page logs an error to the console, throws, or asks
+    for a file that is not there (the page loaded and the network idle, before axe runs: axe's own requests are
+    not the page's)."""
+    from axe_playwright_python.base import AXE_SCRIPT  # axe-core's axe.min.js, as the package ships it
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: the browser test does not skip.")
+    base, pages = served
+    findings, errors, counts = [], [], {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for scheme in ("light", "dark"):
+                context = browser.new_context(viewport={"width": 1300, "height": 1000}, color_scheme=scheme)
+                for name in pages:
+                    page = context.new_page()
+                    logged = []
+                    page.on("console", lambda m, logged=logged: m.type == "error" and logged.append(
+                        f"console: {m.text} ({m.location.get('url')})"))
+                    page.on("pageerror", lambda e, logged=logged: logged.append(f"uncaught: {e}"))
+                    page.on("response", lambda r, logged=logged: r.status >= 400 and logged.append(
+                        f"HTTP {r.status}: {r.url}"))
+                    page.goto(base + name, wait_until="load")
+                    page.wait_for_load_state("networkidle" if scheme == "light" else "load")
+                    errors += [f"{name} ({scheme}): {m}" for m in logged]
+                    logged.clear()
+                    page.evaluate(AXE_SCRIPT)
+                    rules = wcag_rules(page)
+                    assert "label-content-name-mismatch" in rules and set(COLOUR_RULES) <= set(rules)
+                    if scheme == "dark":
+                        rules = list(COLOUR_RULES)
+                    results = page.evaluate("(options) => axe.run(document, options)", {
+                        "runOnly": {"type": "rule", "values": rules}, "resultTypes": ["violations"], "preload": False})
+                    for v in results["violations"]:
+                        counts[v["id"], v["impact"]] = counts.get((v["id"], v["impact"]), 0) + len(v["nodes"])
+                        if v["impact"] in ("serious", "critical"):
+                            findings += [f"{v['id']} ({v['impact']}) {name} ({scheme}): "
+                                         f"{', '.join(map(str, n['target']))}" for n in v["nodes"]]
+                    page.close()
+                context.close()
+        finally:
+            browser.close()
+    print(f"axe findings by rule and impact (nodes): {counts}")
+    assert not errors, f"{len(errors)} errors logged:\n" + "\n".join(errors[:20])
+    assert not findings, f"{len(findings)} serious or critical axe findings:\n" + "\n".join(findings[:40])
 
 
 def test_a_shipped_frame_is_what_the_live_widget_draws():
@@ -167,6 +385,14 @@ def test_browser_moves_a_static_slider_and_searches(site):
             page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
             page.screenshot(path=str(ARTIFACTS / "04-slider-after.png"))
             assert image.get_attribute("src") != before, "moving the static slider did not change the frame"
+            index = json.loads(box.locator("script[type='application/json']").text_content())
+            shown = box.get_attribute("data-shown")
+            key = next(k for k, f in index["frames"].items() if f == shown)
+            alt = image.get_attribute("alt")
+            if "alts" in index:  # the frame's description follows the frame
+                assert alt == index["alts"][key], (alt, key)
+            else:  # outputs older than the descriptions: the controls' values
+                assert alt == ", ".join(f"{c['name']} = {v}" for c, v in zip(index["controls"], key.split("|"))), alt
 
             page.goto((out / "search.html").as_uri() + "?q=alpha_bar")
             page.wait_for_selector("#search-results li", timeout=30_000)

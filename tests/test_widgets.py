@@ -39,6 +39,9 @@ class SineView:
         self.ax.set_xlim(0, span)
         return span
 
+    def describe(self, k: int = 1, span: int = 1, **_) -> str:
+        return f"A sine of frequency k = {k} on x from 0 to {span}, beside an image of stripes that k sets."
+
 
 def pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
@@ -135,7 +138,32 @@ def test_the_view_figure_is_closed_so_a_notebook_shows_it_once():
         def update(self, k):
             self.line.set_ydata([0, k])
 
+        def describe(self, k):
+            return f"A line from 0 to k = {k}, which rises as k grows."
+
     view = OpenView()
     assert plt.fignum_exists(view.fig.number)
     LiveFigure(view, k=IntSlider(value=1, min=0, max=5))
     assert not plt.fignum_exists(view.fig.number)
+
+
+def test_a_view_must_describe_itself():
+    class Mute:  # a view without describe(**values)
+        def __init__(self):
+            self.fig, _ = plt.subplots()
+
+        def update(self, k):
+            pass
+
+    with pytest.raises(TypeError, match="describe"):
+        LiveFigure(Mute(), k=IntSlider(value=1, min=0, max=5))
+
+
+def test_the_output_text_is_the_views_description_of_the_current_values():
+    live = make()
+    assert live.mimebundle()["text/plain"] == "A sine of frequency k = 1 on x from 0 to 1, beside an image of " \
+                                              "stripes that k sets."
+    live.controls["k"].value = 4
+    live.controls["span"].value = 2
+    assert live.mimebundle()["text/plain"].startswith("A sine of frequency k = 4 on x from 0 to 2")
+    assert live.output_metadata()["course_lib_live_figure"] == {"view": "SineView", "values": {"k": "4", "span": "2"}}

@@ -63,6 +63,8 @@ class StubView:  # a view whose update accepts the notebook's control names
     def update(self, **values):
         self.calls += 1
         self.line.set_ydata([0, self.calls % 3])
+    def describe(self, **values):
+        return f"A stub line that moves on every update, for the values {values}."
 
 for call in spec["live"]:
     controls = {name: build(arg) for name, arg in call["controls"].items()}

@@ -18,7 +18,7 @@ notebook                              module
 
 Each holds the notebook's figures, widget bodies, experiments, the exercises' reference solutions and their
 ``check_...`` functions (graded by ``lessons.grading``). The library (``course_lib`` outside this folder)
-never imports from here.
+never imports from here, and no lesson imports another: what two notebooks share lives in the library.
 """
 
 from __future__ import annotations

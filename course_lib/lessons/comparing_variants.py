@@ -1,7 +1,7 @@
 """Notebook 07b (optional): comparing variants beyond one paired interval.
 
 Notebook 07 compares two variants at one budget with a paired t-interval. Here the same shipped learning curves
-(``residual_in_diffusion.load_curves``) are read along the budget axis and across every comparison:
+(``course_lib.variants.load_curves``) are read along the budget axis and across every comparison:
 
 1. **the paired table** of every comparison at one budget (``effect_rows``, ``format_effects``): FD, training
    loss and the held-out gap;
@@ -13,8 +13,8 @@ Notebook 07 compares two variants at one budget with a paired t-interval. Here t
 5. the notebook's **exercises**: the ratio interval at one budget, the level of each of many intervals, and the
    sign test's p.
 
-This module imports the data and the variants from ``residual_in_diffusion`` (one direction only: that module
-never imports this one), and re-exports what the notebook needs, so that the notebook imports one name.
+The variants, the shipped curves and the statistics that notebook 07 uses too come from the library
+(``course_lib.variants``); this module re-exports what the notebook needs, so that the notebook imports one name.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ import torch
 from .. import stats
 from ..plotting import finish
 from ..unet import SKIP_MODES
-from .grading import as_float64, diagnose, graded, report
-from .residual_in_diffusion import (
+from ..variants import (
     COMPARISONS,
     CURVE_COMPARISONS,
     KINDS,
@@ -42,6 +41,7 @@ from .residual_in_diffusion import (
     sampler_table,
     summary,
 )
+from .grading import as_float64, diagnose, graded, report
 
 __all__ = [
     "SamplesView",
@@ -222,7 +222,11 @@ def plot_ratio_effects(rows, title: str = ""):
                  "t-interval)",
                  fontsize=10)
     fig.tight_layout()
-    return finish(fig)
+    names = "; ".join(name for name, _, _ in CURVE_COMPARISONS)
+    return finish(fig, "The FD ratio a / b (geometric mean over seeds) against the training budget, log-log, with its "
+                  f"95% t-interval as a bar, one panel per comparison ({names}); orange dots are the seeds' own "
+                  "ratios, and the black line marks 1 (below it, a scores better). Which intervals lie wholly on "
+                  "one side of 1, and where do the seeds disagree?")
 
 
 
@@ -284,7 +288,9 @@ def plot_sample_grids(samples: dict, title: str = "", n: int = 16):
             ax.set_title(f"{kind}\nskip={skip}", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, f"{title + ': o' if title else 'O'}ne 4x4 grid of up to {n} samples per U-Net variant, a row "
+                  f"per kind of block ({'; '.join(kinds)}) and a column per long skip ({', '.join(SKIP_MODES)}), "
+                  "each pixel a block. Compare the variants' digits: which read as digits?")
 
 
 def shipped_samples(rows, seed: int | None = None) -> dict[Variant, torch.Tensor]:
@@ -363,6 +369,12 @@ class SamplesView:
             return np.ones_like(next(iter(self.grids.values()))), seed
         return self.grids[(variant, stored[0])], stored[0]
 
+    def describe(self, a: str = "residual / skip=concat", b: str = "plain / skip=concat", seed: int = 0) -> str:
+        return (f"Left, variant a ({a}); middle, variant b ({b}): their stored samples for seed {seed} (or the first "
+                "seed that stored some), each titled with its FD. Right: both variants' FD to held-out digits (log "
+                f"scale), one grey line per seed joining a to b, seed {seed}'s in black, the floor of real digits "
+                "dashed; the title gives the difference. Do the seeds' lines slope the same way?")
+
     def update(self, a: str = "residual / skip=concat", b: str = "plain / skip=concat", seed: int = 0) -> None:
         va, vb = Variant.parse(a), Variant.parse(b)
         for variant, image, title, side in ((va, self.images[0], self.titles[0], "a"),
@@ -400,7 +412,7 @@ def show_samples(rows, a: str = "residual / skip=concat", b: str = "plain / skip
     """The figure of ``SamplesView`` for one choice, as a static figure."""
     view = SamplesView(rows)
     view.update(a, b, seed)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(a, b, seed))
 
 
 

@@ -132,6 +132,14 @@ class ForwardView:
             self.schedules[(name, T)] = NoiseSchedule.make(name, T)
         return self.schedules[(name, T)]
 
+    def describe(self, t: int = 100, schedule: str = "linear", T: int = 1000) -> str:
+        names = " and the ".join(self.images)
+        return (f"The forward process at timestep t = {t} of T = {T} with the {schedule} schedule. Top row: the clean "
+                f"{names} (x_0), and alpha_bar[t] (blue, how much of x_0 is left) and the log-SNR (orange) against "
+                "the timestep, traced from 0 up to t (dashed line). Bottom row: the same images noised to timestep "
+                "t, and a histogram of their pixel values against the density of N(0, 1). As t grows, watch the "
+                "images fade into noise and the histogram approach the normal curve.")
+
     def update(self, t: int = 100, schedule: str = "linear", T: int = 1000) -> int:
         T = int(T)
         s = self.schedule(schedule, T)
@@ -161,7 +169,7 @@ def show_forward(t: int = 100, schedule: str = "linear", T: int = 1000, images: 
     """The figure of ``ForwardView`` for one setting, as a static figure (to call with fixed arguments)."""
     view = ForwardView(images, seed)
     view.update(t, schedule, T)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(min(int(t), int(T) - 1), schedule, T))
 
 
 SCHEDULE_STYLES = {"linear": ("C0", "-", 1.5), "cosine": ("C3", "-", 2.6), "sigmoid": ("C2", "--", 1.5),
@@ -190,7 +198,10 @@ def show_schedules(names=("linear", "cosine", "sigmoid", "quadratic"), T: int = 
     a.legend(fontsize=8)
     b.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, "Left: alpha_bar[t], the share of the signal kept; right: the log-SNR, log(alpha_bar[t] / "
+                  f"(1 - alpha_bar[t])); both against the timestep t from 0 to {T - 1}, one curve per schedule "
+                  f"({', '.join(names)}), cosine thick and red. The legend gives each log-SNR's values at both ends. "
+                  "Compare how fast each schedule destroys the signal, and where each ends.")
 
 
 # ----------------------------------------------------------------------------- exercises

@@ -24,21 +24,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..classify import digits_flat, train_classifier
+from ..classify import digits_flat, first_digits, train_classifier
 from ..deep_nets import DeepMLP
-from ..gradients import layer_gradient_norms, shattered_gradients
-from ..plotting import finish
+from ..gradients import layer_gradient_norms, layer_profile, log_ratio, shattered_gradients
+from ..plotting import finish, legend_outside, log_plot_with_zeros, mark_zero_row, zero_floor
+from ..utils import one_thread
 from .grading import answer_text, diagnose, graded, report
-from .vanishing_gradients import (  # the gradient profiles of notebook 01
-    _legend_outside,
-    _log_plot_with_zeros,
-    _log_ratio,
-    _mark_zero_row,
-    _zero_floor,
-    first_digits,
-    layer_profile,
-    one_thread,
-)
 
 # The networks of the depth table: ReLU MLPs of width 64 that differ in shortcut, branch scale,
 # initialisation and normalisation. s = 1/sqrt(depth) is the branch scale of the scaled residual net.
@@ -137,9 +128,9 @@ def frozen_claims(fr: dict[str, np.ndarray], frozen: int = 10) -> dict[str, np.n
       (> 0 when layers 1 to ``frozen`` are all bit-for-bit unchanged).
     """
     zero32 = ((fr["norm32"] == 0) & (fr["norm64"] > 0)).sum(axis=1)
-    return {"nonzero": _log_ratio(fr["norm64"].min(axis=1), 1.0),
+    return {"nonzero": log_ratio(fr["norm64"].min(axis=1), 1.0),
             "float32_norm_zero": zero32.astype(float),
-            "step_below_spacing": _log_ratio(fr["spacing"][:, 0], fr["step"][:, 0]),
+            "step_below_spacing": log_ratio(fr["spacing"][:, 0], fr["step"][:, 0]),
             "frozen": np.array([_leading_zeros(c) for c in fr["changed"]], dtype=float) - (frozen - 0.5)}
 
 
@@ -276,9 +267,9 @@ def adam_eps_claims(first: dict[str, np.ndarray], trained: dict[str, np.ndarray]
     if ("float64", 1e-30) in cases:
         j = cases.index(("float64", 1e-30))
         out["tiny_eps_moves_all"] = first["changed"][:, j] - (first["weights"][:, j] - 0.5)
-        out["tiny_eps_median_is_lr"] = np.log10(2) - np.abs(_log_ratio(first["step_median"][:, j], lr))
+        out["tiny_eps_median_is_lr"] = np.log10(2) - np.abs(log_ratio(first["step_median"][:, j], lr))
     if ("float32", 1e-30) in cases:
-        out["float32_overshoots"] = _log_ratio(first["step_max"][:, cases.index(("float32", 1e-30))], lr) - 2
+        out["float32_overshoots"] = log_ratio(first["step_max"][:, cases.index(("float32", 1e-30))], lr) - 2
     out["still_chance"] = 0.05 - np.abs(trained["loss"] - np.log(10))
     if default is not None:
         out["default_chance"] = 0.05 - np.abs(default["loss"] - np.log(10))
@@ -422,7 +413,14 @@ class AdamEpsView:
         self.curves = {d: adam_step_size(self.g, eps, self.lr, d) for d in self.dtypes}  # [K, len(g)]
         self.points = {d: adam_step_size(sweep[d]["grad"], eps, self.lr, d) for d in self.dtypes}  # [K, depth]
         self._dtype = None
-        finish(self.fig)  # shown through LiveFigure only
+        plt.close(self.fig)  # shown through LiveFigure only
+
+    def describe(self, log10_eps: int = -8, dtype: str = "float64") -> str:
+        return (f"Adam's eps at log10 eps = {int(log10_eps)}, in {dtype}. Left, log-log: the size of Adam's first "
+                "step against a weight's gradient |g| (blue), eps (red, dotted), the learning rate (dashed), half "
+                f"the gap between neighbouring {dtype} numbers at a typical weight (dash-dotted), and one dot per "
+                "layer at its median |g|, layer 1 ringed: a dot below the dash-dotted line rounds back, its weight "
+                "does not move. Right: per layer, the share of its weights that one real Adam step changes.")
 
     def update(self, log10_eps: int = -8, dtype: str = "float64") -> str:
         k, data = int(log10_eps), self.sweep[dtype]
@@ -510,24 +508,28 @@ def plot_depth_table(table: dict[str, np.ndarray], depths, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
     depths = np.asarray(depths)
-    zero_y = _zero_floor(table.values())
+    zero_y = zero_floor(table.values())
     for name, values in table.items():
-        line = _log_plot_with_zeros(ax, depths, np.median(values, axis=0), "-", name, zero_y=zero_y, alpha=0.8)
+        line = log_plot_with_zeros(ax, depths, np.median(values, axis=0), "-", name, zero_y=zero_y, alpha=0.8)
         for row in values:
-            _log_plot_with_zeros(ax, depths, row, "o", None, color=line.get_color(), zero_y=zero_y, ms=3,
+            log_plot_with_zeros(ax, depths, row, "o", None, color=line.get_color(), zero_y=zero_y, ms=3,
                                  linestyle="none")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    _mark_zero_row(ax, zero_y)
+    mark_zero_row(ax, zero_y)
     ax.set_xticks(depths, [str(d) for d in depths])
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylabel("||dL/dW_1|| at init")
     ax.set_title(f"first layer's gradient vs depth (ReLU, width 64; dots: {len(next(iter(table.values())))} seeds)",
                  fontsize=10)
-    _legend_outside(ax)
+    legend_outside(ax)
     ax.grid(True, which="major", alpha=0.3)
     ax.figure.tight_layout()
-    return finish(ax.figure)
+    return finish(ax.figure, "The first layer's gradient norm ||dL/dW_1|| at initialisation against depth "
+                  f"({', '.join(map(str, depths))} hidden layers), log-log, for ReLU networks of width 64: "
+                  f"{'; '.join(table)}. Dots are seeds, lines their medians, triangles on the dotted bottom line "
+                  "exact zeros. Follow each line from the shallowest net to the deepest: does it fall, stay level "
+                  "or rise?")
 
 
 def depth_claims(table: dict[str, np.ndarray], depths) -> dict[str, np.ndarray]:
@@ -549,19 +551,19 @@ def depth_claims(table: dict[str, np.ndarray], depths) -> dict[str, np.ndarray]:
     plain_d, plain_k, plain_bn, res_u, res_s = (np.asarray(table[k]) for k in NETWORKS)
     out = {}
     if 128 in depths:
-        out["default_128_tiny"] = _log_ratio(1e-40, plain_d[:, depths.index(128)])
+        out["default_128_tiny"] = log_ratio(1e-40, plain_d[:, depths.index(128)])
     if 2 not in depths:  # the other claims are relative to depth 2
         return out
     i2 = depths.index(2)
     if 32 in depths:
-        out["vanishing_default"] = _log_ratio(plain_d[:, i2], plain_d[:, depths.index(32)]) - 6
+        out["vanishing_default"] = log_ratio(plain_d[:, i2], plain_d[:, depths.index(32)]) - 6
     if 64 in depths:
         i64, upto64 = depths.index(64), [i for i, d in enumerate(depths) if d <= 64]
-        out["kaiming_healthy"] = 2 - np.abs(_log_ratio(plain_k[:, upto64], plain_k[:, [i2]])).max(axis=1)
-        out["batchnorm_grows"] = _log_ratio(plain_bn[:, i64], plain_bn[:, i2]) - 3
-        out["unscaled_explodes"] = _log_ratio(res_u[:, i64], res_u[:, i2]) - 3
+        out["kaiming_healthy"] = 2 - np.abs(log_ratio(plain_k[:, upto64], plain_k[:, [i2]])).max(axis=1)
+        out["batchnorm_grows"] = log_ratio(plain_bn[:, i64], plain_bn[:, i2]) - 3
+        out["unscaled_explodes"] = log_ratio(res_u[:, i64], res_u[:, i2]) - 3
     if 128 in depths:
-        out["scaled_flat"] = 1 - np.abs(_log_ratio(res_s, res_s[:, [i2]])).max(axis=1)
+        out["scaled_flat"] = 1 - np.abs(log_ratio(res_s, res_s[:, [i2]])).max(axis=1)
     return out
 
 
@@ -633,7 +635,12 @@ def plot_shattered(curves: dict[str, tuple], by_depth: dict[str, np.ndarray] | N
         ax.set_title("smoothness vs depth (dots: seeds)", fontsize=9)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     fig.tight_layout()
-    return finish(fig)
+    right = (f" The right panel gives the neighbour correlation of dy/dx (1 = smooth, 0 = noise) against depth "
+             f"({', '.join(map(str, depths))}), one dot per seed, lines through the medians."
+             if by_depth is not None else "")
+    return finish(fig, f"dy/dx along the input line, one panel per network ({', '.join(curves)}), each on its own "
+                  "y-axis; the titles give the correlation of dy/dx between neighbouring inputs and its spread. "
+                  f"Compare how smoothly each curve moves from one input to the next.{right}")
 
 
 def shattered_claims(by_depth: dict[str, np.ndarray], depths, at: int = 32,
@@ -645,7 +652,7 @@ def shattered_claims(by_depth: dict[str, np.ndarray], depths, at: int = 32,
         return {}
     j = list(depths).index(at)
     out = {"smoother": by_depth["residual"][:, j] - by_depth["plain"][:, j] - 0.3,
-           "larger": _log_ratio(by_depth["plain_std"][:, j], by_depth["residual_std"][:, j]) - 1}
+           "larger": log_ratio(by_depth["plain_std"][:, j], by_depth["residual_std"][:, j]) - 1}
     if smooth is not None:
         out["residual_smooth"] = by_depth["residual"].min(axis=1) - smooth
     return out
@@ -668,7 +675,7 @@ def batchnorm_trend(table: dict[str, np.ndarray], depths, deep: int = 64) -> str
     if name not in table or not candidates:
         return None
     j = max(candidates, key=lambda i: depths[i])
-    change = np.median(_log_ratio(table[name][:, j], table[name][:, shallow]))
+    change = np.median(log_ratio(table[name][:, j], table[name][:, shallow]))
     return "grow" if change > 3 else "vanish" if change < -3 else "stay"
 
 

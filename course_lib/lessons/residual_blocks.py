@@ -317,7 +317,11 @@ def plot_multi_lesion(ml: MultiLesion, ax=None):
     ax.set_title(f"mean over every set of k blocks from {ml.pool}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.figure.tight_layout()
-    return finish(ax.figure)
+    pool = ", ".join(map(str, ml.pool))
+    return finish(ax.figure, "Test accuracy against the number of blocks deleted at once (block 0 kept; the mean over "
+                  f"every set of that many blocks from {pool}), one thin line per seed and the mean thick, for "
+                  f"the {' and the '.join(NETS)} net, chance (10%) dotted. How fast does each curve fall, and where "
+                  "does each reach chance?")
 
 
 def lesion_summary(res: LesionResults) -> dict[str, np.ndarray]:
@@ -487,7 +491,10 @@ def plot_lesion_seeds(res: LesionResults, ax=None):
                  f"accuracy per seed")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.figure.tight_layout()
-    return finish(ax.figure)
+    return finish(ax.figure, "Test accuracy after deleting one block, for each deletable block "
+                  f"({', '.join(map(str, res.blocks))}): per network ({', '.join(NETS)}) a bar for the mean and a "
+                  "dot per seed, the intact accuracies as short dashes on the left, chance (10%) dotted. Compare "
+                  "the two networks' bars block by block, and block 0 with the others.")
 
 
 class LesionView:
@@ -530,8 +537,15 @@ class LesionView:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
         self.title = ax.set_title(" ")
         self.fig.tight_layout()
-        finish(self.fig)  # shown through LiveFigure or show_lesion only
+        plt.close(self.fig)  # shown through LiveFigure or show_lesion only
         self.animated = [self.strip, *overlay, *self.intact_bars, *self.lesioned_bars, *self.labels, self.title]
+
+    def describe(self, seed: int = 0, blocks: Iterable[int] = (1,)) -> str:
+        names = ", ".join(map(str, blocks))
+        return (f"Seed {seed}, deleted blocks ({names or 'none'}): a strip of the network's blocks (green kept, red "
+                "deleted, grey cannot be deleted) above bars of test accuracy for the "
+                f"{' and the '.join(NETS)} net, intact (green) and with those blocks deleted (red), each bar's value "
+                "on top, chance (10%) dotted. Compare how much accuracy each net keeps.")
 
     def update(self, seed: int = 0, blocks: Iterable[int] = (1,)) -> None:
         deleted = set(blocks)
@@ -554,8 +568,9 @@ def show_lesion(res: LesionResults | dict[str, SmallResNet], seed: int | None = 
     if not isinstance(res, LesionResults):
         res = LesionResults([0], res[NETS[0]].lesionable_blocks(), nets={n: [res[n]] for n in NETS})
     view = LesionView(res)
-    view.update(res.seeds[0] if seed is None else seed, blocks)
-    return finish(view.fig)
+    seed = res.seeds[0] if seed is None else seed
+    view.update(seed, blocks)
+    return finish(view.fig, view.describe(seed, blocks))
 
 
 def demo_widgets() -> dict:

@@ -1,19 +1,19 @@
 """Notebook 07: the U-Net's residual connections crossed with its long skips (none/add/concat).
 
+The variants (``Variant(kind, skip)``, ``VARIANTS``, ``MAIN_VARIANTS``, ``SWEEP_VARIANTS``, ``COMPARISONS``), the
+shipped curves (``load_curves``, ``load_results`` at one budget) and the statistics that notebook 07b reads too
+(``paired``, ``summary``, ``sampler_table``) live in the library, ``course_lib.variants``, and are imported here.
 The module, in the order of its sections:
 
-1. **the variants**, listed in one place: a ``Variant(kind, skip)`` is a kind of ResBlock (``KIND_SWITCHES``)
-   and a long-skip mode of ``UNet``; ``VARIANTS`` (all 9), ``MAIN_VARIANTS`` (6), ``SWEEP_VARIANTS`` (the 7 of
-   the shipped curves) and ``COMPARISONS`` (which kinds are subtracted from which);
+1. **measurements**: ``split_gap`` (the held-out gap and its null);
 2. **learning curves**: ``variant_curve`` trains one variant with one seed and measures it at each budget
    (``measure_at_budget``), through ``course_lib.study.learning_curve``; ``run_curves`` is the live run;
-3. **statistics over seeds** (``course_lib.stats``): ``paired``, ``summary`` and the tables;
-4. **claims, the curves widget with the live run drawn on, the verdicts**, the **shipped curves**
-   (``load_curves``, ``load_results`` at one budget) and the notebook's **exercises**.
+3. **statistics over seeds** (``course_lib.stats``): the tables;
+4. **claims, the curves widget with the live run drawn on, the verdicts** and the notebook's **exercises**.
 
 The statistics beyond one paired comparison (FD ratios along the budget axis, Bonferroni, sign tests, the gap
-against its null) and the samples widget are notebook 07b's, in ``lessons.comparing_variants``, which imports
-from this module (never the other way round).
+against its null) and the samples widget are notebook 07b's, in ``lessons.comparing_variants``; neither lesson
+imports the other.
 
 Three *kinds* of ResBlock times the three long-skip modes of ``UNet``:
 
@@ -40,109 +40,37 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import stats
-from .._checks import check_choice
 from ..data import load_digits
+from ..denoising import denoising_mse
 from ..diffusion import diffusion_loss
 from ..metrics import digit_fd
 from ..samplers import DDIMSampler, DDPMSampler
 from ..schedules import NoiseSchedule
-from ..study import SHIPPED_RESULTS
 from ..trainer import TrainConfig, Trainer
-from ..unet import SKIP_MODES, UNet
-from ..utils import count_parameters
+from ..unet import SKIP_MODES
+from ..variants import (
+    CURVE_COMPARISONS,
+    CURVES,
+    LONG_VARIANTS,
+    MAIN_VARIANTS,
+    RESCORED_VARIANTS,
+    SWEEP_VARIANTS,
+    Variant,
+    common_budget,
+    curve_rows,
+    load_curves,
+    load_results,  # noqa: F401  (the notebook calls capstone.load_results)
+    paired,
+    reference_band,
+    summary,
+    to_pixels,
+)
 from .grading import answer_text, as_float64, diagnose, graded, report
-
-# ----------------------------------------------------------------------------- the variants (one place)
-
-# kind -> (residual, zero_init): the two switches of ``UNet`` each kind of block sets
-KIND_SWITCHES = {
-    "residual": (True, True),  # h = shortcut(x) + F(x, t), F's last conv zero-initialised
-    "residual, default init": (True, False),  # the shortcut kept, the zero-init dropped (the control)
-    "plain": (False, False),  # h = F(x, t), PyTorch's default init
-}
-KINDS = tuple(KIND_SWITCHES)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One U-Net of the capstone: a kind of block (``KINDS``) and a long-skip mode (``SKIP_MODES``).
-
-    Rows of results (plain dicts, as stored in JSON) carry it as ``row["kind"]`` and ``row["skip"]``;
-    the shipped file's "meta" names it by ``name``, e.g. ``"residual / skip=concat"``.
-    """
-
-    kind: str
-    skip: str
-
-    def __post_init__(self):
-        check_choice("kind", self.kind, KINDS)
-        check_choice("skip", self.skip, SKIP_MODES)
-
-    @property
-    def name(self) -> str:
-        return f"{self.kind} / skip={self.skip}"
-
-    def __str__(self) -> str:
-        return self.name
-
-    @classmethod
-    def parse(cls, name: str) -> Variant:
-        """The variant named ``name`` (inverse of ``name``)."""
-        kind, _, skip = name.partition(" / skip=")
-        return cls(kind, skip)
-
-    @classmethod
-    def of(cls, row: dict) -> Variant:
-        """The variant a row of results belongs to."""
-        return cls(row["kind"], row["skip"])
-
-    def build(self) -> UNet:
-        """A freshly initialised U-Net of this variant."""
-        residual, zero_init = KIND_SWITCHES[self.kind]
-        return UNet(skip=self.skip, residual=residual, zero_init=zero_init)
-
-    def rows(self, rows) -> list[dict]:
-        """This variant's rows, sorted by seed."""
-        return sorted((r for r in rows if r["kind"] == self.kind and r["skip"] == self.skip), key=lambda r: r["seed"])
-
-    def by_seed(self, rows, key: str) -> dict[int, float]:
-        """``{seed: row[key]}`` over this variant's rows."""
-        return {r["seed"]: r[key] for r in self.rows(rows)}
-
-
-VARIANTS = [Variant(kind, skip) for kind in KINDS for skip in SKIP_MODES]  # all 9
-MAIN_VARIANTS = [v for v in VARIANTS if v.kind in ("residual", "plain")]  # the 6 of the live run
-# what scripts/capstone.py runs: the six main variants, and the control where the switch matters most
-SWEEP_VARIANTS = [*MAIN_VARIANTS, Variant("residual, default init", "none")]
-LONG_VARIANTS = [Variant("residual", "none"), Variant("residual, default init", "none")]  # to LONG_BUDGETS
-RESCORED_VARIANTS = [Variant("plain", "concat"), Variant("plain", "none")]  # DDIM-50 and DDPM at SAMPLER_BUDGET too
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The per-seed difference "kind ``a`` minus kind ``b``" at each skip mode."""
-
-    name: str
-    a: str
-    b: str
-
-    def at(self, skip: str) -> tuple[Variant, Variant]:
-        return Variant(self.a, skip), Variant(self.b, skip)
-
-
-COMPARISONS = [
-    Comparison("residual on - off", "residual", "plain"),
-    Comparison("shortcut alone", "residual, default init", "plain"),
-    Comparison("zero-init alone", "residual", "residual, default init"),
-]
-
 
 # ----------------------------------------------------------------------------- measurements
 
@@ -180,22 +108,11 @@ def split_gap(model, schedule: NoiseSchedule, draws: int = 32, n: int = 500, see
     return {"gap": float(g.mean()), "gap_se": se(g), "null": float(z.mean()), "null_se": se(z)}
 
 
-def to_pixels(x: torch.Tensor) -> list:
-    """``[B, 1, 8, 8]`` in [-1, 1] -> nested lists of integers 0..255 (compact for JSON)."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).squeeze(1).tolist()
-
-
-def from_pixels(p) -> torch.Tensor:
-    """Inverse of ``to_pixels``: ``[B, 1, 8, 8]`` in [-1, 1]."""
-    return torch.tensor(p, dtype=torch.float32).unsqueeze(1) / 127.5 - 1.0
-
-
 # ----------------------------------------------------------------------------- learning curves (the budget axis)
 
 CURVE_BUDGETS = (125, 250, 500, 1000, 2000, 4000)  # training steps at which every variant is measured
 CURVE_BATCH = 128  # batch size of the curves (and of the shipped checkpoint, which trains 4,000 steps)
 PROBE_TS = (50, 100, 300, 600, 900)  # the t at which notebook 03 scores held-out denoising
-CURVES = SHIPPED_RESULTS / "capstone_curves.json"  # shipped inside the package
 LONG_BUDGETS = (*CURVE_BUDGETS, 8000)  # the residual variants without long skips train on: still improving at 4,000
 SAMPLER_BUDGET = 4000  # where the rescored runs (LONG_ and RESCORED_VARIANTS) are also scored with DDIM-50 and DDPM
 
@@ -209,8 +126,6 @@ def measure_at_budget(trainer: Trainer, n_samples: int = 300, eval_draws: int = 
     and the held-out x0-MSE at each t in ``ts`` (EMA weights, notebook 03's measure). ``samplers``: also the FD
     of the EMA weights' samples from the same starting noise with DDIM-50 (``fd_ddim50``) and DDPM-1000
     (``fd_ddpm``), to measure the sampler's own share of the score."""
-    from .residual_vs_skip import denoising_mse
-
     seed, schedule = trainer.config.seed, trainer.schedule
     last = trainer.history.loss[-50:]
     row = {"loss": sum(last) / len(last)}
@@ -307,51 +222,7 @@ def run_curves(budgets, variants=MAIN_VARIANTS, seeds=(0,), device="cpu", eval_d
                                      eval_draws=eval_draws)]
 
 
-def curve_rows(rows, steps: int | None = None) -> list[dict]:
-    """The rows at one budget (default: the largest), shaped like the single-budget rows (``fd`` = ``fd_ema``),
-    so that ``summary``, ``effect_rows`` and the tables read them."""
-    steps = max(r["steps"] for r in rows) if steps is None else steps
-    return [{**r, "fd": r["fd_ema"], "final_loss": r["loss"]} for r in rows if r["steps"] == steps]
-
-
-def load_curves(path: str | Path = CURVES) -> tuple[dict, list[dict]]:
-    """(meta, rows) of the shipped learning curves (``scripts/capstone.py``)."""
-    from ..study import load_study
-
-    return load_study(path)
-
-
 # ----------------------------------------------------------------------------- statistics over seeds
-
-def paired(rows, key: str, a: Variant, b: Variant) -> list[float]:
-    """Per-seed differences ``key(a) - key(b)``, seed by seed, over the seeds both variants have."""
-    return stats.paired(a.by_seed(rows, key), b.by_seed(rows, key))
-
-
-def summary(rows) -> list[dict]:
-    """One row per variant at one budget: means over seeds of the measurements, and the gap's verdict against its
-    null. ``gap_vs_null`` is the t-interval over seeds of (gap - null); ``gap_resolved`` is True when it excludes 0
-    (the held-out gap differs from what two halves of the training set show), else the gap is unresolved."""
-    out = []
-    for v in VARIANTS:
-        group = v.rows(rows)
-        if not group:
-            continue
-
-        def mean(k, group=group):
-            return float(np.mean([r[k] for r in group]))
-
-        entry = {"kind": v.kind, "skip": v.skip, "seeds": len(group), "params": count_parameters(v.build()),
-                 "steps": round(mean("steps")), **{k: mean(k) for k in ("final_loss", "gap", "null", "fd", "fd_raw")}}
-        fds = [r["fd"] for r in group]
-        entry["fd_min"], entry["fd_max"] = min(fds), max(fds)
-        if len(group) > 1:
-            ci = stats.t_interval([r["gap"] - r["null"] for r in group])
-            entry["gap_vs_null"] = ci
-            entry["gap_resolved"] = not (ci[1] <= 0.0 <= ci[2])
-        out.append(entry)
-    return out
-
 
 def format_table(rows) -> str:
     """Means over seeds per variant at one budget, fixed width: FD of the EMA weights (min-max over seeds) and
@@ -383,12 +254,6 @@ def gap_differences(rows, a: str = "plain", b: str = "residual") -> str:
     return "\n".join(lines)
 
 
-def reference_band(meta: dict) -> dict[str, tuple[float, float, float]]:
-    """``{"floor": (mean, min, max), "ceiling": (...)}``: FD of 300 real training digits and of 300 noise images
-    against the held-out digits, over the draws stored with the curves."""
-    return {k: (float(np.mean(v)), float(min(v)), float(max(v))) for k, v in meta["reference"].items()}
-
-
 def curve_table(meta: dict, rows) -> str:
     """Mean FD (EMA weights) over seeds of every variant at every budget, with the CPU time of one step; the floor
     and ceiling underneath."""
@@ -413,15 +278,6 @@ def curve_table(meta: dict, rows) -> str:
         what = "300 real training digits" if k == "floor" else "300 noise images"
         lines.append(f"{k} ({what}): {m:.1f} (min {lo:.1f}, max {hi:.1f} over {len(meta['reference'][k])} draws)")
     return "\n".join(lines)
-
-
-# (name, variant a, variant b): "a vs b" as the FD ratio a / b per seed (below 1: a scores better)
-CURVE_COMPARISONS = [
-    *[(f"residual vs plain, skip={skip}", Variant("residual", skip), Variant("plain", skip)) for skip in SKIP_MODES],
-    ("shortcut alone, skip=none", Variant("residual, default init", "none"), Variant("plain", "none")),
-    ("zero-init alone, skip=none", Variant("residual", "none"), Variant("residual, default init", "none")),
-    ("residual-only vs skip-only", Variant("residual", "none"), Variant("plain", "concat")),
-]
 
 
 def live_table(live) -> str:
@@ -562,7 +418,9 @@ def capstone_curves_widget(meta: dict, rows, live=None, budget: int | None = Non
               for title in panels}
     view = CurvesView(panels, colors, {k: fd_lines for k in panels if k.startswith("FD")}, points,
                       ylabel={k: "training loss" if k.startswith("training") else "FD to held-out digits (log)"
-                              for k in panels}, fmt=".3g", width=4.6, styles=styles)
+                              for k in panels}, fmt=".3g", width=4.6, styles=styles,
+                      what="FD of samples and training loss of every U-Net variant (residual or plain blocks, each "
+                           "kind of long skip)")
     budgets = sorted({r["steps"] for r in rows})
     return LiveFigure(view, budget=SelectionSlider(options=budgets, value=budget or budgets[0],
                                                    description="budget"))
@@ -602,53 +460,9 @@ def curve_verdicts(rows, early: int = 125) -> str:
     return "\n".join(lines)
 
 
-def sampler_table(rows, meta: dict | None = None) -> str:
-    """The sampler's own share of the score: FD of the same EMA weights from the same starting noise with DDIM-20
-    (the curves' sampler), DDIM-50 and DDPM-1000, for every run that stored them, mean over seeds [min-max]."""
-    lines = ["FD to the held-out digits, arithmetic mean over seeds [min-max]; the last column: geometric mean of the "
-             "seeds' ratios",
-             f"{'variant':<36}{'steps':>7}{'DDIM-20':>20}{'DDIM-50':>20}{'DDPM-1000':>20}   DDPM / DDIM-20"]
-    for v in SWEEP_VARIANTS:
-        for steps in sorted({r["steps"] for r in v.rows(rows) if "fd_ddpm" in r}):
-            at = [r for r in v.rows(rows) if r["steps"] == steps and "fd_ddpm" in r]
-            cells = []
-            for key in ("fd_ema", "fd_ddim50", "fd_ddpm"):
-                x = np.array([r[key] for r in at])
-                cells.append(f"{x.mean():.1f} [{x.min():.1f}-{x.max():.1f}]")
-            ratio = np.exp(np.mean([np.log(r["fd_ddpm"] / r["fd_ema"]) for r in at]))
-            lines.append(f"{v.name:<36}{steps:>7}" + "".join(f"{c:>20}" for c in cells) + f"   {ratio:.2f} "
-                         f"({len(at)} seeds)")
-    ref = (meta or {}).get("checkpoint_samplers")
-    if ref:
-        lines.append(f"{ref['variant'] + ', seed ' + str(ref['seed']):<36}{ref['steps']:>7}"
-                     + "".join(f"{ref[k]:>20.1f}" for k in ("fd_ema", "fd_ddim50", "fd_ddpm"))
-                     + f"   {ref['fd_ddpm'] / ref['fd_ema']:.2f} (the shipped checkpoint: one seed)")
-    if meta and "reference" in meta:
-        m, lo, hi = reference_band(meta)["floor"]
-        lines.append(f"floor (300 real training digits): {m:.1f} (min {lo:.1f}, max {hi:.1f} over "
-                     f"{len(meta['reference']['floor'])} draws)")
-    return "\n".join(lines)
-
-
 def demo_widgets() -> dict:
     """Notebook 07's widget on the shipped curves (already computed): ``{"capstone curves": ...}``."""
     return {"capstone curves": capstone_curves_widget(*load_curves())}
-
-
-# ----------------------------------------------------------------------------- shipped results
-
-def load_results(path: str | Path = CURVES, steps: int | None = None) -> tuple[dict, list[dict]]:
-    """(meta, rows) of the shipped learning curves at one budget (default: the largest every variant reached),
-    shaped for the tables and the exercises (``curve_rows``)."""
-    meta, rows = load_curves(path)
-    floor = float(np.mean(meta["reference"]["floor"]))
-    return meta, [{**r, "floor": floor} for r in curve_rows(rows, common_budget(rows) if steps is None else steps)]
-
-
-def common_budget(rows) -> int:
-    """The largest budget that every variant in ``rows`` reached (4,000 in the shipped curves; the variants
-    without long skips go on to 8,000)."""
-    return min(max(r["steps"] for r in v.rows(rows)) for v in SWEEP_VARIANTS if v.rows(rows))
 
 
 # ----------------------------------------------------------------------------- exercises

@@ -16,7 +16,8 @@ import torch
 from .._checks import check_choice
 from ..claims import mean_spread
 from ..data import load_digits
-from ..diffusion import predict_x0, q_sample
+from ..denoising import denoise, denoising_mse
+from ..diffusion import q_sample
 from ..plotting import finish, smooth
 from ..schedules import NoiseSchedule
 from ..trainer import TrainConfig, Trainer
@@ -181,7 +182,10 @@ def plot_skip_seeds(res: SkipResults, ax=None):
     ax.set_ylabel("x0-MSE on held-out digits")
     ax.set_yscale("log")
     ax.legend(fontsize=8)
-    return finish(ax.figure)
+    return finish(ax.figure, "Held-out x0-MSE (log scale) against the noise level t "
+                  f"({', '.join(map(str, res.ts))}), one line per long-skip mode ({', '.join(res.mse)}) through "
+                  f"the mean of {len(res.seeds)} seeds, and a dot per seed. Which mode is lowest at each t, and do "
+                  "the seeds agree?")
 
 
 def conv_path_lengths(model: UNet, size: int = 8) -> tuple[int, int]:
@@ -207,21 +211,6 @@ def conv_path_lengths(model: UNet, size: int = 8) -> tuple[int, int]:
 
     shortest, longest = walk(out.grad_fn)
     return int(shortest), int(longest)
-
-
-@torch.no_grad()
-def denoise(model, x0: torch.Tensor, t: int, schedule: NoiseSchedule, seed: int = 0):
-    """Noise ``x0`` to level ``t`` and return ``(x_t, x0_hat)``, x0_hat = predict_x0(x_t, t, model(x_t, t))."""
-    model.eval()
-    tt = torch.full((len(x0),), t, dtype=torch.long)
-    x_t = q_sample(x0, tt, schedule, generator=torch.Generator().manual_seed(seed))
-    return x_t, predict_x0(x_t, tt, model(x_t, tt), schedule).clamp(-1, 1)
-
-
-def denoising_mse(model, x0: torch.Tensor, t: int, schedule: NoiseSchedule, seed: int = 0) -> float:
-    """Mean squared error of x0_hat against x0 at noise level ``t``."""
-    _, x0_hat = denoise(model, x0, t, schedule, seed)
-    return float(((x0_hat - x0) ** 2).mean())
 
 
 @torch.no_grad()
@@ -290,7 +279,10 @@ def plot_skip_comparison(trainers: dict[str, Trainer], x0: torch.Tensor | None =
     ax.set_ylabel("eps-MSE (moving avg of 25)")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, f"One panel per denoiser ({'; '.join(panels)}): {n} held-out digits clean (top row), noised to "
+                  f"step t = {t} (middle row) and denoised (bottom row), each estimate under its clean digit. Below, "
+                  "each U-Net's training loss (eps-MSE, moving average of 25) against the step. Compare each "
+                  "estimate with its clean digit, and the U-Nets with one another.")
 
 
 def _tile_channels(maps: torch.Tensor, pad: int = 1) -> np.ndarray:
@@ -353,7 +345,7 @@ class SkipModeView:
             self.colorbars.append(self.fig.colorbar(self.maps[name], cax=self.fig.add_subplot(grid[row + 1, 1]),
                                                     label="activation"))
         self.fig.tight_layout()
-        finish(self.fig)  # shown through LiveFigure or show_skip_mode only
+        plt.close(self.fig)  # shown through LiveFigure or show_skip_mode only
         self.animated = [self.digits, self.title, *self.maps.values(), *self.notes.values()]
 
     def frame(self, mode: str, t: int) -> dict:
@@ -372,6 +364,15 @@ class SkipModeView:
                 "mse": float(((x0_hat - self.x0) ** 2).mean()),
             }
         return self.frames[key]
+
+    def describe(self, mode: str = "concat", t: int = 300) -> str:
+        skip = ("and, via the long skip, the encoder's features" if mode != "none" else
+                "and, with skip='none', no encoder features (that row stays blank)")
+        return (f"The U-Net with long skips skip='{mode}' at t = {t}. Top: {self.n} held-out digits clean (x_0), "
+                "noised to step t (x_t) and denoised (x0_hat), the title giving the MSE over them. Below: the first "
+                f"{self.channels} channels that the top decoder level receives for the first digit, the upsampled "
+                f"decoder path {skip}, red positive and blue negative. Compare the estimates with the clean digits, "
+                "and what each path carries.")
 
     def update(self, mode: str = "concat", t: int = 300) -> str:
         f = self.frame(mode, t)
@@ -395,7 +396,7 @@ def show_skip_mode(trainers: dict[str, Trainer], mode: str = "concat", t: int = 
     models, schedule = _models(trainers)
     view = SkipModeView(models, schedule, n=n, ts=[t])
     view.update(mode, t)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(mode, t))
 
 
 def t_grid(schedule: NoiseSchedule, points: int = 20) -> range:
@@ -757,7 +758,10 @@ def plot_relative_gaps(res: SkipResults, baselines: dict[str, list[float]], titl
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, "The relative gap in held-out x0-MSE, MSE_a / MSE_b - 1 in percent, against the noise level t "
+                  f"({', '.join(map(str, res.ts))}), for none vs add (equal parameter counts) and concat vs add: one "
+                  "dot per seed, a line through the means; grey columns mark the t where no model beats the linear "
+                  "denoiser, not compared. Above 0, a is worse: do a comparison's dots sit on one side of 0?")
 
 
 def gap_intervals(res: SkipResults, baselines: dict[str, list[float]], level: float = 0.95) -> str:
@@ -817,7 +821,8 @@ def denoiser_curves_widget(rows, baselines: dict[str, list[float]], live: SkipRe
     lines = {f"t = {t}": {name: values[probe.index(t)] for name, values in baselines.items()} for t in ts}
     colors = {"concat": "tab:blue", "add": "tab:green", "none": "tab:red"}
     view = CurvesView(denoiser_panels(rows, ts), colors, lines, _live_denoisers(live, ts),
-                      ylabel="held-out x0-MSE (log)", fmt=".3f", width=4.4)
+                      ylabel="held-out x0-MSE (log)", fmt=".3f", width=4.4,
+                      what="Held-out x0-MSE of residual U-Nets with each kind of long skip (concat, add, none)")
     budgets = sorted({r["steps"] for r in rows})
     return LiveFigure(view, budget=SelectionSlider(options=budgets, value=budget or budgets[0],
                                                    description="budget"))

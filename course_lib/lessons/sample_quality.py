@@ -4,8 +4,9 @@ the floor against n), FD against the number of DDIM steps over seeds, what the s
 nearest-neighbour distances to training and held-out digits), eta = 0 against eta = 1 at few steps (with the
 prediction's verdict), and the shipped DDPM-1000 against DDIM-50 study.
 
-What notebook 06 also uses (the sample grids, ``floor_by_n`` and ``load_studies``, which notebook 05 reads too)
-lives in ``lessons.sampling`` and is re-exported here, so that 06b calls everything as ``lesson.<name>``.
+What notebooks 05 and 06 also use comes from the library and is re-exported here, so that 06b calls everything as
+``lesson.<name>``: the sample grids (``course_lib.plotting``), ``floor_by_n`` (``course_lib.metrics``), ``timed_sample``
+(``course_lib.samplers``) and ``load_studies`` (``course_lib.study``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 import torch
 
 from ..data import load_digits
-from ..metrics import FEATURE_DIM, digit_fd, digit_features, digit_floor, digit_quality, frechet_distance
-from ..plotting import finish
-from ..samplers import DDIMSampler, DDPMSampler
+from ..metrics import FEATURE_DIM, digit_fd, digit_features, digit_floor, digit_quality, floor_by_n, frechet_distance
+from ..plotting import finish, plot_sample_grids
+from ..samplers import DDIMSampler, DDPMSampler, timed_sample
+from ..study import load_studies
+from ..utils import model_device
 from .grading import graded, report
-from .sampling import floor_by_n, load_studies, model_device, plot_sample_grids, timed_sample
 
 __all__ = [
     "FLOOR_NS",
@@ -136,7 +138,11 @@ def plot_sweep_seeds(result: dict, floors=None):
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("DDIM steps (log scale)")
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, "Left: Frechet distance (lower is better) of DDIM samples against the number of steps "
+                  f"({', '.join(map(str, steps))}, log scale), one dot per seed and a line through the means, beside "
+                  "the floor of real training digits (grey band: the range of its draws; dashed: their mean). Right: "
+                  "the fastest run's seconds against the steps, log-log, with a dotted line proportional to the "
+                  "steps. Where does the quality stop improving, and how does the time grow?")
 
 
 # ----------------------------------------------------------------------------- the floor's bias with n
@@ -296,6 +302,13 @@ class FloorView:
         self.fig.tight_layout()
         self.animated = [*self.marks, self.title]
 
+    def describe(self, n: int = 100) -> str:
+        return ("The Frechet distance (FD) floor: draws of n real training digits scored against the held-out digits, "
+                "at each sample size n. Left: FD against n (log scale); right: FD against 1/n, where the line a + b/n "
+                "fitted to the means (red, dashed) is straight and meets 1/n = 0 at a (the star). Grey dots are "
+                f"draws, black their means, blue the draws at n = {n}, whose mean and range the title gives. How "
+                "does the floor change as n grows?")
+
     def update(self, n: int = 100) -> None:
         values = self.draws[int(n)]
         for mark, x in zip(self.marks, (n, 1 / n)):
@@ -392,7 +405,10 @@ def plot_nearest(samples: torch.Tensor, n_pairs: int = 8):
     b.set_title(f"the {n_pairs} samples nearest to a training digit (top) and that digit (bottom)", fontsize=9)
     b.axis("off")
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, "Left: histograms of the distance to the nearest training digit, for "
+                  f"{len(samples)} samples and for the held-out digits (real, unseen); a copy of a training digit "
+                  f"would lie at 0 (red line). Right: the {n_pairs} samples nearest to a training digit (top row) "
+                  "above that training digit (bottom row). Does any sample sit at 0, a copy?")
 
 
 def ddpm_vs_ddim(model, schedule, seeds=(0, 1, 2), n: int = 300, ddim_steps: int = 50) -> list[dict]:

@@ -2,8 +2,9 @@
 x0-hat route, timing a sampler, DDIM's consistency across step counts, the spacing study, the live samples view
 (steps, eta, spacing, with its score), the reverse-process scrubber and the 2-D trajectories.
 
-``floor_by_n`` and ``load_studies`` (the score's floor, the shipped multi-seed studies) live here too: notebook 05
-reads them, and the optional notebook 06b (``lessons.sample_quality``) builds on them.
+What notebooks 05 and 06b use too lives in the library and is imported here: ``timed_sample``
+(``course_lib.samplers``), ``plot_sample_grids`` (``course_lib.plotting``) and ``floor_by_n`` (``course_lib.metrics``:
+the score's floor); the shipped multi-seed studies are ``course_lib.study.load_studies``.
 """
 
 from __future__ import annotations
@@ -15,26 +16,11 @@ import torch
 
 from ..claims import check_claim, mean_spread  # noqa: F401  (the notebook calls lesson.check_claim)
 from ..diffusion import p_mean_variance_from_eps
-from ..metrics import digit_ceiling, digit_fd, digit_quality
-from ..plotting import finish
-from ..samplers import DDIMSampler, DDPMSampler, Trajectory, ddim_timesteps
-from ..utils import use_large_config  # noqa: F401  (the notebook calls lesson.use_large_config)
+from ..metrics import digit_ceiling, digit_fd, floor_by_n
+from ..plotting import finish, plot_sample_grids  # noqa: F401  (the notebook calls lesson.plot_sample_grids)
+from ..samplers import DDIMSampler, DDPMSampler, Trajectory, ddim_timesteps, timed_sample
+from ..utils import model_device, use_large_config  # noqa: F401  (the notebook calls lesson.use_large_config)
 from .grading import diagnose, graded, report
-
-
-def model_device(model) -> torch.device:
-    """The device a model's weights live on (where its samples are drawn); the CPU for a plain function."""
-    weight = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
-    return weight.device if weight is not None else torch.device("cpu")
-
-
-def timed_sample(sampler, model, n: int = 64, seed: int = 0, shape=(1, 8, 8)) -> tuple[torch.Tensor, float]:
-    """``(samples [n, *shape] on the CPU, seconds)``: ``sampler.sample`` on the model's device from starting
-    noise drawn with ``seed`` (on the CPU, so a GPU draws the same samples), timed to the last step's end."""
-    device = model_device(model)
-    start = time.perf_counter()
-    x = sampler.sample(model, (n, *shape), generator=torch.Generator().manual_seed(seed), device=device).cpu()
-    return x, time.perf_counter() - start
 
 
 def time_samplers(samplers: dict, model, n: int = 64, seed: int = 0, repeats: int = 3) -> tuple[dict, dict]:
@@ -156,7 +142,10 @@ def plot_consistency(study: dict, nrow: int = 4):
         ax.set_title(f"{s} steps (reference)" if s == reference else f"DDIM, {s} steps", fontsize=10)
         ax.axis("off")
     fig.tight_layout()
-    return finish(fig)
+    steps = ", ".join(str(s) for s in study["samples"] if s != reference)
+    return finish(fig, f"The first seed's DDIM digits from one starting noise x_T, one panel per number of steps "
+                  f"({steps}), the {reference}-step reference last. Compare each panel with the reference, digit by "
+                  "digit: how alike are they, and how does that change as the steps grow?")
 
 
 SPACINGS = ("leading", "trailing")
@@ -237,7 +226,11 @@ def plot_spacing_study(study: dict):
     ax.set_ylabel("FD (log scale, lower is better)")
     ax.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1, 0.92))
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, "Frechet distance (FD, log scale, lower is better) of DDIM digits to held-out digits against "
+                  f"the number of steps ({', '.join(map(str, steps))}, log scale), for {' and '.join(study['fd'])} "
+                  "spacing: dots are seeds, lines their means; the grey band is the floor of real digits, the "
+                  "dotted line the ceiling of noise images. Where do the two lines differ by more than the seeds "
+                  "do?")
 
 
 class SamplesView:
@@ -282,6 +275,12 @@ class SamplesView:
             self.cache[key] = xs, {sp: digit_fd(x) for sp, x in xs.items()}, seconds
         return self.cache[key]
 
+    def describe(self, steps: int = 10, eta: float = 0.0, spacing: str = "leading") -> str:
+        return (f"{self.n} of {self.n_scored} digits sampled by DDIM with {steps} steps, eta = {eta} and {spacing} "
+                "spacing, from one starting noise, the same for every setting. The title lists the timesteps "
+                f"visited, the Frechet distance (FD) of all {self.n_scored} digits to held-out digits (lower is "
+                "better) beside what real digits score, and the sampling time. Do the digits read as digits?")
+
     def update(self, steps: int = 10, eta: float = 0.0, spacing: str = "leading") -> None:
         from ..plotting import image_grid
 
@@ -302,7 +301,7 @@ def show_samples_at(model, schedule, steps: int = 10, eta: float = 0.0, spacing:
     """The figure of ``SamplesView`` for one setting, as a static figure."""
     view = SamplesView(model, schedule, n, seed, n_scored=n_scored)
     view.update(steps, eta, spacing)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(steps, eta, spacing))
 
 
 class TrajectoryView:
@@ -314,7 +313,7 @@ class TrajectoryView:
 
         from ..plotting import image_grid
 
-        self.timesteps = trajectory.timesteps
+        self.timesteps, self.n = trajectory.timesteps, n
         self.x_t = [image_grid(x[:n], nrow=n) for x in trajectory.x_t[:len(self.timesteps)]]
         self.x0 = [image_grid(x[:n], nrow=n) for x in trajectory.x0_pred]
         self.fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 2.9))
@@ -325,6 +324,12 @@ class TrajectoryView:
             ax.axis("off")
         self.fig.tight_layout()
         self.animated = [*self.images, *self.titles]
+
+    def describe(self, i: int = 0) -> str:
+        i = min(max(int(i), 0), len(self.timesteps) - 1)
+        return (f"Step {i} of {len(self.timesteps)} of a recorded DDIM run, at t = {self.timesteps[i]}. Top: x_t for "
+                f"{self.n} digits; bottom: the model's prediction of x_0 from it, clipped to [-1, 1]. What does "
+                "the predicted x_0 look like early in the run, half-way, and late?")
 
     def update(self, i: int = 0) -> None:
         i = min(max(int(i), 0), len(self.timesteps) - 1)
@@ -339,7 +344,7 @@ def show_trajectory_step(trajectory: Trajectory, i: int = 0, n: int = 8):
     """The figure of ``TrajectoryView`` at step ``i``, as a static figure."""
     view = TrajectoryView(trajectory, n)
     view.update(i)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(i))
 
 
 def show_trajectory_steps(trajectory: Trajectory, steps=(5, 25, 40), n: int = 8):
@@ -357,7 +362,10 @@ def show_trajectory_steps(trajectory: Trajectory, steps=(5, 25, 40), n: int = 8)
             ax.set_title(title, fontsize=9)
             ax.axis("off")
     fig.tight_layout()
-    return finish(fig)
+    shown = ", ".join(f"{i} (t = {trajectory.timesteps[i]})" for i in steps)
+    return finish(fig, f"x_t (left) and the model's predicted x_0 (right) for {n} digits at steps {shown} of a "
+                  f"{len(trajectory.timesteps)}-step DDIM run, one row per step. Compare the predicted x_0 early, "
+                  "half-way and late: what appears first, the coarse shape or the details?")
 
 
 class CloudView:
@@ -397,6 +405,13 @@ class CloudView:
 
     def label(self, k: int) -> str:
         return f"x_t at t = {self.timesteps[k]}" if k < len(self.timesteps) else "x_0 (the samples)"
+
+    def describe(self, k: int = 0) -> str:
+        k = min(max(int(k), 0), len(self.path) - 1)
+        return (f"Step {k} of {len(self.path) - 1} of DDIM sampling in 2-D ({self.label(k)}). Left: {self.n_paths} of "
+                f"the {self.path.shape[1]:,} reverse paths (grey) with their points at step k (black), over the "
+                f"data (orange); right: all {self.path.shape[1]:,} points at step k over the data. From pure noise "
+                "at step 0 to the samples at the end: when does the cloud take the data's shape?")
 
     def update(self, k: int = 0) -> None:
         k = min(max(int(k), 0), len(self.path) - 1)
@@ -442,61 +457,17 @@ def plot_cloud_steps(trajectory: Trajectory, data: torch.Tensor, ks=None, lim: f
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, "The whole cloud of 2-D points (blue) over the data (orange) at steps "
+                  f"{', '.join(map(str, ks))} of a {last}-step DDIM run, one panel each, from pure noise to the "
+                  "samples. When does the cloud take the data's shape?")
 
 
 def plot_2d_trajectories(trajectory: Trajectory, data: torch.Tensor, n_paths: int = 40, k: int | None = None):
     """The figure of ``CloudView`` at step ``k`` (default: the end, the samples), as a static figure."""
     view = CloudView(trajectory, data, n_paths)
-    view.update(len(view.path) - 1 if k is None else k)
-    return finish(view.fig)
-
-
-def plot_sample_grids(samples: dict[str, torch.Tensor], n: int = 48, nrow: int = 12, score: bool = True):
-    """One grid of digits per entry ``{title: [N, 1, H, W]}``; with ``score``, each titled with its FD and floor
-    (at the sample size N: compare scores only between equal N)."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import image_grid
-
-    fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 3), squeeze=False)
-    for ax, (name, x) in zip(axes[0], samples.items()):
-        title = name
-        if score:
-            q = digit_quality(x)
-            title = f"{name}: FD {q['fd']:.1f} (floor {q['floor']:.1f}, n = {len(x)})"
-        ax.imshow(image_grid(x[:n], nrow=nrow), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(title)
-        ax.axis("off")
-    return finish(fig)
-
-
-# ----------------------------------------------------------------------------- measured over seeds
-
-def floor_by_n(ns=(100, 300, 1000), seeds=(0, 1, 2)) -> dict[int, list[float]]:
-    """The digit score's floor (``metrics.digit_floor``: FD of ``n`` real training digits, drawn with each seed,
-    against the held-out digits) for each sample size ``n``: ``{n: [floor per seed]}``. No model involved: it
-    shows how the FD itself depends on ``n`` and how much it moves from draw to draw. ``n = 1000`` is the whole
-    training split, so its draws coincide."""
-    from ..data import load_digits
-    from ..metrics import digit_floor
-
-    most = len(load_digits(split="train"))
-    out = {}
-    for n in ns:
-        if not 2 <= n <= most:
-            raise ValueError(f"ns contains {n}; each sample size must lie in [2, {most}]")
-        out[n] = [digit_floor(n, s) for s in seeds]
-    return out
-
-
-def load_studies() -> dict:
-    """The shipped multi-seed studies of notebooks 05 and 06b (``python -m course_lib study ema`` and
-    ``... study ddpm_vs_ddim``): ``{"ema": [rows], "ddpm_vs_ddim": [rows]}``, each row with its ``seed``."""
-    from ..study import SHIPPED_RESULTS, load_study
-
-    return {name: load_study(SHIPPED_RESULTS / f"{file}.json")[1]
-            for name, file in (("ema", "ema_study"), ("ddpm_vs_ddim", "ddpm_vs_ddim"))}
+    k = len(view.path) - 1 if k is None else k
+    view.update(k)
+    return finish(view.fig, view.describe(k))
 
 
 # ----------------------------------------------------------------------------- exercises

@@ -57,7 +57,7 @@ class WaveView:
         self.animated = [self.line, self.upper, self.lower, self.title]
         if self.mine is not None:
             self.animated.append(self.mine)
-        finish(self.fig)  # closed: the inline backend must not show it a second time
+        plt.close(self.fig)  # closed: the inline backend must not show it a second time
 
     def _student_curve(self, frequency: float, damping: float):
         """The student's curve on ``WAVE_X`` and the legend's label for it (why it is missing, if it is)."""
@@ -71,6 +71,13 @@ class WaveView:
         if y.shape != WAVE_X.shape:
             return None, f"your wave (shape {y.shape}, not one value per x)"
         return y, "your wave"
+
+    def describe(self, frequency: float = 1.0, damping: float = 0.0) -> str:
+        mine = " Your wave (red, dotted) is drawn over it: where the two differ, your function does." \
+            if self.mine is not None else ""
+        return (f"A wave on x from 0 to 2 (blue) with frequency = {frequency} and damping = {damping}, between "
+                "its envelope (grey, dashed), which sets how far it may swing. Count its full turns, and watch "
+                f"how fast its swings die out as the damping grows.{mine}")
 
     def update(self, frequency: float = 1.0, damping: float = 0.0) -> str | None:
         """Set the lines for these values; returns the name of the background (the student line's legend label,
@@ -94,7 +101,7 @@ def plot_wave(frequency: float = 1.0, damping: float = 0.0, student=None):
     ``student``, that function's curve beside the reference."""
     view = WaveView(student)
     view.update(frequency, damping)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(frequency, damping))
 
 
 def wave_widget(frequency: float = 2.0, damping: float = 0.5, student=None):

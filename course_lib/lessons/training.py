@@ -14,10 +14,10 @@ from ..diffusion import q_sample
 from ..plotting import LiveLossPlot, finish  # noqa: F401  (the notebook calls lesson.LiveLossPlot)
 from ..samplers import DDIMSampler, DDPMSampler
 from ..schedules import NoiseSchedule
+from ..study import load_studies  # noqa: F401  (the notebook calls lesson.load_studies)
 from ..trainer import History, Trainer
 from ..utils import use_large_config  # noqa: F401  (the notebook calls lesson.use_large_config)
 from .grading import answer_text, diagnose, graded, report
-from .sampling import load_studies  # noqa: F401  (the notebook calls lesson.load_studies)
 
 
 def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
@@ -33,7 +33,9 @@ def plot_points(clouds: dict[str, torch.Tensor], lim: float = 1.8):
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, f"Scatter plots of 2-D points on the same axes (-{lim} to {lim}), one panel per set: "
+                  f"{'; '.join(clouds)}. Compare the sets' shapes: do the samples follow the data, and do points "
+                  "fall where the data have none?")
 
 
 TOY_POOL = 100_000  # points of one large draw of the toy data; independent sets are random subsets of it
@@ -106,7 +108,9 @@ def plot_loss_by_t(history: History, T: int):
     ax.set_xlabel("timestep t")
     ax.set_ylabel("mean eps-MSE (log scale)")
     ax.set_title("mean training loss per tenth of t")
-    return finish(fig)
+    return finish(fig, f"Bar chart of the mean training loss (eps-MSE, log scale) in each tenth of the timesteps, 0 "
+                  f"to {T - 1}, small t on the left. Which tenth of t has the tallest bar, and how many powers of "
+                  "ten separate the bars at the two ends?")
 
 
 T_REGIONS = ("small", "middle", "large")
@@ -175,6 +179,11 @@ class ToySamplesView:
         self.fig.tight_layout()
         self.animated = [self.points, self.title]
 
+    def describe(self, steps: int = 20) -> str:
+        return (f"{self.n} DDIM samples of the 2-D model with {steps} trailing steps (blue) over {self.n} points of "
+                f"the {self.name} data (orange); the title gives the samples' sliced Wasserstein distance (SWD) to "
+                "reference points and its floor. Do the samples cover the data's shape, and only it?")
+
     @torch.no_grad()
     def update(self, steps: int = 20) -> None:
         from ..metrics import sliced_wasserstein
@@ -200,7 +209,7 @@ def show_toy_samples(model, schedule, name: str = "moons", steps: int = 20, n: i
     """``ToySamplesView`` for one number of DDIM ``steps``, as a static figure."""
     view = ToySamplesView(model, schedule, name, n, seed)
     view.update(steps)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(steps))
 
 
 def plot_loss_curves(curves: dict, window: int = 25, logx: bool = False):
@@ -224,7 +233,10 @@ def plot_loss_curves(curves: dict, window: int = 25, logx: bool = False):
     ax.set_ylabel("eps-MSE (log scale)")
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, "Training loss (eps-MSE, log scale) against the training step"
+                  f"{' (log scale)' if logx else ''}, one colour per run ({'; '.join(curves)}): faint lines are "
+                  f"the batch losses, solid lines their mean over {window} steps. Compare how fast each run's loss "
+                  "falls, and how noisy it is from batch to batch.")
 
 
 @torch.no_grad()
@@ -254,7 +266,11 @@ def show_digit_samples(models: dict, schedule: NoiseSchedule, n: int = 36, steps
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
-    return finish(fig)
+    real = f"{n} real digits beside " if data is not None else ""
+    return finish(fig, f"Grids of 8x8 digits, each pixel drawn as a block: {real}{n} samples of each of "
+                  f"{len(models)} model{'s' if len(models) > 1 else ''} (DDIM, {steps} sampling steps, the same "
+                  "starting noise), the titles naming the model. Do the samples' strokes make shapes that read as "
+                  "digits?")
 
 
 class TrainMoreView:
@@ -291,6 +307,12 @@ class TrainMoreView:
 
     def title(self) -> str:
         return f"EMA weights, {self.trainer.step} training steps\n(DDIM, {self.steps} sampling steps)"
+
+    def describe(self) -> str:
+        return (f"Left: a grid of {self.n} digits sampled from the trainer's EMA weights (DDIM, {self.steps} sampling "
+                "steps, the same starting noise every time), titled with the training steps so far. Right: the "
+                "loss so far, batch loss and its mean over 25 steps, on log axes. Train N more steps and watch "
+                "the digits change.")
 
     def update(self) -> int:
         from ..plotting import image_grid, smooth
@@ -390,6 +412,13 @@ class X0HatView:
         self.fig.tight_layout()
         self.animated = [*self.x_t_images, *self.x0_hat_images, self.x_t_title, self.x0_hat_title]
 
+    def describe(self, t: int = 300) -> str:
+        t = min(self.ts, key=lambda s: abs(s - int(t)))
+        return (f"For {len(self.x_t_images)} training digits, one per row, at t = {t}: the clean digit x_0, the "
+                "digit noised to step t (x_t, titled with alpha_bar[t]), and the model's estimate x0-hat of the "
+                "clean digit, titled with the factor by which the noise estimate's error reaches it and its MSE to "
+                "x_0. Is x0-hat sharp, a blur, or amplified noise?")
+
     def update(self, t: int = 300) -> None:
         t = min(self.ts, key=lambda s: abs(s - int(t)))  # the nearest precomputed t
         x_t, x0_hat = self.frames[t]
@@ -426,7 +455,7 @@ def show_x0_hat(model, schedule: NoiseSchedule, digits: torch.Tensor, t: int = 3
     """``X0HatView`` at one ``t``, as a static figure."""
     view = X0HatView(model, schedule, digits, ts=[t])
     view.update(t)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(t))
 
 
 def show_x0_hat_at(model, schedule: NoiseSchedule, digits: torch.Tensor, ts=None):
@@ -454,7 +483,10 @@ def show_x0_hat_at(model, schedule: NoiseSchedule, digits: torch.Tensor, ts=None
         axes[0, 1 + 2 * j].set_title(f"x_t, t = {t}", fontsize=9)
         axes[0, 2 + 2 * j].set_title(f"x0-hat\n(error ×{error_factor(float(schedule.alpha_bar[t]))})", fontsize=9)
     fig.tight_layout()
-    return finish(fig)
+    return finish(fig, f"For {k} training digits, one per row: the clean digit x_0, then for each of t = "
+                  f"{', '.join(map(str, ts))} the digit noised to step t (x_t) beside the model's estimate x0-hat, "
+                  "titled with the factor by which the noise estimate's error reaches x0-hat. Compare x0-hat at "
+                  "small t, half-way and near T.")
 
 
 def demo_widgets() -> dict:
@@ -568,7 +600,7 @@ def print_raw_vs_ema(trainer, n: int = 300, floor_draws: int = 5, sample_draws: 
     draw-to-draw spread for each model), the floor (``n`` real training digits) over ``floor_draws`` draws, and
     the pure-noise ceiling. Returns the mean FDs, with the run's steps and width, for ``plot_ema_study(live=...)``."""
     from ..claims import mean_spread
-    from .sampling import floor_by_n
+    from ..metrics import floor_by_n
 
     draws = [raw_vs_ema(trainer, n, sample_seed=s) for s in range(sample_draws)]
     fds = {label: [d[label] for d in draws] for label in ("raw", "ema")}
@@ -683,7 +715,12 @@ def plot_ema_study(rows: list[dict], live: dict | None = None):
     ax.set_ylim(0, 1.3 * top)  # headroom for the legend
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    return finish(fig)
+    mine = ", this notebook's run in red" if live is not None else ""
+    return finish(fig, "Frechet distance (lower is better) of the samples of the raw weights (left) and of the EMA "
+                  f"weights (right), one blue line per seed of the shipped study ({len(rows)} seeds, "
+                  f"{rows[0]['steps']} steps, constant learning rate){mine}; the grey band is the range of the "
+                  "floor (real training digits), dashed its mean. Does each line fall from raw to EMA, and how far "
+                  "apart do the seeds lie?")
 
 
 # ----------------------------------------------------------------------------- exercises

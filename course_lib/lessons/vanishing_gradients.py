@@ -20,26 +20,20 @@ margins that ``course_lib.claims.check_claim`` turns into a deterministic verdic
 
 from __future__ import annotations
 
-import functools
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .._checks import check_choice
-from ..classify import classifier_curve, digits_flat, linear_baseline, train_classifier
+from ..classify import classifier_curve, digits_flat, first_digits, linear_baseline, train_classifier
 from ..deep_nets import INITS, DeepMLP
-from ..gradients import layer_gradient_norms
-from ..plotting import finish, smooth
+from ..gradients import layer_gradient_norms, layer_profile, log_ratio
+from ..plotting import ZERO_LABEL, finish, legend_outside, log_plot_with_zeros, mark_zero_row, smooth, zero_floor
 from ..study import SHIPPED_RESULTS
+from ..utils import one_thread
 from .grading import answer_text, as_float64, diagnose, graded, report
-
-# A gradient norm of 0 is drawn as a triangle with this label. Norms are taken in float64
-# (``layer_gradient_norms``), so 0 means every entry of the float32 gradient is 0: the backward pass underflowed.
-ZERO_LABEL = "exactly 0 (the float32 gradient underflowed)"
-
 
 # ----------------------------------------------------------------------------- gradient profiles
 
@@ -49,77 +43,6 @@ def gradient_profiles(depth: int = 20, activation: str = "sigmoid", init: str = 
     """Per-layer gradient norms ``[depth]`` of the plain and the residual twin, on ``n`` digits."""
     return {name: layer_profile(depth, residual, activation, init, scale_branch, norm, width, seed, n)
             for name, residual in (("plain", False), ("residual", True))}
-
-
-def layer_profile(depth: int = 20, residual: bool = False, activation: str = "relu", init: str = "default",
-                  scale_branch: bool = True, norm: str = "none", width: int = 64, seed: int = 0,
-                  n: int = 256) -> np.ndarray:
-    """||dL/dW_l|| for l = 1..depth (shape ``[depth]``) of one freshly initialised ``DeepMLP`` (weights
-    from ``seed``), for the cross-entropy on the first ``n`` digits.
-
-    Runs on one thread: the matrices are ``[n, width]``, too small for a second thread to help, and on a busy
-    2-core machine two threads that wait for each other at every layer make it many times slower.
-    """
-    x, y = first_digits(n)
-    with one_thread():
-        torch.manual_seed(seed)
-        net = DeepMLP(depth=depth, width=width, activation=activation, init=init, residual=residual,
-                      scale_branch=scale_branch, norm=norm)
-        return layer_gradient_norms(net, x, y)
-
-
-@functools.lru_cache(maxsize=4)
-def first_digits(n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` digits, ``([n, 64] in [-1, 1], labels [n])``, loaded once (a widget asks for them often)."""
-    x, y = digits_flat()
-    return x[:n], y[:n]
-
-
-@contextmanager
-def one_thread():
-    """Run the block with ``torch.set_num_threads(1)``, then restore the thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _log_plot_with_zeros(ax, x, values, style, label, color=None, zero_y=None, **kw):
-    """Plot positive ``values`` on a log axis; exact zeros become downward triangles at ``zero_y``.
-
-    A log axis cannot show 0, and clipping it to a floor such as 1e-30 draws a plateau that is
-    not there; a separate marker says "this gradient is exactly zero".
-    """
-    values = np.asarray(values, dtype=float)
-    shown = np.where(values > 0, values, np.nan)
-    (line,) = ax.plot(x, shown, style, color=color, label=label, **kw)
-    zeros = values == 0
-    if zeros.any() and zero_y is not None:
-        ax.plot(np.asarray(x)[zeros], np.full(zeros.sum(), zero_y), "v", color=line.get_color(), ms=7,
-                linestyle="none")
-    return line
-
-
-def _zero_floor(arrays) -> float | None:
-    """Where to draw exact zeros: a decade below the smallest positive value (None if nothing is 0)."""
-    values = np.concatenate([np.ravel(a) for a in arrays]).astype(float)
-    if not (values == 0).any():
-        return None
-    positive = values[values > 0]
-    return 10 ** (math.floor(math.log10(positive.min())) - 1) if positive.size else 1e-30
-
-
-def _mark_zero_row(ax, zero_y) -> None:
-    if zero_y is not None:
-        ax.axhline(zero_y, color="0.6", lw=0.8, ls=":")
-        ax.plot([], [], "v", color="0.4", linestyle="none", label=ZERO_LABEL)
-
-
-def _legend_outside(ax, **kw):
-    """A legend to the right of ``ax``, where it hides no data."""
-    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **{"fontsize": 8, **kw})
 
 
 def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=None):
@@ -132,15 +55,15 @@ def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8.5, 3.5))
-    zero_y = _zero_floor(profiles.values())
+    zero_y = zero_floor(profiles.values())
     for name, norms in profiles.items():
-        _log_plot_with_zeros(ax, np.arange(1, len(norms) + 1), norms, "o-", name, zero_y=zero_y, ms=3)
+        log_plot_with_zeros(ax, np.arange(1, len(norms) + 1), norms, "o-", name, zero_y=zero_y, ms=3)
     ax.set_yscale("log")
-    _mark_zero_row(ax, zero_y)
+    mark_zero_row(ax, zero_y)
     ax.set_xlabel("layer l (1 = input side)")
     ax.set_ylabel("||dL/dW_l||")
     ax.set_title(title, fontsize=10)
-    _legend_outside(ax)
+    legend_outside(ax)
     from matplotlib.ticker import LogLocator, NullFormatter
 
     ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(1.0,), numticks=200))  # a grid line at every power of ten
@@ -148,7 +71,10 @@ def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=
     ax.grid(True, which="minor", axis="y", alpha=0.25, lw=0.6)
     ax.grid(True, which="major", alpha=0.45)
     ax.figure.tight_layout()
-    return finish(ax.figure)
+    title = f" ({title})" if title else ""
+    return finish(ax.figure, f"Gradient norm ||dL/dW_l|| of each layer l against the layer, 1 = input side, on a log "
+                  f"axis, one line per network: {', '.join(profiles)}{title}. Compare the gradient at layer 1 with "
+                  "the one at the last layer, in powers of ten; triangles on the dotted bottom line are exact zeros.")
 
 
 def _branch_label(scale_branch: bool) -> str:
@@ -197,7 +123,7 @@ class GradientProfilesView:
         self.animated = [*self.lines.values(), *self.zero_marks.values(), self.title]
         self.computes = {"depth", "activation", "init", "norm"}  # a new setting computes its gradient profiles
         self._background = None
-        finish(self.fig)  # closed: the inline backend must not show it a second time
+        plt.close(self.fig)  # closed: the inline backend must not show it a second time
 
     def profile(self, depth: int, residual: bool, activation: str, init: str, scale_branch: bool,
                 norm: str) -> np.ndarray:
@@ -207,6 +133,16 @@ class GradientProfilesView:
             self.profiles[key] = layer_profile(depth, residual, activation, init, scale_branch, norm, self.width,
                                                self.seed, self.n)
         return self.profiles[key]
+
+    def describe(self, depth: int = 30, activation: str = "sigmoid", init: str = "default", residual: bool = True,
+                 scale_branch: bool = True, norm: str = "none") -> str:
+        twin = (f"beside its residual twin with the same weights ({_branch_label(scale_branch).split(', ')[1]}, "
+                f"scale_branch = {scale_branch})" if residual else f"alone (the residual twin is hidden; "
+                f"scale_branch = {scale_branch})")
+        return (f"Gradient norm ||dL/dW_l|| of each layer l at initialisation, on a log axis, against the layer "
+                f"(1 = input side), for a plain network of depth {depth} with {activation} activations, {init} "
+                f"initialisation and normalisation {norm}, {twin}. Compare the gradient at layer 1 with the one at "
+                f"the last layer, in powers of ten; triangles on the dotted bottom line are exact zeros.")
 
     def update(self, depth: int = 30, activation: str = "sigmoid", init: str = "default", residual: bool = True,
                scale_branch: bool = True, norm: str = "none") -> tuple:
@@ -242,7 +178,7 @@ class GradientProfilesView:
         self.zero_line.set_visible(has_zero)
         names = ["plain"] + (["residual"] if residual else []) + (["zero"] if has_zero else [])
         labels = {"plain": "plain, f(h)", "residual": _branch_label(scale_branch), "zero": ZERO_LABEL}
-        _legend_outside(ax, handles=[self.handles[k] for k in names], labels=[labels[k] for k in names])
+        legend_outside(ax, handles=[self.handles[k] for k in names], labels=[labels[k] for k in names])
         self._background = (depth, lo, hi, has_zero, residual, scale_branch)
 
 
@@ -253,7 +189,7 @@ def show_gradient_profiles(depth: int = 30, activation: str = "sigmoid", init: s
     their norms are taken in float64, so that a norm does not underflow where the entries do not."""
     view = GradientProfilesView()
     view.update(depth, activation, init, residual, scale_branch, norm)
-    return finish(view.fig)
+    return finish(view.fig, view.describe(depth, activation, init, residual, scale_branch, norm))
 
 
 def gradient_profiles_widget(depth: int = 30, activation: str = "relu", init: str = "default"):
@@ -345,12 +281,6 @@ def format_backward_split(split: dict[str, np.ndarray]) -> str:
 
 # ----------------------------------------------------------------------------- activation and initialisation
 
-def _log_ratio(a, b) -> np.ndarray:
-    """log10(a / b) elementwise, with log10(0) = -inf (an exact zero is infinitely small)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    with np.errstate(divide="ignore"):
-        return np.log10(a) - np.log10(b)
-
 
 
 # ----------------------------------------------------------------------------- activations under every init
@@ -384,9 +314,9 @@ def activation_claims(table: dict[tuple[str, str], np.ndarray]) -> dict[str, np.
     out = {}
     sigmoid = [v for (a, _), v in table.items() if a == "sigmoid"]
     if sigmoid:
-        out["sigmoid_vanishes"] = -6 - _log_ratio(np.stack(sigmoid).max(axis=0), 1.0)
+        out["sigmoid_vanishes"] = -6 - log_ratio(np.stack(sigmoid).max(axis=0), 1.0)
     if ("relu", "kaiming") in table:
-        out["relu_kaiming_healthy"] = _log_ratio(table[("relu", "kaiming")], 1.0) + 2
+        out["relu_kaiming_healthy"] = log_ratio(table[("relu", "kaiming")], 1.0) + 2
     return out
 
 
@@ -529,7 +459,8 @@ def degradation_curves_widget(meta: dict, rows, runs=None, budget: int = 200):
     colors = {label: DEPTH_COLORS.get(int(label.split("-")[1]), "0.3") for p in panels.values() for label in p}
     points = live_points(runs) if runs else {}
     view = CurvesView(panels, colors, {title: lines for title in panels}, {title: points for title in panels},
-                      ylabel=f"loss on the whole train split (floor {FIT_LOSS:g})")
+                      ylabel=f"loss on the whole train split (floor {FIT_LOSS:g})",
+                      what="Loss on the whole training split of plain and residual MLPs of several depths")
     budgets = sorted({int(s) for p in panels.values() for c in p.values() for s in c.steps})
     return LiveFigure(view, budget=SelectionSlider(options=budgets, value=budget, description="budget"))
 
@@ -695,7 +626,12 @@ def plot_degradation(rows, steps_window: int = 20):
             title=f"after {steps} Adam steps (dots: seeds)")
     ax2.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     fig.tight_layout()
-    return finish(fig)
+    groups = ", ".join(f"{shortcut} at {init} init" for shortcut, init in colors)
+    return finish(fig, f"Left: batch loss (moving average of {steps_window}) against the Adam step, one line per "
+                  f"seed, for {groups} at depths {', '.join(map(str, all_depths))}. Right: loss on the training "
+                  f"split after {steps} steps against depth (log scales), one dot per seed, lines through the "
+                  "medians, chance (ln 10) dotted. Compare the deep plain nets with the shallow ones, and plain with "
+                  "residual at the same depth.")
 
 
 def degradation_claims(rows) -> dict[str, np.ndarray]:
@@ -713,9 +649,9 @@ def degradation_claims(rows) -> dict[str, np.ndarray]:
     claims = {
         "default_dead": lambda: 0.05 - np.abs(losses("plain", "default", 32) - math.log(10)),
         "kaiming_32_trains": lambda: math.log(10) / 2 - losses("plain", "kaiming", 32),
-        "degrades_64": lambda: _log_ratio(losses("plain", "kaiming", 64), losses("plain", "kaiming", 4)) - 1,
-        "residual_64": lambda: _log_ratio(losses("plain", "kaiming", 64), losses("residual", "kaiming", 64)) - 1,
-        "healthy_64": lambda: 1 - np.abs(_log_ratio([r["grad_ratio"] for r in _select(rows, "plain", "kaiming", 64)],
+        "degrades_64": lambda: log_ratio(losses("plain", "kaiming", 64), losses("plain", "kaiming", 4)) - 1,
+        "residual_64": lambda: log_ratio(losses("plain", "kaiming", 64), losses("residual", "kaiming", 64)) - 1,
+        "healthy_64": lambda: 1 - np.abs(log_ratio([r["grad_ratio"] for r in _select(rows, "plain", "kaiming", 64)],
                                                    1.0)),
     }
     out = {}
@@ -741,7 +677,9 @@ def plot_training_losses(runs: dict[str, dict], ax=None, title: str = "training 
     ax.set_ylabel("loss (moving average)")
     ax.set_title(title)
     ax.legend()
-    return finish(ax.figure)
+    return finish(ax.figure, f"{title.capitalize()}: the loss (moving average) against the step, one line per network "
+                  f"({', '.join(runs)}), residual solid and plain dashed; the legend gives each one's test accuracy. "
+                  "Which falls faster, and which ends lower?")
 
 
 # ----------------------------------------------------------------------------- exercises

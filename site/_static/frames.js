@@ -2,12 +2,14 @@
  * (course_lib/frames.py), becomes an <img> whose frame follows plain HTML controls. No kernel, no library.
  *
  * <div class="course-frames" data-base="_static/frames/04_forward_diffusion/0/">
- *   <script type="application/json">{controls: [{name, kind, values, default}], frames: {"v1|v2": "3.png"}}</script>
- *   <img>
+ *   <script type="application/json">{controls: [{name, kind, values, default}], frames: {"v1|v2": "3.png"},
+ *                                      alts: {"v1|v2": "what frame 3.png shows"}}</script>
+ *   <img alt="the default frame's description">
  * </div>
  * A frame is looked up by the values of all controls joined with "|". Where that combination was not rendered
  * (a figure with many controls gets one control at a time), the nearest rendered frame that keeps the control
- * just moved is shown, and the other controls move to its values.
+ * just moved is shown, and the other controls move to its values. The image's alt text follows the frame: its
+ * description from "alts" (written when the notebook ran), else the controls' values ("t = 100, schedule = linear").
  */
 (function () {
   "use strict";
@@ -53,7 +55,12 @@
           message = "This setting was not rendered for the page (it takes a kernel): run the notebook to see it.";
         }
       }
-      if (file) { img.src = base + file; img.alt = index.controls.map(function (c, i) { return c.name + " = " + valueOf(i); }).join(", "); }
+      if (file) {
+        img.src = base + file;
+        var shown = key(index.controls.map(function (_, i) { return valueOf(i); }));
+        img.alt = (index.alts && index.alts[shown]) ||
+          index.controls.map(function (c, i) { return c.name + " = " + valueOf(i); }).join(", ");
+      }
       note.textContent = message;
       box.setAttribute("data-shown", file || "");
     }
