@@ -48,9 +48,10 @@ PINNED_SETUP_FILES = ["test_setup_files.py", "test_site.py", "test_browser.py", 
 collect_ignore = PINNED_SETUP_FILES if os.environ.get("COURSE_STACK", "pins") != "pins" else []
 
 
-# ./course test runs the suite on 2 workers (pytest-xdist, --dist loadgroup). Each test module stays on one worker,
-# so a module's fixtures (a trained model, a built site) are computed once; a notebook's cells stay together and in
-# order (nbval); the student-copy runs, independent and long, spread over both workers.
+# ./course test runs the unit tests on 2 workers (pytest-xdist, --dist loadgroup): each test module is one group, so
+# its fixtures (a trained model, a built site) are meant to be computed once; the student-copy runs, independent and
+# long, spread over both workers. The notebooks run under nbval in a second, single-process pytest call: a
+# notebook's cells share one kernel, and in a run with xdist (fec64e6) their cells were split over the workers.
 SPREAD = ("test_student_notebook_runs_with_edited_settings_and_checks_say_not_yet",)
 
 
