@@ -34,7 +34,8 @@ DESCRIPTION = ("Train a course_lib denoiser and write a checkpoint ('train'), or
                "Run 'python -m course_lib train --help' for the options of each.")
 # Options of `train` that define the run; --resume keeps them from the checkpoint and refuses a different value.
 ARCH_DEFAULTS = {"dataset": "digits", "base_channels": 16, "channel_mults": [1, 2], "skip": "concat",
-                 "no_residual": False, "schedule": "linear", "T": 1000, "batch_size": 128, "seed": 0}
+                 "no_residual": False, "conditional": False, "schedule": "linear", "T": 1000, "batch_size": 128,
+                 "seed": 0}
 TRAIN_DEFAULTS = {"steps": 3000, "lr": 2e-3}
 RESUME_HELP = ("continue the run saved in --out. Kept from the checkpoint: dataset, architecture, schedule, T, "
                "batch size, seed, model, EMA, optimiser and random state (giving a different value for one of "
@@ -60,6 +61,16 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
+
+
+def load_labels(name: str, download: bool = False) -> torch.Tensor:
+    """The class labels of an image dataset, in the order ``load_dataset`` gives its images."""
+    if name in ("digits", "digits16"):
+        return load_digits(8, return_labels=True)[1]
+    if name in ("mnist", "fashion"):
+        return load_mnist(name, size=32, download=download, return_labels=True)[1]
+    raise ValueError(f"--conditional needs a dataset with labels (digits, digits16, mnist, fashion); "
+                     f"--dataset {name} is 2-D points without classes")
 
 
 def load_dataset(name: str, download: bool = False) -> torch.Tensor:
@@ -90,6 +101,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--skip", choices=SKIP_MODES, default=None, help=f"U-Net long skips (default: {d['skip']})")
     t.add_argument("--no-residual", action="store_true", default=None,
                    help="switch off the residual connections (default: on)")
+    t.add_argument("--conditional", action="store_true", default=None,
+                   help="class-conditional U-Net with classifier-free guidance (notebook 08): sample with --label")
+    t.add_argument("--p-uncond", type=float, default=None, metavar="P",
+                   help="with --conditional: probability of showing an example without its label (default: 0.1)")
     t.add_argument("--schedule", choices=SCHEDULES, default=None, help=f"(default: {d['schedule']})")
     t.add_argument("--T", type=positive_int, default=None,
                    help=f"number of diffusion steps, at least 2 (default: {d['T']})")
@@ -135,6 +150,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=positive_int, default=64, help="number of samples (default: 64)")
     s.add_argument("--seed", type=int, default=0, help="(default: 0)")
     s.add_argument("--raw", action="store_true", help="use the raw weights instead of the EMA weights")
+    s.add_argument("--label", type=int, default=None,
+                   help="the class to draw, from a --conditional checkpoint (e.g. 7 for digits)")
+    s.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale with --label: 0 ignores the label, 1 is the conditional "
+                        "model (default: 3)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--out", type=Path, required=True, metavar="PREFIX",
                    help="output prefix (required): writes PREFIX.pt and PREFIX.png")
@@ -160,7 +180,8 @@ def _resume(args, data) -> Trainer:
              "T": ckpt["schedule"]["T"], "batch_size": saved_cfg["batch_size"], "seed": saved_cfg["seed"],
              "base_channels": spec.get("base_channels", spec.get("hidden", 0) // 4 or None),
              "channel_mults": list(spec["channel_mults"]) if "channel_mults" in spec else None,
-             "skip": spec.get("skip"), "no_residual": not spec.get("residual", True)}
+             "skip": spec.get("skip"), "no_residual": not spec.get("residual", True),
+             "conditional": bool(spec.get("num_classes"))}
     for name, value in saved.items():
         given = getattr(args, name)
         if given is None or value is None:
@@ -172,8 +193,9 @@ def _resume(args, data) -> Trainer:
     if list(data.shape[1:]) != list(ckpt["data_shape"]):
         raise ValueError(f"--resume: dataset {args.dataset} has examples of shape {list(data.shape[1:])}, but the "
                          f"run in {args.out} was trained on {list(ckpt['data_shape'])}")
+    labels = load_labels(args.dataset or saved["dataset"], args.download) if saved["conditional"] else None
     trainer = Trainer.from_checkpoint(args.out, data, device=args.device, checkpoint_path=args.out,
-                                      progress=not args.quiet)
+                                      progress=not args.quiet, labels=labels)
     if args.steps is not None:
         trainer.config.steps = args.steps
     trainer.config.time_budget_s = args.time_budget
@@ -208,7 +230,11 @@ def train(args) -> int:
     if args.resume:
         saved_dataset = (load_checkpoint(args.out, required=TRAINER_KEYS).get("meta") or {}).get("dataset")
         dataset = args.dataset or saved_dataset or ARCH_DEFAULTS["dataset"]
+    if args.p_uncond is not None and not args.conditional:
+        raise ValueError(f"--p-uncond {args.p_uncond} needs --conditional (it is the share of examples shown "
+                         f"without their label)")
     data = load_dataset(dataset, args.download)
+    labels = load_labels(dataset, args.download) if args.conditional and not args.resume else None
     args.dataset = args.dataset if args.resume else dataset
     if args.resume:
         trainer = _resume(args, data)
@@ -219,13 +245,16 @@ def train(args) -> int:
             model = MLPDenoiser(dim=data.shape[1], hidden=4 * a["base_channels"], residual=not a["no_residual"])
         else:
             model = UNet(in_channels=data.shape[1], base_channels=a["base_channels"],
-                         channel_mults=tuple(a["channel_mults"]), skip=a["skip"], residual=not a["no_residual"])
+                         channel_mults=tuple(a["channel_mults"]), skip=a["skip"], residual=not a["no_residual"],
+                         num_classes=10 if labels is not None else 0)
             model.check_input(data[:1], torch.zeros(1, dtype=torch.long))
         config = TrainConfig(steps=args.steps or TRAIN_DEFAULTS["steps"], time_budget_s=args.time_budget,
                              batch_size=a["batch_size"], lr=args.lr or TRAIN_DEFAULTS["lr"], seed=a["seed"],
-                             checkpoint_every=args.save_every)
+                             checkpoint_every=args.save_every,
+                             p_uncond=0.1 if args.p_uncond is None else args.p_uncond)
         trainer = Trainer(model, NoiseSchedule.make(a["schedule"], a["T"]), data, config, device=args.device,
-                          checkpoint_path=args.out, progress=not args.quiet, meta={"dataset": dataset})
+                          checkpoint_path=args.out, progress=not args.quiet, meta={"dataset": dataset},
+                          labels=labels)
     history = trainer.train()  # saves to --out however it stops (FloatingPointError after saving)
     tail = history.loss[-50:]
     final = f"final loss {sum(tail) / len(tail):.4f}; " if tail else ""
@@ -254,7 +283,18 @@ def sample(args) -> int:
     sampler = (DDPMSampler(schedule, clip_x0=images) if args.sampler == "ddpm"
                else DDIMSampler(schedule, num_steps=min(args.steps, schedule.T), eta=args.eta, clip_x0=images))
     shape = (args.n, *ckpt["data_shape"])
-    x = sampler.sample(model, shape, generator=torch.Generator().manual_seed(args.seed), progress=not args.quiet)
+    num_classes = getattr(model, "num_classes", 0)
+    if (args.label is not None or args.guidance is not None) and not num_classes:
+        raise ValueError(f"--label/--guidance need a class-conditional checkpoint (train --conditional); "
+                         f"{args.checkpoint or 'the default checkpoint'} is unconditional")
+    if args.guidance is not None and args.label is None:
+        raise ValueError(f"--guidance {args.guidance} needs --label (the class to guide towards, 0..{num_classes - 1})")
+    if args.label is not None and not 0 <= args.label < num_classes:
+        raise ValueError(f"--label {args.label} is not allowed; this checkpoint draws labels 0..{num_classes - 1}")
+    guidance = {} if args.label is None else {"label": args.label,
+                                              "guidance": 3.0 if args.guidance is None else args.guidance}
+    x = sampler.sample(model, shape, generator=torch.Generator().manual_seed(args.seed), progress=not args.quiet,
+                       **guidance)
     torch.save(x.clamp(-1, 1) if images else x, pt)
     if images:
         save_image_grid(x, png)

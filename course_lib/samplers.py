@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ._checks import check_choice, check_positive_int, trusted_values
 from .diffusion import p_mean_variance_from_eps, predict_x0, randn
+from .guidance import Guided
 from .schedules import NoiseSchedule
 from .utils import model_device
 
@@ -60,10 +61,19 @@ class Sampler:
 
     @torch.no_grad()
     def sample(self, model, shape, generator: torch.Generator | None = None, device="cpu",
-               return_trajectory: bool = False, progress: bool = False):
-        """Draw ``shape[0]`` samples. Returns x_0 ``[*shape]``, or ``(x_0, Trajectory)``."""
+               return_trajectory: bool = False, progress: bool = False, label=None, guidance: float = 1.0):
+        """Draw ``shape[0]`` samples. Returns x_0 ``[*shape]``, or ``(x_0, Trajectory)``.
+
+        ``label`` (an int, or one per sample) asks a class-conditional model for that class, with classifier-free
+        guidance of scale ``guidance`` (``course_lib.guidance``: 0 ignores the label, 1 is the conditional model)."""
         if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) < 2:
             raise ValueError(f"shape={shape!r} is not allowed; give (B, C, H, W) for images or (B, D) for points")
+        if label is not None:
+            if isinstance(label, torch.Tensor) and label.numel() not in (1, shape[0]):
+                raise ValueError(f"label has {label.numel()} entries; give one label, or one per sample ({shape[0]})")
+            model = Guided(model, label, guidance)
+        elif guidance != 1.0:
+            raise ValueError(f"guidance={guidance!r} needs a label to guide towards (label=7, say)")
         x = randn(tuple(shape), generator, torch.device(device))
         trajectory = Trajectory()
         for t in tqdm(self.timesteps, desc=type(self).__name__, disable=not progress, leave=False):

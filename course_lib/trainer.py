@@ -71,6 +71,7 @@ from .engine.precision import (
 from .engine.progress import progress_bar
 from .engine.stop_signals import StopSignals
 from .engine.undo import undone
+from .guidance import check_labels, drop_labels
 from .schedules import NoiseSchedule, check_schedule
 from .utils import check_device, get_device, max_steps_override
 
@@ -89,7 +90,9 @@ class TrainConfig:
     ``cuda_graph``: on CUDA, capture each step after the random draws (forward, backward, clipping, AdamW, EMA,
     and float16's gradient scaler) as one CUDA graph at the first step and replay it, so that a step costs one
     launch instead of hundreds. The graph holds the hyper-parameters it was captured with: change them only
-    between runs. Where capture fails, training runs eagerly.
+    between runs. Where capture fails, training runs eagerly. ``p_uncond``: when the trainer has labels (a
+    class-conditional model), the probability that an example is shown without its label (classifier-free guidance,
+    ``course_lib.guidance.drop_labels``).
     """
 
     steps: int = 2000
@@ -105,6 +108,7 @@ class TrainConfig:
     amp: bool | str = True
     compile: bool = False
     cuda_graph: bool = True
+    p_uncond: float = 0.1
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "log_every"):
@@ -123,6 +127,9 @@ class TrainConfig:
         if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
                 or not self.weight_decay >= 0:
             raise ValueError(f"weight_decay={self.weight_decay!r} is not allowed; it must be a number >= 0")
+        if isinstance(self.p_uncond, bool) or not isinstance(self.p_uncond, (int, float)) \
+                or not 0.0 <= self.p_uncond <= 1.0:
+            raise ValueError(f"p_uncond={self.p_uncond!r} is not allowed; it must lie in [0, 1] (0.1 to 0.2 is usual)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay={self.ema_decay!r} is not allowed; it must lie in [0, 1)")
         for name in ("compile", "cuda_graph"):
@@ -195,7 +202,7 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, schedule: NoiseSchedule, data: torch.Tensor,
                  config: TrainConfig | None = None, device=None, callback=None, progress: bool = True,
-                 checkpoint_path=None, meta: dict | None = None):
+                 checkpoint_path=None, meta: dict | None = None, labels: torch.Tensor | None = None):
         self.config = config or TrainConfig()
         if not isinstance(self.config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(self.config).__name__}")
@@ -217,6 +224,9 @@ class Trainer:
         self.schedule = schedule
         self._schedule = schedule.to(self.device)  # coefficients next to t: the step copies nothing to the host
         self.data = data.to(self.device)
+        self.labels = check_labels(labels, model, len(data))
+        if self.labels is not None:
+            self.labels = self.labels.to(self.device)
         self.ema = AveragedModel(self.model, multi_avg_fn=ema_avg_fn(self.config.ema_decay), use_buffers=True)
         self.ema.n_averaged = self.ema.n_averaged.to(self.device)  # counted on the device, next to the weights
         # fused: one kernel for all tensors, and it skips a step on the device when told to (``found_inf``)
@@ -246,6 +256,7 @@ class Trainer:
         self._idx = torch.empty(self.config.batch_size, dtype=torch.long, device=self.device)
         self._t = torch.empty(self.config.batch_size, dtype=torch.long, device=self.device)
         self._noise = torch.empty((self.config.batch_size, *self.data.shape[1:]), device=self.device)
+        self._u = torch.empty(self.config.batch_size, device=self.device)  # with labels: which ones are dropped
         self._graph = None  # the captured step (CUDA), made at the first step so that a resumed state is in it
         self._graph_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -257,6 +268,8 @@ class Trainer:
         torch.randint(0, len(self.data), self._idx.shape, generator=gen, device=device, out=self._idx)
         torch.randint(0, self.schedule.T, self._t.shape, generator=gen, device=device, out=self._t)
         torch.randn(self._noise.shape, generator=gen, device=device, out=self._noise)
+        if self.labels is not None:  # notebook 08: u ~ U[0, 1) per example, to drop its label
+            torch.rand(self._u.shape, generator=gen, device=device, out=self._u)
 
     def _forward_backward(self) -> tuple[torch.Tensor, torch.Tensor]:
         """notebook 05: ``x_t = q_sample(...)``, the loss, ``zero_grad`` and ``backward``; then gradient clipping.
@@ -264,7 +277,11 @@ class Trainer:
         x0, t, noise = self.data[self._idx], self._t, self._noise
         with trusted_values(), autocast(self.device, self.amp_dtype, self.use_amp):  # the data was checked once
             x_t = q_sample(x0, t, self._schedule, noise=noise)
-            eps_hat = self._net(x_t, t)  # the network's estimate of the noise in x_t
+            if self.labels is None:
+                eps_hat = self._net(x_t, t)  # the network's estimate of the noise in x_t
+            else:  # notebook 08: the labels shown, each dropped with probability p_uncond
+                y = drop_labels(self.labels[self._idx], self._u, self.config.p_uncond, self.model.null_label)
+                eps_hat = self._net(x_t, t, y)
             per_example = F.mse_loss(eps_hat, noise, reduction="none").reshape(len(x0), -1).mean(dim=1)
         loss = per_example.float().mean()  # notebook 05: ((model(x_t, t) - noise) ** 2).mean()
         self._bad.logical_or_(~torch.isfinite(loss))  # non-finite: this update and later ones are skipped

@@ -14,6 +14,13 @@ Layout with ``channel_mults=(1, 2)`` and ``base_channels=c`` on 8x8 input::
                     [ResBlock 2c] --- skip ---> mid ---> [combine, ResBlock 2c]
 
 ``depth = len(channel_mults) - 1`` downsamplings, so H and W must be divisible by 2**depth.
+
+**Class-conditional** with ``num_classes > 0`` (notebook 08): a label ``y`` is embedded and added to the time
+embedding, so it reaches every ``ResBlock`` the way t does (``label_at="blocks"``, as in improved-diffusion's and
+the guided-diffusion U-Nets); the embedding has one more entry, ``null_label = num_classes``, "no label", which
+classifier-free guidance needs (Ho & Salimans 2021, Sec. 3.2). ``label_at="input"`` adds the label once, to the
+input convolution's output, and the blocks see only t: the control for "does it matter that the label goes
+through the residual blocks?". With ``num_classes=0`` (the default) the model is the unconditional one, unchanged.
 """
 
 from __future__ import annotations
@@ -25,9 +32,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_finite, check_float_tensor, check_positive_int, check_rank, config_with
+from ._checks import (
+    check_choice,
+    check_finite,
+    check_float_tensor,
+    check_positive_int,
+    check_rank,
+    checking_values,
+    config_with,
+)
 
 SKIP_MODES = ("concat", "add", "none")
+LABEL_SITES = ("blocks", "input")
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -99,6 +115,9 @@ class UNetConfig:
         residual: residual connections inside the ResBlocks on or off.
         dropout: dropout inside the ResBlocks.
         zero_init: zero-initialise each ResBlock's last convolution (None: the same as ``residual``).
+        num_classes: labels 0..num_classes-1 the model is conditioned on; 0 for an unconditional model.
+        label_at: where a label enters, ``"blocks"`` (with the time embedding, into every ResBlock) or
+            ``"input"`` (added once after the input convolution).
     """
 
     in_channels: int = 1
@@ -109,6 +128,8 @@ class UNetConfig:
     residual: bool = True
     dropout: float = 0.0
     zero_init: bool | None = None
+    num_classes: int = 0
+    label_at: str = "blocks"
 
     def __post_init__(self):
         check_positive_int("in_channels", self.in_channels)
@@ -125,6 +146,10 @@ class UNetConfig:
         object.__setattr__(self, "channel_mults", mults)
         if self.zero_init and not self.residual:
             raise ValueError("zero_init=True needs residual=True: a plain block with a zero last layer outputs 0")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 0:
+            raise ValueError(f"num_classes={self.num_classes!r} is not allowed; give 0 (unconditional) or the number "
+                             f"of labels, e.g. 10 for digits")
+        check_choice("label_at", self.label_at, LABEL_SITES)
 
     @property
     def depth(self) -> int:
@@ -132,7 +157,12 @@ class UNetConfig:
         return len(self.channel_mults) - 1
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; an unconditional model's leaves out the conditioning fields, so that its
+        checkpoints read exactly as they did before conditioning existed."""
+        fields = asdict(self)
+        if not self.num_classes:
+            del fields["num_classes"], fields["label_at"]
+        return fields
 
 
 class UNet(nn.Module):
@@ -181,6 +211,12 @@ class UNet(nn.Module):
             self.up.append(blocks(c_in, ch))
             c = ch
         self.norm_out, self.conv_out = group_norm(c), nn.Conv2d(c, config.in_channels, 3, padding=1)
+        # Made last, so that an unconditional model's weights are drawn exactly as before conditioning existed.
+        self.num_classes = config.num_classes
+        if self.num_classes:
+            self.null_label = self.num_classes  # "no label": the extra entry classifier-free guidance trains
+            width = t_dim if config.label_at == "blocks" else chs[0]
+            self.label_emb = nn.Embedding(self.num_classes + 1, width)
 
     def check_input(self, x: torch.Tensor, t: torch.Tensor) -> None:
         check_rank("x", x, 4, "[B, C, H, W]")
@@ -198,10 +234,33 @@ class UNet(nn.Module):
         if t.shape[0] != x.shape[0]:
             raise ValueError(f"t has {t.shape[0]} entries but x has batch size {x.shape[0]}; give one t per image")
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def check_label(self, y: torch.Tensor | None, batch: int) -> None:
+        if y is None:
+            return
+        if not self.num_classes:
+            raise ValueError("y (a label) was given, but this UNet is unconditional (num_classes=0); train one with "
+                             "UNet(num_classes=10) to condition on labels")
+        check_rank("y", y, 1, "[B]")
+        if y.dtype not in (torch.int32, torch.int64) or y.shape[0] != batch:
+            raise ValueError(f"y must be integer labels of shape [{batch}] (one per image); got {y.dtype} of shape "
+                             f"{list(y.shape)}")
+        if checking_values() and len(y) and not 0 <= int(y.min()) <= int(y.max()) <= self.num_classes:
+            raise ValueError(f"y holds labels from {int(y.min())} to {int(y.max())}; this UNet allows 0.."
+                             f"{self.num_classes - 1}, and {self.null_label} for no label")
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """eps_hat(x_t, t), or eps_hat(x_t, t, y) for a conditional model (y None: no label, ``null_label``)."""
         self.check_input(x, t)
+        self.check_label(y, x.shape[0])
         t_emb = self.time_mlp(timestep_embedding(t, self.embed_dim))
         h = self.conv_in(x)
+        if self.num_classes:
+            if y is None:
+                y = torch.full((x.shape[0],), self.null_label, dtype=torch.long, device=x.device)
+            if self.config.label_at == "blocks":
+                t_emb = t_emb + self.label_emb(y)  # the label travels with t into every ResBlock
+            else:
+                h = h + self.label_emb(y)[:, :, None, None]  # the label enters once, at the input
         skips = []
         for level, level_blocks in enumerate(self.down):
             for block in level_blocks:

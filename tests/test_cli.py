@@ -207,7 +207,7 @@ def test_help_shows_defaults_and_what_resume_keeps(capsys):
 
     for block in re.split(r"\n  (?=--)", text.split("options:")[1])[1:]:
         name = block.split()[0]
-        flag = name in ("--download", "--no-residual", "--resume", "--overwrite", "--quiet")
+        flag = name in ("--download", "--no-residual", "--conditional", "--resume", "--overwrite", "--quiet")
         assert flag or "default:" in block or "required" in block, f"{name} shows no default"
 
 
