@@ -158,7 +158,7 @@ def test(name: str, pytest_args: list[str]) -> int:
         steps["tests and nbval"] = run.returncode
     else:
         print("==> unit tests (less those of the pinned set-up itself: tests/conftest.py)", flush=True)
-        spread = ["-n", str(WORKERS), "--dist", "loadgroup"] if has_xdist(python) else []
+        spread = ["-n", str(WORKERS)] if has_xdist(python) else []  # work units: tests/conftest.py
         run = subprocess.run([str(python), "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", *spread,
                               *pytest_args], env={**env, "OMP_NUM_THREADS": "1" if spread else "2"}, cwd=ROOT)
         steps["unit tests"] = run.returncode

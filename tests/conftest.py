@@ -48,20 +48,43 @@ PINNED_SETUP_FILES = ["test_setup_files.py", "test_site.py", "test_browser.py", 
 collect_ignore = PINNED_SETUP_FILES if os.environ.get("COURSE_STACK", "pins") != "pins" else []
 
 
-# ./course test runs the unit tests on 2 workers (pytest-xdist, --dist loadgroup): each test module is one group, so
-# its fixtures (a trained model, a built site) are meant to be computed once; the student-copy runs, independent and
-# long, spread over both workers. The notebooks run under nbval in a second, single-process pytest call: a
-# notebook's cells share one kernel, and in a run with xdist (fec64e6) their cells were split over the workers.
+# ./course test runs the unit tests and the notebooks (nbval) in one pytest call on 2 workers (pytest-xdist). Work goes
+# out in units: a test module (its module fixtures, a trained model or a built site, are made once), a notebook (its
+# cells share one kernel, so they must run in order on one worker), or alone, each run of a SPREAD test (long and
+# independent). Units start longest first (HEAVY_FIRST, measured with --durations), so that no long one is left for
+# the end while the other worker idles. xdist's own --dist loadgroup cannot do this under pytest 9: it marks a group
+# by renaming the test's node id, which pytest 9 no longer reads.
 SPREAD = ("test_student_notebook_runs_with_edited_settings_and_checks_say_not_yet",)
+HEAVY_FIRST = ("tests/test_builds.py", "tests/test_large_config.py", "tests/test_site.py", "tests/test_claims_03.py",
+               "tests/test_claims_07.py", "tests/test_browser.py", "tests/test_claims_05.py", "notebooks/06_sampling",
+               "notebooks/07_residual_in_diffusion", "notebooks/05_training", "notebooks/06b_sample_quality",
+               "tests/test_claims_01.py", "tests/test_claims_06.py", "tests/test_claims_02.py", "notebooks/")
 
 
-def pytest_configure(config):
-    if not config.pluginmanager.hasplugin("xdist"):  # another stack may lack pytest-xdist: the marks do nothing
-        config.addinivalue_line("markers", "xdist_group(name): tests pytest-xdist keeps on one worker")
+def work_unit(nodeid: str) -> str:
+    """The unit of work ``nodeid`` belongs to: its file (a test module, a notebook), or itself for a SPREAD test."""
+    if any(f"::{name}[" in nodeid for name in SPREAD):
+        return nodeid
+    return nodeid.split("::", 1)[0]
+
+
+def heaviness(nodeid: str) -> int:
+    return next((i for i, start in enumerate(HEAVY_FIRST) if nodeid.startswith(start)), len(HEAVY_FIRST))
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            spread = getattr(item, "originalname", item.name) in SPREAD
-            item.add_marker(pytest.mark.xdist_group(item.nodeid if spread else str(item.path)))
+    items.sort(key=lambda item: heaviness(item.nodeid))  # stable: a unit's tests keep their order
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which another stack may lack
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnits(LoadScopeScheduling):
+        """xdist's scheduler by scope, with ``work_unit`` as the scope and the collection's order kept."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep HEAVY_FIRST's order (it would sort units by their test count)
+    return WorkUnits(config, log)
