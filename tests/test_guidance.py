@@ -73,7 +73,7 @@ def test_the_label_reaches_every_res_block_only_with_label_at_blocks():
         model, seen = conditional(label_at), []
         for module in model.modules():
             if type(module).__name__ == "ResBlock":
-                module.register_forward_hook(lambda m, args, out: seen.append(args[1].detach().clone()))
+                module.register_forward_hook(lambda m, args, out, seen=seen: seen.append(args[1].detach().clone()))
         with torch.no_grad():
             model(x, t, torch.tensor([3, 8]))
         assert seen and all(torch.equal(e[0], e[1]) != differs for e in seen), label_at
@@ -198,7 +198,9 @@ def test_bad_sampling_requests_are_refused_clearly(call, message):
 
 def test_one_label_per_sample_draws_each_its_own():
     model, sampler = conditional(), DDIMSampler(NoiseSchedule.make("linear", 100), num_steps=4)
-    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    def gen():
+        return torch.Generator().manual_seed(0)
+
     mixed = sampler.sample(model, (2, 1, 8, 8), generator=gen(), label=torch.tensor([3, 8]), guidance=2.0)
     threes = sampler.sample(model, (2, 1, 8, 8), generator=gen(), label=3, guidance=2.0)
     eights = sampler.sample(model, (2, 1, 8, 8), generator=gen(), label=8, guidance=2.0)
