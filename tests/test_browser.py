@@ -1,7 +1,8 @@
 """A real browser: JupyterLab on 127.0.0.1, Debian's Chromium driven by Playwright. For notebooks 01 and 04:
-run all cells, wait for the kernel to finish, move the first slider of the first live figure, check that its
-figure changed, and time it: from the key press to the new image in the page (a MutationObserver on the
-image's ``src``), over several moves.
+run all cells up to the first live figure (the notebook is opened without the cells after it, which the slider
+does not need: nbval and the student-copy test run those), wait for the kernel to finish, move the first slider of
+that live figure, check that its figure changed, and time it: from the key press to the new image in the page (a
+MutationObserver on the image's ``src``), over several moves.
 
 Screenshots go to ``artifacts/browser/``, the timings to ``artifacts/browser/slider_timing.json``. The test
 starts and stops everything itself, and fails (never skips) when Chromium is missing: ``.ci/run`` installs it
@@ -10,7 +11,6 @@ with apt.
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +18,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
+
+from course_lib.widgets import is_live_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -27,6 +30,15 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NOTEBOOKS = ["01_vanishing_gradients.ipynb", "04_forward_diffusion.ipynb"]
 MOVES = 9
+
+
+def up_to_first_live_figure(nb):
+    """``nb`` without the cells after its first live figure's cell (found by its stored output)."""
+    for i, cell in enumerate(nb.cells):
+        if any(is_live_figure(out) for out in cell.get("outputs", [])):
+            nb.cells = nb.cells[:i + 1]
+            return nb
+    raise AssertionError("the notebook has no live figure")
 
 
 def free_port() -> int:
@@ -44,7 +56,8 @@ def lab(tmp_path_factory):
     folder = root / "notebooks"
     folder.mkdir()
     for name in NOTEBOOKS:
-        shutil.copy(ROOT / "notebooks" / name, folder / name)
+        nbformat.write(up_to_first_live_figure(nbformat.read(ROOT / "notebooks" / name, as_version=4)),
+                       folder / name)
     # render every cell (JupyterLab 4 otherwise detaches cells scrolled out of view)
     settings = root / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)

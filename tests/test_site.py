@@ -267,9 +267,9 @@ def wcag_rules(page) -> list[str]:
 
 def test_every_page_passes_axe_and_logs_no_error(served):
     """axe-core in Chromium on every page: no finding of impact serious or critical, in the light colour mode, and
-    in the dark one for the rules that depend on colour; and no page logs an error to the console, throws, or asks
-    for a file that is not there (the page loaded and the network idle, before axe runs: axe's own requests are
-    not the page's)."""
+    in the dark one for the rules that depend on colour (the same page, switched to dark as a reader's system
+    setting switches it); and no page logs an error to the console, throws, or asks for a file that is not there
+    (the page loaded and the network idle, before axe runs: axe's own requests are not the page's)."""
     from axe_playwright_python.base import AXE_SCRIPT  # axe-core's axe.min.js, as the package ships it
     from playwright.sync_api import sync_playwright
 
@@ -277,37 +277,41 @@ def test_every_page_passes_axe_and_logs_no_error(served):
         pytest.fail(f"Chromium not found at {CHROMIUM}: the browser test does not skip.")
     base, pages = served
     findings, errors, counts = [], [], {}
+
+    def run_axe(page, name, scheme, rules):
+        results = page.evaluate("(options) => axe.run(document, options)", {
+            "runOnly": {"type": "rule", "values": rules}, "resultTypes": ["violations"], "preload": False})
+        for v in results["violations"]:
+            counts[v["id"], v["impact"]] = counts.get((v["id"], v["impact"]), 0) + len(v["nodes"])
+            if v["impact"] in ("serious", "critical"):
+                findings.extend(f"{v['id']} ({v['impact']}) {name} ({scheme}): {', '.join(map(str, n['target']))}"
+                                for n in v["nodes"])
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            for scheme in ("light", "dark"):
-                context = browser.new_context(viewport={"width": 1300, "height": 1000}, color_scheme=scheme)
-                for name in pages:
-                    page = context.new_page()
-                    logged = []
-                    page.on("console", lambda m, logged=logged: m.type == "error" and logged.append(
-                        f"console: {m.text} ({m.location.get('url')})"))
-                    page.on("pageerror", lambda e, logged=logged: logged.append(f"uncaught: {e}"))
-                    page.on("response", lambda r, logged=logged: r.status >= 400 and logged.append(
-                        f"HTTP {r.status}: {r.url}"))
-                    page.goto(base + name, wait_until="load")
-                    page.wait_for_load_state("networkidle" if scheme == "light" else "load")
-                    errors += [f"{name} ({scheme}): {m}" for m in logged]
-                    logged.clear()
-                    page.evaluate(AXE_SCRIPT)
-                    rules = wcag_rules(page)
-                    assert "label-content-name-mismatch" in rules and set(COLOUR_RULES) <= set(rules)
-                    if scheme == "dark":
-                        rules = list(COLOUR_RULES)
-                    results = page.evaluate("(options) => axe.run(document, options)", {
-                        "runOnly": {"type": "rule", "values": rules}, "resultTypes": ["violations"], "preload": False})
-                    for v in results["violations"]:
-                        counts[v["id"], v["impact"]] = counts.get((v["id"], v["impact"]), 0) + len(v["nodes"])
-                        if v["impact"] in ("serious", "critical"):
-                            findings += [f"{v['id']} ({v['impact']}) {name} ({scheme}): "
-                                         f"{', '.join(map(str, n['target']))}" for n in v["nodes"]]
-                    page.close()
-                context.close()
+            context = browser.new_context(viewport={"width": 1300, "height": 1000}, color_scheme="light")
+            for name in pages:
+                page = context.new_page()
+                logged = []
+                page.on("console", lambda m, logged=logged: m.type == "error" and logged.append(
+                    f"console: {m.text} ({m.location.get('url')})"))
+                page.on("pageerror", lambda e, logged=logged: logged.append(f"uncaught: {e}"))
+                page.on("response", lambda r, logged=logged: r.status >= 400 and logged.append(
+                    f"HTTP {r.status}: {r.url}"))
+                page.goto(base + name, wait_until="load")
+                page.wait_for_load_state("networkidle")
+                page.evaluate(AXE_SCRIPT)
+                rules = wcag_rules(page)
+                assert "label-content-name-mismatch" in rules and set(COLOUR_RULES) <= set(rules)
+                assert page.evaluate("document.documentElement.dataset.theme") == "light"
+                run_axe(page, name, "light", rules)
+                page.emulate_media(color_scheme="dark")  # the theme follows the system setting ("auto" mode)
+                page.wait_for_function("document.documentElement.dataset.theme === 'dark'", timeout=10_000)
+                run_axe(page, name, "dark", list(COLOUR_RULES))
+                errors += [f"{name}: {m}" for m in logged]
+                page.close()
+            context.close()
         finally:
             browser.close()
     print(f"axe findings by rule and impact (nodes): {counts}")
