@@ -13,10 +13,11 @@ PROBE = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_
 
 
 def probe(name: str, tmp_path: Path) -> list[str]:
-    """What an IPython process (as the notebook kernel) started under setting ``name`` reports."""
+    """What an IPython process (as the notebook kernel) started under setting ``name`` reports. IPython 7 (Colab's)
+    also writes the terminal's title to stdout, escape codes first; without a title it writes only the report."""
     env = setting_environment(name, tmp_path / name)
-    out = subprocess.run([sys.executable, "-m", "IPython", "-c", PROBE], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-m", "IPython", "--TerminalInteractiveShell.term_title=False", "-c",
+                          PROBE], env=env, capture_output=True, text=True, check=True)
     return out.stdout.split()
 
 
