@@ -155,9 +155,10 @@ class LiveLossPlot:
         if self.fig is None:
             self.fig, self.ax = plt.subplots(figsize=self.figsize)
             plt.close(self.fig)  # drawn through the display handle only
-            describe(self.fig, f"Training loss against the step{' (log scale)' if self.logy else ''}, redrawn "
-                     f"while training runs: the loss of each batch (faint) and its moving average over {self.window} "
-                     "steps (the title gives the step and that average). Read the trend, not the batch-to-batch "
+            loss = "Training loss (eps-MSE, log scale)" if self.logy else "Training loss"
+            describe(self.fig, f"{loss} against the training step, redrawn while training runs: the loss of "
+                     f"each batch (faint) and its moving average over {self.window} steps (the title gives the step "
+                     "and that average). Read the trend, not the batch-to-batch "
                      "noise.")
         ax = self.ax
         ax.clear()

@@ -368,7 +368,8 @@ class SkipModeView:
     def describe(self, mode: str = "concat", t: int = 300) -> str:
         skip = ("and, via the long skip, the encoder's features" if mode != "none" else
                 "and, with skip='none', no encoder features (that row stays blank)")
-        return (f"The U-Net with long skips skip='{mode}' at t = {t}. Top: {self.n} held-out digits clean (x_0), "
+        skips = "without long skips (skip='none')" if mode == "none" else f"with long skips skip='{mode}'"
+        return (f"The U-Net {skips} at t = {t}. Top: {self.n} held-out digits clean (x_0), "
                 "noised to step t (x_t) and denoised (x0_hat), the title giving the MSE over them. Below: the first "
                 f"{self.channels} channels that the top decoder level receives for the first digit, the upsampled "
                 f"decoder path {skip}, red positive and blue negative. Compare the estimates with the clean digits, "

@@ -305,9 +305,9 @@ class FloorView:
     def describe(self, n: int = 100) -> str:
         return ("The Frechet distance (FD) floor: draws of n real training digits scored against the held-out digits, "
                 "at each sample size n. Left: FD against n (log scale); right: FD against 1/n, where the line a + b/n "
-                "fitted to the means (red, dashed) is straight and meets 1/n = 0 at a (the star). Grey dots are "
-                f"draws, black their means, blue the draws at n = {n}, whose mean and range the title gives. How "
-                "does the floor change as n grows?")
+                "fitted to the means (red, dashed) is straight and, extended to 1/n = 0, would reach a (the star). "
+                f"Grey dots are draws, black their means, blue the draws at n = {n}, whose mean and range the title "
+                "gives. How does the floor change as n grows?")
 
     def update(self, n: int = 100) -> None:
         values = self.draws[int(n)]

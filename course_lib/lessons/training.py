@@ -267,10 +267,11 @@ def show_digit_samples(models: dict, schedule: NoiseSchedule, n: int = 36, steps
         ax.axis("off")
     fig.tight_layout()
     real = f"{n} real digits beside " if data is not None else ""
-    return finish(fig, f"Grids of 8x8 digits, each pixel drawn as a block: {real}{n} samples of each of "
-                  f"{len(models)} model{'s' if len(models) > 1 else ''} (DDIM, {steps} sampling steps, the same "
-                  "starting noise), the titles naming the model. Do the samples' strokes make shapes that read as "
-                  "digits?")
+    whose = (f"{n} samples of each of {len(models)} models" if len(models) > 1 else
+             f"{n} samples from the {next(iter(models))}")
+    return finish(fig, f"Grids of 8x8 digits, each pixel drawn as a block: {real}{whose} (DDIM, {steps} sampling "
+                  "steps, the same starting noise), the titles naming the model. Do the samples' strokes make "
+                  "shapes that read as digits?")
 
 
 class TrainMoreView:

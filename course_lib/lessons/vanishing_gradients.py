@@ -74,7 +74,8 @@ def plot_gradient_profiles(profiles: dict[str, np.ndarray], title: str = "", ax=
     title = f" ({title})" if title else ""
     return finish(ax.figure, f"Gradient norm ||dL/dW_l|| of each layer l against the layer, 1 = input side, on a log "
                   f"axis, one line per network: {', '.join(profiles)}{title}. Compare the gradient at layer 1 with "
-                  "the one at the last layer, in powers of ten; triangles on the dotted bottom line are exact zeros.")
+                  "the one at the last layer, in powers of ten (a gradient that is exactly zero would show as a "
+                  "triangle on a dotted bottom line).")
 
 
 def _branch_label(scale_branch: bool) -> str:
@@ -142,7 +143,8 @@ class GradientProfilesView:
         return (f"Gradient norm ||dL/dW_l|| of each layer l at initialisation, on a log axis, against the layer "
                 f"(1 = input side), for a plain network of depth {depth} with {activation} activations, {init} "
                 f"initialisation and normalisation {norm}, {twin}. Compare the gradient at layer 1 with the one at "
-                f"the last layer, in powers of ten; triangles on the dotted bottom line are exact zeros.")
+                f"the last layer, in powers of ten (a gradient that is exactly zero would show as a triangle on a "
+                f"dotted bottom line).")
 
     def update(self, depth: int = 30, activation: str = "sigmoid", init: str = "default", residual: bool = True,
                scale_branch: bool = True, norm: str = "none") -> tuple:
