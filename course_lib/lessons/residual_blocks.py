@@ -542,7 +542,8 @@ class LesionView:
 
     def describe(self, seed: int = 0, blocks: Iterable[int] = (1,)) -> str:
         names = ", ".join(map(str, blocks))
-        deleted = f"deleted blocks ({names})" if names else "no block deleted (the red bars equal the green ones)"
+        deleted = (f"deleted blocks ({names})" if names else
+                   "deleted blocks (none): no block is deleted, so the red bars equal the green ones")
         return (f"Seed {seed}, {deleted}: a strip of the network's blocks (green kept, red "
                 "deleted, grey cannot be deleted) above bars of test accuracy for the "
                 f"{' and the '.join(NETS)} net, intact (green) and with those blocks deleted (red), each bar's value "
