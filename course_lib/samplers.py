@@ -2,6 +2,7 @@
 
 Both follow ``diffusers``' scheduler API: ``set_timesteps``, then ``step`` per timestep, and
 ``sample`` runs the whole loop. ``model`` is a plain callable ``model(x_t, t) -> eps_hat``.
+``COURSE_MAX_STEPS=N`` (environment: a smoke test of a configuration) stops every loop after N steps.
 Shapes: ``x_t [B, ...]``, ``t`` a Python int (the same for the whole batch).
 """
 
@@ -18,7 +19,7 @@ from ._checks import check_choice, check_positive_int, trusted_values
 from .diffusion import p_mean_variance_from_eps, predict_x0, randn
 from .guidance import Guided
 from .schedules import NoiseSchedule
-from .utils import model_device
+from .utils import max_steps_override, model_device
 
 
 @dataclass
@@ -76,7 +77,8 @@ class Sampler:
             raise ValueError(f"guidance={guidance!r} needs a label to guide towards (label=7, say)")
         x = randn(tuple(shape), generator, torch.device(device))
         trajectory = Trajectory()
-        for t in tqdm(self.timesteps, desc=type(self).__name__, disable=not progress, leave=False):
+        timesteps = self.timesteps[:max_steps_override()]  # all of them, unless a smoke test caps the loop
+        for t in tqdm(timesteps, desc=type(self).__name__, disable=not progress, leave=False):
             with trusted_values():  # x_T was drawn here and t is ours: the model's value checks would wait
                 eps = model(x, self._t(t, x))  # for the GPU at every step
             x_next, x0 = self.step(eps, t, x, generator=generator)

@@ -81,7 +81,8 @@ def use_large_config(device: torch.device | str | None = None) -> bool:
 
 
 def max_steps_override() -> int | None:
-    """``COURSE_MAX_STEPS`` as an int (every ``Trainer.train`` call stops after that many steps), or None."""
+    """``COURSE_MAX_STEPS`` as an int (every ``Trainer.train`` call and every sampling loop stops after that many
+    steps: a smoke test of a configuration), or None."""
     text = os.environ.get(MAX_STEPS_ENV)
     if not text:
         return None

@@ -1,7 +1,8 @@
 """The branch a notebook takes on a GPU, run on the CPU: no CI machine has a GPU, so a typo there would ship.
 
 ``COURSE_CONFIG=large`` makes ``use_large_config`` (and so every notebook) pick the GPU configuration on the
-CPU, and ``COURSE_MAX_STEPS`` caps every ``Trainer.train`` call so that it finishes in seconds.
+CPU, and ``COURSE_MAX_STEPS`` caps every ``Trainer.train`` call and every sampling loop so that it finishes in
+seconds.
 """
 
 import sys

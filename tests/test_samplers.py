@@ -126,3 +126,24 @@ def test_p_mean_variance_from_eps_is_predict_x0_then_the_posterior(clip):
     # the model-calling version is the same function with eps_hat = model(x_t, t)
     m2, v2, x02, eps2 = p_mean_variance(toy_model, x_t, t, s, clip_x0=clip)
     assert torch.equal(m2, mean) and torch.equal(v2, variance) and torch.equal(x02, x0) and torch.equal(eps2, eps)
+
+
+def test_a_smoke_test_caps_the_sampling_loop(monkeypatch):
+    """COURSE_MAX_STEPS=N (a smoke test of a configuration) stops every sampler after N model calls; unset, the
+    loop visits every timestep."""
+    schedule = NoiseSchedule.make("linear", 40)
+    calls = []
+
+    def model(x, t):
+        calls.append(int(t[0]))
+        return torch.zeros_like(x)
+
+    for sampler, full in ((DDPMSampler(schedule), 40), (DDIMSampler(schedule, num_steps=10), 10)):
+        calls.clear()
+        sampler.sample(model, (2, 3))
+        assert len(calls) == full and calls == list(sampler.timesteps)
+        monkeypatch.setenv("COURSE_MAX_STEPS", "3")
+        calls.clear()
+        sampler.sample(model, (2, 3))
+        assert calls == list(sampler.timesteps[:3])
+        monkeypatch.delenv("COURSE_MAX_STEPS")
