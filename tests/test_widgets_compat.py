@@ -1,13 +1,15 @@
 """The notebooks' widgets work with Colab's ipywidgets 7.7 as well as with the pinned ipywidgets 8.
 
 Every name a notebook imports from ipywidgets, every widget it builds and every ``interact(...)`` call it
-makes is rebuilt under both versions, in a subprocess whose ``sys.path`` starts with the version's folder
-(``./course setup test`` installs 7.7 into ``.venv/ipywidgets7``, from ``tests/ipywidgets7.txt``). Warnings
+makes is rebuilt under both versions, in one subprocess per version (every notebook in turn) whose ``sys.path``
+starts with the version's folder (``./course setup test`` installs 7.7 into ``.venv/ipywidgets7``, from
+``tests/ipywidgets7.txt``). Warnings
 are errors there, so an argument a widget does not know (traitlets only warns about it) fails the test.
 Widget arguments that depend on the notebook's state are checked by name against the widget's traits.
 """
 
 import ast
+import functools
 import inspect
 import json
 import os
@@ -25,15 +27,17 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.py"))
 IPYWIDGETS7 = ROOT / ".venv" / "ipywidgets7"
 
 PROBE = r'''
-import json, sys, warnings
+import json, sys, traceback, warnings
 warnings.simplefilter("error")
 warnings.filterwarnings("ignore", message=".*ipykernel.comm.Comm.*")  # ipywidgets 7 on a new ipykernel
 import ipywidgets
 from ipywidgets import fixed, interact
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from IPython.display import display
+from course_lib.widgets import LiveFigure
 
-spec = json.loads(sys.stdin.read())
-for name in spec["imports"]:
-    getattr(ipywidgets, name)
 
 def build(w):
     cls = getattr(ipywidgets, w["class"])
@@ -41,19 +45,6 @@ def build(w):
     assert not unknown, f"{w['where']}: {w['class']} has no trait {unknown} in ipywidgets {ipywidgets.__version__}"
     return cls(**w["kwargs"]) if not w["state_kwargs"] else None
 
-for call in spec["interacts"]:
-    controls = {}
-    for name, arg in call["controls"].items():
-        widget = build(arg) if isinstance(arg, dict) else arg
-        controls[name] = fixed(0) if widget is None else widget
-    stub = eval(f"lambda {', '.join(call['params'])}: None")
-    interact(stub, **controls)
-
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from IPython.display import display
-from course_lib.widgets import LiveFigure
 
 class StubView:  # a view whose update accepts the notebook's control names
     def __init__(self):
@@ -66,23 +57,43 @@ class StubView:  # a view whose update accepts the notebook's control names
     def describe(self, **values):
         return f"A stub line that moves on every update, for the values {values}."
 
-for call in spec["live"]:
-    controls = {name: build(arg) for name, arg in call["controls"].items()}
-    live = LiveFigure(StubView(), **{k: v for k, v in controls.items() if v is not None})
-    bundle = live.mimebundle()
-    assert {"image/png", "application/vnd.jupyter.widget-view+json"} <= set(bundle), bundle.keys()
-    display(live)
-    for name, control in live.controls.items():  # every control drives a redraw
-        before, options = live.view.calls, getattr(control, "options", None)
-        if options:
-            values = [v[1] if isinstance(v, tuple) else v for v in options]
-            control.value = values[-1] if control.value != values[-1] else values[0]
-        elif hasattr(control, "max"):
-            control.value = control.max if control.value != control.max else control.min
-        else:
-            continue
-        assert live.view.calls == before + 1, (name, ipywidgets.__version__)
-print("\nRESULT", ipywidgets.__version__, len(spec["interacts"]), len(spec["live"]))
+
+def check(spec):
+    for name in spec["imports"]:
+        getattr(ipywidgets, name)
+    for call in spec["interacts"]:
+        controls = {}
+        for name, arg in call["controls"].items():
+            widget = build(arg) if isinstance(arg, dict) else arg
+            controls[name] = fixed(0) if widget is None else widget
+        stub = eval(f"lambda {', '.join(call['params'])}: None")
+        interact(stub, **controls)
+    for call in spec["live"]:
+        controls = {name: build(arg) for name, arg in call["controls"].items()}
+        live = LiveFigure(StubView(), **{k: v for k, v in controls.items() if v is not None})
+        bundle = live.mimebundle()
+        assert {"image/png", "application/vnd.jupyter.widget-view+json"} <= set(bundle), bundle.keys()
+        display(live)
+        for name, control in live.controls.items():  # every control drives a redraw
+            before, options = live.view.calls, getattr(control, "options", None)
+            if options:
+                values = [v[1] if isinstance(v, tuple) else v for v in options]
+                control.value = values[-1] if control.value != values[-1] else values[0]
+            elif hasattr(control, "max"):
+                control.value = control.max if control.value != control.max else control.min
+            else:
+                continue
+            assert live.view.calls == before + 1, (name, ipywidgets.__version__)
+    plt.close("all")
+    return f"{ipywidgets.__version__} {len(spec['interacts'])} {len(spec['live'])}"
+
+
+for notebook, spec in json.loads(sys.stdin.read()).items():  # every notebook in one interpreter: one start-up
+    try:
+        result = check(spec)
+    except Exception:
+        result = "FAILED " + traceback.format_exc()
+    print("\nRESULT " + json.dumps({notebook: result}))
 '''
 
 
@@ -169,15 +180,32 @@ def notebook_spec(path: Path) -> dict:
     return {"imports": imports, "interacts": interacts, "live": live}
 
 
-def probe(spec: dict, first_on_path: Path | None = None) -> str:
-    """Run PROBE on ``spec`` in a new interpreter, ``first_on_path`` (an ipywidgets version) ahead of site-packages."""
+def probe(specs: dict, first_on_path: Path | None = None) -> dict[str, str]:
+    """Run PROBE on ``specs`` (``{notebook: spec}``) in one new interpreter, ``first_on_path`` (an ipywidgets
+    version) ahead of site-packages. Returns ``{notebook: "VERSION N_INTERACTS N_LIVE"}``, or a traceback that
+    starts with "FAILED"."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if first_on_path:
         env["PYTHONPATH"] = str(first_on_path)
-    out = subprocess.run([sys.executable, "-c", PROBE], input=json.dumps(spec), capture_output=True, text=True,
-                         env=env, timeout=120, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", PROBE], input=json.dumps(specs), capture_output=True, text=True,
+                         env=env, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout.split("RESULT ")[-1]
+    results = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            results.update(json.loads(line[len("RESULT "):]))
+    return results
+
+
+@functools.cache
+def probed(version: str) -> dict[str, str]:
+    """Every notebook's widgets built under ``version`` (one interpreter for all of them)."""
+    specs = {path.stem: notebook_spec(path) for path in NOTEBOOKS}
+    if version.startswith("7"):
+        if not (IPYWIDGETS7 / "ipywidgets").is_dir():
+            pytest.fail(f"ipywidgets 7.7 is missing from {IPYWIDGETS7}: run ./course setup test")
+        return probe(specs, IPYWIDGETS7)
+    return probe(specs)
 
 
 def test_every_widget_call_is_found():
@@ -188,16 +216,20 @@ def test_every_widget_call_is_found():
     assert sum(len(notebook_spec(p)["interacts"]) + len(notebook_spec(p)["live"]) for p in NOTEBOOKS) >= 6
 
 
+def test_a_failing_notebook_fails_alone():
+    """One notebook's error is reported as its own, and the probe goes on to the next one."""
+    bad = {"imports": ["NoSuchWidget"], "interacts": [], "live": []}
+    good = {"imports": ["IntSlider"], "interacts": [], "live": []}
+    results = probe({"bad": bad, "good": good})
+    assert results["bad"].startswith("FAILED") and "NoSuchWidget" in results["bad"]
+    assert results["good"] == f"{ipywidgets.__version__} 0 0"
+
+
 @pytest.mark.parametrize("version", ["8 (pinned)", "7.7 (Colab)"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_widgets_build_under_both_ipywidgets(path, version):
     spec = notebook_spec(path)
-    if version.startswith("7"):
-        if not (IPYWIDGETS7 / "ipywidgets").is_dir():
-            pytest.fail(f"ipywidgets 7.7 is missing from {IPYWIDGETS7}: run ./course setup test")
-        out = probe(spec, IPYWIDGETS7)
-        assert out.startswith("7.7."), out
-    else:
-        out = probe(spec)
-        assert out.startswith(ipywidgets.__version__), out
+    out = probed(version).get(path.stem, "no result")
+    assert not out.startswith("FAILED"), out
+    assert out.startswith("7.7." if version.startswith("7") else ipywidgets.__version__), out
     assert out.split()[1:3] == [str(len(spec["interacts"])), str(len(spec["live"]))]
