@@ -55,10 +55,11 @@ collect_ignore = PINNED_SETUP_FILES if os.environ.get("COURSE_STACK", "pins") !=
 # the end while the other worker idles. xdist's own --dist loadgroup cannot do this under pytest 9: it marks a group
 # by renaming the test's node id, which pytest 9 no longer reads.
 SPREAD = ("test_student_notebook_runs_with_edited_settings_and_checks_say_not_yet",)
-HEAVY_FIRST = ("tests/test_builds.py", "tests/test_large_config.py", "tests/test_site.py", "tests/test_claims_03.py",
-               "tests/test_claims_07.py", "tests/test_browser.py", "tests/test_claims_05.py", "notebooks/06_sampling",
-               "notebooks/07_residual_in_diffusion", "notebooks/05_training", "notebooks/06b_sample_quality",
-               "tests/test_claims_01.py", "tests/test_claims_06.py", "tests/test_claims_02.py", "notebooks/")
+HEAVY_FIRST = ("tests/test_claims_03_07.py", "tests/test_site.py", "tests/test_large_config.py", "tests/test_builds.py",
+               "tests/test_claims_05.py", "notebooks/05_training", "notebooks/03_residual_vs_skip",
+               "notebooks/06_sampling", "notebooks/06b_sample_quality", "notebooks/07_residual_in_diffusion",
+               "tests/test_claims_06.py", "tests/test_claims_01.py", "tests/test_browser.py", "tests/test_claims_02.py",
+               "tests/test_study_runner.py", "notebooks/")
 
 
 def work_unit(nodeid: str) -> str:
