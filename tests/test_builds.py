@@ -176,6 +176,7 @@ EDITS = {
     "06b_sample_quality.ipynb": {r"^SEEDS = \(0, 1, 2\)": "SEEDS = (3, 4)"},
     "07_residual_in_diffusion.ipynb": {r"^LIVE_BUDGETS = .*": "LIVE_BUDGETS = (10, 20)"},
     "07b_comparing_variants.ipynb": {r"^BUDGET = 4000\b": "BUDGET = 1000"},
+    "08_guidance.ipynb": {r"^SEEDS = \(0, 1, 2\)": "SEEDS = (3,)"},
 }
 
 
