@@ -1,10 +1,10 @@
 # %% [markdown]
 # # 00 · Start here
 #
-# Welcome to **From residual connections to diffusion models**. In eleven short notebooks (00 to 07, with three
+# Welcome to **From residual connections to diffusion models**. In twelve short notebooks (00 to 08, with three
 # optional ones, 01b, 06b and 07b) you will watch gradients vanish in a deep network and come back with one `+ x`,
-# take trained residual networks apart, compare the two kinds of "skip" inside a U-Net, and finally train and
-# sample a small diffusion model on your own CPU.
+# take trained residual networks apart, compare the two kinds of "skip" inside a U-Net, train and sample a small
+# diffusion model on your own CPU, and finally ask it for the digit you want.
 #
 # **Learning objectives**
 # 1. Check that your environment works and see which device (CPU, CUDA GPU or Apple MPS) the course will use.

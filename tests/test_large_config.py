@@ -24,7 +24,8 @@ def outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("name", ["03_residual_vs_skip", "05_training", "06_sampling", "07_residual_in_diffusion"])
+@pytest.mark.parametrize("name", ["03_residual_vs_skip", "05_training", "06_sampling", "07_residual_in_diffusion",
+                                  "08_guidance"])
 def test_notebook_runs_its_gpu_configuration_on_the_cpu(name, monkeypatch):
     monkeypatch.setenv("COURSE_CONFIG", "large")
     monkeypatch.setenv("COURSE_MAX_STEPS", "3")

@@ -137,3 +137,17 @@ def test_the_figures_are_described():
 def test_guide_is_what_the_exercise_reproduces():
     c, u = torch.randn(3), torch.randn(3)
     assert torch.allclose(G.guide(c, u, 2.0), guide(c, u, 2.0))
+
+
+def test_the_measurement_keeps_the_live_figures_samples():
+    """``measure_tradeoff`` scores every scale and seed and keeps, from its first seed, exactly the samples that
+    ``sample_table`` draws for the live figure (the same starting noise at every scale)."""
+    from course_lib import NoiseSchedule, UNet
+
+    torch.manual_seed(0)
+    model, schedule = UNet(num_classes=10, base_channels=8).eval(), NoiseSchedule.make("linear", 1000)
+    got = G.measure_tradeoff(model, schedule, scales=(0.0, 2.0), seeds=(5, 6), n_per=3, keep=2)
+    assert got["scales"] == [0.0, 2.0] and all(len(got[k][s]) == 2 for k in ("accuracy", "fd") for s in (0.0, 2.0))
+    table = G.sample_table(model, schedule, scales=(0.0, 2.0), seed=5, n_per=3, keep=2)
+    for s in (0.0, 2.0):
+        assert got["samples"][s].shape == (10, 2, 1, 8, 8) and torch.equal(got["samples"][s], table[s])

@@ -14,6 +14,7 @@ notebook                              module
 ``06b_sample_quality``                ``lessons.sample_quality``
 ``07_residual_in_diffusion``          ``lessons.residual_in_diffusion``
 ``07b_comparing_variants``            ``lessons.comparing_variants``
+``08_guidance``                       ``lessons.guidance``
 ====================================  ====================================
 
 Each holds the notebook's figures, widget bodies, experiments, the exercises' reference solutions and their

@@ -19,7 +19,7 @@ import torch
 from ..checkpoints import SHIPPED, load_denoiser
 from ..data import load_digits
 from ..guidance import guide
-from ..metrics import digit_classifier, digit_fd, digit_features, digit_floor, to_8x8
+from ..metrics import digit_classifier, digit_fd, digit_features, to_8x8
 from ..plotting import finish, legend_outside
 from ..samplers import DDIMSampler
 from ..schedules import NoiseSchedule
@@ -38,6 +38,7 @@ __all__ = [
     "check_best_scale",
     "check_extremes_prediction",
     "check_guided_eps",
+    "control_claims",
     "demo_widgets",
     "guidance_widget",
     "label_path",
@@ -49,6 +50,7 @@ __all__ = [
     "sample_digits",
     "sample_table",
     "summarise",
+    "tradeoff_claims",
     "train_conditional",
     "turning_points",
 ]
@@ -58,6 +60,7 @@ CONDITIONAL_INPUT = SHIPPED / "digits_unet_cond_input.pt"  # the same, the label
 DIGITS = tuple(range(10))
 SCALES = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)  # guidance scales measured (0: the label ignored; 1: conditional)
 STEPS = 20  # DDIM steps for every sample of this notebook
+N_PER = 20  # samples of each digit per scale and seed in the measurement (200 in all)
 
 
 def load_conditional(path=CONDITIONAL, device="cpu"):
@@ -78,17 +81,20 @@ def label_path(model) -> str:
 
 
 # ----------------------------------------------------------------------------- the live run
-def train_conditional(device, seconds: float | None = None, seed: int = 0) -> Trainer:
-    """Train a conditional U-Net on the digits' train split: a time budget of ``seconds`` (25 on the CPU, 60 with
-    the GPU's larger batch), labels dropped with probability 0.1."""
+def train_conditional(device, seconds: float | None = None, seed: int = 0, model: UNet | None = None) -> Trainer:
+    """Train a conditional U-Net (``model``, default ``UNet(num_classes=10)``) on the digits' train split: a time
+    budget of ``seconds`` (25 on the CPU, 60 with the GPU's larger batch), labels dropped with probability 0.1."""
     large = use_large_config(device)
     seconds = (60.0 if large else 25.0) if seconds is None else seconds
     x, y = load_digits(split="train", return_labels=True)
     torch.manual_seed(seed)
     config = TrainConfig(steps=100_000, time_budget_s=seconds, batch_size=512 if large else 128, lr=2e-3,
                          ema_decay=0.995, seed=seed, p_uncond=0.1, log_every=50)
-    trainer = Trainer(UNet(num_classes=10), NoiseSchedule.make("linear", 1000), x, config, device=device,
-                      labels=y)
+    model = UNet(num_classes=10) if model is None else model
+    if getattr(model, "num_classes", None) != 10:
+        raise ValueError(f"model has num_classes={getattr(model, 'num_classes', None)!r}; give a UNet(num_classes=10) "
+                         "(one class per digit)")
+    trainer = Trainer(model, NoiseSchedule.make("linear", 1000), x, config, device=device, labels=y)
     trainer.train()
     return trainer
 
@@ -105,10 +111,12 @@ def sample_digits(model, schedule, digits, scale: float, seed: int = 0, n_per: i
     return x.clamp(-1, 1).cpu()
 
 
-def sample_table(model, schedule, scales=SCALES, seed: int = 0, n_per: int = 8) -> dict[float, torch.Tensor]:
-    """``{scale: [10, n_per, 1, 8, 8]}``: ``n_per`` samples of every digit at each scale, the same starting noise
-    for every scale (what the live figure looks up)."""
-    return {s: sample_digits(model, schedule, DIGITS, s, seed, n_per).reshape(10, n_per, 1, 8, 8) for s in scales}
+def sample_table(model, schedule, scales=SCALES, seed: int = 0, n_per: int = N_PER, keep: int = 8
+                 ) -> dict[float, torch.Tensor]:
+    """``{scale: [10, keep, 1, 8, 8]}``: the first ``keep`` of ``n_per`` samples of every digit at each scale, the
+    same starting noise for every scale (what the live figure looks up; ``measure_tradeoff`` keeps the same ones)."""
+    return {s: sample_digits(model, schedule, DIGITS, s, seed, n_per).reshape(10, n_per, 1, 8, 8)[:, :keep]
+            for s in scales}
 
 
 # ----------------------------------------------------------------------------- the trade-off, measured
@@ -139,28 +147,39 @@ def scores(x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
             "fd": digit_fd(x)}
 
 
-def measure_tradeoff(model, schedule, scales=SCALES, seeds=(0, 1, 2), n_per: int = 30) -> dict:
-    """The three scores at every guidance scale for every sampling seed: ``{"scales", "seeds", "accuracy":
-    {scale: [per seed]}, "diversity": {...}, "fd": {...}}``, from ``n_per`` samples of each digit."""
+def measure_tradeoff(model, schedule, scales=SCALES, seeds=(0, 1, 2), n_per: int = N_PER, keep: int = 8) -> dict:
+    """The three scores at every guidance scale for every sampling seed, from ``n_per`` samples of each digit:
+    ``{"scales", "seeds", "accuracy": {scale: [per seed]}, "diversity": {...}, "fd": {...}, "samples": {scale:
+    [10, keep, 1, 8, 8]}}``; ``samples`` holds the first ``keep`` samples of each digit from the first seed (what
+    the live figure shows: every scale from the same starting noise)."""
     labels = torch.tensor(DIGITS).repeat_interleave(n_per)
-    out = {"scales": list(scales), "seeds": list(seeds), "accuracy": {}, "diversity": {}, "fd": {}}
+    out = {"scales": list(scales), "seeds": list(seeds), "accuracy": {}, "diversity": {}, "fd": {}, "samples": {}}
     for s in scales:
         for key in ("accuracy", "diversity", "fd"):
             out[key][s] = []
         for seed in seeds:
-            row = scores(sample_digits(model, schedule, DIGITS, s, seed, n_per), labels)
-            for key, value in row.items():
+            x = sample_digits(model, schedule, DIGITS, s, seed, n_per)
+            for key, value in scores(x, labels).items():
                 out[key][s].append(value)
+            if seed == seeds[0]:
+                out["samples"][s] = x.reshape(10, n_per, 1, 8, 8)[:, :keep]
     return out
 
 
-def real_and_unconditional(seeds=(0, 1, 2), n_per: int = 30) -> dict:
-    """The baselines at the same sample size: ``"real"``, held-out real digits (``n_per`` of each digit, drawn
-    with each seed) scored as samples of their own label, with the FD floor of as many real training digits; and
-    ``"unconditional"``, the shipped unconditional model's samples, each paired with an asked digit it never saw
-    (the labels of the batch, in order)."""
+def _balanced(y: torch.Tensor, n_per: int, gen: torch.Generator) -> torch.Tensor:
+    """Indices of ``n_per`` examples of every digit in labels ``y``, drawn with ``gen``, digit-major."""
+    return torch.cat([torch.nonzero(y == d).flatten()[torch.randperm(int((y == d).sum()), generator=gen)[:n_per]]
+                      for d in DIGITS])
+
+
+def real_and_unconditional(seeds=(0, 1, 2), n_per: int = N_PER) -> dict:
+    """The baselines at the same sample size and with the same number of each digit as the samples: ``"real"``,
+    ``n_per`` held-out real digits of each digit scored as samples of their own label, with the FD floor of as
+    many real *training* digits of each digit (against the held-out ones); and ``"unconditional"``, the shipped
+    unconditional model's samples, each paired with an asked digit it never saw (the labels of the batch, in
+    order). Each seed draws its own real digits and starting noise."""
     x, y = load_digits(split="test", return_labels=True)
-    n = 10 * n_per
+    x_train, y_train = load_digits(split="train", return_labels=True)
     labels = torch.tensor(DIGITS).repeat_interleave(n_per)
     real = {"accuracy": [], "diversity": [], "fd": []}
     uncond = {"accuracy": [], "diversity": [], "fd": []}
@@ -168,14 +187,13 @@ def real_and_unconditional(seeds=(0, 1, 2), n_per: int = 30) -> dict:
     sampler = DDIMSampler(schedule, STEPS, clip_x0=True)
     for seed in seeds:
         gen = torch.Generator().manual_seed(seed)
-        pick = torch.cat([torch.nonzero(y == d).flatten()[torch.randperm(int((y == d).sum()), generator=gen)[:n_per]]
-                          for d in DIGITS])
+        pick = _balanced(y, n_per, gen)
         row = scores(x[pick], y[pick])
-        row["fd"] = digit_floor(n, seed)  # real *training* digits against the held-out ones: the floor
+        row["fd"] = digit_fd(x_train[_balanced(y_train, n_per, gen)])  # the floor: real digits the models saw
         for key, value in row.items():
             real[key].append(value)
-        samples = sampler.sample(model, (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed)).clamp(-1, 1)
-        for key, value in scores(samples, labels).items():
+        samples = sampler.sample(model, (len(labels), 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+        for key, value in scores(samples.clamp(-1, 1), labels).items():
             uncond[key].append(value)
     return {"real": real, "unconditional": uncond}
 
@@ -194,6 +212,46 @@ def turning_points(table: dict) -> dict[str, list[float]]:
         out["best_accuracy"].append(max(scales, key=lambda s: table["accuracy"][s][i]))
         out["best_fd"].append(min(scales, key=lambda s: table["fd"][s][i]))
     return out
+
+
+def tradeoff_claims(table: dict, baselines: dict) -> dict[str, np.ndarray]:
+    """Per-seed margins of notebook 08's claims on the trade-off (> 0 where a claim held; seeds paired by their
+    index, since every scale and the unconditional model start from each seed's noise). A claim is left out when
+    ``table`` lacks the scales it needs.
+
+    - ``zero_is_chance``: at s = 0, 10 points plus the unconditional model's share read as asked, minus the share;
+    - ``read_from_one``: the lowest share read as asked at any measured s >= 1, minus 0.95;
+    - ``diversity_falls``: the diversity at s = 1 minus that at s = 3;
+    - ``fd_falls_to_one``: the FD at s = 0.5 minus that at s = 1;
+    - ``fd_rises_from_two``: the smallest rise of the FD from one measured scale to the next, from s = 2 up."""
+    acc, div, fd = (np.array([table[key][s] for s in table["scales"]]) for key in ("accuracy", "diversity", "fd"))
+    at = {s: i for i, s in enumerate(table["scales"])}
+    out = {}
+    if 0.0 in at:
+        out["zero_is_chance"] = np.asarray(baselines["unconditional"]["accuracy"]) + 0.10 - acc[at[0.0]]
+    upper = [at[s] for s in table["scales"] if s >= 1.0]
+    if upper:
+        out["read_from_one"] = acc[upper].min(axis=0) - 0.95
+    if 1.0 in at and 3.0 in at:
+        out["diversity_falls"] = div[at[1.0]] - div[at[3.0]]
+    if 0.5 in at and 1.0 in at:
+        out["fd_falls_to_one"] = fd[at[0.5]] - fd[at[1.0]]
+    rising = [at[s] for s in sorted(table["scales"]) if s >= 2.0]
+    if len(rising) >= 2:
+        out["fd_rises_from_two"] = np.diff(fd[rising], axis=0).min(axis=0)
+    return out
+
+
+def control_claims(table: dict, at_input: dict) -> dict[str, np.ndarray]:
+    """Per-seed margins of the control's claim, ``input_as_good``: 3 points minus the largest difference, at any
+    s >= 1 measured for both, between the shares read as asked with the label through the blocks and at the input
+    only (> 0 where the two stay within 3 points)."""
+    common = [s for s in table["scales"] if s >= 1.0 and s in at_input["scales"]]
+    if not common:
+        return {}
+    blocks, inputs = (np.array([t["accuracy"][s] for s in common]) for t in (table, at_input))
+    gaps = np.abs(blocks - inputs)
+    return {"input_as_good": 0.03 - gaps.max(axis=0)}
 
 
 def plot_tradeoff(table: dict, baselines: dict, others: dict | None = None, title: str = ""):
@@ -220,12 +278,12 @@ def plot_tradeoff(table: dict, baselines: dict, others: dict | None = None, titl
                        label="unconditional model" if name == "unconditional" else "real held-out digits"
                        + (" (FD: the floor)" if key == "fd" else ""))
             ax.axhspan(min(values), max(values), color=colour, alpha=0.08)
-        ax.set_xlabel("guidance scale s (0: label ignored, 1: conditional)")
+        ax.set_xlabel("guidance scale s")
         ax.set_ylabel(label)
         ax.set_title(better, fontsize=9)
     legend_outside(axes[-1])
-    if title:
-        fig.suptitle(title, fontsize=10)
+    fig.suptitle(title or "s = 0 ignores the label, s = 1 is the conditional model, larger s pushes past it",
+                 fontsize=10)
     fig.tight_layout()
     names = " and ".join(tables)
     return finish(fig, f"Three panels against the guidance scale for the conditional model ({names}): the share of "
@@ -256,7 +314,7 @@ class GuidanceView:
 
     def describe(self, digit: int = 7, scale: float = 1.0) -> str:
         return (f"One row of {len(self.images)} samples from the conditional model asked for the digit {digit} "
-                f"with guidance scale {scale:g}, all from the same starting noise as every other scale. Do they "
+                f"with guidance scale {scale}, all from the same starting noise as every other scale. Do they "
                 "look like the digit, and how much do they differ from one another?")
 
     def update(self, digit: int = 7, scale: float = 1.0) -> None:
@@ -279,7 +337,7 @@ def guidance_widget(table: dict[float, torch.Tensor], digit: int = 7, scale: flo
 def demo_widgets() -> dict:
     """Notebook 08's widget, same controls, ranges and defaults (the shipped model's samples, drawn once)."""
     model, schedule = load_conditional()
-    return {"guidance": guidance_widget(sample_table(model, schedule, n_per=8), digit=7, scale=1.0)}
+    return {"guidance": guidance_widget(sample_table(model, schedule), digit=7, scale=1.0)}
 
 
 # ----------------------------------------------------------------------------- exercises
@@ -373,9 +431,10 @@ def plot_rows(tables: dict[str, torch.Tensor]):
 
     fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4.6), squeeze=False)
     for ax, (title, x) in zip(axes[0], tables.items()):
-        rows = [torch.cat(list(x[d, :, 0]), dim=1) for d in range(x.shape[0])]
+        padded = torch.nn.functional.pad(x[:, :, 0], (0, 1, 0, 1), value=0.0)  # a grey line between samples
+        rows = [torch.cat(list(padded[d]), dim=1) for d in range(x.shape[0])]
         ax.imshow(torch.cat(rows, dim=0).numpy(), vmin=-1, vmax=1, cmap="gray")
-        ax.set_yticks([4 + 8 * d for d in range(x.shape[0])], [str(d) for d in range(x.shape[0])])
+        ax.set_yticks([4 + 9 * d for d in range(x.shape[0])], [str(d) for d in range(x.shape[0])])
         ax.set_xticks([])
         ax.set_ylabel("asked digit")
         ax.set_title(title, fontsize=10)
