@@ -56,10 +56,11 @@ collect_ignore = PINNED_SETUP_FILES if os.environ.get("COURSE_STACK", "pins") !=
 # by renaming the test's node id, which pytest 9 no longer reads.
 SPREAD = ("test_student_notebook_runs_with_edited_settings_and_checks_say_not_yet",)
 HEAVY_FIRST = ("tests/test_claims_03_07.py", "tests/test_site.py", "tests/test_large_config.py", "tests/test_builds.py",
-               "tests/test_claims_05.py", "notebooks/05_training", "notebooks/03_residual_vs_skip",
-               "notebooks/06_sampling", "notebooks/06b_sample_quality", "notebooks/07_residual_in_diffusion",
-               "tests/test_claims_06.py", "tests/test_claims_01.py", "tests/test_browser.py", "tests/test_claims_02.py",
-               "tests/test_study_runner.py", "notebooks/")
+               "tests/test_claims_05.py", "notebooks/08_guidance", "notebooks/05_training",
+               "notebooks/03_residual_vs_skip", "notebooks/06_sampling", "notebooks/06b_sample_quality",
+               "notebooks/07_residual_in_diffusion", "tests/test_claims_06.py", "tests/test_claims_01.py",
+               "tests/test_browser.py", "tests/test_claims_02.py", "tests/test_study_runner.py",
+               "tests/test_claims_08.py", "notebooks/")
 
 
 def work_unit(nodeid: str) -> str:
