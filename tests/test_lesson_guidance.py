@@ -93,6 +93,20 @@ def test_the_best_scale_is_judged_by_the_students_own_score(capsys):
     assert "one of the measured scales" in capsys.readouterr().out
 
 
+def test_the_best_scale_check_diagnoses_a_score_that_cannot_choose(capsys):
+    G.check_best_scale(lambda a, d, f: f, 8.0, MEASURED)  # forgot that a lower FD is better
+    assert "rises when the FD rises" in capsys.readouterr().out
+    G.check_best_scale(lambda a, d, f: -a, 0.0, MEASURED)
+    assert "falls when more samples read as the asked digit" in capsys.readouterr().out
+    saturated = table([0.1, 1.0, 1.0, 1.0], [2.0, 0.9, 0.7, 0.75], [40.0, 18.0, 25.0, 38.0])
+    G.check_best_scale(lambda a, d, f: a, 3.0, saturated)  # accuracy alone: s = 1, 3 and 8 tie
+    out = capsys.readouterr().out
+    assert "❌" in out and "ties at s = 1, 3, 8" in out
+    G.check_best_scale(lambda a, d, f: d, 0.0, saturated)  # diversity alone peaks where the label is ignored
+    out = capsys.readouterr().out
+    assert "❌" in out and "highest at s = 0" in out
+
+
 def test_turning_points_and_means():
     tp = G.turning_points(MEASURED)
     assert tp == {"best_accuracy": [8.0] * 3, "best_fd": [1.0] * 3}

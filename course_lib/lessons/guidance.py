@@ -40,6 +40,7 @@ __all__ = [
     "check_guided_eps",
     "control_claims",
     "demo_widgets",
+    "format_tradeoff",
     "guidance_widget",
     "label_path",
     "load_conditional",
@@ -58,7 +59,7 @@ __all__ = [
 CONDITIONAL = SHIPPED / "digits_unet_cond.pt"  # label_at="blocks", 4,000 steps (scripts/make_checkpoint.py)
 CONDITIONAL_INPUT = SHIPPED / "digits_unet_cond_input.pt"  # the same, the label added once at the input
 DIGITS = tuple(range(10))
-SCALES = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)  # guidance scales measured (0: the label ignored; 1: conditional)
+SCALES = (0.0, 0.5, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 8.0)  # guidance scales measured (0: label ignored, 1: conditional)
 STEPS = 20  # DDIM steps for every sample of this notebook
 N_PER = 20  # samples of each digit per scale and seed in the measurement (200 in all)
 
@@ -198,6 +199,24 @@ def real_and_unconditional(seeds=(0, 1, 2), n_per: int = N_PER) -> dict:
     return {"real": real, "unconditional": uncond}
 
 
+def format_tradeoff(table: dict, baselines: dict | None = None, name: str = "") -> str:
+    """The measurement as text: per scale, the mean and spread over seeds of each score (read as asked to three
+    decimals: one sample in 200 is 0.005); then the ``baselines``, if given, and the scales where each seed's
+    share read as asked is highest and its FD lowest."""
+    from ..claims import mean_spread
+
+    lines = [f"{name}s = {s:>4g}: read as asked {mean_spread(table['accuracy'][s], '.3f')}; diversity "
+             f"{mean_spread(table['diversity'][s], '.2f')}; FD {mean_spread(table['fd'][s], '.1f')}"
+             for s in table["scales"]]
+    for base, row in (baselines or {}).items():
+        lines.append(f"{base:>13}: read as asked {mean_spread(row['accuracy'], '.3f')}; diversity "
+                     f"{mean_spread(row['diversity'], '.2f')}; FD {mean_spread(row['fd'], '.1f')}")
+    turns = turning_points(table)
+    lines.append(f"{name}scale with the highest share read as asked, per seed: {turns['best_accuracy']} (the first "
+                 f"of any tie); with the lowest FD: {turns['best_fd']}")
+    return "\n".join(lines)
+
+
 def summarise(table: dict) -> dict[str, dict[float, float]]:
     """The mean over seeds of each score at each scale."""
     return {key: {s: float(np.mean(v)) for s, v in table[key].items()} for key in ("accuracy", "diversity", "fd")}
@@ -222,7 +241,7 @@ def tradeoff_claims(table: dict, baselines: dict) -> dict[str, np.ndarray]:
     - ``zero_is_chance``: at s = 0, 10 points plus the unconditional model's share read as asked, minus the share;
     - ``read_from_one``: the lowest share read as asked at any measured s >= 1, minus 0.95;
     - ``diversity_falls``: the diversity at s = 1 minus that at s = 3;
-    - ``fd_falls_to_one``: the FD at s = 0.5 minus that at s = 1;
+    - ``fd_lowest_near_one``: the lowest FD at any measured scale outside [1, 1.5], minus the lowest inside it;
     - ``fd_rises_from_two``: the smallest rise of the FD from one measured scale to the next, from s = 2 up."""
     acc, div, fd = (np.array([table[key][s] for s in table["scales"]]) for key in ("accuracy", "diversity", "fd"))
     at = {s: i for i, s in enumerate(table["scales"])}
@@ -234,8 +253,10 @@ def tradeoff_claims(table: dict, baselines: dict) -> dict[str, np.ndarray]:
         out["read_from_one"] = acc[upper].min(axis=0) - 0.95
     if 1.0 in at and 3.0 in at:
         out["diversity_falls"] = div[at[1.0]] - div[at[3.0]]
-    if 0.5 in at and 1.0 in at:
-        out["fd_falls_to_one"] = fd[at[0.5]] - fd[at[1.0]]
+    inside = [at[s] for s in table["scales"] if 1.0 <= s <= 1.5]
+    outside = [at[s] for s in table["scales"] if not 1.0 <= s <= 1.5]
+    if inside and outside:
+        out["fd_lowest_near_one"] = fd[outside].min(axis=0) - fd[inside].min(axis=0)
     rising = [at[s] for s in sorted(table["scales"]) if s >= 2.0]
     if len(rising) >= 2:
         out["fd_rises_from_two"] = np.diff(fd[rising], axis=0).min(axis=0)
@@ -275,8 +296,8 @@ def plot_tradeoff(table: dict, baselines: dict, others: dict | None = None, titl
         for name, style, colour in (("unconditional", "--", "0.3"), ("real", ":", "k")):
             values = baselines[name][key]
             ax.axhline(np.mean(values), ls=style, color=colour, lw=1.2,
-                       label="unconditional model" if name == "unconditional" else "real held-out digits"
-                       + (" (FD: the floor)" if key == "fd" else ""))
+                       label="unconditional model" if name == "unconditional" else
+                       "real digits (held-out; in the FD panel, training digits: the floor)")
             ax.axhspan(min(values), max(values), color=colour, alpha=0.08)
         ax.set_xlabel("guidance scale s")
         ax.set_ylabel(label)
@@ -289,8 +310,8 @@ def plot_tradeoff(table: dict, baselines: dict, others: dict | None = None, titl
     return finish(fig, f"Three panels against the guidance scale for the conditional model ({names}): the share of "
                        "samples the digit classifier reads as the asked digit, their diversity relative to real "
                        "digits, and their FD against held-out digits; dots are sampling seeds, lines their means, "
-                       "the dashed line the unconditional model and the dotted line real digits. Where does each "
-                       "curve turn as the scale grows?")
+                       "the dashed line the unconditional model and the dotted line real digits, each with a shaded "
+                       "band over its seeds' range. Where does each curve turn as the scale grows?")
 
 
 # ----------------------------------------------------------------------------- the live figure
@@ -341,9 +362,9 @@ def demo_widgets() -> dict:
 
 
 # ----------------------------------------------------------------------------- exercises
-GUIDE_HINT = ("start from the unconditional estimate and move along the direction the label adds, "
-              "eps_cond - eps_uncond, by the scale; check that scale 0 and scale 1 give back the two estimates.")
-GUIDE_REFERENCE = "`course_lib/guidance.py` (`guide`) and Ho & Salimans (2021), Eq. 6"
+GUIDE_HINT = ("as a function of the scale, the guided estimate is a straight line through the two estimates. Work out "
+              "by hand what your formula gives at s = 0 and at s = 1, and compare with what those scales must give.")
+GUIDE_REFERENCE = "Ho & Salimans (2021), Sec. 3.2, Eq. 6 (mind which number their w is), and `course_lib/guidance.py`"
 
 
 @graded
@@ -354,10 +375,10 @@ def check_guided_eps(guided_eps) -> None:
     for scale in (1.0, 3.0, 0.0):  # at 0 a swap and the paper's form with w = s look alike; at 1 they differ
         want = guide(eps_c, eps_u, scale)
         mistakes = {
-            "the two estimates swapped roles: at scale 0 the result should be the *unconditional* estimate.":
+            "the two estimates swapped roles: your result is the one this scale should not give.":
                 guide(eps_u, eps_c, scale),
-            "this is the paper's form with w = s: (1 + w) eps_cond - w eps_uncond uses w = s - 1 (at s = 1 the "
-            "result must be eps_cond itself).": (1 + scale) * eps_c - scale * eps_u,
+            "this is the paper's form with w = s: at s = 1 it gives 2 eps_cond - eps_uncond, not the conditional "
+            "estimate. Which value of the paper's w is the conditional model?": (1 + scale) * eps_c - scale * eps_u,
             "the step along eps_cond - eps_uncond is there, but not the point it starts from.":
                 scale * (eps_c - eps_u),
             "a weighted sum of the two estimates whose weights do not add up to 1.": eps_u + scale * eps_c,
@@ -397,10 +418,12 @@ def check_extremes_prediction(at_zero, at_large, table: dict, baselines: dict) -
              f"model: {chance:.0%}); at s = {top:g}, in {acc_top:.0%}, with diversity {div_top:.2f} of real digits'.")
     if zero == measured_zero and large == measured_large:
         return report(True, f"{facts} Guidance 0 ignores the label; a large scale buys the label with variety.", "")
-    wrong = "s = 0" if zero != measured_zero else f"s = {top:g}"
+    if zero != measured_zero:
+        wrong, hint = "s = 0", "at s = 0 the guided estimate is eps_uncond itself: which model is that?"
+    else:
+        wrong, hint = f"s = {top:g}", f"compare the diversity at s = {top:g} with real digits' 1."
     return report(False, "", f"your prediction for {wrong} is not what was measured. {facts} Compare each number "
-                  "with the unconditional model and with 1.", "at s = 0 the guided estimate is eps_uncond itself: "
-                  "which model is that?", "the trade-off figure above")
+                  "with the unconditional model and with 1.", hint, "the trade-off figure above")
 
 
 @graded
@@ -416,7 +439,19 @@ def check_best_scale(my_score, best_scale, table: dict) -> None:
                       "three measurements.")
     if best_scale not in values:
         return report(False, "", f"best_scale must be one of the measured scales {table['scales']}.")
+    a, d, f = means["accuracy"][1.0 if 1.0 in values else best_scale], 0.8, 20.0  # a typical row, to probe the score
+    if float(my_score(a, d, f + 10)) > float(my_score(a, d, f)):
+        return report(False, "", "your score rises when the FD rises: a lower FD is the better one.")
+    if float(my_score(min(a, 0.9) + 0.1, d, f)) < float(my_score(min(a, 0.9), d, f)):
+        return report(False, "", "your score falls when more samples read as the asked digit: is that what you want?")
     top = max(values.values())
+    tied = [s for s, v in values.items() if v >= top - 1e-9]
+    if len(tied) > 1:
+        return report(False, "", f"your score ties at s = {', '.join(f'{s:g}' for s in tied)}: it cannot choose "
+                      "between them. What does it ignore that differs there?")
+    if tied == [0.0]:
+        return report(False, "", "your score is highest at s = 0, where the label is ignored: does it reward the "
+                      "asked digit at all?")
     if values[best_scale] < top - 1e-12:
         return report(False, "", f"your score at s = {best_scale:g} is {values[best_scale]:.4g}, but it is higher at "
                       "another measured scale: compute it at every scale before you pick.",
