@@ -162,6 +162,7 @@ EDITS = {
         r"^SEEDS = \(0, 1, 2\)": "SEEDS = (3, 4)",
         r'activation_table\(\("sigmoid", "tanh", "relu"\), \("default", "xavier", "kaiming"\)':
             'activation_table(("sigmoid", "tanh"), ("default", "xavier")',
+        r"degradation_experiment\(seeds=SEEDS, steps=200\)": "degradation_experiment(seeds=SEEDS, steps=40)",
     },
     "01b_gradient_pathologies.ipynb": {
         r"^SEEDS = \(0, 1, 2\)": "SEEDS = (3, 4)",
