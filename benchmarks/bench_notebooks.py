@@ -4,7 +4,8 @@
 
 Runs each notebook in a fresh kernel with CI's settings (OMP_NUM_THREADS=2, CPU), samples the kernel
 process's resident memory every 50 ms, and prints a Markdown table; results in
-benchmarks/results/notebooks.json. Targets: about a minute and under 1.5 GB per notebook.
+benchmarks/results/notebooks.json (a run of some notebooks replaces only their entries). Targets: about a minute
+and under 1.5 GB per notebook.
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ def main(argv: list[str]) -> int:
         print(results[-1], flush=True)
     out = ROOT / "benchmarks" / "results" / "notebooks.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    kept = json.loads(out.read_text()) if out.is_file() else []  # a run of some notebooks replaces only theirs
+    ran = {r["notebook"] for r in results}
+    merged = sorted([r for r in kept if r["notebook"] not in ran] + results, key=lambda r: r["notebook"])
+    out.write_text(json.dumps(merged, indent=2) + "\n")
     print("\n| notebook | seconds (2 CPU threads) | peak memory (MB) |\n|---|---|---|")
     for r in results:
         print(f"| {r['notebook']} | {r['seconds']} | {r['peak_rss_mb']} |")
