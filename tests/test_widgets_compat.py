@@ -28,13 +28,13 @@ IPYWIDGETS7 = ROOT / ".venv" / "ipywidgets7"
 
 PROBE = r'''
 import json, sys, traceback, warnings
+import matplotlib  # imported before warnings become errors: their own deprecations are not the widgets'
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 warnings.simplefilter("error")
 warnings.filterwarnings("ignore", message=".*ipykernel.comm.Comm.*")  # ipywidgets 7 on a new ipykernel
 import ipywidgets
 from ipywidgets import fixed, interact
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from IPython.display import display
 from course_lib.widgets import LiveFigure
 
