@@ -242,6 +242,7 @@ def tradeoff_claims(table: dict, baselines: dict) -> dict[str, np.ndarray]:
     - ``read_from_one``: the lowest share read as asked at any measured s >= 1, minus 0.95;
     - ``diversity_falls``: the diversity at s = 1 minus that at s = 3;
     - ``fd_lowest_near_one``: the lowest FD at any measured scale outside [1, 1.5], minus the lowest inside it;
+    - ``guidance_helps_fd``: the FD at s = 1 (the conditional model, unguided) minus that at s = 1.25;
     - ``fd_rises_from_two``: the smallest rise of the FD from one measured scale to the next, from s = 2 up."""
     acc, div, fd = (np.array([table[key][s] for s in table["scales"]]) for key in ("accuracy", "diversity", "fd"))
     at = {s: i for i, s in enumerate(table["scales"])}
@@ -257,6 +258,8 @@ def tradeoff_claims(table: dict, baselines: dict) -> dict[str, np.ndarray]:
     outside = [at[s] for s in table["scales"] if not 1.0 <= s <= 1.5]
     if inside and outside:
         out["fd_lowest_near_one"] = fd[outside].min(axis=0) - fd[inside].min(axis=0)
+    if 1.0 in at and 1.25 in at:
+        out["guidance_helps_fd"] = fd[at[1.0]] - fd[at[1.25]]
     rising = [at[s] for s in sorted(table["scales"]) if s >= 2.0]
     if len(rising) >= 2:
         out["fd_rises_from_two"] = np.diff(fd[rising], axis=0).min(axis=0)
@@ -286,12 +289,13 @@ def plot_tradeoff(table: dict, baselines: dict, others: dict | None = None, titl
               ("fd", "FD against held-out digits", "lower is better"))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     tables = {"label through the blocks": table, **(others or {})}
+    position = {s: i for i, s in enumerate(sorted({s for tab in tables.values() for s in tab["scales"]}))}
     for ax, (key, label, better) in zip(axes, panels):
         for i, (name, tab) in enumerate(tables.items()):
-            scales = tab["scales"]
-            for s in scales:
-                ax.plot([s] * len(tab[key][s]), tab[key][s], "o", color=f"C{i}", ms=3, alpha=0.5)
-            ax.plot(scales, [np.mean(tab[key][s]) for s in scales], "-", color=f"C{i}", lw=1.5,
+            x = [position[s] for s in tab["scales"]]
+            for s in tab["scales"]:
+                ax.plot([position[s]] * len(tab[key][s]), tab[key][s], "o", color=f"C{i}", ms=3, alpha=0.5)
+            ax.plot(x, [np.mean(tab[key][s]) for s in tab["scales"]], "-", color=f"C{i}", lw=1.5,
                     label=f"{name}: seeds (dots), mean (line)")
         for name, style, colour in (("unconditional", "--", "0.3"), ("real", ":", "k")):
             values = baselines[name][key]
@@ -299,19 +303,22 @@ def plot_tradeoff(table: dict, baselines: dict, others: dict | None = None, titl
                        label="unconditional model" if name == "unconditional" else
                        "real digits (held-out; in the FD panel, training digits: the floor)")
             ax.axhspan(min(values), max(values), color=colour, alpha=0.08)
+        ax.set_xticks(list(position.values()), [f"{s:g}" for s in position], fontsize=8)
         ax.set_xlabel("guidance scale s")
         ax.set_ylabel(label)
         ax.set_title(better, fontsize=9)
     legend_outside(axes[-1])
-    fig.suptitle(title or "s = 0 ignores the label, s = 1 is the conditional model, larger s pushes past it",
-                 fontsize=10)
+    fig.suptitle(title or "s = 0 ignores the label, s = 1 is the conditional model, larger s pushes past it (the "
+                 "measured scales, evenly spaced)", fontsize=10)
     fig.tight_layout()
     names = " and ".join(tables)
     return finish(fig, f"Three panels against the guidance scale for the conditional model ({names}): the share of "
                        "samples the digit classifier reads as the asked digit, their diversity relative to real "
                        "digits, and their FD against held-out digits; dots are sampling seeds, lines their means, "
                        "the dashed line the unconditional model and the dotted line real digits, each with a shaded "
-                       "band over its seeds' range. Where does each curve turn as the scale grows?")
+                       "band over its seeds' range (in the FD panel the dotted line is training digits: the "
+                       "floor); the measured scales are evenly spaced along the horizontal axis. Where does each "
+                       "curve turn as the scale grows?")
 
 
 # ----------------------------------------------------------------------------- the live figure
@@ -375,7 +382,7 @@ def check_guided_eps(guided_eps) -> None:
     for scale in (1.0, 3.0, 0.0):  # at 0 a swap and the paper's form with w = s look alike; at 1 they differ
         want = guide(eps_c, eps_u, scale)
         mistakes = {
-            "the two estimates swapped roles: your result is the one this scale should not give.":
+            "the two estimates swapped roles: at s = 1 your function returns eps_uncond, at s = 0 eps_cond.":
                 guide(eps_u, eps_c, scale),
             "this is the paper's form with w = s: at s = 1 it gives 2 eps_cond - eps_uncond, not the conditional "
             "estimate. Which value of the paper's w is the conditional model?": (1 + scale) * eps_c - scale * eps_u,
