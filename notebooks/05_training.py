@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,answers,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -134,7 +134,7 @@ print(f"toy MLP: {TOY_STEPS:,} training steps; digit U-Net: width {WIDTH}, {DIGI
 # recovers the noise in its input, about 1 for one that always answers 0, and the same whatever the batch size or
 # the number of coordinates of an example.
 
-# %%
+# %% answers=["q_sample(x0, t, schedule", "model(x_t, t) - noise", "- noise) ** 2).mean()"]
 def eps_loss(model, x0, t, noise, schedule):
     ### BEGIN SOLUTION
     alpha_bar = schedule.alpha_bar[t].float().view(-1, *([1] * (x0.dim() - 1)))
@@ -153,7 +153,7 @@ lesson.check_eps_loss(eps_loss)
 # `data` (a fresh `t` and noise too), returning the list of losses. Which $t$ should a batch use, and how many? The
 # check runs it on 2-D points `[N, 2]` with a model that records what it is given.
 
-# %%
+# %% answers=["randint(0, schedule.T", "one t per example"]
 def train_loop(model, data, schedule, steps=300, batch_size=256, lr=2e-3, seed=0):
     ### BEGIN SOLUTION
     gen = torch.Generator().manual_seed(seed)
@@ -241,7 +241,7 @@ lesson.toy_result(toy.ema_model, toy.schedule, moons)
 # **Exercise 3 (predict, then run).** Before you run the next cell: where is the noise hardest to predict, at
 # `"small"` $t$ (a little noise on the data), in the `"middle"`, or at `"large"` $t$ (almost pure noise)?
 
-# %%
+# %% answers=["loss is largest at small", "hardest at small", "hides in the data"]
 ### BEGIN SOLUTION
 prediction = "small"
 ### END SOLUTION
