@@ -310,6 +310,7 @@ check_claims(lesson.control_claims(tradeoff, at_input), {
 #   `lesson.measure_tradeoff(trainer.ema_model, trainer.schedule)` for each.
 # - Ho & Salimans (2021), *Classifier-Free Diffusion Guidance*: Sec. 3.2, Alg. 1-2, Sec. 4.1, Tables 1-2.
 # - Dhariwal & Nichol (2021), *Diffusion Models Beat GANs on Image Synthesis*: Sec. 3.1 and 4.
-# - Karras et al. (2024), *Guiding a Diffusion Model with a Bad Version of Itself*: why guidance narrows samples.
+# - Karras et al. (2024), *Guiding a Diffusion Model with a Bad Version of Itself*.
 # - The command line: `python -m course_lib train --conditional --out c.pt`, then `python -m course_lib sample
-#   --checkpoint c.pt --label 7 --guidance 3 --out sevens` (3 is the default scale).
+#   --checkpoint c.pt --label 7 --out sevens`. Its default scale is 3, where the table above reads every sample
+#   of the shipped model as the asked digit (1.000, with 20 DDIM steps).

@@ -136,3 +136,32 @@ def test_forward_compiles_as_one_graph_and_keeps_its_checks_outside():
         assert torch.isnan(model(bad, t)).any()
     with pytest.raises(ValueError, match="NaN"):  # and the check is back after the block
         model(bad, t)
+
+
+def test_scale_shift_scales_and_shifts_the_normalised_activations():
+    """``scale_shift=True``: the embedding gives (s, b) per channel and the block computes norm(h) (1 + s) + b where
+    the default adds the embedding before the norm. With the embedding projection at zero both are norm(h); the
+    flag doubles that projection's outputs, reaches every ResBlock, round-trips through the config's dict, and is
+    left out of the dict when off (older checkpoints read as before)."""
+    from course_lib.unet import ResBlock, UNetConfig
+
+    torch.manual_seed(0)
+    add, film = ResBlock(8, 8, 16, zero_init=False), ResBlock(8, 8, 16, zero_init=False, scale_shift=True)
+    film.load_state_dict({k: v for k, v in add.state_dict().items() if not k.startswith("t_proj")}, strict=False)
+    for proj in (add.t_proj, film.t_proj):
+        torch.nn.init.zeros_(proj.weight), torch.nn.init.zeros_(proj.bias)
+    x, emb = torch.randn(3, 8, 4, 4), torch.randn(3, 16)
+    assert torch.allclose(add(x, emb), film(x, emb), atol=1e-6)
+    film.t_proj.bias.data[:8] = 1.0  # scale s = 1 doubles the normalised activations before SiLU and conv2
+    h = film.norm2(film.conv1(torch.nn.functional.silu(film.norm1(x))))
+    want = x + film.conv2(torch.nn.functional.silu(2 * h))
+    assert torch.allclose(film(x, emb), want, atol=1e-5)
+
+    model = UNet(base_channels=8, num_classes=10, scale_shift=True)
+    blocks = [m for m in model.modules() if isinstance(m, ResBlock)]
+    assert blocks and all(b.scale_shift and b.t_proj.out_features == 2 * b.conv2.out_channels for b in blocks)
+    assert model.config.to_dict()["scale_shift"] is True
+    assert UNet(UNetConfig(**model.config.to_dict())).config == model.config
+    assert "scale_shift" not in UNet().config.to_dict()
+    with pytest.raises(ValueError, match=r"scale_shift='yes' is not allowed"):
+        UNet(scale_shift="yes")
