@@ -115,10 +115,9 @@ print(lesson.label_path(model))
 #
 # ## A conditional model, trained live
 #
-# The same recipe for 25 seconds on the CPU (a minute with a larger batch on a GPU; the progress bar counts
-# towards a cap of 100,000 steps that the time budget never reaches). Ask it for every digit, eight samples each,
-# at guidance scale 1 (the plain conditional model; the scale comes next). Every sample in this notebook is drawn
-# with DDIM, 20 steps (notebook 06):
+# The same recipe for 25 seconds on the CPU (a minute with a larger batch on a GPU; the progress bar's 100,000
+# steps are a cap the time budget never reaches). Ask it for every digit, eight samples each, at guidance scale 1
+# (the conditional model). Every sample here is drawn with DDIM, 20 steps (notebook 06):
 
 # %% tags=["nbval-ignore-output"]
 # A live training run: its numbers differ between CPUs and runs, so the notebook tests do not compare them.
@@ -221,7 +220,7 @@ check_claims(lesson.tradeoff_claims(tradeoff, baselines), {
 lesson.check_extremes_prediction(at_zero, at_large, tradeoff, baselines)
 
 # %% [markdown]
-# Read each panel against its baselines (the numbers are in the table above).
+# Read each panel against its baselines (numbers in the table above).
 # - **Read as asked.** At $s = 0$: the unconditional model's chance level. At $s = 1$: 0.99; from $s = 2$ up, every
 #   sample of every seed, more often than real digits (0.957): guided samples are *typical* digits. Up to $s = 8$
 #   the share does not fall.
