@@ -15,6 +15,7 @@ import functools
 
 import numpy as np
 import torch
+from scipy.spatial.distance import pdist
 
 from ..checkpoints import SHIPPED, load_denoiser
 from ..data import load_digits
@@ -101,7 +102,7 @@ def train_conditional(device, seconds: float | None = None, seed: int = 0, model
 
 
 # ----------------------------------------------------------------------------- sampling
-def sample_digits(model, schedule, digits, scale: float, seed: int = 0, n_per: int = 16) -> torch.Tensor:
+def sample_digits(model, schedule, digits, scale: float, seed: int = 0, n_per: int = N_PER) -> torch.Tensor:
     """``n_per`` samples of each digit in ``digits`` (digit-major order) at guidance ``scale``: DDIM, ``STEPS``
     steps, starting noise drawn with ``seed`` on the CPU. Returns ``[len(digits) * n_per, 1, 8, 8]`` on the CPU."""
     labels = torch.tensor(digits).repeat_interleave(n_per)
@@ -126,13 +127,7 @@ def _real_spread() -> np.ndarray:
     """Per digit, the mean distance between two held-out real digits of that digit, in the classifier's features."""
     x, y = load_digits(split="test", return_labels=True)
     feats = digit_features(x)
-    return np.array([_mean_pairwise(feats[(y == d).numpy()]) for d in DIGITS])
-
-
-def _mean_pairwise(feats: np.ndarray) -> float:
-    d = np.sqrt(((feats[:, None, :] - feats[None, :, :]) ** 2).sum(-1))
-    n = len(feats)
-    return float(d.sum() / (n * (n - 1)))
+    return np.array([pdist(feats[(y == d).numpy()]).mean() for d in DIGITS])
 
 
 def scores(x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -143,7 +138,7 @@ def scores(x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     with torch.no_grad():
         read = digit_classifier()(to_8x8(x)).argmax(1)
     feats = digit_features(x)
-    spread = [_mean_pairwise(feats[(labels == d).numpy()]) / _real_spread()[d] for d in DIGITS]
+    spread = [pdist(feats[(labels == d).numpy()]).mean() / _real_spread()[d] for d in DIGITS]
     return {"accuracy": float((read == labels).float().mean()), "diversity": float(np.mean(spread)),
             "fd": digit_fd(x)}
 
