@@ -199,7 +199,7 @@ def test_student_notebook_runs_with_edited_settings_and_checks_say_not_yet(name,
     """The student copy, its settings edited as a student would (fewer seeds, depths, steps; another T), runs
     top to bottom; every check answers "Not yet" and no claim raises (one whose inputs are gone says so).
     Training is capped with COURSE_MAX_STEPS: the verdicts of claims are not what this test is about."""
-    monkeypatch.setenv("COURSE_MAX_STEPS", "20")
+    monkeypatch.setenv("COURSE_MAX_STEPS", "3")
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     nb = edited(nbformat.read(ROOT / "student" / name, as_version=4), EDITS[name])
     notebook_client(nb, ROOT / "student", timeout=300).execute()  # raises CellExecutionError on any error

@@ -166,6 +166,17 @@ def test_curve_claims_hold_on_the_shipped_seeds_and_say_when_not_measured(capsys
     assert "not measured" in capsys.readouterr().out
 
 
+def test_a_measure_left_out_changes_none_of_the_others():
+    """``measures`` (what the claim tests take): each measure has its own seeded draws, so a row with fewer of them
+    holds the same values; an unknown name is an error that lists the allowed ones."""
+    full, fewer = (capstone.run_curves((3,), variants=[Variant("residual", "add")], measures=m)
+                   for m in (capstone.MEASURES, ("fd_ema", "x0_mse")))
+    assert set(full[0]) - set(fewer[0]) == {"fd_raw", "gap", "gap_se", "null", "null_se"}
+    assert fewer[0]["fd_ema"] == full[0]["fd_ema"] and fewer[0]["x0_mse"] == full[0]["x0_mse"]
+    with pytest.raises(ValueError, match=r"measures=.*'fd'.*allowed"):
+        capstone.run_curves((3,), variants=[Variant("residual", "add")], measures=("fd",))
+
+
 def test_capstone_curve_run_and_plots():
     rows = capstone.run_curves((2, 4), variants=[Variant("residual", "add"), Variant("plain", "add")])
     assert [r["steps"] for r in rows] == [2, 4, 2, 4]

@@ -31,16 +31,24 @@ def test_train_resume_and_sample_images(tmp_path):
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_help_and_bad_arguments(tmp_path):
-    for cmd in (["--help"], ["train", "--help"], ["sample", "--help"]):
-        out = subprocess.run([sys.executable, "-m", "course_lib", *cmd], capture_output=True, text=True)
-        assert out.returncode == 0 and "usage: python -m course_lib" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "course_lib", "train", "--skip", "residual", "--out", "x.pt"],
-                         capture_output=True, text=True)
-    assert out.returncode == 2 and "invalid choice: 'residual'" in out.stderr
-    out = subprocess.run([sys.executable, "-m", "course_lib", "sample", "--steps", "0", "--out", "x"],
-                         capture_output=True, text=True)
-    assert out.returncode == 2 and "must be a positive integer, got 0" in out.stderr
+def exit_code(argv) -> int:
+    """``main(argv)``'s exit status, where argparse exits (help, a bad argument) or main returns."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
+def test_help_and_bad_arguments(capsys):
+    # the module runs as a program (one interpreter: the rest calls main in this one, as ``-m`` does)
+    out = subprocess.run([sys.executable, "-m", "course_lib", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "usage: python -m course_lib" in out.stdout
+    for cmd in (["train", "--help"], ["sample", "--help"]):
+        assert exit_code(cmd) == 0 and "usage: python -m course_lib" in capsys.readouterr().out
+    assert exit_code(["train", "--skip", "residual", "--out", "x.pt"]) == 2
+    assert "invalid choice: 'residual'" in capsys.readouterr().err
+    assert exit_code(["sample", "--steps", "0", "--out", "x"]) == 2
+    assert "must be a positive integer, got 0" in capsys.readouterr().err
 
 
 def test_missing_checkpoint_and_bad_size_are_clear(tmp_path, capsys):

@@ -259,27 +259,27 @@ def served(site):
         server.server_close()
 
 
-def wcag_rules(page) -> list[str]:
-    """axe-core's rules for WCAG 2.0 and 2.1, A and AA, the experimental ones included (axe leaves those out
-    unless named: label-content-name-mismatch, WCAG 2.5.3, is one)."""
-    return page.evaluate("(tags) => axe.getRules(tags).map(r => r.ruleId)", WCAG)
+AXE_PAGES_AT_ONCE = 3  # pages checked at the same time: one's network wait overlaps another's axe run
 
 
 def test_every_page_passes_axe_and_logs_no_error(served):
     """axe-core in Chromium on every page: no finding of impact serious or critical, in the light colour mode, and
     in the dark one for the rules that depend on colour (the same page, switched to dark as a reader's system
     setting switches it); and no page logs an error to the console, throws, or asks for a file that is not there
-    (the page loaded and the network idle, before axe runs: axe's own requests are not the page's)."""
+    (the page loaded and the network idle, before axe runs: axe's own requests are not the page's). A few pages
+    are open at once, each in its own tab."""
+    import asyncio
+
     from axe_playwright_python.base import AXE_SCRIPT  # axe-core's axe.min.js, as the package ships it
-    from playwright.sync_api import sync_playwright
+    from playwright.async_api import async_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: the browser test does not skip.")
     base, pages = served
     findings, errors, counts = [], [], {}
 
-    def run_axe(page, name, scheme, rules):
-        results = page.evaluate("(options) => axe.run(document, options)", {
+    async def run_axe(page, name, scheme, rules):
+        results = await page.evaluate("(options) => axe.run(document, options)", {
             "runOnly": {"type": "rule", "values": rules}, "resultTypes": ["violations"], "preload": False})
         for v in results["violations"]:
             counts[v["id"], v["impact"]] = counts.get((v["id"], v["impact"]), 0) + len(v["nodes"])
@@ -287,36 +287,45 @@ def test_every_page_passes_axe_and_logs_no_error(served):
                 findings.extend(f"{v['id']} ({v['impact']}) {name} ({scheme}): {', '.join(map(str, n['target']))}"
                                 for n in v["nodes"])
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1300, "height": 1000}, color_scheme="light")
-            for name in pages:
-                page = context.new_page()
-                logged = []
-                page.on("console", lambda m, logged=logged: m.type == "error" and logged.append(
-                    f"console: {m.text} ({m.location.get('url')})"))
-                page.on("pageerror", lambda e, logged=logged: logged.append(f"uncaught: {e}"))
-                page.on("response", lambda r, logged=logged: r.status >= 400 and logged.append(
-                    f"HTTP {r.status}: {r.url}"))
-                page.goto(base + name, wait_until="load")
-                page.wait_for_load_state("networkidle")
-                page.evaluate(AXE_SCRIPT)
-                rules = wcag_rules(page)
-                assert "label-content-name-mismatch" in rules and set(COLOUR_RULES) <= set(rules)
-                assert page.evaluate("document.documentElement.dataset.theme") == "light"
-                run_axe(page, name, "light", rules)
-                # the theme follows the system setting ("auto" mode); its colours change through CSS transitions,
-                # which axe would catch half-way on a busy machine: switched off first, the switch is immediate
-                page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
-                page.emulate_media(color_scheme="dark")
-                page.wait_for_function("document.documentElement.dataset.theme === 'dark'", timeout=10_000)
-                run_axe(page, name, "dark", list(COLOUR_RULES))
-                errors += [f"{name}: {m}" for m in logged]
-                page.close()
-            context.close()
-        finally:
-            browser.close()
+    async def check(context, name, at_once):
+        async with at_once:
+            page = await context.new_page()
+            logged = []
+            page.on("console", lambda m: m.type == "error" and logged.append(
+                f"console: {m.text} ({m.location.get('url')})"))
+            page.on("pageerror", lambda e: logged.append(f"uncaught: {e}"))
+            page.on("response", lambda r: r.status >= 400 and logged.append(f"HTTP {r.status}: {r.url}"))
+            await page.goto(base + name, wait_until="load")
+            await page.wait_for_load_state("networkidle")
+            await page.evaluate(AXE_SCRIPT)
+            # axe-core's rules for WCAG 2.0 and 2.1, A and AA, the experimental ones included (axe leaves those out
+            # unless named: label-content-name-mismatch, WCAG 2.5.3, is one)
+            rules = await page.evaluate("(tags) => axe.getRules(tags).map(r => r.ruleId)", WCAG)
+            assert "label-content-name-mismatch" in rules and set(COLOUR_RULES) <= set(rules)
+            assert await page.evaluate("document.documentElement.dataset.theme") == "light"
+            await run_axe(page, name, "light", rules)
+            # the theme follows the system setting ("auto" mode); its colours change through CSS transitions,
+            # which axe would catch half-way on a busy machine: switched off first, the switch is immediate
+            await page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+            await page.emulate_media(color_scheme="dark")
+            await page.wait_for_function("document.documentElement.dataset.theme === 'dark'", timeout=10_000)
+            await run_axe(page, name, "dark", list(COLOUR_RULES))
+            errors.extend(f"{name}: {m}" for m in logged)
+            await page.close()
+
+    async def check_all():
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                context = await browser.new_context(viewport={"width": 1300, "height": 1000}, color_scheme="light")
+                at_once = asyncio.Semaphore(AXE_PAGES_AT_ONCE)
+                await asyncio.gather(*(check(context, name, at_once) for name in pages))
+                await context.close()
+            finally:
+                await browser.close()
+
+    asyncio.run(check_all())
+    assert len(pages) > 20, pages
     print(f"axe findings by rule and impact (nodes): {counts}")
     assert not errors, f"{len(errors)} errors logged:\n" + "\n".join(errors[:20])
     assert not findings, f"{len(findings)} serious or critical axe findings:\n" + "\n".join(findings[:40])

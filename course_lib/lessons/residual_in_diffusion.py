@@ -115,22 +115,33 @@ CURVE_BATCH = 128  # batch size of the curves (and of the shipped checkpoint, wh
 PROBE_TS = (50, 100, 300, 600, 900)  # the t at which notebook 03 scores held-out denoising
 LONG_BUDGETS = (*CURVE_BUDGETS, 8000)  # the residual variants without long skips train on: still improving at 4,000
 SAMPLER_BUDGET = 4000  # where the rescored runs (LONG_ and RESCORED_VARIANTS) are also scored with DDIM-50 and DDPM
+MEASURES = ("fd_ema", "fd_raw", "gap", "x0_mse")  # what measure_at_budget takes (the gap: with its null)
+
+
+def check_measures(measures) -> None:
+    unknown = set(measures) - set(MEASURES)
+    if unknown:
+        raise ValueError(f"measures={measures!r} names {sorted(unknown)}; allowed: {MEASURES}")
 
 
 @torch.no_grad()
 def measure_at_budget(trainer: Trainer, n_samples: int = 300, eval_draws: int = 16, ts=PROBE_TS,
-                      keep_samples: int = 0, samplers: bool = False) -> dict:
+                      keep_samples: int = 0, samplers: bool = False, measures=MEASURES) -> dict:
     """What a curve records at one budget: training loss (mean of the last 50 steps); FD of ``n_samples``
     DDIM-20 samples (clipped x0-hat, the seed's starting noise) from the EMA weights (``fd_ema``) and from the
     raw weights (``fd_raw``), against the 797 held-out digits; the held-out gap and its null (``split_gap``);
     and the held-out x0-MSE at each t in ``ts`` (EMA weights, notebook 03's measure). ``samplers``: also the FD
     of the EMA weights' samples from the same starting noise with DDIM-50 (``fd_ddim50``) and DDPM-1000
-    (``fd_ddpm``), to measure the sampler's own share of the score."""
+    (``fd_ddpm``), to measure the sampler's own share of the score. ``measures``: which of ``MEASURES`` to take
+    (each is drawn with its own seeded generator, so leaving one out changes none of the others)."""
+    check_measures(measures)
     seed, schedule = trainer.config.seed, trainer.schedule
     last = trainer.history.loss[-50:]
     row = {"loss": sum(last) / len(last)}
     sampler = DDIMSampler(schedule, 20, clip_x0=True)
     for label, model in (("ema", trainer.ema_model), ("raw", trainer.model)):
+        if f"fd_{label}" not in measures:
+            continue
         model.eval()
         x = sampler.sample(model, (n_samples, 1, 8, 8), generator=torch.Generator().manual_seed(seed),
                            device=trainer.device).cpu()
@@ -143,10 +154,12 @@ def measure_at_budget(trainer: Trainer, n_samples: int = 300, eval_draws: int = 
             x = other.sample(trainer.ema_model, (n_samples, 1, 8, 8), device=trainer.device,
                              generator=torch.Generator().manual_seed(seed)).cpu()
             row[f"fd_{label}"] = digit_fd(x, reference="test")
-    row.update(split_gap(trainer.ema_model, schedule, draws=eval_draws, seed=seed))
-    ema_cpu = copy.deepcopy(trainer.ema_model).cpu().eval()
-    held_out = load_digits(split="test")
-    row["x0_mse"] = [denoising_mse(ema_cpu, held_out, t, schedule) for t in ts]
+    if "gap" in measures:
+        row.update(split_gap(trainer.ema_model, schedule, draws=eval_draws, seed=seed))
+    if "x0_mse" in measures:
+        ema_cpu = copy.deepcopy(trainer.ema_model).cpu().eval()
+        held_out = load_digits(split="test")
+        row["x0_mse"] = [denoising_mse(ema_cpu, held_out, t, schedule) for t in ts]
     trainer.model.train()
     return row
 
@@ -215,11 +228,14 @@ def capstone_study():
                  meta=meta, required=("fd_ema", "x0_mse"))
 
 
-def run_curves(budgets, variants=MAIN_VARIANTS, seeds=(0,), device="cpu", eval_draws: int = 2) -> list[dict]:
-    """Notebook 07's live run: ``variant_curve`` for every variant and seed (a cheaper gap: ``eval_draws``)."""
+def run_curves(budgets, variants=MAIN_VARIANTS, seeds=(0,), device="cpu", eval_draws: int = 2,
+               measures=MEASURES) -> list[dict]:
+    """Notebook 07's live run: ``variant_curve`` for every variant and seed (a cheaper gap: ``eval_draws``);
+    ``measures``: those of ``measure_at_budget`` to take (all by default)."""
+    check_measures(measures)
     return [{"kind": v.kind, "skip": v.skip, "seed": seed, **row} for seed in seeds for v in variants
             for row in variant_curve(v.kind, v.skip, seed=seed, budgets=budgets, device=device,
-                                     eval_draws=eval_draws)]
+                                     eval_draws=eval_draws, measures=measures)]
 
 
 # ----------------------------------------------------------------------------- statistics over seeds
