@@ -72,19 +72,28 @@ def check_guidance(scale) -> None:
 
 class Guided:
     """``model`` as a plain eps-model ``(x_t, t) -> eps_hat`` for the samplers, guided towards ``label`` with
-    ``scale``: each call is one forward pass over the batch twice, with the label and with ``null_label``."""
+    ``scale``: each call is one forward pass over the batch twice, with the label and with ``null_label``. At scale
+    1 the guided estimate is the conditional one, at scale 0 the unconditional one: there one pass over the batch
+    gives it (as ``diffusers`` skips guidance at ``guidance_scale`` 1)."""
 
     def __init__(self, model, label, scale: float):
         check_label(label, model)
         check_guidance(scale)
         self.model, self.scale, self.label = model, float(scale), label
-        self._labels: torch.Tensor | None = None  # [y, null], made once for the batch and device
+        self._labels: torch.Tensor | None = None  # [y, null] (or one of them), made once for the batch and device
+
+    def labels(self, batch: int, device) -> torch.Tensor:
+        """The labels of one call: ``[y, null]`` for the two passes, ``y`` alone at scale 1, ``null`` at scale 0."""
+        if self._labels is None or self._labels.device != device or \
+                self._labels.shape[0] != (batch if self.scale in (0.0, 1.0) else 2 * batch):
+            y = torch.as_tensor(self.label, dtype=torch.long).expand(batch)
+            null = torch.full_like(y, self.model.null_label)
+            self._labels = (y if self.scale == 1.0 else null if self.scale == 0.0 else torch.cat([y, null])).to(device)
+        return self._labels
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        batch = x_t.shape[0]
-        if self._labels is None or self._labels.shape[0] != 2 * batch or self._labels.device != x_t.device:
-            y = torch.as_tensor(self.label, dtype=torch.long).expand(batch)
-            self._labels = torch.cat([y, torch.full_like(y, self.model.null_label)]).to(x_t.device)
-        eps = self.model(torch.cat([x_t, x_t]), torch.cat([t, t]), self._labels)
-        eps_cond, eps_uncond = eps.chunk(2)
+        labels = self.labels(x_t.shape[0], x_t.device)
+        if self.scale in (0.0, 1.0):  # guide(eps_cond, eps_uncond, 1) is eps_cond; at 0, eps_uncond
+            return self.model(x_t, t, labels)
+        eps_cond, eps_uncond = self.model(torch.cat([x_t, x_t]), torch.cat([t, t]), labels).chunk(2)
         return guide(eps_cond, eps_uncond, self.scale)

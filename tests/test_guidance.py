@@ -58,6 +58,24 @@ def test_the_batched_forward_equals_two_forwards(label_at):
     assert not torch.allclose(model(x, t, y), model(x, t)), "the label changes nothing: conditioning is not wired"
 
 
+@pytest.mark.parametrize("scale", [0.0, 1.0])
+def test_at_scales_0_and_1_one_pass_gives_the_guided_estimate(scale):
+    """There the guided estimate is one of the two (the unconditional, the conditional one): one forward pass of
+    the batch, equal to what the two passes combine to, for one label and for a label per sample."""
+    model = conditional()
+    x, t = noisy_batch()
+    calls = []
+    model.register_forward_hook(lambda m, args, out: calls.append(len(args[0])))
+    for label in (7, torch.tensor([0, 1, 2, 3, 4, 5])):
+        y = torch.as_tensor(label).expand(6)
+        with torch.no_grad():
+            one_pass = Guided(model, label, scale)(x, t)
+            both = guide(model(x, t, y), model(x, t, torch.full((6,), model.null_label)), scale)
+        assert torch.allclose(one_pass, both, atol=1e-6), (one_pass - both).abs().max()
+        assert calls[0] == 6, calls  # one pass over the batch, not over the batch twice
+        calls.clear()
+
+
 def test_no_label_is_the_null_label():
     model = conditional()
     x, t = noisy_batch()
