@@ -137,8 +137,8 @@ lesson.plot_rows({"your live model": mine[1.0], "shipped, 4,000 steps": shipped[
 # At every sampling step the network gives two noise estimates for the same $x_t$: with the label,
 # $\epsilon_c = \epsilon_\theta(x_t, t, y)$, and with the null label, $\epsilon_u = \epsilon_\theta(x_t, t,
 # \varnothing)$. Their difference $\epsilon_c - \epsilon_u$ is the direction the label adds. Guidance combines the
-# two with one number, the scale $s$. Both come from one forward pass of a batch twice as large
-# (`course_lib.guidance.Guided`).
+# two with one number, the scale $s$. Both come from one pass of a batch twice as large
+# (`course_lib.guidance.Guided`; at $s = 0$ or $1$, one pass of the batch alone).
 #
 # **Exercise 1.** Write the guided estimate. Scale $s = 0$ must give $\epsilon_u$, $s = 1$ must give $\epsilon_c$,
 # and larger scales go further in the same direction.
@@ -172,9 +172,9 @@ at_large = "the asked digit, less varied than real digits"
 ### END SOLUTION
 
 # %% [markdown]
-# **The samples, live.** The next cell draws every sample the measurement below needs (20 of each digit at each
-# scale, for each of three sampling seeds). Then pick a digit and move the scale. Every scale starts from the same
-# noise, so a sample changes only because of the scale; a move only looks the samples up.
+# **The samples, live.** The next cell draws every sample the measurement below needs. Then pick a digit and move
+# the scale. Every scale starts from the same noise, so a sample changes only because of the scale; a move only
+# looks the samples up.
 
 # %% tags=["nbval-ignore-output"]
 # A live figure of samples from a network: their pixels differ in the last digits between CPUs, not compared.

@@ -68,12 +68,12 @@ def test_at_scales_0_and_1_one_pass_gives_the_guided_estimate(scale):
     model.register_forward_hook(lambda m, args, out: calls.append(len(args[0])))
     for label in (7, torch.tensor([0, 1, 2, 3, 4, 5])):
         y = torch.as_tensor(label).expand(6)
+        calls.clear()
         with torch.no_grad():
             one_pass = Guided(model, label, scale)(x, t)
+            assert calls == [6], calls  # one pass over the batch: not two, not one over the batch twice
             both = guide(model(x, t, y), model(x, t, torch.full((6,), model.null_label)), scale)
         assert torch.allclose(one_pass, both, atol=1e-6), (one_pass - both).abs().max()
-        assert calls[0] == 6, calls  # one pass over the batch, not over the batch twice
-        calls.clear()
 
 
 def test_no_label_is_the_null_label():
