@@ -69,24 +69,29 @@ def toy_scores(samples: torch.Tensor, name: str = "moons", floor_draws: int = 5,
     lists, the scores of ``floor_draws`` sets of ``n`` independent points of ``name`` (``independent_points``)
     against the same reference: what a perfect sampler scores, draw by draw. (``toy_quality``'s floor, a second
     ``make_toy_2d`` draw, is lower than that for the moons, whose points are evenly spaced.)"""
-    from ..data import make_toy_2d
     from ..metrics import mmd, sliced_wasserstein
 
     samples = samples.detach().float().cpu()
-    reference = make_toy_2d(name, len(samples), seed=10_000 + seed)
+    reference = toy_reference(name, len(samples), seed)
     swd_floor, mmd_floor = toy_floor(name, len(samples), floor_draws, seed)
     return {"swd": sliced_wasserstein(samples, reference), "mmd": mmd(samples, reference),
             "swd_floor": list(swd_floor), "mmd_floor": list(mmd_floor)}
+
+
+def toy_reference(name: str, n: int, seed: int = 0) -> torch.Tensor:
+    """The ``n`` reference points of ``name`` that ``toy_scores`` scores against (a draw apart from the data's)."""
+    from ..data import make_toy_2d
+
+    return make_toy_2d(name, n, seed=10_000 + seed)
 
 
 @functools.lru_cache(maxsize=8)
 def toy_floor(name: str, n: int, draws: int, seed: int = 0) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """``toy_scores``' floors, ``(swd, mmd)`` of each of ``draws`` sets of ``n`` independent points against the
     reference: they depend on nothing a model does, so they are computed once per setting."""
-    from ..data import make_toy_2d
     from ..metrics import mmd, sliced_wasserstein
 
-    reference = make_toy_2d(name, n, seed=10_000 + seed)
+    reference = toy_reference(name, n, seed)
     perfect = independent_points(name, n, draws, seed)
     return (tuple(sliced_wasserstein(x, reference) for x in perfect), tuple(mmd(x, reference) for x in perfect))
 
