@@ -4,7 +4,8 @@ nbclient waits for each message from the kernel with a single ``poll(timeout)`` 
 On this set-up (pyzmq 27.3, jupyter_client 8.10, nbclient 0.11) that wait now and then misses a message
 that is already in the socket and returns only when the timeout runs out: a 0.2 s cell then holds the run
 for the whole cell timeout (60 s in a diagnostic run; with 300 s it looked like a hang). Waiting in
-one-second slices bounds such a stall to a second; the overall timeout is unchanged.
+0.1 s slices bounds such a stall to 0.1 s (with one-second slices, a student copy's run took about half a
+second to a second longer); the overall timeout is unchanged.
 
 Used by ``scripts/run_notebooks.py``, ``benchmarks/bench_notebooks.py`` and ``tests/test_builds.py``.
 (nbval uses a blocking client, which polls differently and has not stalled.)
@@ -26,7 +27,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from traitlets import Type, default
 
-SLICE_S = 1.0
+SLICE_S = 0.1
 
 
 class SlicedChannel(AsyncZMQSocketChannel):
