@@ -1,7 +1,13 @@
 import os
+import sys
+from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from check_portability import SETTINGS
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +96,28 @@ def pytest_xdist_make_scheduler(config, log):
 
     config.option.loadscopereorder = False  # keep HEAVY_FIRST's order (it would sort units by their test count)
     return WorkUnits(config, log)
+
+
+# COURSE_NBVAL_CPU=NAME (.ci/run sets avx2 on an AVX-512 CPU) starts the kernels of the notebooks nbval compares with
+# PyTorch capped at that setting of scripts/check_portability.py (its ATen and oneDNN caps; the thread count stays the
+# suite's), so that every CI run also checks that the compared outputs do not depend on the instruction set. nbval
+# starts a notebook's kernel when its first cell is set up, with the environment of that moment; everything else in
+# the suite (the claims' training, the student copies, the GPU branch) runs with the CPU's own kernels.
+NBVAL_CPU_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+
+def nbval_cpu_environment() -> dict[str, str]:
+    """The variables COURSE_NBVAL_CPU adds to an nbval kernel's environment (none when it is unset)."""
+    name = os.environ.get("COURSE_NBVAL_CPU", "")
+    if not name:
+        return {}
+    if name not in SETTINGS:
+        raise pytest.UsageError(f"COURSE_NBVAL_CPU={name!r} is not a setting; allowed: {sorted(SETTINGS)}")
+    return {k: v for k, v in SETTINGS[name].items() if k in NBVAL_CPU_VARIABLES}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    variables = nbval_cpu_environment() if type(item).__name__ == "IPyNbCell" else {}
+    with mock.patch.dict(os.environ, variables):
+        return (yield)

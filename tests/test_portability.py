@@ -1,5 +1,6 @@
 """scripts/check_portability.py: its settings really change the kernels PyTorch picks."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,44 @@ def test_nbval_command_matches_the_course_test_command():
     cmd = nbval_command(["notebooks/x.ipynb"])
     for flag in ("--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"):
         assert flag in cmd and flag in course
+
+
+WORKER_PROBE = """
+import os
+import torch
+
+
+def test_the_worker_keeps_its_own_kernels():
+    assert "ATEN_CPU_CAPABILITY" not in os.environ and "ONEDNN_MAX_CPU_ISA" not in os.environ
+    assert torch.backends.cpu.get_cpu_capability() == os.environ["NATIVE"]
+"""
+
+
+def test_course_nbval_cpu_caps_only_the_kernels_nbval_compares(tmp_path):
+    """.ci/run's COURSE_NBVAL_CPU=avx2 (tests/conftest.py): a notebook whose stored output is the kernel's capability
+    "AVX2" passes nbval, and a test run after it in the same process still has the CPU's own kernels."""
+    import nbformat
+
+    native = probe("native", tmp_path)[0]
+    if native == "DEFAULT":
+        pytest.skip("this CPU has no AVX2")
+    cell = nbformat.v4.new_code_cell("import torch\nprint(torch.backends.cpu.get_cpu_capability())", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="AVX2\n")]
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "a_kernel.ipynb")
+    (tmp_path / "test_worker.py").write_text(WORKER_PROBE)
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
+    tests = str(Path(__file__).resolve().parent)
+    env.update(COURSE_NBVAL_CPU="avx2", NATIVE=native, PYTHONPATH=os.pathsep.join([tests, env.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "-q", "--nbval",
+                          "--nbval-current-env", str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-3000:]
+
+
+def test_course_nbval_cpu_names_a_setting(monkeypatch):
+    from conftest import nbval_cpu_environment
+
+    monkeypatch.setenv("COURSE_NBVAL_CPU", "sse41")
+    assert nbval_cpu_environment() == {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+    monkeypatch.setenv("COURSE_NBVAL_CPU", "avx3")
+    with pytest.raises(pytest.UsageError, match=r"COURSE_NBVAL_CPU='avx3' is not a setting; allowed: \['avx2', "):
+        nbval_cpu_environment()
