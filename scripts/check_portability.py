@@ -36,7 +36,8 @@ SETTINGS = {
     "threads1": {"OMP_NUM_THREADS": "1"},
     "threads4": {"OMP_NUM_THREADS": "4"},
 }
-CPU_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "IPYTHONDIR", "MPLBACKEND")
+CPU_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "IPYTHONDIR", "MPLBACKEND",
+                 "COURSE_NBVAL_CPU")
 
 
 def setting_environment(name: str, ipython_dir: Path) -> dict[str, str]:

@@ -31,7 +31,8 @@ def ci_environment() -> None:
     """CI's thread count and device, the machine's own CPU kernels (inherited by the kernel).
 
     What nbval compares must not depend on the kernels: CI checks these outputs with PyTorch capped at
-    AVX2 (.ci/run), and scripts/check_portability.py under SSE4.1 and other thread counts.
+    AVX2 (.ci/run's COURSE_NBVAL_CPU, tests/conftest.py), and scripts/check_portability.py under SSE4.1 and
+    other thread counts.
     """
     os.environ["OMP_NUM_THREADS"] = "2"
     os.environ["COURSE_DEVICE"] = "cpu"

@@ -98,12 +98,15 @@ def pytest_xdist_make_scheduler(config, log):
     return WorkUnits(config, log)
 
 
-# COURSE_NBVAL_CPU=NAME (.ci/run sets avx2 on an AVX-512 CPU) starts the kernels of the notebooks nbval compares with
-# PyTorch capped at that setting of scripts/check_portability.py (its ATen and oneDNN caps; the thread count stays the
-# suite's), so that every CI run also checks that the compared outputs do not depend on the instruction set. nbval
-# starts a notebook's kernel when its first cell is set up, with the environment of that moment; everything else in
-# the suite (the claims' training, the student copies, the GPU branch) runs with the CPU's own kernels.
+# COURSE_NBVAL_CPU=NAME (.ci/run sets avx2 on an AVX-512 CPU) starts nbval's Jupyter kernels, the ones that run the
+# notebooks whose outputs are compared, with PyTorch capped at that setting of scripts/check_portability.py (its ATen
+# and oneDNN caps; the thread count stays the suite's): every CI run so checks that the compared outputs do not depend
+# on the instruction set. The rest of the suite (the claims re-run on other seeds, the student copies, the GPU
+# configuration run on the CPU) uses the CPU's own kernels. nbval starts a notebook's kernel while its first cell is
+# set up, with the environment of that moment. The hook is a plugin, not a conftest hook: a conftest's
+# pytest_runtest_setup would reach only the items under tests/, not the notebooks.
 NBVAL_CPU_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+NBVAL_CPU_SETTINGS = sorted(name for name, env in SETTINGS.items() if set(NBVAL_CPU_VARIABLES) <= set(env))
 
 
 def nbval_cpu_environment() -> dict[str, str]:
@@ -111,13 +114,27 @@ def nbval_cpu_environment() -> dict[str, str]:
     name = os.environ.get("COURSE_NBVAL_CPU", "")
     if not name:
         return {}
-    if name not in SETTINGS:
-        raise pytest.UsageError(f"COURSE_NBVAL_CPU={name!r} is not a setting; allowed: {sorted(SETTINGS)}")
-    return {k: v for k, v in SETTINGS[name].items() if k in NBVAL_CPU_VARIABLES}
+    if name not in NBVAL_CPU_SETTINGS:
+        raise pytest.UsageError(f"COURSE_NBVAL_CPU={name!r} is not a capped setting; allowed: {NBVAL_CPU_SETTINGS}")
+    return {k: SETTINGS[name][k] for k in NBVAL_CPU_VARIABLES}
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
-    variables = nbval_cpu_environment() if type(item).__name__ == "IPyNbCell" else {}
-    with mock.patch.dict(os.environ, variables):
-        return (yield)
+class NbvalCpu:
+    """Sets ``variables`` in the environment while nbval starts a notebook's kernel."""
+
+    def __init__(self, variables: dict[str, str]):
+        self.variables = variables
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item):
+        if type(item).__name__ != "IPyNbCell" or item.parent.kernel is not None:
+            return (yield)
+        with mock.patch.dict(os.environ, self.variables):
+            return (yield)
+
+
+def pytest_configure(config):
+    variables = nbval_cpu_environment()
+    if variables:
+        torch.backends.cpu.get_cpu_capability()  # ATen picks this process's own kernels now, before any kernel starts
+        config.pluginmanager.register(NbvalCpu(variables), "nbval-cpu")

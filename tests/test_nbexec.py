@@ -1,4 +1,5 @@
-"""scripts/nbexec.py: the notebook runner waits in short slices, so a missed wake-up costs a second, not the timeout."""
+"""scripts/nbexec.py: the notebook runner waits in short slices, so a missed wake-up costs one slice (0.1 s), not the
+timeout."""
 
 import asyncio
 import importlib

@@ -1,4 +1,5 @@
-"""scripts/check_portability.py: its settings really change the kernels PyTorch picks."""
+"""scripts/check_portability.py: its settings really change the kernels PyTorch picks; and COURSE_NBVAL_CPU, which
+caps the kernels of nbval's notebooks at one of them in CI (tests/conftest.py)."""
 
 import os
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from check_portability import SETTINGS, nbval_command, setting_environment
+from conftest import NBVAL_CPU_VARIABLES
 
 PROBE = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
 
@@ -48,37 +50,44 @@ import os
 import torch
 
 
-def test_the_worker_keeps_its_own_kernels():
+def test_the_worker_keeps_its_native_cpu_capability():
     assert "ATEN_CPU_CAPABILITY" not in os.environ and "ONEDNN_MAX_CPU_ISA" not in os.environ
     assert torch.backends.cpu.get_cpu_capability() == os.environ["NATIVE"]
 """
 
 
-def test_course_nbval_cpu_caps_only_the_kernels_nbval_compares(tmp_path):
-    """.ci/run's COURSE_NBVAL_CPU=avx2 (tests/conftest.py): a notebook whose stored output is the kernel's capability
-    "AVX2" passes nbval, and a test run after it in the same process still has the CPU's own kernels."""
+def test_course_nbval_cpu_caps_only_nbval_kernels(tmp_path):
+    """.ci/run's COURSE_NBVAL_CPU (tests/conftest.py), laid out as in ./course test: the suite's conftest loaded from
+    tests/, a notebook outside it. Under sse41 the notebook whose stored output is "DEFAULT SSE41" (ATen's and
+    oneDNN's caps, as its kernel sees them) passes nbval, and a test run after it in the same process still has the
+    CPU's own kernels."""
     import nbformat
 
     native = probe("native", tmp_path)[0]
     if native == "DEFAULT":
-        pytest.skip("this CPU has no AVX2")
-    cell = nbformat.v4.new_code_cell("import torch\nprint(torch.backends.cpu.get_cpu_capability())", execution_count=1)
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="AVX2\n")]
+        pytest.skip("this CPU's own kernels are already the DEFAULT ones")
+    source = "import os, torch\nprint(torch.backends.cpu.get_cpu_capability(), os.environ.get('ONEDNN_MAX_CPU_ISA'))"
+    cell = nbformat.v4.new_code_cell(source, execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="DEFAULT SSE41\n")]
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "a_kernel.ipynb")
     (tmp_path / "test_worker.py").write_text(WORKER_PROBE)
-    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
-    tests = str(Path(__file__).resolve().parent)
-    env.update(COURSE_NBVAL_CPU="avx2", NATIVE=native, PYTHONPATH=os.pathsep.join([tests, env.get("PYTHONPATH", "")]))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "-q", "--nbval",
-                          "--nbval-current-env", str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-3000:]
+    env = {k: v for k, v in os.environ.items() if k not in (*NBVAL_CPU_VARIABLES, "PYTEST_ADDOPTS")}
+    env.update(COURSE_NBVAL_CPU="sse41", NATIVE=native)
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-current-env",
+                          "--nbval", "--nbval-cell-timeout=120", "tests/test_portability.py::test_course_nbval_cpu_"
+                          "names_a_capped_setting", str(tmp_path / "a_kernel.ipynb"), str(tmp_path / "test_worker.py")],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "3 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
 
 
-def test_course_nbval_cpu_names_a_setting(monkeypatch):
+def test_course_nbval_cpu_names_a_capped_setting(monkeypatch):
     from conftest import nbval_cpu_environment
 
     monkeypatch.setenv("COURSE_NBVAL_CPU", "sse41")
     assert nbval_cpu_environment() == {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
-    monkeypatch.setenv("COURSE_NBVAL_CPU", "avx3")
-    with pytest.raises(pytest.UsageError, match=r"COURSE_NBVAL_CPU='avx3' is not a setting; allowed: \['avx2', "):
-        nbval_cpu_environment()
+    for name in ("avx3", "threads1"):
+        monkeypatch.setenv("COURSE_NBVAL_CPU", name)
+        with pytest.raises(pytest.UsageError, match=rf"COURSE_NBVAL_CPU='{name}' is not a capped setting; allowed: "
+                                                    r"\['avx2', 'sse41'\]"):
+            nbval_cpu_environment()
