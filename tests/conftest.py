@@ -125,6 +125,9 @@ class NbvalCpu:
     def __init__(self, variables: dict[str, str]):
         self.variables = variables
 
+    def pytest_report_header(self):
+        return "nbval's kernels start with " + " ".join(f"{k}={v}" for k, v in self.variables.items())
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item):
         if type(item).__name__ != "IPyNbCell" or item.parent.kernel is not None:
