@@ -30,9 +30,9 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 def ci_environment() -> None:
     """CI's thread count and device, the machine's own CPU kernels (inherited by the kernel).
 
-    What nbval compares must not depend on the kernels: CI checks these outputs with PyTorch capped at
-    AVX2 (.ci/run's COURSE_NBVAL_CPU, tests/conftest.py), and scripts/check_portability.py under SSE4.1 and
-    other thread counts.
+    What nbval compares must not depend on the kernels: on an AVX-512 machine CI checks these outputs with
+    PyTorch capped at AVX2 (.ci/run's COURSE_NBVAL_CPU, tests/conftest.py), and scripts/check_portability.py
+    under SSE4.1 and other thread counts.
     """
     os.environ["OMP_NUM_THREADS"] = "2"
     os.environ["COURSE_DEVICE"] = "cpu"

@@ -100,11 +100,11 @@ def pytest_xdist_make_scheduler(config, log):
 
 # COURSE_NBVAL_CPU=NAME (.ci/run sets avx2 on an AVX-512 CPU) starts nbval's Jupyter kernels, the ones that run the
 # notebooks whose outputs are compared, with PyTorch capped at that setting of scripts/check_portability.py (its ATen
-# and oneDNN caps; the thread count stays the suite's): every CI run so checks that the compared outputs do not depend
-# on the instruction set. The rest of the suite (the claims re-run on other seeds, the student copies, the GPU
-# configuration run on the CPU) uses the CPU's own kernels. nbval starts a notebook's kernel while its first cell is
-# set up, with the environment of that moment. The hook is a plugin, not a conftest hook: a conftest's
-# pytest_runtest_setup would reach only the items under tests/, not the notebooks.
+# and oneDNN caps; the thread count stays the suite's), so that every CI run on an AVX-512 CPU also checks that the
+# compared outputs do not depend on the instruction set. The rest of the suite (the claims re-run on other seeds, the
+# student copies, the GPU configuration run on the CPU) runs with PyTorch uncapped. nbval starts a notebook's kernel
+# while its first cell is set up, with the environment of that moment. The hook is a plugin, not a conftest hook: a
+# conftest's pytest_runtest_setup would reach only the items under tests/, not the notebooks.
 NBVAL_CPU_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 NBVAL_CPU_SETTINGS = sorted(name for name, env in SETTINGS.items() if set(NBVAL_CPU_VARIABLES) <= set(env))
 
@@ -139,5 +139,5 @@ class NbvalCpu:
 def pytest_configure(config):
     variables = nbval_cpu_environment()
     if variables:
-        torch.backends.cpu.get_cpu_capability()  # ATen picks this process's own kernels now, before any kernel starts
+        torch.backends.cpu.get_cpu_capability()  # ATen picks this process's kernels now, before a Jupyter kernel starts
         config.pluginmanager.register(NbvalCpu(variables), "nbval-cpu")

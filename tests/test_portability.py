@@ -50,7 +50,7 @@ import os
 import torch
 
 
-def test_the_worker_keeps_its_native_cpu_capability():
+def test_the_worker_keeps_pytorch_uncapped():
     assert "ATEN_CPU_CAPABILITY" not in os.environ and "ONEDNN_MAX_CPU_ISA" not in os.environ
     assert torch.backends.cpu.get_cpu_capability() == os.environ["NATIVE"]
 """
@@ -58,9 +58,9 @@ def test_the_worker_keeps_its_native_cpu_capability():
 
 def test_course_nbval_cpu_caps_only_nbval_kernels(tmp_path):
     """.ci/run's COURSE_NBVAL_CPU (tests/conftest.py), laid out as in ./course test: the suite's conftest loaded from
-    tests/, a notebook outside it. Under sse41 the notebook whose stored output is "DEFAULT SSE41" (ATen's and
-    oneDNN's caps, as its kernel sees them) passes nbval, and a test run after it in the same process still has the
-    CPU's own kernels."""
+    tests/, two notebooks outside it, an xdist worker. Under sse41 each notebook, whose stored output is "DEFAULT
+    SSE41" (ATen's capability and oneDNN's cap variable, as its kernel sees them), passes nbval, and a test run after
+    them in the same worker still has PyTorch uncapped."""
     import nbformat
 
     native = probe("native", tmp_path)[0]
@@ -69,16 +69,19 @@ def test_course_nbval_cpu_caps_only_nbval_kernels(tmp_path):
     source = "import os, torch\nprint(torch.backends.cpu.get_cpu_capability(), os.environ.get('ONEDNN_MAX_CPU_ISA'))"
     cell = nbformat.v4.new_code_cell(source, execution_count=1)
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="DEFAULT SSE41\n")]
-    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "a_kernel.ipynb")
+    for name in ("a_kernel.ipynb", "b_kernel.ipynb"):
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / name)
     (tmp_path / "test_worker.py").write_text(WORKER_PROBE)
     env = {k: v for k, v in os.environ.items() if k not in (*NBVAL_CPU_VARIABLES, "PYTEST_ADDOPTS")}
     env.update(COURSE_NBVAL_CPU="sse41", NATIVE=native)
     root = Path(__file__).resolve().parents[1]
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-current-env",
-                          "--nbval", "--nbval-cell-timeout=120", "tests/test_portability.py::test_course_nbval_cpu_"
-                          "names_a_capped_setting", str(tmp_path / "a_kernel.ipynb"), str(tmp_path / "test_worker.py")],
+    paths = ["tests/test_portability.py::test_course_nbval_cpu_names_a_capped_setting",
+             *(str(tmp_path / name) for name in ("a_kernel.ipynb", "b_kernel.ipynb", "test_worker.py"))]
+    # rootdir /: xdist tells items apart by node id, which is "::Cell 0" for both notebooks outside the repository
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "1", "--rootdir=/",
+                          "-c", "pyproject.toml", "--nbval", "--nbval-current-env", "--nbval-cell-timeout=120", *paths],
                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0 and "3 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+    assert run.returncode == 0 and "4 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
 
 
 def test_course_nbval_cpu_names_a_capped_setting(monkeypatch):
