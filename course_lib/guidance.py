@@ -72,10 +72,10 @@ def check_guidance(scale) -> None:
 
 class Guided:
     """``model`` as a plain eps-model ``(x_t, t) -> eps_hat`` for the samplers, guided towards ``label`` with
-    ``scale``: at scales other than 0 and 1, each call is one forward pass over the batch twice, with the label and
-    with ``null_label``. At scale 1 the guided estimate is the conditional one and at 0 the unconditional one, so
-    there one pass over the batch alone gives it (``diffusers`` pipelines also make one pass at ``guidance_scale`` 1;
-    they do at every scale up to 1, where they use the conditional estimate, 0 included, unlike this class)."""
+    ``scale``: each call is one forward pass over the batch twice, with the label and with ``null_label``. At scale
+    1 the guided estimate is the conditional one and at 0 the unconditional one, so there one pass over the batch
+    alone gives it. (``diffusers`` pipelines make one pass at every ``guidance_scale`` up to 1 and return the
+    conditional estimate there, at 0 too; this class keeps the formula's unconditional estimate at 0.)"""
 
     def __init__(self, model, label, scale: float):
         check_label(label, model)
