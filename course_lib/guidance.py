@@ -1,4 +1,4 @@
-"""Classifier-free guidance (Ho & Salimans 2021): one network, trained both with and without the label, steered at
+"""Classifier-free guidance (Ho & Salimans 2022): one network, trained both with and without the label, steered at
 sampling time by the difference between its two noise estimates.
 
 Training shows each example without its label with probability ``p_uncond`` (``drop_labels``; Sec. 3.2, Alg. 1),

@@ -453,6 +453,8 @@ class Trainer:
                 else:
                     self.stop_reason = "steps"
                 self._flush()
+                if self.history.loss:  # the bar closes on the loss of the run's last step
+                    bar.set_postfix(loss=f"{self.history.loss[-1]:.4f}", refresh=False)
         except KeyboardInterrupt:
             self.stop_reason = "KeyboardInterrupt"
             error = self._flush_quietly()

@@ -18,7 +18,7 @@ Layout with ``channel_mults=(1, 2)`` and ``base_channels=c`` on 8x8 input::
 **Class-conditional** with ``num_classes > 0`` (notebook 08): a label ``y`` is embedded and added to the time
 embedding, so it reaches every ``ResBlock`` the way t does (``label_at="blocks"``, as in improved-diffusion's and
 the guided-diffusion U-Nets); the embedding has one more entry, ``null_label = num_classes``, "no label", which
-classifier-free guidance needs (Ho & Salimans 2021, Sec. 3.2). ``label_at="input"`` adds the label once, to the
+classifier-free guidance needs (Ho & Salimans 2022, Sec. 3.2). ``label_at="input"`` adds the label once, to the
 input convolution's output, and the blocks see only t: the control for "does it matter that the label goes
 through the residual blocks?". With ``num_classes=0`` (the default) the model is the unconditional one, unchanged.
 """

@@ -81,6 +81,8 @@ class LiveFigure:
     """Controls above a figure that follows them. ``controls`` are ipywidgets value widgets, by the name of the
     view's ``update`` argument they drive; ``fixed`` are further ``update`` arguments that never change.
 
+    A control built without a ``description`` is labelled with its name (what the website's static slider shows).
+
     The view's ``describe(**values)`` (the controls' and ``fixed`` values) says what the figure shows for them:
     the output's text (``mimebundle``) and each website frame's alt text (``frames.export_frames``).
 
@@ -96,6 +98,9 @@ class LiveFigure:
         if not callable(getattr(view, "describe", None)):
             raise TypeError(f"{type(view).__name__} has no describe(**values): a live figure must say what it shows")
         plt.close(view.fig)  # shown through the widget only: the inline backend would draw it a second time
+        for name, control in controls.items():
+            if not control.description:  # a control's label is also its name for a screen reader
+                control.description = name
         self.view, self.controls, self.fixed = view, controls, dict(fixed or {})
         self.cache: OrderedDict[tuple, bytes] = OrderedDict()
         self.cache_size = cache_size

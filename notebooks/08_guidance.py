@@ -22,7 +22,7 @@
 #
 # **Learning objectives**
 # 1. Say where a class label enters a diffusion U-Net, and why training drops it now and then.
-# 2. Write the guided noise estimate from the conditional and the unconditional ones (Ho & Salimans 2021, Eq. 6).
+# 2. Write the guided noise estimate from the conditional and the unconditional ones (Ho & Salimans 2022, Eq. 6).
 # 3. Measure how the share of samples read as the asked digit, their diversity and their FD change with the
 #    guidance scale, over seeds, beside the unconditional model and real digits.
 # 4. Choose a guidance scale for a score you define, and argue for it.
@@ -48,7 +48,7 @@
 # **Live-code**
 # - After the live run: `lesson.guidance_widget(lesson.sample_table(trainer.ema_model, trainer.schedule))` puts
 #   the live model on the sliders (about 5 s to draw); say "the label is just an integer: the model learned what 7
-#   means from the hundred sevens it saw."
+#   means from the 99 sevens it saw."
 # - At Exercise 1: write `eps_u + s * (eps_c - eps_u)` and evaluate it at s = 0 and s = 1 aloud.
 #
 # **Predict before running**
@@ -101,15 +101,16 @@ SEEDS = (0, 1, 2)  # sampling seeds: every measurement of the trade-off is repea
 # Nichol (2021, Sec. 3.1) take a class this way (theirs scale and shift each block's normalised activations with
 # it; ours adds a projection). The table has one extra row, the **null label**, meaning "no label": with it the
 # same network also gives the unconditional estimate that guidance needs. The shipped conditional model, trained
-# like notebook 06's unconditional one (same U-Net, data and 4,000 steps):
+# like notebook 06's unconditional one (same U-Net, data and steps):
 
 # %%
 model, schedule = lesson.load_conditional(device=device)
 print(lesson.label_path(model))
+print(lesson.shipped_training())
 
 # %% [markdown]
 # **Label dropout.** If every training example came with its label, the null row would never be trained. So
-# training hides the label of each example with probability $p_\text{uncond} = 0.1$ (Ho & Salimans 2021, Alg. 1):
+# training hides the label of each example with probability $p_\text{uncond} = 0.1$ (Ho & Salimans 2022, Alg. 1):
 # `course_lib.guidance.drop_labels`. Nine examples in ten teach $\epsilon_\theta(x_t, t, y)$, one in ten teaches
 # $\epsilon_\theta(x_t, t, \varnothing)$.
 #
@@ -130,15 +131,14 @@ lesson.plot_rows({"your live model": mine[1.0], "shipped, 4,000 steps": shipped[
 # %% [markdown]
 # Each row is one asked digit, 0 at the top. After the live run's steps (printed above) most rows already show
 # their digit (left; the shipped model on the right). The label is only an integer: the model learned what "7"
-# means from the hundred or so sevens among its training digits.
+# means from the 99 sevens among its training digits.
 #
 # ## Classifier-free guidance
 #
 # At every sampling step the network gives two noise estimates for the same $x_t$: with the label,
 # $\epsilon_c = \epsilon_\theta(x_t, t, y)$, and with the null label, $\epsilon_u = \epsilon_\theta(x_t, t,
 # \varnothing)$. Their difference $\epsilon_c - \epsilon_u$ is the direction the label adds. Guidance combines the
-# two with one number, the scale $s$. Both come from one pass of a batch twice as large
-# (`course_lib.guidance.Guided`; at $s = 0$ or $1$, one pass of the batch alone).
+# two with one number, the scale $s$.
 #
 # **Exercise 1.** Write the guided estimate. Scale $s = 0$ must give $\epsilon_u$, $s = 1$ must give $\epsilon_c$,
 # and larger scales go further in the same direction.
@@ -154,9 +154,10 @@ def guided_eps(eps_cond, eps_uncond, scale):
 lesson.check_guided_eps(guided_eps)
 
 # %% [markdown]
-# Ho & Salimans (2021, Eq. 6) write the same estimate as $(1 + w)\,\epsilon_c - w\,\epsilon_u$: their guidance
-# strength $w$ is $s - 1$. `diffusers` calls $s$ `guidance_scale`. Check which one a paper means before you
-# compare numbers.
+# Ho & Salimans (2022, Eq. 6) write the same estimate as $(1 + w)\,\epsilon_c - w\,\epsilon_u$: their guidance
+# strength $w$ is $s - 1$. `diffusers` calls $s$ `guidance_scale` (at or below 1 it returns $\epsilon_c$). Check
+# which one a paper means before you compare numbers. `course_lib.guidance.Guided` makes both in one pass of a
+# doubled batch.
 #
 # **Exercise 2 (predict before the slider).** What does the shipped model draw when asked for a digit with
 # guidance $s = 0$? And with the largest scale measured below, $s = 8$? Pick one of `lesson.EXTREME_CHOICES`
@@ -184,7 +185,7 @@ lesson.guidance_widget(tradeoff["samples"], digit=7, scale=1.0)
 # %% [markdown]
 # ## The trade-off, measured
 #
-# Three scores, each from 200 samples per scale and seed (20 of each digit), over three sampling seeds:
+# Three scores per scale and sampling seed, each over as many samples of every digit (the table says how many):
 # - **read as asked** (`accuracy` in the code): the share the digit classifier of notebook 06b reads as the asked
 #   digit;
 # - **diversity**: the mean distance between two samples of one digit, in the classifier's features, over that
@@ -192,9 +193,8 @@ lesson.guidance_widget(tradeoff["samples"], digit=7, scale=1.0)
 # - **FD** between the whole set of samples and the held-out digits (notebook 06b). It never sees the asked label:
 #   it counts samples that look like no digit, a wrong mix of digits, and missing variety.
 #
-# Baselines, 200 samples each: the unconditional model of notebook 06 (paired with asked digits it never saw:
-# chance), and real digits, 20 of each (held-out: the classifier's accuracy, diversity near 1; training digits:
-# the FD floor).
+# Baselines: the unconditional model of notebook 06 (paired with asked digits it never saw: chance), and real
+# digits (held-out: the classifier's accuracy, diversity near 1; training digits: the FD floor).
 
 # %% tags=["nbval-ignore-output"]
 # Scores of samples from a network: their last digits differ between CPUs, so the notebook tests do not compare them.
@@ -222,15 +222,15 @@ lesson.check_extremes_prediction(at_zero, at_large, tradeoff, baselines)
 # %% [markdown]
 # Read each panel against its baselines (numbers in the table above).
 # - **Read as asked.** At $s = 0$: the unconditional model's chance level. At $s = 1$: 0.99; from $s = 2$ up, every
-#   sample of every seed, more often than real digits (0.957): guided samples are *typical* digits. Up to $s = 8$
-#   the share does not fall.
+#   sample of every seed, more often than held-out real digits (0.957): guided samples are *typical* of the
+#   training digits the classifier also learned from. Up to $s = 8$ the share does not fall.
 # - **Diversity.** About 2 at $s = 0$ (samples "of a 7" are any digit). Below real digits' from $s = 1$, lowest
 #   between $s = 2$ and $5$ (0.66 to 0.69), a little higher at 8 (look at the strokes there with the slider).
 # - **FD** turns: lowest at $s = 1.25$ in every seed (the turning points above), level with the real digits'
 #   floor, then rising at every step, to about twice that at $s = 8$.
 #
 # A little guidance gives the best FD; more adds almost nothing to the share read as asked (0.998 to 1.000) and
-# costs variety and FD. Ho & Salimans (2021, Sec. 4.1)
+# costs variety and FD. Ho & Salimans (2022, Sec. 4.1)
 # find the same on ImageNet: FID (this distance in an Inception network's features) is best at $w = 0.1$ at 64×64
 # (Table 1) and $w = 0.3$ at 128×128 (Table 2), $s = 1.1$ and $1.3$, while the Inception score (how clearly samples
 # show a class) keeps rising. At $s = 0$ the null estimate scores a worse FD than the separately trained
@@ -284,8 +284,8 @@ check_claims(lesson.control_claims(tradeoff, at_input), {
 
 # %% [markdown]
 # By 4,000 steps, with one trained network each (the seeds are sampling seeds), the label at the input does about as
-# well: from $s = 1$ up the shares read as asked stay within 3 points (a test with teeth only at $s = 1$ to $1.5$:
-# from 2 both are at 1; at $s = 0.5$, where both read about two in three, the means differ by 0.014), and both FD
+# well: from $s = 1$ up the shares read as asked stay within 3 points (a test with teeth only at $s = 1$ to $1.5$;
+# from 2 both are at 1), though lower at $s = 1$ on average (0.978 against 0.990); at $s = 0.5$ the means differ by 0.014. Both FD
 # curves are lowest at $s = 1.25$ or $1.5$. The label needs no door into every block here. A possible reason is the
 # course's subject: a residual block adds to what it receives, $h = x + F(x)$, so a label added after the first
 # convolution stays in what later blocks read, and the `concat` long skip hands it to the decoder. "Going further"
@@ -297,8 +297,8 @@ check_claims(lesson.control_claims(tradeoff, at_input), {
 # - Classifier-free guidance: $\epsilon_u + s\,(\epsilon_c - \epsilon_u)$; $s = 0$ ignores the label, $s = 1$ is
 #   the conditional model.
 # - Measured over three sampling seeds of one trained network: from $s = 2$ every sample reads as the asked digit,
-#   the samples of one digit are less varied than real ones, and the FD is lowest with a little guidance ($s =
-#   1.25$). The best scale is a choice, made for a score.
+#   the samples of one digit are less varied than real ones, and the FD is lowest with a little guidance ($s$
+#   between 1 and 1.5). The best scale is a choice, made for a score.
 # - By 4,000 steps (one trained network each), the label at the input only does about as well as the label on
 #   every block.
 #
@@ -307,7 +307,8 @@ check_claims(lesson.control_claims(tradeoff, at_input), {
 #   `trainer = lesson.train_conditional(device, seconds=120, model=UNet(num_classes=10, label_at="input",
 #   residual=False, skip="none"))` (`from course_lib import UNet`), again with `label_at="blocks"`, then
 #   `lesson.measure_tradeoff(trainer.ema_model, trainer.schedule)` for each.
-# - Ho & Salimans (2021), *Classifier-Free Diffusion Guidance*: Sec. 3.2, Alg. 1-2, Sec. 4.1, Tables 1-2.
+# - Ho & Salimans (2022), *Classifier-Free Diffusion Guidance*, arXiv:2207.12598: Sec. 3.2, Alg. 1-2, Sec. 4.1,
+#   Tables 1-2.
 # - Dhariwal & Nichol (2021), *Diffusion Models Beat GANs on Image Synthesis*: Sec. 3.1 and 4.
 # - Karras et al. (2024), *Guiding a Diffusion Model with a Bad Version of Itself*.
 # - The command line: `python -m course_lib train --conditional --out c.pt`, then `python -m course_lib sample

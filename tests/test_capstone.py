@@ -177,8 +177,20 @@ def test_a_measure_left_out_changes_none_of_the_others():
         capstone.run_curves((3,), variants=[Variant("residual", "add")], measures=("fd",))
 
 
+def test_the_live_run_measures_only_what_the_notebook_shows_of_it(capsys):
+    """Notebook 07 reads the live run's FD (EMA weights) and loss: its table, its crosses and its check."""
+    live = capstone.run_curves((2,), variants=[Variant("residual", "add")])
+    assert {"fd_ema", "loss"} <= set(live[0]) and not {"fd_raw", "gap", "x0_mse"} & set(live[0])
+    assert "residual / skip=add" in capstone.live_table(live)
+    meta, curves = variants.load_curves()
+    assert capstone.capstone_curves_widget(meta, curves, live).image.value
+    capstone.check_live_run(curves, live)
+    assert "FD" in capsys.readouterr().out
+
+
 def test_capstone_curve_run_and_plots():
-    rows = capstone.run_curves((2, 4), variants=[Variant("residual", "add"), Variant("plain", "add")])
+    rows = capstone.run_curves((2, 4), variants=[Variant("residual", "add"), Variant("plain", "add")],
+                               measures=capstone.MEASURES)
     assert [r["steps"] for r in rows] == [2, 4, 2, 4]
     keys = {"kind", "skip", "seed", "steps", "train_s", "loss", "fd_ema", "fd_raw", "gap", "null", "x0_mse"}
     assert all(keys <= set(r) for r in rows)

@@ -24,7 +24,7 @@ def fresh_attempts():
 
 def table(acc, div, fd, seeds=(0, 1, 2)):
     """A trade-off table with the given per-scale means (every seed the same)."""
-    return {"scales": SCALES, "seeds": list(seeds),
+    return {"scales": SCALES, "seeds": list(seeds), "n_per": 20,
             "accuracy": {s: [a] * len(seeds) for s, a in zip(SCALES, acc)},
             "diversity": {s: [d] * len(seeds) for s, d in zip(SCALES, div)},
             "fd": {s: [f] * len(seeds) for s, f in zip(SCALES, fd)}}
@@ -121,6 +121,24 @@ def test_real_digits_score_as_real_digits():
     assert row["accuracy"] > 0.9 and abs(row["diversity"] - 1.0) < 1e-9
     copies = torch.cat([x[(y == d).nonzero()[0]].repeat(5, 1, 1, 1) for d in range(10)])
     assert G.scores(copies, torch.arange(10).repeat_interleave(5))["diversity"] < 1e-9
+
+
+def test_the_table_says_how_many_samples_each_score_is_from():
+    text = G.format_tradeoff(MEASURED, BASELINES)
+    assert text.splitlines()[0] == ("200 samples per scale and seed (20 of each digit), seeds 0, 1, 2; each baseline "
+                                    "as many")
+    assert "s =    3: read as asked 0.950" in text and "real: read as asked 0.970" in text
+
+
+def test_the_shipped_training_is_read_from_the_checkpoint_and_the_data():
+    from course_lib.checkpoints import load_checkpoint
+
+    config = load_checkpoint(G.CONDITIONAL)["config"]
+    _, y = load_digits(split="train", return_labels=True)
+    text = G.shipped_training()
+    assert f"trained {config['steps']:,} steps of batch {config['batch_size']}" in text
+    assert f"the {len(y):,} training digits" in text and f"{int((y == 7).sum())} sevens" in text
+    assert text.endswith(f"p_uncond = {config['p_uncond']}")
 
 
 def test_label_path_says_where_the_label_goes():

@@ -369,3 +369,26 @@ def test_plot_cloud_steps_shows_one_panel_per_step():
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["step 0 of 4\nt = 800", "step 1 of 4\nt = 600", "step 2 of 4\nt = 400", "step 3 of 4\nt = 200",
                       "step 4 of 4\nthe samples"]
+
+
+def test_a_smoke_test_caps_the_notebooks_own_ddim_loops(monkeypatch):
+    """COURSE_MAX_STEPS=N stops ``ddim_from`` and ``sample_both_spacings`` after N network calls, as it stops
+    every sampler (the GPU configuration's and the student copy's smoke runs); unset, they visit every step."""
+    schedule = NoiseSchedule.make("linear", 1000)
+    calls = []
+
+    def model(x, t):
+        calls.append(int(t[0]))
+        return torch.zeros_like(x)
+
+    x_T = torch.randn(2, 1, 8, 8)
+    for run, full in ((lambda: S.ddim_from(model, schedule, x_T, 10), 10),
+                      (lambda: S.sample_both_spacings(model, schedule, 10, n=2), 10)):
+        calls.clear()
+        run()
+        assert len(calls) == full
+        monkeypatch.setenv("COURSE_MAX_STEPS", "3")
+        calls.clear()
+        run()
+        assert len(calls) == 3
+        monkeypatch.delenv("COURSE_MAX_STEPS")

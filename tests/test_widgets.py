@@ -159,6 +159,14 @@ def test_a_view_must_describe_itself():
         LiveFigure(Mute(), k=IntSlider(value=1, min=0, max=5))
 
 
+def test_every_control_has_a_label_its_name_unless_given():
+    """A slider without a label has no accessible name: a screen reader says only "slider"."""
+    live = LiveFigure(SineView(), k=IntSlider(value=1, min=0, max=5),
+                      span=Dropdown(options=[1, 2], value=1, description="x span"))
+    assert live.controls["k"].description == "k"
+    assert live.controls["span"].description == "x span"
+
+
 def test_the_output_text_is_the_views_description_of_the_current_values():
     live = make()
     assert live.mimebundle()["text/plain"] == "A sine of frequency k = 1 on x from 0 to 1, beside an image of " \

@@ -1,6 +1,6 @@
 """Notebook 08: draw me a 7. A class-conditional U-Net (the label enters through the residual blocks, beside the
 time embedding), trained live for a short budget and shipped trained for 4,000 steps; classifier-free guidance
-(Ho & Salimans 2021) with its exercise; a live figure of the samples for a digit and a guidance scale; the
+(Ho & Salimans 2022) with its exercise; a live figure of the samples for a digit and a guidance scale; the
 trade-off measured over sampling seeds (how often the course's digit classifier reads the asked digit, how varied
 the samples of one digit are, their FD against held-out digits), beside the unconditional model and real digits;
 and the control where the label enters only at the input.
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy.spatial.distance import pdist
 
-from ..checkpoints import SHIPPED, load_denoiser
+from ..checkpoints import DENOISER_KEYS, SHIPPED, load_checkpoint, load_denoiser
 from ..data import load_digits
 from ..guidance import guide
 from ..metrics import digit_classifier, digit_fd, digit_features, to_8x8
@@ -80,6 +80,17 @@ def label_path(model) -> str:
              "added once to the input convolution's output; the ResBlocks receive only the time embedding")
     return (f"label embedding: {emb.num_embeddings} rows ({model.num_classes} digits and the null label "
             f"{model.null_label}) of {emb.embedding_dim} numbers, {emb.weight.numel():,} weights; {where}.")
+
+
+def shipped_training(path=CONDITIONAL) -> str:
+    """How a conditional checkpoint (the shipped one by default) was trained, in words: its steps and batch, the
+    training digits (how many of each) and the probability that a label was hidden."""
+    config = load_checkpoint(path, required=DENOISER_KEYS)["config"]
+    _, y = load_digits(split="train", return_labels=True)
+    counts = torch.bincount(y, minlength=len(DIGITS)).tolist()
+    return (f"trained {config['steps']:,} steps of batch {config['batch_size']} on the {len(y):,} training digits "
+            f"({min(counts)} to {max(counts)} of each digit; {counts[7]} sevens), each label hidden with probability "
+            f"p_uncond = {config['p_uncond']}")
 
 
 # ----------------------------------------------------------------------------- the live run
@@ -145,11 +156,12 @@ def scores(x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
 
 def measure_tradeoff(model, schedule, scales=SCALES, seeds=(0, 1, 2), n_per: int = N_PER, keep: int = 8) -> dict:
     """The three scores at every guidance scale for every sampling seed, from ``n_per`` samples of each digit:
-    ``{"scales", "seeds", "accuracy": {scale: [per seed]}, "diversity": {...}, "fd": {...}, "samples": {scale:
+    ``{"scales", "seeds", "n_per", "accuracy": {scale: [per seed]}, "diversity": {...}, "fd": {...}, "samples": {scale:
     [10, keep, 1, 8, 8]}}``; ``samples`` holds the first ``keep`` samples of each digit from the first seed (what
     the live figure shows: every scale from the same starting noise)."""
     labels = torch.tensor(DIGITS).repeat_interleave(n_per)
-    out = {"scales": list(scales), "seeds": list(seeds), "accuracy": {}, "diversity": {}, "fd": {}, "samples": {}}
+    out = {"scales": list(scales), "seeds": list(seeds), "n_per": n_per, "accuracy": {}, "diversity": {}, "fd": {},
+           "samples": {}}
     for s in scales:
         for key in ("accuracy", "diversity", "fd"):
             out[key][s] = []
@@ -195,14 +207,16 @@ def real_and_unconditional(seeds=(0, 1, 2), n_per: int = N_PER) -> dict:
 
 
 def format_tradeoff(table: dict, baselines: dict | None = None, name: str = "") -> str:
-    """The measurement as text: per scale, the mean and spread over seeds of each score (read as asked to three
-    decimals: one sample in 200 is 0.005); then the ``baselines``, if given, and the scales where each seed's
-    share read as asked is highest and its FD lowest."""
+    """The measurement as text: how many samples each score is from; per scale, the mean and spread over seeds of
+    each score (read as asked to three decimals: one sample in 200 is 0.005); then the ``baselines``, if given,
+    and the scales where each seed's share read as asked is highest and its FD lowest."""
     from ..claims import mean_spread
 
-    lines = [f"{name}s = {s:>4g}: read as asked {mean_spread(table['accuracy'][s], '.3f')}; diversity "
-             f"{mean_spread(table['diversity'][s], '.2f')}; FD {mean_spread(table['fd'][s], '.1f')}"
-             for s in table["scales"]]
+    lines = [f"{name}{len(DIGITS) * table['n_per']} samples per scale and seed ({table['n_per']} of each digit), "
+             f"seeds {', '.join(map(str, table['seeds']))}" + ("; each baseline as many" if baselines else "")]
+    lines += [f"{name}s = {s:>4g}: read as asked {mean_spread(table['accuracy'][s], '.3f')}; diversity "
+              f"{mean_spread(table['diversity'][s], '.2f')}; FD {mean_spread(table['fd'][s], '.1f')}"
+              for s in table["scales"]]
     for base, row in (baselines or {}).items():
         lines.append(f"{base:>13}: read as asked {mean_spread(row['accuracy'], '.3f')}; diversity "
                      f"{mean_spread(row['diversity'], '.2f')}; FD {mean_spread(row['fd'], '.1f')}")
@@ -366,7 +380,7 @@ def demo_widgets() -> dict:
 # ----------------------------------------------------------------------------- exercises
 GUIDE_HINT = ("as a function of the scale, the guided estimate is a straight line through the two estimates. Work out "
               "by hand what your formula gives at s = 0 and at s = 1, and compare with what those scales must give.")
-GUIDE_REFERENCE = "Ho & Salimans (2021), Sec. 3.2, Eq. 6 (mind which number their w is), and `course_lib/guidance.py`"
+GUIDE_REFERENCE = "Ho & Salimans (2022), Sec. 3.2, Eq. 6 (mind which number their w is), and `course_lib/guidance.py`"
 
 
 @graded
