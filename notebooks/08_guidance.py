@@ -116,9 +116,9 @@ print(lesson.shipped_training())
 #
 # ## A conditional model, trained live
 #
-# The same recipe for 25 seconds on the CPU (a minute with a larger batch on a GPU; the progress bar's 100,000
-# steps are a cap the time budget never reaches). Ask it for every digit, eight samples each, at guidance scale 1
-# (the conditional model). Every sample here is drawn with DDIM, 20 steps (notebook 06):
+# The same recipe on a short time budget (a larger batch on a GPU; the progress bar's step count is a cap the
+# budget never reaches). Ask it for every digit, eight samples each, at guidance scale 1 (the conditional model).
+# Every sample here is drawn with DDIM (notebook 06):
 
 # %% tags=["nbval-ignore-output"]
 # A live training run: its numbers differ between CPUs and runs, so the notebook tests do not compare them.
@@ -155,7 +155,7 @@ lesson.check_guided_eps(guided_eps)
 
 # %% [markdown]
 # Ho & Salimans (2022, Eq. 6) write the same estimate as $(1 + w)\,\epsilon_c - w\,\epsilon_u$: their guidance
-# strength $w$ is $s - 1$. `diffusers` calls $s$ `guidance_scale` (at or below 1 it returns $\epsilon_c$). Check
+# strength $w$ is $s - 1$. `diffusers`' pipelines call $s$ `guidance_scale` (at or below 1 they return $\epsilon_c$). Check
 # which one a paper means before you compare numbers. `course_lib.guidance.Guided` makes both in one pass of a
 # doubled batch.
 #
@@ -265,13 +265,13 @@ lesson.check_best_scale(my_score, best_scale, tradeoff)
 #
 # The course's question, one last time. A control model takes the label only at its input (`label_at="input"`:
 # its vector is added once, after the first convolution; the residual blocks see only $t$). Same U-Net, data,
-# steps and seed as the shipped model (its label table is narrower, as wide as the first convolution); the same
-# measurement:
+# steps and seed as the shipped model, with a narrower label table (printed below); the same measurement:
 
 # %% tags=["nbval-ignore-output", "spoiler"]
 # Scores of samples from a network: their last digits differ between CPUs, so the notebook tests do not compare them.
 control, _ = lesson.load_conditional(lesson.CONDITIONAL_INPUT, device=device)
 print(lesson.label_path(control))
+print(lesson.shipped_training(lesson.CONDITIONAL_INPUT))
 at_input = lesson.measure_tradeoff(control, schedule, seeds=SEEDS)
 print(lesson.format_tradeoff(at_input, name="label at the input, "))
 lesson.plot_tradeoff(tradeoff, baselines, others={"label at the input only": at_input})
@@ -307,10 +307,10 @@ check_claims(lesson.control_claims(tradeoff, at_input), {
 #   `trainer = lesson.train_conditional(device, seconds=120, model=UNet(num_classes=10, label_at="input",
 #   residual=False, skip="none"))` (`from course_lib import UNet`), again with `label_at="blocks"`, then
 #   `lesson.measure_tradeoff(trainer.ema_model, trainer.schedule)` for each.
-# - Ho & Salimans (2022), *Classifier-Free Diffusion Guidance*, arXiv:2207.12598: Sec. 3.2, Alg. 1-2, Sec. 4.1,
-#   Tables 1-2.
+# - Ho & Salimans (2022), *Classifier-Free Diffusion Guidance*, arXiv:2207.12598 (first a NeurIPS 2021
+#   workshop): Sec. 3.2, Alg. 1-2, Sec. 4.1, Tables 1-2.
 # - Dhariwal & Nichol (2021), *Diffusion Models Beat GANs on Image Synthesis*: Sec. 3.1 and 4.
 # - Karras et al. (2024), *Guiding a Diffusion Model with a Bad Version of Itself*.
 # - The command line: `python -m course_lib train --conditional --out c.pt`, then `python -m course_lib sample
-#   --checkpoint c.pt --label 7 --out sevens`. Its default scale is 3, where the table above reads every sample
-#   of the shipped model as the asked digit (1.000, with 20 DDIM steps).
+#   --checkpoint c.pt --label 7 --steps 20 --out sevens` (the table's DDIM steps). Its default scale is 3, where
+#   the table above reads every sample of the shipped model as the asked digit (1.000).

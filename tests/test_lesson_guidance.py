@@ -125,9 +125,10 @@ def test_real_digits_score_as_real_digits():
 
 def test_the_table_says_how_many_samples_each_score_is_from():
     text = G.format_tradeoff(MEASURED, BASELINES)
-    assert text.splitlines()[0] == ("200 samples per scale and seed (20 of each digit), seeds 0, 1, 2; each baseline "
-                                    "as many")
+    assert text.splitlines()[0] == ("200 samples per scale and seed (20 of each digit; DDIM, 20 steps), seeds 0, 1, "
+                                    "2; each baseline as many")
     assert "s =    3: read as asked 0.950" in text and "real: read as asked 0.970" in text
+    assert "FD (training digits: the floor) 15.0" in text
 
 
 def test_the_shipped_training_is_read_from_the_checkpoint_and_the_data():

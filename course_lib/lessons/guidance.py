@@ -212,14 +212,16 @@ def format_tradeoff(table: dict, baselines: dict | None = None, name: str = "") 
     and the scales where each seed's share read as asked is highest and its FD lowest."""
     from ..claims import mean_spread
 
-    lines = [f"{name}{len(DIGITS) * table['n_per']} samples per scale and seed ({table['n_per']} of each digit), "
-             f"seeds {', '.join(map(str, table['seeds']))}" + ("; each baseline as many" if baselines else "")]
+    seeds = ", ".join(map(str, table["seeds"]))
+    lines = [f"{name}{len(DIGITS) * table['n_per']} samples per scale and seed ({table['n_per']} of each digit; "
+             f"DDIM, {STEPS} steps), seeds {seeds}" + ("; each baseline as many" if baselines else "")]
     lines += [f"{name}s = {s:>4g}: read as asked {mean_spread(table['accuracy'][s], '.3f')}; diversity "
               f"{mean_spread(table['diversity'][s], '.2f')}; FD {mean_spread(table['fd'][s], '.1f')}"
               for s in table["scales"]]
     for base, row in (baselines or {}).items():
+        floor = " (training digits: the floor)" if base == "real" else ""
         lines.append(f"{base:>13}: read as asked {mean_spread(row['accuracy'], '.3f')}; diversity "
-                     f"{mean_spread(row['diversity'], '.2f')}; FD {mean_spread(row['fd'], '.1f')}")
+                     f"{mean_spread(row['diversity'], '.2f')}; FD{floor} {mean_spread(row['fd'], '.1f')}")
     turns = turning_points(table)
     lines.append(f"{name}scale with the highest share read as asked, per seed: {turns['best_accuracy']} (the first "
                  f"of any tie); with the lowest FD: {turns['best_fd']}")
