@@ -199,10 +199,10 @@ print(f"{loop_label}: first step: loss {loop_losses[0]:.3f}; mean of the last 50
 #
 # `course_lib`'s `Trainer` runs the same loop and adds **EMA weights** (take-home, at the end),
 # **gradient clipping** (one bad batch cannot throw the weights far), atomic **checkpoints** (stop and resume
-# exactly, on a CPU with a fixed seed), a progress bar, a live loss plot, the loss per timestep bucket, and a ■ stop button. Here it trains the same MLP longer, with larger batches and a lower learning rate.
-# Its version of your `train_loop`, in the same notation and order, is `course_lib.trainer.Trainer._draw`,
-# `_forward_backward` and `_update`, in `course_lib/trainer.py` (its AdamW has no weight decay; your `AdamW`'s
-# default is 0.01).
+# exactly, on a CPU with a fixed seed), a progress bar, a live loss plot, the loss per timestep bucket, and a ■
+# stop button. Here it trains the same MLP longer, with larger batches and a lower learning rate. Its version of
+# your `train_loop` is `course_lib.trainer.Trainer._draw`, `_forward_backward` and `_update` (its AdamW has no
+# weight decay; your `AdamW`'s default is 0.01).
 
 # %% tags=["spoiler", "nbval-ignore-output"]
 # Progress bars and the live plot print timings, which change from run to run.
@@ -218,7 +218,7 @@ lesson.plot_loss_curves({loop_label: loop_losses, "Trainer": toy.history.loss}, 
 # %% [markdown]
 # On log axes both curves tell the same story: the loss loses most of its value in the first tens of steps, then
 # creeps down, with a batch-to-batch noise (faint) as large as that slow trend. Below, samples of the trained
-# model; the sampler that turns noise into them is notebook 06's subject.
+# model (sampling is notebook 06's subject).
 
 # %% tags=["nbval-ignore-output"]
 # Trained numbers: their last digits differ between CPUs, so the notebook tests do not compare this output.
@@ -259,8 +259,7 @@ lesson.check_hardest_t(prediction, by_t)
 # ## Digits with the U-Net
 #
 # The same trainer, now with the U-Net on the training split of the digits; the test split stays held out for the
-# scores below (the first line printed counts both). Notebook 06 uses a checkpoint the package ships, trained
-# longer.
+# scores below (the first line printed counts both).
 
 # %% tags=["nbval-ignore-output"]
 # Progress bars and the live plot print timings, which change from run to run.
@@ -283,8 +282,8 @@ lesson.show_digit_samples({f"EMA weights, {trainer.step} training steps": traine
                           data=digits, steps=50)
 
 # %% [markdown]
-# In a CPU's run (500 training steps, printed at the top; a GPU trains a wider U-Net longer) the samples have
-# digit-like strokes, and only some read as digits; the button further down trains on.
+# In a CPU's run (500 training steps, printed at the top; wider and longer on a GPU) the samples have
+# digit-like strokes; only some read as digits.
 #
 # ## What the noise estimate says about $x_0$
 #
@@ -310,7 +309,7 @@ lesson.x0_hat_widget(trainer.ema_model, trainer.schedule, digits[:4])
 # %% [markdown]
 # ## Train N more steps
 #
-# The button trains the same `trainer` N more steps (only when pressed), then redraws the EMA samples with the
+# The button trains the same `trainer` N more steps when pressed, then redraws the EMA samples with the
 # grid's sampler and starting noise, so what changes is the model. Watch strokes turn into shapes that read as
 # digits.
 
@@ -351,8 +350,7 @@ print(f"d_n reaches d = {h['full_decay']} (horizon {1 / (1 - h['full_decay']):.0
 live_run = lesson.print_raw_vs_ema(trainer)
 
 # %% [markdown]
-# That is one run. The package ships the same comparison, made with this notebook's CPU setting, over several
-# seeds:
+# The package ships the same comparison, with this notebook's CPU setting, over several seeds:
 
 # %%
 ema_rows = lesson.load_studies()["ema"]
@@ -366,14 +364,12 @@ lesson.plot_ema_study(ema_rows, live=live_run)
 # Read against the score's own noise: 300 real digits score an FD that moves by 4.0 (SD) from draw to draw, and
 # the sample draws above move a trained model's FD more, so 4.0 is a low estimate. The EMA's FD is lower by more
 # than 4.0 in 3 of 5 seeds, within it in one and higher in one (seed 3). Four of five lower is a sign-test p of
-# 0.19: five seeds do not establish that the EMA samples better here. In these five seeds, each scored from one
-# draw of samples, the FD's seed-to-seed spread is smaller with the EMA weights (16.5 against 4.1); a single model's
-# FD also moves from draw to draw (the printout above), so part of either spread is the score's own noise. The red
-# run is this notebook's (seed 0's setting on a CPU; on a GPU a wider, longer run, not the study's setting). Raw and
-# EMA weights alike stay far above the floor (grey band): 500 steps at a **constant** learning rate is a short run,
-# and its EMA spans only the last 57 or so steps (the horizon printed above, not yet $1/(1-d) = 200$), too few to
-# average away much of the step-to-step noise. Decaying the learning rate also removes the noise of the stopping
-# point (not measured here).
+# 0.19: five seeds do not establish that the EMA samples better. Over these five seeds the FD spreads less with
+# the EMA weights (SD 4.1 against 16.5), though 4.1 is about the score's own draw-to-draw SD (4.0).
+# The red run is this notebook's (seed 0's setting on a CPU), its three draws averaged; each seed above is one
+# draw. Raw and EMA weights alike stay far above the floor (grey band): 500 steps at a constant learning rate is a
+# short run, and its EMA spans only the last 57 or so steps (the horizon printed above, not yet $1/(1-d) = 200$),
+# too few to average away much of the step-to-step noise.
 #
 # **The checkpoint.** `Trainer` wrote `runs/digits_unet.pt` atomically: model, EMA weights, optimiser, step,
 # configuration and loss history. `load_denoiser` reads it with `torch.load(weights_only=True)`, which builds only
