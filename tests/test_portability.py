@@ -56,6 +56,8 @@ def test_the_worker_keeps_pytorch_uncapped():
 """
 
 
+@pytest.mark.skipif(os.environ.get("COURSE_STACK", "pins") != "pins",
+                    reason="checks the pinned set-up's nbval run: nbval and pytest-xdist, from requirements-test.txt")
 def test_course_nbval_cpu_caps_only_nbval_kernels(tmp_path):
     """.ci/run's COURSE_NBVAL_CPU (tests/conftest.py), laid out as in ./course test: the suite's conftest loaded from
     tests/, two notebooks outside it, an xdist worker. Under sse41 each notebook, whose stored output is "DEFAULT
