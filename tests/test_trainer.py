@@ -353,3 +353,15 @@ def test_in_a_notebook_the_bar_is_drawn_again_at_its_last_state(monkeypatch):
     trainer.train()
     assert len(drawn) == 2 and drawn[0][0] is drawn[1][0] is bars[0].container
     assert drawn[1][1] == 30  # redrawn once, at the end, with all 30 steps
+
+
+def test_the_bar_closes_on_the_loss_of_the_last_step():
+    """The bar shows the loss at each log point; a run that ends between two of them (here step 25, logging every
+    10) must still close on its last step's loss, the number a notebook prints after it."""
+    trainer = Trainer(MLPDenoiser(hidden=16, depth=1), NoiseSchedule.make("linear", 50), make_toy_2d("moons", 64),
+                      TrainConfig(steps=25, batch_size=16, log_every=10), device="cpu")
+    bars = []
+    original = trainer._bar
+    trainer._bar = lambda target: bars.append(original(target)) or bars[-1]
+    trainer.train()
+    assert trainer.step == 25 and bars[-1].postfix == f"loss={trainer.history.loss[-1]:.4f}"
