@@ -155,9 +155,9 @@ lesson.check_guided_eps(guided_eps)
 
 # %% [markdown]
 # Ho & Salimans (2022, Eq. 6) write the same estimate as $(1 + w)\,\epsilon_c - w\,\epsilon_u$: their guidance
-# strength $w$ is $s - 1$. `diffusers`' pipelines call $s$ `guidance_scale` (at or below 1 they return $\epsilon_c$). Check
-# which one a paper means before you compare numbers. `course_lib.guidance.Guided` makes both in one pass of a
-# doubled batch.
+# strength $w$ is $s - 1$. `diffusers`' pipelines call $s$ `guidance_scale` (at or below 1 they return
+# $\epsilon_c$). Check which one a paper means before you compare numbers. `course_lib.guidance.Guided` makes both
+# in one pass of a doubled batch.
 #
 # **Exercise 2 (predict before the slider).** What does the shipped model draw when asked for a digit with
 # guidance $s = 0$? And with the largest scale measured below, $s = 8$? Pick one of `lesson.EXTREME_CHOICES`
@@ -285,11 +285,11 @@ check_claims(lesson.control_claims(tradeoff, at_input), {
 # %% [markdown]
 # By 4,000 steps, with one trained network each (the seeds are sampling seeds), the label at the input does about as
 # well: from $s = 1$ up the shares read as asked stay within 3 points (a test with teeth only at $s = 1$ to $1.5$;
-# from 2 both are at 1), though lower at $s = 1$ on average (0.978 against 0.990); at $s = 0.5$ the means differ by 0.014. Both FD
-# curves are lowest at $s = 1.25$ or $1.5$. The label needs no door into every block here. A possible reason is the
-# course's subject: a residual block adds to what it receives, $h = x + F(x)$, so a label added after the first
-# convolution stays in what later blocks read, and the `concat` long skip hands it to the decoder. "Going further"
-# tests it. Larger models still put the class on every block (Dhariwal & Nichol 2021, Sec. 3.1).
+# from 2 both are at 1), though lower at $s = 1$ on average (0.978 against 0.990); at $s = 0.5$ the means differ by
+# 0.014. Both FD curves are lowest at $s = 1.25$ or $1.5$. The label needs no door into every block here. A possible
+# reason is the course's subject: a residual block adds to what it receives, $h = x + F(x)$, so a label added after
+# the first convolution stays in what later blocks read, and the `concat` long skip hands it to the decoder. "Going
+# further" tests it. Larger models still put the class on every block (Dhariwal & Nichol 2021, Sec. 3.1).
 #
 # ## Summary
 # - A class label enters the U-Net like the time step: embedded, added to the time embedding, passed to every
